@@ -1,0 +1,1 @@
+"""The `gateway` admin command (click): one module per noun."""

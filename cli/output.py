@@ -1,0 +1,52 @@
+"""How commands print: JSON for scripts (--json), aligned text for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+
+def json_option(function: Any) -> Any:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print JSON (its shape is in the README)."
+    )(function)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def emit_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], empty: str
+) -> None:
+    """Print rows as aligned columns: `columns` is (header, key) pairs."""
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[header for header, _ in columns]]
+    cells += [[_text(row[key]) for _, key in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    for line in cells:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        )
+
+
+def emit_fields(fields: Sequence[tuple[str, Any]]) -> None:
+    """Print `label: value` lines with the values aligned."""
+    width = max(len(label) for label, _ in fields) + 1
+    for label, value in fields:
+        click.echo(f"{label + ':':<{width}} {_text(value)}".rstrip())
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "-"
+    return str(value)

@@ -1,0 +1,1 @@
+"""The community gateway's core: settings, store, mail in and out, digests."""

@@ -1,0 +1,82 @@
+"""The composition root: builds the engine, sessions, blob store and templates from settings.
+
+Nothing in the gateway builds these on import; `gateway serve`, the CLI and the
+tests call build_app() (or init_store()) with the settings they have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+
+import jinja2
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+import templates
+from gateway.blobs import BlobStore
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.db import make_engine
+from gateway.store.db import make_sessionmaker
+from gateway.store.db import sqlite_file
+
+
+def make_template_environment() -> jinja2.Environment:
+    """One environment for every mail and page; HTML pages are autoescaped, mail is text."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates.PATH),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml")),
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    blobs: BlobStore
+    templates: jinja2.Environment = field(default_factory=make_template_environment)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    settings.gateway.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.blob_dir.mkdir(parents=True, exist_ok=True)
+
+
+def init_store(settings: Settings) -> str:
+    """Create the data folder and bring the database to the newest schema; return its revision."""
+    prepare_data_dir(settings)
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate.upgrade(engine)
+        revision = migrate.current_revision(engine)
+    finally:
+        engine.dispose()
+    assert revision is not None
+    return revision
+
+
+def build_app(settings: Settings) -> App:
+    """Everything a command needs; raises SchemaError if the database needs migrating."""
+    database = sqlite_file(settings.sqlalchemy_url)
+    if database is not None and not database.exists():
+        raise migrate.SchemaError(f"no database at {database}: run `gateway init` first")
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate.check_schema(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return App(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        blobs=BlobStore(settings.blob_dir),
+    )

@@ -1,0 +1,230 @@
+"""Memberships: who is in a community, with which role and which delivery mode.
+
+Commands that name several addresses check them all first: either every change
+is made or none is (the caller's transaction rolls back on the first refusal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from gateway.csvfiles import ImportReport
+from gateway.csvfiles import read_csv
+from gateway.errors import AlreadyExists
+from gateway.errors import InvalidInput
+from gateway.errors import NotFound
+from gateway.people import canonical_address
+from gateway.people import ensure_person
+from gateway.store.models import Community
+from gateway.store.models import DeliveryMode
+from gateway.store.models import Membership
+from gateway.store.models import Person
+from gateway.store.models import Role
+
+MEMBER_COLUMNS = {
+    "email": ("email", "e-mail", "mail", "address", "courriel"),
+    "name": ("name", "display name", "full name", "nom"),
+    "role": ("role", "rôle"),
+    "delivery": ("delivery", "mode"),
+}
+
+_Choice = TypeVar("_Choice", Role, DeliveryMode)
+
+
+@dataclass(frozen=True)
+class MemberChanges:
+    role: Role | None = None
+    delivery: DeliveryMode | None = None
+    own_posts: bool | None = None
+
+
+def find_membership(session: Session, community: Community, address: str) -> Membership | None:
+    return session.scalar(
+        select(Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.community_id == community.id, Person.address == address)
+    )
+
+
+def get_membership(session: Session, community: Community, address: str) -> Membership:
+    canonical = canonical_address(address)
+    membership = find_membership(session, community, canonical)
+    if membership is None:
+        raise NotFound(f"{canonical} is not a member of {community.slug}")
+    return membership
+
+
+def add_members(
+    session: Session,
+    community: Community,
+    addresses: list[str],
+    *,
+    role: Role = Role.MEMBER,
+    delivery: DeliveryMode | None = None,
+    allowed_domains: tuple[str, ...] = (),
+) -> list[Membership]:
+    """Add people (created if new); None delivery means the community's default."""
+    canonical = _distinct([canonical_address(a, allowed_domains) for a in addresses])
+    for address in canonical:
+        if find_membership(session, community, address) is not None:
+            raise AlreadyExists(
+                f"{address} is already a member of {community.slug} "
+                "(change it with `gateway member set`)"
+            )
+    added = []
+    for address in canonical:
+        person = ensure_person(session, address, allowed_domains)
+        membership = Membership(
+            person=person,
+            community=community,
+            role=role,
+            delivery=delivery or community.default_delivery,
+        )
+        session.add(membership)
+        added.append(membership)
+    session.flush()
+    return added
+
+
+def remove_members(session: Session, community: Community, addresses: list[str]) -> list[str]:
+    """Remove memberships; the people and their posts stay. Returns the addresses removed."""
+    memberships = [get_membership(session, community, a) for a in _distinct(addresses)]
+    removed = [membership.person.address for membership in memberships]
+    for membership in memberships:
+        session.delete(membership)
+    session.flush()
+    return removed
+
+
+def set_member(
+    session: Session, community: Community, address: str, changes: MemberChanges
+) -> Membership:
+    membership = get_membership(session, community, address)
+    _apply(membership, changes)
+    session.flush()
+    return membership
+
+
+def _apply(membership: Membership, changes: MemberChanges) -> bool:
+    changed = False
+    for field in ("role", "delivery", "own_posts"):
+        value = getattr(changes, field)
+        if value is not None and getattr(membership, field) != value:
+            setattr(membership, field, value)
+            changed = True
+    return changed
+
+
+def list_members(
+    session: Session,
+    community: Community,
+    role: Role | None = None,
+    delivery: DeliveryMode | None = None,
+) -> list[Membership]:
+    query = (
+        select(Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.community_id == community.id)
+        .options(selectinload(Membership.person))
+        .order_by(Person.address)
+    )
+    if role is not None:
+        query = query.where(Membership.role == role)
+    if delivery is not None:
+        query = query.where(Membership.delivery == delivery)
+    return list(session.scalars(query))
+
+
+def _distinct(addresses: list[str]) -> list[str]:
+    return list(dict.fromkeys(addresses))
+
+
+# --- CSV import
+
+
+def import_members(
+    session: Session,
+    community: Community,
+    path: Path,
+    allowed_domains: tuple[str, ...] = (),
+) -> ImportReport:
+    """Add or update one member per row; any bad row and nothing is imported.
+
+    Re-running the same file changes nothing; an empty cell keeps the current
+    value (or the default for a new member).
+    """
+    table = read_csv(path, MEMBER_COLUMNS, required="email")
+    report = ImportReport(path=path, ignored_columns=table.ignored_columns)
+    seen: dict[str, int] = {}
+    planned: list[tuple[str, str, MemberChanges]] = []
+    for row in table.rows:
+        with report.row(row.line):
+            address = canonical_address(row.values.get("email", ""), allowed_domains)
+            if address in seen:
+                raise InvalidInput(f"{address} is already on line {seen[address]}")
+            seen[address] = row.line
+            changes = MemberChanges(
+                role=_choice(Role, row.values.get("role", ""), "role"),
+                delivery=_choice(DeliveryMode, row.values.get("delivery", ""), "delivery"),
+            )
+            name = row.values.get("name", "")
+            if len(name) > 200:
+                raise InvalidInput("the name is longer than 200 characters")
+            planned.append((address, name, changes))
+    report.raise_if_errors()
+    for address, name, changes in planned:
+        membership = find_membership(session, community, address)
+        if membership is None:
+            person = ensure_person(session, address, allowed_domains)
+            if name and not person.name:
+                person.name = name
+            session.add(
+                Membership(
+                    person=person,
+                    community=community,
+                    role=changes.role or Role.MEMBER,
+                    delivery=changes.delivery or community.default_delivery,
+                )
+            )
+            report.count(added=True, changed=True)
+            continue
+        changed = _apply(membership, changes)
+        if name and not membership.person.name:
+            membership.person.name = name
+            changed = True
+        report.count(added=False, changed=changed)
+    session.flush()
+    return report
+
+
+def _choice(kind: type[_Choice], value: str, what: str) -> _Choice | None:
+    value = value.strip().lower()
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{what} {value!r} is not one of {choices}") from None
+
+
+# --- the stable shape printed by --json (documented in the README)
+
+
+def describe_membership(membership: Membership) -> dict[str, Any]:
+    return {
+        "email": membership.person.address,
+        "name": membership.person.name,
+        "role": membership.role.value,
+        "delivery": membership.delivery.value,
+        "own_posts": membership.own_posts,
+        "bounce_score": membership.bounce_score,
+        "joined_at": membership.joined_at.isoformat(),
+    }

@@ -1,0 +1,300 @@
+"""People and their profiles: name, department, bio, time zone, expertise and interests.
+
+A profile is what lets colleagues find who knows what; tags are kept as typed
+(label) and folded (tag: lowercase, no accents) so "Sécurité" finds "securite".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from gateway.addresses import AddressError
+from gateway.addresses import domain_allowed
+from gateway.addresses import normalize_address
+from gateway.csvfiles import ImportReport
+from gateway.csvfiles import read_csv
+from gateway.errors import InvalidInput
+from gateway.errors import NotFound
+from gateway.store.models import Membership
+from gateway.store.models import Person
+from gateway.store.models import PersonTag
+from gateway.store.models import TagKind
+
+MAX_NAME = 200
+MAX_TAG = 100
+MAX_TAGS = 50
+MAX_BIO = 5000
+
+# Header names accepted in an HR directory export (`gateway profile import`).
+PROFILE_COLUMNS = {
+    "email": ("email", "e-mail", "mail", "address", "courriel"),
+    "name": ("name", "display name", "full name", "nom"),
+    "department": ("department", "service", "team", "équipe"),
+    "expertise": ("expertise", "skills", "compétences"),
+    "interests": ("interests", "centres d'intérêt", "interets"),
+    "bio": ("bio", "about"),
+    "timezone": ("timezone", "time zone", "fuseau horaire"),
+}
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    """Fields to change on a profile; None leaves a field as it is."""
+
+    name: str | None = None
+    department: str | None = None
+    bio: str | None = None
+    timezone: str | None = None
+    expertise: list[str] | None = None
+    interests: list[str] | None = None
+
+
+def canonical_address(address: str, allowed_domains: tuple[str, ...] = ()) -> str:
+    """Validate and normalize an address, and check it is in an allowed domain."""
+    try:
+        canonical = normalize_address(address)
+    except AddressError as error:
+        raise InvalidInput(str(error)) from None
+    if not domain_allowed(canonical, allowed_domains):
+        raise InvalidInput(
+            f"{canonical} is not in an allowed domain ({', '.join(allowed_domains)}; "
+            "see [gateway] allowed_domains)"
+        )
+    return canonical
+
+
+def find_person(session: Session, address: str) -> Person | None:
+    try:
+        canonical = normalize_address(address)
+    except AddressError:
+        return None
+    return session.scalar(select(Person).where(Person.address == canonical))
+
+
+def get_person(session: Session, address: str) -> Person:
+    person = find_person(session, address)
+    if person is None:
+        raise NotFound(f"no one with the address {address.strip()!r} is known to the gateway")
+    return person
+
+
+def ensure_person(session: Session, address: str, allowed_domains: tuple[str, ...] = ()) -> Person:
+    """The person with this address, created (with an empty profile) if new."""
+    canonical = canonical_address(address, allowed_domains)
+    person = session.scalar(select(Person).where(Person.address == canonical))
+    if person is None:
+        person = Person(address=canonical)
+        session.add(person)
+        session.flush()
+    return person
+
+
+def set_profile(
+    session: Session, address: str, changes: ProfileChanges, allowed_domains: tuple[str, ...] = ()
+) -> Person:
+    checked = check_profile_changes(changes)
+    person = ensure_person(session, address, allowed_domains)
+    apply_profile_changes(person, checked)
+    session.flush()
+    return person
+
+
+def check_profile_changes(changes: ProfileChanges) -> ProfileChanges:
+    """The changes trimmed and validated; raises InvalidInput on a value that cannot be kept."""
+
+    def bounded(value: str | None, limit: int, what: str) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if len(value) > limit:
+            raise InvalidInput(f"the {what} is {len(value)} characters long; at most {limit}")
+        return value
+
+    return ProfileChanges(
+        name=bounded(changes.name, MAX_NAME, "name"),
+        department=bounded(changes.department, MAX_NAME, "department"),
+        bio=bounded(changes.bio, MAX_BIO, "bio"),
+        timezone=None if changes.timezone is None else validate_timezone(changes.timezone),
+        expertise=None if changes.expertise is None else parse_tags(", ".join(changes.expertise)),
+        interests=None if changes.interests is None else parse_tags(", ".join(changes.interests)),
+    )
+
+
+def apply_profile_changes(person: Person, changes: ProfileChanges) -> bool:
+    """Apply checked changes to a person; return whether anything changed."""
+    before = describe_profile(person, memberships=False)
+    for field in ("name", "department", "bio", "timezone"):
+        value = getattr(changes, field)
+        if value is not None:
+            setattr(person, field, value)
+    if changes.expertise is not None:
+        _replace_tags(person, TagKind.EXPERTISE, changes.expertise)
+    if changes.interests is not None:
+        _replace_tags(person, TagKind.INTEREST, changes.interests)
+    return describe_profile(person, memberships=False) != before
+
+
+def validate_timezone(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{value!r} is not a known time zone (e.g. 'Europe/Paris')") from None
+    return value
+
+
+# --- tags
+
+
+def parse_tags(text: str) -> list[str]:
+    """Split "a, b; c" into labels, dropping blanks and repeats (compared folded)."""
+    labels: dict[str, str] = {}
+    for part in re.split(r"[,;\n]", text):
+        label = " ".join(part.split())
+        if not label:
+            continue
+        if len(label) > MAX_TAG:
+            raise InvalidInput(f"the tag {label[:40]!r}... is longer than {MAX_TAG} characters")
+        labels.setdefault(fold_tag(label), label)
+    if len(labels) > MAX_TAGS:
+        raise InvalidInput(f"{len(labels)} tags given; at most {MAX_TAGS}")
+    return list(labels.values())
+
+
+def fold_tag(label: str) -> str:
+    """The form tags are compared in: case- and accent-insensitive, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", label.casefold())
+    stripped = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(stripped.split())
+
+
+def _replace_tags(person: Person, kind: TagKind, labels: list[str]) -> None:
+    # Update in place: deleting then re-adding the same tag in one flush would
+    # trip the (person, kind, tag) unique constraint.
+    wanted = {fold_tag(label): (position, label) for position, label in enumerate(labels)}
+    for existing in [tag for tag in person.tags if tag.kind == kind]:
+        if existing.tag in wanted:
+            existing.position, existing.label = wanted.pop(existing.tag)
+        else:
+            person.tags.remove(existing)
+    for tag, (position, label) in wanted.items():
+        person.tags.append(PersonTag(kind=kind, tag=tag, label=label, position=position))
+    person.tags.sort(key=lambda item: (item.kind, item.position))
+
+
+def labels(person: Person, kind: TagKind) -> list[str]:
+    return [tag.label for tag in sorted(person.tags, key=lambda t: t.position) if tag.kind == kind]
+
+
+def find_by_tag(
+    session: Session, tag: str, kind: TagKind | None = None
+) -> list[tuple[Person, list[TagKind]]]:
+    """People who list this expertise or interest, with which of the two matched."""
+    folded = fold_tag(tag)
+    if not folded:
+        raise InvalidInput("the tag to find is empty")
+    query = (
+        select(Person, PersonTag.kind)
+        .join(PersonTag, PersonTag.person_id == Person.id)
+        .where(PersonTag.tag == folded)
+        .order_by(Person.address, PersonTag.kind)
+        .options(selectinload(Person.tags))
+    )
+    if kind is not None:
+        query = query.where(PersonTag.kind == kind)
+    found: dict[int, tuple[Person, list[TagKind]]] = {}
+    for person, matched in session.execute(query):
+        found.setdefault(person.id, (person, []))[1].append(matched)
+    return list(found.values())
+
+
+# --- the stable shape printed by --json (documented in the README)
+
+
+def describe_profile(person: Person, memberships: bool = True) -> dict[str, Any]:
+    profile: dict[str, Any] = {
+        "email": person.address,
+        "name": person.name,
+        "department": person.department,
+        "bio": person.bio,
+        "timezone": person.timezone,
+        "expertise": labels(person, TagKind.EXPERTISE),
+        "interests": labels(person, TagKind.INTEREST),
+    }
+    if memberships:
+        profile["communities"] = [
+            describe_own_membership(membership)
+            for membership in sorted(person.memberships, key=lambda m: m.community.slug)
+        ]
+    return profile
+
+
+def describe_own_membership(membership: Membership) -> dict[str, Any]:
+    return {
+        "slug": membership.community.slug,
+        "name": membership.community.name,
+        "role": membership.role.value,
+        "delivery": membership.delivery.value,
+    }
+
+
+# --- HR directory import
+
+
+def import_profiles(
+    session: Session, path: Path, allowed_domains: tuple[str, ...] = ()
+) -> ImportReport:
+    """Create or update one profile per row; any bad row and nothing is imported.
+
+    An empty cell leaves that field as it is, so a partial export never wipes data.
+    """
+    table = read_csv(path, PROFILE_COLUMNS, required="email")
+    report = ImportReport(path=path, ignored_columns=table.ignored_columns)
+    seen: dict[str, int] = {}
+    planned: list[tuple[str, ProfileChanges]] = []
+    for row in table.rows:
+        with report.row(row.line):
+            address = canonical_address(row.values.get("email", ""), allowed_domains)
+            if address in seen:
+                raise InvalidInput(f"{address} is already on line {seen[address]}")
+            seen[address] = row.line
+            planned.append((address, _row_changes(row.values)))
+    report.raise_if_errors()
+    for address, changes in planned:
+        existed = find_person(session, address) is not None
+        person = ensure_person(session, address, allowed_domains)
+        changed = apply_profile_changes(person, changes)
+        report.count(added=not existed, changed=changed)
+    session.flush()
+    return report
+
+
+def _row_changes(values: dict[str, str]) -> ProfileChanges:
+    def cell(column: str) -> str | None:
+        return values.get(column) or None
+
+    def tags(column: str) -> list[str] | None:
+        text = cell(column)
+        return None if text is None else parse_tags(text)
+
+    return check_profile_changes(
+        ProfileChanges(
+            name=cell("name"),
+            department=cell("department"),
+            bio=cell("bio"),
+            timezone=cell("timezone"),
+            expertise=tags("expertise"),
+            interests=tags("interests"),
+        )
+    )

@@ -1,0 +1,343 @@
+"""Typed settings: gateway.toml read once into frozen dataclasses.
+
+Components receive the section they need as an argument; nothing else in the
+gateway reads the configuration file or the environment (DESIGN.md, principle 6).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import typing
+import zoneinfo
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from gateway.addresses import AddressError
+from gateway.addresses import normalize_domain
+
+CONFIG_ENV = "GATEWAY_CONFIG"
+DEFAULT_CONFIG_NAME = "gateway.toml"
+SQLITE_FILE_NAME = "gateway.sqlite3"
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    domain: str = "lists.example.com"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    language: str = "en"
+    allowed_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8025
+    max_message_size: int = 25 * 1024 * 1024
+    max_recipients: int = 100
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    backend: str = "maildir"
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password_env: str = "GATEWAY_RELAY_PASSWORD"
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    daily: str = "07:00"
+    weekly: str = "mon 07:00"
+    timezone: str = "Europe/Paris"
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    out_dir: Path = Path("site")
+    base_url: str = "http://localhost:8000/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration. `path` is the file it came from (None when built in code)."""
+
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    digests: DigestSettings = field(default_factory=DigestSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    path: Path | None = None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The store's URL: database_url, or SQLite under data_dir when it is empty."""
+        if self.gateway.database_url:
+            return self.gateway.database_url
+        return f"sqlite:///{self.gateway.data_dir / SQLITE_FILE_NAME}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.gateway.data_dir / "blobs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.gateway.data_dir / "outbox"
+
+
+SECTIONS: dict[str, type] = {
+    "gateway": GatewaySettings,
+    "smtp": SmtpSettings,
+    "relay": RelaySettings,
+    "digests": DigestSettings,
+    "archive": ArchiveSettings,
+}
+
+
+# --- value checks: each takes the typed value and returns it (normalized) or raises ValueError
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(map(repr, choices))}, not {value!r}")
+        return value
+
+    return check
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError(f"must be a TCP port from 1 to 65535, not {value}")
+    return value
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _not_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _domain(value: str) -> str:
+    try:
+        return normalize_domain(value)
+    except AddressError as error:
+        raise ValueError(str(error)) from None
+
+
+def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_domain(item) for item in value)
+
+
+def _database_url(value: str) -> str:
+    if not value:
+        return value
+    try:
+        make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            f"{value!r} is not a database URL (e.g. 'postgresql+psycopg://user@host/db')"
+        ) from None
+    return value
+
+
+def _time_of_day(value: str) -> str:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"must be a time of day as HH:MM, not {value!r}")
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _day_and_time(value: str) -> str:
+    parts = value.strip().lower().split()
+    if len(parts) != 2 or parts[0] not in WEEKDAYS:
+        raise ValueError(f"must be a weekday and a time such as 'mon 07:00', not {value!r}")
+    return f"{parts[0]} {_time_of_day(parts[1])}"
+
+
+def _timezone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known time zone (e.g. 'Europe/Paris')") from None
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"must be an environment variable name, not {value!r}")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http:// or https:// URL, not {value!r}")
+    return value if value.endswith("/") else value + "/"
+
+
+CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("gateway", "domain"): _domain,
+    ("gateway", "database_url"): _database_url,
+    ("gateway", "language"): _one_of("en", "fr"),
+    ("gateway", "allowed_domains"): _domains,
+    ("smtp", "host"): _not_empty,
+    ("smtp", "port"): _port,
+    ("smtp", "max_message_size"): _positive,
+    ("smtp", "max_recipients"): _positive,
+    ("relay", "backend"): _one_of("maildir", "smtp"),
+    ("relay", "host"): _not_empty,
+    ("relay", "port"): _port,
+    ("relay", "security"): _one_of("none", "starttls", "tls"),
+    ("relay", "password_env"): _env_name,
+    ("digests", "daily"): _time_of_day,
+    ("digests", "weekly"): _day_and_time,
+    ("digests", "timezone"): _timezone,
+    ("archive", "base_url"): _http_url,
+}
+
+
+# --- loading
+
+
+def find_config(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path:
+    """The configuration file to read: --config, else $GATEWAY_CONFIG, else ./gateway.toml."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return Path(DEFAULT_CONFIG_NAME)
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and check a configuration file; raise SettingsError naming the file and key."""
+    # abspath, not resolve(): a symlinked gateway.toml keeps its own folder as the base.
+    path = Path(os.path.abspath(path))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: configuration file not found") from None
+    except OSError as error:
+        raise SettingsError(f"{path}: cannot read: {error.strerror}") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: invalid TOML: {error}") from None
+    try:
+        return settings_from_dict(document, base_dir=path.parent, path=path)
+    except SettingsError as error:
+        raise SettingsError(f"{path}: {error}") from None
+
+
+def settings_from_dict(
+    document: Mapping[str, Any], base_dir: Path, path: Path | None = None
+) -> Settings:
+    """Build Settings from parsed TOML; relative paths resolve against base_dir."""
+    unknown = sorted(set(document) - set(SECTIONS))
+    if unknown:
+        raise SettingsError(f"[{unknown[0]}]: unknown section (known: {', '.join(SECTIONS)})")
+    sections: dict[str, Any] = {}
+    for name, section_class in SECTIONS.items():
+        table = document.get(name, {})
+        if not isinstance(table, dict):
+            raise SettingsError(f"{name}: must be a [{name}] table")
+        sections[name] = _build_section(name, section_class, table, base_dir)
+    return Settings(**sections, path=path)
+
+
+def _build_section(name: str, section_class: type, table: dict[str, Any], base_dir: Path) -> Any:
+    hints = typing.get_type_hints(section_class)
+    known = {f.name for f in fields(section_class)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SettingsError(
+            f"[{name}] {unknown[0]}: unknown key (known: {', '.join(sorted(known))})"
+        )
+    values: dict[str, Any] = {}
+    for item in fields(section_class):
+        value = table.get(item.name, getattr(section_class(), item.name))
+        try:
+            value = _coerce(value, hints[item.name], base_dir)
+            check = CHECKS.get((name, item.name))
+            values[item.name] = check(value) if check else value
+        except ValueError as error:
+            raise SettingsError(f"[{name}] {item.name}: {error}") from None
+    if name == "gateway":
+        values["database_url"] = _resolve_sqlite_path(values["database_url"], base_dir)
+    return section_class(**values)
+
+
+def _coerce(value: Any, expected: Any, base_dir: Path) -> Any:
+    """Check a TOML value against the field's declared type; paths become absolute."""
+    if expected is Path:
+        if isinstance(value, Path):
+            return value if value.is_absolute() else base_dir / value
+        return base_dir / _expect(value, str, "a path (string)")
+    if expected is str:
+        return _expect(value, str, "a string")
+    if expected is int:
+        return _expect(value, int, "an integer")
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"expected a list of strings, got {_describe(value)}")
+        return tuple(value)
+    raise TypeError(f"unsupported settings type {expected!r}")
+
+
+def _expect(value: Any, kind: type, description: str) -> Any:
+    # bool is an int in Python but never what a user means by a port or a size.
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ValueError(f"expected {description}, got {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    names = {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }
+    return f"{names.get(type(value), type(value).__name__)} ({value!r})"
+
+
+def _resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite file path in database_url relative to the config folder."""
+    if not url:
+        return url
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    if Path(database).is_absolute() or database.startswith("file:"):
+        return url
+    return parsed.set(database=str(base_dir / database)).render_as_string(hide_password=False)

@@ -1,0 +1,375 @@
+"""The store's tables as SQLAlchemy 2 models (DESIGN.md, "Storage").
+
+Every change here goes with an Alembic revision in gateway/store/migrations/versions;
+tests/test_migrations.py fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import BigInteger
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import Dialect
+from sqlalchemy import Enum
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import TypeDecorator
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+# Named constraints, so that migrations can alter them on SQLite and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite has no time zones; without this, values written aware come back naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Kind(enum.StrEnum):
+    """What a community is about: the ways an enterprise network organises people."""
+
+    FUNCTIONAL = "functional"
+    PROJECT = "project"
+    SECTOR = "sector"
+    PRACTICE = "practice"
+    EXPERTISE = "expertise"
+    INTEREST = "interest"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+class Policy(enum.StrEnum):
+    """Who may post: anyone allowed, members only, held for moderators, or owners only."""
+
+    OPEN = "open"
+    MEMBERS = "members"
+    MODERATED = "moderated"
+    ANNOUNCE = "announce"
+
+
+class Role(enum.StrEnum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    OWNER = "owner"
+
+
+class DeliveryMode(enum.StrEnum):
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    NONE = "none"
+
+
+class MessageStatus(enum.StrEnum):
+    PUBLISHED = "published"
+    HELD = "held"
+    REJECTED = "rejected"
+
+
+class Origin(enum.StrEnum):
+    """How a message came in: posted by mail, or migrated from an existing archive."""
+
+    SMTP = "smtp"
+    IMPORT = "import"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Cadence(enum.StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class TagKind(enum.StrEnum):
+    EXPERTISE = "expertise"
+    INTEREST = "interest"
+
+
+def _enum(kind: type[enum.StrEnum]) -> Enum:
+    # Stored as plain strings with a CHECK constraint: readable in SQL, portable.
+    return Enum(
+        kind,
+        name=kind.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[Kind] = mapped_column(_enum(Kind), default=Kind.PROJECT)
+    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PUBLIC)
+    policy: Mapped[Policy] = mapped_column(_enum(Policy), default=Policy.MEMBERS)
+    subject_prefix: Mapped[str] = mapped_column(String(80), default="")
+    default_delivery: Mapped[DeliveryMode] = mapped_column(
+        _enum(DeliveryMode), default=DeliveryMode.INSTANT
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="community", cascade="all, delete-orphan"
+    )
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Canonical form (gateway.addresses.normalize_address): lowercase, IDNA domain.
+    address: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    department: Mapped[str] = mapped_column(String(200), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    # IANA zone for digests at the person's local time; empty: the gateway's.
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="person")
+    tags: Mapped[list[PersonTag]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", order_by="PersonTag.position"
+    )
+
+
+class PersonTag(Base):
+    """One expertise or interest of a person; `tag` is the folded form used for search."""
+
+    __tablename__ = "person_tags"
+    __table_args__ = (UniqueConstraint("person_id", "kind", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    kind: Mapped[TagKind] = mapped_column(_enum(TagKind))
+    tag: Mapped[str] = mapped_column(String(100), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    person: Mapped[Person] = relationship(back_populates="tags")
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("person_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.MEMBER)
+    delivery: Mapped[DeliveryMode] = mapped_column(
+        _enum(DeliveryMode), default=DeliveryMode.INSTANT
+    )
+    # Whether the member also receives their own posts (off by default).
+    own_posts: Mapped[bool] = mapped_column(Boolean, default=False)
+    bounce_score: Mapped[int] = mapped_column(Integer, default=0)
+    joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="memberships")
+    community: Mapped[Community] = relationship(back_populates="memberships")
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Normalized Message-ID without angle brackets; generated when the mail had none.
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
+    sender_address: Mapped[str] = mapped_column(String(254), default="")
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    # The Date header, when it had a usable one.
+    date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    in_reply_to: Mapped[str] = mapped_column(Text, default="")
+    references: Mapped[str] = mapped_column(Text, default="")
+    body_text: Mapped[str] = mapped_column(Text, default="")
+    # Sanitized once at ingest (gateway.sanitize); never sanitized again.
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus), default=MessageStatus.PUBLISHED
+    )
+    origin: Mapped[Origin] = mapped_column(_enum(Origin), default=Origin.SMTP)
+    # Problems found while parsing (e.g. "malformed"); the raw blob is kept regardless.
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    communities: Mapped[list[Community]] = relationship(
+        secondary="message_communities", order_by="Community.slug"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="Attachment.position"
+    )
+
+
+class MessageCommunity(Base):
+    """A message cross-posted to several communities is stored once, linked to each."""
+
+    __tablename__ = "message_communities"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Sanitized: no directories, no control characters (see gateway.ingest).
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # For inline images referenced as cid: from the HTML part.
+    content_id: Mapped[str] = mapped_column(String(998), default="")
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Delivery(Base):
+    """One outgoing copy of a message to one person: the unit of the delivery queue."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("message_id", "person_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class DigestRun(Base):
+    """A digest for one person, cadence and period: sent exactly once (unique key)."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("person_id", "cadence", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    cadence: Mapped[Cadence] = mapped_column(_enum(Cadence))
+    # "2026-11-26" for a daily digest, "2026-W48" for a weekly one.
+    period: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Confirmation(Base):
+    """A pending action awaiting a reply to confirm+TOKEN@ (join, leave, moderation)."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    action: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(254))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

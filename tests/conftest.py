@@ -1,0 +1,172 @@
+"""Fixtures shared by the tests: real databases (SQLite and PostgreSQL), settings, the CLI.
+
+Every test that takes `database_url` (directly or through `settings`, `app`,
+`session` or `gateway_cli`) runs twice: on SQLite and on a PostgreSQL server
+started from the installed binaries. Each run gets a fresh database copied from
+a migrated template, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from click.testing import Result
+from sqlalchemy.orm import Session
+
+from cli.main import main
+from gateway.app import App
+from gateway.app import build_app
+from gateway.settings import Settings
+from gateway.settings import settings_from_dict
+from gateway.store import migrate
+from gateway.store.db import make_engine
+from tests.postgres import PostgresServer
+from tests.postgres import PostgresUnavailable
+from tests.postgres import find_bindir
+
+PROJECT = Path(__file__).resolve().parent.parent
+CORPUS = PROJECT.parent / "shared" / "corpus"
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+_database_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer(find_bindir())
+    except PostgresUnavailable as reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "gateway.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    postgres_server.execute("CREATE DATABASE gateway_template")
+    engine = make_engine(postgres_server.url("gateway_template"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return "gateway_template"
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database on each backend."""
+    if request.param == "sqlite":
+        target = tmp_path / "data" / "gateway.sqlite3"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite:///{target}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    template = request.getfixturevalue("postgres_template")
+    name = f"test_{next(_database_numbers)}"
+    server.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield server.url(name)
+    server.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return settings_from_dict(
+        {"gateway": {"data_dir": "data", "database_url": database_url}}, base_dir=tmp_path
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[App]:
+    built = build_app(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def session(app: App) -> Iterator[Session]:
+    """A session inside an outer transaction that is rolled back after the test."""
+    with app.engine.connect() as connection:
+        outer = connection.begin()
+        with Session(
+            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as test_session:
+            yield test_session
+        outer.rollback()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, database_url: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[gateway]\ndata_dir = "data"\ndatabase_url = "{database_url}"\n'
+        'domain = "lists.example.com"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class GatewayCli:
+    """Runs `gateway --config <test config> ...` in-process through click's runner."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, expect: int = 0, input: str | None = None) -> Result:
+        result = self.runner.invoke(main, ["--config", str(self.config), *args], input=input)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception  # a bug, not a handled error: show its traceback
+        assert result.exit_code == expect, (
+            f"gateway {' '.join(args)} exited {result.exit_code}, expected {expect}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "--json").stdout)
+
+    def error(self, *args: str, expect: int = 1) -> str:
+        """Run a command that must fail; return its error message, which must be one line."""
+        result = self(*args, expect=expect)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr!r}"
+        return lines[0]
+
+
+@pytest.fixture
+def gateway_cli(config_file: Path) -> GatewayCli:
+    return GatewayCli(config_file)
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[..., Path]:
+    """Write a text (or bytes) file under tmp_path and return its path."""
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
