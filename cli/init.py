@@ -44,7 +44,7 @@ def init(state: CliState, directory: Path | None) -> None:
     config_flag = "" if path == Path(DEFAULT_CONFIG_NAME) else f" --config {path}"
     click.echo("Next: create a community and add its first members, e.g.")
     click.echo(f"  gateway{config_flag} community create design --name Design")
-    click.echo(f"  gateway{config_flag} member add design alice@{settings.gateway.domain}")
+    click.echo(f"  gateway{config_flag} member add design alice@example.com --role owner")
 
 
 def _shown_url(url: str) -> str:

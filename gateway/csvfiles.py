@@ -7,6 +7,7 @@ line to fix; the header decides the columns, in any order and any case.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -52,10 +53,14 @@ def read_csv(path: Path, columns: Mapping[str, tuple[str, ...]], required: str) 
         raise InvalidInput(
             f"{path} line {line}: not UTF-8 text (save the file as 'CSV UTF-8')"
         ) from None
-    lines = text.splitlines(keepends=True)
-    if not any(line.strip() for line in lines):
+    if not text.strip():
         raise InvalidInput(f"{path}: the file is empty (expected a header line with '{required}')")
-    reader = csv.reader(lines, delimiter=_delimiter(lines[0]), strict=True)
+    # Records end at \n, \r\n or \r only: csv must see the raw text, not str.splitlines(),
+    # which also breaks on characters a cell may hold (\x0b from Excel, U+2028).
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]), strict=True
+    )
+    start = 1
     try:
         header = [name.strip().lower() for name in next(reader)]
         aliases = {alias: canonical for canonical, names in columns.items() for alias in names}
@@ -69,22 +74,26 @@ def read_csv(path: Path, columns: Mapping[str, tuple[str, ...]], required: str) 
         if duplicated:
             raise InvalidInput(f"{path} line 1: the column '{duplicated.pop()}' appears twice")
         rows = []
-        for record in reader:
+        while True:
+            # A quoted cell may span lines: a row is reported at the line it starts on.
+            start = reader.line_num + 1
+            record = next(reader, None)
+            if record is None:
+                break
             if not any(cell.strip() for cell in record):
                 continue
             if len(record) > len(header):
                 raise InvalidInput(
-                    f"{path} line {reader.line_num}: {len(record)} fields, but the header "
-                    f"has {len(header)}"
+                    f"{path} line {start}: {len(record)} fields, but the header has {len(header)}"
                 )
             values = {
                 column: cell.strip()
                 for column, cell in zip(mapped, record, strict=False)
                 if column is not None
             }
-            rows.append(CsvRow(reader.line_num, values))
+            rows.append(CsvRow(start, values))
     except csv.Error as error:
-        raise InvalidInput(f"{path} line {reader.line_num}: malformed CSV ({error})") from None
+        raise InvalidInput(f"{path} line {start}: malformed CSV ({error})") from None
     ignored = [name for name, column in zip(header, mapped, strict=True) if column is None]
     return CsvTable(rows, ignored)
 

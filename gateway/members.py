@@ -95,7 +95,8 @@ def add_members(
 
 def remove_members(session: Session, community: Community, addresses: list[str]) -> list[str]:
     """Remove memberships; the people and their posts stay. Returns the addresses removed."""
-    memberships = [get_membership(session, community, a) for a in _distinct(addresses)]
+    canonical = _distinct([canonical_address(address) for address in addresses])
+    memberships = [get_membership(session, community, address) for address in canonical]
     removed = [membership.person.address for membership in memberships]
     for membership in memberships:
         session.delete(membership)

@@ -132,7 +132,9 @@ class GatewayCli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, expect: int = 0, input: str | None = None) -> Result:
-        result = self.runner.invoke(main, ["--config", str(self.config), *args], input=input)
+        result = self.runner.invoke(
+            main, ["--config", str(self.config), *args], input=input, prog_name="gateway"
+        )
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception  # a bug, not a handled error: show its traceback
         assert result.exit_code == expect, (
@@ -145,9 +147,16 @@ class GatewayCli:
         return json.loads(self(*args, "--json").stdout)
 
     def error(self, *args: str, expect: int = 1) -> str:
-        """Run a command that must fail; return its error message, which must be one line."""
+        """Run a command that must fail; return its error message, which must be one line.
+
+        Usage errors (exit 2) may come after click's "Usage:" and "Try ..." lines.
+        """
         result = self(*args, expect=expect)
-        lines = result.stderr.strip().splitlines()
+        lines = [
+            line
+            for line in result.stderr.strip().splitlines()
+            if line.strip() and not line.startswith(("Usage: ", "Try '"))
+        ]
         assert len(lines) == 1, f"expected one line on stderr, got: {result.stderr!r}"
         return lines[0]
 

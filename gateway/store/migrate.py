@@ -46,6 +46,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate back to `revision` ("base": no tables); for tests and emergencies."""
+    config = _config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def check_schema(engine: Engine) -> None:
     """Raise SchemaError unless the database is at the head revision."""
     current = current_revision(engine)

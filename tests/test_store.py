@@ -1,0 +1,130 @@
+"""The store's guarantees, on SQLite and PostgreSQL: constraints, time zones, transactions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.store.db import transaction
+from gateway.store.models import Community
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import Person
+from gateway.store.models import Thread
+
+
+def _message(message_id: str, **fields: object) -> Message:
+    return Message(message_id=message_id, raw_sha256="0" * 64, **fields)
+
+
+def test_timestamps_come_back_aware_and_in_utc(session: Session) -> None:
+    paris = dt.datetime(2026, 3, 1, 9, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    session.add(_message("<a@x>", date=paris))
+    session.flush()
+    session.expire_all()
+    stored = session.scalar(select(Message.date))
+    assert stored == paris
+    assert stored is not None and stored.utcoffset() == dt.timedelta(0)
+
+
+def test_a_naive_timestamp_is_refused(session: Session) -> None:
+    session.add(_message("<a@x>", date=dt.datetime(2026, 3, 1, 9, 30)))
+    with pytest.raises(Exception, match="naive datetime"):
+        session.flush()
+
+
+def test_message_ids_are_unique(session: Session) -> None:
+    session.add(_message("same@x"))
+    session.flush()
+    session.add(_message("same@x"))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_a_person_is_a_member_of_a_community_once(session: Session) -> None:
+    person = Person(address="a@example.com")
+    community = Community(slug="design", name="Design")
+    session.add_all([Membership(person=person, community=community)])
+    session.flush()
+    session.add(Membership(person=person, community=community))
+    with pytest.raises(IntegrityError):
+        session.flush()
+
+
+def test_enum_columns_refuse_unknown_values_in_sql(session: Session) -> None:
+    with pytest.raises(IntegrityError):
+        session.execute(
+            text(
+                "INSERT INTO communities (slug, name, description, kind, visibility, policy,"
+                " subject_prefix, default_delivery, created_at)"
+                " VALUES ('x1', 'X', '', 'bogus', 'public', 'open', '', 'instant', :now)"
+            ),
+            {"now": dt.datetime.now(dt.UTC).replace(tzinfo=None)},
+        )
+
+
+def test_foreign_keys_are_enforced(session: Session) -> None:
+    with pytest.raises(IntegrityError):
+        session.execute(
+            text(
+                "INSERT INTO memberships (person_id, community_id, role, delivery, own_posts,"
+                " bounce_score, joined_at) VALUES (999, 999, 'member', 'instant', false, 0, :now)"
+            ),
+            {"now": dt.datetime.now(dt.UTC).replace(tzinfo=None)},
+        )
+
+
+def test_deleting_a_community_in_sql_deletes_its_memberships(session: Session) -> None:
+    session.add(
+        Membership(
+            person=Person(address="a@example.com"),
+            community=Community(slug="design", name="Design"),
+        )
+    )
+    session.flush()
+    session.execute(text("DELETE FROM communities"))
+    assert session.scalar(select(func.count()).select_from(Membership)) == 0
+    assert session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_a_cross_posted_message_is_stored_once_in_each_community(session: Session) -> None:
+    design = Community(slug="design", name="Design")
+    ux = Community(slug="ux", name="UX")
+    thread = Thread(subject="Colours")
+    message = _message("<m@x>", subject="Colours")
+    message.communities = [ux, design]
+    session.add_all([thread, message])
+    session.flush()
+    message.thread_id = thread.id
+    session.flush()
+    session.expire_all()
+    stored = session.scalars(select(Message)).one()
+    assert [c.slug for c in stored.communities] == ["design", "ux"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(app: App) -> None:
+    with app.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_a_unit_of_work_commits_or_rolls_back_whole(app: App) -> None:
+    with transaction(app.sessions) as session:
+        session.add(Person(address="kept@example.com"))
+    with pytest.raises(RuntimeError), transaction(app.sessions) as session:
+        session.add(Person(address="dropped@example.com"))
+        session.flush()
+        raise RuntimeError("the command failed halfway")
+    with transaction(app.sessions) as session:
+        addresses = session.scalars(select(Person.address)).all()
+    assert addresses == ["kept@example.com"]
