@@ -20,8 +20,10 @@ from gateway.csvfiles import read_csv
 from gateway.errors import AlreadyExists
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
+from gateway.people import MAX_NAME
 from gateway.people import canonical_address
-from gateway.people import ensure_person
+from gateway.people import ensure_people
+from gateway.people import plan_rows
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Membership
@@ -72,25 +74,42 @@ def add_members(
 ) -> list[Membership]:
     """Add people (created if new); None delivery means the community's default."""
     canonical = _distinct([canonical_address(a, allowed_domains) for a in addresses])
+    existing = memberships_by_address(session, community)
     for address in canonical:
-        if find_membership(session, community, address) is not None:
+        if address in existing:
             raise AlreadyExists(
                 f"{address} is already a member of {community.slug} "
                 "(change it with `gateway member set`)"
             )
-    added = []
-    for address in canonical:
-        person = ensure_person(session, address, allowed_domains)
-        membership = Membership(
-            person=person,
-            community=community,
-            role=role,
-            delivery=delivery or community.default_delivery,
-        )
-        session.add(membership)
-        added.append(membership)
+    people, _ = ensure_people(session, canonical)
+    added = [
+        _join(session, community, people[address], role, delivery or community.default_delivery)
+        for address in canonical
+    ]
     session.flush()
     return added
+
+
+def memberships_by_address(session: Session, community: Community) -> dict[str, Membership]:
+    """Every membership of a community by canonical address, in one query."""
+    query = (
+        select(Person.address, Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.community_id == community.id)
+    )
+    return {address: membership for address, membership in session.execute(query)}
+
+
+def _join(
+    session: Session, community: Community, person: Person, role: Role, delivery: DeliveryMode
+) -> Membership:
+    # By id, not relationship: appending to person.memberships would load that
+    # collection, one query per person in a large import.
+    membership = Membership(
+        person_id=person.id, community_id=community.id, role=role, delivery=delivery
+    )
+    session.add(membership)
+    return membership
 
 
 def remove_members(session: Session, community: Community, addresses: list[str]) -> list[str]:
@@ -163,46 +182,39 @@ def import_members(
     """
     table = read_csv(path, MEMBER_COLUMNS, required="email")
     report = ImportReport(path=path, ignored_columns=table.ignored_columns)
-    seen: dict[str, int] = {}
-    planned: list[tuple[str, str, MemberChanges]] = []
-    for row in table.rows:
-        with report.row(row.line):
-            address = canonical_address(row.values.get("email", ""), allowed_domains)
-            if address in seen:
-                raise InvalidInput(f"{address} is already on line {seen[address]}")
-            seen[address] = row.line
-            changes = MemberChanges(
-                role=_choice(Role, row.values.get("role", ""), "role"),
-                delivery=_choice(DeliveryMode, row.values.get("delivery", ""), "delivery"),
-            )
-            name = row.values.get("name", "")
-            if len(name) > 200:
-                raise InvalidInput("the name is longer than 200 characters")
-            planned.append((address, name, changes))
+    planned = plan_rows(table, report, allowed_domains, _row_changes)
     report.raise_if_errors()
-    for address, name, changes in planned:
-        membership = find_membership(session, community, address)
+    existing = memberships_by_address(session, community)
+    people, _ = ensure_people(session, [address for address, _ in planned])
+    for address, (name, changes) in planned:
+        person = people[address]
+        # A member list's name fills an empty profile; names belong to `profile import`.
+        named = bool(name) and not person.name
+        if named:
+            person.name = name
+        membership = existing.get(address)
         if membership is None:
-            person = ensure_person(session, address, allowed_domains)
-            if name and not person.name:
-                person.name = name
-            session.add(
-                Membership(
-                    person=person,
-                    community=community,
-                    role=changes.role or Role.MEMBER,
-                    delivery=changes.delivery or community.default_delivery,
-                )
-            )
+            _join(
+                session, community, person,
+                changes.role or Role.MEMBER,
+                changes.delivery or community.default_delivery,
+            )  # fmt: skip
             report.count(added=True, changed=True)
-            continue
-        changed = _apply(membership, changes)
-        if name and not membership.person.name:
-            membership.person.name = name
-            changed = True
-        report.count(added=False, changed=changed)
+        else:
+            report.count(added=False, changed=_apply(membership, changes) or named)
     session.flush()
     return report
+
+
+def _row_changes(values: dict[str, str]) -> tuple[str, MemberChanges]:
+    name = values.get("name", "")
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"the name is longer than {MAX_NAME} characters")
+    changes = MemberChanges(
+        role=_choice(Role, values.get("role", ""), "role"),
+        delivery=_choice(DeliveryMode, values.get("delivery", ""), "delivery"),
+    )
+    return name, changes
 
 
 def _choice(kind: type[_Choice], value: str, what: str) -> _Choice | None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from gateway.addresses import AddressError
 from gateway.addresses import domain_allowed
 from gateway.addresses import normalize_address
+from gateway.csvfiles import CsvTable
 from gateway.csvfiles import ImportReport
 from gateway.csvfiles import read_csv
 from gateway.errors import InvalidInput
@@ -33,6 +37,8 @@ MAX_NAME = 200
 MAX_TAG = 100
 MAX_TAGS = 50
 MAX_BIO = 5000
+_CHUNK = 500  # addresses per IN (...) query
+_Parsed = TypeVar("_Parsed")
 
 # Header names accepted in an HR directory export (`gateway profile import`).
 PROFILE_COLUMNS = {
@@ -96,6 +102,60 @@ def ensure_person(session: Session, address: str, allowed_domains: tuple[str, ..
         session.add(person)
         session.flush()
     return person
+
+
+def people_by_address(session: Session, addresses: Iterable[str]) -> dict[str, Person]:
+    """The known people among these canonical addresses, with their tags, in a few queries."""
+    wanted = list(addresses)
+    found: dict[str, Person] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        query = (
+            select(Person)
+            .where(Person.address.in_(wanted[start : start + _CHUNK]))
+            .options(selectinload(Person.tags))
+        )
+        found.update((person.address, person) for person in session.scalars(query))
+    return found
+
+
+def ensure_people(session: Session, addresses: Iterable[str]) -> tuple[dict[str, Person], set[str]]:
+    """The people with these canonical addresses, creating the missing ones in one batch.
+
+    Returns them by address, and the addresses that were new. Imports use this
+    instead of ensure_person() to avoid a query and a flush per row.
+    """
+    wanted = list(dict.fromkeys(addresses))
+    people = people_by_address(session, wanted)
+    new = {address for address in wanted if address not in people}
+    for address in wanted:
+        if address in new:
+            people[address] = Person(address=address, tags=[], memberships=[])
+            session.add(people[address])
+    session.flush()
+    return people, new
+
+
+def plan_rows(
+    table: CsvTable,
+    report: ImportReport,
+    allowed_domains: tuple[str, ...],
+    parse: Callable[[dict[str, str]], _Parsed],
+) -> list[tuple[str, _Parsed]]:
+    """Check every row of an import: its address, no repeats, and what parse() makes of it.
+
+    Refusals are collected with their line numbers; the caller then calls
+    report.raise_if_errors() before changing anything.
+    """
+    seen: dict[str, int] = {}
+    planned: list[tuple[str, _Parsed]] = []
+    for row in table.rows:
+        with report.row(row.line):
+            address = canonical_address(row.values.get("email", ""), allowed_domains)
+            if address in seen:
+                raise InvalidInput(f"{address} is already on line {seen[address]}")
+            seen[address] = row.line
+            planned.append((address, parse(row.values)))
+    return planned
 
 
 def set_profile(
@@ -261,21 +321,12 @@ def import_profiles(
     """
     table = read_csv(path, PROFILE_COLUMNS, required="email")
     report = ImportReport(path=path, ignored_columns=table.ignored_columns)
-    seen: dict[str, int] = {}
-    planned: list[tuple[str, ProfileChanges]] = []
-    for row in table.rows:
-        with report.row(row.line):
-            address = canonical_address(row.values.get("email", ""), allowed_domains)
-            if address in seen:
-                raise InvalidInput(f"{address} is already on line {seen[address]}")
-            seen[address] = row.line
-            planned.append((address, _row_changes(row.values)))
+    planned = plan_rows(table, report, allowed_domains, _row_changes)
     report.raise_if_errors()
+    people, new = ensure_people(session, [address for address, _ in planned])
     for address, changes in planned:
-        existed = find_person(session, address) is not None
-        person = ensure_person(session, address, allowed_domains)
-        changed = apply_profile_changes(person, changes)
-        report.count(added=not existed, changed=changed)
+        changed = apply_profile_changes(people[address], changes)
+        report.count(added=address in new, changed=changed)
     session.flush()
     return report
 
