@@ -19,6 +19,23 @@ from gateway.store.models import Visibility
 KIND = click.Choice([kind.value for kind in Kind])
 POLICY = click.Choice([policy.value for policy in Policy])
 DELIVERY = click.Choice([mode.value for mode in DeliveryMode])
+SHOW_LABELS = [
+    ("Slug", "slug"),
+    ("Name", "name"),
+    ("Description", "description"),
+    ("Kind", "kind"),
+    ("Visibility", "visibility"),
+    ("Policy", "policy"),
+    ("Status", "status"),
+    ("Subject prefix", "subject_prefix"),
+    ("Default delivery", "default_delivery"),
+    ("Members", "members"),
+    ("Posts", "posts"),
+    ("Last activity", "last_activity_at"),
+    ("Owners", "owners"),
+    ("Moderators", "moderators"),
+    ("Created", "created_at"),
+]
 ADDRESS_LABELS = {
     "post": "To post",
     "join": "To join",
@@ -130,27 +147,11 @@ def show(state: CliState, slug: str, as_json: bool) -> None:
         emit_json(details)
         return
     emit_fields(
-        [
-            (label, details[key])
-            for label, key in [
-                ("Slug", "slug"),
-                ("Name", "name"),
-                ("Description", "description"),
-                ("Kind", "kind"),
-                ("Visibility", "visibility"),
-                ("Policy", "policy"),
-                ("Status", "status"),
-                ("Subject prefix", "subject_prefix"),
-                ("Default delivery", "default_delivery"),
-                ("Members", "members"),
-                ("Posts", "posts"),
-                ("Last activity", "last_activity_at"),
-                ("Owners", "owners"),
-                ("Moderators", "moderators"),
-                ("Created", "created_at"),
-            ]
-        ]
-        + [(ADDRESS_LABELS[action], address) for action, address in details["addresses"].items()]
+        details,
+        SHOW_LABELS,
+        extra=[
+            (ADDRESS_LABELS[action], address) for action, address in details["addresses"].items()
+        ],
     )
 
 

@@ -35,8 +35,13 @@ def emit_table(
         )
 
 
-def emit_fields(fields: Sequence[tuple[str, Any]]) -> None:
-    """Print `label: value` lines with the values aligned."""
+def emit_fields(
+    record: dict[str, Any],
+    labels: Sequence[tuple[str, str]],
+    extra: Sequence[tuple[str, Any]] = (),
+) -> None:
+    """Print `label: value` lines, aligned: `labels` is (label, key) pairs, then `extra`."""
+    fields = [(label, record[key]) for label, key in labels] + list(extra)
     width = max(len(label) for label, _ in fields) + 1
     for label, value in fields:
         click.echo(f"{label + ':':<{width}} {_text(value)}".rstrip())

@@ -16,6 +16,16 @@ from cli.state import pass_state
 from gateway import people
 from gateway.store.models import TagKind
 
+SHOW_LABELS = [
+    ("Email", "email"),
+    ("Name", "name"),
+    ("Department", "department"),
+    ("Expertise", "expertise"),
+    ("Interests", "interests"),
+    ("Time zone", "timezone"),
+    ("Bio", "bio"),
+]
+
 
 @click.group()
 def profile() -> None:
@@ -72,26 +82,8 @@ def show(state: CliState, email: str, as_json: bool) -> None:
     if as_json:
         emit_json(details)
         return
-    emit_fields(
-        [
-            (label, details[key])
-            for label, key in [
-                ("Email", "email"),
-                ("Name", "name"),
-                ("Department", "department"),
-                ("Expertise", "expertise"),
-                ("Interests", "interests"),
-                ("Time zone", "timezone"),
-                ("Bio", "bio"),
-            ]
-        ]
-        + [
-            (
-                "Communities",
-                [f"{c['slug']} ({c['role']}, {c['delivery']})" for c in details["communities"]],
-            )
-        ]
-    )
+    communities = [f"{c['slug']} ({c['role']}, {c['delivery']})" for c in details["communities"]]
+    emit_fields(details, SHOW_LABELS, extra=[("Communities", communities)])
 
 
 @profile.command("import")
