@@ -13,6 +13,8 @@ from cli import db
 from cli import init
 from cli import member
 from cli import profile
+from cli import serve
+from cli import thread
 from cli.state import CliState
 from gateway.errors import GatewayError
 from gateway.settings import SettingsError
@@ -66,3 +68,5 @@ main.add_command(db.db)
 main.add_command(community.community)
 main.add_command(member.member)
 main.add_command(profile.profile)
+main.add_command(serve.serve)
+main.add_command(thread.thread)

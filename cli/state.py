@@ -53,5 +53,11 @@ class CliState:
         with transaction(self.app.sessions) as session:
             yield session
 
+    @contextmanager
+    def read_transaction(self) -> Iterator[Session]:
+        """For commands that only read: never waits for the SMTP server's writes."""
+        with transaction(self.app.read_sessions) as session:
+            yield session
+
 
 pass_state = click.make_pass_decorator(CliState)

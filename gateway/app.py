@@ -38,6 +38,7 @@ class App:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     blobs: BlobStore
     templates: jinja2.Environment = field(default_factory=make_template_environment)
 
@@ -78,5 +79,6 @@ def build_app(settings: Settings) -> App:
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        read_sessions=make_sessionmaker(engine, read_only=True),
         blobs=BlobStore(settings.blob_dir),
     )

@@ -30,6 +30,7 @@ from gateway.store.models import Person
 from gateway.store.models import Policy
 from gateway.store.models import Role
 from gateway.store.models import Visibility
+from gateway.store.models import as_utc
 from gateway.store.models import utcnow
 
 
@@ -162,18 +163,10 @@ def community_activity(session: Session, community_ids: list[int]) -> dict[int, 
     result = {}
     for community_id in community_ids:
         count, last = posts.get(community_id, (0, None))
-        result[community_id] = Activity(members.get(community_id, 0), count, _aware(last))
+        result[community_id] = Activity(
+            members.get(community_id, 0), count, as_utc(last) if last is not None else None
+        )
     return result
-
-
-def _aware(value: Any) -> dt.datetime | None:
-    # func.max() bypasses the column type, so SQLite hands back a naive string or datetime.
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    assert isinstance(value, dt.datetime)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def addresses(community: Community, domain: str) -> dict[str, str]:

@@ -8,9 +8,14 @@ a migrated template, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import itertools
 import json
+import re
 import shutil
+import smtplib
+import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +29,7 @@ from sqlalchemy.orm import Session
 from cli.main import main
 from gateway.app import App
 from gateway.app import build_app
+from gateway.serve import serve
 from gateway.settings import Settings
 from gateway.settings import settings_from_dict
 from gateway.store import migrate
@@ -31,6 +37,7 @@ from gateway.store.db import make_engine
 from tests.postgres import PostgresServer
 from tests.postgres import PostgresUnavailable
 from tests.postgres import find_bindir
+from tests.postgres import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 CORPUS = PROJECT.parent / "shared" / "corpus"
@@ -179,3 +186,71 @@ def write_file(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+def crlf(raw: bytes) -> bytes:
+    """Mail as it travels over SMTP: every line ends in CRLF."""
+    return re.sub(rb"\r?\n", b"\r\n", raw)
+
+
+class RunningGateway:
+    """A real `serve()` on a free loopback port, in a thread with its own event loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = dataclasses.replace(
+            settings, smtp=dataclasses.replace(settings.smtp, port=free_port())
+        )
+        self.host = self.settings.smtp.host
+        self.port = self.settings.smtp.port
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="test-gateway", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(serve(self.settings, self._stop, self._ready.set))
+        except BaseException as error:  # reported by start() or stop()
+            self._error = error
+            self._ready.set()
+        finally:
+            self._loop.close()
+
+    def start(self) -> RunningGateway:
+        self._thread.start()
+        assert self._ready.wait(30), "the gateway did not start"
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+            self._thread.join(60)
+        if self._error is not None:
+            raise self._error
+
+    def client(self) -> smtplib.SMTP:
+        return smtplib.SMTP(self.host, self.port, timeout=60)
+
+    def send(self, raw: bytes, to: list[str], sender: str = "alice@example.com") -> str:
+        """Send one message with CRLF line ends, as an MTA does; return the final reply."""
+        raw = crlf(raw)
+        with self.client() as smtp:
+            smtp.ehlo()
+            smtp.mail(sender)
+            for address in to:
+                code, text = smtp.rcpt(address)
+                if code >= 400:
+                    return f"{code} {text.decode(errors='replace')}"
+            code, text = smtp.data(raw)
+            return f"{code} {text.decode(errors='replace')}"
+
+
+@pytest.fixture
+def gateway_server(settings: Settings) -> Iterator[RunningGateway]:
+    server = RunningGateway(settings).start()
+    yield server
+    server.stop()

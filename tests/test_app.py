@@ -12,6 +12,7 @@ from gateway.app import init_store
 from gateway.app import make_template_environment
 from gateway.settings import settings_from_dict
 from gateway.store.migrate import SchemaError
+from gateway.store.migrate import head_revision
 
 
 def test_templates_autoescape_pages_but_not_mail() -> None:
@@ -42,7 +43,7 @@ def test_build_app_refuses_a_missing_sqlite_database_without_creating_it(tmp_pat
 
 def test_init_store_then_build_app_gives_a_working_store(tmp_path: Path) -> None:
     settings = settings_from_dict({"gateway": {"data_dir": "data"}}, base_dir=tmp_path)
-    assert init_store(settings) == "0001"
+    assert init_store(settings) == head_revision()
     app = build_app(settings)
     try:
         assert app.blobs.root == tmp_path / "data" / "blobs"

@@ -10,9 +10,11 @@ from click.testing import Result
 
 import templates
 from cli.main import main
+from gateway.store.migrate import head_revision
 from tests.conftest import GatewayCli
 
 SHIPPED_CONFIG = templates.PATH / "config" / "gateway.toml"
+HEAD = head_revision()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -34,7 +36,7 @@ def test_init_writes_the_shipped_config_and_creates_the_database(tmp_path: Path)
     assert config.read_text() == SHIPPED_CONFIG.read_text()
     assert (tmp_path / "site" / "data" / "gateway.sqlite3").is_file()
     assert (tmp_path / "site" / "data" / "blobs").is_dir()
-    assert "revision 0001" in result.stdout
+    assert f"revision {HEAD}" in result.stdout
     # The database is ready: commands work straight away.
     listed = run("--config", str(config), "community", "list", "--json")
     assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
@@ -83,8 +85,8 @@ def test_init_refuses_both_a_folder_and_config(tmp_path: Path) -> None:
 def test_init_migrates_the_configured_database_on_each_backend(gateway_cli: GatewayCli) -> None:
     result = gateway_cli("init")
     assert "Using the existing configuration" in result.stdout
-    assert "revision 0001" in result.stdout
-    assert gateway_cli("db", "status").stdout.count("0001") == 2
+    assert f"revision {HEAD}" in result.stdout
+    assert gateway_cli("db", "status").stdout.count(HEAD) == 2
 
 
 def test_a_command_before_init_says_to_run_init_and_creates_nothing(tmp_path: Path) -> None:
@@ -101,7 +103,7 @@ def test_db_upgrade_creates_then_keeps_the_schema(tmp_path: Path) -> None:
     before = assert_clean_failure(run("--config", str(config), "db", "status"), 1)
     assert "no database" in before
     first = run("--config", str(config), "db", "upgrade")
-    assert first.exit_code == 0 and "0001" in first.stdout
+    assert first.exit_code == 0 and HEAD in first.stdout
     assert run("--config", str(config), "db", "upgrade").exit_code == 0
     status = run("--config", str(config), "db", "status")
     assert status.exit_code == 0

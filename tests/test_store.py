@@ -128,3 +128,13 @@ def test_a_unit_of_work_commits_or_rolls_back_whole(app: App) -> None:
     with transaction(app.sessions) as session:
         addresses = session.scalars(select(Person.address)).all()
     assert addresses == ["kept@example.com"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sqlite_readers_do_not_wait_for_a_writer(app: App) -> None:
+    with transaction(app.sessions) as writer:
+        writer.add(Person(address="pending@example.com"))
+        writer.flush()
+        # The writer holds SQLite's write lock; a reader still sees the committed state.
+        with transaction(app.read_sessions) as reader:
+            assert reader.scalars(select(Person.address)).all() == []

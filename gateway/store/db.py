@@ -18,6 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+# Execution option marking connections that only read (see _begin_sqlite).
+READ_ONLY_OPTION = "gateway_read_only"
+
 # How long a SQLite writer waits for another one before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -61,10 +64,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_sqlite(connection: Any) -> None:
     # A deferred BEGIN that later writes can fail with "database is locked" without
     # waiting; BEGIN IMMEDIATE takes the write lock up front and honours busy_timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Readers (READ_ONLY) take no lock at all: WAL lets them run beside the writer.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions for the store; read_only ones never wait for (or block) a writer on SQLite."""
+    if read_only:
+        engine = engine.execution_options(**{READ_ONLY_OPTION: True})
     return sessionmaker(engine, expire_on_commit=False)
 
 

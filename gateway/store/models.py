@@ -43,6 +43,17 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(value: Any) -> dt.datetime:
+    """An aggregate's timestamp (min, max) as an aware datetime.
+
+    Aggregates bypass UTCDateTime, so SQLite hands back naive values or strings.
+    """
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A timestamp stored as UTC and always read back timezone-aware.
 
@@ -265,6 +276,10 @@ class Message(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     in_reply_to: Mapped[str] = mapped_column(Text, default="")
     references: Mapped[str] = mapped_column(Text, default="")
+    # Outlook's Thread-Index (base64) and its first 22 bytes in hex, which name the
+    # conversation: corporate clients often send only this (see gateway.threads).
+    thread_index: Mapped[str] = mapped_column(String(255), default="")
+    conversation: Mapped[str] = mapped_column(String(64), default="", index=True)
     body_text: Mapped[str] = mapped_column(Text, default="")
     # Sanitized once at ingest (gateway.sanitize); never sanitized again.
     body_html: Mapped[str] = mapped_column(Text, default="")
@@ -296,6 +311,45 @@ class MessageCommunity(Base):
     community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class MessageReference(Base):
+    """One Message-ID a message names in References or In-Reply-To.
+
+    Indexed by the referenced id, so that a parent arriving after its replies
+    finds them (gateway.threads relinks them).
+    """
+
+    __tablename__ = "message_references"
+
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referenced_id: Mapped[str] = mapped_column(String(998), index=True)
+    # True for the In-Reply-To id, which names the direct parent.
+    in_reply_to: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ActionMail(Base):
+    """Mail to an action address (join, leave, profile, confirm, bounces...) or a
+    delivery report: kept, with its raw blob, for the code that acts on it."""
+
+    __tablename__ = "action_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    token: Mapped[str] = mapped_column(String(128), default="")
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Attachment(Base):

@@ -1,0 +1,36 @@
+"""`gateway serve`: take in community mail over SMTP until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import click
+
+from cli.state import CliState
+from cli.state import pass_state
+from gateway.serve import serve as run_server
+
+
+@click.command()
+@click.option("-v", "--verbose", is_flag=True, help="Also log each SMTP session's details.")
+@pass_state
+def serve(state: CliState, verbose: bool) -> None:
+    """Run the SMTP server on [smtp] host and port; stop with Ctrl-C or SIGTERM."""
+    settings = state.settings
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # aiosmtpd logs every command at INFO, mail-parser warns about every part type
+    # it does not render: both drown the one line per message we log.
+    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    try:
+        asyncio.run(run_server(settings))
+    except OSError as error:
+        if error.filename is None and error.errno is not None:
+            raise click.ClickException(
+                f"cannot listen on {settings.smtp.host}:{settings.smtp.port}: {error.strerror}"
+            ) from None
+        raise

@@ -1,0 +1,75 @@
+"""What the ingest stages share: the inbound mail, the session, and what each stage found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy.orm import Session
+
+from gateway.blobs import BlobStore
+from gateway.ingest.errors import Reason
+from gateway.parse import ParsedMessage
+from gateway.recipients import Recipient
+from gateway.store.models import Community
+from gateway.store.models import Message
+from gateway.store.models import MessageStatus
+from gateway.store.models import Origin
+
+
+@dataclass(frozen=True)
+class InboundMail:
+    """One mail as the SMTP edge (or an import) hands it over."""
+
+    raw: bytes
+    mail_from: str
+    recipients: tuple[str, ...]
+    received_at: dt.datetime
+    peer: str = ""
+    origin: Origin = Origin.SMTP
+
+
+@dataclass
+class IngestContext:
+    mail: InboundMail
+    session: Session
+    blobs: BlobStore
+    domain: str
+    allowed_domains: tuple[str, ...] = ()
+    # parse
+    parsed: ParsedMessage | None = None
+    raw_sha256: str = ""
+    message_id: str = ""
+    # screen
+    is_report: bool = False
+    # route
+    communities: list[Community] = field(default_factory=list)
+    actions: list[Recipient] = field(default_factory=list)
+    # authorize
+    status: MessageStatus = MessageStatus.PUBLISHED
+    reasons: list[Reason] = field(default_factory=list)
+    # thread, store
+    message: Message | None = None
+
+    @property
+    def sender(self) -> str:
+        """Who wrote it: the From address, else the envelope sender."""
+        if self.parsed is not None and self.parsed.from_address:
+            return self.parsed.from_address
+        return self.mail.mail_from.strip().strip("<>").lower()
+
+    def hold(self, reason: Reason) -> None:
+        self.status = MessageStatus.HELD
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one mail, for the SMTP reply and the log line."""
+
+    disposition: str  # published, held, duplicate, discarded, action
+    message_id: str
+    communities: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""The ingest stages, one module each, every one exposing run(ctx) -> None."""

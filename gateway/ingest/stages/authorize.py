@@ -1,0 +1,51 @@
+"""Stage authorize: may the sender post to each community? If not, the post is held.
+
+Policies: open (any sender of an allowed domain), members (members only),
+moderated (every post held), announce (owners and moderators only). A post
+cross-posted to several communities is held if any of them holds it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gateway.addresses import domain_allowed
+from gateway.ingest.context import IngestContext
+from gateway.ingest.errors import Reason
+from gateway.store.models import Membership
+from gateway.store.models import Person
+from gateway.store.models import Policy
+from gateway.store.models import Role
+
+
+def run(ctx: IngestContext) -> None:
+    if not ctx.communities:
+        return
+    sender = ctx.sender
+    roles = dict(
+        ctx.session.execute(
+            select(Membership.community_id, Membership.role)
+            .join(Person, Person.id == Membership.person_id)
+            .where(
+                Person.address == sender,
+                Membership.community_id.in_([c.id for c in ctx.communities]),
+            )
+        ).all()
+    )
+    for community in ctx.communities:
+        role = roles.get(community.id)
+        if community.policy is Policy.OPEN:
+            if role is None and not _has_domain(sender, ctx.allowed_domains):
+                ctx.hold(Reason.DOMAIN_NOT_ALLOWED)
+        elif community.policy is Policy.MEMBERS:
+            if role is None:
+                ctx.hold(Reason.NOT_MEMBER)
+        elif community.policy is Policy.MODERATED:
+            ctx.hold(Reason.MODERATED)
+        elif community.policy is Policy.ANNOUNCE:
+            if role not in (Role.OWNER, Role.MODERATOR):
+                ctx.hold(Reason.ANNOUNCE_ONLY)
+
+
+def _has_domain(sender: str, allowed_domains: tuple[str, ...]) -> bool:
+    return "@" in sender and domain_allowed(sender, allowed_domains)

@@ -1,0 +1,37 @@
+"""Stage route: which communities a mail is posted to, and which action addresses it names.
+
+Several community addresses in one envelope make one cross-posted message. A
+delivery report sent to a community address is routed as a bounce, not a post.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gateway.ingest.context import IngestContext
+from gateway.ingest.errors import Reason
+from gateway.recipients import Kind
+from gateway.recipients import Recipient
+from gateway.recipients import parse_recipient
+from gateway.store.models import Community
+
+
+def run(ctx: IngestContext) -> None:
+    recipients = [parse_recipient(address, ctx.domain) for address in ctx.mail.recipients]
+    slugs = sorted({r.slug for r in recipients if r.kind is Kind.POST})
+    if ctx.is_report:
+        ctx.actions = [_as_bounce(r) for r in recipients if r.kind in (Kind.POST, Kind.ACTION)]
+        return
+    ctx.actions = [r for r in recipients if r.kind is Kind.ACTION]
+    if not slugs:
+        return
+    communities = ctx.session.scalars(select(Community).where(Community.slug.in_(slugs)))
+    ctx.communities = sorted(communities, key=lambda community: community.slug)
+    if any(community.closed_at is not None for community in ctx.communities):
+        ctx.hold(Reason.COMMUNITY_CLOSED)
+
+
+def _as_bounce(recipient: Recipient) -> Recipient:
+    if recipient.action == "bounces":
+        return recipient
+    return Recipient(recipient.address, Kind.ACTION, slug=recipient.slug, action="bounces")

@@ -1,0 +1,63 @@
+"""Stage store: the raw bytes and every attachment as blobs, and the action mail rows.
+
+Blobs are synced to disk here, before the batch commits (gateway.ingest.worker),
+so a 250 always means the bytes and the rows are both durable.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gateway.ingest.context import IngestContext
+from gateway.store.models import ActionMail
+from gateway.store.models import Attachment
+from gateway.store.models import Community
+
+
+def run(ctx: IngestContext) -> None:
+    assert ctx.parsed is not None
+    ctx.blobs.put(ctx.mail.raw)
+    if ctx.message is not None:
+        for position, part in enumerate(ctx.parsed.attachments):
+            ctx.session.add(
+                Attachment(
+                    message_id=ctx.message.id,
+                    position=position,
+                    filename=part.filename,
+                    content_type=part.content_type[:255],
+                    size=len(part.payload),
+                    sha256=ctx.blobs.put(part.payload),
+                    content_id=part.content_id[:998],
+                    inline=part.inline,
+                )
+            )
+    for action in ctx.actions:
+        _record_action(ctx, action.address, action.action, action.slug, action.token)
+    ctx.session.flush()
+
+
+def _record_action(ctx: IngestContext, recipient: str, action: str, slug: str, token: str) -> None:
+    session = ctx.session
+    already = session.scalar(
+        select(ActionMail.id).where(
+            ActionMail.recipient == recipient, ActionMail.message_id == ctx.message_id
+        )
+    )
+    if already is not None:
+        return
+    community_id = (
+        session.scalar(select(Community.id).where(Community.slug == slug)) if slug else None
+    )
+    session.add(
+        ActionMail(
+            recipient=recipient[:254],
+            action=action,
+            community_id=community_id,
+            token=token[:128],
+            sender=ctx.sender[:254],
+            message_id=ctx.message_id,
+            raw_sha256=ctx.raw_sha256,
+            raw_size=len(ctx.mail.raw),
+            received_at=ctx.mail.received_at,
+        )
+    )

@@ -1,0 +1,73 @@
+"""Stage thread: the message row, once per Message-ID, in its thread under its parent.
+
+A Message-ID already stored (an MTA that split the recipients, a retry) is not
+stored again: its new communities are linked, and the pipeline stops there.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from gateway.ingest.context import IngestContext
+from gateway.ingest.errors import Duplicate
+from gateway.store.models import Message
+from gateway.store.models import MessageStatus
+from gateway.store.models import Person
+from gateway.threads import canonical_thread_index
+from gateway.threads import conversation_key
+from gateway.threads import decode_thread_index
+from gateway.threads import thread_message
+
+MAX_ID = 998  # RFC 5322 line length; longer "ids" are garbage, not references
+
+
+def run(ctx: IngestContext) -> None:
+    if not ctx.communities:
+        return
+    assert ctx.parsed is not None
+    session = ctx.session
+    existing = session.scalar(select(Message).where(Message.message_id == ctx.message_id))
+    if existing is not None:
+        if ctx.status is MessageStatus.PUBLISHED:
+            for community in ctx.communities:
+                if community not in existing.communities:
+                    existing.communities.append(community)
+        raise Duplicate(ctx.message_id)
+    parsed = ctx.parsed
+    references = [ref for ref in parsed.references if len(ref) <= MAX_ID]
+    in_reply_to = [ref for ref in parsed.in_reply_to if len(ref) <= MAX_ID]
+    index = decode_thread_index(parsed.thread_index)
+    sender = ctx.sender[:254]
+    message = Message(
+        message_id=ctx.message_id,
+        sender_id=session.scalar(select(Person.id).where(Person.address == sender)),
+        sender_address=sender,
+        sender_name=parsed.from_name[:200],
+        subject=parsed.subject,
+        date=parsed.date,
+        received_at=ctx.mail.received_at,
+        in_reply_to=" ".join(in_reply_to),
+        references=" ".join(references),
+        thread_index=canonical_thread_index(index)[:255],
+        conversation=conversation_key(index),
+        body_text=parsed.body_text,
+        body_html=parsed.body_html,
+        raw_sha256=ctx.raw_sha256,
+        raw_size=len(ctx.mail.raw),
+        status=ctx.status,
+        origin=ctx.mail.origin,
+        flags=list(parsed.flags),
+    )
+    message.communities = list(ctx.communities)
+    session.add(message)
+    session.flush()
+    thread_message(
+        session,
+        message,
+        references=references,
+        in_reply_to=in_reply_to,
+        community_ids=[community.id for community in ctx.communities],
+        subject_prefixes=[community.subject_prefix for community in ctx.communities],
+        now=ctx.mail.received_at,
+    )
+    ctx.message = message

@@ -1,0 +1,528 @@
+"""Raw message bytes to a ParsedMessage; the only module that imports mail-parser.
+
+mail-parser builds the stdlib message tree (compat32) and reads From and Date.
+Headers, bodies and attachments are decoded here from that tree, because
+mail-parser 4.8 gets some of them wrong on real mail (the family of
+SpamScope/mail-parser#152): 7-bit ISO-2022-JP bodies come back undecoded, a
+quoted encoded-word display name stays encoded, and 8-bit header bytes are
+dropped or turned into backslash escapes.
+
+parse_message never raises. What it cannot read is left empty and the message is
+flagged; the raw bytes stay the source of truth (DESIGN.md, principle 2).
+mail-parser logs a warning for every part type it does not handle; taming that
+logger belongs to the composition root, not to this module.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import dataclasses
+import datetime
+import email.message
+import email.parser
+import email.policy
+import email.utils
+import itertools
+import logging
+import mimetypes
+import re
+import urllib.parse
+from collections.abc import Callable
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+from typing import TypeAlias
+
+import mailparser
+
+from gateway.filenames import safe_filename
+from gateway.sanitize import html_to_text
+from gateway.sanitize import sanitize_html
+
+log = logging.getLogger("gateway.ingest")
+
+FLAG_MALFORMED = "malformed"  # parser defects, or a part that could not be read
+FLAG_CHARSET_FALLBACK = "charset-fallback"  # a text part did not decode as declared
+
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MAX_MESSAGE_ID_LENGTH = 998  # RFC 5322 section 2.1.1: no line is longer
+
+# Labels decoded with the superset that senders really use under them
+# (WHATWG Encoding Standard, section 4.2, "Names and labels").
+_CHARSET_SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "shift_jis": "cp932",
+    "x-sjis": "cp932",
+    "big5": "big5hkscs",
+}
+# Unnamed parts of a signature or encryption envelope (RFC 3156, RFC 8551).
+_ENVELOPE_TYPES = frozenset(
+    {
+        "application/pgp-signature",
+        "application/pgp-encrypted",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+    }
+)
+# message/* parts that hold a whole message, kept as an .eml attachment.
+_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_WHITESPACE = re.compile(r"\s+")
+_CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
+_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+_ANGLE_ID = re.compile(r"<([^<>]*)>")
+_ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CID_URL = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+
+# Where a body part sits: (serial of its nearest multipart/alternative, branch number).
+_Branch: TypeAlias = tuple[int, int] | None
+_Child: TypeAlias = tuple[email.message.Message, _Branch, bool]
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedAttachment:
+    """One attachment or inline part, decoded."""
+
+    filename: str  # already passed through gateway.filenames.safe_filename
+    content_type: str  # lowercased "type/subtype", DEFAULT_CONTENT_TYPE if none
+    payload: bytes  # the decoded part; an attached message re-serialized
+    content_id: str  # without <>, "" if none
+    inline: bool  # Content-Disposition inline, or referenced as cid: from the HTML
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedMessage:
+    """What the gateway reads from one message; the raw bytes stay the source of truth."""
+
+    message_id: str | None  # normalized like extract_message_ids; None if absent or garbage
+    subject: str  # RFC 2047 decoded, whitespace folded
+    from_address: str  # lowercased, "" if unparseable
+    from_name: str  # display name, decoded
+    date: datetime.datetime | None  # in UTC; a Date without a zone is read as UTC
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]  # in header order
+    thread_index: str  # Outlook Thread-Index, raw
+    body_text: str  # text/plain parts, or the HTML as text when there is none
+    body_html: str  # text/html parts, sanitized
+    attachments: tuple[ParsedAttachment, ...]
+    flags: tuple[str, ...]  # FLAG_MALFORMED, FLAG_CHARSET_FALLBACK, sorted
+    headers: Mapping[str, str] = dataclasses.field(hash=False)  # lowercased name -> first value
+
+
+def parse_message(raw: bytes) -> ParsedMessage:
+    """Parse `raw` leniently. Never raises; trouble adds FLAG_MALFORMED to flags."""
+    try:
+        return _parse(raw, full=True)
+    except Exception:  # mail-parser gives up on deep nesting (MailParserRecursionError)
+        log.info("parse failed, reading headers only", exc_info=True)
+    try:
+        return _parse(raw, full=False)
+    except Exception:
+        log.info("parse of headers failed", exc_info=True)
+    return ParsedMessage(
+        None, "", "", "", None, (), (), "", "", "", (), (FLAG_MALFORMED,), MappingProxyType({})
+    )
+
+
+def extract_message_ids(value: str) -> tuple[str, ...]:
+    """Every <id> in a header value, without <> or whitespace, in order.
+
+    A value without angle brackets that is one token is an id too: some clients
+    send a bare Message-ID. Empty ids, ids with control characters and ids longer
+    than MAX_MESSAGE_ID_LENGTH are garbage and left out.
+    """
+    found = _ANGLE_ID.findall(value)
+    if not found and "<" not in value and ">" not in value:
+        token = value.strip()
+        found = [token] if token and not _WHITESPACE.search(token) else []
+    ids = (_WHITESPACE.sub("", candidate) for candidate in found)
+    return tuple(
+        mid
+        for mid in ids
+        if mid and len(mid) <= MAX_MESSAGE_ID_LENGTH and not _ID_CONTROL.search(mid)
+    )
+
+
+def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
+    """One attempt: the whole message through mail-parser, or its headers through the stdlib."""
+    flags: set[str] = set()
+    mail: Any = None
+    if full:
+        mail = mailparser.parse_from_bytes(raw)
+        message: email.message.Message = mail.message
+    else:
+        flags.add(FLAG_MALFORMED)
+        message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    values = _header_values(message)
+    headers = {name: _decode_words(texts[0]) for name, texts in values.items()}
+    from_address, from_name = _sender(mail, values["from"][0] if "from" in values else None)
+    message_ids = extract_message_ids(values.get("message-id", [""])[0])
+
+    walk = _Walk()
+    if full:
+        walk.run(message)
+    flags.update(walk.flags)
+    html = "\n".join(walk.texts(walk.html))
+    body_html = _guarded(sanitize_html, html, flags)
+    body_text = "\n".join(walk.texts(walk.plain))
+    if not body_text.strip() and html:
+        body_text = _guarded(html_to_text, body_html or html, flags)
+    return ParsedMessage(
+        message_id=message_ids[0] if message_ids else None,
+        subject=" ".join(headers.get("subject", "").split()),
+        from_address=from_address,
+        from_name=from_name,
+        date=_date(mail.date if mail is not None else None, headers.get("date")),
+        in_reply_to=extract_message_ids(" ".join(values.get("in-reply-to", []))),
+        references=extract_message_ids(" ".join(values.get("references", []))),
+        thread_index=values.get("thread-index", [""])[0],
+        body_text=_clean_text(body_text),
+        body_html=_clean_text(body_html),
+        attachments=walk.attachments(html),
+        flags=tuple(sorted(flags)),
+        headers=MappingProxyType(headers),
+    )
+
+
+def _guarded(convert: Callable[[str], str], html: str, flags: set[str]) -> str:
+    """Run a third-party HTML conversion; on failure flag the message and return ""."""
+    try:
+        return convert(html)
+    except Exception:
+        flags.add(FLAG_MALFORMED)
+        return ""
+
+
+class _Walk:
+    """One iterative pass over the MIME tree: body parts, attachments, defects.
+
+    Iterative, never recursive: the nesting depth is the sender's choice. Parts
+    inside an attached message are only checked for defects; the attached
+    message itself becomes one .eml attachment.
+    """
+
+    def __init__(self) -> None:
+        self.flags: set[str] = set()
+        # Body parts by slot. A part inside a multipart/alternative takes the
+        # slot of that alternative: a later branch replaces an earlier one
+        # (RFC 2046 section 5.1.4, the last is the preferred), parts of the same
+        # branch add up. Any other part has a slot of its own.
+        self.plain: dict[int, tuple[int, list[str]]] = {}
+        self.html: dict[int, tuple[int, list[str]]] = {}
+        self.found: list[tuple[str, str, bytes, str, bool]] = []
+        self._serials = itertools.count()
+
+    def run(self, root: email.message.Message) -> None:
+        stack: list[_Child] = [(root, None, True)]
+        while stack:
+            part, branch, extract = stack.pop()
+            if part.defects:
+                self.flags.add(FLAG_MALFORMED)
+            try:
+                children = self._visit(part, branch, extract)
+            except Exception:  # the stdlib raises on some broken parts; keep the rest
+                log.debug("unreadable MIME part", exc_info=True)
+                self.flags.add(FLAG_MALFORMED)
+                continue
+            stack.extend(reversed(children))
+
+    def texts(self, slots: dict[int, tuple[int, list[str]]]) -> list[str]:
+        return [text for _, texts in slots.values() for text in texts]
+
+    def attachments(self, html: str) -> tuple[ParsedAttachment, ...]:
+        referenced = {urllib.parse.unquote(cid) for cid in _CID_URL.findall(html)}
+        return tuple(
+            ParsedAttachment(
+                filename=safe_filename(name, fallback=_fallback_name(content_type)),
+                content_type=content_type,
+                payload=payload,
+                content_id=content_id,
+                inline=inline or (bool(content_id) and content_id in referenced),
+            )
+            for name, content_type, payload, content_id, inline in self.found
+        )
+
+    def _visit(self, part: email.message.Message, branch: _Branch, extract: bool) -> list[_Child]:
+        """Handle one part; return its children to visit, in order."""
+        content_type = part.get_content_type()
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            children = [child for child in payload if isinstance(child, email.message.Message)]
+            if content_type.startswith("message/"):
+                view = _mime_view(part) if extract else part
+                if extract and (content_type in _MESSAGE_TYPES or _is_named(view)):
+                    inline = view.get_content_disposition() == "inline"
+                    payload = self._message_bytes(children)
+                    self._attach(part, view, content_type, payload, inline)
+                return [(child, None, False) for child in children]
+            if content_type == "multipart/alternative":
+                serial = next(self._serials)
+                return [(child, (serial, i), extract) for i, child in enumerate(children)]
+            return [(child, branch, extract) for child in children]
+        if extract:
+            self._leaf(part, content_type, branch)
+        return []
+
+    def _leaf(self, part: email.message.Message, content_type: str, branch: _Branch) -> None:
+        view = _mime_view(part)
+        named = _is_named(view)
+        if not named and content_type in _ENVELOPE_TYPES:
+            return
+        data = part.get_payload(decode=True)
+        payload = data if isinstance(data, bytes) else b""
+        text_type = content_type in ("text/plain", "text/html")
+        # A multipart whose boundary never came is read as text (flanker's
+        # false-multipart.eml); anything else that is not a body is a file.
+        if named or not (text_type or content_type.startswith("multipart/")):
+            inline = view.get_content_disposition() == "inline"
+            self._attach(part, view, _content_type(part), payload, inline)
+            # Named text marked inline is also body: a reader's client shows it
+            # with the message (RFC 2183 section 2.1).
+            if not (text_type and inline):
+                return
+        text, exact = _decode_bytes(payload, part.get_content_charset())
+        if not exact:
+            self.flags.add(FLAG_CHARSET_FALLBACK)
+        slots = self.html if content_type == "text/html" else self.plain
+        key = branch[0] if branch is not None else next(self._serials)
+        number = branch[1] if branch is not None else 0
+        held = slots.get(key)
+        if held is not None and held[0] == number:
+            held[1].append(text)
+        elif held is None or held[0] < number:
+            slots[key] = (number, [text])
+
+    def _attach(
+        self,
+        part: email.message.Message,
+        view: email.message.Message,
+        content_type: str,
+        payload: bytes,
+        inline: bool,
+    ) -> None:
+        filename = view.get_filename()
+        name = _decode_words(_header_text(filename)) if isinstance(filename, str) else ""
+        content_id = _WHITESPACE.sub("", _header_text(_raw_header(part, "content-id") or ""))
+        self.found.append((name, content_type, payload, content_id.strip("<>"), inline))
+
+    def _message_bytes(self, children: list[email.message.Message]) -> bytes:
+        """An attached message as bytes. The stdlib keeps no offsets, so it is re-serialized."""
+        if len(children) != 1:
+            return b""
+        try:
+            return children[0].as_bytes(policy=email.policy.compat32.clone(max_line_length=0))
+        except Exception:  # a charset the generator cannot apply, or very deep nesting
+            self.flags.add(FLAG_MALFORMED)
+            return b""
+
+
+def _header_values(message: email.message.Message) -> dict[str, list[str]]:
+    """Every header as text, by lowercased name, in order."""
+    values: dict[str, list[str]] = {}
+    # raw_items() gives the values as parsed; get() would turn 8-bit bytes into U+FFFD.
+    for name, value in message.raw_items():
+        key = _header_text(str(name)).lower()
+        if key:
+            values.setdefault(key, []).append(_header_text(str(value)))
+    return values
+
+
+def _raw_header(part: email.message.Message, name: str) -> str | None:
+    for key, value in part.raw_items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def _mime_view(part: email.message.Message) -> email.message.Message:
+    """`part`, or a copy of its MIME headers with 8-bit bytes decoded as text.
+
+    compat32 turns 8-bit bytes in a header into U+FFFD when get_param() reads it,
+    which would lose a raw UTF-8 filename (flanker's russian-attachment-yahoo.eml).
+    """
+    wanted = ("content-type", "content-disposition")
+    raw = [(k, str(v)) for k, v in part.raw_items() if k.lower() in wanted]
+    if all(value.isascii() for _, value in raw):
+        return part
+    view = email.message.Message()
+    for key, value in raw:
+        view[key] = _header_text(value)
+    return view
+
+
+def _is_named(view: email.message.Message) -> bool:
+    return bool(view.get_filename()) or view.get_content_disposition() == "attachment"
+
+
+def _content_type(part: email.message.Message) -> str:
+    if part.get("content-type") is None:
+        return DEFAULT_CONTENT_TYPE
+    content_type = part.get_content_type()
+    return content_type if _CONTENT_TYPE.fullmatch(content_type) else DEFAULT_CONTENT_TYPE
+
+
+def _fallback_name(content_type: str) -> str:
+    if content_type.startswith("message/"):
+        return "message.eml"
+    return "attachment" + (mimetypes.guess_extension(content_type) or "")
+
+
+def _sender(mail: Any, raw_from: str | None) -> tuple[str, str]:
+    """(lowercased address, decoded display name) of the first usable From mailbox."""
+    if raw_from is None:
+        return "", ""
+    if mail is not None and raw_from.isascii():
+        # mail-parser's address parser recovers more broken headers than the stdlib's.
+        pairs: list[tuple[str, str]] = list(mail.from_)
+    else:
+        # The text is already decoded from 8-bit; mail-parser would escape those bytes.
+        pairs = email.utils.getaddresses([raw_from])
+    for name, address in pairs:
+        address = address.strip()
+        if "@" in address and not _WHITESPACE.search(address):
+            return address.lower(), " ".join(_decode_words(name).split())
+    return "", ""
+
+
+def _date(parsed: object, header: str | None) -> datetime.datetime | None:
+    """mail-parser's Date, else the stdlib's more lenient reading; always in UTC."""
+    value = parsed if isinstance(parsed, datetime.datetime) else None
+    try:
+        if value is None and header:
+            value = email.utils.parsedate_to_datetime(header)
+        if value is None:
+            return None
+        if value.tzinfo is None:  # no zone, or -0000 (RFC 5322 section 3.3)
+            value = value.replace(tzinfo=datetime.UTC)
+        return value.astimezone(datetime.UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _header_text(value: str) -> str:
+    """A raw header value as text: unfolded, 8-bit bytes decoded, NULs removed."""
+    text = _LINE_BREAK.sub("", value)
+    if not text.isascii():
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "replace")
+        text = _decode_8bit(data)
+    return text.replace("\x00", "").strip()
+
+
+def _decode_words(text: str) -> str:
+    """Decode RFC 2047 encoded-words anywhere in `text`, even inside quotes.
+
+    Whitespace between two encoded-words is dropped (RFC 2047 section 6.2), and
+    the bytes of adjacent words in one charset are joined before decoding, so a
+    character split across two words survives. A word that does not decode
+    stays as it was.
+    """
+    if "=?" not in text:
+        return text
+    out: list[str] = []
+    run: list[tuple[str, bytes]] = []  # adjacent decoded words: (charset, bytes)
+    position = 0
+    for match in _ENCODED_WORD.finditer(text):
+        gap = text[position : match.start()]
+        data = _word_bytes(match.group(2), match.group(3))
+        if run and (gap.strip() or data is None):
+            out.append(_decode_run(run))
+            run = []
+        if not run:
+            out.append(gap)
+        position = match.end()
+        if data is None:
+            out.append(match.group(0))
+            continue
+        charset = match.group(1).lower()
+        if run and run[-1][0] == charset:
+            run[-1] = (charset, run[-1][1] + data)
+        else:
+            run.append((charset, data))
+    if run:
+        out.append(_decode_run(run))
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _word_bytes(encoding: str, encoded: str) -> bytes | None:
+    data = encoded.encode("ascii", "replace")
+    try:
+        if encoding in "qQ":
+            return binascii.a2b_qp(data, header=True)
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _decode_run(run: list[tuple[str, bytes]]) -> str:
+    return "".join(_decode_bytes(data, charset)[0] for charset, data in run)
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
+    """Decode with the declared charset (us-ascii if none); True if it fitted.
+
+    Fallbacks, in order: UTF-8; the declared charset with replacement characters
+    if it is a known multi-byte or 8-bit one; then _decode_8bit. Never raises.
+    """
+    codec = _codec(charset or "us-ascii")
+    if codec is not None:
+        text = _strict(data, codec)
+        if text is not None:
+            return text, True
+    if codec is not None and codec not in ("ascii", "utf-8"):
+        text = _strict(data, "utf-8")
+        if text is None:
+            text = _strict(data, codec, "replace")
+        if text is not None:
+            return text, False
+    return _decode_8bit(data), False
+
+
+def _decode_8bit(data: bytes) -> str:
+    """Bytes of unknown charset: UTF-8 if they are; else UTF-8 with replacement
+    characters if most of the non-ASCII decodes (a cut multi-byte character);
+    else Latin-1, which reads any byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    if len(_DECODED_NON_ASCII.findall(text)) > text.count("\ufffd"):
+        return text
+    return data.decode("latin-1")
+
+
+def _codec(charset: str) -> str | None:
+    """The Python codec for a MIME charset label, or None if Python has none."""
+    label = charset.strip().strip("\"'").lower()
+    try:
+        return codecs.lookup(_CHARSET_SUPERSETS.get(label, label)).name
+    except (LookupError, ValueError):
+        return None
+
+
+def _strict(data: bytes, codec: str, errors: str = "strict") -> str | None:
+    try:
+        text = data.decode(codec, errors)
+    except Exception:  # a codec named by the sender may raise anything
+        return None
+    # Codecs such as utf-7 or unicode_escape can produce lone surrogates,
+    # which are not text and cannot be stored.
+    if not text.isascii() and _SURROGATE.search(text):
+        return None
+    return text
+
+
+def _clean_text(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")

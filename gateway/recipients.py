@@ -1,0 +1,59 @@
+"""What an envelope recipient means to the gateway (DESIGN.md, "Addresses").
+
+A pure function with no I/O: whether the community exists is the SMTP edge's
+question; this only says which community and which action an address names.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gateway.addresses import ACTION_SUFFIXES
+from gateway.addresses import SLUG_PATTERN
+
+# Gateway addresses that are not about one community.
+GLOBAL_ACTIONS = frozenset({"profile", "help", "postmaster", "abuse"})
+# Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@.
+TOKEN_ACTIONS = frozenset({"confirm", "bounces"})
+
+
+class Kind(enum.Enum):
+    POST = "post"  # SLUG@: a post to a community
+    ACTION = "action"  # SLUG-join@, profile@, confirm+TOKEN@, ...
+    FOREIGN = "foreign"  # another domain: we do not relay
+    UNKNOWN = "unknown"  # our domain, but no such address
+
+
+@dataclass(frozen=True)
+class Recipient:
+    address: str  # lowercased
+    kind: Kind
+    slug: str = ""  # the community named, if any
+    action: str = ""  # join, leave, owner, instant, ..., profile, help, confirm, bounces
+    token: str = ""
+
+
+def parse_recipient(address: str, domain: str) -> Recipient:
+    """Classify an envelope recipient of a message for `domain`."""
+    text = address.strip().strip("<>").strip()
+    local, at, host = text.rpartition("@")
+    text = text.lower()
+    if not at or not local:
+        return Recipient(text, Kind.UNKNOWN)
+    if host.lower().rstrip(".") != domain:
+        return Recipient(text, Kind.FOREIGN)
+    local = local.lower()
+    base, plus, token = local.partition("+")
+    if base in TOKEN_ACTIONS:
+        return Recipient(text, Kind.ACTION, action=base, token=token)
+    if plus:
+        return Recipient(text, Kind.UNKNOWN)
+    if local in GLOBAL_ACTIONS:
+        return Recipient(text, Kind.ACTION, action=local)
+    slug, dash, suffix = local.rpartition("-")
+    if dash and suffix in ACTION_SUFFIXES and SLUG_PATTERN.fullmatch(slug):
+        return Recipient(text, Kind.ACTION, slug=slug, action=suffix)
+    if SLUG_PATTERN.fullmatch(local):
+        return Recipient(text, Kind.POST, slug=local)
+    return Recipient(text, Kind.UNKNOWN)

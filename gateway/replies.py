@@ -1,0 +1,21 @@
+"""Every SMTP reply the gateway sends: code, enhanced status code (RFC 3463) and text.
+
+Tests compare against these names. Policy refusals are 5xx with a reason; our own
+failures are 4xx so that the sending MTA retries (DESIGN.md, principle 2).
+"""
+
+from __future__ import annotations
+
+RECIPIENT_OK = "250 2.1.5 Recipient OK"
+ACCEPTED = "250 2.0.0 Message accepted"
+ACCEPTED_DUPLICATE = "250 2.0.0 Message already received"
+ACCEPTED_HELD = "250 2.0.0 Message accepted and held for moderation"
+ACCEPTED_DISCARDED = "250 2.0.0 Message accepted and not published ({reason})"
+
+UNKNOWN_RECIPIENT = "550 5.1.1 <{address}>: no such community or address here"
+RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, this server only takes mail for @{domain}"
+COMMUNITY_CLOSED = "550 5.7.1 <{address}>: the community {slug} is closed to new posts"
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients (at most {limit} per message)"
+MESSAGE_TOO_BIG = "552 5.3.4 Message too big (at most {limit} bytes)"
+TEMPORARY_FAILURE = "451 4.3.0 Temporary failure in the gateway, please try again later"
+SHUTTING_DOWN = "421 4.3.2 Service shutting down, please try again later"

@@ -1,0 +1,150 @@
+"""The SMTP edge: aiosmtpd hooks that refuse early and answer only for durable mail.
+
+RCPT refuses what we will never take (another domain, an unknown address, a closed
+community, too many recipients); DATA hands the bytes to the ingest worker off the
+event loop and answers 250 only once they are committed (DESIGN.md, principle 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+
+from gateway import replies
+from gateway.ingest.context import InboundMail
+from gateway.ingest.context import IngestResult
+from gateway.recipients import Kind
+from gateway.recipients import parse_recipient
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.smtp")
+
+
+@dataclass(frozen=True)
+class CommunityState:
+    exists: bool
+    closed: bool = False
+
+
+# slug -> whether that community exists and is closed; runs in a thread (it queries).
+CommunityLookup = Callable[[str], CommunityState]
+Submit = Callable[[InboundMail], "Future[IngestResult]"]
+
+_REPLIES = {
+    "published": replies.ACCEPTED,
+    "held": replies.ACCEPTED_HELD,
+    "duplicate": replies.ACCEPTED_DUPLICATE,
+    "action": replies.ACCEPTED,
+}
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's SMTP with our size reply and a more tolerant line length.
+
+    RFC 5321 caps lines at 1000 octets, but real mail has longer header lines (the
+    corpus' long-header.eml): refusing it would lose mail that every MTA forwards.
+    """
+
+    line_length_limit = 64 * 1024
+
+    def __init__(self, handler: GatewayHandler, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.gateway_handler = handler
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.gateway_handler.connections.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.gateway_handler.connections.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: Any) -> None:
+        # aiosmtpd words its size refusals itself; ours carry the enhanced code 5.3.4.
+        if isinstance(status, str) and status.startswith("552 Error:"):
+            status = replies.MESSAGE_TOO_BIG.format(limit=self.data_size_limit)
+        await super().push(status)
+
+
+class GatewayHandler:
+    def __init__(
+        self,
+        *,
+        domain: str,
+        max_recipients: int,
+        lookup: CommunityLookup,
+        submit: Submit,
+    ) -> None:
+        self.domain = domain
+        self.max_recipients = max_recipients
+        self.lookup = lookup
+        self.submit = submit
+        self.connections: set[GatewaySMTP] = set()
+        self.in_flight = 0
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: SmtpSession,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return replies.TOO_MANY_RECIPIENTS.format(limit=self.max_recipients)
+        recipient = parse_recipient(address, self.domain)
+        if recipient.kind is Kind.FOREIGN:
+            return replies.RELAY_DENIED.format(address=address, domain=self.domain)
+        if recipient.kind is Kind.UNKNOWN:
+            return replies.UNKNOWN_RECIPIENT.format(address=address)
+        if recipient.slug:
+            loop = asyncio.get_running_loop()
+            state = await loop.run_in_executor(None, self.lookup, recipient.slug)
+            if not state.exists:
+                return replies.UNKNOWN_RECIPIENT.format(address=address)
+            if state.closed and recipient.kind is Kind.POST:
+                return replies.COMMUNITY_CLOSED.format(address=address, slug=recipient.slug)
+        envelope.rcpt_tos.append(address)
+        return replies.RECIPIENT_OK
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        started = time.perf_counter()
+        raw = envelope.original_content or b""
+        mail = InboundMail(
+            raw=raw,
+            mail_from=envelope.mail_from or "",
+            recipients=tuple(envelope.rcpt_tos),
+            received_at=utcnow(),
+            peer=str(session.peer[0]) if session.peer else "",
+        )
+        self.in_flight += 1
+        try:
+            result = await asyncio.wrap_future(self.submit(mail))
+        except Exception:
+            # Logged with its traceback by the worker; the sender's MTA will retry.
+            log.warning("message from=%s: temporary failure", mail.mail_from)
+            return replies.TEMPORARY_FAILURE
+        finally:
+            self.in_flight -= 1
+        milliseconds = (time.perf_counter() - started) * 1000
+        log.info(
+            "message-id=<%s> from=%s communities=%s disposition=%s%s ms=%.1f",
+            result.message_id,
+            mail.mail_from or "<>",
+            ",".join(result.communities) or "-",
+            result.disposition,
+            f" reasons={','.join(result.reasons)}" if result.reasons else "",
+            milliseconds,
+        )
+        if result.disposition == "discarded":
+            return replies.ACCEPTED_DISCARDED.format(reason=", ".join(result.reasons))
+        return _REPLIES[result.disposition]

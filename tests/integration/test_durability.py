@@ -1,0 +1,142 @@
+"""Nothing acknowledged is lost: kill -9 a real `gateway serve` in the middle of a burst.
+
+Several clients send at once; the server is killed with SIGKILL while mail is in
+flight; after a restart every message that got its 250 is stored exactly once,
+with its raw bytes and attachments on disk, and nothing is half-stored. The
+clients then resend what was not acknowledged, as an MTA does, and each of those
+is stored once too. Finally SIGTERM stops the server cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+from tests.integration.test_gateway_command import gateway
+from tests.integration.test_gateway_command import gateway_executable
+from tests.postgres import free_port
+
+CLIENTS = 4
+DOMAIN = "lists.example.com"
+
+
+def start_server(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [gateway_executable(), "--config", str(config), "serve"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    port = int(config.read_text().split("port = ")[1].split()[0])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the server did not start:\n{log.read_text()}")
+
+
+def message(client: int, number: int) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = f"client{client}@example.com"
+    mail["To"] = f"design@{DOMAIN}"
+    mail["Subject"] = f"Burst {client}-{number}"
+    mail["Message-ID"] = f"<burst-{client}-{number}@example.com>"
+    mail.set_content(f"Message {number} from client {client}.\n" * 50)
+    if number % 5 == 0:
+        name = f"data-{client}-{number}.bin"
+        mail.add_attachment(
+            os.urandom(20_000), maintype="application", subtype="octet-stream", filename=name
+        )
+    return mail.as_bytes()
+
+
+def burst(port: int, client: int, acknowledged: set[str], stop: threading.Event) -> None:
+    """Send until the connection breaks; record the Message-IDs that got a 250."""
+    number = 0
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            while not stop.is_set():
+                number += 1
+                smtp.sendmail(f"client{client}@example.com", [f"design@{DOMAIN}"],
+                              message(client, number))  # fmt: skip
+                acknowledged.add(f"burst-{client}-{number}@example.com")
+    except (smtplib.SMTPException, OSError):
+        return
+
+
+def stored_rows(database: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
+    with sqlite3.connect(database) as connection:
+        messages = connection.execute(
+            "SELECT message_id, raw_sha256, thread_id FROM messages"
+        ).fetchall()
+        attachments = [row[0] for row in connection.execute("SELECT sha256 FROM attachments")]
+    return messages, attachments
+
+
+def blob_path(data: Path, sha256: str) -> Path:
+    return data / "blobs" / sha256[:2] / sha256[2:4] / sha256
+
+
+def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    gateway("--config", str(config), "init", cwd=tmp_path)
+    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
+            "--policy", "open", cwd=tmp_path)  # fmt: skip
+    log = tmp_path / "serve.log"
+
+    server = start_server(config, log)
+    acknowledged: set[str] = set()
+    stop = threading.Event()
+    clients = [threading.Thread(target=burst, args=(port, c, acknowledged, stop))
+               for c in range(CLIENTS)]  # fmt: skip
+    for client in clients:
+        client.start()
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.send_signal(signal.SIGKILL)
+    server.wait(30)
+    stop.set()
+    for client in clients:
+        client.join(60)
+    assert len(acknowledged) >= 40, log.read_text()
+
+    server = start_server(config, log)
+    try:
+        messages, attachments = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        ids = [row[0] for row in messages]
+        assert acknowledged <= set(ids)
+        assert len(ids) == len(set(ids))
+        for _, raw_sha256, thread_id in messages:
+            assert blob_path(tmp_path / "data", raw_sha256).is_file()
+            assert thread_id is not None
+        for sha256 in attachments:
+            assert blob_path(tmp_path / "data", sha256).is_file()
+
+        # The MTAs retry what was not acknowledged: everything ends up stored once.
+        sent_ids = {f"burst-{c}-{n}@example.com" for c in range(CLIENTS) for n in range(1, 60)}
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            for c in range(CLIENTS):
+                for n in range(1, 60):
+                    smtp.sendmail(f"client{c}@example.com", [f"design@{DOMAIN}"], message(c, n))
+        messages, _ = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        assert sorted(row[0] for row in messages) == sorted(sent_ids | set(ids))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, log.read_text()
+    assert "stopped" in log.read_text().splitlines()[-1]

@@ -1,0 +1,311 @@
+"""Mail in, end to end: a real gateway server on loopback, smtplib as the client."""
+
+from __future__ import annotations
+
+import dataclasses
+import smtplib
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+
+from gateway import replies
+from gateway.app import App
+from gateway.communities import close_community
+from gateway.communities import create_community
+from gateway.members import add_members
+from gateway.settings import Settings
+from gateway.store.db import transaction
+from gateway.store.models import ActionMail
+from gateway.store.models import Attachment
+from gateway.store.models import Message
+from gateway.store.models import MessageStatus
+from gateway.store.models import Policy
+from gateway.store.models import Role
+from tests.conftest import CORPUS
+from tests.conftest import RunningGateway
+from tests.conftest import crlf
+
+DOMAIN = "lists.example.com"
+
+
+def code_of(reply: str) -> str:
+    return " ".join(reply.split()[:2])
+
+
+def mail(
+    subject: str = "Colours",
+    message_id: str | None = "m1@example.com",
+    sender: str = "alice@example.com",
+    to: str = f"design@{DOMAIN}",
+    body: str = "Which blue do we use?\n",
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Alice <{sender}>"
+    message["To"] = to
+    message["Subject"] = subject
+    if message_id:
+        message["Message-ID"] = f"<{message_id}>"
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+@pytest.fixture
+def seeded(app: App) -> App:
+    """Communities design (members), ux (open), news (announce), mod (moderated)."""
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design")
+        create_community(session, "ux", "UX", policy=Policy.OPEN)
+        news = create_community(session, "news", "News", policy=Policy.ANNOUNCE)
+        create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
+        create_community(session, "old", "Old")
+        close_community(session, "old")
+        add_members(session, design, ["alice@example.com", "bob@example.com"])
+        add_members(session, news, ["alice@example.com"], role=Role.OWNER)
+    return app
+
+
+@pytest.fixture
+def server(seeded: App, settings: Settings) -> RunningGateway:
+    running = RunningGateway(settings).start()
+    yield running  # type: ignore[misc]
+    running.stop()
+
+
+def stored(app: App) -> list[Message]:
+    with transaction(app.read_sessions) as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def count(app: App, model: type) -> int:
+    with transaction(app.read_sessions) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --- the SMTP dialogue
+
+
+def test_rcpt_accepts_communities_and_actions_and_refuses_the_rest(
+    server: RunningGateway,
+) -> None:
+    with server.client() as smtp:
+        smtp.ehlo()
+        smtp.mail("alice@example.com")
+        assert smtp.rcpt(f"design@{DOMAIN}")[0] == 250
+        assert smtp.rcpt(f"Design-Join@{DOMAIN.upper()}")[0] == 250
+        assert smtp.rcpt(f"profile@{DOMAIN}")[0] == 250
+        assert smtp.rcpt(f"confirm+token123@{DOMAIN}")[0] == 250
+        code, text = smtp.rcpt(f"nosuch@{DOMAIN}")
+        assert (code, text.decode()) == (
+            550,
+            replies.UNKNOWN_RECIPIENT.format(address=f"nosuch@{DOMAIN}")[4:],
+        )
+        code, text = smtp.rcpt(f"nosuch-join@{DOMAIN}")
+        assert code == 550 and text.startswith(b"5.1.1")
+        code, text = smtp.rcpt("design@elsewhere.org")
+        assert code == 550 and text.startswith(b"5.7.1") and b"relaying denied" in text
+        code, text = smtp.rcpt(f"old@{DOMAIN}")
+        assert code == 550 and text.startswith(b"5.7.1") and b"closed" in text
+        assert smtp.rcpt(f"old-leave@{DOMAIN}")[0] == 250  # leaving a closed community works
+        assert smtp.rcpt(f"noreply@{DOMAIN}")[0] == 550
+
+
+def test_too_many_recipients_get_452(seeded: App, settings: Settings) -> None:
+    limited = dataclasses.replace(
+        settings, smtp=dataclasses.replace(settings.smtp, max_recipients=2)
+    )
+    server = RunningGateway(limited).start()
+    try:
+        with server.client() as smtp:
+            smtp.ehlo()
+            smtp.mail("alice@example.com")
+            assert smtp.rcpt(f"design@{DOMAIN}")[0] == 250
+            assert smtp.rcpt(f"ux@{DOMAIN}")[0] == 250
+            code, text = smtp.rcpt(f"news@{DOMAIN}")
+            assert code == 452 and text.startswith(b"4.5.3")
+    finally:
+        server.stop()
+
+
+def test_size_is_advertised_and_oversized_mail_gets_552(seeded: App, settings: Settings) -> None:
+    small = dataclasses.replace(
+        settings, smtp=dataclasses.replace(settings.smtp, max_message_size=10_000)
+    )
+    server = RunningGateway(small).start()
+    try:
+        with server.client() as smtp:
+            smtp.ehlo()
+            assert smtp.esmtp_features["size"] == "10000"
+            code, text = smtp.mail("alice@example.com", ["SIZE=20000"])
+            assert code == 552 and text.startswith(b"5.3.4")
+        reply = server.send(mail(body="x" * 20_000).as_bytes(), [f"design@{DOMAIN}"])
+        assert code_of(reply) == "552 5.3.4"
+        assert stored(seeded) == []
+        # The server is still there for the next mail.
+        assert code_of(server.send(mail().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
+    finally:
+        server.stop()
+
+
+# --- what is stored
+
+
+def test_a_post_is_stored_with_its_raw_bytes(server: RunningGateway, seeded: App) -> None:
+    raw = mail().as_bytes()
+    assert server.send(raw, [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    [message] = stored(seeded)
+    assert message.message_id == "m1@example.com"
+    assert message.status is MessageStatus.PUBLISHED
+    assert message.sender_address == "alice@example.com"
+    assert "Which blue" in message.body_text
+    assert seeded.blobs.get(message.raw_sha256) == crlf(raw)
+    assert message.thread_id is not None
+
+
+def test_a_cross_post_is_one_message_in_each_community(server: RunningGateway, seeded: App) -> None:
+    raw = mail(to=f"design@{DOMAIN}, ux@{DOMAIN}").as_bytes()
+    assert server.send(raw, [f"design@{DOMAIN}", f"ux@{DOMAIN}"]) == replies.ACCEPTED
+    with transaction(seeded.read_sessions) as session:
+        [message] = session.scalars(select(Message)).all()
+        assert [c.slug for c in message.communities] == ["design", "ux"]
+
+
+def test_the_same_message_id_again_is_stored_once(server: RunningGateway, seeded: App) -> None:
+    raw = mail().as_bytes()
+    assert server.send(raw, [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    assert server.send(raw, [f"design@{DOMAIN}"]) == replies.ACCEPTED_DUPLICATE
+    # An MTA that split the recipients delivers the second copy to another community.
+    assert server.send(raw, [f"ux@{DOMAIN}"]) == replies.ACCEPTED_DUPLICATE
+    assert count(seeded, Message) == 1
+    with transaction(seeded.read_sessions) as session:
+        [message] = session.scalars(select(Message)).all()
+        assert [c.slug for c in message.communities] == ["design", "ux"]
+
+
+def test_a_reply_before_its_parent_joins_the_thread_when_the_parent_comes(
+    server: RunningGateway, seeded: App
+) -> None:
+    reply = mail("Re: Colours", "m2@example.com", In_Reply_To="<m1@example.com>",
+                 References="<m1@example.com>")  # fmt: skip
+    assert server.send(reply.as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    assert server.send(mail().as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    parent, child = sorted(stored(seeded), key=lambda m: m.message_id)
+    assert child.parent_id == parent.id
+    assert child.thread_id == parent.thread_id
+
+
+def test_posting_policies_hold_what_they_must(server: RunningGateway, seeded: App) -> None:
+    outsider = "zoe@example.net"
+    sent = {
+        "m-member": ("alice@example.com", "design"),
+        "m-outsider": (outsider, "design"),
+        "m-open": (outsider, "ux"),
+        "m-owner": ("alice@example.com", "news"),
+        "m-announce": ("bob@example.com", "news"),
+        "m-moderated": ("alice@example.com", "mod"),
+    }
+    for message_id, (sender, slug) in sent.items():
+        raw = mail(message_id=message_id, sender=sender, to=f"{slug}@{DOMAIN}").as_bytes()
+        server.send(raw, [f"{slug}@{DOMAIN}"], sender=sender)
+    status = {m.message_id: m.status.value for m in stored(seeded)}
+    assert status == {
+        "m-member": "published",
+        "m-outsider": "held",
+        "m-open": "published",
+        "m-owner": "published",
+        "m-announce": "held",
+        "m-moderated": "held",
+    }
+
+
+def test_held_mail_is_answered_as_held(server: RunningGateway, seeded: App) -> None:
+    raw = mail(sender="zoe@example.net").as_bytes()
+    assert server.send(raw, [f"design@{DOMAIN}"], "zoe@example.net") == replies.ACCEPTED_HELD
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto_Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"X_Autoreply": "yes"},
+        {"List_Id": f"Design <design.{DOMAIN}>"},
+        {"X_Gateway_Loop": DOMAIN},
+    ],
+)
+def test_automatic_and_looping_mail_is_accepted_but_not_published(
+    server: RunningGateway, seeded: App, headers: dict[str, str]
+) -> None:
+    reply = server.send(mail(**headers).as_bytes(), [f"design@{DOMAIN}"])
+    assert reply.startswith("250 2.0.0 Message accepted and not published")
+    assert stored(seeded) == []
+
+
+def test_action_mail_and_delivery_reports_are_recorded(server: RunningGateway, seeded: App) -> None:
+    join = mail(message_id="join@example.com", to=f"design-join@{DOMAIN}")
+    assert server.send(join.as_bytes(), [f"design-join@{DOMAIN}"]) == replies.ACCEPTED
+    bounces = CORPUS / "mime" / "flanker" / "bounce"
+    plain = (bounces / "gmail-invalid-address.eml").read_bytes()
+    assert code_of(server.send(plain, [f"bounces+abc@{DOMAIN}"], sender="")) == "250 2.0.0"
+    # A report sent to a community address is a bounce too, never a post.
+    for name in ("gmail-invalid-address.eml", "mailbox-full.eml"):
+        report = (bounces / name).read_bytes()
+        assert code_of(server.send(report, [f"design@{DOMAIN}"], sender="")) == "250 2.0.0"
+    with transaction(seeded.read_sessions) as session:
+        actions = {(a.action, a.token, a.recipient) for a in session.scalars(select(ActionMail))}
+    assert actions == {
+        ("join", "", f"design-join@{DOMAIN}"),
+        ("bounces", "abc", f"bounces+abc@{DOMAIN}"),
+        ("bounces", "", f"design@{DOMAIN}"),
+    }
+    assert stored(seeded) == []
+
+
+def test_attachments_are_stored_with_safe_names(server: RunningGateway, seeded: App) -> None:
+    message = mail()
+    message.add_attachment(b"root:x:0:0\n", maintype="text", subtype="plain",
+                           filename="../../etc/passwd")  # fmt: skip
+    message.add_attachment("données".encode(), maintype="application",
+                           subtype="octet-stream", filename="résumé été.pdf")  # fmt: skip
+    assert server.send(message.as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    with transaction(seeded.read_sessions) as session:
+        attachments = session.scalars(select(Attachment).order_by(Attachment.position)).all()
+        assert [(a.filename, a.size) for a in attachments] == [
+            ("passwd", 11),
+            ("résumé été.pdf", len("données".encode())),
+        ]
+        assert seeded.blobs.get(attachments[0].sha256) == b"root:x:0:0\n"
+
+
+def test_smtputf8_and_8bit_addresses_are_taken(server: RunningGateway, seeded: App) -> None:
+    message = mail(sender="élodie@exemple.fr", body="Bonjour à tous\n")
+    with server.client() as smtp:
+        smtp.ehlo()
+        assert smtp.has_extn("smtputf8")
+        smtp.sendmail("élodie@exemple.fr", [f"ux@{DOMAIN}"], message.as_bytes(),
+                      mail_options=["SMTPUTF8"])  # fmt: skip
+    [stored_message] = stored(seeded)
+    assert "Bonjour à tous" in stored_message.body_text
+
+
+def test_a_mail_without_message_id_gets_one(server: RunningGateway, seeded: App) -> None:
+    assert server.send(mail(message_id=None).as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    [message] = stored(seeded)
+    assert message.message_id.startswith("gateway-") and message.message_id.endswith(DOMAIN)
+
+
+def test_data_without_recipients_and_garbage_commands_keep_the_server_up(
+    server: RunningGateway,
+) -> None:
+    with server.client() as smtp:
+        smtp.ehlo()
+        assert smtp.docmd("DATA")[0] == 503
+        assert smtp.docmd("FROB")[0] == 500
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        with server.client() as smtp:
+            smtp.sendmail("a@example.com", [f"nosuch@{DOMAIN}"], b"Subject: x\r\n\r\nx\r\n")
+    assert code_of(server.send(mail().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
