@@ -81,6 +81,8 @@ _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CID_URL = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
+# A Date that ends at its time of day: nothing after it but -0000 or a comment.
+_ENDS_AT_TIME = re.compile(r".*\d:\d\d(?::\d\d)?(?:\s+-0000)?\s*(?:\([^()]*\)\s*)?", re.DOTALL)
 
 # Where a body part sits: (serial of its nearest multipart/alternative, branch number).
 _Branch: TypeAlias = tuple[int, int] | None
@@ -235,9 +237,11 @@ class _Walk:
             stack.extend(reversed(children))
 
     def texts(self, slots: dict[int, tuple[int, list[str]]]) -> list[str]:
+        """The texts of `slots` (plain or html), in document order."""
         return [text for _, texts in slots.values() for text in texts]
 
     def attachments(self, html: str) -> tuple[ParsedAttachment, ...]:
+        """The attachments found; a part whose Content-ID `html` names is inline."""
         referenced = {urllib.parse.unquote(cid) for cid in _CID_URL.findall(html)}
         return tuple(
             ParsedAttachment(
@@ -253,15 +257,15 @@ class _Walk:
     def _visit(self, part: email.message.Message, branch: _Branch, extract: bool) -> list[_Child]:
         """Handle one part; return its children to visit, in order."""
         content_type = part.get_content_type()
-        payload = part.get_payload()
-        if isinstance(payload, list):
-            children = [child for child in payload if isinstance(child, email.message.Message)]
+        contents = part.get_payload()
+        if isinstance(contents, list):
+            children = [child for child in contents if isinstance(child, email.message.Message)]
             if content_type.startswith("message/"):
                 view = _mime_view(part) if extract else part
                 if extract and (content_type in _MESSAGE_TYPES or _is_named(view)):
                     inline = view.get_content_disposition() == "inline"
-                    payload = self._message_bytes(children)
-                    self._attach(part, view, content_type, payload, inline)
+                    data = self._message_bytes(children)
+                    self._attach(part, view, content_type, data, inline)
                 return [(child, None, False) for child in children]
             if content_type == "multipart/alternative":
                 serial = next(self._serials)
@@ -400,7 +404,12 @@ def _date(parsed: object, header: str | None) -> datetime.datetime | None:
             value = email.utils.parsedate_to_datetime(header)
         if value is None:
             return None
-        if value.tzinfo is None:  # no zone, or -0000 (RFC 5322 section 3.3)
+        if value.tzinfo is None:
+            # The stdlib drops what it cannot read after the time: "06:09:22 PM
+            # EDT" comes back as 06:09:22 without a zone. Only a Date with no
+            # zone at all, or -0000 (RFC 5322 section 3.3), is read as UTC.
+            if not (header and _ENDS_AT_TIME.fullmatch(header)):
+                return None
             value = value.replace(tzinfo=datetime.UTC)
         return value.astimezone(datetime.UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -490,9 +499,12 @@ def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
 
 
 def _decode_8bit(data: bytes) -> str:
-    """Bytes of unknown charset: UTF-8 if they are; else UTF-8 with replacement
-    characters if most of the non-ASCII decodes (a cut multi-byte character);
-    else Latin-1, which reads any byte."""
+    """Decode bytes of unknown charset: UTF-8, else Latin-1, which reads any byte.
+
+    Bytes that are mostly UTF-8 (a multi-byte character cut off, as in flanker's
+    russian-attachment-yahoo.eml) keep UTF-8 with a replacement character
+    rather than turning whole into Latin-1 mojibake.
+    """
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -279,7 +279,11 @@ def test_no_from_gives_empty_sender() -> None:
         ("Date: Tue, 10 May 2005 15:27:03 -0000", datetime.datetime(2005, 5, 10, 15, 27, 3)),
         ("Date: Tue, 10 May 2005 15:27:03", datetime.datetime(2005, 5, 10, 15, 27, 3)),
         ("Date: 10 May 2005 15:27 PDT", datetime.datetime(2005, 5, 10, 22, 27)),
+        ("Date: Tue, 10 May 2005 15:27 (no zone)", datetime.datetime(2005, 5, 10, 15, 27)),
         ("Date: Pn, 29 paX 2007 21:13:00 +0100", None),
+        # Not "no zone": a zone the parsers cannot read, so the time is unknown.
+        ("Date: Wed 29 May 2019 06:09:22 PM EDT", None),
+        ("Date: Tue, 12 Oct 2010 16:21:05 H0500", None),
         ("Date: Wed, 15 Dec 2010    59:10 -0500", None),
         ("Date: ", None),
         ("X-No-Date: yes", None),

@@ -21,6 +21,15 @@ from gateway.threads import thread_message
 MAX_ID = 998  # RFC 5322 line length; longer "ids" are garbage, not references
 
 
+def _usable(reference: str) -> bool:
+    """A reference worth threading on: an id-left@id-right of sane length (RFC 5322 3.6.4).
+
+    git send-email leaves "<yes>" in References when its prompt was answered
+    literally; as a ghost parent it would join unrelated patch series.
+    """
+    return "@" in reference and len(reference) <= MAX_ID
+
+
 def run(ctx: IngestContext) -> None:
     if not ctx.communities:
         return
@@ -34,8 +43,8 @@ def run(ctx: IngestContext) -> None:
                     existing.communities.append(community)
         raise Duplicate(ctx.message_id)
     parsed = ctx.parsed
-    references = [ref for ref in parsed.references if len(ref) <= MAX_ID]
-    in_reply_to = [ref for ref in parsed.in_reply_to if len(ref) <= MAX_ID]
+    references = [ref for ref in parsed.references if _usable(ref)]
+    in_reply_to = [ref for ref in parsed.in_reply_to if _usable(ref)]
     index = decode_thread_index(parsed.thread_index)
     sender = ctx.sender[:254]
     message = Message(

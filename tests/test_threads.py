@@ -1,0 +1,187 @@
+"""Threading rules, message by message, on a real store: parents, ghosts, cycles,
+Thread-Index, subjects, and the thread CLI's shapes."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.communities import create_community
+from gateway.ingest.context import InboundMail
+from gateway.ingest.context import IngestContext
+from gateway.ingest.pipeline import run_pipeline
+from gateway.store.db import transaction
+from gateway.store.models import Message
+from gateway.store.models import Policy
+from gateway.store.models import Thread
+from gateway.threads import decode_thread_index
+from gateway.threads import normalize_subject
+from tests.conftest import CORPUS
+from tests.conftest import GatewayCli
+
+DOMAIN = "lists.example.com"
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+Post = Callable[..., Message]
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Colours", ("Colours", False)),
+        ("Re: Colours", ("Colours", True)),
+        ("RE: Re: re: Colours", ("Colours", True)),
+        ("Fwd: Colours", ("Colours", True)),
+        ("FW: Colours", ("Colours", True)),
+        ("TR : Colours", ("Colours", True)),
+        ("AW: Farben", ("Farben", True)),
+        ("SV: Färger", ("Färger", True)),
+        ("Réf. : Couleurs", ("Couleurs", True)),
+        ("Re[2]: Colours", ("Colours", True)),
+        ("[design] Re: Colours", ("Colours", True)),
+        ("Re: [design] Colours", ("Colours", True)),
+        ("[design] Colours", ("Colours", False)),
+        ("  Re:   Lots   of   space ", ("Lots of space", True)),
+        ("Regarding: Colours", ("Regarding: Colours", False)),
+        ("[other] Colours", ("[other] Colours", False)),
+    ],
+)
+def test_normalize_subject(subject: str, expected: tuple[str, bool]) -> None:
+    assert normalize_subject(subject, ["[design]"]) == expected
+
+
+def test_thread_index_must_be_base64_of_at_least_22_bytes() -> None:
+    assert decode_thread_index(base64.b64encode(b"x" * 22).decode()) == b"x" * 22
+    assert decode_thread_index(base64.b64encode(b"x" * 21).decode()) == b""
+    assert decode_thread_index("not base64 !!") == b""
+    assert decode_thread_index("") == b""
+
+
+@pytest.fixture
+def post(session: Session, app: App) -> Post:
+    """Run one mail through the pipeline into the `design` community (open policy)."""
+    create_community(session, "design", "Design", policy=Policy.OPEN)
+    clock = iter(range(1000))
+
+    def send(message_id: str | None, subject: str = "Colours", raw: bytes | None = None,
+             **headers: str) -> Message:  # fmt: skip
+        if raw is None:
+            lines = ["From: alice@example.com", f"Subject: {subject}"]
+            if message_id:
+                lines.append(f"Message-ID: <{message_id}>")
+            lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+            raw = ("\r\n".join(lines) + "\r\n\r\nBody\r\n").encode()
+        received = T0 + dt.timedelta(minutes=next(clock))
+        mail = InboundMail(raw, "alice@example.com", (f"design@{DOMAIN}",), received)
+        ctx = IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN)
+        result = run_pipeline(ctx)
+        session.flush()
+        return session.scalars(select(Message).where(Message.message_id == result.message_id)).one()
+
+    return send
+
+
+def test_in_reply_to_names_the_parent(post: Post) -> None:
+    root = post("a@x")
+    reply = post("b@x", "Re: Colours", In_Reply_To="<a@x>")
+    assert (reply.parent_id, reply.thread_id) == (root.id, root.thread_id)
+
+
+def test_the_newest_held_reference_is_the_parent_when_in_reply_to_is_unknown(post: Post) -> None:
+    root = post("a@x")
+    middle = post("b@x", References="<a@x>")
+    reply = post("c@x", References="<a@x> <b@x> <missing@x>", In_Reply_To="<missing@x>")
+    assert reply.parent_id == middle.id
+    assert reply.thread_id == root.thread_id
+
+
+def test_replies_to_one_absent_message_share_a_thread_and_join_it_later(post: Post) -> None:
+    first = post("b@x", In_Reply_To="<ghost@x>")
+    second = post("c@x", In_Reply_To="<ghost@x>")
+    assert first.thread_id == second.thread_id
+    assert first.parent_id is None and second.parent_id is None
+    ghost = post("ghost@x")
+    assert first.parent_id == ghost.id and second.parent_id == ghost.id
+    assert {first.thread_id, second.thread_id} == {ghost.thread_id}
+
+
+def test_a_late_parent_merges_the_threads_of_its_replies(post: Post, session: Session) -> None:
+    grandchild = post("c@x", References="<a@x> <b@x>", In_Reply_To="<b@x>")
+    root = post("a@x")
+    child = post("b@x", References="<a@x>", In_Reply_To="<a@x>")
+    assert child.parent_id == root.id
+    assert grandchild.parent_id == child.id
+    assert {root.thread_id, child.thread_id, grandchild.thread_id} == {root.thread_id}
+    assert session.scalar(select(func.count()).select_from(Thread)) == 1
+
+
+def test_an_in_reply_to_loop_does_not_make_a_cycle(post: Post) -> None:
+    loop = CORPUS / "notmuch" / "broken" / "loop"
+    first = post(None, raw=(loop / "loop-12.eml").read_bytes())
+    second = post(None, raw=(loop / "loop-21.eml").read_bytes())
+    assert first.thread_id == second.thread_id
+    assert not (first.parent_id == second.id and second.parent_id == first.id)
+
+
+def test_outlook_thread_index_alone_threads_replies(post: Post) -> None:
+    conversation = b"\x01" + bytes(range(21))
+    root = post("a@x", Thread_Index=base64.b64encode(conversation).decode())
+    reply_index = conversation + b"\x00\x00\x00\x10\x20"
+    reply = post("b@x", "RE: Colours", Thread_Index=base64.b64encode(reply_index).decode())
+    deeper_index = base64.b64encode(reply_index + b"\x00\x00\x00\x20\x30").decode()
+    deeper = post("c@x", "RE: Colours", Thread_Index=deeper_index)
+    assert reply.parent_id == root.id
+    assert deeper.parent_id == reply.id
+    assert {reply.thread_id, deeper.thread_id} == {root.thread_id}
+
+
+def test_a_thread_index_reply_before_its_parent_is_adopted(post: Post) -> None:
+    conversation = b"\x02" + bytes(range(21))
+    reply_index = base64.b64encode(conversation + b"\x00\x00\x00\x10\x20").decode()
+    reply = post("b@x", "RE: x", Thread_Index=reply_index)
+    root = post("a@x", "x", Thread_Index=base64.b64encode(conversation).decode())
+    assert reply.parent_id == root.id and reply.thread_id == root.thread_id
+
+
+def test_the_subject_joins_only_a_headerless_reply_to_a_recent_thread(post: Post) -> None:
+    root = post("a@x", "[design] Budget 2027")
+    by_subject = post("b@x", "RE : [design] Budget 2027")
+    fresh = post("c@x", "Budget 2027")  # no reply prefix: a new thread
+    assert by_subject.thread_id == root.thread_id and by_subject.parent_id == root.id
+    assert fresh.thread_id != root.thread_id
+
+
+def test_thread_cli_lists_and_shows_a_tree(gateway_cli: GatewayCli, app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    for message_id, headers in [("a@x", ""), ("b@x", "In-Reply-To: <a@x>\r\n"),
+                                ("c@x", "In-Reply-To: <b@x>\r\n"), ("d@x", "")]:  # fmt: skip
+        raw = (f"From: a@example.com\r\nSubject: S {message_id}\r\nMessage-ID: <{message_id}>\r\n"
+               f"{headers}\r\nBody\r\n").encode()  # fmt: skip
+        mail = InboundMail(raw, "a@example.com", (f"design@{DOMAIN}",), T0)
+        with transaction(app.sessions) as session:
+            run_pipeline(IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN))
+    listed = gateway_cli.json("thread", "list", "design")
+    # Most recently active first; at equal times, the newer thread first.
+    assert [t["root_message_id"] for t in listed] == ["d@x", "a@x"]
+    assert set(listed[0]) == {"id", "subject", "root_message_id", "messages",
+                              "first_activity_at", "last_activity_at"}  # fmt: skip
+    assert len(gateway_cli.json("thread", "list", "design", "--limit", "1")) == 1
+    thread_id = next(t["id"] for t in listed if t["root_message_id"] == "a@x")
+    shown = gateway_cli.json("thread", "show", str(thread_id))
+    [root] = shown["tree"]
+    assert root["message_id"] == "a@x" and root["parent_message_id"] is None
+    [child] = root["replies"]
+    assert child["parent_message_id"] == "a@x"
+    assert child["replies"][0]["message_id"] == "c@x"
+    text = gateway_cli("thread", "show", str(thread_id)).stdout
+    assert "    - a@example.com" in text  # the grandchild, indented twice
+    assert "no thread 999" in gateway_cli.error("thread", "show", "999")
+    assert "no community" in gateway_cli.error("thread", "list", "nope")
