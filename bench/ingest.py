@@ -466,4 +466,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the servers are stopped and the folder removed by now
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

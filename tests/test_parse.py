@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import functools
-import mailbox
 import random
 import re
 
@@ -18,41 +16,11 @@ from gateway.parse import ParsedMessage
 from gateway.parse import extract_message_ids
 from gateway.parse import parse_message
 from tests.conftest import CORPUS
+from tests.corpus import corpus_locations
+from tests.corpus import load
 
-SKIPPED_SUFFIXES = (".md", ".json", ".html")
 CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 SCRIPTABLE = re.compile(r"<\s*(script|iframe|object|embed)\b|\son[a-z]+\s*=|javascript:", re.I)
-
-
-@functools.cache
-def mbox_messages(relative: str) -> tuple[bytes, ...]:
-    box = mailbox.mbox(CORPUS / relative, create=False)
-    try:
-        return tuple(box.get_bytes(key) for key in box.keys())
-    finally:
-        box.close()
-
-
-def corpus_locations() -> list[str]:
-    """Every message: each mail file (notmuch maildirs included), each mbox entry as PATH#N."""
-    locations = []
-    for path in sorted(CORPUS.rglob("*")):
-        relative = path.relative_to(CORPUS).as_posix()
-        if not path.is_file() or path.name.startswith(".") or path.suffix in SKIPPED_SUFFIXES:
-            continue
-        if path.suffix == ".mbox":
-            count = len(mbox_messages(relative))
-            locations.extend(f"{relative}#{number}" for number in range(count))
-        else:
-            locations.append(relative)
-    return locations
-
-
-def load(location: str) -> bytes:
-    if "#" in location:
-        relative, number = location.rsplit("#", 1)
-        return mbox_messages(relative)[int(number)]
-    return (CORPUS / location).read_bytes()
 
 
 def parse(location: str) -> ParsedMessage:

@@ -39,6 +39,10 @@ NAMING_CONVENTION = {
 }
 
 
+# RFC 5322's line length: no real Message-ID is longer.
+MAX_MESSAGE_ID = 998
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -258,7 +262,7 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Normalized Message-ID without angle brackets; generated when the mail had none.
-    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    message_id: Mapped[str] = mapped_column(String(MAX_MESSAGE_ID), unique=True)
     thread_id: Mapped[int | None] = mapped_column(
         ForeignKey("threads.id", ondelete="SET NULL"), index=True
     )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Duplicate
+from gateway.store.models import MAX_MESSAGE_ID
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
@@ -18,8 +19,6 @@ from gateway.threads import conversation_key
 from gateway.threads import decode_thread_index
 from gateway.threads import thread_message
 
-MAX_ID = 998  # RFC 5322 line length; longer "ids" are garbage, not references
-
 
 def _usable(reference: str) -> bool:
     """A reference worth threading on: an id-left@id-right of sane length (RFC 5322 3.6.4).
@@ -27,7 +26,7 @@ def _usable(reference: str) -> bool:
     git send-email leaves "<yes>" in References when its prompt was answered
     literally; as a ghost parent it would join unrelated patch series.
     """
-    return "@" in reference and len(reference) <= MAX_ID
+    return "@" in reference and len(reference) <= MAX_MESSAGE_ID
 
 
 def run(ctx: IngestContext) -> None:
