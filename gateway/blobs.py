@@ -13,11 +13,21 @@ import io
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
+from typing import Protocol
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
+# Parallel fsyncs for a batch: enough to keep the disk's queue full.
+_SYNC_THREADS = 16
+
+
+class BlobWriter(Protocol):
+    """Where ingest writes blobs: the store itself, or a batch synced at its commit."""
+
+    def put(self, data: bytes) -> str: ...
 
 
 class BlobNotFound(KeyError):
@@ -77,7 +87,16 @@ class BlobStore:
             raise BlobNotFound(sha256) from None
 
     def _link_into_place(self, tmp: Path, sha256: str) -> None:
-        """Give a synced temporary file its final name, unless that blob already exists."""
+        """Give a synced temporary file its final name, and make the name durable."""
+        for folder in self._link_unsynced(tmp, sha256):
+            _fsync(folder)
+
+    def _link_unsynced(self, tmp: Path, sha256: str) -> list[Path]:
+        """Link a synced temporary file into place, unless that blob exists already.
+
+        Returns the folders whose entries changed and must be fsynced for the new
+        name to survive a crash.
+        """
         final = self.path(sha256)
         try:
             new_folders = [
@@ -89,17 +108,61 @@ class BlobStore:
                 # content won, and its blob is byte-for-byte ours.
                 os.link(tmp, final)
             except FileExistsError:
-                return
-            # The new name, and any folder made for it, must survive a crash too.
-            for folder in [final.parent, *(f.parent for f in new_folders)]:
-                _fsync_dir(folder)
+                return []
+            return [final.parent, *(folder.parent for folder in new_folders)]
         finally:
             tmp.unlink(missing_ok=True)
 
+    def batch(self) -> BlobBatch:
+        return BlobBatch(self)
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a new directory entry durable (the rename/link itself, not just the data)."""
-    fd = os.open(folder, os.O_RDONLY)
+
+class BlobBatch:
+    """Blobs written together and made durable together, for the ingest's group commit.
+
+    put() only writes a temporary file; sync() then fsyncs all of them at once, in
+    parallel (the file system folds concurrent fsyncs into few journal commits),
+    links them into place and fsyncs the folders. Until sync() returns none of
+    them has its final name, so a crash can leave temporary files, never a
+    truncated blob under a content hash.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._pending: dict[str, Path] = {}
+
+    def put(self, data: bytes) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 in self._pending or self.store.exists(sha256):
+            return sha256
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=self.store.root, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+        self._pending[sha256] = Path(name)
+        return sha256
+
+    def sync(self) -> None:
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        with ThreadPoolExecutor(max_workers=min(_SYNC_THREADS, len(pending))) as pool:
+            list(pool.map(_fsync, pending.values()))
+            folders: set[Path] = set()
+            for sha256, tmp in pending.items():
+                folders.update(self.store._link_unsynced(tmp, sha256))
+            list(pool.map(_fsync, folders))
+
+    def discard(self) -> None:
+        """Forget what was not synced (the batch failed): remove its temporary files."""
+        for tmp in self._pending.values():
+            tmp.unlink(missing_ok=True)
+        self._pending.clear()
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries (a new link's name), to the disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

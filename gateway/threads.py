@@ -122,15 +122,19 @@ def thread_message(
             parent = _root_of(session, thread.id)
     if thread is None:
         thread = Thread(subject=subject or message.subject, created_at=message.received_at,
-                        last_activity_at=message.received_at)  # fmt: skip
+                        last_activity_at=message.received_at, message_count=0)  # fmt: skip
         session.add(thread)
         session.flush()
     message.parent_id = parent.id if parent is not None else None
     message.thread_id = thread.id
     _record_references(session, message, references, in_reply_to)
     session.flush()
-    _adopt_early_replies(session, message)
-    refresh_thread(session, message.thread_id)
+    if _adopt_early_replies(session, message):
+        refresh_thread(session, message.thread_id)
+    else:  # the common case: one more message in a thread, no need to recount it
+        if message.status is MessageStatus.PUBLISHED:
+            thread.message_count += 1
+        thread.last_activity_at = max(thread.last_activity_at, message.received_at)
 
 
 def _candidates(references: Sequence[str], in_reply_to: Sequence[str]) -> list[str]:
@@ -231,8 +235,8 @@ def _record_references(
     )
 
 
-def _adopt_early_replies(session: Session, message: Message) -> None:
-    """Relink messages that named this one as parent before it arrived."""
+def _adopt_early_replies(session: Session, message: Message) -> bool:
+    """Relink messages that named this one as parent before it arrived; True if any moved."""
     naming_it = select(MessageReference.message_id).where(
         MessageReference.referenced_id == message.message_id
     )
@@ -257,12 +261,15 @@ def _adopt_early_replies(session: Session, message: Message) -> None:
             if decode_thread_index(m.thread_index)[: len(index)] == index
             and len(decode_thread_index(m.thread_index)) > len(index)
         ]
+    adopted = False
     for child in children:
         if _prefers(session, child, message) and not _is_ancestor(session, child, message):
             child.parent_id = message.id
             if child.thread_id != message.thread_id and child.thread_id is not None:
                 _merge_threads(session, into=message.thread_id, absorbed=child.thread_id)
             session.flush()
+            adopted = True
+    return adopted
 
 
 def _prefers(session: Session, child: Message, candidate: Message) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import field
 
 from sqlalchemy.orm import Session
 
-from gateway.blobs import BlobStore
+from gateway.blobs import BlobWriter
 from gateway.ingest.errors import Reason
 from gateway.parse import ParsedMessage
 from gateway.recipients import Recipient
@@ -34,7 +34,7 @@ class InboundMail:
 class IngestContext:
     mail: InboundMail
     session: Session
-    blobs: BlobStore
+    blobs: BlobWriter
     domain: str
     allowed_domains: tuple[str, ...] = ()
     # parse

@@ -76,13 +76,14 @@ class IngestWorker:
 
     def _process(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[_Job, IngestResult | BaseException]] = []
+        blobs = self.app.blobs.batch()
         try:
             with transaction(self.app.sessions) as session:
                 for job in batch:
                     ctx = IngestContext(
                         mail=job.mail,
                         session=session,
-                        blobs=self.app.blobs,
+                        blobs=blobs,
                         domain=self.app.settings.gateway.domain,
                         allowed_domains=self.app.settings.gateway.allowed_domains,
                     )
@@ -92,7 +93,10 @@ class IngestWorker:
                     except Exception as error:
                         log.exception("ingest failed for message-id=%s", ctx.message_id or "?")
                         outcomes.append((job, error))
+                # Bytes first, then rows: a committed row never points at a lost blob.
+                blobs.sync()
         except Exception as error:
+            blobs.discard()
             log.exception("commit of a batch of %d mails failed", len(batch))
             for job in batch:
                 job.future.set_exception(error)
