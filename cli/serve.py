@@ -9,6 +9,7 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.serve import LOG_FORMAT
 from gateway.serve import serve as run_server
 
 
@@ -20,14 +21,14 @@ def serve(state: CliState, verbose: bool) -> None:
     settings = state.settings
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        format=LOG_FORMAT,
     )
     # aiosmtpd logs every command at INFO, mail-parser warns about every part type
     # it does not render: both drown the one line per message we log.
     logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.WARNING)
     logging.getLogger("mailparser").setLevel(logging.ERROR)
     try:
-        asyncio.run(run_server(settings))
+        asyncio.run(run_server(settings, processor_process=True))
     except OSError as error:
         if error.filename is None and error.errno is not None:
             raise click.ClickException(

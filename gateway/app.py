@@ -21,6 +21,8 @@ from gateway.store import migrate
 from gateway.store.db import make_engine
 from gateway.store.db import make_sessionmaker
 from gateway.store.db import sqlite_file
+from gateway.store.models import Base
+from gateway.store.models import InboxMail
 
 
 def make_template_environment() -> jinja2.Environment:
@@ -37,6 +39,8 @@ def make_template_environment() -> jinja2.Environment:
 class App:
     settings: Settings
     engine: Engine
+    # The spool's database: the store's engine with PostgreSQL, its own file with SQLite.
+    spool_engine: Engine
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     blobs: BlobStore
@@ -44,6 +48,8 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.spool_engine is not self.engine:
+            self.spool_engine.dispose()
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -75,9 +81,15 @@ def build_app(settings: Settings) -> App:
     except BaseException:
         engine.dispose()
         raise
+    if settings.spool_url == settings.sqlalchemy_url:
+        spool_engine = engine
+    else:
+        spool_engine = make_engine(settings.spool_url)
+        Base.metadata.create_all(spool_engine, tables=[InboxMail.__table__])  # type: ignore[list-item]
     return App(
         settings=settings,
         engine=engine,
+        spool_engine=spool_engine,
         sessions=make_sessionmaker(engine),
         read_sessions=make_sessionmaker(engine, read_only=True),
         blobs=BlobStore(settings.blob_dir),

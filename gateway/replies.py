@@ -7,10 +7,8 @@ failures are 4xx so that the sending MTA retries (DESIGN.md, principle 2).
 from __future__ import annotations
 
 RECIPIENT_OK = "250 2.1.5 Recipient OK"
+# Sent once the mail is durably spooled; the pipeline decides what it becomes.
 ACCEPTED = "250 2.0.0 Message accepted"
-ACCEPTED_DUPLICATE = "250 2.0.0 Message already received"
-ACCEPTED_HELD = "250 2.0.0 Message accepted and held for moderation"
-ACCEPTED_DISCARDED = "250 2.0.0 Message accepted and not published ({reason})"
 
 UNKNOWN_RECIPIENT = "550 5.1.1 <{address}>: no such community or address here"
 RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, this server only takes mail for @{domain}"

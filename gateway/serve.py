@@ -1,15 +1,18 @@
-"""`gateway serve`: the SMTP server, the ingest worker, and a clean stop on SIGTERM/SIGINT.
+"""`gateway serve`: the SMTP server, the spool, the inbox processor, and a clean stop.
 
-On a stop signal the listener closes at once, the sessions that are in the middle
-of a message get up to SHUTDOWN_GRACE seconds to finish it (and receive their
-final reply), the remaining connections are told 421, and the worker commits
-what it has before the process ends.
+On SIGTERM/SIGINT the listener closes at once, the sessions in the middle of a
+message get up to SHUTDOWN_GRACE seconds to finish it (and receive their final
+reply), the remaining connections are told 421, the spool commits what it holds,
+and the processor finishes its batch; mail still in the inbox is ingested at the
+next start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 
@@ -18,7 +21,9 @@ from sqlalchemy import select
 from gateway import replies
 from gateway.app import App
 from gateway.app import build_app
-from gateway.ingest.worker import IngestWorker
+from gateway.ingest.processor import InboxProcessor
+from gateway.ingest.processor import Signal
+from gateway.ingest.spool import Spool
 from gateway.settings import Settings
 from gateway.smtp import CommunityState
 from gateway.smtp import GatewayHandler
@@ -27,8 +32,10 @@ from gateway.store.db import transaction
 from gateway.store.models import Community
 
 log = logging.getLogger("gateway.serve")
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0
+PROCESSOR_NICENESS = 10
 
 
 def community_lookup(app: App) -> Callable[[str], CommunityState]:
@@ -44,20 +51,56 @@ def community_lookup(app: App) -> Callable[[str], CommunityState]:
     return lookup
 
 
+def run_inbox_processor(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
+    """The inbox processor's own process: the pipeline's CPU work gets its own core
+    (and its own GIL), so the SMTP sessions are answered at the network's pace."""
+    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # Background work: when both compete for a core, answering SMTP sessions comes
+    # first; the spool absorbs bursts and the pipeline catches up after them.
+    os.nice(PROCESSOR_NICENESS)
+    app = build_app(settings)
+    parent = multiprocessing.parent_process()
+    try:
+        InboxProcessor(app, wake, stopping).run(alive=lambda: parent is None or parent.is_alive())
+    finally:
+        app.close()
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event | None = None,
     ready: Callable[[], None] | None = None,
+    processor_process: bool = False,
 ) -> None:
-    """Run until `stop` is set, or until SIGTERM/SIGINT when no event is given."""
+    """Run until `stop` is set, or until SIGTERM/SIGINT when no event is given.
+
+    With processor_process the pipeline runs in a child process (what `gateway
+    serve` does); without, in a thread (tests).
+    """
     app = build_app(settings)
-    worker = IngestWorker(app)
-    worker.start()
+    if processor_process:
+        context = multiprocessing.get_context("spawn")
+        wake, stopping = context.Event(), context.Event()
+        child = context.Process(
+            target=run_inbox_processor,
+            args=(settings, wake, stopping, logging.getLogger().getEffectiveLevel()),
+            name="gateway-ingest",
+        )
+        child.start()
+        processor = InboxProcessor(app, wake, stopping)
+    else:
+        child = None
+        processor = InboxProcessor(app)
+        processor.start()
+    spool = Spool(app.spool_engine, on_commit=processor.wake)
+    spool.start()
     handler = GatewayHandler(
         domain=settings.gateway.domain,
         max_recipients=settings.smtp.max_recipients,
         lookup=community_lookup(app),
-        submit=worker.submit,
+        submit=spool.submit,
     )
     loop = asyncio.get_running_loop()
     if stop is None:
@@ -89,7 +132,10 @@ async def serve(
     finally:
         server.close()
         await _finish_sessions(handler)
-        await loop.run_in_executor(None, worker.stop)
+        await loop.run_in_executor(None, spool.stop)
+        await loop.run_in_executor(None, processor.stop)
+        if child is not None:
+            await loop.run_in_executor(None, child.join, SHUTDOWN_GRACE)
         app.close()
         log.info("stopped")
 

@@ -96,6 +96,18 @@ class Settings:
         return f"sqlite:///{self.gateway.data_dir / SQLITE_FILE_NAME}"
 
     @property
+    def spool_url(self) -> str:
+        """Where accepted mail waits for the pipeline (gateway.ingest.spool).
+
+        With SQLite, a database file of its own: SQLite has one writer per file,
+        and the SMTP sessions must not queue behind the pipeline's transactions.
+        PostgreSQL locks rows, so there the spool is a table of the store.
+        """
+        if self.gateway.database_url and not self.gateway.database_url.startswith("sqlite"):
+            return self.gateway.database_url
+        return f"sqlite:///{self.gateway.data_dir / 'spool.sqlite3'}"
+
+    @property
     def blob_dir(self) -> Path:
         return self.gateway.data_dir / "blobs"
 

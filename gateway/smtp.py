@@ -1,8 +1,10 @@
 """The SMTP edge: aiosmtpd hooks that refuse early and answer only for durable mail.
 
 RCPT refuses what we will never take (another domain, an unknown address, a closed
-community, too many recipients); DATA hands the bytes to the ingest worker off the
-event loop and answers 250 only once they are committed (DESIGN.md, principle 2).
+community, too many recipients); DATA hands the bytes to the spool off the event
+loop and answers 250 only once they are committed (DESIGN.md, principle 2). What
+the mail then becomes (a post, held, a duplicate, dropped) is decided by the
+ingest pipeline, after the reply, and logged there.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from gateway import replies
 from gateway.ingest.context import InboundMail
-from gateway.ingest.context import IngestResult
 from gateway.recipients import Kind
 from gateway.recipients import parse_recipient
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.smtp")
+
+# How long a community's existence and open/closed state are trusted at RCPT time:
+# a community created or closed with the CLI is seen by the server within this.
+LOOKUP_TTL = 2.0
 
 
 @dataclass(frozen=True)
@@ -37,14 +42,8 @@ class CommunityState:
 
 # slug -> whether that community exists and is closed; runs in a thread (it queries).
 CommunityLookup = Callable[[str], CommunityState]
-Submit = Callable[[InboundMail], "Future[IngestResult]"]
-
-_REPLIES = {
-    "published": replies.ACCEPTED,
-    "held": replies.ACCEPTED_HELD,
-    "duplicate": replies.ACCEPTED_DUPLICATE,
-    "action": replies.ACCEPTED,
-}
+# Hands a mail to the spool; the future resolves once it is durably stored.
+Submit = Callable[[InboundMail], "Future[None]"]
 
 
 class GatewaySMTP(SMTP):
@@ -90,6 +89,7 @@ class GatewayHandler:
         self.submit = submit
         self.connections: set[GatewaySMTP] = set()
         self.in_flight = 0
+        self._states: dict[str, tuple[CommunityState, float]] = {}
 
     async def handle_RCPT(
         self,
@@ -107,14 +107,24 @@ class GatewayHandler:
         if recipient.kind is Kind.UNKNOWN:
             return replies.UNKNOWN_RECIPIENT.format(address=address)
         if recipient.slug:
-            loop = asyncio.get_running_loop()
-            state = await loop.run_in_executor(None, self.lookup, recipient.slug)
+            state = await self._community(recipient.slug)
             if not state.exists:
                 return replies.UNKNOWN_RECIPIENT.format(address=address)
             if state.closed and recipient.kind is Kind.POST:
                 return replies.COMMUNITY_CLOSED.format(address=address, slug=recipient.slug)
         envelope.rcpt_tos.append(address)
         return replies.RECIPIENT_OK
+
+    async def _community(self, slug: str) -> CommunityState:
+        """The community's state, from a cache of LOOKUP_TTL seconds: a query per RCPT
+        would cost more than the rest of the SMTP dialogue."""
+        loop = asyncio.get_running_loop()
+        cached = self._states.get(slug)
+        if cached is not None and cached[1] > loop.time():
+            return cached[0]
+        state = await loop.run_in_executor(None, self.lookup, slug)
+        self._states[slug] = (state, loop.time() + LOOKUP_TTL)
+        return state
 
     async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
         started = time.perf_counter()
@@ -128,23 +138,15 @@ class GatewayHandler:
         )
         self.in_flight += 1
         try:
-            result = await asyncio.wrap_future(self.submit(mail))
+            await asyncio.wrap_future(self.submit(mail))
         except Exception:
-            # Logged with its traceback by the worker; the sender's MTA will retry.
-            log.warning("message from=%s: temporary failure", mail.mail_from)
+            # Logged with its traceback by the spool; the sender's MTA will retry.
+            log.warning("mail from=%s: temporary failure", mail.mail_from or "<>")
             return replies.TEMPORARY_FAILURE
         finally:
             self.in_flight -= 1
-        milliseconds = (time.perf_counter() - started) * 1000
-        log.info(
-            "message-id=<%s> from=%s communities=%s disposition=%s%s ms=%.1f",
-            result.message_id,
-            mail.mail_from or "<>",
-            ",".join(result.communities) or "-",
-            result.disposition,
-            f" reasons={','.join(result.reasons)}" if result.reasons else "",
-            milliseconds,
-        )
-        if result.disposition == "discarded":
-            return replies.ACCEPTED_DISCARDED.format(reason=", ".join(result.reasons))
-        return _REPLIES[result.disposition]
+        if log.isEnabledFor(logging.DEBUG):
+            milliseconds = (time.perf_counter() - started) * 1000
+            log.debug("spooled from=%s to=%s bytes=%d ms=%.1f", mail.mail_from or "<>",
+                      ",".join(mail.recipients), len(raw), milliseconds)  # fmt: skip
+        return replies.ACCEPTED

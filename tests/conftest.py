@@ -16,6 +16,7 @@ import re
 import shutil
 import smtplib
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from click.testing import Result
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cli.main import main
@@ -34,6 +37,7 @@ from gateway.settings import Settings
 from gateway.settings import settings_from_dict
 from gateway.store import migrate
 from gateway.store.db import make_engine
+from gateway.store.models import InboxMail
 from tests.postgres import PostgresServer
 from tests.postgres import PostgresUnavailable
 from tests.postgres import find_bindir
@@ -236,7 +240,10 @@ class RunningGateway:
         return smtplib.SMTP(self.host, self.port, timeout=60)
 
     def send(self, raw: bytes, to: list[str], sender: str = "alice@example.com") -> str:
-        """Send one message with CRLF line ends, as an MTA does; return the final reply."""
+        """Send one message with CRLF line ends, as an MTA does; return the final reply.
+
+        Returns once the pipeline has run on it too (see settle()).
+        """
         raw = crlf(raw)
         with self.client() as smtp:
             smtp.ehlo()
@@ -246,7 +253,25 @@ class RunningGateway:
                 if code >= 400:
                     return f"{code} {text.decode(errors='replace')}"
             code, text = smtp.data(raw)
-            return f"{code} {text.decode(errors='replace')}"
+        self.settle()
+        return f"{code} {text.decode(errors='replace')}"
+
+    def settle(self, timeout: float = 60) -> None:
+        """Wait until the inbox processor has taken every spooled mail (or failed on it)."""
+        engine = make_engine(self.settings.spool_url)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                with engine.connect() as connection:
+                    waiting = connection.scalar(
+                        select(func.count()).select_from(InboxMail).where(InboxMail.attempts == 0)
+                    )
+                if not waiting:
+                    return
+                assert time.monotonic() < deadline, f"{waiting} mails still in the inbox"
+                time.sleep(0.02)
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture

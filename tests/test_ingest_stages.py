@@ -1,5 +1,5 @@
 """Each ingest stage on its own: screen's rules as tables, route and authorize on a real store,
-and the worker's promise that a failing mail does not take its batch down."""
+and the batch's promise that a failing mail does not take its neighbours down."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from gateway.app import App
 from gateway.communities import create_community
 from gateway.ingest import pipeline
+from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Discard
@@ -20,7 +21,6 @@ from gateway.ingest.stages import authorize
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
-from gateway.ingest.worker import IngestWorker
 from gateway.members import add_members
 from gateway.store.db import transaction
 from gateway.store.models import Message
@@ -170,16 +170,13 @@ def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
     monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, _FailsOnBadSubject))
     with transaction(app.sessions) as session:
         create_community(session, "design", "Design", policy=Policy.OPEN)
-    worker = IngestWorker(app)
     mails = [
         InboundMail(f"Subject: {subject}\r\nMessage-ID: <{subject}@x>\r\n\r\nx\r\n".encode(),
                     "a@example.com", (f"design@{DOMAIN}",), NOW)
         for subject in ("one", "bad", "two", "three")
     ]  # fmt: skip
-    futures = [worker.submit(mail) for mail in mails]
-    worker.start()  # all four are queued already: they form one batch
-    worker.stop(60)
-    assert [future.exception(0) is None for future in futures] == [True, False, True, True]
+    outcomes = ingest_now(app, mails)
+    assert [isinstance(outcome, Exception) for outcome in outcomes] == [False, True, False, False]
     with transaction(app.read_sessions) as session:
         stored = sorted(session.scalars(select(Message.message_id)))
     assert stored == ["one@x", "three@x", "two@x"]

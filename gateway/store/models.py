@@ -19,6 +19,7 @@ from sqlalchemy import Enum
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -333,6 +334,28 @@ class MessageReference(Base):
     referenced_id: Mapped[str] = mapped_column(String(998), index=True)
     # True for the In-Reply-To id, which names the direct parent.
     in_reply_to: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InboxMail(Base):
+    """Mail accepted over SMTP and not yet through the ingest pipeline: the spool.
+
+    The SMTP 250 is sent once this row is committed (the raw bytes are then in the
+    synced database); the inbox processor runs the pipeline and deletes the row in
+    the same transaction that stores the message, so each mail is ingested once,
+    also across a crash (DESIGN.md, principles 1 and 2).
+    """
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    mail_from: Mapped[str] = mapped_column(Text, default="")
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    peer: Mapped[str] = mapped_column(String(64), default="")
+    # Failed ingest attempts (a bug, logged); after MAX_ATTEMPTS the mail waits for an admin.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
 
 
 class ActionMail(Base):

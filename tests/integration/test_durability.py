@@ -86,6 +86,18 @@ def stored_rows(database: Path) -> tuple[list[tuple[str, str, int]], list[str]]:
     return messages, attachments
 
 
+def wait_until_ingested(data: Path, timeout: float = 60) -> None:
+    """The restarted server ingests what was spooled before the kill: wait for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with sqlite3.connect(data / "spool.sqlite3") as connection:
+            waiting = connection.execute("SELECT count(*) FROM inbox").fetchone()[0]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"{waiting} mails still in the inbox"
+        time.sleep(0.05)
+
+
 def blob_path(data: Path, sha256: str) -> Path:
     return data / "blobs" / sha256[:2] / sha256[2:4] / sha256
 
@@ -117,8 +129,10 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert len(acknowledged) >= 40, log.read_text()
 
     server = start_server(config, log)
+    database = tmp_path / "data" / "gateway.sqlite3"
     try:
-        messages, attachments = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        wait_until_ingested(tmp_path / "data")
+        messages, attachments = stored_rows(database)
         ids = [row[0] for row in messages]
         assert acknowledged <= set(ids)
         assert len(ids) == len(set(ids))
@@ -134,7 +148,8 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
             for c in range(CLIENTS):
                 for n in range(1, 60):
                     smtp.sendmail(f"client{c}@example.com", [f"design@{DOMAIN}"], message(c, n))
-        messages, _ = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        wait_until_ingested(tmp_path / "data")
+        messages, _ = stored_rows(database)
         assert sorted(row[0] for row in messages) == sorted(sent_ids | set(ids))
     finally:
         server.send_signal(signal.SIGTERM)

@@ -1,7 +1,7 @@
 """The corpus' threading references hold: messages fed to the real ingest pipeline in file
 order group into the same threads, under the same parents, as the reference says.
 
-The mail goes through the ingest worker (the stage list the SMTP server uses) rather
+The mail goes through the ingest pipeline (the stages the SMTP server's mail takes) rather
 than over SMTP, to keep the suite quick; test_smtp.py covers the SMTP edge. Headers
 that would make the screen stage drop list traffic as automatic (Precedence: list,
 Auto-Submitted) are removed first: these are list archives replayed as posts.
@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.communities import create_community
+from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.ingest.worker import IngestWorker
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
@@ -74,18 +74,17 @@ def expected_threads(reference: dict[str, Any]) -> tuple[set[frozenset[str]], di
 
 
 @pytest.fixture
-def feed(app: App) -> Iterator[Any]:
+def feed(app: App) -> Any:
     with transaction(app.sessions) as session:
         create_community(session, "lists", "Lists", policy=Policy.OPEN)
-    worker = IngestWorker(app)
-    worker.start()
 
     def send(raw: bytes) -> str:
         mail = InboundMail(raw, "archive@example.com", (f"lists@{DOMAIN}",), utcnow())
-        return worker.submit(mail).result(60).disposition
+        [outcome] = ingest_now(app, [mail])
+        assert not isinstance(outcome, Exception)
+        return outcome.disposition
 
-    yield send
-    worker.stop()
+    return send
 
 
 @pytest.mark.parametrize("name", list(REFERENCES))

@@ -1,0 +1,152 @@
+"""The inbox processor: runs the ingest pipeline on spooled mail, in batches.
+
+Each batch is stored in one transaction, then its inbox rows are deleted, so a
+mail is ingested once, also if the process dies halfway (see process_batch): the
+rows are still there at the next start. A mail whose ingest fails (a bug, logged
+with its traceback) keeps its row with the error; it is tried again at each start
+and after MAX_ATTEMPTS it waits for an admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from typing import Protocol
+
+from sqlalchemy import Row
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+
+from gateway.app import App
+from gateway.ingest.batch import Outcome
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
+from gateway.store.models import InboxMail
+from gateway.store.models import as_utc
+
+log = logging.getLogger("gateway.ingest")
+
+BATCH = 16  # mails per transaction: short, so the spool's commits are not kept waiting
+MAX_ATTEMPTS = 3
+# How long the processor sleeps when the inbox is empty and nobody wakes it.
+IDLE_WAIT = 1.0
+
+
+class Signal(Protocol):
+    """A threading.Event, or a multiprocessing one when the processor has its own process."""
+
+    def set(self) -> None: ...
+    def clear(self) -> None: ...
+    def is_set(self) -> bool: ...
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class InboxProcessor:
+    def __init__(
+        self, app: App, wake: Signal | None = None, stopping: Signal | None = None
+    ) -> None:
+        self.app = app
+        self._wake: Signal = wake or threading.Event()
+        self._stopping: Signal = stopping or threading.Event()
+        self._thread = threading.Thread(target=self.run, name="gateway-ingest", daemon=True)
+        # Rows that failed in this process: not retried until the next start.
+        self._failed: set[int] = set()
+
+    def start(self) -> None:
+        """Run in a thread of this process (tests, small sites)."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New mail is in the inbox (called by the spool after each commit)."""
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the batch in hand; what is left stays in the inbox for the next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def run(self, alive: Callable[[], bool] = lambda: True) -> None:
+        """Process until stopped (or until `alive` says the parent process is gone)."""
+        while not self._stopping.is_set() and alive():
+            self._wake.clear()
+            try:
+                if self.process_batch():
+                    continue
+            except Exception:
+                log.exception("the inbox processor failed; trying again shortly")
+                time.sleep(IDLE_WAIT)
+            self._wake.wait(IDLE_WAIT)
+
+    def process_batch(self) -> int:
+        """Ingest up to BATCH spooled mails; return how many were taken.
+
+        The mails are stored in one transaction of the store, then their spool rows
+        are deleted. A crash between the two makes the next start ingest them again,
+        which stores nothing twice: messages and action mail are keyed by Message-ID
+        (generated from the content when missing).
+        """
+        spool = self.app.spool_engine
+        with spool.connect() as connection:
+            query = (
+                select(InboxMail.__table__)
+                .where(InboxMail.attempts < MAX_ATTEMPTS)
+                .order_by(InboxMail.id)
+                .limit(BATCH)
+            )
+            if self._failed:
+                query = query.where(InboxMail.id.not_in(self._failed))
+            rows = connection.execute(query).all()
+        if not rows:
+            return 0
+        started = time.perf_counter()
+        outcomes = ingest_now(self.app, [_mail(row) for row in rows])
+        milliseconds = (time.perf_counter() - started) * 1000 / len(rows)
+        with spool.begin() as connection:
+            done = [row.id for row, o in zip(rows, outcomes, strict=True) if not _failed(o)]
+            connection.execute(delete(InboxMail).where(InboxMail.id.in_(done)))
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if _failed(outcome):
+                    self._failed.add(row.id)
+                    connection.execute(
+                        update(InboxMail)
+                        .where(InboxMail.id == row.id)
+                        .values(attempts=InboxMail.attempts + 1, last_error=repr(outcome))
+                    )
+        for row, outcome in zip(rows, outcomes, strict=True):
+            _log(row.mail_from, outcome, milliseconds)
+        return len(rows)
+
+
+def _mail(row: Row[Any]) -> InboundMail:
+    return InboundMail(
+        raw=row.raw,
+        mail_from=row.mail_from,
+        recipients=tuple(row.recipients),
+        received_at=as_utc(row.received_at),
+        peer=row.peer,
+    )
+
+
+def _failed(outcome: Outcome) -> bool:
+    return isinstance(outcome, Exception)
+
+
+def _log(sender: str, outcome: Outcome, milliseconds: float) -> None:
+    if isinstance(outcome, Exception):
+        log.warning("from=%s disposition=failed error=%r", sender or "<>", outcome)
+        return
+    log.info(
+        "message-id=<%s> from=%s communities=%s disposition=%s%s ms=%.1f",
+        outcome.message_id,
+        sender or "<>",
+        ",".join(outcome.communities) or "-",
+        outcome.disposition,
+        f" reasons={','.join(outcome.reasons)}" if outcome.reasons else "",
+        milliseconds,
+    )
