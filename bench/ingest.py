@@ -331,9 +331,13 @@ def memory_mb(pid: int, key: str) -> float:
 
 
 def pipeline_pid(pid: int) -> int:
-    """The `gateway serve` child that runs the ingest pipeline."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return int(children[0]) if children else pid
+    """The `gateway serve` child that runs the ingest pipeline (not multiprocessing's
+    resource tracker, its other child)."""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        command = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"resource_tracker" not in command:
+            return int(child)
+    return pid
 
 
 def wait_ingested(spool: Path) -> float:
