@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cli import community
 from cli import db
+from cli import inbox
 from cli import init
 from cli import member
 from cli import profile
@@ -65,6 +66,7 @@ def main(ctx: click.Context, config: Path | None) -> None:
 
 main.add_command(init.init)
 main.add_command(db.db)
+main.add_command(inbox.inbox)
 main.add_command(community.community)
 main.add_command(member.member)
 main.add_command(profile.profile)

@@ -1,0 +1,68 @@
+"""`gateway inbox`: mail spooled and not yet through the pipeline, and retrying failures."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+from sqlalchemy import update
+
+from cli.output import emit_json
+from cli.output import emit_table
+from cli.output import json_option
+from cli.state import CliState
+from cli.state import pass_state
+from gateway.ingest.processor import MAX_ATTEMPTS
+from gateway.store.models import InboxMail
+
+
+@click.group()
+def inbox() -> None:
+    """See and retry mail waiting in the spool."""
+
+
+@inbox.command("list")
+@json_option
+@pass_state
+def list_(state: CliState, as_json: bool) -> None:
+    """Mail accepted and not yet ingested; failed attempts show their error."""
+    columns = (InboxMail.id, InboxMail.mail_from, InboxMail.recipients, InboxMail.received_at,
+               InboxMail.attempts, InboxMail.last_error)  # fmt: skip
+    with state.app.spool_engine.connect() as connection:
+        rows = connection.execute(select(*columns).order_by(InboxMail.id)).all()
+    described = [
+        {
+            "id": row.id,
+            "from": row.mail_from,
+            "recipients": row.recipients,
+            "received_at": str(row.received_at),
+            "attempts": row.attempts,
+            "waiting_for_admin": row.attempts >= MAX_ATTEMPTS,
+            "last_error": row.last_error,
+        }
+        for row in rows
+    ]
+    if as_json:
+        emit_json(described)
+        return
+    emit_table(
+        described,
+        [("ID", "id"), ("FROM", "from"), ("ATTEMPTS", "attempts"), ("ERROR", "last_error")],
+        empty="The inbox is empty: every accepted mail went through the pipeline.",
+    )
+
+
+@inbox.command()
+@click.argument("ids", nargs=-1, type=int)
+@pass_state
+def retry(state: CliState, ids: tuple[int, ...]) -> None:
+    """Let the pipeline try mail again (all that failed, or the IDs given).
+
+    Run it after fixing what made them fail; a running `gateway serve` picks
+    them up at its next start.
+    """
+    query = update(InboxMail).where(InboxMail.attempts > 0).values(attempts=0, last_error="")
+    if ids:
+        query = query.where(InboxMail.id.in_(ids))
+    with state.app.spool_engine.begin() as connection:
+        count = connection.execute(query).rowcount
+    click.echo(f"{count} mail(s) will be tried again.")

@@ -1,0 +1,95 @@
+"""The spool and the inbox processor: accepted mail waits durably, is ingested once, and
+mail the pipeline fails on is kept with its error until an admin retries it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.communities import create_community
+from gateway.ingest import pipeline
+from gateway.ingest.context import InboundMail
+from gateway.ingest.context import IngestContext
+from gateway.ingest.processor import InboxProcessor
+from gateway.ingest.spool import Spool
+from gateway.store.db import transaction
+from gateway.store.models import InboxMail
+from gateway.store.models import Message
+from gateway.store.models import Policy
+from tests.conftest import GatewayCli
+
+DOMAIN = "lists.example.com"
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+class _FailsOnBadSubject:
+    """A stage with a bug on one mail: a fault no real input can cause."""
+
+    @staticmethod
+    def run(ctx: IngestContext) -> None:
+        assert ctx.parsed is not None
+        if ctx.parsed.subject == "bad":
+            raise RuntimeError("a bug in a stage")
+
+
+def spool(app: App, *subjects: str) -> None:
+    woken = []
+    writer = Spool(app.spool_engine, on_commit=lambda: woken.append(True))
+    futures = [
+        writer.submit(InboundMail(f"Subject: {s}\r\nMessage-ID: <{s}@x>\r\n\r\nx\r\n".encode(),
+                                  "a@example.com", (f"design@{DOMAIN}",), NOW))
+        for s in subjects
+    ]  # fmt: skip
+    writer.start()
+    writer.stop(60)
+    assert all(future.result(0) is None for future in futures)
+    assert woken
+
+
+def waiting(app: App) -> list[tuple[int, int, str]]:
+    with app.spool_engine.connect() as connection:
+        query = select(InboxMail.id, InboxMail.attempts, InboxMail.last_error)
+        return [tuple(row) for row in connection.execute(query.order_by(InboxMail.id))]
+
+
+def stored(app: App) -> list[str]:
+    with transaction(app.read_sessions) as session:
+        return sorted(session.scalars(select(Message.message_id)))
+
+
+def test_spooled_mail_is_ingested_once_and_leaves_the_spool(app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    spool(app, "one", "two", "one")
+    assert len(waiting(app)) == 3
+    assert InboxProcessor(app).process_batch() == 3
+    assert waiting(app) == []
+    assert stored(app) == ["one@x", "two@x"]
+    assert InboxProcessor(app).process_batch() == 0
+
+
+def test_a_failing_mail_stays_with_its_error_until_retried(
+    app: App, gateway_cli: GatewayCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, _FailsOnBadSubject))
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    spool(app, "one", "bad", "two")
+    processor = InboxProcessor(app)
+    assert processor.process_batch() == 3
+    assert processor.process_batch() == 0  # not retried by the process that saw it fail
+    [(_, attempts, error)] = waiting(app)
+    assert attempts == 1 and "a bug in a stage" in error
+    assert stored(app) == ["one@x", "two@x"]
+
+    [listed] = gateway_cli.json("inbox", "list")
+    assert listed["attempts"] == 1 and "a bug in a stage" in listed["last_error"]
+    assert "1 mail(s)" in gateway_cli("inbox", "retry").stdout
+    monkeypatch.setattr(pipeline, "STAGES", pipeline.STAGES[:-1])  # the bug is fixed
+    assert InboxProcessor(app).process_batch() == 1
+    assert waiting(app) == []
+    assert stored(app) == ["bad@x", "one@x", "two@x"]
+    assert "empty" in gateway_cli("inbox", "list").stdout
