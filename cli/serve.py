@@ -9,7 +9,7 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
-from gateway.serve import LOG_FORMAT
+from gateway.serve import configure_logging
 from gateway.serve import serve as run_server
 
 
@@ -19,14 +19,7 @@ from gateway.serve import serve as run_server
 def serve(state: CliState, verbose: bool) -> None:
     """Run the SMTP server on [smtp] host and port; stop with Ctrl-C or SIGTERM."""
     settings = state.settings
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format=LOG_FORMAT,
-    )
-    # aiosmtpd logs every command at INFO, mail-parser warns about every part type
-    # it does not render: both drown the one line per message we log.
-    logging.getLogger("mail.log").setLevel(logging.DEBUG if verbose else logging.WARNING)
-    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    configure_logging(logging.DEBUG if verbose else logging.INFO)
     try:
         asyncio.run(run_server(settings, processor_process=True))
     except OSError as error:

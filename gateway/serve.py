@@ -51,11 +51,23 @@ def community_lookup(app: App) -> Callable[[str], CommunityState]:
     return lookup
 
 
+def configure_logging(level: int) -> None:
+    """One line per message at INFO; the libraries' chatter only when debugging.
+
+    aiosmtpd logs every SMTP command at INFO, Alembic its checks at start-up, and
+    mail-parser a warning for each part type it does not render.
+    """
+    logging.basicConfig(level=level, format=LOG_FORMAT)
+    quiet = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
+    for name in ("mail.log", "alembic"):
+        logging.getLogger(name).setLevel(quiet)
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+
 def run_inbox_processor(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
     """The inbox processor's own process: the pipeline's CPU work gets its own core
     (and its own GIL), so the SMTP sessions are answered at the network's pace."""
-    logging.basicConfig(level=log_level, format=LOG_FORMAT)
-    logging.getLogger("mailparser").setLevel(logging.ERROR)
+    configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     # Background work: when both compete for a core, answering SMTP sessions comes
     # first; the spool absorbs bursts and the pipeline catches up after them.
@@ -94,7 +106,7 @@ async def serve(
         child = None
         processor = InboxProcessor(app)
         processor.start()
-    spool = Spool(app.spool_engine, on_commit=processor.wake)
+    spool = Spool(app.spool_engine, app.blobs, on_commit=processor.wake)
     spool.start()
     handler = GatewayHandler(
         domain=settings.gateway.domain,

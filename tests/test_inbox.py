@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.communities import create_community
 from gateway.ingest import pipeline
+from gateway.ingest import spool as spool_module
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.processor import InboxProcessor
@@ -37,7 +38,7 @@ class _FailsOnBadSubject:
 
 def spool(app: App, *subjects: str) -> None:
     woken = []
-    writer = Spool(app.spool_engine, on_commit=lambda: woken.append(True))
+    writer = Spool(app.spool_engine, app.blobs, on_commit=lambda: woken.append(True))
     futures = [
         writer.submit(InboundMail(f"Subject: {s}\r\nMessage-ID: <{s}@x>\r\n\r\nx\r\n".encode(),
                                   "a@example.com", (f"design@{DOMAIN}",), NOW))
@@ -93,3 +94,15 @@ def test_a_failing_mail_stays_with_its_error_until_retried(
     assert waiting(app) == []
     assert stored(app) == ["bad@x", "one@x", "two@x"]
     assert "empty" in gateway_cli("inbox", "list").stdout
+
+
+def test_large_mail_is_spooled_in_the_blob_store(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spool_module, "INLINE_LIMIT", 10)
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    spool(app, "large")
+    with app.spool_engine.connect() as connection:
+        [row] = connection.execute(select(InboxMail.raw, InboxMail.raw_sha256)).all()
+    assert row.raw == b"" and app.blobs.exists(row.raw_sha256)
+    assert InboxProcessor(app).process_batch() == 1
+    assert stored(app) == ["large@x"]

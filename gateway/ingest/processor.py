@@ -105,7 +105,7 @@ class InboxProcessor:
         if not rows:
             return 0
         started = time.perf_counter()
-        outcomes = ingest_now(self.app, [_mail(row) for row in rows])
+        outcomes = ingest_now(self.app, [self._mail(row) for row in rows])
         milliseconds = (time.perf_counter() - started) * 1000 / len(rows)
         with spool.begin() as connection:
             done = [row.id for row, o in zip(rows, outcomes, strict=True) if not _failed(o)]
@@ -122,15 +122,14 @@ class InboxProcessor:
             _log(row.mail_from, outcome, milliseconds)
         return len(rows)
 
-
-def _mail(row: Row[Any]) -> InboundMail:
-    return InboundMail(
-        raw=row.raw,
-        mail_from=row.mail_from,
-        recipients=tuple(row.recipients),
-        received_at=as_utc(row.received_at),
-        peer=row.peer,
-    )
+    def _mail(self, row: Row[Any]) -> InboundMail:
+        return InboundMail(
+            raw=self.app.blobs.get(row.raw_sha256) if row.raw_sha256 else row.raw,
+            mail_from=row.mail_from,
+            recipients=tuple(row.recipients),
+            received_at=as_utc(row.received_at),
+            peer=row.peer,
+        )
 
 
 def _failed(outcome: Outcome) -> bool:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy import insert
 
+from gateway.blobs import BlobBatch
+from gateway.blobs import BlobStore
 from gateway.ingest.context import InboundMail
 from gateway.store.models import InboxMail
 
@@ -26,6 +28,8 @@ log = logging.getLogger("gateway.spool")
 
 # The most mails committed together; more waiting ones go in the next batch.
 MAX_BATCH = 256
+# Mail larger than this is spooled in the blob store rather than in its row.
+INLINE_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,11 @@ class _Job:
 
 
 class Spool:
-    def __init__(self, engine: Engine, on_commit: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, engine: Engine, blobs: BlobStore, on_commit: Callable[[], None] = lambda: None
+    ) -> None:
         self.engine = engine
+        self.blobs = blobs
         self.on_commit = on_commit
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="gateway-spool", daemon=True)
@@ -74,20 +81,14 @@ class Spool:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
-        rows = [
-            {
-                "raw": job.mail.raw,
-                "mail_from": job.mail.mail_from,
-                "recipients": list(job.mail.recipients),
-                "received_at": job.mail.received_at,
-                "peer": job.mail.peer,
-            }
-            for job in batch
-        ]
+        blobs = self.blobs.batch()
         try:
+            rows = [self._row(job.mail, blobs) for job in batch]
+            blobs.sync()
             with self.engine.begin() as connection:
                 connection.execute(insert(InboxMail), rows)
         except Exception as error:
+            blobs.discard()
             log.exception("could not spool a batch of %d mails", len(batch))
             for job in batch:
                 job.future.set_exception(error)
@@ -95,3 +96,17 @@ class Spool:
         self.on_commit()
         for job in batch:
             job.future.set_result(None)
+
+    @staticmethod
+    def _row(mail: InboundMail, blobs: BlobBatch) -> dict[str, object]:
+        # A large mail goes to the blob store, where the pipeline will want it anyway:
+        # binding it into a database row would copy it in memory twice more.
+        large = len(mail.raw) > INLINE_LIMIT
+        return {
+            "raw": b"" if large else mail.raw,
+            "raw_sha256": blobs.put(mail.raw) if large else "",
+            "mail_from": mail.mail_from,
+            "recipients": list(mail.recipients),
+            "received_at": mail.received_at,
+            "peer": mail.peer,
+        }

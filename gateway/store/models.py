@@ -348,7 +348,9 @@ class InboxMail(Base):
     __tablename__ = "inbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # Small mail is kept here; large mail goes to the blob store and is named here.
+    raw: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    raw_sha256: Mapped[str] = mapped_column(String(64), default="")
     mail_from: Mapped[str] = mapped_column(Text, default="")
     recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

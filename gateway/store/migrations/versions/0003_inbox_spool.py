@@ -21,6 +21,7 @@ def upgrade() -> None:
         "inbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("raw", sa.LargeBinary(), nullable=False),
+        sa.Column("raw_sha256", sa.String(length=64), nullable=False),
         sa.Column("mail_from", sa.Text(), nullable=False),
         sa.Column("recipients", sa.JSON(), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
