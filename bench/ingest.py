@@ -398,7 +398,8 @@ def main() -> None:
                         help="mails with a 1 MB attachment, per server")  # fmt: skip
     parser.add_argument("--large-messages", type=int, default=6,
                         help="25 MB mails, to the gateway only")  # fmt: skip
-    parser.add_argument("--large-clients", type=int, default=2)
+    parser.add_argument("--large-clients", type=int, default=1,
+                        help="concurrent clients for the 25 MB mails")  # fmt: skip
     options = parser.parse_args()
     # A plain `kill` of the bench also stops the servers and removes the folder.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

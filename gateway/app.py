@@ -6,15 +6,18 @@ tests call build_app() (or init_store()) with the settings they have.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from dataclasses import field
+from typing import TYPE_CHECKING
 
-import jinja2
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 import templates
+
+if TYPE_CHECKING:
+    import jinja2
 from gateway.blobs import BlobStore
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -27,6 +30,8 @@ from gateway.store.models import InboxMail
 
 def make_template_environment() -> jinja2.Environment:
     """One environment for every mail and page; HTML pages are autoescaped, mail is text."""
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates.PATH),
         undefined=jinja2.StrictUndefined,
@@ -44,7 +49,11 @@ class App:
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
     blobs: BlobStore
-    templates: jinja2.Environment = field(default_factory=make_template_environment)
+
+    @functools.cached_property
+    def templates(self) -> jinja2.Environment:
+        """Built on first use: the SMTP server never renders anything."""
+        return make_template_environment()
 
     def close(self) -> None:
         self.engine.dispose()

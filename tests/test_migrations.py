@@ -77,3 +77,14 @@ def test_check_schema_refuses_a_revision_it_does_not_know(empty_engine: Engine) 
         connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
     with pytest.raises(migrate.SchemaError, match="newer version"):
         migrate.check_schema(empty_engine)
+    with empty_engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    with pytest.raises(migrate.SchemaError, match="run `gateway db upgrade`"):
+        migrate.check_schema(empty_engine)
+
+
+def test_the_head_constant_is_alembics_head() -> None:
+    assert migrate.HEAD == migrate.script_head()
+    versions = (migrate.MIGRATIONS_DIR / "versions").glob("*.py")
+    # Revision ids are four digits, so comparing them as strings orders them.
+    assert all(path.name[:4].isdigit() and path.name[4] == "_" for path in versions)
