@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 import click
 
@@ -25,6 +26,7 @@ def serve(state: CliState, verbose: bool) -> None:
     except OSError as error:
         if error.filename is None and error.errno is not None:
             raise click.ClickException(
-                f"cannot listen on {settings.smtp.host}:{settings.smtp.port}: {error.strerror}"
+                f"cannot listen on {settings.smtp.host}:{settings.smtp.port}: "
+                f"{os.strerror(error.errno)}"
             ) from None
         raise

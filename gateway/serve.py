@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Callable
+from multiprocessing.process import BaseProcess
 
 from sqlalchemy import select
 
@@ -92,6 +93,7 @@ async def serve(
     serve` does); without, in a thread (tests).
     """
     app = build_app(settings)
+    child: BaseProcess | None = None
     if processor_process:
         context = multiprocessing.get_context("spawn")
         wake, stopping = context.Event(), context.Event()
@@ -100,14 +102,10 @@ async def serve(
             args=(settings, wake, stopping, logging.getLogger().getEffectiveLevel()),
             name="gateway-ingest",
         )
-        child.start()
         processor = InboxProcessor(app, wake, stopping)
     else:
-        child = None
         processor = InboxProcessor(app)
-        processor.start()
     spool = Spool(app.spool_engine, app.blobs, on_commit=processor.wake)
-    spool.start()
     handler = GatewayHandler(
         domain=settings.gateway.domain,
         max_recipients=settings.smtp.max_recipients,
@@ -115,21 +113,31 @@ async def serve(
         submit=spool.submit,
     )
     loop = asyncio.get_running_loop()
+    try:
+        # Listen first: if the port is taken, nothing else has been started.
+        server = await loop.create_server(
+            lambda: GatewaySMTP(
+                handler,
+                hostname=settings.gateway.domain,
+                data_size_limit=settings.smtp.max_message_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+            ),
+            host=settings.smtp.host,
+            port=settings.smtp.port,
+        )
+    except BaseException:
+        app.close()
+        raise
+    if child is not None:
+        child.start()
+    else:
+        processor.start()
+    spool.start()
     if stop is None:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-    server = await loop.create_server(
-        lambda: GatewaySMTP(
-            handler,
-            hostname=settings.gateway.domain,
-            data_size_limit=settings.smtp.max_message_size,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-        ),
-        host=settings.smtp.host,
-        port=settings.smtp.port,
-    )
     log.info(
         "listening on %s:%d for mail to @%s",
         settings.smtp.host,

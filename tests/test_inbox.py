@@ -13,7 +13,6 @@ from gateway.communities import create_community
 from gateway.ingest import pipeline
 from gateway.ingest import spool as spool_module
 from gateway.ingest.context import InboundMail
-from gateway.ingest.context import IngestContext
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
 from gateway.store.db import transaction
@@ -21,19 +20,10 @@ from gateway.store.models import InboxMail
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from tests.conftest import GatewayCli
+from tests.faults import FailsOnBadSubject
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
-
-
-class _FailsOnBadSubject:
-    """A stage with a bug on one mail: a fault no real input can cause."""
-
-    @staticmethod
-    def run(ctx: IngestContext) -> None:
-        assert ctx.parsed is not None
-        if ctx.parsed.subject == "bad":
-            raise RuntimeError("a bug in a stage")
 
 
 def spool(app: App, *subjects: str) -> None:
@@ -75,7 +65,7 @@ def test_spooled_mail_is_ingested_once_and_leaves_the_spool(app: App) -> None:
 def test_a_failing_mail_stays_with_its_error_until_retried(
     app: App, gateway_cli: GatewayCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, _FailsOnBadSubject))
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, FailsOnBadSubject))
     with transaction(app.sessions) as session:
         create_community(session, "design", "Design", policy=Policy.OPEN)
     spool(app, "one", "bad", "two")

@@ -27,6 +27,7 @@ from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Policy
 from gateway.store.models import Role
+from tests.faults import FailsOnBadSubject
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -154,20 +155,10 @@ def test_a_cross_post_is_held_if_any_community_holds_it(session: Session, app: A
     assert (ctx.status, ctx.reasons) == (MessageStatus.HELD, [Reason.MODERATED])
 
 
-class _FailsOnBadSubject:
-    """A stage with a bug that shows on one mail only: a fault no real input can cause."""
-
-    @staticmethod
-    def run(ctx: IngestContext) -> None:
-        assert ctx.parsed is not None
-        if ctx.parsed.subject == "bad":
-            raise RuntimeError("a bug in a stage")
-
-
 def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, _FailsOnBadSubject))
+    monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, FailsOnBadSubject))
     with transaction(app.sessions) as session:
         create_community(session, "design", "Design", policy=Policy.OPEN)
     mails = [

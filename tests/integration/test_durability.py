@@ -155,3 +155,17 @@ def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0, log.read_text()
     assert "stopped" in log.read_text().splitlines()[-1]
+
+
+def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "gateway.toml"
+        config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+        gateway("--config", str(config), "init", cwd=tmp_path)
+        result = gateway("--config", str(config), "serve", cwd=tmp_path, expect=1)
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )

@@ -1,0 +1,15 @@
+"""Faults no real input can cause, for the tests of what happens when code fails."""
+
+from __future__ import annotations
+
+from gateway.ingest.context import IngestContext
+
+
+class FailsOnBadSubject:
+    """An ingest stage with a bug that shows on one mail only (subject "bad")."""
+
+    @staticmethod
+    def run(ctx: IngestContext) -> None:
+        assert ctx.parsed is not None
+        if ctx.parsed.subject == "bad":
+            raise RuntimeError("a bug in a stage")
