@@ -307,3 +307,20 @@ def test_data_without_recipients_and_garbage_commands_keep_the_server_up(
         with server.client() as smtp:
             smtp.sendmail("a@example.com", [f"nosuch@{DOMAIN}"], b"Subject: x\r\n\r\nx\r\n")
     assert code_of(server.send(mail().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
+
+
+def test_a_200_kb_subject_header_is_taken(server: RunningGateway, seeded: App) -> None:
+    raw = (CORPUS / "mime" / "flanker" / "long-header.eml").read_bytes()
+    assert server.send(raw, [f"ux@{DOMAIN}"]) == replies.ACCEPTED
+    [message] = stored(seeded)
+    assert message.subject.startswith("Die heiße Zypernsonne quälte Max")
+    assert len(message.subject) > 100_000
+
+
+def test_an_rfc_2231_filename_is_decoded(server: RunningGateway, seeded: App) -> None:
+    raw = (CORPUS / "mime" / "ruby-mail" / "attachment_emails"
+           / "attachment_with_quoted_filename.eml").read_bytes()  # fmt: skip
+    assert server.send(raw, [f"ux@{DOMAIN}"]) == replies.ACCEPTED
+    with transaction(seeded.read_sessions) as session:
+        names = session.scalars(select(Attachment.filename)).all()
+    assert "Eelanalüüsi päring.jpg" in names
