@@ -36,7 +36,7 @@ log = logging.getLogger("gateway.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0
-PROCESSOR_NICENESS = 10
+PROCESSOR_NICENESS = 19
 
 
 def community_lookup(app: App) -> Callable[[str], CommunityState]:
