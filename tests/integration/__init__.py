@@ -1,0 +1,1 @@
+"""End-to-end flows: the installed command, a real server, the whole corpus."""
