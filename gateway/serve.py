@@ -37,6 +37,7 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0
 PROCESSOR_NICENESS = 19
+CHILD_CHECK_INTERVAL = 1.0
 
 
 def community_lookup(app: App) -> Callable[[str], CommunityState]:
@@ -81,6 +82,42 @@ def run_inbox_processor(settings: Settings, wake: Signal, stopping: Signal, log_
         app.close()
 
 
+class PipelineProcess:
+    """The pipeline's child process, started again if it dies: a crash in it must not
+    leave accepted mail waiting in the spool until someone restarts the gateway."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.context = multiprocessing.get_context("spawn")
+        self.wake = self.context.Event()
+        self.stopping = self.context.Event()
+        self.process: BaseProcess | None = None
+
+    def start(self) -> None:
+        level = logging.getLogger().getEffectiveLevel()
+        self.process = self.context.Process(
+            target=run_inbox_processor,
+            args=(self.settings, self.wake, self.stopping, level),
+            name="gateway-ingest",
+        )
+        self.process.start()
+
+    async def watch(self) -> None:
+        while True:
+            await asyncio.sleep(CHILD_CHECK_INTERVAL)
+            if self.process is None or self.process.is_alive() or self.stopping.is_set():
+                continue
+            log.error(
+                "the pipeline process ended (exit code %s); starting it again",
+                self.process.exitcode,
+            )
+            self.start()
+
+    def join(self, timeout: float) -> None:
+        if self.process is not None:
+            self.process.join(timeout)
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event | None = None,
@@ -93,18 +130,8 @@ async def serve(
     serve` does); without, in a thread (tests).
     """
     app = build_app(settings)
-    child: BaseProcess | None = None
-    if processor_process:
-        context = multiprocessing.get_context("spawn")
-        wake, stopping = context.Event(), context.Event()
-        child = context.Process(
-            target=run_inbox_processor,
-            args=(settings, wake, stopping, logging.getLogger().getEffectiveLevel()),
-            name="gateway-ingest",
-        )
-        processor = InboxProcessor(app, wake, stopping)
-    else:
-        processor = InboxProcessor(app)
+    child = PipelineProcess(settings) if processor_process else None
+    processor = InboxProcessor(app, child.wake, child.stopping) if child else InboxProcessor(app)
     spool = Spool(app.spool_engine, app.blobs, on_commit=processor.wake)
     handler = GatewayHandler(
         domain=settings.gateway.domain,
@@ -129,8 +156,10 @@ async def serve(
     except BaseException:
         app.close()
         raise
+    watcher = None
     if child is not None:
         child.start()
+        watcher = asyncio.create_task(child.watch())
     else:
         processor.start()
     spool.start()
@@ -154,6 +183,8 @@ async def serve(
         await _finish_sessions(handler)
         await loop.run_in_executor(None, spool.stop)
         await loop.run_in_executor(None, processor.stop)
+        if watcher is not None:
+            watcher.cancel()
         if child is not None:
             await loop.run_in_executor(None, child.join, SHUTDOWN_GRACE)
         app.close()

@@ -169,3 +169,35 @@ def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
+
+
+def pipeline_child(pid: int) -> int:
+    """The `gateway serve` child running the pipeline (not multiprocessing's tracker)."""
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    raise AssertionError("no pipeline process")
+
+
+def test_a_crashed_pipeline_process_is_started_again(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    gateway("--config", str(config), "init", cwd=tmp_path)
+    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
+            "--policy", "open", cwd=tmp_path)  # fmt: skip
+    log = tmp_path / "serve.log"
+    server = start_server(config, log)
+    try:
+        first = pipeline_child(server.pid)
+        os.kill(first, signal.SIGKILL)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.sendmail("a@example.com", [f"design@{DOMAIN}"], message(0, 1))
+        wait_until_ingested(tmp_path / "data")
+        messages, _ = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        assert [row[0] for row in messages] == ["burst-0-1@example.com"]
+        assert pipeline_child(server.pid) != first
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, log.read_text()
+    assert "starting it again" in log.read_text()
