@@ -11,7 +11,7 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import threads
+from gateway import thread_tree
 from gateway.communities import get_community
 from gateway.errors import NotFound
 from gateway.store.models import Thread
@@ -31,9 +31,9 @@ def list_(state: CliState, slug: str, limit: int | None, as_json: bool) -> None:
     """The threads of a community, most recently active first."""
     with state.read_transaction() as session:
         community = get_community(session, slug)
-        found = threads.community_threads(session, community.id, limit)
-        roots = threads.root_ids(session, [t.id for t in found])
-        rows = [threads.describe_thread_summary(t, roots.get(t.id)) for t in found]
+        found = thread_tree.community_threads(session, community.id, limit)
+        roots = thread_tree.root_ids(session, [t.id for t in found])
+        rows = [thread_tree.describe_thread_summary(t, roots.get(t.id)) for t in found]
     if as_json:
         emit_json(rows)
         return
@@ -59,7 +59,7 @@ def show(state: CliState, thread_id: int, as_json: bool) -> None:
         found = session.get(Thread, thread_id)
         if found is None:
             raise NotFound(f"no thread {thread_id} (see `gateway thread list SLUG`)")
-        details = threads.describe_thread(session, found)
+        details = thread_tree.describe_thread(session, found)
     if as_json:
         emit_json(details)
         return

@@ -18,7 +18,6 @@ logger belongs to the composition root, not to this module.
 from __future__ import annotations
 
 import binascii
-import codecs
 import dataclasses
 import datetime
 import email.message
@@ -37,6 +36,10 @@ from typing import TypeAlias
 
 from mailparser import utils as mailparser_utils
 
+from gateway.charsets import clean_text
+from gateway.charsets import decode_bytes
+from gateway.charsets import decode_words
+from gateway.charsets import header_text
 from gateway.filenames import safe_filename
 from gateway.sanitize import html_to_text
 from gateway.sanitize import sanitize_html
@@ -51,18 +54,6 @@ FLAG_CHARSET_FALLBACK = "charset-fallback"  # a text part did not decode as decl
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_MESSAGE_ID_LENGTH = 998  # RFC 5322 section 2.1.1: no line is longer
 
-# Labels decoded with the superset that senders really use under them
-# (WHATWG Encoding Standard, section 4.2, "Names and labels").
-_CHARSET_SUPERSETS = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "shift_jis": "cp932",
-    "x-sjis": "cp932",
-    "big5": "big5hkscs",
-}
 # Unnamed parts of a signature or encryption envelope (RFC 3156, RFC 8551).
 _ENVELOPE_TYPES = frozenset(
     {
@@ -75,15 +66,11 @@ _ENVELOPE_TYPES = frozenset(
 # message/* parts that hold a whole message, kept as an .eml attachment.
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _WHITESPACE = re.compile(r"\s+")
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
-_ENCODED_WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
 _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _ID_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CID_URL = re.compile(r"cid:([^\s\"'<>)]+)", re.IGNORECASE)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_DECODED_NON_ASCII = re.compile("[^\x00-\x7f\ufffd]")
 # A Date that ends at its time of day: nothing after it but -0000 or a comment.
 _ENDS_AT_TIME = re.compile(r".*\d:\d\d(?::\d\d)?(?:\s+-0000)?\s*(?:\([^()]*\)\s*)?", re.DOTALL)
 
@@ -165,7 +152,7 @@ def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
         flags.add(FLAG_MALFORMED)
         message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     values = _header_values(message)
-    headers = {name: _decode_words(texts[0]) for name, texts in values.items()}
+    headers = {name: decode_words(texts[0]) for name, texts in values.items()}
     from_address, from_name = _sender(values["from"][0] if "from" in values else None)
     message_ids = extract_message_ids(values.get("message-id", [""])[0])
 
@@ -187,8 +174,8 @@ def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
         in_reply_to=extract_message_ids(" ".join(values.get("in-reply-to", []))),
         references=extract_message_ids(" ".join(values.get("references", []))),
         thread_index=values.get("thread-index", [""])[0],
-        body_text=_clean_text(body_text),
-        body_html=_clean_text(body_html),
+        body_text=clean_text(body_text),
+        body_html=clean_text(body_html),
         attachments=walk.attachments(html),
         flags=tuple(sorted(flags)),
         headers=MappingProxyType(headers),
@@ -292,7 +279,7 @@ class _Walk:
             # with the message (RFC 2183 section 2.1).
             if not (text_type and inline):
                 return
-        text, exact = _decode_bytes(payload, part.get_content_charset())
+        text, exact = decode_bytes(payload, part.get_content_charset())
         if not exact:
             self.flags.add(FLAG_CHARSET_FALLBACK)
         slots = self.html if content_type == "text/html" else self.plain
@@ -313,8 +300,8 @@ class _Walk:
         inline: bool,
     ) -> None:
         filename = view.get_filename()
-        name = _decode_words(_header_text(filename)) if isinstance(filename, str) else ""
-        content_id = _WHITESPACE.sub("", _header_text(_raw_header(part, "content-id") or ""))
+        name = decode_words(header_text(filename)) if isinstance(filename, str) else ""
+        content_id = _WHITESPACE.sub("", header_text(_raw_header(part, "content-id") or ""))
         self.found.append((name, content_type, payload, content_id.strip("<>"), inline))
 
     def _message_bytes(self, children: list[email.message.Message]) -> bytes:
@@ -365,9 +352,9 @@ def _header_values(message: email.message.Message) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {}
     # raw_items() gives the values as parsed; get() would turn 8-bit bytes into U+FFFD.
     for name, value in message.raw_items():
-        key = _header_text(str(name)).lower()
+        key = header_text(str(name)).lower()
         if key:
-            values.setdefault(key, []).append(_header_text(str(value)))
+            values.setdefault(key, []).append(header_text(str(value)))
     return values
 
 
@@ -390,7 +377,7 @@ def _mime_view(part: email.message.Message) -> email.message.Message:
         return part
     view = email.message.Message()
     for key, value in raw:
-        view[key] = _header_text(value)
+        view[key] = header_text(value)
     return view
 
 
@@ -424,7 +411,7 @@ def _sender(raw_from: str | None) -> tuple[str, str]:
     for name, address in pairs:
         address = address.strip()
         if "@" in address and not _WHITESPACE.search(address):
-            return address.lower(), " ".join(_decode_words(name).split())
+            return address.lower(), " ".join(decode_words(name).split())
     return "", ""
 
 
@@ -451,127 +438,3 @@ def _date(header: str | None) -> datetime.datetime | None:
         return value.astimezone(datetime.UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-
-
-def _header_text(value: str) -> str:
-    """A raw header value as text: unfolded, 8-bit bytes decoded, NULs removed."""
-    text = _LINE_BREAK.sub("", value)
-    if not text.isascii():
-        try:
-            data = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:
-            data = text.encode("utf-8", "replace")
-        text = _decode_8bit(data)
-    return text.replace("\x00", "").strip()
-
-
-def _decode_words(text: str) -> str:
-    """Decode RFC 2047 encoded-words anywhere in `text`, even inside quotes.
-
-    Whitespace between two encoded-words is dropped (RFC 2047 section 6.2), and
-    the bytes of adjacent words in one charset are joined before decoding, so a
-    character split across two words survives. A word that does not decode
-    stays as it was.
-    """
-    if "=?" not in text:
-        return text
-    out: list[str] = []
-    run: list[tuple[str, bytes]] = []  # adjacent decoded words: (charset, bytes)
-    position = 0
-    for match in _ENCODED_WORD.finditer(text):
-        gap = text[position : match.start()]
-        data = _word_bytes(match.group(2), match.group(3))
-        if run and (gap.strip() or data is None):
-            out.append(_decode_run(run))
-            run = []
-        if not run:
-            out.append(gap)
-        position = match.end()
-        if data is None:
-            out.append(match.group(0))
-            continue
-        charset = match.group(1).lower()
-        if run and run[-1][0] == charset:
-            run[-1] = (charset, run[-1][1] + data)
-        else:
-            run.append((charset, data))
-    if run:
-        out.append(_decode_run(run))
-    out.append(text[position:])
-    return "".join(out)
-
-
-def _word_bytes(encoding: str, encoded: str) -> bytes | None:
-    data = encoded.encode("ascii", "replace")
-    try:
-        if encoding in "qQ":
-            return binascii.a2b_qp(data, header=True)
-        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _decode_run(run: list[tuple[str, bytes]]) -> str:
-    return "".join(_decode_bytes(data, charset)[0] for charset, data in run)
-
-
-def _decode_bytes(data: bytes, charset: str | None) -> tuple[str, bool]:
-    """Decode with the declared charset (us-ascii if none); True if it fitted.
-
-    Fallbacks, in order: UTF-8; the declared charset with replacement characters
-    if it is a known multi-byte or 8-bit one; then _decode_8bit. Never raises.
-    """
-    codec = _codec(charset or "us-ascii")
-    if codec is not None:
-        text = _strict(data, codec)
-        if text is not None:
-            return text, True
-    if codec is not None and codec not in ("ascii", "utf-8"):
-        text = _strict(data, "utf-8")
-        if text is None:
-            text = _strict(data, codec, "replace")
-        if text is not None:
-            return text, False
-    return _decode_8bit(data), False
-
-
-def _decode_8bit(data: bytes) -> str:
-    """Decode bytes of unknown charset: UTF-8, else Latin-1, which reads any byte.
-
-    Bytes that are mostly UTF-8 (a multi-byte character cut off, as in flanker's
-    russian-attachment-yahoo.eml) keep UTF-8 with a replacement character
-    rather than turning whole into Latin-1 mojibake.
-    """
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("utf-8", "replace")
-    if len(_DECODED_NON_ASCII.findall(text)) > text.count("\ufffd"):
-        return text
-    return data.decode("latin-1")
-
-
-def _codec(charset: str) -> str | None:
-    """The Python codec for a MIME charset label, or None if Python has none."""
-    label = charset.strip().strip("\"'").lower()
-    try:
-        return codecs.lookup(_CHARSET_SUPERSETS.get(label, label)).name
-    except (LookupError, ValueError):
-        return None
-
-
-def _strict(data: bytes, codec: str, errors: str = "strict") -> str | None:
-    try:
-        text = data.decode(codec, errors)
-    except Exception:  # a codec named by the sender may raise anything
-        return None
-    # Codecs such as utf-7 or unicode_escape can produce lone surrogates,
-    # which are not text and cannot be stored.
-    if not text.isascii() and _SURROGATE.search(text):
-        return None
-    return text
-
-
-def _clean_text(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")

@@ -23,14 +23,12 @@ import binascii
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import selectinload
 
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -325,98 +323,3 @@ def refresh_thread(session: Session, thread_id: int | None) -> None:
         thread.last_activity_at = as_utc(last)
     if first is not None and root is None:
         thread.created_at = as_utc(first)
-
-
-# --- reading threads (the stable shapes printed by `gateway thread ... --json`)
-
-
-def community_threads(
-    session: Session, community_id: int, limit: int | None = None
-) -> list[Thread]:
-    """The threads with a message in this community, most recently active first."""
-    in_community = (
-        select(Message.thread_id)
-        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
-        .where(MessageCommunity.community_id == community_id)
-    )
-    query = (
-        select(Thread)
-        .where(Thread.id.in_(in_community))
-        .order_by(Thread.last_activity_at.desc(), Thread.id.desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.scalars(query))
-
-
-def root_ids(session: Session, thread_ids: Sequence[int]) -> dict[int, str]:
-    """The Message-ID of each thread's first top-level message."""
-    roots: dict[int, str] = {}
-    query = (
-        select(Message.thread_id, Message.message_id)
-        .where(Message.thread_id.in_(thread_ids), Message.parent_id.is_(None))
-        .order_by(Message.received_at.desc(), Message.id.desc())
-    )
-    for thread_id, message_id in session.execute(query):
-        if thread_id is not None:
-            roots[thread_id] = message_id  # the last written is the earliest
-    return roots
-
-
-def describe_thread_summary(thread: Thread, root_message_id: str | None) -> dict[str, Any]:
-    return {
-        "id": thread.id,
-        "subject": thread.subject,
-        "root_message_id": root_message_id,
-        "messages": thread.message_count,
-        "first_activity_at": thread.created_at.isoformat(),
-        "last_activity_at": thread.last_activity_at.isoformat(),
-    }
-
-
-def describe_thread(session: Session, thread: Thread) -> dict[str, Any]:
-    """A thread with its messages as a tree (each node's replies in arrival order)."""
-    messages = list(
-        session.scalars(
-            select(Message)
-            .where(Message.thread_id == thread.id)
-            .order_by(Message.received_at, Message.id)
-            .options(selectinload(Message.attachments), selectinload(Message.communities))
-        )
-    )
-    by_id = {message.id: message for message in messages}
-    nodes = {message.id: _describe_node(message, by_id) for message in messages}
-    roots: list[dict[str, Any]] = []
-    for message in messages:
-        parent = nodes.get(message.parent_id) if message.parent_id else None
-        (parent["replies"] if parent is not None else roots).append(nodes[message.id])
-    slugs = sorted({c.slug for message in messages for c in message.communities})
-    return {
-        **describe_thread_summary(thread, str(roots[0]["message_id"]) if roots else None),
-        "communities": slugs,
-        "tree": roots,
-    }
-
-
-def _describe_node(message: Message, by_id: dict[int, Message]) -> dict[str, Any]:
-    parent = by_id.get(message.parent_id) if message.parent_id else None
-    return {
-        "message_id": message.message_id,
-        "parent_message_id": parent.message_id if parent else None,
-        "from": message.sender_address,
-        "name": message.sender_name,
-        "date": message.date.isoformat() if message.date else None,
-        "received_at": message.received_at.isoformat(),
-        "subject": message.subject,
-        "status": message.status.value,
-        "attachments": [
-            {
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "sha256": a.sha256,
-            }  # fmt: skip
-            for a in message.attachments
-        ],
-        "replies": [],
-    }
