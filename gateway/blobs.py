@@ -37,6 +37,13 @@ class BlobNotFound(KeyError):
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._sync_pool: ThreadPoolExecutor | None = None
+
+    def sync_pool(self) -> ThreadPoolExecutor:
+        """Threads for the parallel fsyncs of batches, started once and kept."""
+        if self._sync_pool is None:
+            self._sync_pool = ThreadPoolExecutor(_SYNC_THREADS, thread_name_prefix="blob-sync")
+        return self._sync_pool
 
     def path(self, sha256: str) -> Path:
         if not _SHA256.fullmatch(sha256):
@@ -146,12 +153,12 @@ class BlobBatch:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        with ThreadPoolExecutor(max_workers=min(_SYNC_THREADS, len(pending))) as pool:
-            list(pool.map(_fsync, pending.values()))
-            folders: set[Path] = set()
-            for sha256, tmp in pending.items():
-                folders.update(self.store._link_unsynced(tmp, sha256))
-            list(pool.map(_fsync, folders))
+        pool = self.store.sync_pool()
+        list(pool.map(_fsync, pending.values()))
+        folders: set[Path] = set()
+        for sha256, tmp in pending.items():
+            folders.update(self.store._link_unsynced(tmp, sha256))
+        list(pool.map(_fsync, folders))
 
     def discard(self) -> None:
         """Forget what was not synced (the batch failed): remove its temporary files."""

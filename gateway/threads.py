@@ -104,29 +104,33 @@ def thread_message(
     subject_prefixes: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> None:
-    """Give a new, flushed message its parent and thread, and adopt its early replies."""
-    parent = _parent_by_references(session, message, references, in_reply_to)
-    if parent is None:
-        parent = _parent_by_thread_index(session, message)
-    subject, had_prefix = normalize_subject(message.subject, subject_prefixes)
-    thread: Thread | None = None
-    if parent is not None:
-        thread = session.get(Thread, parent.thread_id) if parent.thread_id else None
-    elif references or in_reply_to:
-        thread = _thread_of_ghost_siblings(session, message, references, in_reply_to)
-    elif had_prefix and subject:
-        thread = _thread_by_subject(session, subject, community_ids, now or utcnow())
-        if thread is not None:
-            parent = _root_of(session, thread.id)
+    """Give a new message its parent and thread, store it, and adopt its early replies.
+
+    The lookups run before the message is flushed (no autoflush), so that the
+    message and a new thread are inserted once each, already linked.
+    """
+    with session.no_autoflush:
+        parent = _parent_by_references(session, message, references, in_reply_to)
+        if parent is None:
+            parent = _parent_by_thread_index(session, message)
+        subject, had_prefix = normalize_subject(message.subject, subject_prefixes)
+        thread: Thread | None = None
+        if parent is not None:
+            thread = session.get(Thread, parent.thread_id) if parent.thread_id else None
+        elif references or in_reply_to:
+            thread = _thread_of_ghost_siblings(session, message, references, in_reply_to)
+        elif had_prefix and subject:
+            thread = _thread_by_subject(session, subject, community_ids, now or utcnow())
+            if thread is not None:
+                parent = _root_of(session, thread.id)
     if thread is None:
         thread = Thread(subject=subject or message.subject, created_at=message.received_at,
                         last_activity_at=message.received_at, message_count=0)  # fmt: skip
         session.add(thread)
-        session.flush()
     message.parent_id = parent.id if parent is not None else None
-    message.thread_id = thread.id
-    _record_references(session, message, references, in_reply_to)
+    message.thread = thread
     session.flush()
+    _record_references(session, message, references, in_reply_to)
     if _adopt_early_replies(session, message):
         refresh_thread(session, message.thread_id)
     else:  # the common case: one more message in a thread, no need to recount it

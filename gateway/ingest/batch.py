@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.blobs import BlobWriter
+from gateway.ingest.context import BatchCache
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
@@ -31,6 +32,7 @@ def ingest_mails(
 ) -> list[Outcome]:
     """Run the pipeline on each mail inside the caller's transaction."""
     outcomes: list[Outcome] = []
+    cache = BatchCache()
     for mail in mails:
         ctx = IngestContext(
             mail=mail,
@@ -38,6 +40,7 @@ def ingest_mails(
             blobs=blobs,
             domain=settings.domain,
             allowed_domains=settings.allowed_domains,
+            cache=cache,
         )
         try:
             with session.begin_nested():

@@ -16,6 +16,7 @@ from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
+from gateway.store.models import Role
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,24 @@ class InboundMail:
 
 
 @dataclass
+class BatchCache:
+    """Lookups shared by the mails of one batch (one transaction): a batch of posts
+    to the same community, or from the same people, asks the database once."""
+
+    communities: dict[str, Community | None] = field(default_factory=dict)
+    people: dict[str, int | None] = field(default_factory=dict)
+    # (sender, community ids) -> the sender's role in each of them
+    roles: dict[tuple[str, tuple[int, ...]], dict[int, Role]] = field(default_factory=dict)
+
+
+@dataclass
 class IngestContext:
     mail: InboundMail
     session: Session
     blobs: BlobWriter
     domain: str
     allowed_domains: tuple[str, ...] = ()
+    cache: BatchCache = field(default_factory=BatchCache)
     # parse
     parsed: ParsedMessage | None = None
     raw_sha256: str = ""

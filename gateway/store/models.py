@@ -300,6 +300,7 @@ class Message(Base):
     communities: Mapped[list[Community]] = relationship(
         secondary="message_communities", order_by="Community.slug"
     )
+    thread: Mapped[Thread | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="Attachment.position"
     )

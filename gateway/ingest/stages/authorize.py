@@ -22,16 +22,17 @@ def run(ctx: IngestContext) -> None:
     if not ctx.communities:
         return
     sender = ctx.sender
-    roles = dict(
-        ctx.session.execute(
-            select(Membership.community_id, Membership.role)
-            .join(Person, Person.id == Membership.person_id)
-            .where(
-                Person.address == sender,
-                Membership.community_id.in_([c.id for c in ctx.communities]),
-            )
-        ).all()
-    )
+    community_ids = tuple(sorted(c.id for c in ctx.communities))
+    key = (sender, community_ids)
+    if key not in ctx.cache.roles:
+        ctx.cache.roles[key] = dict(
+            ctx.session.execute(
+                select(Membership.community_id, Membership.role)
+                .join(Person, Person.id == Membership.person_id)
+                .where(Person.address == sender, Membership.community_id.in_(community_ids))
+            ).all()
+        )
+    roles = ctx.cache.roles[key]
     for community in ctx.communities:
         role = roles.get(community.id)
         if community.policy is Policy.OPEN:

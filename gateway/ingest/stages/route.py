@@ -25,8 +25,17 @@ def run(ctx: IngestContext) -> None:
     ctx.actions = [r for r in recipients if r.kind is Kind.ACTION]
     if not slugs:
         return
-    communities = ctx.session.scalars(select(Community).where(Community.slug.in_(slugs)))
-    ctx.communities = sorted(communities, key=lambda community: community.slug)
+    known = ctx.cache.communities
+    missing = [slug for slug in slugs if slug not in known]
+    if missing:
+        found = {
+            community.slug: community
+            for community in ctx.session.scalars(
+                select(Community).where(Community.slug.in_(missing))
+            )
+        }
+        known.update((slug, found.get(slug)) for slug in missing)
+    ctx.communities = [c for c in (known[slug] for slug in slugs) if c is not None]
     if any(community.closed_at is not None for community in ctx.communities):
         ctx.hold(Reason.COMMUNITY_CLOSED)
 

@@ -46,9 +46,11 @@ def run(ctx: IngestContext) -> None:
     in_reply_to = [ref for ref in parsed.in_reply_to if _usable(ref)]
     index = decode_thread_index(parsed.thread_index)
     sender = ctx.sender[:254]
+    if sender not in ctx.cache.people:
+        ctx.cache.people[sender] = session.scalar(select(Person.id).where(Person.address == sender))
     message = Message(
         message_id=ctx.message_id,
-        sender_id=session.scalar(select(Person.id).where(Person.address == sender)),
+        sender_id=ctx.cache.people[sender],
         sender_address=sender,
         sender_name=parsed.from_name[:200],
         subject=parsed.subject,
@@ -68,7 +70,6 @@ def run(ctx: IngestContext) -> None:
     )
     message.communities = list(ctx.communities)
     session.add(message)
-    session.flush()
     thread_message(
         session,
         message,
