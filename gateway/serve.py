@@ -140,6 +140,10 @@ async def serve(
         submit=spool.submit,
     )
     loop = asyncio.get_running_loop()
+    if stop is None:  # before listening: a SIGTERM as soon as the port opens stops us cleanly
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
     try:
         # Listen first: if the port is taken, nothing else has been started.
         server = await loop.create_server(
@@ -163,10 +167,6 @@ async def serve(
     else:
         processor.start()
     spool.start()
-    if stop is None:
-        stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
     log.info(
         "listening on %s:%d for mail to @%s",
         settings.smtp.host,

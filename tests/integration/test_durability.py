@@ -201,3 +201,55 @@ def test_a_crashed_pipeline_process_is_started_again(tmp_path: Path) -> None:
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0, log.read_text()
     assert "starting it again" in log.read_text()
+
+
+def told_goodbye(smtp: smtplib.SMTP, timeout: float = 10) -> int | str:
+    """Poll an idle session until the server says 421 or closes it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            smtp.noop()
+        except smtplib.SMTPResponseException as reply:
+            return reply.smtp_code
+        except smtplib.SMTPServerDisconnected:
+            return "closed"
+        time.sleep(0.1)
+    return "still open"
+
+
+def test_sigterm_lets_a_mail_in_flight_finish(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    gateway("--config", str(config), "init", cwd=tmp_path)
+    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
+            "--policy", "open", cwd=tmp_path)  # fmt: skip
+    log = tmp_path / "serve.log"
+    server = start_server(config, log)
+    try:
+        idle = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        idle.ehlo()
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as busy:
+            busy.ehlo()
+            busy.mail("a@example.com")
+            busy.rcpt(f"design@{DOMAIN}")
+            assert busy.docmd("DATA")[0] == 354
+            server.send_signal(signal.SIGTERM)  # while the message is being sent
+            time.sleep(0.5)
+            busy.send(message(0, 1).replace(b"\n", b"\r\n") + b"\r\n.\r\n")
+            assert busy.getreply()[0] == 250
+        # A session with no mail in progress is told the server is going away.
+        assert told_goodbye(idle) in (421, "closed")
+        idle.close()
+        assert server.wait(60) == 0, log.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+    server = start_server(config, log)  # what was spooled is ingested at the next start
+    try:
+        wait_until_ingested(tmp_path / "data")
+        messages, _ = stored_rows(tmp_path / "data" / "gateway.sqlite3")
+        assert [row[0] for row in messages] == ["burst-0-1@example.com"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0
