@@ -102,14 +102,19 @@ def blob_path(data: Path, sha256: str) -> Path:
     return data / "blobs" / sha256[:2] / sha256[2:4] / sha256
 
 
-def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def site(folder: Path) -> tuple[Path, int, Path]:
+    """A gateway folder with an open community `design` on a free port: (config, port, log)."""
     port = free_port()
-    config = tmp_path / "gateway.toml"
+    config = folder / "gateway.toml"
     config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
-    gateway("--config", str(config), "init", cwd=tmp_path)
+    gateway("--config", str(config), "init", cwd=folder)
     gateway("--config", str(config), "community", "create", "design", "--name", "Design",
-            "--policy", "open", cwd=tmp_path)  # fmt: skip
-    log = tmp_path / "serve.log"
+            "--policy", "open", cwd=folder)  # fmt: skip
+    return config, port, folder / "serve.log"
+
+
+def test_sigkill_mid_burst_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    config, port, log = site(tmp_path)
 
     server = start_server(config, log)
     acknowledged: set[str] = set()
@@ -180,13 +185,7 @@ def pipeline_child(pid: int) -> int:
 
 
 def test_a_crashed_pipeline_process_is_started_again(tmp_path: Path) -> None:
-    port = free_port()
-    config = tmp_path / "gateway.toml"
-    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
-    gateway("--config", str(config), "init", cwd=tmp_path)
-    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
-            "--policy", "open", cwd=tmp_path)  # fmt: skip
-    log = tmp_path / "serve.log"
+    config, port, log = site(tmp_path)
     server = start_server(config, log)
     try:
         first = pipeline_child(server.pid)
@@ -218,18 +217,13 @@ def told_goodbye(smtp: smtplib.SMTP, timeout: float = 10) -> int | str:
 
 
 def test_sigterm_lets_a_mail_in_flight_finish(tmp_path: Path) -> None:
-    port = free_port()
-    config = tmp_path / "gateway.toml"
-    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
-    gateway("--config", str(config), "init", cwd=tmp_path)
-    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
-            "--policy", "open", cwd=tmp_path)  # fmt: skip
-    log = tmp_path / "serve.log"
+    config, port, log = site(tmp_path)
     server = start_server(config, log)
     try:
         idle = smtplib.SMTP("127.0.0.1", port, timeout=30)
-        idle.ehlo()
-        with smtplib.SMTP("127.0.0.1", port, timeout=30) as busy:
+        busy = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        try:
+            idle.ehlo()
             busy.ehlo()
             busy.mail("a@example.com")
             busy.rcpt(f"design@{DOMAIN}")
@@ -238,9 +232,11 @@ def test_sigterm_lets_a_mail_in_flight_finish(tmp_path: Path) -> None:
             time.sleep(0.5)
             busy.send(message(0, 1).replace(b"\n", b"\r\n") + b"\r\n.\r\n")
             assert busy.getreply()[0] == 250
-        # A session with no mail in progress is told the server is going away.
-        assert told_goodbye(idle) in (421, "closed")
-        idle.close()
+            # A session with no mail in progress is told the server is going away.
+            assert told_goodbye(idle) in (421, "closed")
+        finally:
+            idle.close()
+            busy.close()
         assert server.wait(60) == 0, log.read_text()
     finally:
         if server.poll() is None:
