@@ -27,7 +27,7 @@ _SYNC_THREADS = 16
 class BlobWriter(Protocol):
     """Where ingest writes blobs: the store itself, or a batch synced at its commit."""
 
-    def put(self, data: bytes) -> str: ...
+    def put(self, data: bytes, sha256: str | None = None) -> str: ...
 
 
 class BlobNotFound(KeyError):
@@ -53,9 +53,9 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
 
-    def put(self, data: bytes) -> str:
-        """Store bytes; return their sha256. Durable when this returns."""
-        sha256 = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        """Store bytes; return their sha256 (pass it when known). Durable when this returns."""
+        sha256 = sha256 or hashlib.sha256(data).hexdigest()
         if not self.exists(sha256):
             self.put_stream(io.BytesIO(data))
         return sha256
@@ -138,8 +138,8 @@ class BlobBatch:
         self.store = store
         self._pending: dict[str, Path] = {}
 
-    def put(self, data: bytes) -> str:
-        sha256 = hashlib.sha256(data).hexdigest()
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        sha256 = sha256 or hashlib.sha256(data).hexdigest()
         if sha256 in self._pending or self.store.exists(sha256):
             return sha256
         self.store.root.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
 import pytest
@@ -115,12 +117,19 @@ def test_rcpt_accepts_communities_and_actions_and_refuses_the_rest(
         assert smtp.rcpt(f"noreply@{DOMAIN}")[0] == 550
 
 
-def test_too_many_recipients_get_452(seeded: App, settings: Settings) -> None:
-    limited = dataclasses.replace(
-        settings, smtp=dataclasses.replace(settings.smtp, max_recipients=2)
-    )
-    server = RunningGateway(limited).start()
+@contextmanager
+def server_with(settings: Settings, **smtp: int) -> Iterator[RunningGateway]:
+    """A gateway whose [smtp] section differs from the test settings by `smtp`."""
+    changed = dataclasses.replace(settings, smtp=dataclasses.replace(settings.smtp, **smtp))
+    server = RunningGateway(changed).start()
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_too_many_recipients_get_452(seeded: App, settings: Settings) -> None:
+    with server_with(settings, max_recipients=2) as server:
         with server.client() as smtp:
             smtp.ehlo()
             smtp.mail("alice@example.com")
@@ -128,16 +137,10 @@ def test_too_many_recipients_get_452(seeded: App, settings: Settings) -> None:
             assert smtp.rcpt(f"ux@{DOMAIN}")[0] == 250
             code, text = smtp.rcpt(f"news@{DOMAIN}")
             assert code == 452 and text.startswith(b"4.5.3")
-    finally:
-        server.stop()
 
 
 def test_size_is_advertised_and_oversized_mail_gets_552(seeded: App, settings: Settings) -> None:
-    small = dataclasses.replace(
-        settings, smtp=dataclasses.replace(settings.smtp, max_message_size=10_000)
-    )
-    server = RunningGateway(small).start()
-    try:
+    with server_with(settings, max_message_size=10_000) as server:
         with server.client() as smtp:
             smtp.ehlo()
             assert smtp.esmtp_features["size"] == "10000"
@@ -148,8 +151,6 @@ def test_size_is_advertised_and_oversized_mail_gets_552(seeded: App, settings: S
         assert stored(seeded) == []
         # The server is still there for the next mail.
         assert code_of(server.send(mail().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
-    finally:
-        server.stop()
 
 
 # --- what is stored

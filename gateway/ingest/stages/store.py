@@ -16,7 +16,7 @@ from gateway.store.models import Community
 
 def run(ctx: IngestContext) -> None:
     assert ctx.parsed is not None
-    ctx.blobs.put(ctx.mail.raw)
+    ctx.blobs.put(ctx.mail.raw, ctx.raw_sha256)  # hashed once, by the parse stage
     if ctx.message is not None:
         for position, part in enumerate(ctx.parsed.attachments):
             ctx.session.add(
