@@ -29,6 +29,7 @@ SHOW_LABELS = [
     ("Status", "status"),
     ("Subject prefix", "subject_prefix"),
     ("Default delivery", "default_delivery"),
+    ("Replies go to", "reply_to"),
     ("Members", "members"),
     ("Posts", "posts"),
     ("Last activity", "last_activity_at"),
@@ -36,6 +37,7 @@ SHOW_LABELS = [
     ("Moderators", "moderators"),
     ("Created", "created_at"),
 ]
+REPLY_TO_HELP = "Where replies go: 'community', 'sender' (the author) or an address."
 ADDRESS_LABELS = {
     "post": "To post",
     "join": "To join",
@@ -75,6 +77,7 @@ def community() -> None:
     show_default=True,
     help="Delivery of new members.",
 )
+@click.option("--reply-to", default="community", show_default=True, help=REPLY_TO_HELP)
 @pass_state
 def create(
     state: CliState,
@@ -86,6 +89,7 @@ def create(
     policy: str,
     subject_prefix: str | None,
     default_delivery: str,
+    reply_to: str,
 ) -> None:
     """Create the community SLUG (its address is SLUG@domain)."""
     with state.transaction() as session:
@@ -99,6 +103,7 @@ def create(
             policy=Policy(policy),
             subject_prefix=subject_prefix,
             default_delivery=DeliveryMode(default_delivery),
+            reply_to=reply_to,
         )
         address = f"{created.slug}@{state.settings.gateway.domain}"
     click.echo(f"Created community {slug} ({address}).")
@@ -164,6 +169,7 @@ def show(state: CliState, slug: str, as_json: bool) -> None:
 @click.option("--policy", type=POLICY)
 @click.option("--subject-prefix")
 @click.option("--default-delivery", type=DELIVERY)
+@click.option("--reply-to", help=REPLY_TO_HELP)
 @pass_state
 def edit(
     state: CliState,
@@ -175,6 +181,7 @@ def edit(
     policy: str | None,
     subject_prefix: str | None,
     default_delivery: str | None,
+    reply_to: str | None,
 ) -> None:
     """Change a community's settings; options not given are left as they are."""
     changes = communities.CommunityChanges(
@@ -187,6 +194,7 @@ def edit(
         policy=Policy(policy) if policy else None,
         subject_prefix=subject_prefix,
         default_delivery=DeliveryMode(default_delivery) if default_delivery else None,
+        reply_to=reply_to,
     )
     if changes == communities.CommunityChanges():
         raise click.UsageError("nothing to change: give at least one option (see --help)")

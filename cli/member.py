@@ -71,6 +71,7 @@ def remove(state: CliState, slug: str, emails: tuple[str, ...]) -> None:
 @click.option("--role", type=ROLE)
 @click.option("--delivery", type=DELIVERY)
 @click.option("--own-posts/--no-own-posts", default=None, help="Also receive one's own posts.")
+@click.option("--enable", is_flag=True, help="Start mail again after bounces stopped it.")
 @pass_state
 def set_(
     state: CliState,
@@ -79,15 +80,19 @@ def set_(
     role: str | None,
     delivery: str | None,
     own_posts: bool | None,
+    enable: bool,
 ) -> None:
-    """Change a member's role or delivery."""
+    """Change a member's role or delivery, or start their mail again."""
     changes = members.MemberChanges(
         role=Role(role) if role else None,
         delivery=DeliveryMode(delivery) if delivery else None,
         own_posts=own_posts,
+        enable=enable,
     )
     if changes == members.MemberChanges():
-        raise click.UsageError("nothing to change: give --role, --delivery or --own-posts")
+        raise click.UsageError(
+            "nothing to change: give --role, --delivery, --own-posts or --enable"
+        )
     with state.transaction() as session:
         community = get_community(session, slug)
         changed = members.set_member(session, community, email, changes)
@@ -128,6 +133,8 @@ def list_(
             ("NAME", "name"),
             ("ROLE", "role"),
             ("DELIVERY", "delivery"),
+            ("BOUNCES", "bounce_score"),
+            ("STATE", "state"),
             ("JOINED", "joined_at"),
         ],
         empty=f"No members in {slug}" + (" with these filters." if role or delivery else "."),

@@ -19,6 +19,9 @@ import templates
 if TYPE_CHECKING:
     import jinja2
 from gateway.blobs import BlobStore
+from gateway.relay.envelope import Relay
+from gateway.relay.maildir import MaildirRelay
+from gateway.relay.mta import MtaRelay
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.db import make_engine
@@ -103,3 +106,10 @@ def build_app(settings: Settings) -> App:
         read_sessions=make_sessionmaker(engine, read_only=True),
         blobs=BlobStore(settings.blob_dir),
     )
+
+
+def make_relay(settings: Settings) -> Relay:
+    """The way out chosen in [relay]: the company MTA, or the outbox Maildir."""
+    if settings.relay.backend == "smtp":
+        return MtaRelay(settings.relay, helo_name=settings.gateway.domain)
+    return MaildirRelay(settings.outbox_dir, settings.gateway.domain)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.addresses import ACTION_SUFFIXES
 from gateway.addresses import AddressError
+from gateway.addresses import normalize_address
 from gateway.addresses import validate_slug
 from gateway.errors import AlreadyExists
 from gateway.errors import InvalidInput
@@ -33,6 +34,9 @@ from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.models import utcnow
 
+REPLY_TO_COMMUNITY = "community"
+REPLY_TO_SENDER = "sender"
+
 
 @dataclass(frozen=True)
 class CommunityChanges:
@@ -45,6 +49,20 @@ class CommunityChanges:
     policy: Policy | None = None
     subject_prefix: str | None = None
     default_delivery: DeliveryMode | None = None
+    reply_to: str | None = None
+
+
+def check_reply_to(value: str) -> str:
+    """Where replies to a post go: the community, the author, or a fixed address."""
+    value = value.strip()
+    if value.lower() in (REPLY_TO_COMMUNITY, REPLY_TO_SENDER):
+        return value.lower()
+    try:
+        return normalize_address(value)
+    except AddressError as error:
+        raise InvalidInput(
+            f"reply-to must be 'community', 'sender' or an address: {error}"
+        ) from None
 
 
 def default_subject_prefix(slug: str) -> str:
@@ -62,6 +80,7 @@ def create_community(
     policy: Policy = Policy.MEMBERS,
     subject_prefix: str | None = None,
     default_delivery: DeliveryMode = DeliveryMode.INSTANT,
+    reply_to: str = REPLY_TO_COMMUNITY,
 ) -> Community:
     try:
         validate_slug(slug)
@@ -78,6 +97,7 @@ def create_community(
         policy=policy,
         subject_prefix=default_subject_prefix(slug) if subject_prefix is None else subject_prefix,
         default_delivery=default_delivery,
+        reply_to=check_reply_to(reply_to),
     )
     session.add(community)
     session.flush()
@@ -101,6 +121,8 @@ def edit_community(session: Session, slug: str, changes: CommunityChanges) -> Co
         community.name = _required_name(changes.name)
     if changes.description is not None:
         community.description = changes.description.strip()
+    if changes.reply_to is not None:
+        community.reply_to = check_reply_to(changes.reply_to)
     for field in ("kind", "visibility", "policy", "subject_prefix", "default_delivery"):
         value = getattr(changes, field)
         if value is not None:
@@ -185,6 +207,7 @@ def describe_community(community: Community, activity: Activity, domain: str) ->
         "policy": community.policy.value,
         "subject_prefix": community.subject_prefix,
         "default_delivery": community.default_delivery.value,
+        "reply_to": community.reply_to,
         "address": f"{community.slug}@{domain}",
         "status": "closed" if community.closed_at else "open",
         "created_at": community.created_at.isoformat(),

@@ -45,6 +45,8 @@ class MemberChanges:
     role: Role | None = None
     delivery: DeliveryMode | None = None
     own_posts: bool | None = None
+    # True: start mail again after bounces stopped it (the score starts from zero).
+    enable: bool = False
 
 
 def find_membership(session: Session, community: Community, address: str) -> Membership | None:
@@ -134,6 +136,10 @@ def set_member(
 
 def _apply(membership: Membership, changes: MemberChanges) -> bool:
     changed = False
+    if changes.enable and (membership.disabled_at is not None or membership.bounce_score):
+        membership.disabled_at = None
+        membership.bounce_score = 0
+        changed = True
     for field in ("role", "delivery", "own_posts"):
         value = getattr(changes, field)
         if value is not None and getattr(membership, field) != value:
@@ -239,5 +245,8 @@ def describe_membership(membership: Membership) -> dict[str, Any]:
         "delivery": membership.delivery.value,
         "own_posts": membership.own_posts,
         "bounce_score": membership.bounce_score,
+        # "stopped": bounces passed the threshold and no mail is sent (DESIGN.md, bounces)
+        "state": "stopped" if membership.disabled_at is not None else "active",
+        "bounced_at": membership.bounced_at.isoformat() if membership.bounced_at else None,
         "joined_at": membership.joined_at.isoformat(),
     }

@@ -1,10 +1,11 @@
-"""`gateway serve`: the SMTP server, the spool, the inbox processor, and a clean stop.
+"""`gateway serve`: the SMTP server, the spool, the inbox processor, the delivery
+worker, and a clean stop.
 
 On SIGTERM/SIGINT the listener closes at once, the sessions in the middle of a
 message get up to SHUTDOWN_GRACE seconds to finish it (and receive their final
 reply), the remaining connections are told 421, the spool commits what it holds,
-and the processor finishes its batch; mail still in the inbox is ingested at the
-next start.
+and the processor and the worker finish their batch; mail still in the inbox is
+ingested, and deliveries still due are sent, at the next start.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 
@@ -22,9 +24,11 @@ from sqlalchemy import select
 from gateway import replies
 from gateway.app import App
 from gateway.app import build_app
+from gateway.app import make_relay
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.processor import Signal
 from gateway.ingest.spool import Spool
+from gateway.outbound.worker import DeliveryWorker
 from gateway.settings import Settings
 from gateway.smtp import CommunityState
 from gateway.smtp import GatewayHandler
@@ -36,7 +40,8 @@ log = logging.getLogger("gateway.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0
-PROCESSOR_NICENESS = 19
+CHILD_NICENESS = 19
+SPAWN = multiprocessing.get_context("spawn")
 CHILD_CHECK_INTERVAL = 1.0
 
 
@@ -66,40 +71,63 @@ def configure_logging(level: int) -> None:
     logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
-def run_inbox_processor(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
-    """The inbox processor's own process: the pipeline's CPU work gets its own core
-    (and its own GIL), so the SMTP sessions are answered at the network's pace."""
+def _child_setup(log_level: int) -> None:
     configure_logging(log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     # Background work: when both compete for a core, answering SMTP sessions comes
-    # first; the spool absorbs bursts and the pipeline catches up after them.
-    os.nice(PROCESSOR_NICENESS)
-    app = build_app(settings)
+    # first; the spool absorbs bursts and the children catch up after them.
+    os.nice(CHILD_NICENESS)
+
+
+def _parent_alive() -> Callable[[], bool]:
     parent = multiprocessing.parent_process()
+    return lambda: parent is None or parent.is_alive()
+
+
+def run_inbox_processor(
+    settings: Settings, wake: Signal, stopping: Signal, published: Signal, log_level: int
+) -> None:
+    """The inbox processor's own process: the pipeline's CPU work gets its own core
+    (and its own GIL), so the SMTP sessions are answered at the network's pace."""
+    _child_setup(log_level)
+    app = build_app(settings)
     try:
-        InboxProcessor(app, wake, stopping).run(alive=lambda: parent is None or parent.is_alive())
+        InboxProcessor(app, wake, stopping, published).run(alive=_parent_alive())
     finally:
         app.close()
 
 
-class PipelineProcess:
-    """The pipeline's child process, started again if it dies: a crash in it must not
-    leave accepted mail waiting in the spool until someone restarts the gateway."""
+def run_delivery_worker(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
+    """The delivery worker's own process: fan-out to thousands of members is CPU work
+    (rendering, SMTP commands, queue updates) that must not slow ingest down."""
+    _child_setup(log_level)
+    app = build_app(settings)
+    try:
+        DeliveryWorker(app, make_relay(settings), wake, stopping).run(alive=_parent_alive())
+    finally:
+        app.close()
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.context = multiprocessing.get_context("spawn")
-        self.wake = self.context.Event()
-        self.stopping = self.context.Event()
+
+class ChildProcess:
+    """A child process of `gateway serve`, started again if it dies: a crash in it must
+    not leave accepted mail waiting until someone restarts the gateway."""
+
+    def __init__(
+        self,
+        name: str,
+        target: Callable[..., None],
+        args: tuple[object, ...],
+        stopping: Signal,
+    ) -> None:
+        self.name = name
+        self.target = target
+        self.args = args
+        self.stopping = stopping
         self.process: BaseProcess | None = None
 
     def start(self) -> None:
         level = logging.getLogger().getEffectiveLevel()
-        self.process = self.context.Process(
-            target=run_inbox_processor,
-            args=(self.settings, self.wake, self.stopping, level),
-            name="gateway-ingest",
-        )
+        self.process = SPAWN.Process(target=self.target, args=(*self.args, level), name=self.name)
         self.process.start()
 
     async def watch(self) -> None:
@@ -108,7 +136,8 @@ class PipelineProcess:
             if self.process is None or self.process.is_alive() or self.stopping.is_set():
                 continue
             log.error(
-                "the pipeline process ended (exit code %s); starting it again",
+                "the %s process ended (exit code %s); starting it again",
+                self.name,
                 self.process.exitcode,
             )
             self.start()
@@ -116,6 +145,62 @@ class PipelineProcess:
     def join(self, timeout: float) -> None:
         if self.process is not None:
             self.process.join(timeout)
+
+
+class Workers:
+    """The inbox processor and the delivery worker: child processes (`gateway serve`)
+    or threads of this process (tests), woken by the same events either way."""
+
+    def __init__(self, app: App, in_processes: bool) -> None:
+        settings = app.settings
+        make_event = SPAWN.Event if in_processes else threading.Event
+        self.inbox_wake, self.deliver_wake = make_event(), make_event()
+        self.stopping = make_event()
+        self.children: list[ChildProcess] = []
+        self.threads: list[InboxProcessor | DeliveryWorker] = []
+        if in_processes:
+            self.children = [
+                ChildProcess(
+                    "gateway-ingest",
+                    run_inbox_processor,
+                    (settings, self.inbox_wake, self.stopping, self.deliver_wake),
+                    self.stopping,
+                ),
+                ChildProcess(
+                    "gateway-deliver",
+                    run_delivery_worker,
+                    (settings, self.deliver_wake, self.stopping),
+                    self.stopping,
+                ),
+            ]
+        else:
+            self.threads = [
+                InboxProcessor(app, self.inbox_wake, self.stopping, self.deliver_wake),
+                DeliveryWorker(app, make_relay(settings), self.deliver_wake, self.stopping),
+            ]
+        self._watchers: list[asyncio.Task[None]] = []
+
+    def wake_inbox(self) -> None:
+        self.inbox_wake.set()
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+            self._watchers.append(asyncio.create_task(child.watch()))
+        for worker in self.threads:
+            worker.start()
+
+    def stop(self) -> None:
+        """Blocking: each finishes the batch in hand."""
+        self.stopping.set()
+        self.inbox_wake.set()
+        self.deliver_wake.set()
+        for watcher in self._watchers:
+            watcher.cancel()
+        for worker in self.threads:
+            worker.stop()
+        for child in self.children:
+            child.join(SHUTDOWN_GRACE)
 
 
 async def serve(
@@ -130,9 +215,8 @@ async def serve(
     serve` does); without, in a thread (tests).
     """
     app = build_app(settings)
-    child = PipelineProcess(settings) if processor_process else None
-    processor = InboxProcessor(app, child.wake, child.stopping) if child else InboxProcessor(app)
-    spool = Spool(app.spool_engine, app.blobs, on_commit=processor.wake)
+    workers = Workers(app, in_processes=processor_process)
+    spool = Spool(app.spool_engine, app.blobs, on_commit=workers.wake_inbox)
     handler = GatewayHandler(
         domain=settings.gateway.domain,
         max_recipients=settings.smtp.max_recipients,
@@ -160,12 +244,7 @@ async def serve(
     except BaseException:
         app.close()
         raise
-    watcher = None
-    if child is not None:
-        child.start()
-        watcher = asyncio.create_task(child.watch())
-    else:
-        processor.start()
+    workers.start()
     spool.start()
     log.info(
         "listening on %s:%d for mail to @%s",
@@ -182,11 +261,7 @@ async def serve(
         server.close()
         await _finish_sessions(handler)
         await loop.run_in_executor(None, spool.stop)
-        await loop.run_in_executor(None, processor.stop)
-        if watcher is not None:
-            watcher.cancel()
-        if child is not None:
-            await loop.run_in_executor(None, child.join, SHUTDOWN_GRACE)
+        await loop.run_in_executor(None, workers.stop)
         app.close()
         log.info("stopped")
 

@@ -62,6 +62,28 @@ class RelaySettings:
     security: str = "none"
     username: str = ""
     password_env: str = "GATEWAY_RELAY_PASSWORD"
+    # Persistent connections used in parallel.
+    connections: int = 4
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    # "verp": each recipient's own envelope sender, bounces+alice=example.com@domain
+    # (one recipient per transaction, unless the relay offers XVERP); "shared":
+    # recipients share transactions and bounces are matched by their report.
+    envelope: str = "verp"
+    recipients_per_transaction: int = 100
+    # A temporary failure is tried again after retry_wait_seconds, then after
+    # twice as long each time (at most an hour apart), for retry_hours.
+    retry_wait_seconds: int = 60
+    retry_hours: int = 72
+    # Larger attachments are replaced by a link to their archived copy.
+    max_attachment_size: int = 10 * 1024 * 1024
+    # "rewrite-from": From becomes "Name via Community <slug@domain>" (DMARC).
+    dmarc_mitigation: str = "none"
+    # Bounce points: a permanent failure counts 2, a temporary one 1; at this
+    # score the membership's mail is stopped and the owners are told.
+    bounce_threshold: int = 10
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,7 @@ class Settings:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     digests: DigestSettings = field(default_factory=DigestSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     path: Path | None = None
@@ -120,6 +143,7 @@ SECTIONS: dict[str, type] = {
     "gateway": GatewaySettings,
     "smtp": SmtpSettings,
     "relay": RelaySettings,
+    "delivery": DeliverySettings,
     "digests": DigestSettings,
     "archive": ArchiveSettings,
 }
@@ -227,6 +251,14 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("relay", "port"): _port,
     ("relay", "security"): _one_of("none", "starttls", "tls"),
     ("relay", "password_env"): _env_name,
+    ("relay", "connections"): _positive,
+    ("delivery", "envelope"): _one_of("verp", "shared"),
+    ("delivery", "recipients_per_transaction"): _positive,
+    ("delivery", "retry_wait_seconds"): _positive,
+    ("delivery", "retry_hours"): _positive,
+    ("delivery", "max_attachment_size"): _positive,
+    ("delivery", "dmarc_mitigation"): _one_of("none", "rewrite-from"),
+    ("delivery", "bounce_threshold"): _positive,
     ("digests", "daily"): _time_of_day,
     ("digests", "weekly"): _day_and_time,
     ("digests", "timezone"): _timezone,

@@ -8,7 +8,7 @@ from tests.conftest import GatewayCli
 
 COMMUNITY_KEYS = {
     "slug", "name", "description", "kind", "visibility", "policy", "subject_prefix",
-    "default_delivery", "address", "status", "created_at", "closed_at", "members", "posts",
+    "default_delivery", "reply_to", "address", "status", "created_at", "closed_at", "members", "posts",
     "last_activity_at",
 }  # fmt: skip
 
@@ -25,7 +25,7 @@ def test_create_then_list_and_show_in_the_documented_shape(gateway_cli: GatewayC
     assert listed | {"created_at": None} == {
         "slug": "design", "name": "Design team", "description": "All things design",
         "kind": "practice", "visibility": "private", "policy": "moderated",
-        "subject_prefix": "[design]", "default_delivery": "instant",
+        "subject_prefix": "[design]", "default_delivery": "instant", "reply_to": "community",
         "address": "design@lists.example.com", "status": "open", "created_at": None,
         "closed_at": None, "members": 0, "posts": 0, "last_activity_at": None,
     }  # fmt: skip
@@ -66,6 +66,30 @@ def test_edit_changes_only_what_is_given(gateway_cli: GatewayCli) -> None:
     assert shown["default_delivery"] == "weekly"
     gateway_cli("community", "edit", "design", "--public")
     assert gateway_cli.json("community", "show", "design")["visibility"] == "public"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("sender", "sender"),
+        ("Community", "community"),
+        ("Help-Desk@Example.COM", "help-desk@example.com"),
+    ],
+)
+def test_reply_to_is_community_sender_or_an_address(
+    gateway_cli: GatewayCli, given: str, stored: str
+) -> None:
+    gateway_cli("community", "create", "design", "--name", "Design")
+    assert gateway_cli.json("community", "show", "design")["reply_to"] == "community"
+    gateway_cli("community", "edit", "design", "--reply-to", given)
+    assert gateway_cli.json("community", "show", "design")["reply_to"] == stored
+
+
+def test_a_reply_to_that_is_no_address_is_refused(gateway_cli: GatewayCli) -> None:
+    gateway_cli("community", "create", "design", "--name", "Design")
+    error = gateway_cli.error("community", "edit", "design", "--reply-to", "the boss")
+    assert "reply-to must be 'community', 'sender' or an address" in error
+    assert gateway_cli.json("community", "show", "design")["reply_to"] == "community"
 
 
 def test_edit_without_options_is_a_usage_error(gateway_cli: GatewayCli) -> None:

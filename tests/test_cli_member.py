@@ -135,6 +135,8 @@ def test_list_json_has_the_documented_shape(cli: GatewayCli) -> None:
         "delivery",
         "own_posts",
         "bounce_score",
+        "state",
+        "bounced_at",
         "joined_at",
     }
     assert row["email"] == "alice@example.com"
@@ -142,15 +144,16 @@ def test_list_json_has_the_documented_shape(cli: GatewayCli) -> None:
     assert summary(row) == ("member", "instant")
     assert row["own_posts"] is False
     assert row["bounce_score"] == 0
+    assert row["state"] == "active" and row["bounced_at"] is None
     assert dt.datetime.fromisoformat(row["joined_at"]).tzinfo is not None
 
 
 def test_list_text_has_a_header_and_one_row_per_member(cli: GatewayCli) -> None:
     cli("member", "add", "design", "bob@example.com", "alice@example.com")
     lines = cli("member", "list", "design").stdout.splitlines()
-    assert lines[0].split() == ["EMAIL", "NAME", "ROLE", "DELIVERY", "JOINED"]
+    assert lines[0].split() == ["EMAIL", "NAME", "ROLE", "DELIVERY", "BOUNCES", "STATE", "JOINED"]
     assert [line.split()[0] for line in lines[1:]] == ["alice@example.com", "bob@example.com"]
-    assert all(line.split()[1:4] == ["-", "member", "instant"] for line in lines[1:])
+    assert all(line.split()[1:6] == ["-", "member", "instant", "0", "active"] for line in lines[1:])
 
 
 def test_list_of_an_empty_community_says_so(cli: GatewayCli) -> None:

@@ -13,13 +13,14 @@ from gateway.ingest.context import IngestResult
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
 from gateway.ingest.stages import authorize
+from gateway.ingest.stages import enqueue
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
 from gateway.ingest.stages import store
 from gateway.ingest.stages import thread
 
-STAGES = (parse, screen, route, authorize, thread, store)
+STAGES = (parse, screen, route, authorize, thread, store, enqueue)
 
 
 def run_pipeline(ctx: IngestContext) -> IngestResult:

@@ -25,6 +25,7 @@ from gateway.app import App
 from gateway.ingest.batch import Outcome
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
+from gateway.ingest.context import IngestResult
 from gateway.store.models import InboxMail
 from gateway.store.models import as_utc
 
@@ -47,9 +48,16 @@ class Signal(Protocol):
 
 class InboxProcessor:
     def __init__(
-        self, app: App, wake: Signal | None = None, stopping: Signal | None = None
+        self,
+        app: App,
+        wake: Signal | None = None,
+        stopping: Signal | None = None,
+        published: Signal | None = None,
     ) -> None:
         self.app = app
+        # Set after a batch that published posts or took action mail (bounces):
+        # the delivery worker has work.
+        self._published = published
         self._wake: Signal = wake or threading.Event()
         self._stopping: Signal = stopping or threading.Event()
         self._thread = threading.Thread(target=self.run, name="gateway-ingest", daemon=True)
@@ -120,6 +128,11 @@ class InboxProcessor:
                     )
         for row, outcome in zip(rows, outcomes, strict=True):
             _log(row.mail_from, outcome, milliseconds)
+        if self._published is not None and any(
+            isinstance(o, IngestResult) and o.disposition in ("published", "action")
+            for o in outcomes
+        ):
+            self._published.set()
         return len(rows)
 
     def _mail(self, row: Row[Any]) -> InboundMail:

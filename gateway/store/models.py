@@ -179,6 +179,8 @@ class Community(Base):
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PUBLIC)
     policy: Mapped[Policy] = mapped_column(_enum(Policy), default=Policy.MEMBERS)
     subject_prefix: Mapped[str] = mapped_column(String(80), default="")
+    # Where replies go: "community" (the default), "sender", or an address.
+    reply_to: Mapped[str] = mapped_column(String(254), default="community")
     default_delivery: Mapped[DeliveryMode] = mapped_column(
         _enum(DeliveryMode), default=DeliveryMode.INSTANT
     )
@@ -242,6 +244,10 @@ class Membership(Base):
     # Whether the member also receives their own posts (off by default).
     own_posts: Mapped[bool] = mapped_column(Boolean, default=False)
     bounce_score: Mapped[int] = mapped_column(Integer, default=0)
+    # The last bounce counted; an old one no longer adds up (gateway.outbound.bounces).
+    bounced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Set when bounces passed the threshold: no mail is sent until an admin clears it.
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     joined_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     person: Mapped[Person] = relationship(back_populates="memberships")
@@ -403,7 +409,13 @@ class Attachment(Base):
 
 
 class Delivery(Base):
-    """One outgoing copy of a message to one person: the unit of the delivery queue."""
+    """One outgoing mail to one recipient: the unit of the delivery queue.
+
+    A post's copy names its message and the community whose headers and footer it
+    carries (one copy per person, even for a cross-post). Mail the gateway writes
+    itself (notices, replies, digests) names instead its rendered bytes in the
+    blob store.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -412,8 +424,18 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str] = mapped_column(String(254))
+    # What kind of mail: "post", or the template key of a generated mail.
+    kind: Mapped[str] = mapped_column(String(32), default="post")
+    # A generated mail's bytes (blob store); empty for a post, rendered from its message.
+    blob_sha256: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Duplicate
+from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import MAX_MESSAGE_ID
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
+from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.threads import canonical_thread_index
 from gateway.threads import conversation_key
@@ -37,9 +39,7 @@ def run(ctx: IngestContext) -> None:
     existing = session.scalar(select(Message).where(Message.message_id == ctx.message_id))
     if existing is not None:
         if ctx.status is MessageStatus.PUBLISHED:
-            for community in ctx.communities:
-                if community not in existing.communities:
-                    existing.communities.append(community)
+            _add_communities(ctx, existing)
         raise Duplicate(ctx.message_id)
     parsed = ctx.parsed
     references = [ref for ref in parsed.references if _usable(ref)]
@@ -80,3 +80,21 @@ def run(ctx: IngestContext) -> None:
         now=ctx.mail.received_at,
     )
     ctx.message = message
+
+
+def _add_communities(ctx: IngestContext, existing: Message) -> None:
+    """A copy of a stored post sent to more communities (an MTA split the envelope):
+    linked to them, and queued for their members who did not get it yet."""
+    added = [c for c in ctx.communities if c not in existing.communities]
+    if not added:
+        return
+    existing.communities.extend(added)
+    ctx.session.flush()
+    if existing.status is MessageStatus.PUBLISHED and existing.origin is Origin.SMTP:
+        enqueue_post(
+            ctx.session,
+            existing.id,
+            [community.id for community in added],
+            existing.sender_id,
+            ctx.mail.received_at,
+        )

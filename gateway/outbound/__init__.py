@@ -1,0 +1,1 @@
+"""Mail out: the delivery queue, rendering, the worker and bounces."""

@@ -1,0 +1,158 @@
+"""Bounces: delivery reports to bounces+TOKEN@ raise the bouncing member's score; past the
+threshold their mail stops and the community's owners are told.
+
+Points follow Mailman's scale, doubled to stay whole: a permanent failure counts 2,
+a delay 1, and a score last raised more than a week ago starts again from zero, so
+an address that bounced once in a while is never cut off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.blobs import BlobNotFound
+from gateway.blobs import BlobStore
+from gateway.outbound.dsn import BounceReport
+from gateway.outbound.dsn import parse_bounce
+from gateway.outbound.notices import send_notice
+from gateway.relay.envelope import BOUNCES
+from gateway.relay.envelope import verp_recipient
+from gateway.settings import Settings
+from gateway.store.models import ActionMail
+from gateway.store.models import Membership
+from gateway.store.models import Person
+from gateway.store.models import Role
+
+if TYPE_CHECKING:
+    import jinja2
+
+log = logging.getLogger("gateway.bounces")
+
+PERMANENT_POINTS = 2
+TRANSIENT_POINTS = 1
+STALE_AFTER = dt.timedelta(days=7)
+
+
+def handle_bounces(
+    session: Session,
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    now: dt.datetime,
+    limit: int = 100,
+) -> int:
+    """Act on up to `limit` unhandled bounce mails; return how many were handled."""
+    rows = session.scalars(
+        select(ActionMail)
+        .where(ActionMail.action == BOUNCES, ActionMail.handled_at.is_(None))
+        .order_by(ActionMail.id)
+        .limit(limit)
+    ).all()
+    for row in rows:
+        for address, points, reason in _failures(row, blobs):
+            for membership in count_bounce(session, address, points, reason, settings, now):
+                _tell_owners(session, blobs, templates, settings, membership, reason, now)
+        row.handled_at = now
+    return len(rows)
+
+
+def _failures(row: ActionMail, blobs: BlobStore) -> list[tuple[str, int, str]]:
+    """(address, points, reason) for each recipient the bounce reports a failure for.
+
+    The VERP address names the recipient we sent to, which the report may not (a
+    forwarding address fails instead); the report says how bad it is.
+    """
+    try:
+        reports = parse_bounce(blobs.get(row.raw_sha256))
+    except BlobNotFound:
+        log.error("bounce message-id=<%s>: raw mail missing", row.message_id)
+        reports = []
+    failing = [r for r in reports if r.permanent or r.transient]
+    verp = verp_recipient(row.token)
+    if verp:
+        if failing:
+            worst = max(failing, key=_points)
+            return [(verp, _points(worst), _reason(worst))]
+        # A bounce to a VERP address that says nothing readable: count it, lightly.
+        return [(verp, TRANSIENT_POINTS, "unreadable bounce")]
+    return [(r.recipient, _points(r), _reason(r)) for r in failing]
+
+
+def _points(report: BounceReport) -> int:
+    return PERMANENT_POINTS if report.permanent else TRANSIENT_POINTS
+
+
+def _reason(report: BounceReport) -> str:
+    return " ".join(part for part in (report.status, report.diagnostic) if part)
+
+
+def count_bounce(
+    session: Session, address: str, points: int, reason: str, settings: Settings, now: dt.datetime
+) -> list[Membership]:
+    """Add a bounce to each of the address's active memberships; return those it stopped."""
+    memberships = session.scalars(
+        select(Membership)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Person.address == address, Membership.disabled_at.is_(None))
+    ).all()
+    stopped = []
+    for membership in memberships:
+        if membership.bounced_at is None or now - membership.bounced_at > STALE_AFTER:
+            membership.bounce_score = 0
+        membership.bounce_score += points
+        membership.bounced_at = now
+        if membership.bounce_score >= settings.delivery.bounce_threshold:
+            membership.disabled_at = now
+            stopped.append(membership)
+            log.warning(
+                "bounces: mail to %s for %s stopped (score %d): %s",
+                address,
+                membership.community.slug,
+                membership.bounce_score,
+                reason,
+            )
+    return stopped
+
+
+def _tell_owners(
+    session: Session,
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    membership: Membership,
+    reason: str,
+    now: dt.datetime,
+) -> None:
+    community = membership.community
+    owners = session.scalars(
+        select(Person)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.community_id == community.id, Membership.role == Role.OWNER)
+    ).all()
+    values = {
+        "community": {
+            "name": community.name,
+            "slug": community.slug,
+            "address": f"{community.slug}@{settings.gateway.domain}",
+        },
+        "address": membership.person.address,
+        "score": membership.bounce_score,
+        "last_error": reason or "-",
+    }
+    for owner in owners:
+        send_notice(
+            session,
+            blobs,
+            templates,
+            settings,
+            "bounce_disabled",
+            owner.address,
+            values,
+            now,
+            owner.id,
+        )

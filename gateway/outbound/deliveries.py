@@ -1,0 +1,300 @@
+"""The delivery queue: one row per (message, person), claimed, sent, retried, resumed.
+
+A post is queued in the transaction that publishes it, so it is delivered if and
+only if it is stored. The worker claims due rows (status sending), hands them to
+the relay and records each recipient's outcome; rows still "sending" at start-up
+were in flight when the gateway stopped and are sent again (DESIGN.md,
+principle 1: nothing recorded as sent is sent twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from typing import cast
+
+from sqlalchemy import CursorResult
+from sqlalchemy import Result
+from sqlalchemy import and_
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from gateway.settings import DeliverySettings
+from gateway.store.models import Delivery
+from gateway.store.models import DeliveryMode
+from gateway.store.models import DeliveryStatus
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import Person
+from gateway.store.models import UTCDateTime
+
+POST = "post"
+# Retries are never further apart than this.
+MAX_RETRY_WAIT = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken by the worker: what to send, and to whom."""
+
+    id: int
+    message_id: int | None
+    community_id: int | None
+    blob_sha256: str
+    recipient: str
+    attempts: int
+    created_at: dt.datetime
+
+    @property
+    def content_key(self) -> tuple[int | None, int | None, str]:
+        """Deliveries with the same key get the same bytes."""
+        return (self.message_id, self.community_id, self.blob_sha256)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the relay answered for one delivery."""
+
+    delivery: Claimed
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}".strip()
+
+
+def enqueue_post(
+    session: Session,
+    message_id: int,
+    community_ids: Sequence[int],
+    sender_id: int | None,
+    now: dt.datetime,
+) -> int:
+    """Queue a published post for every instant member of its communities: one row
+    per person (in the first of their communities), none for the sender unless a
+    membership asks for own posts, none for a person it was already queued for."""
+    if not community_ids:
+        return 0
+    not_sender = (
+        or_(Membership.person_id != sender_id, Membership.own_posts.is_(True))
+        if sender_id is not None
+        else literal(True)
+    )
+    already = exists().where(
+        and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
+    )
+    chosen = (
+        select(
+            literal(message_id),
+            func.min(Membership.community_id),
+            Membership.person_id,
+            Person.address,
+            literal(POST),
+            literal(""),
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            literal(now, UTCDateTime()),
+            literal(""),
+            literal(now, UTCDateTime()),
+        )
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            Membership.community_id.in_(community_ids),
+            Membership.delivery == DeliveryMode.INSTANT,
+            Membership.disabled_at.is_(None),
+            not_sender,
+            ~already,
+        )
+        .group_by(Membership.person_id, Person.address)
+    )
+    columns = [
+        "message_id",
+        "community_id",
+        "person_id",
+        "recipient",
+        "kind",
+        "blob_sha256",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+    ]
+    return _rowcount(session.execute(insert(Delivery).from_select(columns, chosen)))
+
+
+def enqueue_mail(
+    session: Session,
+    recipient: str,
+    blob_sha256: str,
+    kind: str,
+    now: dt.datetime,
+    person_id: int | None = None,
+) -> Delivery:
+    """Queue a mail the gateway wrote (its bytes already in the blob store)."""
+    delivery = Delivery(
+        recipient=recipient,
+        person_id=person_id,
+        blob_sha256=blob_sha256,
+        kind=kind,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def resume_in_flight(session: Session) -> int:
+    """Deliveries left "sending" by a stopped worker are due again."""
+    return _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.SENDING)
+            .values(status=DeliveryStatus.PENDING)
+        )
+    )
+
+
+def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
+    """Take up to `limit` due deliveries, grouped by content so each is rendered once.
+
+    On PostgreSQL rows another worker holds are skipped (FOR UPDATE SKIP LOCKED),
+    so several `gateway serve` processes can share the queue.
+    """
+    query = (
+        select(
+            Delivery.id,
+            Delivery.message_id,
+            Delivery.community_id,
+            Delivery.blob_sha256,
+            Delivery.recipient,
+            Delivery.attempts,
+            Delivery.created_at,
+        )
+        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = [Claimed(*row) for row in session.execute(query)]
+    for chunk in _chunks([c.id for c in claimed]):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(chunk))
+            .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+        )
+    return sorted(
+        claimed, key=lambda c: (c.message_id or 0, c.community_id or 0, c.blob_sha256, c.id)
+    )
+
+
+def record_outcomes(
+    session: Session, outcomes: Iterable[Outcome], settings: DeliverySettings, now: dt.datetime
+) -> dict[str, int]:
+    """Sent, failed for good, or due again later; returns how many of each."""
+    sent: list[int] = []
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for outcome in outcomes:
+        if 200 <= outcome.code < 300:
+            sent.append(outcome.delivery.id)
+            continue
+        claimed = outcome.delivery
+        give_up = now - claimed.created_at >= dt.timedelta(hours=settings.retry_hours)
+        if outcome.code >= 500 or give_up:
+            counts["failed"] += 1
+            values: dict[str, object] = {"status": DeliveryStatus.FAILED}
+        else:
+            counts["retry"] += 1
+            values = {
+                "status": DeliveryStatus.PENDING,
+                "next_attempt_at": now + retry_wait(claimed.attempts + 1, settings),
+            }
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == claimed.id)
+            .values(last_error=str(outcome)[:1000], **values)
+        )
+    counts["sent"] = len(sent)
+    for chunk in _chunks(sent):
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(chunk))
+            .values(status=DeliveryStatus.SENT, sent_at=now, last_error="")
+        )
+    return counts
+
+
+def retry_wait(attempts: int, settings: DeliverySettings) -> dt.timedelta:
+    """The wait before the next try, doubling after each failed one."""
+    first = settings.retry_wait_seconds
+    longest = max(MAX_RETRY_WAIT.total_seconds(), first)
+    return dt.timedelta(seconds=min(first * 2 ** min(attempts - 1, 20), longest))
+
+
+def push(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
+    """Make deliveries due now (all pending and failed ones when no id is given)."""
+    query = update(Delivery).where(
+        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.FAILED))
+    )
+    if ids:
+        query = query.where(Delivery.id.in_(ids))
+    return _rowcount(
+        session.execute(query.values(status=DeliveryStatus.PENDING, next_attempt_at=now))
+    )
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return cast("CursorResult[Any]", result).rowcount or 0
+
+
+def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
+    # Below SQLite's old 999-parameter limit.
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def list_deliveries(
+    session: Session, statuses: Sequence[DeliveryStatus], limit: int
+) -> list[dict[str, Any]]:
+    """The queue as `gateway queue list --json` prints it (shape in the README)."""
+    rows = session.execute(
+        select(Delivery, Message.message_id)
+        .outerjoin(Message, Message.id == Delivery.message_id)
+        .where(Delivery.status.in_(statuses))
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "id": delivery.id,
+            "kind": delivery.kind,
+            "recipient": delivery.recipient,
+            "message_id": message_id,
+            "status": delivery.status.value,
+            "attempts": delivery.attempts,
+            "next_attempt_at": delivery.next_attempt_at.isoformat(),
+            "last_error": delivery.last_error,
+            "created_at": delivery.created_at.isoformat(),
+            "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
+        }
+        for delivery, message_id in rows
+    ]
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    counts = dict.fromkeys((s.value for s in DeliveryStatus), 0)
+    for status, count in session.execute(
+        select(Delivery.status, func.count()).group_by(Delivery.status)
+    ):
+        counts[DeliveryStatus(status).value] = count
+    return counts

@@ -1,0 +1,96 @@
+"""Byte-level surgery on a raw message: its header fields, its MIME entity, a wrapper part.
+
+Posts go out as they came in, with our headers in front of theirs: working on
+the bytes keeps every header we do not touch exactly as its author's client
+wrote it, and keeps a signed part byte for byte (RFC 1847: the signature covers
+the bytes of the part).
+"""
+
+from __future__ import annotations
+
+import email.policy
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CRLF = b"\r\n"
+# Folds and RFC 2047-encodes the header fields we write, with CRLF line ends.
+_FOLDING = email.policy.SMTP.clone(max_line_length=78)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One header field as written: its name folded to lowercase, and its raw lines."""
+
+    name: str
+    raw: bytes
+
+
+def to_crlf(raw: bytes) -> bytes:
+    """Every line ending CRLF: the form SMTP and signatures (RFC 1847) both use."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", CRLF)
+
+
+def split_message(raw: bytes) -> tuple[list[Field], bytes]:
+    """The header fields and the body of a CRLF message (to_crlf)."""
+    end = raw.find(CRLF + CRLF)
+    if raw.startswith(CRLF):
+        head, body = b"", raw[2:]
+    elif end < 0:
+        head, body = raw, b""
+    else:
+        head, body = raw[: end + 2], raw[end + 4 :]
+    fields: list[Field] = []
+    for line in head.split(CRLF)[:-1] if head.endswith(CRLF) else head.split(CRLF):
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] = Field(fields[-1].name, fields[-1].raw + line + CRLF)
+            continue
+        name, colon, _ = line.partition(b":")
+        if colon and name.strip():
+            fields.append(Field(name.strip().decode("ascii", "replace").lower(), line + CRLF))
+    return fields, body
+
+
+def field_value(fields: Iterable[Field], name: str) -> str:
+    """The unfolded text of the first field with that name ("" when absent)."""
+    for item in fields:
+        if item.name == name:
+            value = item.raw.partition(b":")[2].decode("utf-8", "replace")
+            return " ".join(value.split())
+    return ""
+
+
+def fold(name: str, value: str) -> bytes:
+    """A header field we write, folded and encoded (non-ASCII as RFC 2047 words)."""
+    header = _FOLDING.header_factory(name, value)
+    folded: str = header.fold(policy=_FOLDING)
+    return folded.encode("ascii")
+
+
+def is_content_field(name: str) -> bool:
+    return name.startswith("content-") or name == "mime-version"
+
+
+def entity(fields: Iterable[Field], body: bytes) -> bytes:
+    """The message's MIME entity: its Content-* fields and its body."""
+    head = b"".join(item.raw for item in fields if item.name.startswith("content-"))
+    return head + CRLF + body
+
+
+def wrap_with_part(original: bytes, part: bytes) -> bytes:
+    """A multipart/mixed entity holding the original entity untouched, then `part`."""
+    boundary = f"=_gateway_{secrets.token_hex(12)}".encode("ascii")
+    return b"".join(
+        (
+            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"' + CRLF,
+            CRLF,
+            b"--" + boundary + CRLF,
+            # No Content-Type means text/plain (RFC 2045 5.2); inside a part, say so.
+            b"Content-Type: text/plain" + CRLF + original
+            if original.startswith(CRLF)
+            else original,
+            CRLF + b"--" + boundary + CRLF,
+            part,
+            CRLF + b"--" + boundary + b"--" + CRLF,
+        )
+    )

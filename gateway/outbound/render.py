@@ -1,0 +1,214 @@
+"""A post as its community's members receive it: list headers, Subject prefix, footer.
+
+Rendered once per (message, community) and sent to every recipient as the same
+bytes: nothing in it is personal, so a thousand recipients can share one SMTP
+transaction. The envelope alone names the recipient (VERP).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from gateway import links
+from gateway.outbound.body import Footer
+from gateway.outbound.body import rewrite_body
+from gateway.outbound.mime import CRLF
+from gateway.outbound.mime import Field
+from gateway.outbound.mime import entity
+from gateway.outbound.mime import fold
+from gateway.outbound.mime import is_content_field
+from gateway.outbound.mime import split_message
+from gateway.outbound.mime import to_crlf
+from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    import jinja2
+
+# Set on every mail we send; gateway.ingest.stages.screen drops it if it comes back.
+LOOP_HEADER = "X-Gateway-Loop"
+
+# Fields of the original that we replace, or that belong to the hop it came from.
+_DROPPED = frozenset(
+    {
+        "return-path",
+        "delivered-to",
+        "x-original-to",
+        "envelope-to",
+        "errors-to",
+        "sender",
+        "precedence",
+        "to",
+        "list-id",
+        "list-post",
+        "list-help",
+        "list-subscribe",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "list-archive",
+        "list-owner",
+        LOOP_HEADER.lower(),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Destination:
+    """The community a copy goes out for, and the others the post was also sent to."""
+
+    slug: str
+    name: str
+    subject_prefix: str
+    reply_to: str  # "community", "sender" or an address
+    public: bool
+    also: tuple[tuple[str, str], ...] = ()  # (slug, name) of the other communities
+
+
+@dataclass(frozen=True)
+class Post:
+    raw: bytes
+    message_id: str
+    subject: str
+    sender_name: str
+    sender_address: str
+    thread_id: int | None
+    received_at: dt.datetime
+    # sha256 -> the stored (sanitized) filename, for links to large attachments
+    attachment_names: dict[str, str]
+
+
+class Renderer:
+    """Everything a rendering needs from the settings and templates, built once."""
+
+    def __init__(self, settings: Settings, templates: jinja2.Environment) -> None:
+        self.domain = settings.gateway.domain
+        self.language = settings.gateway.language
+        self.base_url = settings.archive.base_url
+        self.max_attachment_size = settings.delivery.max_attachment_size
+        self.rewrite_from = settings.delivery.dmarc_mitigation == "rewrite-from"
+        self.templates = templates
+
+    def address(self, local: str) -> str:
+        return f"{local}@{self.domain}"
+
+    def render(self, post: Post, to: Destination) -> bytes:
+        fields, body = split_message(to_crlf(post.raw))
+        thread_url = (
+            links.thread_url(self.base_url, post.thread_id)
+            if to.public and post.thread_id is not None
+            else ""
+        )
+        new_entity = rewrite_body(
+            entity(fields, body),
+            self._footer(to, thread_url),
+            self.max_attachment_size,
+            lambda sha256, name, size: self._link_text(post, sha256, name, size),
+        )
+        entity_fields, entity_body = split_message(new_entity)
+        head = self._headers(post, to, fields, thread_url)
+        kept = [
+            f.raw
+            for f in fields
+            if f.name not in self._replaced(to) and not is_content_field(f.name)
+        ]
+        content = [f.raw for f in entity_fields if f.name.startswith("content-")]
+        return b"".join((*head, *kept, fold("MIME-Version", "1.0"), *content, CRLF, entity_body))
+
+    def _replaced(self, to: Destination) -> frozenset[str]:
+        replaced = set(_DROPPED)
+        if to.subject_prefix:
+            replaced.add("subject")
+        if to.reply_to != "sender" or self.rewrite_from:
+            replaced.add("reply-to")
+        if self.rewrite_from:
+            replaced.add("from")
+        return frozenset(replaced)
+
+    def _headers(
+        self, post: Post, to: Destination, fields: list[Field], thread_url: str
+    ) -> list[bytes]:
+        community = self.address(to.slug)
+        names = {f.name for f in fields}
+        head: list[bytes] = []
+        if self.rewrite_from:
+            author = post.sender_name or post.sender_address
+            head.append(
+                fold("From", email.utils.formataddr((f"{author} via {to.name}", community)))
+            )
+        reply_to = self._reply_to(post, to, community)
+        if reply_to:
+            head.append(fold("Reply-To", reply_to))
+        head.append(fold("To", email.utils.formataddr((to.name, community))))
+        if to.subject_prefix:
+            head.append(fold("Subject", prefixed(post.subject, to.subject_prefix)))
+        if "message-id" not in names:
+            head.append(fold("Message-ID", f"<{post.message_id}>"))
+        if "date" not in names:
+            head.append(fold("Date", email.utils.format_datetime(post.received_at)))
+        head.append(fold("List-Id", f"{to.name} <{to.slug}.{self.domain}>"))
+        head.append(fold("List-Post", f"<mailto:{community}>"))
+        head.append(fold("List-Help", f"<mailto:{self.address(to.slug + '-help')}?subject=help>"))
+        head.append(
+            fold("List-Subscribe", f"<mailto:{self.address(to.slug + '-join')}?subject=join>")
+        )
+        head.append(
+            fold("List-Unsubscribe", f"<mailto:{self.address(to.slug + '-leave')}?subject=leave>")
+        )
+        if thread_url:
+            head.append(fold("List-Archive", f"<{thread_url}>"))
+        head.append(fold("Precedence", "list"))
+        head.append(fold(LOOP_HEADER, self.domain))
+        return head
+
+    def _reply_to(self, post: Post, to: Destination, community: str) -> str:
+        if to.reply_to == "community":
+            return email.utils.formataddr((to.name, community))
+        if to.reply_to == "sender":
+            if not self.rewrite_from:
+                return ""  # the original Reply-To, if any, is kept
+            return email.utils.formataddr((post.sender_name, post.sender_address))
+        return to.reply_to
+
+    def _footer(self, to: Destination, thread_url: str) -> Footer:
+        values = {
+            "community": {"name": to.name, "address": self.address(to.slug), "slug": to.slug},
+            "also": [{"name": name, "address": self.address(slug)} for slug, name in to.also],
+            "thread_url": thread_url,
+            "actions": {
+                action: f"mailto:{self.address(f'{to.slug}-{action}')}?subject={action}"
+                for action in ("instant", "daily", "weekly", "nomail", "leave")
+            },
+        }
+        return Footer(
+            text=self._template("footer", "txt").render(values),
+            html=self._template("footer", "html").render(values),
+        )
+
+    def _link_text(self, post: Post, sha256: str, name: str, size: int) -> str:
+        filename = post.attachment_names.get(sha256, name)
+        return self._template("large_attachment", "txt").render(
+            filename=filename,
+            size=human_size(size),
+            url=links.attachment_url(self.base_url, sha256, filename),
+        )
+
+    def _template(self, key: str, extension: str) -> jinja2.Template:
+        return self.templates.get_template(f"mail/{key}.{self.language}.{extension}")
+
+
+def prefixed(subject: str, prefix: str) -> str:
+    """The subject with the community's prefix, never twice ("Re: [design] x" stays)."""
+    if prefix.lower() in subject.lower():
+        return subject
+    return f"{prefix} {subject}".strip()
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

@@ -1,0 +1,220 @@
+"""The delivery worker inside `gateway serve`: sends due deliveries, acts on bounces.
+
+Each round claims a batch of due rows, renders each distinct content once, packs
+recipients into envelopes (shared transactions, XVERP, or one VERP transaction
+each) and sends them over the relay's connections in parallel, then records
+every recipient's outcome in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.blobs import BlobNotFound
+from gateway.ingest.processor import Signal
+from gateway.outbound.bounces import handle_bounces
+from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import Outcome
+from gateway.outbound.deliveries import claim_due
+from gateway.outbound.deliveries import record_outcomes
+from gateway.outbound.deliveries import resume_in_flight
+from gateway.outbound.render import Destination
+from gateway.outbound.render import Post
+from gateway.outbound.render import Renderer
+from gateway.relay.envelope import Envelope
+from gateway.relay.envelope import Relay
+from gateway.relay.envelope import bounce_address
+from gateway.relay.envelope import verp_address
+from gateway.relay.smtp_client import smtp_payload
+from gateway.store.db import transaction
+from gateway.store.models import Attachment
+from gateway.store.models import Community
+from gateway.store.models import Message
+from gateway.store.models import Visibility
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.relay")
+
+BATCH = 5000  # deliveries claimed per round
+IDLE_WAIT = 1.0
+
+ContentKey = tuple[int | None, int | None, str]
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        app: App,
+        relay: Relay,
+        wake: Signal | None = None,
+        stopping: Signal | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.app = app
+        self.relay = relay
+        self.settings = app.settings
+        self.renderer = Renderer(app.settings, app.templates)
+        self.batch = batch
+        self._wake: Signal = wake or threading.Event()
+        self._stopping: Signal = stopping or threading.Event()
+        self._thread = threading.Thread(target=self.run, name="gateway-deliver", daemon=True)
+
+    def start(self) -> None:
+        """Run in a thread of this process (tests, small sites)."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Finish the round in hand; what is left is sent at the next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def run(self, alive: Callable[[], bool] = lambda: True) -> None:
+        asyncio.run(self._run(alive))
+
+    async def _run(self, alive: Callable[[], bool]) -> None:
+        await self.relay.start()
+        with transaction(self.app.sessions) as session:
+            resumed = resume_in_flight(session)
+        if resumed:
+            log.info("resuming %d deliveries that were in flight", resumed)
+        try:
+            while not self._stopping.is_set() and alive():
+                self._wake.clear()
+                try:
+                    busy = await self.deliver_round() + self.bounce_round()
+                except Exception:
+                    log.exception("the delivery worker failed; trying again shortly")
+                    busy = 0
+                if not busy:
+                    await asyncio.to_thread(self._wake.wait, IDLE_WAIT)
+        finally:
+            await self.relay.close()
+
+    def bounce_round(self) -> int:
+        with transaction(self.app.sessions) as session:
+            return handle_bounces(
+                session, self.app.blobs, self.app.templates, self.settings, utcnow()
+            )
+
+    async def deliver_round(self) -> int:
+        """Send one batch of due deliveries; return how many were taken."""
+        with transaction(self.app.sessions) as session:
+            claimed = claim_due(session, utcnow(), self.batch)
+        if not claimed:
+            return 0
+        started = time.perf_counter()
+        outcomes: list[Outcome] = []
+        envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
+        for key, group in _groups(claimed):
+            payload, failure = self._payload(key)
+            if payload is None:
+                outcomes.extend(Outcome(c, 554, failure) for c in group)
+                continue
+            envelopes.extend(self._pack(payload, group))
+        replies = await asyncio.gather(*(self.relay.send(e) for e, _ in envelopes))
+        for (_, sent_to), answers in zip(envelopes, replies, strict=True):
+            outcomes.extend(
+                Outcome(c, r.code, r.text) for c, r in zip(sent_to, answers, strict=True)
+            )
+        with transaction(self.app.sessions) as session:
+            counts = record_outcomes(session, outcomes, self.settings.delivery, utcnow())
+        log.info(
+            "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
+            counts["sent"],
+            counts["retry"],
+            counts["failed"],
+            len(envelopes),
+            (time.perf_counter() - started) * 1000,
+        )
+        return len(claimed)
+
+    def _pack(
+        self, payload: bytes, group: Sequence[Claimed]
+    ) -> Iterator[tuple[Envelope, Sequence[Claimed]]]:
+        """Envelopes for one content: shared ones when bounces need no VERP or the relay
+        writes it (XVERP), else one transaction per recipient with its VERP sender."""
+        domain = self.settings.gateway.domain
+        verp = self.settings.delivery.envelope == "verp"
+        if verp and not self.relay.xverp:
+            for claimed in group:
+                sender = verp_address(claimed.recipient, domain)
+                yield Envelope(sender, [claimed.recipient], payload), [claimed]
+            return
+        size = self.settings.delivery.recipients_per_transaction
+        for start in range(0, len(group), size):
+            chunk = group[start : start + size]
+            recipients = [c.recipient for c in chunk]
+            yield Envelope(bounce_address(domain), recipients, payload, xverp=verp), chunk
+
+    def _payload(self, key: ContentKey) -> tuple[bytes | None, str]:
+        """The SMTP payload for a content, or None and why it cannot be sent."""
+        message_id, community_id, blob = key
+        try:
+            if blob:
+                return smtp_payload(self.app.blobs.get(blob)), ""
+            with transaction(self.app.read_sessions) as session:
+                rendered = self._render_post(session, message_id, community_id)
+        except BlobNotFound:
+            return None, "5.3.0 the mail's stored copy is missing"
+        if rendered is None:
+            return None, "5.3.0 the post or its community is no longer stored"
+        return smtp_payload(rendered), ""
+
+    def _render_post(
+        self, session: Session, message_id: int | None, community_id: int | None
+    ) -> bytes | None:
+        message = session.get(Message, message_id)
+        community = session.get(Community, community_id)
+        if message is None or community is None:
+            return None
+        names = session.execute(
+            select(Attachment.sha256, Attachment.filename).where(
+                Attachment.message_id == message.id
+            )
+        )
+        post = Post(
+            raw=self.app.blobs.get(message.raw_sha256),
+            message_id=message.message_id,
+            subject=message.subject,
+            sender_name=message.sender_name,
+            sender_address=message.sender_address,
+            thread_id=message.thread_id,
+            received_at=message.received_at,
+            attachment_names={sha256: filename for sha256, filename in names},
+        )
+        destination = Destination(
+            slug=community.slug,
+            name=community.name,
+            subject_prefix=community.subject_prefix,
+            reply_to=community.reply_to,
+            public=community.visibility is Visibility.PUBLIC,
+            also=tuple((c.slug, c.name) for c in message.communities if c.id != community.id),
+        )
+        return self.renderer.render(post, destination)
+
+
+def _groups(claimed: Sequence[Claimed]) -> Iterator[tuple[ContentKey, list[Claimed]]]:
+    """Runs of deliveries with the same content (claim_due sorts them so)."""
+    group: list[Claimed] = []
+    for delivery in claimed:
+        if group and delivery.content_key != group[0].content_key:
+            yield group[0].content_key, group
+            group = []
+        group.append(delivery)
+    if group:
+        yield group[0].content_key, group

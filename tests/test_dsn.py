@@ -1,0 +1,295 @@
+"""Bounce parsing: the corpus's real bounces, hand-built reports and hostile input."""
+
+from __future__ import annotations
+
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+
+import pytest
+
+from gateway.outbound.dsn import BounceReport
+from gateway.outbound.dsn import parse_bounce
+from tests.conftest import CORPUS
+from tests.corpus import corpus_locations
+from tests.corpus import load
+
+FLANKER = "mime/flanker/bounce"
+RUBY = "mime/ruby-mail/multipart_report_emails"
+GMAIL_5_1_1 = (
+    "550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 "
+    "double-checking the recipient's email address for typos or 550-5.1.1 unnecessary spaces. "
+    "Learn more at 550 5.1.1 http://mail.google.com/support/bin/answer.py?answer=6596 "
+)
+MULTI_ADDRESS = [
+    "bbbbvhvbbvkjbhfbvbvjhb@gmail.com",
+    "bscdbcjhasbcjhbdscbhbsdhcbj@gmail.com",
+    "egyfefsdvsfvvhjsd@gmail.com",
+    "kfhejkfbsjkjsbhds@gmail.com",
+    "qfvhgsvhgsduiohncdhcvhsdfvsfygusd@gmail.com",
+]
+
+# location -> (recipient, action, status) for every recipient, in the order the report lists them
+EXPECTED = {
+    f"{FLANKER}/mailbox-full.eml": [("user@aol.com", "failed", "5.2.2")],
+    f"{FLANKER}/zed.eml": [
+        ("asdfasdfasdfasdfasdfasdfewrqertrtyrthsfgdfgadfqeadvxzvz@gmail.com", "failed", "5.1.1")
+    ],
+    # Despite the file names, both "delayed" samples say "Action: failed" with a 4.x.x status.
+    f"{FLANKER}/delayed.eml": [("foo@example.com", "failed", "4.0.0")],
+    f"{FLANKER}/delayed-broken.eml": [("demo@example.com", "failed", "4.2.2")],
+    f"{FLANKER}/no-mx.eml": [("user@example.com", "delayed", "4.4.4")],
+    f"{FLANKER}/office365.eml": [("noname@example.com", "failed", "5.1.10")],
+    # Plain-text Gmail bounces: the SMTP reply in the body, or only X-Failed-Recipients.
+    f"{FLANKER}/gmail-invalid-address.eml": [
+        ("awfawfawfawfawfaw@someserverhere.com", "failed", "5.1.0")
+    ],
+    f"{FLANKER}/gmail-no-dns.eml": [("user@example.comm", "failed", "")],
+    f"{RUBY}/multi_address_bounce1.eml": [(a, "failed", "5.1.1") for a in MULTI_ADDRESS],
+    f"{RUBY}/multi_address_bounce2.eml": [(a, "failed", "5.1.1") for a in MULTI_ADDRESS],
+    f"{RUBY}/multipart_report_multiple_status.eml": [("u@ci.com", "failed", "5.3.0")],
+    f"{RUBY}/report_422.eml": [("fraser@oooooooo.com.au", "delayed", "4.2.2")],
+    f"{RUBY}/report_530.eml": [("edwin@zzzzzzz.com", "failed", "5.3.0")],
+    "mime/ruby-mail/mime_emails/raw_email_with_mimepart_without_content_type.eml": [
+        ("larose.julie@courrier.uqam.ca", "delayed", "4.5.0")
+    ],
+}
+
+
+def summary(reports: list[BounceReport]) -> list[tuple[str, str, str]]:
+    return [(report.recipient, report.action, report.status) for report in reports]
+
+
+@pytest.mark.parametrize("location", sorted(EXPECTED))
+def test_corpus_bounce(location: str) -> None:
+    reports = parse_bounce((CORPUS / location).read_bytes())
+    assert summary(reports) == EXPECTED[location]
+    for report in reports:
+        assert report.permanent == (report.action == "failed")
+        assert report.transient == (report.action == "delayed")
+
+
+@pytest.mark.parametrize(
+    ("location", "diagnostic"),
+    [
+        (f"{FLANKER}/mailbox-full.eml", "552 5.2.2 E4.12 user MAILBOX FULL"),
+        (f"{FLANKER}/delayed.eml", "426 connection timed out"),
+        (f"{FLANKER}/delayed-broken.eml", ""),
+        (f"{FLANKER}/zed.eml", GMAIL_5_1_1 + "17si20661415yxe.22"),
+        (f"{RUBY}/multi_address_bounce1.eml", GMAIL_5_1_1 + "41si5422799iwn.27"),
+        (f"{RUBY}/report_530.eml", "553 5.3.0 <edwin@zzzzzzz.com>... Unknown E-Mail Address"),
+        (
+            f"{FLANKER}/office365.eml",
+            "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient noname@example.com not found"
+            " by SMTP address lookup",
+        ),
+    ],
+)
+def test_diagnostic_drops_the_type_and_folds_to_one_line(location: str, diagnostic: str) -> None:
+    assert parse_bounce((CORPUS / location).read_bytes())[0].diagnostic == diagnostic
+
+
+def test_only_the_bounces_in_the_corpus_are_reported() -> None:
+    hits = {location for location in corpus_locations() if parse_bounce(load(location))}
+    assert hits == set(EXPECTED)
+
+
+def test_ordinary_mail_is_not_a_bounce() -> None:
+    assert parse_bounce((CORPUS / "notmuch/default/01.eml").read_bytes()) == []
+
+
+def test_broken_postmaster_text_without_a_reply_code_is_not_guessed() -> None:
+    # "Delivery failed 10 attempts: info@example.net": no SMTP code, no brackets; better [].
+    assert parse_bounce((CORPUS / FLANKER / "broken-mime.eml").read_bytes()) == []
+
+
+@pytest.mark.parametrize("location", sorted(EXPECTED))
+def test_truncated_bounce_does_not_raise(location: str) -> None:
+    raw = (CORPUS / location).read_bytes()
+    reports = parse_bounce(raw[: len(raw) // 2])
+    assert all(isinstance(report, BounceReport) for report in reports)
+
+
+def test_truncated_report_falls_back_on_the_notification_text() -> None:
+    # Cut inside the delivery-status part: the recipient block lost Action and Status, so the
+    # human-readable Postfix paragraph above it is read instead.
+    raw = (CORPUS / FLANKER / "mailbox-full.eml").read_bytes()
+    cut = raw.index(b"Action: failed")
+    assert summary(parse_bounce(raw[:cut])) == [("user@aol.com", "failed", "5.2.2")]
+
+
+def test_endlessly_nested_mail_returns() -> None:
+    assert parse_bounce((CORPUS / "mime/flanker/enclosed-endless.eml").read_bytes()) == []
+
+
+def test_garbage_does_not_raise() -> None:
+    for raw in (b"", b"\x00\xff" * 1000, b"Content-Type: multipart/report\n\n--", b"\n" * 10):
+        assert parse_bounce(raw) == []
+
+
+def status_part(*blocks: dict[str, str]) -> Message:
+    part = MIMEBase("message", "delivery-status")
+    part.set_payload([status_block(fields) for fields in blocks])
+    return part
+
+
+def status_block(fields: dict[str, str]) -> Message:
+    block = Message()
+    for name, value in fields.items():
+        block[name] = value
+    return block
+
+
+def report(*blocks: dict[str, str]) -> bytes:
+    msg = MIMEMultipart("report", report_type="delivery-status")
+    msg["From"] = "MAILER-DAEMON@mx.example.net"
+    msg["To"] = "bounces@lists.example.org"
+    msg.attach(MIMEText("Delivery failed.\n"))
+    msg.attach(status_part({"Reporting-MTA": "dns; mx.example.net"}, *blocks))
+    return msg.as_bytes()
+
+
+def test_hand_built_report() -> None:
+    raw = report(
+        {
+            "Original-Recipient": "rfc822; alias@example.com",
+            "Final-Recipient": "rfc822; <Alice@Example.COM>",
+            "Action": "Failed",
+            "Status": "5.1.1 (bad mailbox)",
+            "Diagnostic-Code": "smtp; 550 5.1.1\n    no such\tuser",
+        },
+        {"Original-Recipient": "RFC822;<BOB@example.com>", "Action": "delayed", "Status": "4.4.1"},
+    )
+    alice, bob = parse_bounce(raw)
+    assert alice == BounceReport("alice@example.com", "failed", "5.1.1", "550 5.1.1 no such user")
+    assert alice.permanent and not alice.transient
+    assert bob == BounceReport("bob@example.com", "delayed", "4.4.1", "")
+    assert bob.transient and not bob.permanent
+
+
+def test_top_level_delivery_status_without_per_message_block() -> None:
+    msg = status_part({"Final-Recipient": "X@Y.org", "Status": "5.0.0"})
+    assert parse_bounce(msg.as_bytes()) == [BounceReport("x@y.org", "", "5.0.0", "")]
+
+
+def test_recipient_that_is_not_an_address_is_skipped() -> None:
+    raw = report({"Final-Recipient": "x400; /C=fr/O=corp/", "Action": "failed", "Status": "5.1.1"})
+    assert parse_bounce(raw) == []
+
+
+def test_diagnostic_is_capped() -> None:
+    raw = report({"Final-Recipient": "a@b.org", "Action": "failed", "Diagnostic-Code": "x" * 900})
+    assert parse_bounce(raw)[0].diagnostic == "x" * 500
+
+
+def test_eight_bit_fields_are_read_as_utf8() -> None:
+    raw = report({"Final-Recipient": "utf-8; a@b.org", "Action": "failed", "Status": "5.1.1"})
+    raw = raw.replace(b"a@b.org", "J\u00fcrgen@B.org".encode()).replace(
+        b"Action: failed", b"Action: failed\nDiagnostic-Code: smtp; 550 \xff\xfe bad"
+    )
+    (only,) = parse_bounce(raw)
+    assert only.recipient == "j\u00fcrgen@b.org"
+    assert only.diagnostic == "550 \ufffd\ufffd bad"
+
+
+def test_recipient_that_is_not_utf8_is_skipped() -> None:
+    raw = report({"Final-Recipient": "rfc822; a@b.org", "Action": "failed", "Status": "5.1.1"})
+    assert parse_bounce(raw.replace(b"a@b.org", b"J\xfcrgen@b.org")) == []
+
+
+def test_report_nested_beyond_the_depth_limit_is_ignored() -> None:
+    def nest(levels: int) -> bytes:
+        inner: Message = status_part({"Final-Recipient": "deep@example.com", "Action": "failed"})
+        for _ in range(levels):
+            outer = MIMEMultipart("mixed")
+            outer.attach(inner)
+            inner = outer
+        return inner.as_bytes()
+
+    assert summary(parse_bounce(nest(3))) == [("deep@example.com", "failed", "")]
+    assert parse_bounce(nest(40)) == []
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "permanent", "transient"),
+    [
+        ("failed", "4.0.0", True, False),
+        ("delayed", "5.0.0", False, True),
+        ("delivered", "2.0.0", False, False),
+        ("", "5.1.1", True, False),
+        ("bogus", "4.2.2", False, True),
+        ("", "", False, False),
+    ],
+)
+def test_permanence(action: str, status: str, permanent: bool, transient: bool) -> None:
+    bounce = BounceReport("a@b.org", action, status, "")
+    assert (bounce.permanent, bounce.transient) == (permanent, transient)
+
+
+def text_bounce(body: str, sender: str = "MAILER-DAEMON@mx.example.net") -> bytes:
+    msg = MIMEText(body)
+    msg["From"] = sender
+    msg["To"] = "bounces+42@lists.example.org"
+    msg["Subject"] = "failure notice"
+    return msg.as_bytes()
+
+
+QMAIL = """Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<Carol@Example.NET>:
+Sorry, no mailbox here by that name. (#5.1.1)
+
+<dave@example.net>:
+192.0.2.7 does not like recipient.
+Remote host said: 450 mailbox busy
+Giving up on 192.0.2.7.
+
+<erin@example.net>:
+This address no longer accepts mail.
+
+--- Below this line is a copy of the message.
+
+To: <frank@example.net>
+550 5.1.1 <frank@example.net> quoted from the original
+"""
+
+
+def test_qmail_text_bounce() -> None:
+    assert summary(parse_bounce(text_bounce(QMAIL))) == [
+        ("carol@example.net", "failed", "5.1.1"),
+        ("dave@example.net", "delayed", "4.0.0"),
+    ]
+
+
+def test_sendmail_style_reply_line() -> None:
+    body = (
+        "   ----- Transcript of session follows -----\n"
+        ">>> RCPT To:<g@example.org>\n"
+        "<<< 550 5.1.1 <G@example.org>... User unknown\n"
+    )
+    (only,) = parse_bounce(text_bounce(body))
+    assert only == BounceReport(
+        "g@example.org", "failed", "5.1.1", "<<< 550 5.1.1 <G@example.org>... User unknown"
+    )
+
+
+def test_text_bounce_ignores_the_sender_named_in_headers() -> None:
+    body = "Remote host said: 553 5.7.1 <bounces+42@lists.example.org>: Sender address rejected\n"
+    assert parse_bounce(text_bounce(body)) == []
+
+
+def test_person_quoting_an_smtp_error_is_not_a_bounce() -> None:
+    body = "My server says:\n550 5.1.1 <h@example.org>... User unknown\nAny idea?\n"
+    assert parse_bounce(text_bounce(body, sender="Hank <hank@example.org>")) == []
+
+
+def test_failed_recipients_header_without_reply_codes() -> None:
+    msg = Message()
+    msg["From"] = "Mail Delivery System <Mailer-Daemon@mx.example.net>"
+    msg["To"] = "bounces+42@lists.example.org"
+    msg["X-Failed-Recipients"] = "Ivy@Example.org, bounces+42@lists.example.org"
+    msg.set_payload("A message that you sent could not be delivered.\n")
+    assert parse_bounce(msg.as_bytes()) == [BounceReport("ivy@example.org", "failed", "", "")]
