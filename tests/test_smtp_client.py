@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import ssl
 import subprocess
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Coroutine
 from collections.abc import Iterator
-from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -30,86 +28,14 @@ from gateway.relay.smtp_client import Reply
 from gateway.relay.smtp_client import SmtpConnection
 from gateway.relay.smtp_client import SmtpError
 from gateway.relay.smtp_client import smtp_payload
+from tests.postgres import free_port
+from tests.sink import RecordingController
+from tests.sink import Sink
 
 HOST = "127.0.0.1"
 SENDER = "bounces@gateway.example"
 RECIPIENTS = ["ann@example.org", "bob@example.org", "cid@example.org"]
 MESSAGE = b"Subject: hi\n\nfirst line\n.starts with a dot\n..two dots\n"
-
-
-@dataclass
-class Sink:
-    """An aiosmtpd handler that keeps what it receives and answers from a script."""
-
-    ehlo: bool = True
-    pipelining: bool = True
-    xverp: bool = False
-    mail_reply: str = ""
-    rcpt_replies: dict[str, str] = field(default_factory=dict)
-    data_replies: list[str] = field(default_factory=list)
-    received: list[tuple[str | None, list[str], bytes]] = field(default_factory=list)
-    mail_options: list[list[str]] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
-
-    async def handle_EHLO(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        hostname: str,
-        responses: list[str],
-    ) -> list[str]:
-        if not self.ehlo:
-            return ["502 5.5.1 EHLO not implemented"]
-        # aiosmtpd 1.4.6 does not advertise PIPELINING, though it reads commands in order.
-        session.host_name = hostname
-        extra = ["250-PIPELINING"] * self.pipelining + ["250-XVERP"] * self.xverp
-        return responses[:-1] + extra + responses[-1:]
-
-    async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        self.mail_options.append(list(options))
-        if self.mail_reply:
-            return self.mail_reply
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 OK"
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address in self.rcpt_replies:
-            return self.rcpt_replies[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.data_replies:
-            return self.data_replies.pop(0)
-        assert isinstance(envelope.content, bytes)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 2.0.0 queued"
-
-
-class RecordingSMTP(SMTP):
-    """aiosmtpd's server, recording each chunk read from the socket and accepting XVERP."""
-
-    def data_received(self, data: bytes) -> None:
-        self.event_handler.chunks.append(data)
-        super().data_received(data)
-
-    def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
-        # aiosmtpd answers 555 to MAIL parameters it does not know; XVERP is Postfix's.
-        result: dict[str, str | bool] | None = super()._getparams(params)
-        if result is not None and self.event_handler.xverp:
-            result.pop("XVERP", None)
-        return result
-
-
-class RecordingController(Controller):
-    def factory(self) -> SMTP:
-        return RecordingSMTP(self.handler, **self.SMTP_kwargs)
 
 
 @dataclass
@@ -123,13 +49,6 @@ class Relay:
 
 
 StartRelay = Callable[..., Relay]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -1,0 +1,100 @@
+"""A real SMTP sink for tests of mail out: aiosmtpd on loopback, keeping what it receives
+and answering from a script (refusals, temporary failures, XVERP, PIPELINING)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session
+
+
+@dataclass
+class Sink:
+    """An aiosmtpd handler that keeps what it receives and answers from a script."""
+
+    ehlo: bool = True
+    pipelining: bool = True
+    xverp: bool = False
+    mail_reply: str = ""
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # One-shot replies per recipient, used in order before the address is accepted.
+    rcpt_script: dict[str, list[str]] = field(default_factory=dict)
+    data_replies: list[str] = field(default_factory=list)
+    received: list[tuple[str | None, list[str], bytes]] = field(default_factory=list)
+    mail_options: list[list[str]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        if not self.ehlo:
+            return ["502 5.5.1 EHLO not implemented"]
+        # aiosmtpd 1.4.6 does not advertise PIPELINING, though it reads commands in order.
+        session.host_name = hostname
+        extra = ["250-PIPELINING"] * self.pipelining + ["250-XVERP"] * self.xverp
+        return responses[:-1] + extra + responses[-1:]
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.mail_options.append(list(options))
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        if self.rcpt_script.get(address):
+            return self.rcpt_script[address].pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_replies:
+            return self.data_replies.pop(0)
+        assert isinstance(envelope.content, bytes)
+        with self.lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 queued"
+
+    def copies(self) -> list[tuple[str | None, str, bytes]]:
+        """(envelope sender, recipient, message) for each copy received."""
+        with self.lock:
+            return [(sender, rcpt, data) for sender, rcpts, data in self.received for rcpt in rcpts]
+
+
+class RecordingSMTP(SMTP):
+    """aiosmtpd's server, recording each chunk read from the socket and accepting XVERP."""
+
+    def data_received(self, data: bytes) -> None:
+        self.event_handler.chunks.append(data)
+        super().data_received(data)
+
+    def _getparams(self, params: Sequence[str]) -> dict[str, str | bool] | None:
+        # aiosmtpd answers 555 to MAIL parameters it does not know; XVERP is Postfix's.
+        result: dict[str, str | bool] | None = super()._getparams(params)
+        if result is not None and self.event_handler.xverp:
+            result.pop("XVERP", None)
+        return result
+
+
+class RecordingController(Controller):
+    def factory(self) -> SMTP:
+        return RecordingSMTP(self.handler, **self.SMTP_kwargs)
