@@ -330,12 +330,10 @@ def memory_mb(pid: int, key: str) -> float:
     return math.nan
 
 
-def pipeline_pid(pid: int) -> int:
-    """The `gateway serve` child that runs the ingest pipeline (not multiprocessing's
-    resource tracker, its other child)."""
+def child_pid(pid: int, name: str) -> int:
+    """The `gateway serve` child process with this name (gateway-ingest, gateway-deliver)."""
     for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        command = Path(f"/proc/{child}/cmdline").read_bytes()
-        if b"resource_tracker" not in command:
+        if Path(f"/proc/{child}/comm").read_text().strip() == name:
             return int(child)
     return pid
 
@@ -443,7 +441,7 @@ def main() -> None:
 
             database = root / "data" / "spool.sqlite3"
             wait_ingested(database)
-            child = pipeline_pid(gateway.pid)
+            child = child_pid(gateway.pid, "gateway-ingest")
             peaks: dict[str, tuple[float, float]] = {}
             pipeline: list[tuple[str, int, float]] = []
             exact = True

@@ -18,6 +18,7 @@ import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -35,6 +36,7 @@ from gateway.smtp import GatewayHandler
 from gateway.smtp import GatewaySMTP
 from gateway.store.db import transaction
 from gateway.store.models import Community
+from gateway.wakeup import PipeSignal
 
 log = logging.getLogger("gateway.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -71,8 +73,12 @@ def configure_logging(level: int) -> None:
     logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
-def _child_setup(log_level: int) -> None:
+def _child_setup(name: str, log_level: int) -> None:
     configure_logging(log_level)
+    try:  # the name `ps` and `top` show (Linux): gateway-ingest, gateway-deliver
+        Path("/proc/self/comm").write_text(name[:15])
+    except OSError:
+        pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     # Background work: when both compete for a core, answering SMTP sessions comes
     # first; the spool absorbs bursts and the children catch up after them.
@@ -89,7 +95,7 @@ def run_inbox_processor(
 ) -> None:
     """The inbox processor's own process: the pipeline's CPU work gets its own core
     (and its own GIL), so the SMTP sessions are answered at the network's pace."""
-    _child_setup(log_level)
+    _child_setup("gateway-ingest", log_level)
     app = build_app(settings)
     try:
         InboxProcessor(app, wake, stopping, published).run(alive=_parent_alive())
@@ -100,7 +106,7 @@ def run_inbox_processor(
 def run_delivery_worker(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
     """The delivery worker's own process: fan-out to thousands of members is CPU work
     (rendering, SMTP commands, queue updates) that must not slow ingest down."""
-    _child_setup(log_level)
+    _child_setup("gateway-deliver", log_level)
     app = build_app(settings)
     try:
         DeliveryWorker(app, make_relay(settings), wake, stopping).run(alive=_parent_alive())
@@ -153,7 +159,7 @@ class Workers:
 
     def __init__(self, app: App, in_processes: bool) -> None:
         settings = app.settings
-        make_event = SPAWN.Event if in_processes else threading.Event
+        make_event = PipeSignal if in_processes else threading.Event
         self.inbox_wake, self.deliver_wake = make_event(), make_event()
         self.stopping = make_event()
         self.children: list[ChildProcess] = []

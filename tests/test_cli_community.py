@@ -8,8 +8,8 @@ from tests.conftest import GatewayCli
 
 COMMUNITY_KEYS = {
     "slug", "name", "description", "kind", "visibility", "policy", "subject_prefix",
-    "default_delivery", "reply_to", "address", "status", "created_at", "closed_at", "members", "posts",
-    "last_activity_at",
+    "default_delivery", "reply_to", "address", "status", "created_at", "closed_at", "members",
+    "posts", "last_activity_at",
 }  # fmt: skip
 
 

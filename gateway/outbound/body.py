@@ -76,7 +76,7 @@ def _add_footers(message: email.message.EmailMessage, footer: Footer) -> bool:
         content = part.get_content()
         assert isinstance(content, str)
         if subtype == "plain":
-            content = content.rstrip("\n") + "\n\n" + footer.text
+            content = content.rstrip("\r\n") + "\n\n" + footer.text
         else:
             matches = list(_BODY_END.finditer(content))
             at = matches[-1].start() if matches else len(content)

@@ -129,7 +129,9 @@ def enqueue_post(
         "last_error",
         "created_at",
     ]
-    return _rowcount(session.execute(insert(Delivery).from_select(columns, chosen)))
+    # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
+    statement = insert(Delivery).from_select(columns, chosen)
+    return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
 def enqueue_mail(

@@ -176,26 +176,29 @@ def test_a_taken_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     )
 
 
-def pipeline_child(pid: int) -> int:
-    """The `gateway serve` child running the pipeline (not multiprocessing's tracker)."""
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes():
-            return int(child)
-    raise AssertionError("no pipeline process")
+def child_process(pid: int, name: str) -> int:
+    """The `gateway serve` child named `name` (gateway-ingest or gateway-deliver)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                return int(child)
+        time.sleep(0.05)
+    raise AssertionError(f"no {name} process")
 
 
 def test_a_crashed_pipeline_process_is_started_again(tmp_path: Path) -> None:
     config, port, log = site(tmp_path)
     server = start_server(config, log)
     try:
-        first = pipeline_child(server.pid)
+        first = child_process(server.pid, "gateway-ingest")
         os.kill(first, signal.SIGKILL)
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
             smtp.sendmail("a@example.com", [f"design@{DOMAIN}"], message(0, 1))
         wait_until_ingested(tmp_path / "data")
         messages, _ = stored_rows(tmp_path / "data" / "gateway.sqlite3")
         assert [row[0] for row in messages] == ["burst-0-1@example.com"]
-        assert pipeline_child(server.pid) != first
+        assert child_process(server.pid, "gateway-ingest") != first
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) == 0, log.read_text()

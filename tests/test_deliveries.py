@@ -1,0 +1,466 @@
+"""The delivery queue: who a post is queued for, claiming due rows, recording the relay's
+answers, retries, resuming after a stop, and the ingest pipeline queueing posts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.communities import create_community
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
+from gateway.members import add_members
+from gateway.outbound import deliveries
+from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import Outcome
+from gateway.settings import DeliverySettings
+from gateway.store.db import transaction
+from gateway.store.models import Community
+from gateway.store.models import Delivery
+from gateway.store.models import DeliveryMode
+from gateway.store.models import DeliveryStatus
+from gateway.store.models import Message
+from gateway.store.models import Origin
+from gateway.store.models import Person
+from gateway.store.models import Policy
+
+DOMAIN = "lists.example.com"
+NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(minutes=5)
+SETTINGS = DeliverySettings()
+BLOB_A = "a" * 64
+BLOB_B = "b" * 64
+
+
+def member(
+    session: Session,
+    community: Community,
+    address: str,
+    delivery: DeliveryMode = DeliveryMode.INSTANT,
+    **fields: Any,
+) -> Person:
+    [membership] = add_members(session, community, [address], delivery=delivery)
+    for name, value in fields.items():
+        setattr(membership, name, value)
+    session.flush()
+    return session.get_one(Person, membership.person_id)
+
+
+def post(
+    session: Session, message_id: str, *communities: Community, sender: Person | None = None
+) -> Message:
+    message = Message(
+        message_id=message_id,
+        raw_sha256="0" * 64,
+        sender_id=sender.id if sender else None,
+        sender_address=sender.address if sender else "stranger@example.org",
+    )
+    message.communities = list(communities)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def queued(session: Session, message: Message | None = None) -> dict[str, dict[str, Any]]:
+    """The queue's rows by recipient, read from the database (not the identity map)."""
+    query = select(
+        Delivery.id,
+        Delivery.recipient,
+        Delivery.message_id,
+        Delivery.community_id,
+        Delivery.person_id,
+        Delivery.kind,
+        Delivery.blob_sha256,
+        Delivery.status,
+        Delivery.attempts,
+        Delivery.next_attempt_at,
+        Delivery.created_at,
+        Delivery.sent_at,
+        Delivery.last_error,
+    )
+    if message is not None:
+        query = query.where(Delivery.message_id == message.id)
+    return {row.recipient: row._asdict() for row in session.execute(query)}
+
+
+def mail_row(session: Session, recipient: str, blob: str = BLOB_A, **fields: Any) -> int:
+    delivery = deliveries.enqueue_mail(session, recipient, blob, "notice", NOW)
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    session.flush()
+    return delivery.id
+
+
+# --- enqueue_post
+
+
+def test_a_post_is_queued_for_instant_members_but_the_sender(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    alice = member(session, design, "alice@example.com")
+    bob = member(session, design, "bob@example.com")
+    member(session, design, "carol@example.com", DeliveryMode.DAILY)
+    member(session, design, "dan@example.com", DeliveryMode.WEEKLY)
+    member(session, design, "erin@example.com", DeliveryMode.NONE)
+    member(session, design, "fay@example.com", disabled_at=NOW - dt.timedelta(days=1))
+    gus = member(session, design, "gus@example.com")
+    message = post(session, "m1@x", design, sender=alice)
+
+    assert deliveries.enqueue_post(session, message.id, [design.id], alice.id, NOW) == 2
+
+    rows = queued(session, message)
+    assert sorted(rows) == ["bob@example.com", "gus@example.com"]
+    for person, row in ((bob, rows["bob@example.com"]), (gus, rows["gus@example.com"])):
+        assert row["person_id"] == person.id
+        assert row["community_id"] == design.id
+        assert (row["kind"], row["blob_sha256"], row["status"]) == (
+            "post",
+            "",
+            DeliveryStatus.PENDING,
+        )
+        assert (row["attempts"], row["last_error"], row["sent_at"]) == (0, "", None)
+        assert row["next_attempt_at"] == NOW and row["created_at"] == NOW
+
+
+def test_the_sender_gets_their_own_post_when_they_ask(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    alice = member(session, design, "alice@example.com", own_posts=True)
+    member(session, design, "bob@example.com")
+    message = post(session, "m1@x", design, sender=alice)
+    assert deliveries.enqueue_post(session, message.id, [design.id], alice.id, NOW) == 2
+    assert sorted(queued(session, message)) == ["alice@example.com", "bob@example.com"]
+
+
+def test_a_post_from_a_stranger_goes_to_every_instant_member(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    member(session, design, "alice@example.com")
+    member(session, design, "bob@example.com")
+    message = post(session, "m1@x", design)
+    assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 2
+
+
+def test_a_cross_post_is_queued_once_per_person(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    ux = create_community(session, "ux", "UX")
+    for community in (design, ux):
+        member(session, community, "bob@example.com")
+    member(session, design, "dan@example.com")
+    member(session, ux, "carol@example.com")
+    member(session, ux, "erin@example.com", DeliveryMode.DAILY)
+    member(session, design, "erin@example.com")  # instant in one of the two: one copy
+    message = post(session, "m1@x", design, ux)
+
+    assert deliveries.enqueue_post(session, message.id, [design.id, ux.id], None, NOW) == 4
+
+    rows = queued(session, message)
+    assert sorted(rows) == [
+        "bob@example.com",
+        "carol@example.com",
+        "dan@example.com",
+        "erin@example.com",
+    ]
+    assert rows["bob@example.com"]["community_id"] in (design.id, ux.id)
+    assert rows["carol@example.com"]["community_id"] == ux.id
+    assert rows["dan@example.com"]["community_id"] == design.id
+    assert rows["erin@example.com"]["community_id"] == design.id
+
+
+def test_enqueueing_again_adds_nothing(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    ux = create_community(session, "ux", "UX")
+    member(session, design, "bob@example.com")
+    member(session, ux, "bob@example.com")
+    member(session, ux, "carol@example.com")
+    message = post(session, "m1@x", design, ux)
+    assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 1
+    assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 0
+    # A later community: only the people who did not get it yet.
+    assert deliveries.enqueue_post(session, message.id, [design.id, ux.id], None, LATER) == 1
+    rows = queued(session, message)
+    assert sorted(rows) == ["bob@example.com", "carol@example.com"]
+    assert rows["bob@example.com"]["community_id"] == design.id
+    assert rows["carol@example.com"]["created_at"] == LATER
+
+
+def test_no_communities_queue_nothing(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    member(session, design, "bob@example.com")
+    message = post(session, "m1@x", design)
+    assert deliveries.enqueue_post(session, message.id, [], None, NOW) == 0
+    assert queued(session) == {}
+
+
+# --- claim_due
+
+
+def test_claim_takes_due_pending_rows_and_marks_them_sending(session: Session) -> None:
+    due = mail_row(session, "due@example.com")
+    earlier = mail_row(session, "earlier@example.com", next_attempt_at=NOW - dt.timedelta(hours=1))
+    mail_row(session, "future@example.com", next_attempt_at=NOW + dt.timedelta(seconds=1))
+    mail_row(session, "sent@example.com", status=DeliveryStatus.SENT)
+    mail_row(session, "failed@example.com", status=DeliveryStatus.FAILED)
+    mail_row(session, "sending@example.com", status=DeliveryStatus.SENDING)
+    retried = mail_row(session, "retried@example.com", attempts=2)
+
+    claimed = deliveries.claim_due(session, NOW, limit=10)
+
+    assert sorted(c.id for c in claimed) == sorted([due, earlier, retried])
+    by_id = {c.id: c for c in claimed}
+    assert by_id[retried].attempts == 2  # as it was before this try
+    assert by_id[due].recipient == "due@example.com"
+    assert by_id[due].blob_sha256 == BLOB_A
+    assert by_id[due].created_at == NOW
+    rows = queued(session)
+    for recipient, attempts in (("due", 1), ("earlier", 1), ("retried", 3)):
+        row = rows[f"{recipient}@example.com"]
+        assert (row["status"], row["attempts"]) == (DeliveryStatus.SENDING, attempts)
+    assert rows["future@example.com"]["status"] is DeliveryStatus.PENDING
+    assert rows["future@example.com"]["attempts"] == 0
+    assert deliveries.claim_due(session, NOW, limit=10) == []
+
+
+def test_claim_takes_at_most_the_limit_most_overdue_first(session: Session) -> None:
+    for minutes in (3, 1, 4, 2):
+        mail_row(
+            session,
+            f"late{minutes}@example.com",
+            next_attempt_at=NOW - dt.timedelta(minutes=minutes),
+        )
+    claimed = deliveries.claim_due(session, NOW, limit=2)
+    assert sorted(c.recipient for c in claimed) == ["late3@example.com", "late4@example.com"]
+    rows = queued(session)
+    assert rows["late1@example.com"]["status"] is DeliveryStatus.PENDING
+    assert rows["late2@example.com"]["status"] is DeliveryStatus.PENDING
+    assert len(deliveries.claim_due(session, NOW, limit=5)) == 2
+
+
+def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    ux = create_community(session, "ux", "UX")
+    for address in ("a@example.com", "b@example.com"):
+        member(session, design, address)
+        member(session, ux, address.replace("@", "-ux@"))
+    first = post(session, "m1@x", design)
+    second = post(session, "m2@x", ux)
+    # Interleaved ids: notice A, post 1, notice B, post 2, notice A...
+    mail_row(session, "n1@example.com", BLOB_A)
+    deliveries.enqueue_post(session, first.id, [design.id], None, NOW)
+    mail_row(session, "n2@example.com", BLOB_B)
+    deliveries.enqueue_post(session, second.id, [ux.id], None, NOW)
+    mail_row(session, "n3@example.com", BLOB_A)
+    mail_row(session, "n4@example.com", BLOB_B)
+
+    claimed = deliveries.claim_due(session, NOW, limit=100)
+
+    keys = [c.content_key for c in claimed]
+    assert len(keys) == 8
+    runs = [key for index, key in enumerate(keys) if index == 0 or keys[index - 1] != key]
+    assert len(runs) == len(set(runs)) == 4  # each content in one run
+    assert set(runs) == {
+        (None, None, BLOB_A),
+        (None, None, BLOB_B),
+        (first.id, design.id, ""),
+        (second.id, ux.id, ""),
+    }
+
+
+# --- record_outcomes, retry_wait
+
+
+def claim_all(session: Session) -> dict[str, Claimed]:
+    return {c.recipient: c for c in deliveries.claim_due(session, LATER, limit=100)}
+
+
+def test_outcomes_sent_retried_and_failed(session: Session) -> None:
+    mail_row(session, "ok@example.com")
+    mail_row(session, "busy@example.com")
+    mail_row(session, "unknown@example.com")
+    mail_row(session, "again@example.com", attempts=1)
+    claimed = claim_all(session)
+    outcomes = [
+        Outcome(claimed["ok@example.com"], 250, "2.0.0 ok"),
+        Outcome(claimed["busy@example.com"], 451, "4.3.0 try later"),
+        Outcome(claimed["unknown@example.com"], 550, "5.1.1 no such user"),
+        Outcome(claimed["again@example.com"], 421, "4.4.2 timeout"),
+    ]
+
+    counts = deliveries.record_outcomes(session, outcomes, SETTINGS, LATER)
+
+    assert counts == {"sent": 1, "retry": 2, "failed": 1}
+    rows = queued(session)
+    ok = rows["ok@example.com"]
+    assert (ok["status"], ok["sent_at"], ok["last_error"]) == (DeliveryStatus.SENT, LATER, "")
+    busy = rows["busy@example.com"]
+    assert busy["status"] is DeliveryStatus.PENDING
+    assert busy["next_attempt_at"] == LATER + dt.timedelta(seconds=SETTINGS.retry_wait_seconds)
+    assert busy["last_error"] == "451 4.3.0 try later"
+    assert busy["sent_at"] is None
+    again = rows["again@example.com"]
+    assert again["next_attempt_at"] == LATER + 2 * dt.timedelta(seconds=SETTINGS.retry_wait_seconds)
+    unknown = rows["unknown@example.com"]
+    assert unknown["status"] is DeliveryStatus.FAILED
+    assert unknown["last_error"] == "550 5.1.1 no such user"
+    assert unknown["sent_at"] is None
+
+
+def test_a_temporary_failure_past_retry_hours_fails_for_good(session: Session) -> None:
+    settings = DeliverySettings(retry_hours=2)
+    mail_row(session, "old@example.com", created_at=LATER - dt.timedelta(hours=2))
+    mail_row(session, "young@example.com", created_at=LATER - dt.timedelta(hours=1, minutes=59))
+    claimed = claim_all(session)
+    outcomes = [Outcome(claimed[r], 451, "4.2.2 mailbox full") for r in sorted(claimed)]
+    assert deliveries.record_outcomes(session, outcomes, settings, LATER) == {
+        "sent": 0,
+        "retry": 1,
+        "failed": 1,
+    }
+    rows = queued(session)
+    assert rows["old@example.com"]["status"] is DeliveryStatus.FAILED
+    assert rows["old@example.com"]["last_error"] == "451 4.2.2 mailbox full"
+    assert rows["young@example.com"]["status"] is DeliveryStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("attempts", "seconds"),
+    [(1, 60), (2, 120), (3, 240), (4, 480), (5, 960), (6, 1920), (7, 3600), (8, 3600), (500, 3600)],
+)
+def test_the_retry_wait_doubles_up_to_an_hour(attempts: int, seconds: int) -> None:
+    assert deliveries.retry_wait(attempts, SETTINGS) == dt.timedelta(seconds=seconds)
+
+
+def test_a_first_wait_longer_than_an_hour_is_kept() -> None:
+    settings = DeliverySettings(retry_wait_seconds=7200)
+    assert deliveries.retry_wait(1, settings) == dt.timedelta(hours=2)
+    assert deliveries.retry_wait(5, settings) == dt.timedelta(hours=2)
+
+
+# --- resume_in_flight, push
+
+
+def test_rows_left_sending_are_due_again_after_a_restart(session: Session) -> None:
+    mail_row(session, "a@example.com")
+    mail_row(session, "b@example.com")
+    mail_row(session, "done@example.com", status=DeliveryStatus.SENT)
+    assert len(deliveries.claim_due(session, NOW, limit=10)) == 2
+
+    assert deliveries.resume_in_flight(session) == 2
+
+    rows = queued(session)
+    for recipient in ("a@example.com", "b@example.com"):
+        assert (rows[recipient]["status"], rows[recipient]["attempts"]) == (
+            DeliveryStatus.PENDING,
+            1,
+        )
+    assert rows["done@example.com"]["status"] is DeliveryStatus.SENT
+    assert len(deliveries.claim_due(session, NOW, limit=10)) == 2
+
+
+def test_push_makes_failed_and_waiting_rows_due_now(session: Session) -> None:
+    failed = mail_row(session, "failed@example.com", status=DeliveryStatus.FAILED)
+    mail_row(session, "waiting@example.com", next_attempt_at=NOW + dt.timedelta(hours=1))
+    mail_row(session, "sent@example.com", status=DeliveryStatus.SENT)
+    mail_row(session, "sending@example.com", status=DeliveryStatus.SENDING)
+
+    assert deliveries.push(session, [failed], LATER) == 1
+    rows = queued(session)
+    assert rows["failed@example.com"]["status"] is DeliveryStatus.PENDING
+    assert rows["failed@example.com"]["next_attempt_at"] == LATER
+    assert rows["waiting@example.com"]["next_attempt_at"] == NOW + dt.timedelta(hours=1)
+
+    assert deliveries.push(session, [], LATER) == 2
+    rows = queued(session)
+    assert rows["waiting@example.com"]["next_attempt_at"] == LATER
+    assert rows["sent@example.com"]["status"] is DeliveryStatus.SENT
+    assert rows["sending@example.com"]["status"] is DeliveryStatus.SENDING
+    assert sorted(c.recipient for c in deliveries.claim_due(session, LATER, limit=10)) == [
+        "failed@example.com",
+        "waiting@example.com",
+    ]
+
+
+# --- the ingest pipeline queues posts
+
+
+def inbound(
+    message_id: str, *slugs: str, sender: str = "alice@example.com", origin: Origin = Origin.SMTP
+) -> InboundMail:
+    raw = (
+        f"From: {sender}\r\nSubject: Hello\r\nMessage-ID: <{message_id}>\r\n\r\nBody\r\n"
+    ).encode()
+    recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
+    return InboundMail(raw, sender, recipients, NOW, origin=origin)
+
+
+def queued_by_slug(app: App) -> list[tuple[str, str, str]]:
+    with transaction(app.read_sessions) as session:
+        rows = session.execute(
+            select(Message.message_id, Delivery.recipient, Community.slug)
+            .join(Message, Message.id == Delivery.message_id)
+            .join(Community, Community.id == Delivery.community_id)
+            .order_by(Delivery.recipient)
+        )
+        return [tuple(row) for row in rows]
+
+
+def setup_communities(app: App, policy: Policy = Policy.OPEN) -> None:
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design", policy=policy)
+        ux = create_community(session, "ux", "UX", policy=Policy.OPEN)
+        add_members(session, design, ["alice@example.com", "bob@example.com", "carol@example.com"])
+        add_members(session, design, ["dan@example.com"], delivery=DeliveryMode.DAILY)
+        add_members(session, ux, ["bob@example.com", "erin@example.com"])
+
+
+def test_an_ingested_post_is_queued_for_its_members(app: App) -> None:
+    setup_communities(app)
+    [outcome] = ingest_now(app, [inbound("m1@x", "design")])
+    assert not isinstance(outcome, Exception) and outcome.disposition == "published"
+    assert queued_by_slug(app) == [
+        ("m1@x", "bob@example.com", "design"),
+        ("m1@x", "carol@example.com", "design"),
+    ]
+
+
+def test_a_held_post_queues_nothing(app: App) -> None:
+    setup_communities(app, Policy.MODERATED)
+    [outcome] = ingest_now(app, [inbound("m1@x", "design")])
+    assert not isinstance(outcome, Exception) and outcome.disposition == "held"
+    assert queued_by_slug(app) == []
+
+
+def test_imported_mail_queues_nothing(app: App) -> None:
+    setup_communities(app)
+    [outcome] = ingest_now(app, [inbound("m1@x", "design", origin=Origin.IMPORT)])
+    assert not isinstance(outcome, Exception) and outcome.disposition == "published"
+    assert queued_by_slug(app) == []
+
+
+def test_a_second_copy_for_another_community_queues_only_its_new_members(app: App) -> None:
+    setup_communities(app)
+    ingest_now(app, [inbound("m1@x", "design")])
+    [outcome] = ingest_now(app, [inbound("m1@x", "ux")])
+    assert not isinstance(outcome, Exception) and outcome.disposition == "duplicate"
+    assert queued_by_slug(app) == [
+        ("m1@x", "bob@example.com", "design"),
+        ("m1@x", "carol@example.com", "design"),
+        ("m1@x", "erin@example.com", "ux"),
+    ]
+    [again] = ingest_now(app, [inbound("m1@x", "design", "ux")])
+    assert not isinstance(again, Exception) and again.disposition == "duplicate"
+    assert len(queued_by_slug(app)) == 3
+
+
+def test_a_cross_post_ingested_at_once_is_queued_once_per_person(app: App) -> None:
+    setup_communities(app)
+    ingest_now(app, [inbound("m1@x", "design", "ux")])
+    rows = queued_by_slug(app)
+    assert [(recipient, slug) for _, recipient, slug in rows if recipient != "bob@example.com"] == [
+        ("carol@example.com", "design"),
+        ("erin@example.com", "ux"),
+    ]
+    [bob] = [slug for _, recipient, slug in rows if recipient == "bob@example.com"]
+    assert bob in ("design", "ux")
