@@ -3,14 +3,18 @@ and answering from a script (refusals, temporary failures, XVERP, PIPELINING).""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import AuthResult
 from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import LoginPassword
 from aiosmtpd.smtp import Session
 
 
@@ -30,6 +34,8 @@ class Sink:
     mail_options: list[list[str]] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Seconds each DATA takes: a slow MTA, so that a test can act mid-delivery.
+    data_delay: float = 0.0
 
     async def handle_EHLO(
         self,
@@ -67,6 +73,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.data_replies:
             return self.data_replies.pop(0)
         assert isinstance(envelope.content, bytes)
@@ -98,3 +106,11 @@ class RecordingSMTP(SMTP):
 class RecordingController(Controller):
     def factory(self) -> SMTP:
         return RecordingSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def authenticate(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+) -> AuthResult:
+    assert isinstance(data, LoginPassword)
+    # handled=False: AuthResult defaults to True, "the 535 is already sent", and sends none.
+    return AuthResult(success=(data.login, data.password) == (b"gw", b"s3cret"), handled=False)

@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.communities import create_community
+from gateway.errors import InvalidInput
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.members import add_members
 from gateway.outbound import deliveries
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import Outcome
+from gateway.publishing import publish_held
 from gateway.settings import DeliverySettings
 from gateway.store.db import transaction
 from gateway.store.models import Community
@@ -25,6 +27,7 @@ from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import Message
+from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import Policy
@@ -430,6 +433,21 @@ def test_a_held_post_queues_nothing(app: App) -> None:
     [outcome] = ingest_now(app, [inbound("m1@x", "design")])
     assert not isinstance(outcome, Exception) and outcome.disposition == "held"
     assert queued_by_slug(app) == []
+
+
+def test_approving_a_held_post_queues_it_as_if_it_had_just_arrived(app: App) -> None:
+    setup_communities(app, Policy.MODERATED)
+    ingest_now(app, [inbound("m1@x", "design")])
+    with transaction(app.sessions) as session:
+        held = session.scalars(select(Message)).one()
+        assert publish_held(session, held, NOW) == 2
+        assert held.status is MessageStatus.PUBLISHED
+    assert queued_by_slug(app) == [
+        ("m1@x", "bob@example.com", "design"),
+        ("m1@x", "carol@example.com", "design"),
+    ]
+    with transaction(app.sessions) as session, pytest.raises(InvalidInput, match="not held"):
+        publish_held(session, session.scalars(select(Message)).one(), NOW)
 
 
 def test_imported_mail_queues_nothing(app: App) -> None:

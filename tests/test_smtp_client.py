@@ -17,11 +17,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
-from aiosmtpd.smtp import AuthResult
-from aiosmtpd.smtp import Envelope
-from aiosmtpd.smtp import LoginPassword
-from aiosmtpd.smtp import Session
 
 from gateway.relay.smtp_client import NO_SMTPUTF8
 from gateway.relay.smtp_client import Reply
@@ -31,6 +26,7 @@ from gateway.relay.smtp_client import smtp_payload
 from tests.postgres import free_port
 from tests.sink import RecordingController
 from tests.sink import Sink
+from tests.sink import authenticate
 
 HOST = "127.0.0.1"
 SENDER = "bounces@gateway.example"
@@ -400,14 +396,6 @@ def test_connection_refused() -> None:
 
 
 # AUTH and TLS
-
-
-def authenticate(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
-) -> AuthResult:
-    assert isinstance(data, LoginPassword)
-    # handled=False: AuthResult defaults to True, "the 535 is already sent", and sends none.
-    return AuthResult(success=(data.login, data.password) == (b"gw", b"s3cret"), handled=False)
 
 
 @pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])

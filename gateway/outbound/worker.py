@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -47,6 +48,8 @@ log = logging.getLogger("gateway.relay")
 
 BATCH = 5000  # deliveries claimed per round
 IDLE_WAIT = 1.0
+# Seconds of sending between two records of outcomes.
+RECORD_EVERY = 0.25
 
 ContentKey = tuple[int | None, int | None, str]
 
@@ -126,13 +129,15 @@ class DeliveryWorker:
                 outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
             envelopes.extend(self._pack(payload, group))
-        replies = await asyncio.gather(*(self.relay.send(e) for e, _ in envelopes))
-        for (_, sent_to), answers in zip(envelopes, replies, strict=True):
-            outcomes.extend(
-                Outcome(c, r.code, r.text) for c, r in zip(sent_to, answers, strict=True)
-            )
-        with transaction(self.app.sessions) as session:
-            counts = record_outcomes(session, outcomes, self.settings.delivery, utcnow())
+        counts: Counter[str] = Counter()
+        recorded_at = time.monotonic()
+        for done in asyncio.as_completed([self._send(e, group) for e, group in envelopes]):
+            outcomes.extend(await done)
+            # Recorded as they come: a crash repeats at most RECORD_EVERY of sending.
+            if time.monotonic() - recorded_at >= RECORD_EVERY:
+                counts.update(self._record(outcomes))
+                outcomes, recorded_at = [], time.monotonic()
+        counts.update(self._record(outcomes))
         log.info(
             "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
             counts["sent"],
@@ -142,6 +147,16 @@ class DeliveryWorker:
             (time.perf_counter() - started) * 1000,
         )
         return len(claimed)
+
+    async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
+        replies = await self.relay.send(envelope)
+        return [Outcome(c, r.code, r.text) for c, r in zip(group, replies, strict=True)]
+
+    def _record(self, outcomes: list[Outcome]) -> dict[str, int]:
+        if not outcomes:
+            return {}
+        with transaction(self.app.sessions) as session:
+            return record_outcomes(session, outcomes, self.settings.delivery, utcnow())
 
     def _pack(
         self, payload: bytes, group: Sequence[Claimed]

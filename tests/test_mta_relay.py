@@ -1,0 +1,81 @@
+"""The MTA relay: a pool of pipelined connections to a real aiosmtpd on loopback, with the
+login password taken from the environment, and a relay that is down answered 451."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway.relay.envelope import Envelope
+from gateway.relay.mta import MtaRelay
+from gateway.relay.smtp_client import Reply
+from gateway.relay.smtp_client import smtp_payload
+from gateway.settings import RelaySettings
+from tests.postgres import free_port
+from tests.sink import RecordingController
+from tests.sink import Sink
+from tests.sink import authenticate
+
+HOST = "127.0.0.1"
+PAYLOAD = smtp_payload(b"Subject: hi\r\n\r\nHello.\r\n")
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    port = free_port()
+    controller: Controller = RecordingController(
+        handler, hostname=HOST, port=port, auth_require_tls=False, authenticator=authenticate
+    )
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+def send_many(relay: MtaRelay, envelopes: list[Envelope]) -> list[list[Reply]]:
+    async def scenario() -> list[list[Reply]]:
+        await relay.start()
+        try:
+            return list(await asyncio.gather(*(relay.send(e) for e in envelopes)))
+        finally:
+            await relay.close()
+
+    return asyncio.run(scenario())
+
+
+def envelopes(count: int) -> list[Envelope]:
+    return [Envelope("bounces@gw.test", [f"r{n}@example.com"], PAYLOAD) for n in range(count)]
+
+
+def test_envelopes_share_a_few_connections_logged_in_with_the_password_from_env(
+    sink: tuple[Sink, int],
+) -> None:
+    handler, port = sink
+    settings = RelaySettings(host=HOST, port=port, username="gw", connections=3)
+    relay = MtaRelay(settings, "gw.test", environ={settings.password_env: "s3cret"})
+    replies = send_many(relay, envelopes(30))
+    assert all(reply.code == 250 for [reply] in replies)
+    assert sorted(rcpt for _, rcpt, _ in handler.copies()) == sorted(
+        f"r{n}@example.com" for n in range(30)
+    )
+    greetings = [chunk for chunk in handler.chunks if chunk.startswith(b"EHLO")]
+    assert len(greetings) == 3  # three persistent connections, not one per envelope
+
+
+def test_a_wrong_password_answers_every_recipient_451(sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    settings = RelaySettings(host=HOST, port=port, username="gw", connections=1)
+    relay = MtaRelay(settings, "gw.test", environ={settings.password_env: "wrong"})
+    [[reply]] = send_many(relay, envelopes(1))
+    assert reply.code == 451 and "refused our credentials" in reply.text
+    assert handler.copies() == []
+
+
+def test_a_relay_that_is_down_answers_451_and_is_tried_again() -> None:
+    settings = RelaySettings(host=HOST, port=free_port(), connections=2)
+    replies = send_many(MtaRelay(settings, "gw.test", environ={}), envelopes(3))
+    assert [reply.code for [reply] in replies] == [451, 451, 451]
+    assert all("cannot connect" in reply.text for [reply] in replies)
