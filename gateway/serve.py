@@ -26,8 +26,8 @@ from gateway import replies
 from gateway.app import App
 from gateway.app import build_app
 from gateway.app import make_relay
+from gateway.background import Signal
 from gateway.ingest.processor import InboxProcessor
-from gateway.ingest.processor import Signal
 from gateway.ingest.spool import Spool
 from gateway.outbound.worker import DeliveryWorker
 from gateway.settings import Settings

@@ -4,6 +4,8 @@ login password taken from the environment, and a relay that is down answered 451
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -74,8 +76,29 @@ def test_a_wrong_password_answers_every_recipient_451(sink: tuple[Sink, int]) ->
     assert handler.copies() == []
 
 
-def test_a_relay_that_is_down_answers_451_and_is_tried_again() -> None:
-    settings = RelaySettings(host=HOST, port=free_port(), connections=2)
-    replies = send_many(MtaRelay(settings, "gw.test", environ={}), envelopes(3))
-    assert [reply.code for [reply] in replies] == [451, 451, 451]
-    assert all("cannot connect" in reply.text for [reply] in replies)
+def test_a_relay_that_is_down_answers_451_without_trying_each_envelope() -> None:
+    """An MTA that hangs up at once: after the failed start, 50 envelopes try no
+    new connection for a few seconds (mta.REOPEN_WAIT)."""
+    accepted = 0
+    with socket.create_server((HOST, 0)) as listener:
+        listener.settimeout(0.2)
+
+        def hang_up() -> None:
+            nonlocal accepted
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    return
+                accepted += 1
+                connection.close()
+
+        thread = threading.Thread(target=hang_up)
+        thread.start()
+        settings = RelaySettings(host=HOST, port=listener.getsockname()[1], connections=2)
+        replies = send_many(MtaRelay(settings, "gw.test", environ={}), envelopes(50))
+        thread.join()
+    assert [reply.code for [reply] in replies] == [451] * 50
+    assert all(reply.text.startswith("4.4.1 relay 127.0.0.1:") for [reply] in replies)
+    # The one at start, then one per pooled connection trying at once; not 50.
+    assert accepted == 1 + settings.connections

@@ -10,11 +10,9 @@ and after MAX_ATTEMPTS it waits for an admin.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from typing import Protocol
 
 from sqlalchemy import Row
 from sqlalchemy import delete
@@ -22,6 +20,8 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from gateway.app import App
+from gateway.background import BackgroundLoop
+from gateway.background import Signal
 from gateway.ingest.batch import Outcome
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
@@ -37,16 +37,7 @@ MAX_ATTEMPTS = 3
 IDLE_WAIT = 1.0
 
 
-class Signal(Protocol):
-    """A threading.Event, or a multiprocessing one when the processor has its own process."""
-
-    def set(self) -> None: ...
-    def clear(self) -> None: ...
-    def is_set(self) -> bool: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-
-class InboxProcessor:
+class InboxProcessor(BackgroundLoop):
     def __init__(
         self,
         app: App,
@@ -54,30 +45,13 @@ class InboxProcessor:
         stopping: Signal | None = None,
         published: Signal | None = None,
     ) -> None:
+        super().__init__("gateway-ingest", wake, stopping)
         self.app = app
         # Set after a batch that published posts or took action mail (bounces):
         # the delivery worker has work.
         self._published = published
-        self._wake: Signal = wake or threading.Event()
-        self._stopping: Signal = stopping or threading.Event()
-        self._thread = threading.Thread(target=self.run, name="gateway-ingest", daemon=True)
         # Rows that failed in this process: not retried until the next start.
         self._failed: set[int] = set()
-
-    def start(self) -> None:
-        """Run in a thread of this process (tests, small sites)."""
-        self._thread.start()
-
-    def wake(self) -> None:
-        """New mail is in the inbox (called by the spool after each commit)."""
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Finish the batch in hand; what is left stays in the inbox for the next start."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
         """Process until stopped (or until `alive` says the parent process is gone)."""

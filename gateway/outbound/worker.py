@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.background import BackgroundLoop
+from gateway.background import Signal
 from gateway.blobs import BlobNotFound
-from gateway.ingest.processor import Signal
 from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import Outcome
@@ -54,7 +54,7 @@ RECORD_EVERY = 0.25
 ContentKey = tuple[int | None, int | None, str]
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundLoop):
     def __init__(
         self,
         app: App,
@@ -63,28 +63,12 @@ class DeliveryWorker:
         stopping: Signal | None = None,
         batch: int = BATCH,
     ) -> None:
+        super().__init__("gateway-deliver", wake, stopping)
         self.app = app
         self.relay = relay
         self.settings = app.settings
         self.renderer = Renderer(app.settings, app.templates)
         self.batch = batch
-        self._wake: Signal = wake or threading.Event()
-        self._stopping: Signal = stopping or threading.Event()
-        self._thread = threading.Thread(target=self.run, name="gateway-deliver", daemon=True)
-
-    def start(self) -> None:
-        """Run in a thread of this process (tests, small sites)."""
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Finish the round in hand; what is left is sent at the next start."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
         asyncio.run(self._run(alive))

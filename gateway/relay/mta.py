@@ -4,6 +4,8 @@ pipelined connections used in parallel.
 A connection that fails is dropped and opened again for the next envelope; the
 envelope it was carrying is answered 451 for every recipient, so the worker tries
 it again later (the MTA may or may not have taken it: at least once, never lost).
+When the MTA cannot be reached, envelopes are answered 451 at once for
+REOPEN_WAIT seconds instead of each waiting for its own connection timeout.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping
 
 from gateway.relay.envelope import Envelope
@@ -20,6 +23,8 @@ from gateway.relay.smtp_client import SmtpError
 from gateway.settings import RelaySettings
 
 log = logging.getLogger("gateway.relay")
+
+REOPEN_WAIT = 5.0
 
 
 class MtaRelay:
@@ -31,6 +36,8 @@ class MtaRelay:
         self.password = environ.get(settings.password_env, "") if settings.username else ""
         self._idle: asyncio.Queue[SmtpConnection | None] | None = None
         self._xverp = False
+        # After a failed connect: until when, and why, not to try again.
+        self._down: tuple[float, str] = (0.0, "")
 
     @property
     def xverp(self) -> bool:
@@ -54,7 +61,10 @@ class MtaRelay:
         connection = await self._idle.get()
         try:
             if connection is None or connection.closed:
-                connection = await self._open()
+                until, why = self._down
+                if time.monotonic() < until:
+                    return self._failed(envelope, why)
+                connection = await self._connect()
             return await connection.send(
                 envelope.sender, envelope.recipients, envelope.payload, xverp=envelope.xverp
             )
@@ -63,10 +73,20 @@ class MtaRelay:
             if connection is not None:
                 await connection.close()
             connection = None
-            failure = Reply(451, f"4.4.1 relay {self.settings.host}:{self.settings.port}: {error}")
-            return [failure] * len(envelope.recipients)
+            return self._failed(envelope, str(error))
         finally:
             self._idle.put_nowait(connection)
+
+    async def _connect(self) -> SmtpConnection:
+        try:
+            return await self._open()
+        except SmtpError as error:
+            self._down = (time.monotonic() + REOPEN_WAIT, str(error))
+            raise
+
+    def _failed(self, envelope: Envelope, why: str) -> list[Reply]:
+        failure = Reply(451, f"4.4.1 relay {self.settings.host}:{self.settings.port}: {why}")
+        return [failure] * len(envelope.recipients)
 
     async def close(self) -> None:
         if self._idle is None:

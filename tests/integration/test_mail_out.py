@@ -11,6 +11,7 @@ import mailbox
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,18 @@ def seeded(app: App) -> App:
 
 @pytest.fixture
 def gateway(seeded: App, settings: Settings, sink: tuple[Sink, int]) -> Iterator[RunningGateway]:
-    server = RunningGateway(relayed(settings, sink[1])).start()
-    yield server
-    server.stop()
+    with running(relayed(settings, sink[1])) as server:
+        yield server
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[RunningGateway]:
+    """A gateway with settings of its own, for the tests that change them."""
+    server = RunningGateway(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def post(
@@ -209,12 +219,9 @@ def test_own_posts_come_back_only_to_who_asked(
         design = create_community(session, "team", "Team")
         [membership] = add_members(session, design, ["alice@example.com"])
         membership.own_posts = True
-    server = RunningGateway(relayed(settings, port)).start()
-    try:
+    with running(relayed(settings, port)) as server:
         server.send(post().as_bytes(), [f"team@{DOMAIN}"])
         wait_for(lambda: len(handler.copies()) == 1)
-    finally:
-        server.stop()
     assert [rcpt for _, rcpt, _ in handler.copies()] == ["alice@example.com"]
 
 
@@ -239,12 +246,9 @@ def test_shared_transactions_and_xverp(
     """With XVERP the MTA writes each VERP sender: recipients share one transaction."""
     handler, port = sink
     handler.xverp = True
-    server = RunningGateway(relayed(settings, port)).start()
-    try:
+    with running(relayed(settings, port)) as server:
         server.send(post().as_bytes(), [f"design@{DOMAIN}"])
         wait_for(lambda: len(handler.copies()) == 2)
-    finally:
-        server.stop()
     [(sender, recipients, _)] = handler.received
     assert sender == f"bounces@{DOMAIN}"
     assert sorted(recipients) == ["bob@example.com", "carol@example.com"]
@@ -255,12 +259,9 @@ def test_shared_envelope_without_verp(
     seeded: App, settings: Settings, sink: tuple[Sink, int]
 ) -> None:
     handler, port = sink
-    server = RunningGateway(relayed(settings, port, envelope="shared")).start()
-    try:
+    with running(relayed(settings, port, envelope="shared")) as server:
         server.send(post().as_bytes(), [f"design@{DOMAIN}"])
         wait_for(lambda: len(handler.copies()) == 2)
-    finally:
-        server.stop()
     [(sender, recipients, _)] = handler.received
     assert sender == f"bounces@{DOMAIN}" and len(recipients) == 2
     assert all("XVERP" not in options for options in handler.mail_options)
@@ -275,12 +276,9 @@ def test_attachments_are_kept_or_linked_by_size(
     message.add_attachment(
         b"\x00large" * 1000, maintype="application", subtype="pdf", filename="plan.pdf"
     )
-    server = RunningGateway(relayed(settings, port, max_attachment_size=1000)).start()
-    try:
+    with running(relayed(settings, port, max_attachment_size=1000)) as server:
         server.send(message.as_bytes(), [f"design@{DOMAIN}"])
         wait_for(lambda: len(handler.copies()) == 2)
-    finally:
-        server.stop()
     [copy] = copies_to(handler, "bob@example.com")
     attachments = {part.get_filename(): part for part in copy.iter_attachments()}
     assert attachments["notes.txt"].get_content() == "small" * 10
@@ -296,7 +294,7 @@ def test_a_signed_post_keeps_its_signed_part_byte_for_byte(
     handler, _ = sink
     raw = signed_corpus_mail()
     gateway.send(raw, [f"design@{DOMAIN}"], sender="alice@example.com")
-    wait_for(lambda: len(handler.copies()) >= 1)
+    wait_for(lambda: len(copies_to(handler, "bob@example.com")) == 1)
     [(_, _, data)] = [c for c in handler.copies() if c[1] == "bob@example.com"]
     signed = signed_entity(raw)
     assert signed in data.replace(b"\r\n", b"\n")
@@ -322,12 +320,9 @@ def signed_entity(raw: bytes) -> bytes:
 def test_the_maildir_relay_writes_what_each_member_would_receive(
     seeded: App, settings: Settings
 ) -> None:
-    server = RunningGateway(settings).start()  # the default relay: the outbox Maildir
-    try:
+    with running(settings) as server:  # the default relay: the outbox Maildir
         server.send(post().as_bytes(), [f"design@{DOMAIN}"])
         wait_for(lambda: settled(seeded) and bool(deliveries(seeded)))
-    finally:
-        server.stop()
     outbox = mailbox.Maildir(settings.outbox_dir, create=False)
     messages = sorted(outbox, key=lambda m: str(m["Delivered-To"]))
     assert [m["Delivered-To"] for m in messages] == ["bob@example.com", "carol@example.com"]
@@ -342,8 +337,7 @@ def test_queue_commands_show_and_push_deliveries(
 
     handler, port = sink
     handler.rcpt_replies["carol@example.com"] = "550 5.1.1 no such user"
-    server = RunningGateway(relayed(settings, port)).start()
-    try:
+    with running(relayed(settings, port)) as server:
         server.send(post().as_bytes(), [f"design@{DOMAIN}"])
         wait_for(lambda: settled(seeded) and len(deliveries(seeded)) == 2)
         config = tmp_path / "cli.toml"
@@ -364,8 +358,6 @@ def test_queue_commands_show_and_push_deliveries(
         wait_for(lambda: len(copies_to(handler, "carol@example.com")) == 1)
         assert cli.json("queue", "list") == []
         assert "are not pending or failed" in cli.error("queue", "retry", str(sent[0]["id"]))
-    finally:
-        server.stop()
 
 
 def test_a_bounce_raises_the_score_and_stops_mail_past_the_threshold(
