@@ -215,6 +215,14 @@ def test_a_message_id_is_added_when_the_mail_had_none() -> None:
     assert message["Date"] is not None
 
 
+def test_a_from_is_added_when_the_mail_had_none() -> None:
+    """From the address the gateway took as the author's (the envelope sender)."""
+    message = parse(render(b"Subject: Colours\r\n\r\nHello\r\n"))
+    assert message.get_all("From") == ["Alice <alice@example.com>"]
+    kept = parse(render(mail()))
+    assert kept.get_all("From") == ["Alice <alice@example.com>"]
+
+
 @pytest.mark.parametrize(
     ("subject", "expected"),
     [

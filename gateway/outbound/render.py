@@ -137,6 +137,10 @@ class Renderer:
             head.append(
                 fold("From", email.utils.formataddr((f"{author} via {to.name}", community)))
             )
+        elif "from" not in names and post.sender_address:  # RFC 5322 3.6 requires one
+            head.append(
+                fold("From", email.utils.formataddr((post.sender_name, post.sender_address)))
+            )
         reply_to = self._reply_to(post, to, community)
         if reply_to:
             head.append(fold("Reply-To", reply_to))
