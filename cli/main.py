@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cli import community
 from cli import db
 from cli import delivery_queue
+from cli import digest
 from cli import inbox
 from cli import init
 from cli import member
@@ -72,5 +73,6 @@ main.add_command(community.community)
 main.add_command(member.member)
 main.add_command(profile.profile)
 main.add_command(delivery_queue.queue)
+main.add_command(digest.digest)
 main.add_command(serve.serve)
 main.add_command(thread.thread)

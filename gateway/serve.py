@@ -30,6 +30,7 @@ from gateway.background import Signal
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
 from gateway.outbound.worker import DeliveryWorker
+from gateway.scheduler import DigestScheduler
 from gateway.settings import Settings
 from gateway.smtp import CommunityState
 from gateway.smtp import GatewayHandler
@@ -104,13 +105,18 @@ def run_inbox_processor(
 
 
 def run_delivery_worker(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
-    """The delivery worker's own process: fan-out to thousands of members is CPU work
-    (rendering, SMTP commands, queue updates) that must not slow ingest down."""
+    """The delivery worker's own process, with the digest scheduler: fan-out to
+    thousands of members is CPU work (rendering, SMTP commands, queue updates) that
+    must not slow ingest down."""
     _child_setup("gateway-deliver", log_level)
     app = build_app(settings)
+    worker = DeliveryWorker(app, make_relay(settings), wake, stopping)
+    scheduler = DigestScheduler(app, queued=worker.wake)
+    scheduler.start()
     try:
-        DeliveryWorker(app, make_relay(settings), wake, stopping).run(alive=_parent_alive())
+        worker.run(alive=_parent_alive())
     finally:
+        scheduler.stop()
         app.close()
 
 
@@ -164,6 +170,7 @@ class Workers:
         self.stopping = make_event()
         self.children: list[ChildProcess] = []
         self.threads: list[InboxProcessor | DeliveryWorker] = []
+        self.scheduler: DigestScheduler | None = None  # in processes: in gateway-deliver
         if in_processes:
             self.children = [
                 ChildProcess(
@@ -180,10 +187,12 @@ class Workers:
                 ),
             ]
         else:
+            worker = DeliveryWorker(app, make_relay(settings), self.deliver_wake, self.stopping)
             self.threads = [
                 InboxProcessor(app, self.inbox_wake, self.stopping, self.deliver_wake),
-                DeliveryWorker(app, make_relay(settings), self.deliver_wake, self.stopping),
+                worker,
             ]
+            self.scheduler = DigestScheduler(app, queued=worker.wake)
         self._watchers: list[asyncio.Task[None]] = []
 
     def wake_inbox(self) -> None:
@@ -195,6 +204,8 @@ class Workers:
             self._watchers.append(asyncio.create_task(child.watch()))
         for worker in self.threads:
             worker.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     def stop(self) -> None:
         """Blocking: each finishes the batch in hand."""
@@ -203,6 +214,8 @@ class Workers:
         self.deliver_wake.set()
         for watcher in self._watchers:
             watcher.cancel()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         for worker in self.threads:
             worker.stop()
         for child in self.children:

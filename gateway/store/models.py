@@ -457,8 +457,16 @@ class DigestRun(Base):
     cadence: Mapped[Cadence] = mapped_column(_enum(Cadence))
     # "2026-11-26" for a daily digest, "2026-W48" for a weekly one.
     period: Mapped[str] = mapped_column(String(16))
+    # "queued" (its mail is in the delivery queue) or "empty" (nothing new: no mail)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The posts it covers were received in [window_start, window_end); the next
+    # digest starts where this one ended, so downtime skips nothing.
+    window_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    window_end: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

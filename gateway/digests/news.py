@@ -1,0 +1,285 @@
+"""What happened in some communities during a window: the raw material of digests.
+
+Gathered once per window for every community a digest run covers, with a few
+set-based queries; each person's digest then picks its communities from it, so
+10,000 digests cost ten queries, not ten per person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import links
+from gateway.digests.excerpts import excerpt
+from gateway.people import fold_tag
+from gateway.store.models import Attachment
+from gateway.store.models import Community
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
+from gateway.store.models import Origin
+from gateway.store.models import Person
+from gateway.store.models import PersonTag
+from gateway.store.models import TagKind
+from gateway.store.models import Thread
+from gateway.store.models import Visibility
+from gateway.store.models import as_utc
+
+# A question is a thread whose first post asks something and got no reply after
+# this long; older than QUESTION_HORIZON, it is no longer news.
+UNANSWERED_AFTER = dt.timedelta(days=2)
+QUESTION_HORIZON = dt.timedelta(days=14)
+EXCERPT_SOURCE = 4000  # characters of a body read to make its excerpt
+
+
+@dataclass(frozen=True)
+class CommunityRef:
+    id: int
+    slug: str
+    name: str
+    public: bool
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One new message of a thread."""
+
+    author: str
+    excerpt: str
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FileLink:
+    filename: str
+    url: str
+    size: int
+
+
+@dataclass
+class ThreadNews:
+    thread_id: int
+    subject: str
+    url: str  # "" for a thread in no public community
+    community_ids: list[int] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    files: list[FileLink] = field(default_factory=list)
+
+    @property
+    def new_count(self) -> int:
+        return len(self.entries)
+
+    @property
+    def authors(self) -> list[str]:
+        return list(dict.fromkeys(entry.author for entry in self.entries))
+
+
+@dataclass(frozen=True)
+class Question:
+    thread_id: int
+    subject: str
+    url: str
+    community_id: int
+    author: str
+    author_id: int | None
+    asked_at: dt.datetime
+    excerpt: str
+    words: frozenset[str]
+
+
+@dataclass(frozen=True)
+class NewMember:
+    person_id: int
+    name: str
+    address: str
+    community_id: int
+    expertise: tuple[str, ...]
+
+
+@dataclass
+class News:
+    """Everything new in a window, per community."""
+
+    communities: dict[int, CommunityRef]
+    threads: dict[int, list[ThreadNews]]  # community id -> its threads, busiest first
+    questions: dict[int, list[Question]]
+    new_members: dict[int, list[NewMember]]
+
+
+def gather(
+    session: Session,
+    community_ids: Collection[int],
+    start: dt.datetime,
+    end: dt.datetime,
+    base_url: str,
+) -> News:
+    ids = sorted(community_ids)
+    communities = {
+        c.id: CommunityRef(c.id, c.slug, c.name, c.visibility is Visibility.PUBLIC)
+        for c in session.scalars(select(Community).where(Community.id.in_(ids)))
+    }
+    return News(
+        communities=communities,
+        threads=_threads(session, communities, start, end, base_url),
+        questions=_questions(session, communities, end, base_url),
+        new_members=_new_members(session, ids, start, end),
+    )
+
+
+def _published_smtp() -> ColumnElement[bool]:
+    """Posts people were told about: not held, not imported history."""
+    return and_(Message.status == MessageStatus.PUBLISHED, Message.origin == Origin.SMTP)
+
+
+def _threads(
+    session: Session,
+    communities: dict[int, CommunityRef],
+    start: dt.datetime,
+    end: dt.datetime,
+    base_url: str,
+) -> dict[int, list[ThreadNews]]:
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.thread_id,
+            Message.sender_name,
+            Message.sender_address,
+            func.substr(Message.body_text, 1, EXCERPT_SOURCE),
+            Message.received_at,
+            MessageCommunity.community_id,
+        )
+        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+        .where(
+            MessageCommunity.community_id.in_(list(communities)),
+            Message.received_at >= start,
+            Message.received_at < end,
+            Message.thread_id.is_not(None),
+            _published_smtp(),
+        )
+        .order_by(Message.received_at, Message.id)
+    ).all()
+    thread_ids = {row[1] for row in rows}
+    subjects = dict(
+        session.execute(select(Thread.id, Thread.subject).where(Thread.id.in_(thread_ids))).all()
+    )
+    news: dict[int, ThreadNews] = {}
+    seen: set[tuple[int, int]] = set()
+    message_thread: dict[int, int] = {}
+    for message_id, thread_id, name, address, body, received_at, community_id in rows:
+        item = news.get(thread_id)
+        if item is None:
+            item = news[thread_id] = ThreadNews(thread_id, subjects.get(thread_id, ""), "")
+        if community_id not in item.community_ids:
+            item.community_ids.append(community_id)
+            if communities[community_id].public and not item.url:
+                item.url = links.thread_url(base_url, thread_id)
+        if (thread_id, message_id) not in seen:
+            seen.add((thread_id, message_id))
+            message_thread[message_id] = thread_id
+            item.entries.append(Entry(name or address, excerpt(body or ""), as_utc(received_at)))
+    for message_id, filename, sha256, size in session.execute(
+        select(Attachment.message_id, Attachment.filename, Attachment.sha256, Attachment.size)
+        .where(Attachment.message_id.in_(list(message_thread)), Attachment.inline.is_(False))
+        .order_by(Attachment.message_id, Attachment.position)
+    ):
+        item = news[message_thread[message_id]]
+        url = links.attachment_url(base_url, sha256, filename) if item.url else ""
+        item.files.append(FileLink(filename, url, size))
+    by_community: dict[int, list[ThreadNews]] = defaultdict(list)
+    for item in news.values():
+        for community_id in item.community_ids:
+            by_community[community_id].append(item)
+    for items in by_community.values():
+        items.sort(key=lambda t: (-t.new_count, t.subject.lower()))
+    return dict(by_community)
+
+
+def _questions(
+    session: Session, communities: dict[int, CommunityRef], end: dt.datetime, base_url: str
+) -> dict[int, list[Question]]:
+    rows = session.execute(
+        select(
+            Message.thread_id,
+            Message.subject,
+            Message.sender_name,
+            Message.sender_address,
+            Message.sender_id,
+            Message.received_at,
+            func.substr(Message.body_text, 1, EXCERPT_SOURCE),
+            MessageCommunity.community_id,
+        )
+        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(
+            MessageCommunity.community_id.in_(list(communities)),
+            Message.parent_id.is_(None),
+            Thread.message_count == 1,
+            Message.received_at >= end - QUESTION_HORIZON,
+            Message.received_at < end - UNANSWERED_AFTER,
+            _published_smtp(),
+        )
+        .order_by(Message.received_at)
+    ).all()
+    questions: dict[int, list[Question]] = defaultdict(list)
+    for thread_id, subject, name, address, sender_id, received_at, body, community_id in rows:
+        text = excerpt(body or "")
+        if "?" not in subject and "?" not in text:
+            continue
+        url = links.thread_url(base_url, thread_id) if communities[community_id].public else ""
+        words = frozenset(fold_tag(w) for w in f"{subject} {text}".split() if len(w) > 2)
+        questions[community_id].append(
+            Question(
+                thread_id,
+                subject,
+                url,
+                community_id,
+                name or address,
+                sender_id,
+                as_utc(received_at),
+                text,
+                words,
+            )  # fmt: skip
+        )
+    return dict(questions)
+
+
+def _new_members(
+    session: Session, community_ids: list[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, list[NewMember]]:
+    rows = session.execute(
+        select(Membership.community_id, Person.id, Person.name, Person.address)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            Membership.community_id.in_(community_ids),
+            Membership.joined_at >= start,
+            Membership.joined_at < end,
+        )
+        .order_by(Membership.joined_at)
+    ).all()
+    expertise: dict[int, list[str]] = defaultdict(list)
+    for person_id, label in session.execute(
+        select(PersonTag.person_id, PersonTag.label)
+        .where(
+            PersonTag.person_id.in_({row[1] for row in rows}),
+            PersonTag.kind == TagKind.EXPERTISE,
+        )
+        .order_by(PersonTag.person_id, PersonTag.position)
+    ):
+        expertise[person_id].append(label)
+    members: dict[int, list[NewMember]] = defaultdict(list)
+    for community_id, person_id, name, address in rows:
+        members[community_id].append(
+            NewMember(person_id, name, address, community_id, tuple(expertise[person_id]))
+        )
+    return dict(members)

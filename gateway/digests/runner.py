@@ -1,0 +1,295 @@
+"""A digest run: every person whose daily (or weekly) digest is due gets it, once.
+
+Who is due comes from their time zone; what a digest covers starts where their
+last one ended (gateway.digests.periods), so after downtime one digest catches
+up. A digest_runs row per (person, cadence, period) is inserted with ON CONFLICT
+DO NOTHING in the same transaction as the queued mail: two runs at once, or a
+run again after a crash, queue each digest exactly once. The scheduler in
+`gateway serve` and `gateway digest run` both call run_digests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy import Insert
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from gateway.app import App
+from gateway.blobs import BlobWriter
+from gateway.digests.assemble import Digest
+from gateway.digests.assemble import Reader
+from gateway.digests.assemble import assemble
+from gateway.digests.compose import DigestWriter
+from gateway.digests.news import gather
+from gateway.digests.periods import Due
+from gateway.digests.periods import latest_due
+from gateway.store.db import transaction
+from gateway.store.models import Cadence
+from gateway.store.models import Community
+from gateway.store.models import Delivery
+from gateway.store.models import DeliveryMode
+from gateway.store.models import DeliveryStatus
+from gateway.store.models import DigestRun
+from gateway.store.models import Membership
+from gateway.store.models import Person
+from gateway.store.models import PersonTag
+from gateway.store.models import TagKind
+from gateway.store.models import as_utc
+
+log = logging.getLogger("gateway.digests")
+
+CHUNK = 500  # digests per transaction
+DIGEST = "digest"  # the kind of their deliveries
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One digest of a run, as `gateway digest run` reports it."""
+
+    address: str
+    period: str
+    messages: int
+    subject: str
+    status: str  # queued, empty, already (another run queued it first)
+    text: str = ""
+
+
+@dataclass
+class RunReport:
+    cadence: Cadence
+    at: dt.datetime
+    planned: list[Planned] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for p in self.planned if p.status == status)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    reader: Reader
+    due: Due
+    start: dt.datetime
+
+
+def run_digests(
+    app: App,
+    cadence: Cadence,
+    at: dt.datetime,
+    *,
+    dry_run: bool = False,
+    only: str | None = None,
+) -> RunReport:
+    """Queue every digest of `cadence` due at `at` and not queued yet.
+
+    dry_run builds them and records nothing; `only` limits the run to one address
+    and, with dry_run, previews that person's digest even if it was sent already.
+    """
+    started = time.perf_counter()
+    report = RunReport(cadence, at)
+    writer = DigestWriter(app.settings, app.templates)
+    with transaction(app.read_sessions) as session:
+        pending = _pending(session, app, cadence, at, only, again=dry_run and only is not None)
+        names = dict(session.execute(select(Community.id, Community.name)).all())
+        windows: dict[tuple[dt.datetime, dt.datetime], list[_Pending]] = defaultdict(list)
+        for item in pending:
+            windows[(item.start, item.due.at)].append(item)
+        digests: list[Digest] = []
+        for (start, end), items in windows.items():
+            communities = {c for item in items for c in item.reader.community_ids}
+            news = gather(session, communities, start, end, app.settings.archive.base_url)
+            writer.new_window()
+            for item in items:
+                digest = assemble(item.reader, news, cadence, item.due.period, start, end)
+                if dry_run:
+                    report.planned.append(_preview(writer, digest, names))
+                else:
+                    digests.append(digest)
+            if not dry_run:
+                for chunk in _chunks(digests, CHUNK):
+                    report.planned.extend(_queue(app, writer, chunk, names, at))
+                digests = []
+    if pending:
+        log.info(
+            "digests %s at=%s queued=%d empty=%d already=%d dry_run=%s ms=%.0f",
+            cadence.value,
+            at.isoformat(timespec="seconds"),
+            report.count("queued"),
+            report.count("empty"),
+            report.count("already"),
+            dry_run,
+            (time.perf_counter() - started) * 1000,
+        )
+    return report
+
+
+def _pending(
+    session: Session,
+    app: App,
+    cadence: Cadence,
+    at: dt.datetime,
+    only: str | None,
+    again: bool = False,
+) -> list[_Pending]:
+    """Readers of this cadence whose digest due at `at` is not recorded yet (or all,
+    `again`)."""
+    mode = DeliveryMode(cadence.value)
+    query = (
+        select(Person.id, Person.address, Person.name, Person.timezone, Membership.community_id)
+        .join(Membership, Membership.person_id == Person.id)
+        .where(Membership.delivery == mode, Membership.disabled_at.is_(None))
+        .order_by(Person.id)
+    )
+    if only is not None:
+        query = query.where(Person.address == only)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
+    subscribed = select(Membership.person_id).where(Membership.delivery == mode)
+    tags: dict[int, dict[TagKind, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for person_id, kind, tag in session.execute(
+        select(PersonTag.person_id, PersonTag.kind, PersonTag.tag).where(
+            PersonTag.person_id.in_(subscribed)
+        )
+    ):
+        tags[person_id][kind].add(tag)
+    dues: dict[str, Due] = {}
+    communities: dict[int, list[int]] = defaultdict(list)
+    people: dict[int, tuple[str, str, str]] = {}
+    for person_id, address, name, zone, community_id in rows:
+        communities[person_id].append(community_id)
+        people[person_id] = (address, name, zone)
+        if zone not in dues:
+            dues[zone] = latest_due(cadence, at, zone, app.settings.digests)
+    periods = {due.period for due in dues.values()}
+    recorded = set(
+        session.execute(
+            select(DigestRun.person_id, DigestRun.period).where(
+                DigestRun.cadence == cadence, DigestRun.period.in_(periods)
+            )
+        )
+    )
+    last_end = {
+        person_id: as_utc(end)
+        for person_id, end in session.execute(
+            select(DigestRun.person_id, func.max(DigestRun.window_end))
+            .where(DigestRun.cadence == cadence, DigestRun.window_end.is_not(None))
+            .group_by(DigestRun.person_id)
+        )
+    }
+    pending = []
+    for person_id, (address, name, zone) in people.items():
+        due = dues[zone]
+        if (person_id, due.period) in recorded and not again:
+            continue
+        expertise = frozenset(tags[person_id][TagKind.EXPERTISE])
+        reader = Reader(
+            person_id,
+            address,
+            name,
+            tuple(communities[person_id]),
+            expertise,
+            profile_empty=not expertise and not tags[person_id][TagKind.INTEREST],
+        )
+        last = last_end.get(person_id)
+        if last is not None and last >= due.at:  # a preview of a digest already sent
+            last = None
+        pending.append(_Pending(reader, due, due.window_start(last)))
+    return pending
+
+
+def _preview(writer: DigestWriter, digest: Digest, names: dict[int, str]) -> Planned:
+    reader = digest.reader
+    if digest.empty:
+        return Planned(reader.address, digest.period, 0, "", "empty")
+    subject, text, _ = writer.subject_and_parts(digest, names)
+    return Planned(reader.address, digest.period, digest.message_count, subject, "queued", text)
+
+
+def _queue(
+    app: App, writer: DigestWriter, digests: list[Digest], names: dict[int, str], at: dt.datetime
+) -> list[Planned]:
+    """Record and queue digests in one transaction; the blobs are synced before it commits."""
+    blobs = app.blobs.batch()
+    planned = []
+    try:
+        with transaction(app.sessions) as session:
+            for digest in digests:
+                planned.append(_queue_one(session, blobs, writer, digest, names, at))
+            blobs.sync()
+    except BaseException:
+        blobs.discard()
+        raise
+    return planned
+
+
+def _queue_one(
+    session: Session,
+    blobs: BlobWriter,
+    writer: DigestWriter,
+    digest: Digest,
+    names: dict[int, str],
+    at: dt.datetime,
+) -> Planned:
+    reader = digest.reader
+    run_id = session.execute(
+        _insert_run(session).values(
+            person_id=reader.id,
+            cadence=digest.cadence,
+            period=digest.period,
+            status="empty" if digest.empty else "queued",
+            message_count=digest.message_count,
+            window_start=digest.start,
+            window_end=digest.end,
+            created_at=at,
+        )
+    ).scalar()
+    if run_id is None:
+        return Planned(reader.address, digest.period, digest.message_count, "", "already")
+    if digest.empty:
+        return Planned(reader.address, digest.period, 0, "", "empty")
+    subject, raw = writer.mail(digest, names, at)
+    delivery_id = session.execute(
+        insert(Delivery)
+        .values(
+            recipient=reader.address,
+            person_id=reader.id,
+            kind=DIGEST,
+            blob_sha256=blobs.put(raw),
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=at,
+            last_error="",
+            created_at=at,
+        )
+        .returning(Delivery.id)
+    ).scalar_one()
+    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(delivery_id=delivery_id))
+    return Planned(reader.address, digest.period, digest.message_count, subject, "queued")
+
+
+def _insert_run(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, in the store's dialect."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(DigestRun).on_conflict_do_nothing(
+        index_elements=["person_id", "cadence", "period"]
+    )
+    return statement.returning(DigestRun.id)  # type: ignore[no-any-return]
+
+
+def _chunks(items: list[Digest], size: int) -> Iterator[list[Digest]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,57 @@
+"""Fires the digest runs inside `gateway serve`: APScheduler checks every minute
+(and once at start-up) whether anyone's digest is due.
+
+The runs themselves are gateway.digests.runner.run_digests, which queues each
+digest once however often it is called; so the scheduler needs no lock, a late
+start catches up with one digest, and two gateways on one database are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from gateway.app import App
+from gateway.digests.runner import run_digests
+from gateway.store.models import Cadence
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.digests")
+
+CHECK_EVERY_SECONDS = 60
+
+
+class DigestScheduler:
+    def __init__(self, app: App, queued: Callable[[], None]) -> None:
+        self.app = app
+        self.queued = queued  # wakes the delivery worker
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        self._scheduler.add_job(
+            self.run_due,
+            IntervalTrigger(seconds=CHECK_EVERY_SECONDS),
+            next_run_time=utcnow(),  # at start-up: the catch-up after downtime
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            id="digests",
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+    def run_due(self) -> None:
+        for cadence in Cadence:
+            try:
+                report = run_digests(self.app, cadence, utcnow())
+            except Exception:
+                log.exception("the %s digest run failed; trying again in a minute", cadence.value)
+                continue
+            if report.count("queued"):
+                self.queued()
