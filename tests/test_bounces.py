@@ -78,11 +78,11 @@ def handled_at(session: Session, row_id: int) -> object:
     return session.scalar(select(ActionMail.handled_at).where(ActionMail.id == row_id))
 
 
-def notices(session: Session) -> list[tuple[str, str, int | None, str]]:
+def notices(session: Session) -> list[tuple[str, str, int | None, bytes]]:
     return [
         tuple(row)
         for row in session.execute(
-            select(Delivery.recipient, Delivery.kind, Delivery.person_id, Delivery.blob_sha256)
+            select(Delivery.recipient, Delivery.kind, Delivery.person_id, Delivery.content)
             .where(Delivery.kind != "post")
             .order_by(Delivery.recipient)
         )
@@ -227,9 +227,9 @@ def test_stopping_a_member_tells_each_owner_of_the_community(
         ("olga@example.com", "bounce_disabled", olga),
         ("oscar@example.com", "bounce_disabled", oscar),
     ]
-    for recipient, _, _, blob in sent:
-        assert blob
-        notice = email.message_from_bytes(app.blobs.get(blob), policy=email.policy.default)
+    for recipient, _, _, content in sent:
+        assert content
+        notice = email.message_from_bytes(content, policy=email.policy.default)
         assert notice["To"] == recipient
         assert notice["Subject"] == "Design: mail to bob@example.com stopped after bounces"
         assert notice["Auto-Submitted"] == "auto-generated"

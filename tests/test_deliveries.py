@@ -36,8 +36,8 @@ DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=5)
 SETTINGS = DeliverySettings()
-BLOB_A = "a" * 64
-BLOB_B = "b" * 64
+MAIL_A = b"Subject: a\r\n\r\nA\r\n"
+MAIL_B = b"Subject: b\r\n\r\nB\r\n"
 
 
 def member(
@@ -78,7 +78,7 @@ def queued(session: Session, message: Message | None = None) -> dict[str, dict[s
         Delivery.community_id,
         Delivery.person_id,
         Delivery.kind,
-        Delivery.blob_sha256,
+        Delivery.content,
         Delivery.status,
         Delivery.attempts,
         Delivery.next_attempt_at,
@@ -91,8 +91,8 @@ def queued(session: Session, message: Message | None = None) -> dict[str, dict[s
     return {row.recipient: row._asdict() for row in session.execute(query)}
 
 
-def mail_row(session: Session, recipient: str, blob: str = BLOB_A, **fields: Any) -> int:
-    delivery = deliveries.enqueue_mail(session, recipient, blob, "notice", NOW)
+def mail_row(session: Session, recipient: str, content: bytes = MAIL_A, **fields: Any) -> int:
+    delivery = deliveries.enqueue_mail(session, recipient, content, "notice", NOW)
     for name, value in fields.items():
         setattr(delivery, name, value)
     session.flush()
@@ -120,9 +120,9 @@ def test_a_post_is_queued_for_instant_members_but_the_sender(session: Session) -
     for person, row in ((bob, rows["bob@example.com"]), (gus, rows["gus@example.com"])):
         assert row["person_id"] == person.id
         assert row["community_id"] == design.id
-        assert (row["kind"], row["blob_sha256"], row["status"]) == (
+        assert (row["kind"], row["content"], row["status"]) == (
             "post",
-            "",
+            None,
             DeliveryStatus.PENDING,
         )
         assert (row["attempts"], row["last_error"], row["sent_at"]) == (0, "", None)
@@ -215,7 +215,8 @@ def test_claim_takes_due_pending_rows_and_marks_them_sending(session: Session) -
     by_id = {c.id: c for c in claimed}
     assert by_id[retried].attempts == 2  # as it was before this try
     assert by_id[due].recipient == "due@example.com"
-    assert by_id[due].blob_sha256 == BLOB_A
+    assert by_id[due].content_key == (0, 0, due)  # a generated mail is its own content
+    assert deliveries.generated_content(session, due) == MAIL_A
     assert by_id[due].created_at == NOW
     rows = queued(session)
     for recipient, attempts in (("due", 1), ("earlier", 1), ("retried", 3)):
@@ -250,24 +251,26 @@ def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
     first = post(session, "m1@x", design)
     second = post(session, "m2@x", ux)
     # Interleaved ids: notice A, post 1, notice B, post 2, notice A...
-    mail_row(session, "n1@example.com", BLOB_A)
+    n1 = mail_row(session, "n1@example.com", MAIL_A)
     deliveries.enqueue_post(session, first.id, [design.id], None, NOW)
-    mail_row(session, "n2@example.com", BLOB_B)
+    n2 = mail_row(session, "n2@example.com", MAIL_B)
     deliveries.enqueue_post(session, second.id, [ux.id], None, NOW)
-    mail_row(session, "n3@example.com", BLOB_A)
-    mail_row(session, "n4@example.com", BLOB_B)
+    n3 = mail_row(session, "n3@example.com", MAIL_A)
+    n4 = mail_row(session, "n4@example.com", MAIL_B)
 
     claimed = deliveries.claim_due(session, NOW, limit=100)
 
     keys = [c.content_key for c in claimed]
     assert len(keys) == 8
     runs = [key for index, key in enumerate(keys) if index == 0 or keys[index - 1] != key]
-    assert len(runs) == len(set(runs)) == 4  # each content in one run
+    assert len(runs) == len(set(runs)) == 6  # each content in one run
     assert set(runs) == {
-        (None, None, BLOB_A),
-        (None, None, BLOB_B),
-        (first.id, design.id, ""),
-        (second.id, ux.id, ""),
+        (0, 0, n1),
+        (0, 0, n2),
+        (0, 0, n3),
+        (0, 0, n4),
+        (first.id, design.id, 0),
+        (second.id, ux.id, 0),
     }
 
 
@@ -297,7 +300,9 @@ def test_outcomes_sent_retried_and_failed(session: Session) -> None:
     rows = queued(session)
     ok = rows["ok@example.com"]
     assert (ok["status"], ok["sent_at"], ok["last_error"]) == (DeliveryStatus.SENT, LATER, "")
+    assert ok["content"] is None  # a sent mail's bytes are dropped
     busy = rows["busy@example.com"]
+    assert busy["content"] == MAIL_A  # kept for the next try
     assert busy["status"] is DeliveryStatus.PENDING
     assert busy["next_attempt_at"] == LATER + dt.timedelta(seconds=SETTINGS.retry_wait_seconds)
     assert busy["last_error"] == "451 4.3.0 try later"

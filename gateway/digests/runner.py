@@ -3,7 +3,8 @@
 Who is due comes from their time zone; what a digest covers starts where their
 last one ended (gateway.digests.periods), so after downtime one digest catches
 up. A digest_runs row per (person, cadence, period) is inserted with ON CONFLICT
-DO NOTHING in the same transaction as the queued mail: two runs at once, or a
+DO NOTHING in the same transaction as the queued mail (its bytes in the
+delivery row): two runs at once, or a
 run again after a crash, queue each digest exactly once. The scheduler in
 `gateway serve` and `gateway digest run` both call run_digests.
 """
@@ -28,7 +29,6 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.blobs import BlobWriter
 from gateway.digests.assemble import Digest
 from gateway.digests.assemble import Reader
 from gateway.digests.assemble import assemble
@@ -221,73 +221,74 @@ def _preview(writer: DigestWriter, digest: Digest, names: dict[int, str]) -> Pla
 def _queue(
     app: App, writer: DigestWriter, digests: list[Digest], names: dict[int, str], at: dt.datetime
 ) -> list[Planned]:
-    """Record and queue digests in one transaction; the blobs are synced before it commits."""
-    blobs = app.blobs.batch()
-    planned = []
-    try:
-        with transaction(app.sessions) as session:
-            for digest in digests:
-                planned.append(_queue_one(session, blobs, writer, digest, names, at))
-            blobs.sync()
-    except BaseException:
-        blobs.discard()
-        raise
+    """Record a chunk of digests and queue the mail of those this run recorded first,
+    in one transaction: three statements for the whole chunk."""
+    with transaction(app.sessions) as session:
+        inserted = session.execute(
+            _insert_runs(session),
+            [
+                {
+                    "person_id": d.reader.id,
+                    "cadence": d.cadence,
+                    "period": d.period,
+                    "status": "empty" if d.empty else "queued",
+                    "message_count": d.message_count,
+                    "window_start": d.start,
+                    "window_end": d.end,
+                    "created_at": at,
+                }
+                for d in digests
+            ],
+        )
+        run_ids = {person_id: run_id for run_id, person_id in inserted}
+        planned, mails, mailed = [], [], []
+        for digest in digests:
+            reader = digest.reader
+            if reader.id not in run_ids:  # another run recorded it first
+                planned.append(Planned(reader.address, digest.period, 0, "", "already"))
+            elif digest.empty:
+                planned.append(Planned(reader.address, digest.period, 0, "", "empty"))
+            else:
+                subject, raw = writer.mail(digest, names, at)
+                planned.append(
+                    Planned(reader.address, digest.period, digest.message_count, subject, "queued")
+                )
+                mails.append(
+                    {
+                        "recipient": reader.address,
+                        "person_id": reader.id,
+                        "kind": DIGEST,
+                        "content": raw,
+                        "status": DeliveryStatus.PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": at,
+                        "last_error": "",
+                        "created_at": at,
+                    }  # fmt: skip
+                )
+                mailed.append(run_ids[reader.id])
+        if mails:
+            delivery_ids = session.scalars(
+                insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), mails
+            ).all()
+            session.execute(
+                update(DigestRun),
+                [{"id": r, "delivery_id": d} for r, d in zip(mailed, delivery_ids, strict=True)],
+            )
     return planned
 
 
-def _queue_one(
-    session: Session,
-    blobs: BlobWriter,
-    writer: DigestWriter,
-    digest: Digest,
-    names: dict[int, str],
-    at: dt.datetime,
-) -> Planned:
-    reader = digest.reader
-    run_id = session.execute(
-        _insert_run(session).values(
-            person_id=reader.id,
-            cadence=digest.cadence,
-            period=digest.period,
-            status="empty" if digest.empty else "queued",
-            message_count=digest.message_count,
-            window_start=digest.start,
-            window_end=digest.end,
-            created_at=at,
-        )
-    ).scalar()
-    if run_id is None:
-        return Planned(reader.address, digest.period, digest.message_count, "", "already")
-    if digest.empty:
-        return Planned(reader.address, digest.period, 0, "", "empty")
-    subject, raw = writer.mail(digest, names, at)
-    delivery_id = session.execute(
-        insert(Delivery)
-        .values(
-            recipient=reader.address,
-            person_id=reader.id,
-            kind=DIGEST,
-            blob_sha256=blobs.put(raw),
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            next_attempt_at=at,
-            last_error="",
-            created_at=at,
-        )
-        .returning(Delivery.id)
-    ).scalar_one()
-    session.execute(update(DigestRun).where(DigestRun.id == run_id).values(delivery_id=delivery_id))
-    return Planned(reader.address, digest.period, digest.message_count, subject, "queued")
-
-
-def _insert_run(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, in the store's dialect."""
+def _insert_runs(session: Session) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING, in the store's dialect: the rows it
+    returns are the digests this run recorded first."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(DigestRun).on_conflict_do_nothing(
         index_elements=["person_id", "cadence", "period"]
     )
-    return statement.returning(DigestRun.id)  # type: ignore[no-any-return]
+    return statement.returning(  # type: ignore[no-any-return]
+        DigestRun.id, DigestRun.person_id, sort_by_parameter_order=True
+    )
 
 
 def _chunks(items: list[Digest], size: int) -> Iterator[list[Digest]]:

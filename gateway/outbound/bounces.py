@@ -147,7 +147,6 @@ def _tell_owners(
     for owner in owners:
         send_notice(
             session,
-            blobs,
             templates,
             settings,
             "bounce_disabled",

@@ -49,15 +49,17 @@ class Claimed:
     id: int
     message_id: int | None
     community_id: int | None
-    blob_sha256: str
     recipient: str
     attempts: int
     created_at: dt.datetime
 
     @property
-    def content_key(self) -> tuple[int | None, int | None, str]:
-        """Deliveries with the same key get the same bytes."""
-        return (self.message_id, self.community_id, self.blob_sha256)
+    def content_key(self) -> tuple[int, int, int]:
+        """Deliveries with the same key get the same bytes: a post's copies for one
+        community share them; a generated mail's are its own (its delivery id)."""
+        if self.message_id is None:
+            return (0, 0, self.id)
+        return (self.message_id, self.community_id or 0, 0)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,6 @@ def enqueue_post(
             Membership.person_id,
             Person.address,
             literal(POST),
-            literal(""),
             literal(DeliveryStatus.PENDING.value),
             literal(0),
             literal(now, UTCDateTime()),
@@ -122,7 +123,6 @@ def enqueue_post(
         "person_id",
         "recipient",
         "kind",
-        "blob_sha256",
         "status",
         "attempts",
         "next_attempt_at",
@@ -137,16 +137,16 @@ def enqueue_post(
 def enqueue_mail(
     session: Session,
     recipient: str,
-    blob_sha256: str,
+    content: bytes,
     kind: str,
     now: dt.datetime,
     person_id: int | None = None,
 ) -> Delivery:
-    """Queue a mail the gateway wrote (its bytes already in the blob store)."""
+    """Queue a mail the gateway wrote: its bytes are kept in the row until sent."""
     delivery = Delivery(
         recipient=recipient,
         person_id=person_id,
-        blob_sha256=blob_sha256,
+        content=content,
         kind=kind,
         next_attempt_at=now,
         created_at=now,
@@ -177,7 +177,6 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
             Delivery.id,
             Delivery.message_id,
             Delivery.community_id,
-            Delivery.blob_sha256,
             Delivery.recipient,
             Delivery.attempts,
             Delivery.created_at,
@@ -195,9 +194,12 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
             .where(Delivery.id.in_(chunk))
             .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
         )
-    return sorted(
-        claimed, key=lambda c: (c.message_id or 0, c.community_id or 0, c.blob_sha256, c.id)
-    )
+    return sorted(claimed, key=lambda c: (c.content_key, c.id))
+
+
+def generated_content(session: Session, delivery_id: int) -> bytes | None:
+    """The bytes of a mail the gateway wrote (None once sent, or for a post)."""
+    return session.scalar(select(Delivery.content).where(Delivery.id == delivery_id))
 
 
 def record_outcomes(
@@ -231,7 +233,7 @@ def record_outcomes(
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
-            .values(status=DeliveryStatus.SENT, sent_at=now, last_error="")
+            .values(status=DeliveryStatus.SENT, sent_at=now, last_error="", content=None)
         )
     return counts
 

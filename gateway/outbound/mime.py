@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 CRLF = b"\r\n"
 # Folds and RFC 2047-encodes the header fields we write, with CRLF line ends.
-_FOLDING = email.policy.SMTP.clone(max_line_length=78)
+MAX_LINE = 78  # RFC 5322 2.1.1's "should"
+_FOLDING = email.policy.SMTP.clone(max_line_length=MAX_LINE)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ def field_value(fields: Iterable[Field], name: str) -> str:
 
 def fold(name: str, value: str) -> bytes:
     """A header field we write, folded and encoded (non-ASCII as RFC 2047 words)."""
+    line = f"{name}: {value}"
+    if len(line) <= MAX_LINE and line.isascii() and line.isprintable():
+        return line.encode("ascii") + CRLF  # the common case, without the email package
     header = _FOLDING.header_factory(name, value)
     folded: str = header.fold(policy=_FOLDING)
     return folded.encode("ascii")

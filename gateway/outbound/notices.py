@@ -1,5 +1,5 @@
-"""Mail the gateway writes itself (notices, replies): composed from a template, stored as a
-blob, and queued like any delivery, so it is sent, retried and resumed the same way."""
+"""Mail the gateway writes itself (notices, replies): composed from a template and queued
+with its bytes like any delivery, so it is sent, retried and resumed the same way."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.blobs import BlobWriter
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.outbound.render import LOOP_HEADER
 from gateway.settings import Settings
@@ -52,7 +51,6 @@ def compose(
 
 def send_notice(
     session: Session,
-    blobs: BlobWriter,
     templates: jinja2.Environment,
     settings: Settings,
     key: str,
@@ -63,4 +61,4 @@ def send_notice(
 ) -> Delivery:
     """Compose a notice and queue it in the caller's transaction."""
     raw = compose(templates, settings, key, to, values, now)
-    return enqueue_mail(session, to, blobs.put(raw), key, now, person_id=person_id)
+    return enqueue_mail(session, to, raw, key, now, person_id=person_id)

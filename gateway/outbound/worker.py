@@ -27,6 +27,7 @@ from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import Outcome
 from gateway.outbound.deliveries import claim_due
+from gateway.outbound.deliveries import generated_content
 from gateway.outbound.deliveries import record_outcomes
 from gateway.outbound.deliveries import resume_in_flight
 from gateway.outbound.render import Destination
@@ -51,7 +52,7 @@ IDLE_WAIT = 1.0
 # Seconds of sending between two records of outcomes.
 RECORD_EVERY = 0.25
 
-ContentKey = tuple[int | None, int | None, str]
+ContentKey = tuple[int, int, int]
 
 
 class DeliveryWorker(BackgroundLoop):
@@ -162,21 +163,20 @@ class DeliveryWorker(BackgroundLoop):
 
     def _payload(self, key: ContentKey) -> tuple[bytes | None, str]:
         """The SMTP payload for a content, or None and why it cannot be sent."""
-        message_id, community_id, blob = key
+        message_id, community_id, delivery_id = key
         try:
-            if blob:
-                return smtp_payload(self.app.blobs.get(blob)), ""
             with transaction(self.app.read_sessions) as session:
-                rendered = self._render_post(session, message_id, community_id)
+                if delivery_id:
+                    rendered = generated_content(session, delivery_id)
+                else:
+                    rendered = self._render_post(session, message_id, community_id)
         except BlobNotFound:
-            return None, "5.3.0 the mail's stored copy is missing"
+            return None, "5.3.0 the post's stored copy is missing"
         if rendered is None:
-            return None, "5.3.0 the post or its community is no longer stored"
+            return None, "5.3.0 the mail or its community is no longer stored"
         return smtp_payload(rendered), ""
 
-    def _render_post(
-        self, session: Session, message_id: int | None, community_id: int | None
-    ) -> bytes | None:
+    def _render_post(self, session: Session, message_id: int, community_id: int) -> bytes | None:
         message = session.get(Message, message_id)
         community = session.get(Community, community_id)
         if message is None or community is None:

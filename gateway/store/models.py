@@ -413,8 +413,8 @@ class Delivery(Base):
 
     A post's copy names its message and the community whose headers and footer it
     carries (one copy per person, even for a cross-post). Mail the gateway writes
-    itself (notices, replies, digests) names instead its rendered bytes in the
-    blob store.
+    itself (notices, replies, digests) carries its bytes in `content`, dropped once
+    sent: thousands of digests a minute are rows, not files.
     """
 
     __tablename__ = "deliveries"
@@ -434,8 +434,8 @@ class Delivery(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     # What kind of mail: "post", or the template key of a generated mail.
     kind: Mapped[str] = mapped_column(String(32), default="post")
-    # A generated mail's bytes (blob store); empty for a post, rendered from its message.
-    blob_sha256: Mapped[str] = mapped_column(String(64), default="")
+    # A generated mail's bytes until it is sent; None for a post (rendered from its message).
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus), default=DeliveryStatus.PENDING
     )

@@ -30,9 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=32), nullable=False, server_default="post")
         )
-        batch_op.add_column(
-            sa.Column("blob_sha256", sa.String(length=64), nullable=False, server_default="")
-        )
+        batch_op.add_column(sa.Column("content", sa.LargeBinary(), nullable=True))
         batch_op.alter_column("message_id", existing_type=sa.INTEGER(), nullable=True)
         batch_op.alter_column("person_id", existing_type=sa.INTEGER(), nullable=True)
         batch_op.create_foreign_key(
@@ -59,7 +57,7 @@ def downgrade() -> None:
         )
         batch_op.alter_column("person_id", existing_type=sa.INTEGER(), nullable=False)
         batch_op.alter_column("message_id", existing_type=sa.INTEGER(), nullable=False)
-        batch_op.drop_column("blob_sha256")
+        batch_op.drop_column("content")
         batch_op.drop_column("kind")
         batch_op.drop_column("recipient")
         batch_op.drop_column("community_id")
