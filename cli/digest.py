@@ -24,10 +24,13 @@ def _moment(value: str | None) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO time such as 2026-11-26T07:00:00+01:00"
+            f"{value!r} is not an ISO time such as 2026-11-26T07:00:00+01:00",
+            param_hint="'--at'",
         ) from None
     if moment.tzinfo is None:
-        raise click.BadParameter(f"{value!r} has no UTC offset (add Z or +01:00)")
+        raise click.BadParameter(
+            f"{value!r} has no UTC offset (add Z or +01:00)", param_hint="'--at'"
+        )
     return moment.astimezone(dt.UTC)
 
 
