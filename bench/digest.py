@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from sqlalchemy import func  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from gateway.app import App  # noqa: E402
 from gateway.app import build_app  # noqa: E402
 from gateway.app import init_store  # noqa: E402
 from gateway.communities import create_community  # noqa: E402
@@ -57,11 +59,25 @@ from gateway.store.models import TagKind  # noqa: E402
 DOMAIN = "lists.example.com"
 # Monday 23 Nov 2026, 07:30 in Paris: both the daily and the weekly digest are due.
 RUN_AT = dt.datetime(2026, 11, 23, 6, 30, tzinfo=dt.UTC)
-WORDS = ("budget", "pricing", "design", "release", "accessibility", "hiring", "security",
-         "roadmap", "customer", "migration", "api", "onboarding", "metrics", "training")  # fmt: skip
+WORDS = (
+    "budget",
+    "pricing",
+    "design",
+    "release",
+    "accessibility",
+    "hiring",
+    "security",
+    "roadmap",
+    "customer",
+    "migration",
+    "api",
+    "onboarding",
+    "metrics",
+    "training",
+)
 
 
-def build_store(root: Path, people: int, communities: int, messages: int, sink_port: int):  # type: ignore[no-untyped-def]
+def build_store(root: Path, people: int, communities: int, messages: int, sink_port: int) -> App:
     settings = settings_from_dict(
         {
             "gateway": {"domain": DOMAIN, "data_dir": "data"},
@@ -81,9 +97,18 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
         now = RUN_AT - dt.timedelta(days=30)
         session.execute(
             insert(Person),
-            [{"address": f"p{n}@example.com", "name": f"Person {n}", "department": "",
-              "bio": "", "timezone": "", "created_at": now, "updated_at": now}
-             for n in range(people)],  # fmt: skip
+            [
+                {
+                    "address": f"p{n}@example.com",
+                    "name": f"Person {n}",
+                    "department": "",
+                    "bio": "",
+                    "timezone": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(people)
+            ],
         )
         person_ids = list(session.scalars(select(Person.id).order_by(Person.id)))
         rows, tags = [], []
@@ -91,14 +116,28 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
             chosen = rng.sample(ids, rng.randint(3, 7))
             for position, community_id in enumerate(chosen):
                 mode = DeliveryMode.WEEKLY if position == 0 else DeliveryMode.DAILY
-                rows.append({"person_id": person_id, "community_id": community_id,
-                             "role": "member", "delivery": mode.value, "own_posts": False,
-                             "bounce_score": 0,
-                             "joined_at": RUN_AT - dt.timedelta(days=rng.randint(0, 20))})  # fmt: skip
+                rows.append(
+                    {
+                        "person_id": person_id,
+                        "community_id": community_id,
+                        "role": "member",
+                        "delivery": mode.value,
+                        "own_posts": False,
+                        "bounce_score": 0,
+                        "joined_at": RUN_AT - dt.timedelta(days=rng.randint(0, 20)),
+                    }
+                )
             if rng.random() < 0.5:
                 for position, word in enumerate(rng.sample(WORDS, 2)):
-                    tags.append({"person_id": person_id, "kind": TagKind.EXPERTISE.value,
-                                 "tag": word, "label": word, "position": position})  # fmt: skip
+                    tags.append(
+                        {
+                            "person_id": person_id,
+                            "kind": TagKind.EXPERTISE.value,
+                            "tag": word,
+                            "label": word,
+                            "position": position,
+                        }
+                    )
         session.execute(insert(Membership), rows)
         if tags:
             session.execute(insert(PersonTag), tags)
@@ -109,7 +148,9 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
         sender = f"p{rng.randrange(people)}@example.com"
         if roots and rng.random() < 0.66:
             parent, subject, community = rng.choice(roots[-200:])
-            head = f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+            head = (
+                f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+            )
         else:
             community = rng.randrange(communities)
             subject = f"About {rng.choice(WORDS)} {n}" + ("?" if rng.random() < 0.3 else "")
@@ -126,7 +167,7 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
     return app
 
 
-def deliver_all(app) -> float:  # type: ignore[no-untyped-def]
+def deliver_all(app: App) -> float:
     """Seconds for a delivery worker to send every queued digest to the sink."""
     worker = DeliveryWorker(app, MtaRelay(app.settings.relay, DOMAIN))
     began = time.perf_counter()
@@ -135,9 +176,10 @@ def deliver_all(app) -> float:  # type: ignore[no-untyped-def]
         while True:
             with transaction(app.read_sessions) as session:
                 left = session.scalar(
-                    select(func.count()).select_from(Delivery)
+                    select(func.count())
+                    .select_from(Delivery)
                     .where(Delivery.status != DeliveryStatus.SENT)
-                )  # fmt: skip
+                )
             if not left:
                 return time.perf_counter() - began
             time.sleep(0.05)
@@ -156,38 +198,40 @@ def main() -> None:
         sink_port = free_port()
         status = root / "sink.status"
         with (root / "sink.log").open("wb") as log:
-            sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port), str(status)],
-                                    stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+            sink = subprocess.Popen(
+                [sys.executable, "-c", SINK, str(sink_port), str(status)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_for_port(sink, sink_port, root / "sink.log")
             began = time.perf_counter()
-            app = build_store(root, options.people, options.communities, options.messages,
-                              sink_port)  # fmt: skip
-            print(f"store: {options.people:,} people, {options.communities} communities,"
-                  f" {options.messages:,} posts in a week, built in"
-                  f" {time.perf_counter() - began:.1f} s")  # fmt: skip
+            app = build_store(
+                root, options.people, options.communities, options.messages, sink_port
+            )
+            print(
+                f"store: {options.people:,} people, {options.communities} communities,"
+                f" {options.messages:,} posts in a week, built in"
+                f" {time.perf_counter() - began:.1f} s"
+            )
             for cadence in (Cadence.DAILY, Cadence.WEEKLY):
-                reset_peak_memory(_self_pid())
+                reset_peak_memory(os.getpid())
                 began = time.perf_counter()
                 report = run_digests(app, cadence, RUN_AT)
                 elapsed = time.perf_counter() - began
                 queued = report.count("queued")
-                peak = memory_mb(_self_pid(), "VmHWM")
+                peak = memory_mb(os.getpid(), "VmHWM")
                 sent = deliver_all(app)
-                print(f"{cadence.value:<7} {queued:>6,} digests built and queued in"
-                      f" {elapsed:5.1f} s: {queued / elapsed:6,.0f} digests/s"
-                      f" (empty: {report.count('empty')}), peak {peak:.0f} MB;"
-                      f" handed to the relay in {sent:.1f} s")  # fmt: skip
+                print(
+                    f"{cadence.value:<7} {queued:>6,} digests built and queued in"
+                    f" {elapsed:5.1f} s: {queued / elapsed:6,.0f} digests/s"
+                    f" (empty: {report.count('empty')}), peak {peak:.0f} MB;"
+                    f" handed to the relay in {sent:.1f} s"
+                )
             app.close()
         finally:
             sink.terminate()
             sink.wait()
-
-
-def _self_pid() -> int:
-    import os
-
-    return os.getpid()
 
 
 if __name__ == "__main__":
