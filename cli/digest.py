@@ -56,9 +56,16 @@ def run(
     """
     moment = _moment(at)
     only = canonical_address(to) if to else None
+    # A preview (--to) shows the digest even when it was sent already; a run --at a
+    # time to come covers the posts up to now, and the next digest starts there.
     report = run_digests(
-        state.app, Cadence(cadence), moment, dry_run=dry_run or only is not None, only=only
-    )  # a preview (--to) shows the digest even when it was sent already
+        state.app,
+        Cadence(cadence),
+        moment,
+        dry_run=dry_run or only is not None,
+        only=only,
+        until=utcnow(),
+    )
     rows = [
         {
             "email": p.address,
@@ -73,11 +80,11 @@ def run(
         emit_json(rows)
         return
     if only is not None:
-        [preview] = report.planned or [None]
-        if preview is None:
+        if not report.planned:
             raise click.ClickException(
                 f"{only} gets no {cadence} digest (see `gateway profile show`)"
             )
+        [preview] = report.planned
         if preview.status == "empty":
             click.echo(f"Nothing new for {only} in the {cadence} digest of {preview.period}.")
             return

@@ -98,7 +98,7 @@ def _questions(reader: Reader, news: News, mine: list[CommunityRef]) -> list[tup
             if question.author_id != reader.id:
                 found.setdefault(question.thread_id, question)
     ranked = sorted(
-        ((q, bool(q.words & reader.expertise)) for q in found.values()),
+        ((q, q.matches(reader.expertise)) for q in found.values()),
         key=lambda pair: (not pair[1], pair[0].asked_at),
     )
     return ranked[:QUESTIONS]

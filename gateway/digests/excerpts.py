@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 LIMIT = 280
-# "On Tue, Alice wrote:", "Le 12 mars, Alice a écrit :", Outlook's "-----Original Message-----"
-_ATTRIBUTION = re.compile(r"(wrote|writes|a écrit|schrieb)\s*:\s*$", re.IGNORECASE)
+# "On Tue, Alice wrote:", "Le 12 mars, Alice a écrit :", "Am 12.03. schrieb Alice <a@b>:",
+# and Outlook's "-----Original Message-----"
+_ATTRIBUTION = re.compile(r"\b(wrote|writes|a écrit|schrieb)\b.*:\s*$", re.IGNORECASE)
+# The first line of an attribution that a client wrapped: "On Tue, Aug 3, 2010, Bounine,"
+_ATTRIBUTION_START = re.compile(r"^(on|le|am)\s", re.IGNORECASE)
 _ORIGINAL = re.compile(r"^-{2,}\s*(original message|message d'origine)", re.IGNORECASE)
 _FOOTER = re.compile(r"^(-- ?|_{10,}|-{10,})$")
 
@@ -19,7 +22,15 @@ def excerpt(text: str, limit: int = LIMIT) -> str:
         stripped = line.strip()
         if _FOOTER.match(stripped) or _ORIGINAL.match(stripped):
             break
-        if stripped.startswith(">") or _ATTRIBUTION.search(stripped):
+        if _ATTRIBUTION.search(stripped):
+            if (
+                kept
+                and _ATTRIBUTION_START.match(kept[-1])
+                and not _ATTRIBUTION_START.match(stripped)
+            ):
+                kept.pop()  # its first half, wrapped onto the line before
+            continue
+        if stripped.startswith(">"):
             continue
         if stripped:
             kept.append(stripped)

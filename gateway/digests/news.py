@@ -8,6 +8,7 @@ set-based queries; each person's digest then picks its communities from it, so
 from __future__ import annotations
 
 import datetime as dt
+import string
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -41,6 +42,9 @@ from gateway.store.models import as_utc
 UNANSWERED_AFTER = dt.timedelta(days=2)
 QUESTION_HORIZON = dt.timedelta(days=14)
 EXCERPT_SOURCE = 4000  # characters of a body read to make its excerpt
+# Read as spaces in a question, so "accessibility?" matches the tag "accessibility".
+PUNCTUATION = string.punctuation + "«»¿¡…“”‘’"
+_SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,12 @@ class Question:
     author_id: int | None
     asked_at: dt.datetime
     excerpt: str
-    words: frozenset[str]
+    # Subject and excerpt folded like tags (gateway.people.fold_tag), between spaces.
+    folded: str
+
+    def matches(self, tags: frozenset[str]) -> bool:
+        """Whether a tag, of one word or several ("print design"), is in the question."""
+        return any(f" {tag} " in self.folded for tag in tags)
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def _questions(
         if "?" not in subject and "?" not in text:
             continue
         url = links.thread_url(base_url, thread_id) if communities[community_id].public else ""
-        words = frozenset(fold_tag(w) for w in f"{subject} {text}".split() if len(w) > 2)
+        folded = f" {fold_tag(f'{subject} {text}'.translate(_SPACES))} "
         questions[community_id].append(
             Question(
                 thread_id,
@@ -248,7 +257,7 @@ def _questions(
                 sender_id,
                 as_utc(received_at),
                 text,
-                words,
+                folded,
             )  # fmt: skip
         )
     return dict(questions)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
+from dataclasses import field
 
 from gateway.settings import WEEKDAYS
 from gateway.settings import DigestSettings
@@ -29,11 +30,17 @@ class Due:
     cadence: Cadence
     period: str
     at: dt.datetime  # UTC
+    # The due time of the period before, in the same zone (23 or 25 hours back
+    # across a DST change); None: one nominal period back.
+    previous: dt.datetime | None = field(default=None, compare=False)
 
     def window_start(self, last_end: dt.datetime | None) -> dt.datetime:
-        """Where this digest's window begins: where the last one ended, else one
-        period back; never further back than LONGEST_WINDOW."""
-        start = last_end if last_end is not None else self.at - NOMINAL[self.cadence]
+        """Where this digest's window begins: where the last one ended, else at the
+        previous due time; never further back than LONGEST_WINDOW."""
+        if last_end is not None:
+            start = last_end
+        else:
+            start = self.previous or self.at - NOMINAL[self.cadence]
         return max(start, self.at - LONGEST_WINDOW[self.cadence])
 
 
@@ -46,7 +53,10 @@ def latest_due(cadence: Cadence, now: dt.datetime, zone: str, settings: DigestSe
         day = local_now.date()
         if _at(day, hour, minute, tz) > now:
             day -= dt.timedelta(days=1)
-        return Due(cadence, day.isoformat(), _at(day, hour, minute, tz))
+        before = day - dt.timedelta(days=1)
+        return Due(
+            cadence, day.isoformat(), _at(day, hour, minute, tz), _at(before, hour, minute, tz)
+        )
     weekday_name, clock = settings.weekly.split()
     hour, minute = _clock(clock)
     back = (local_now.weekday() - WEEKDAYS.index(weekday_name)) % 7
@@ -54,7 +64,10 @@ def latest_due(cadence: Cadence, now: dt.datetime, zone: str, settings: DigestSe
     if _at(day, hour, minute, tz) > now:
         day -= dt.timedelta(days=7)
     year, week, _ = day.isocalendar()
-    return Due(cadence, f"{year}-W{week:02d}", _at(day, hour, minute, tz))
+    before = day - dt.timedelta(days=7)
+    return Due(
+        cadence, f"{year}-W{week:02d}", _at(day, hour, minute, tz), _at(before, hour, minute, tz)
+    )
 
 
 def _clock(text: str) -> tuple[int, int]:

@@ -51,7 +51,7 @@ from gateway.store.models import as_utc
 
 log = logging.getLogger("gateway.digests")
 
-CHUNK = 500  # digests per transaction
+CHUNK = 100  # digests per transaction: their mail (up to ~100 KB each) is held until it commits
 DIGEST = "digest"  # the kind of their deliveries
 
 
@@ -91,12 +91,17 @@ def run_digests(
     *,
     dry_run: bool = False,
     only: str | None = None,
+    until: dt.datetime | None = None,
 ) -> RunReport:
     """Queue every digest of `cadence` due at `at` and not queued yet.
 
     dry_run builds them and records nothing; `only` limits the run to one address
     and, with dry_run, previews that person's digest even if it was sent already.
+    `until` (the clock, from `gateway digest run --at` a time still to come) ends
+    the windows there: the next digest starts where this one ended, so posts that
+    arrive before the period's due time are not skipped. The mail is due at once.
     """
+    now = at if until is None else min(at, until)
     started = time.perf_counter()
     report = RunReport(cadence, at)
     writer = DigestWriter(app.settings, app.templates)
@@ -105,7 +110,7 @@ def run_digests(
         names = dict(session.execute(select(Community.id, Community.name)).all())
         windows: dict[tuple[dt.datetime, dt.datetime], list[_Pending]] = defaultdict(list)
         for item in pending:
-            windows[(item.start, item.due.at)].append(item)
+            windows[(item.start, min(item.due.at, now))].append(item)  # due.at <= at
         digests: list[Digest] = []
         for (start, end), items in windows.items():
             communities = {c for item in items for c in item.reader.community_ids}
@@ -119,7 +124,7 @@ def run_digests(
                     digests.append(digest)
             if not dry_run:
                 for chunk in _chunks(digests, CHUNK):
-                    report.planned.extend(_queue(app, writer, chunk, names, at))
+                    report.planned.extend(_queue(app, writer, chunk, names, now))
                 digests = []
     if pending:
         log.info(
@@ -219,7 +224,7 @@ def _preview(writer: DigestWriter, digest: Digest, names: dict[int, str]) -> Pla
 
 
 def _queue(
-    app: App, writer: DigestWriter, digests: list[Digest], names: dict[int, str], at: dt.datetime
+    app: App, writer: DigestWriter, digests: list[Digest], names: dict[int, str], now: dt.datetime
 ) -> list[Planned]:
     """Record a chunk of digests and queue the mail of those this run recorded first,
     in one transaction: three statements for the whole chunk."""
@@ -235,7 +240,7 @@ def _queue(
                     "message_count": d.message_count,
                     "window_start": d.start,
                     "window_end": d.end,
-                    "created_at": at,
+                    "created_at": now,
                 }
                 for d in digests
             ],
@@ -249,7 +254,7 @@ def _queue(
             elif digest.empty:
                 planned.append(Planned(reader.address, digest.period, 0, "", "empty"))
             else:
-                subject, raw = writer.mail(digest, names, at)
+                subject, raw = writer.mail(digest, names, now)
                 planned.append(
                     Planned(reader.address, digest.period, digest.message_count, subject, "queued")
                 )
@@ -261,9 +266,9 @@ def _queue(
                         "content": raw,
                         "status": DeliveryStatus.PENDING,
                         "attempts": 0,
-                        "next_attempt_at": at,
+                        "next_attempt_at": now,
                         "last_error": "",
-                        "created_at": at,
+                        "created_at": now,
                     }  # fmt: skip
                 )
                 mailed.append(run_ids[reader.id])
