@@ -29,7 +29,8 @@ DOMAIN = "lists.example.com"
 
 
 def digests_in_outbox(settings: Settings) -> list[mailbox.MaildirMessage]:
-    if not (settings.outbox_dir / "new").exists():
+    # The relay creates the Maildir at start: tmp, then new, then cur.
+    if not all((settings.outbox_dir / part).is_dir() for part in ("tmp", "new", "cur")):
         return []
     outbox = mailbox.Maildir(settings.outbox_dir, create=False)
     return [m for m in outbox if str(m["Message-ID"]).startswith("<digest.")]
