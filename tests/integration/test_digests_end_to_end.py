@@ -130,7 +130,8 @@ def digest_runs(app: App) -> list[tuple[str, str, int | None]]:
 
 
 def outbox_for(settings: Settings, recipient: str) -> list[email.message.EmailMessage]:
-    if not settings.outbox_dir.exists():
+    # The relay creates the Maildir at start: tmp, then new, then cur.
+    if not all((settings.outbox_dir / part).is_dir() for part in ("tmp", "new", "cur")):
         return []
     outbox = mailbox.Maildir(settings.outbox_dir, create=False)
     return [
