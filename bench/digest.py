@@ -192,6 +192,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument("--communities", type=int, default=50)
     parser.add_argument("--messages", type=int, default=5_000)
+    parser.add_argument("--cadences", default="daily,weekly")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="digest-") as folder:
         root = Path(folder)
@@ -214,7 +215,8 @@ def main() -> None:
                 f" {options.messages:,} posts in a week, built in"
                 f" {time.perf_counter() - began:.1f} s"
             )
-            for cadence in (Cadence.DAILY, Cadence.WEEKLY):
+            for cadence in (Cadence(c) for c in options.cadences.split(",")):
+                before = memory_mb(os.getpid(), "VmRSS")
                 reset_peak_memory(os.getpid())
                 began = time.perf_counter()
                 report = run_digests(app, cadence, RUN_AT)
@@ -225,7 +227,7 @@ def main() -> None:
                 print(
                     f"{cadence.value:<7} {queued:>6,} digests built and queued in"
                     f" {elapsed:5.1f} s: {queued / elapsed:6,.0f} digests/s"
-                    f" (empty: {report.count('empty')}), peak {peak:.0f} MB;"
+                    f" (empty: {report.count('empty')}), peak {peak:.0f} MB (from {before:.0f});"
                     f" handed to the relay in {sent:.1f} s"
                 )
             app.close()

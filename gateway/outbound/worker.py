@@ -15,6 +15,8 @@ from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,6 +53,8 @@ BATCH = 5000  # deliveries claimed per round
 IDLE_WAIT = 1.0
 # Seconds of sending between two records of outcomes.
 RECORD_EVERY = 0.25
+# Bytes of distinct contents held at once by a round (digests are each their own).
+SLICE_BYTES = 32 * 1024 * 1024
 
 ContentKey = tuple[int, int, int]
 
@@ -100,38 +104,53 @@ class DeliveryWorker(BackgroundLoop):
             )
 
     async def deliver_round(self) -> int:
-        """Send one batch of due deliveries; return how many were taken."""
+        """Send one batch of due deliveries; return how many were taken.
+
+        Contents are rendered or loaded a slice at a time (SLICE_BYTES), so a round
+        of large digests, each its own content, never holds them all in memory.
+        """
         with transaction(self.app.sessions) as session:
             claimed = claim_due(session, utcnow(), self.batch)
         if not claimed:
             return 0
         started = time.perf_counter()
-        outcomes: list[Outcome] = []
+        progress = _Progress()
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
+        size = transactions = 0
         for key, group in _groups(claimed):
             payload, failure = self._payload(key)
             if payload is None:
-                outcomes.extend(Outcome(c, 554, failure) for c in group)
+                progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
             envelopes.extend(self._pack(payload, group))
-        counts: Counter[str] = Counter()
-        recorded_at = time.monotonic()
-        for done in asyncio.as_completed([self._send(e, group) for e, group in envelopes]):
-            outcomes.extend(await done)
-            # Recorded as they come: a crash repeats at most RECORD_EVERY of sending.
-            if time.monotonic() - recorded_at >= RECORD_EVERY:
-                counts.update(self._record(outcomes))
-                outcomes, recorded_at = [], time.monotonic()
-        counts.update(self._record(outcomes))
+            size += len(payload)
+            if size >= SLICE_BYTES:
+                await self._send_all(envelopes, progress)
+                transactions += len(envelopes)
+                envelopes, size = [], 0
+        await self._send_all(envelopes, progress)
+        transactions += len(envelopes)
+        progress.counts.update(self._record(progress.outcomes))
         log.info(
             "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
-            counts["sent"],
-            counts["retry"],
-            counts["failed"],
-            len(envelopes),
+            progress.counts["sent"],
+            progress.counts["retry"],
+            progress.counts["failed"],
+            transactions,
             (time.perf_counter() - started) * 1000,
         )
         return len(claimed)
+
+    async def _send_all(
+        self, envelopes: list[tuple[Envelope, Sequence[Claimed]]], progress: _Progress
+    ) -> None:
+        """Send envelopes in parallel; record outcomes as they come in: a crash repeats
+        at most RECORD_EVERY of sending."""
+        for done in asyncio.as_completed([self._send(e, group) for e, group in envelopes]):
+            progress.outcomes.extend(await done)
+            if time.monotonic() - progress.recorded_at >= RECORD_EVERY:
+                progress.counts.update(self._record(progress.outcomes))
+                progress.outcomes, progress.recorded_at = [], time.monotonic()
 
     async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
         replies = await self.relay.send(envelope)
@@ -205,6 +224,15 @@ class DeliveryWorker(BackgroundLoop):
             also=tuple((c.slug, c.name) for c in message.communities if c.id != community.id),
         )
         return self.renderer.render(post, destination)
+
+
+@dataclass
+class _Progress:
+    """A round's outcomes not recorded yet, and its counts so far."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    recorded_at: float = field(default_factory=time.monotonic)
 
 
 def _groups(claimed: Sequence[Claimed]) -> Iterator[tuple[ContentKey, list[Claimed]]]:
