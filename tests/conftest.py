@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +273,24 @@ class RunningGateway:
                 time.sleep(0.02)
         finally:
             engine.dispose()
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[RunningGateway]:
+    """A gateway with settings of its own, for the tests that change them."""
+    server = RunningGateway(settings).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30, what: str = "it") -> None:
+    """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
 
 
 @pytest.fixture

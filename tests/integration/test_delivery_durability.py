@@ -12,9 +12,7 @@ import os
 import signal
 import smtplib
 import sqlite3
-import time
 from collections import Counter
-from collections.abc import Callable
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import wait_for
 from tests.integration.test_durability import site
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
@@ -55,13 +54,6 @@ def kill_all(pid: int) -> None:
         os.kill(victim, signal.SIGKILL)
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_sigkill_mid_fanout_resends_nothing_recorded_as_sent(
     tmp_path: Path, slow_sink: tuple[Sink, int]
 ) -> None:
@@ -85,7 +77,7 @@ def test_sigkill_mid_fanout_resends_nothing_recorded_as_sent(
     server = start_server(config, log)
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
         smtp.sendmail("alice@example.com", [f"design@{DOMAIN}"], post.as_bytes())
-    wait_for(lambda: len(handler.copies()) >= MEMBERS // 2)
+    wait_for(lambda: len(handler.copies()) >= MEMBERS // 2, timeout=60)
     kill_all(server.pid)
     server.wait()
     sent_before = {rcpt for rcpt, status in statuses(database).items() if status == "sent"}
@@ -93,7 +85,7 @@ def test_sigkill_mid_fanout_resends_nothing_recorded_as_sent(
 
     server = start_server(config, log)
     try:
-        wait_for(lambda: set(statuses(database).values()) == {"sent"})
+        wait_for(lambda: set(statuses(database).values()) == {"sent"}, timeout=60)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)

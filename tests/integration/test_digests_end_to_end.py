@@ -15,9 +15,6 @@ import sqlite3
 import subprocess
 import time
 import zoneinfo
-from collections.abc import Callable
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -46,7 +43,8 @@ from gateway.store.models import DigestRun
 from gateway.store.models import Role
 from gateway.store.models import utcnow
 from tests.conftest import GatewayCli
-from tests.conftest import RunningGateway
+from tests.conftest import running
+from tests.conftest import wait_for
 from tests.integration.test_durability import site
 from tests.integration.test_gateway_command import gateway
 from tests.integration.test_gateway_command import gateway_executable
@@ -55,22 +53,6 @@ DOMAIN = "lists.example.com"
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30, what: str = "it") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-@contextmanager
-def running(settings: Settings) -> Iterator[RunningGateway]:
-    server = RunningGateway(settings).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def seed(app: App) -> None:

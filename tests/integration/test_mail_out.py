@@ -8,10 +8,7 @@ import email
 import email.message
 import email.policy
 import mailbox
-import time
-from collections.abc import Callable
 from collections.abc import Iterator
-from contextlib import contextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,8 @@ from gateway.store.models import Policy
 from gateway.store.models import Role
 from tests.conftest import CORPUS
 from tests.conftest import RunningGateway
+from tests.conftest import running
+from tests.conftest import wait_for
 from tests.postgres import free_port
 from tests.sink import RecordingController
 from tests.sink import Sink
@@ -82,16 +81,6 @@ def gateway(seeded: App, settings: Settings, sink: tuple[Sink, int]) -> Iterator
         yield server
 
 
-@contextmanager
-def running(settings: Settings) -> Iterator[RunningGateway]:
-    """A gateway with settings of its own, for the tests that change them."""
-    server = RunningGateway(settings).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def post(
     subject: str = "Colours",
     message_id: str = "m1@example.com",
@@ -107,13 +96,6 @@ def post(
         message[name.replace("_", "-")] = value
     message.set_content(body)
     return message
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30, what: str = "deliveries") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def deliveries(app: App) -> list[Delivery]:
