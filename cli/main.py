@@ -12,6 +12,8 @@ from cli import community
 from cli import db
 from cli import delivery_queue
 from cli import digest
+from cli import export
+from cli import imports
 from cli import inbox
 from cli import init
 from cli import member
@@ -74,5 +76,7 @@ main.add_command(member.member)
 main.add_command(profile.profile)
 main.add_command(delivery_queue.queue)
 main.add_command(digest.digest)
+main.add_command(imports.import_)
+main.add_command(export.export)
 main.add_command(serve.serve)
 main.add_command(thread.thread)

@@ -15,6 +15,7 @@ from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
+from gateway.threads import refresh_thread
 
 
 def publish_held(session: Session, message: Message, now: dt.datetime) -> int:
@@ -23,6 +24,7 @@ def publish_held(session: Session, message: Message, now: dt.datetime) -> int:
         raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
     message.status = MessageStatus.PUBLISHED
     session.flush()
+    refresh_thread(session, message.thread_id)  # held posts are not counted in threads
     if message.origin is not Origin.SMTP:
         return 0
     return enqueue_post(

@@ -86,3 +86,4 @@ class IngestResult:
     message_id: str
     communities: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # what parsing found wrong (e.g. "malformed")

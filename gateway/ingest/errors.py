@@ -14,6 +14,7 @@ class Reason(enum.Enum):
     # discards: accepted (250) and not published
     LOOP = "our own mail came back (List-Id or loop header)"
     AUTO_REPLY = "automatic reply"
+    REPORT_IN_ARCHIVE = "a delivery report in an imported archive is not a post"
     # holds: stored with status held, for a moderator to approve or reject
     NOT_MEMBER = "the sender is not a member"
     MODERATED = "the community is moderated"

@@ -33,8 +33,9 @@ def run_pipeline(ctx: IngestContext) -> IngestResult:
         return IngestResult("duplicate", ctx.message_id, _slugs(ctx))
     if not ctx.communities:
         return IngestResult("action", ctx.message_id, reasons=tuple(a.action for a in ctx.actions))
+    flags = tuple(ctx.parsed.flags) if ctx.parsed is not None else ()
     return IngestResult(
-        ctx.status.value, ctx.message_id, _slugs(ctx), tuple(r.key for r in ctx.reasons)
+        ctx.status.value, ctx.message_id, _slugs(ctx), tuple(r.key for r in ctx.reasons), flags
     )
 
 

@@ -2,7 +2,8 @@
 
 Policies: open (any sender of an allowed domain), members (members only),
 moderated (every post held), announce (owners and moderators only). A post
-cross-posted to several communities is held if any of them holds it.
+cross-posted to several communities is held if any of them holds it. Imported
+history was already published where it came from: an admin's import is published.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from gateway.addresses import domain_allowed
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Reason
 from gateway.store.models import Membership
+from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import Policy
 from gateway.store.models import Role
 
 
 def run(ctx: IngestContext) -> None:
-    if not ctx.communities:
+    if not ctx.communities or ctx.mail.origin is Origin.IMPORT:
         return
     sender = ctx.sender
     community_ids = tuple(sorted(c.id for c in ctx.communities))

@@ -1,6 +1,8 @@
 """Stage screen: drop our own mail coming back and automatic replies; spot delivery reports.
 
 Reports (DSNs) are not posts: the store stage records them for bounce handling.
+Imported archives are list mail by nature (List-Id, Precedence: list): only
+their delivery reports are left out.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Mapping
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Reason
+from gateway.store.models import Origin
 
 # Set on every mail the gateway sends (issue "Mail out"); its value is our domain.
 LOOP_HEADER = "x-gateway-loop"
@@ -22,6 +25,10 @@ AUTO_REPLY_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder")
 def run(ctx: IngestContext) -> None:
     assert ctx.parsed is not None
     headers = ctx.parsed.headers
+    if ctx.mail.origin is Origin.IMPORT:
+        if is_delivery_report(headers, ctx.mail.mail_from):
+            raise Discard(Reason.REPORT_IN_ARCHIVE)
+        return
     if is_loop(headers, ctx.domain):
         raise Discard(Reason.LOOP)
     if is_delivery_report(headers, ctx.mail.mail_from):

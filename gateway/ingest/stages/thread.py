@@ -6,6 +6,8 @@ stored again: its new communities are linked, and the pipeline stops there.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
@@ -16,6 +18,7 @@ from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
+from gateway.store.models import utcnow
 from gateway.threads import canonical_thread_index
 from gateway.threads import conversation_key
 from gateway.threads import decode_thread_index
@@ -55,7 +58,7 @@ def run(ctx: IngestContext) -> None:
         sender_name=parsed.from_name[:200],
         subject=parsed.subject,
         date=parsed.date,
-        received_at=ctx.mail.received_at,
+        received_at=received_at(ctx),
         in_reply_to=" ".join(in_reply_to),
         references=" ".join(references),
         thread_index=canonical_thread_index(index)[:255],
@@ -77,7 +80,7 @@ def run(ctx: IngestContext) -> None:
         in_reply_to=in_reply_to,
         community_ids=[community.id for community in ctx.communities],
         subject_prefixes=[community.subject_prefix for community in ctx.communities],
-        now=ctx.mail.received_at,
+        now=received_at(ctx),
     )
     ctx.message = message
 
@@ -98,3 +101,13 @@ def _add_communities(ctx: IngestContext, existing: Message) -> None:
             existing.sender_id,
             ctx.mail.received_at,
         )
+
+
+def received_at(ctx: IngestContext) -> dt.datetime:
+    """When the post reached its community: now, or for an imported archive the
+    message's own Date (not one in the future), else its envelope's date."""
+    parsed = ctx.parsed
+    if ctx.mail.origin is Origin.IMPORT and parsed is not None and parsed.date is not None:
+        if parsed.date <= utcnow() + dt.timedelta(days=1):
+            return parsed.date
+    return ctx.mail.received_at

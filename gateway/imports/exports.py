@@ -1,0 +1,106 @@
+"""Everything back out, in standard formats: a community's original messages as mboxrd
+(from the raw blobs, byte for byte), and its people, threads and metadata as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
+
+from gateway.blobs import BlobStore
+from gateway.communities import community_activity
+from gateway.communities import describe_community
+from gateway.members import describe_membership
+from gateway.members import list_members
+from gateway.people import describe_profile
+from gateway.store.models import Community
+from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
+from gateway.thread_tree import community_threads
+from gateway.thread_tree import describe_thread_summary
+from gateway.thread_tree import root_ids
+
+
+def _published(session: Session, community: Community) -> Iterator[Message]:
+    query = (
+        select(Message)
+        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+        .where(
+            MessageCommunity.community_id == community.id,
+            Message.status == MessageStatus.PUBLISHED,
+        )
+        # In the order the gateway took them in: importing the export replays the
+        # same arrivals, so threading (which depends on it) gives the same threads.
+        .order_by(Message.id)
+        .options(selectinload(Message.attachments))
+        .execution_options(yield_per=500)
+    )
+    yield from session.scalars(query)
+
+
+def export_mbox(session: Session, blobs: BlobStore, community: Community, out: BinaryIO) -> int:
+    """Write the community's published messages as mboxrd; return how many."""
+    count = 0
+    for message in _published(session, community):
+        sender = message.sender_address or "MAILER-DAEMON"
+        stamp = message.received_at.strftime("%a %b %d %H:%M:%S %Y")
+        out.write(f"From {sender} {stamp}\n".encode())
+        out.write(mboxrd_body(blobs.get(message.raw_sha256)))
+        count += 1
+    return count
+
+
+def mboxrd_body(raw: bytes) -> bytes:
+    """The message with LF line ends, every ">*From " line quoted once more, and the
+    blank line that ends it in an mbox."""
+    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
+    quoted = [b">" + line if line.lstrip(b">").startswith(b"From ") else line for line in lines]
+    body = b"\n".join(quoted)
+    return body + (b"\n" if body.endswith(b"\n") else b"\n\n")
+
+
+def export_json(session: Session, community: Community, domain: str) -> dict[str, Any]:
+    """The community, its members with their profiles, its threads and its messages'
+    metadata (the shapes of the --json outputs of the other commands)."""
+    activity = community_activity(session, [community.id])[community.id]
+    memberships = list_members(session, community)
+    threads = community_threads(session, community.id)
+    roots = root_ids(session, [t.id for t in threads])
+    return {
+        "community": describe_community(community, activity, domain),
+        "members": [describe_membership(m) for m in memberships],
+        "profiles": [describe_profile(m.person, memberships=False) for m in memberships],
+        "threads": [describe_thread_summary(t, roots.get(t.id)) for t in threads],
+        "messages": [_message(session, m) for m in _published(session, community)],
+    }
+
+
+def _message(session: Session, message: Message) -> dict[str, Any]:
+    parent = session.get(Message, message.parent_id) if message.parent_id else None
+    return {
+        "message_id": message.message_id,
+        "thread_id": message.thread_id,
+        "parent_message_id": parent.message_id if parent is not None else None,
+        "from": message.sender_address,
+        "name": message.sender_name,
+        "subject": message.subject,
+        "date": message.date.isoformat() if message.date else None,
+        "received_at": message.received_at.isoformat(),
+        "origin": message.origin.value,
+        "flags": list(message.flags),
+        "raw_sha256": message.raw_sha256,
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }  # fmt: skip
+            for a in message.attachments
+        ],
+    }
