@@ -138,8 +138,18 @@ def documents(
 
 
 def _total_size(paths: tuple[Path, ...]) -> int:
+    """The bytes the import will read, for the progress bar."""
     files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
-    return sum(f.stat().st_size for f in files)
+    return sum(_uncompressed_size(f) for f in files)
+
+
+def _uncompressed_size(path: Path) -> int:
+    """A gzip file's size once decompressed: its last four bytes (RFC 1952 ISIZE)."""
+    with path.open("rb") as file:
+        if file.read(2) != b"\x1f\x8b":
+            return path.stat().st_size
+        file.seek(-4, 2)
+        return int.from_bytes(file.read(4), "little")
 
 
 def _run(
