@@ -4,6 +4,7 @@ message at a time, so an archive of any size is never held in memory whole."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import gzip
 import os
 from collections.abc import Iterable
@@ -85,7 +86,10 @@ def maildir_messages(path: Path) -> Iterator[SourceMail]:
     """The messages of a Maildir (cur and new), oldest file first."""
     files = [f for sub in ("cur", "new") if (path / sub).is_dir() for f in (path / sub).iterdir()]
     if not files:
-        raise FileNotFoundError(f"{path} is not a Maildir (no cur/ or new/ with messages)")
+        # With errno and filename, so that the CLI shows it as one line.
+        raise FileNotFoundError(
+            errno.ENOENT, "not a Maildir (no cur/ or new/ with messages)", str(path)
+        )
     yield from _files(sorted(files, key=lambda f: (f.stat().st_mtime, f.name)))
 
 
