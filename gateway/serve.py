@@ -64,12 +64,13 @@ def community_lookup(app: App) -> Callable[[str], CommunityState]:
 def configure_logging(level: int) -> None:
     """One line per message at INFO; the libraries' chatter only when debugging.
 
-    aiosmtpd logs every SMTP command at INFO, Alembic its checks at start-up, and
-    mail-parser a warning for each part type it does not render.
+    aiosmtpd logs every SMTP command at INFO, Alembic its checks at start-up,
+    APScheduler each run of the digest check (every minute), and mail-parser a
+    warning for each part type it does not render.
     """
     logging.basicConfig(level=level, format=LOG_FORMAT)
     quiet = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
-    for name in ("mail.log", "alembic"):
+    for name in ("mail.log", "alembic", "apscheduler"):
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("mailparser").setLevel(logging.ERROR)
 
