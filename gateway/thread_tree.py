@@ -87,9 +87,14 @@ def describe_thread(session: Session, thread: Thread) -> dict[str, Any]:
 
 def _describe_node(message: Message, by_id: dict[int, Message]) -> dict[str, Any]:
     parent = by_id.get(message.parent_id) if message.parent_id else None
+    return {**describe_message(message, parent.message_id if parent else None), "replies": []}
+
+
+def describe_message(message: Message, parent_message_id: str | None) -> dict[str, Any]:
+    """One message's metadata, as `thread show --json` and `export json` print it."""
     return {
         "message_id": message.message_id,
-        "parent_message_id": parent.message_id if parent else None,
+        "parent_message_id": parent_message_id,
         "from": message.sender_address,
         "name": message.sender_name,
         "date": message.date.isoformat() if message.date else None,
@@ -105,5 +110,4 @@ def _describe_node(message: Message, by_id: dict[int, Message]) -> dict[str, Any
             }  # fmt: skip
             for a in message.attachments
         ],
-        "replies": [],
     }

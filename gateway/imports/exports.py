@@ -22,6 +22,7 @@ from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.thread_tree import community_threads
+from gateway.thread_tree import describe_message
 from gateway.thread_tree import describe_thread_summary
 from gateway.thread_tree import root_ids
 
@@ -83,24 +84,9 @@ def export_json(session: Session, community: Community, domain: str) -> dict[str
 def _message(session: Session, message: Message) -> dict[str, Any]:
     parent = session.get(Message, message.parent_id) if message.parent_id else None
     return {
-        "message_id": message.message_id,
+        **describe_message(message, parent.message_id if parent is not None else None),
         "thread_id": message.thread_id,
-        "parent_message_id": parent.message_id if parent is not None else None,
-        "from": message.sender_address,
-        "name": message.sender_name,
-        "subject": message.subject,
-        "date": message.date.isoformat() if message.date else None,
-        "received_at": message.received_at.isoformat(),
         "origin": message.origin.value,
         "flags": list(message.flags),
         "raw_sha256": message.raw_sha256,
-        "attachments": [
-            {
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "sha256": a.sha256,
-            }  # fmt: skip
-            for a in message.attachments
-        ],
     }

@@ -59,7 +59,15 @@ def import_mail(
         community = get_community(session, slug)
         recipient = f"{community.slug}@{app.settings.gateway.domain}"
     reports = []
-    read = read_bytes = 0
+    done = FileReport("done")  # what the progress bar shows
+
+    def ingest(report: FileReport, batch: list[InboundMail]) -> None:
+        _tally(report, ingest_now(app, batch))
+        done.messages += len(batch)
+        done.bytes += sum(len(mail.raw) for mail in batch)
+        if progress is not None:
+            progress(done.messages, done.bytes)
+
     for name, messages in sources:
         report = FileReport(name)
         reports.append(report)
@@ -69,16 +77,10 @@ def import_mail(
             report.bytes += len(mail.raw)
             batch.append(_inbound(mail, recipient))
             if len(batch) == BATCH:
-                _tally(report, ingest_now(app, batch))
-                read, read_bytes = read + len(batch), read_bytes + sum(len(m.raw) for m in batch)
+                ingest(report, batch)
                 batch = []
-                if progress is not None:
-                    progress(read, read_bytes)
         if batch:
-            _tally(report, ingest_now(app, batch))
-            read, read_bytes = read + len(batch), read_bytes + sum(len(m.raw) for m in batch)
-            if progress is not None:
-                progress(read, read_bytes)
+            ingest(report, batch)
     return reports
 
 
