@@ -365,6 +365,22 @@ def test_a_cross_posted_thread_appears_once_and_names_the_other_community(
     assert "* Launch date - 2 new messages, also in Design\n" in carol
 
 
+def test_a_private_community_is_not_named_to_readers_of_a_cross_post(
+    two_communities: App,
+) -> None:
+    app = two_communities
+    community(app, "board", "Board", visibility=Visibility.PRIVATE)
+    join(app, "board", "erin@example.com")
+    post(app, "ux", "board", subject="Budget for icons", at=DUE - 2 * HOUR)
+
+    run_digests(app, DAILY, RUN)
+
+    carol = text_of(mail_for(app, "carol@example.com"))
+    assert "* Budget for icons - 1 new message\n" in carol
+    assert "Board" not in carol and "Board" not in html_of(mail_for(app, "carol@example.com"))
+    assert "Budget for icons" in text_of(mail_for(app, "erin@example.com"))
+
+
 def test_daily_and_weekly_runs_take_only_their_own_members(two_communities: App) -> None:
     app = two_communities
     # The weekly digest due last at RUN is Monday 23 November's ("2026-W48").

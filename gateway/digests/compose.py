@@ -44,10 +44,12 @@ class DigestWriter:
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
         self._blocks: dict[tuple[int, int], tuple[str, Markup]] = {}
+        self._communities: dict[int, CommunityRef] = {}
 
-    def new_window(self) -> None:
+    def new_window(self, communities: dict[int, CommunityRef]) -> None:
         """Thread blocks are per window: forget those of the last one."""
         self._blocks.clear()
+        self._communities = communities
 
     def subject_and_parts(self, digest: Digest, names: dict[int, str]) -> tuple[str, str, str]:
         """The subject, the plain text and the HTML of a digest."""
@@ -106,7 +108,7 @@ class DigestWriter:
                 {
                     **self._community(section.community),
                     "threads": [
-                        self._block(thread, section.community, names) for thread in section.threads
+                        self._block(thread, section.community) for thread in section.threads
                     ],
                 }
                 for section in digest.sections
@@ -148,15 +150,16 @@ class DigestWriter:
             },
         }
 
-    def _block(
-        self, thread: ThreadNews, community: CommunityRef, names: dict[int, str]
-    ) -> dict[str, Any]:
+    def _block(self, thread: ThreadNews, community: CommunityRef) -> dict[str, Any]:
         key = (thread.thread_id, community.id)
         if key not in self._blocks:
             values = {
                 "thread": _thread(thread),
+                # Shared by every reader: only public communities are named.
                 "also": [
-                    names[c] for c in thread.community_ids if c != community.id and c in names
+                    ref.name
+                    for ref in (self._communities.get(c) for c in thread.community_ids)
+                    if ref is not None and ref.id != community.id and ref.public
                 ],
                 "entries": thread.entries,
                 "files": [

@@ -115,7 +115,7 @@ def run_digests(
         for (start, end), items in windows.items():
             communities = {c for item in items for c in item.reader.community_ids}
             news = gather(session, communities, start, end, app.settings.archive.base_url)
-            writer.new_window()
+            writer.new_window(news.communities)
             for item in items:
                 digest = assemble(item.reader, news, cadence, item.due.period, start, end)
                 if dry_run:
