@@ -52,15 +52,6 @@ def split_message(raw: bytes) -> tuple[list[Field], bytes]:
     return fields, body
 
 
-def field_value(fields: Iterable[Field], name: str) -> str:
-    """The unfolded text of the first field with that name ("" when absent)."""
-    for item in fields:
-        if item.name == name:
-            value = item.raw.partition(b":")[2].decode("utf-8", "replace")
-            return " ".join(value.split())
-    return ""
-
-
 def fold(name: str, value: str) -> bytes:
     """A header field we write, folded and encoded (non-ASCII as RFC 2047 words)."""
     line = f"{name}: {value}"

@@ -108,11 +108,8 @@ class Renderer:
         )
         entity_fields, entity_body = split_message(new_entity)
         head = self._headers(post, to, fields, thread_url)
-        kept = [
-            f.raw
-            for f in fields
-            if f.name not in self._replaced(to) and not is_content_field(f.name)
-        ]
+        replaced = self._replaced(to)
+        kept = [f.raw for f in fields if f.name not in replaced and not is_content_field(f.name)]
         content = [f.raw for f in entity_fields if f.name.startswith("content-")]
         return b"".join((*head, *kept, fold("MIME-Version", "1.0"), *content, CRLF, entity_body))
 
