@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from cli.output import NoBar
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.state import CliState
@@ -161,7 +162,7 @@ def _run(
     with click.progressbar(
         length=max(size, 1), label="Importing", file=sys.stderr, show_eta=True,
         item_show_func=lambda text: text,
-    ) if show else _NoBar() as bar:  # fmt: skip
+    ) if show else NoBar() as bar:  # fmt: skip
         done = [0]
 
         def progress(messages: int, read: int) -> None:
@@ -173,17 +174,6 @@ def _run(
     if announce:
         announce_import(state.app, slug, reports)
     _report(reports, as_json, time.monotonic() - started)
-
-
-class _NoBar:
-    def __enter__(self) -> _NoBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def update(self, steps: int, current_item: str | None = None) -> None:
-        return None
 
 
 def _report(reports: list[FileReport], as_json: bool, seconds: float) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli import archive
 from cli import community
 from cli import db
 from cli import delivery_queue
@@ -78,5 +79,6 @@ main.add_command(delivery_queue.queue)
 main.add_command(digest.digest)
 main.add_command(imports.import_)
 main.add_command(export.export)
+main.add_command(archive.archive)
 main.add_command(serve.serve)
 main.add_command(thread.thread)

@@ -55,3 +55,16 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "-"
     return str(value)
+
+
+class NoBar:
+    """Stands in for click.progressbar when there is no terminal to draw it on."""
+
+    def __enter__(self) -> NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, steps: int, current_item: str | None = None) -> None:
+        return None

@@ -7,7 +7,21 @@ attachments under their content hash. Page URLs end in "/" (STYLE.md).
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from urllib.parse import quote
+
+from gateway.filenames import safe_filename
+
+# A static web server picks a file's type from its extension, so a name a browser
+# would run as a page of the archive's origin (.html, .svg...) is published with
+# ".download" appended: it is then offered as a download, never shown.
+ACTIVE_EXTENSIONS = frozenset(
+    {
+        ".htm", ".html", ".shtml", ".xht", ".xhtml", ".xml", ".xsl", ".xslt", ".svg",
+        ".svgz", ".js", ".mjs", ".css", ".mht", ".mhtml", ".hta", ".swf", ".wasm",
+        ".appcache", ".manifest", ".webmanifest", ".php", ".cgi", ".pl", ".asp",
+    }
+)  # fmt: skip
 
 
 def community_url(base_url: str, slug: str) -> str:
@@ -24,4 +38,17 @@ def message_url(base_url: str, thread_id: int, message_id: int) -> str:
 
 def attachment_url(base_url: str, sha256: str, filename: str) -> str:
     """Content-addressed: the same file in many messages is one URL."""
-    return f"{base_url}files/{sha256[:2]}/{sha256}/{quote(filename)}"
+    return f"{base_url}{attachment_path(sha256, filename, quoted=True)}"
+
+
+def attachment_path(sha256: str, filename: str, quoted: bool = False) -> str:
+    name = published_filename(filename)
+    return f"files/{sha256[:2]}/{sha256}/{quote(name) if quoted else name}"
+
+
+def published_filename(filename: str) -> str:
+    """The name an attachment is published under: safe in a path and in a browser."""
+    name = safe_filename(filename)
+    if PurePosixPath(name.lower()).suffix in ACTIVE_EXTENSIONS:
+        name = f"{name}.download"
+    return name

@@ -23,8 +23,8 @@ from gateway.digests.news import ThreadNews
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import fold
 from gateway.outbound.render import LOOP_HEADER
-from gateway.outbound.render import human_size
 from gateway.settings import Settings
+from gateway.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2

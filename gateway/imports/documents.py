@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from gateway.filenames import safe_filename
 from gateway.imports.sources import SourceMail
-from gateway.outbound.render import human_size
+from gateway.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 from typing import BinaryIO
@@ -48,12 +49,16 @@ def export_mbox(session: Session, blobs: BlobStore, community: Community, out: B
     """Write the community's published messages as mboxrd; return how many."""
     count = 0
     for message in _published(session, community):
-        sender = message.sender_address or "MAILER-DAEMON"
-        stamp = message.received_at.strftime("%a %b %d %H:%M:%S %Y")
-        out.write(f"From {sender} {stamp}\n".encode())
-        out.write(mboxrd_body(blobs.get(message.raw_sha256)))
+        raw = blobs.get(message.raw_sha256)
+        out.write(mbox_entry(message.sender_address, message.received_at, raw))
         count += 1
     return count
+
+
+def mbox_entry(sender_address: str, received_at: dt.datetime, raw: bytes) -> bytes:
+    """One message of an mboxrd file: its "From " line, then its bytes."""
+    stamp = received_at.strftime("%a %b %d %H:%M:%S %Y")
+    return f"From {sender_address or 'MAILER-DAEMON'} {stamp}\n".encode() + mboxrd_body(raw)
 
 
 def mboxrd_body(raw: bytes) -> bytes:

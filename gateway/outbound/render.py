@@ -23,6 +23,7 @@ from gateway.outbound.mime import is_content_field
 from gateway.outbound.mime import split_message
 from gateway.outbound.mime import to_crlf
 from gateway.settings import Settings
+from gateway.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2
@@ -204,12 +205,3 @@ def prefixed(subject: str, prefix: str) -> str:
     if prefix.lower() in subject.lower():
         return subject
     return f"{prefix} {subject}".strip()
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")

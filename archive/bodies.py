@@ -1,0 +1,91 @@
+"""A message's body as page HTML: the sanitized HTML part, or the plain text with its
+links made clickable and each quoted run folded away.
+
+The HTML was sanitized once at ingest (gateway.sanitize) and is not sanitized again
+(DESIGN.md, "Known costs"); this only points its cid: images at the archived files.
+Everything taken from the plain text is escaped here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from collections.abc import Iterator
+
+from markupsafe import Markup
+from markupsafe import escape
+
+from archive.snapshot import MessageBody
+
+URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
+# Quoted lines ("> ...") and the attribution line before them ("On ..., X wrote:").
+QUOTED = re.compile(r"^\s*>")
+ATTRIBUTION = re.compile(r"(wrote|a écrit|schrieb|escribió)\s*:\s*$", re.IGNORECASE)
+# Quoted runs shorter than this stay open: folding one line hides more than it saves.
+FOLD_MIN_LINES = 3
+
+
+def body_html(body: MessageBody, file_url: Callable[[str, str], str], quoted_label: str) -> Markup:
+    if body.body_html.strip():
+        return Markup(_inline_images(body, file_url))
+    return plain_text_html(body.body_text, quoted_label)
+
+
+def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> str:
+    by_cid = {a.content_id.strip("<>"): a for a in body.attachments if a.content_id}
+
+    def replace(match: re.Match[str]) -> str:
+        attachment = by_cid.get(match.group(2).strip("<>"))
+        if attachment is None:
+            return f"{match.group(1)}{match.group(3)}"
+        url = escape(file_url(attachment.sha256, attachment.filename))
+        return f"{match.group(1)}{url}{match.group(3)}"
+
+    return CID_SRC.sub(replace, body.body_html)
+
+
+def plain_text_html(text: str, quoted_label: str) -> Markup:
+    parts: list[str] = []
+    for quoted, lines in _runs(text.rstrip().splitlines()):
+        block = _linkify("\n".join(lines))
+        if quoted and len(lines) >= FOLD_MIN_LINES:
+            parts.append(
+                f'<details class="quoted"><summary>{escape(quoted_label)}</summary>'
+                f"<pre>{block}</pre></details>"
+            )
+        else:
+            parts.append(f'<pre class="{"quoted" if quoted else "text"}">{block}</pre>')
+    return Markup("".join(parts))
+
+
+def _runs(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
+    """Consecutive lines grouped by whether they are quoted; an attribution line
+    ("On Monday, Bob wrote:") goes with the quote that follows it."""
+    current: list[str] = []
+    quoted = False
+    for index, line in enumerate(lines):
+        is_quoted = bool(QUOTED.match(line)) or (
+            bool(ATTRIBUTION.search(line))
+            and index + 1 < len(lines)
+            and bool(QUOTED.match(lines[index + 1]))
+        )
+        if current and is_quoted != quoted:
+            yield quoted, current
+            current = []
+        quoted = is_quoted
+        current.append(line)
+    if current:
+        yield quoted, current
+
+
+def _linkify(text: str) -> str:
+    out: list[str] = []
+    position = 0
+    for match in URL.finditer(text):
+        out.append(str(escape(text[position : match.start()])))
+        url = escape(match.group(0))
+        out.append(f'<a href="{url}" rel="nofollow noopener">{url}</a>')
+        position = match.end()
+    out.append(str(escape(text[position:])))
+    return "".join(out)

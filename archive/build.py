@@ -1,0 +1,304 @@
+"""`gateway archive build`: the static site from the store, rewriting only what changed.
+
+A build reads the index of public messages (no bodies), gives each thread, community
+and person a signature of what its page shows, and compares them with the signatures
+saved by the previous build in the site's manifest: only pages whose signature
+changed are rendered again, and pages of things no longer public are removed. A
+change of templates (or of this builder's FORMAT) makes the next build a full one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+import templates
+from archive import urls
+from archive.files import install_attachments
+from archive.files import mbox
+from archive.output import Counts
+from archive.output import SiteOutput
+from archive.pages import FEED_ENTRIES
+from archive.pages import Pages
+from archive.search import build_search_index
+from archive.snapshot import MessageEntry
+from archive.snapshot import SiteCommunity
+from archive.snapshot import SiteIndex
+from archive.snapshot import SitePerson
+from archive.snapshot import SiteThread
+from archive.snapshot import read_bodies
+from archive.snapshot import read_index
+from gateway.app import App
+from gateway.store.db import transaction
+from gateway.store.models import utcnow
+
+MANIFEST = ".archive-manifest.json"
+# Bump when the builder changes what it writes: the next build is then a full one.
+FORMAT = 1
+# Threads whose bodies are read and rendered together.
+THREAD_BATCH = 200
+STATIC = ("static/site.css", "static/search.js")
+
+
+@dataclass
+class BuildReport:
+    full: bool
+    threads: int = 0
+    communities: int = 0
+    people: int = 0
+    counts: Counts = field(default_factory=Counts)
+    searched: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Manifest:
+    fingerprint: str = ""
+    threads: dict[str, str] = field(default_factory=dict)
+    communities: dict[str, str] = field(default_factory=dict)
+    people: dict[str, str] = field(default_factory=dict)
+    pages: dict[str, int] = field(default_factory=dict)  # community slug -> list pages
+    indexed: bool = False  # whether the search index covers the pages
+
+    @classmethod
+    def load(cls, site: Path) -> Manifest:
+        try:
+            data = json.loads((site / MANIFEST).read_text())
+            return cls(**data)
+        except (OSError, ValueError, TypeError):
+            return cls()
+
+    def save(self, site: Path) -> None:
+        """Written last: a build that stops halfway is redone from the old manifest."""
+        temporary = site / f".{MANIFEST}.tmp"
+        temporary.write_text(json.dumps(self.__dict__, sort_keys=True))
+        temporary.replace(site / MANIFEST)
+
+
+class Progress(Protocol):
+    """What the CLI's progress bar is told: the pages planned, then each step done."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, steps: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        return None
+
+    def advance(self, steps: int) -> None:
+        return None
+
+
+class SiteBuilder:
+    """One build: plan() says how many pages it will render, run() renders them."""
+
+    def __init__(self, app: App, site: Path, full: bool = False, search: bool = True) -> None:
+        self.app = app
+        self.out = SiteOutput(site)
+        self.search = search
+        self.now = utcnow()
+        self.previous = Manifest.load(self.out.root)
+        self.fingerprint = templates_fingerprint()
+        self.full = full or self.previous.fingerprint != self.fingerprint
+
+    def run(self, progress: Progress | None = None) -> BuildReport:
+        started = time.perf_counter()
+        progress = progress or _NoProgress()
+        with transaction(self.app.read_sessions) as session:
+            index = read_index(session)
+            plan = _Plan(index, self.previous, self.full)
+            progress.start(plan.size)
+            report = self._write(session, index, plan, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write(
+        self, session: Session, index: SiteIndex, plan: _Plan, progress: Progress
+    ) -> BuildReport:
+        pages = Pages(self.app.templates, self.app.settings, index, self.now)
+        out, blobs = self.out, self.app.blobs
+        report = BuildReport(full=self.full, counts=out.counts)
+        for name in STATIC:
+            out.write(name, (templates.PATH / "archive" / name).read_bytes())
+        for batch in _batches(plan.threads, THREAD_BATCH):
+            bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
+            for thread in batch:
+                out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
+                out.write(urls.thread_mbox(thread.id), mbox(blobs, thread.messages))
+                for message in thread.messages:
+                    install_attachments(out, blobs, bodies[message.id].attachments)
+            progress.advance(len(batch))
+        report.threads = len(plan.threads)
+        page_counts = dict(self.previous.pages)
+        for community in plan.communities:
+            threads = pages.threads_of.get(community.id, [])
+            written = 0
+            for url, html in pages.community_pages(community):
+                out.write(urls.page_file(url), html)
+                written += 1
+            for stale in range(written + 1, page_counts.get(community.slug, 0) + 1):
+                out.remove(urls.community(community.slug, stale))
+            page_counts[community.slug] = written
+            posted = sorted(
+                (m for t in threads for m in t.messages if community.id in m.communities),
+                key=lambda m: (m.received_at, m.id),
+            )
+            out.write(urls.community_mbox(community.slug), mbox(blobs, posted))
+            latest = posted[::-1][:FEED_ENTRIES]
+            out.write(
+                urls.community_feed(community.slug),
+                pages.feed(
+                    community.name,
+                    urls.community_feed(community.slug),
+                    urls.community(community.slug),
+                    latest,
+                    read_bodies(session, (m.id for m in latest)),
+                ),
+            )
+            progress.advance(1)
+        report.communities = len(plan.communities)
+        for person in plan.people:
+            out.write(
+                urls.page_file(urls.person(person.id)),
+                pages.person(person, plan.posts_by[person.id]),
+            )
+            progress.advance(1)
+        report.people = len(plan.people)
+        latest = sorted(index.messages(), key=lambda m: (m.received_at, m.id), reverse=True)
+        latest = latest[:FEED_ENTRIES]
+        out.write(
+            urls.SITE_FEED,
+            pages.feed(
+                pages.labels["feed_title_site"],
+                urls.SITE_FEED,
+                urls.HOME,
+                latest,
+                read_bodies(session, (m.id for m in latest)),
+            ),
+        )
+        for url, html in (
+            (urls.HOME, pages.home()),
+            (urls.PEOPLE, pages.people()),
+            (urls.SEARCH, pages.search()),
+        ):
+            out.write(urls.page_file(url), html)
+        for thread_id in plan.gone_threads:
+            out.remove(urls.thread(int(thread_id)))
+        for slug in plan.gone_communities:
+            out.remove(urls.community(slug))
+            page_counts.pop(slug, None)
+        for person_id in plan.gone_people:
+            out.remove(urls.person(int(person_id)))
+        manifest = Manifest(
+            self.fingerprint, plan.thread_signatures, plan.community_signatures,
+            plan.person_signatures, page_counts,
+            indexed=self.previous.indexed and not self.full and out.counts.written == 0,
+        )  # fmt: skip
+        if self.search and not manifest.indexed and index.threads:
+            build_search_index(out.root, self.app.settings.gateway.language)
+            manifest.indexed = report.searched = True
+        manifest.save(out.root)
+        return report
+
+
+class _Plan:
+    """What changed since the previous build, by comparing signatures."""
+
+    def __init__(self, index: SiteIndex, previous: Manifest, full: bool) -> None:
+        self.posts_by: dict[int, list[MessageEntry]] = defaultdict(list)
+        for message in index.messages():
+            if message.sender_id is not None:
+                self.posts_by[message.sender_id].append(message)
+        self.thread_signatures = {
+            str(t.id): _thread_signature(t, index) for t in index.threads.values()
+        }
+        threads_of = index.community_threads()
+        self.community_signatures = {
+            c.slug: _community_signature(c, threads_of.get(c.id, []), self.thread_signatures)
+            for c in index.communities.values()
+        }
+        self.person_signatures = {
+            str(p.id): _person_signature(p, self.posts_by.get(p.id, []), index)
+            for p in index.people.values()
+        }
+        known = Manifest() if full else previous
+        self.threads = [
+            t for t in index.threads.values()
+            if known.threads.get(str(t.id)) != self.thread_signatures[str(t.id)]
+        ]  # fmt: skip
+        self.communities = [
+            c for c in index.communities.values()
+            if known.communities.get(c.slug) != self.community_signatures[c.slug]
+        ]  # fmt: skip
+        self.people = [
+            p for p in index.people.values()
+            if known.people.get(str(p.id)) != self.person_signatures[str(p.id)]
+        ]  # fmt: skip
+        self.gone_threads = sorted(set(previous.threads) - set(self.thread_signatures))
+        self.gone_communities = sorted(set(previous.communities) - set(self.community_signatures))
+        self.gone_people = sorted(set(previous.people) - set(self.person_signatures))
+        self.size = len(self.threads) + len(self.communities) + len(self.people)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest()
+
+
+def _names(index: SiteIndex, entries: list[MessageEntry]) -> tuple[str, ...]:
+    """The names shown for these authors: a profile's name change touches their pages."""
+    return tuple(
+        index.people[m.sender_id].name if m.sender_id in index.people else m.sender_name
+        for m in entries
+    )
+
+
+def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
+    communities = [
+        (c, index.communities[c].name, index.communities[c].slug) for c in thread.communities
+    ]
+    return _digest(
+        thread.subject,
+        [(m.id, m.parent_id, m.sender_id) for m in thread.messages],
+        _names(index, thread.messages),
+        communities,
+    )
+
+
+def _community_signature(
+    community: SiteCommunity, threads: list[SiteThread], thread_signatures: dict[str, str]
+) -> str:
+    return _digest(community, [(t.id, thread_signatures[str(t.id)]) for t in threads])
+
+
+def _person_signature(person: SitePerson, posts: list[MessageEntry], index: SiteIndex) -> str:
+    communities = [index.communities[c].name for c in person.communities]
+    return _digest(person, [(m.id, index.threads[m.thread_id].subject) for m in posts], communities)
+
+
+def templates_fingerprint() -> str:
+    digest = hashlib.blake2b(str(FORMAT).encode(), digest_size=10)
+    for path in sorted((templates.PATH / "archive").rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _batches(threads: list[SiteThread], size: int) -> Iterator[list[SiteThread]]:
+    for start in range(0, len(threads), size):
+        yield threads[start : start + size]
+
+
+def build_site(app: App, site: Path, full: bool = False, search: bool = True) -> BuildReport:
+    return SiteBuilder(app, site, full=full, search=search).run()

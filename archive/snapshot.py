@@ -1,0 +1,309 @@
+"""What the site shows, read from the store in a few grouped queries.
+
+Only public communities, and published messages posted to at least one of them, ever
+reach the site: held, rejected and private mail is filtered here, once, so no page
+template can leak it. The index (every public message's metadata, without bodies)
+is cheap enough to read for every build; bodies are read only for the pages
+being written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Attachment
+from gateway.store.models import Community
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
+from gateway.store.models import Person
+from gateway.store.models import PersonTag
+from gateway.store.models import TagKind
+from gateway.store.models import Thread
+from gateway.store.models import Visibility
+from gateway.store.models import as_utc
+
+# Bodies are read this many messages at a time (SQLite's bound-parameter limit).
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SiteCommunity:
+    id: int
+    slug: str
+    name: str
+    description: str
+    kind: str
+    policy: str
+    members: int
+    closed: bool
+
+
+@dataclass(frozen=True)
+class MessageEntry:
+    """A public message's metadata: what lists, feeds and signatures need."""
+
+    id: int
+    thread_id: int
+    parent_id: int | None
+    sender_id: int | None
+    sender_name: str
+    sender_address: str
+    received_at: dt.datetime
+    raw_sha256: str
+    communities: tuple[int, ...]
+
+
+@dataclass
+class SiteThread:
+    id: int
+    subject: str
+    messages: list[MessageEntry] = field(default_factory=list)  # in arrival order
+
+    @property
+    def communities(self) -> tuple[int, ...]:
+        return tuple(sorted({c for m in self.messages for c in m.communities}))
+
+    @property
+    def first(self) -> MessageEntry:
+        return self.messages[0]
+
+    @property
+    def last_activity(self) -> dt.datetime:
+        return self.messages[-1].received_at
+
+
+@dataclass(frozen=True)
+class SitePerson:
+    id: int
+    name: str
+    address: str
+    department: str
+    bio: str
+    expertise: tuple[tuple[str, str], ...]  # (folded tag, label)
+    interests: tuple[tuple[str, str], ...]
+    communities: tuple[int, ...]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.address.split("@", 1)[0]
+
+
+@dataclass(frozen=True)
+class SiteAttachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content_id: str
+    inline: bool
+
+
+@dataclass(frozen=True)
+class MessageBody:
+    subject: str
+    date: dt.datetime | None
+    body_text: str
+    body_html: str
+    attachments: tuple[SiteAttachment, ...]
+
+
+@dataclass
+class SiteIndex:
+    communities: dict[int, SiteCommunity]
+    threads: dict[int, SiteThread]
+    people: dict[int, SitePerson]
+
+    def messages(self) -> Iterator[MessageEntry]:
+        for thread in self.threads.values():
+            yield from thread.messages
+
+    def community_threads(self) -> dict[int, list[SiteThread]]:
+        """Each community's threads, most recently active first."""
+        by_community: dict[int, list[SiteThread]] = defaultdict(list)
+        for thread in self.threads.values():
+            for community_id in thread.communities:
+                by_community[community_id].append(thread)
+        for threads in by_community.values():
+            threads.sort(key=lambda t: (t.last_activity, t.id), reverse=True)
+        return by_community
+
+
+def read_index(session: Session) -> SiteIndex:
+    communities = _public_communities(session)
+    threads = _public_threads(session, communities)
+    return SiteIndex(communities, threads, _people(session, communities, threads))
+
+
+def _public_communities(session: Session) -> dict[int, SiteCommunity]:
+    counts: dict[int, int] = dict(
+        session.execute(
+            select(Membership.community_id, func.count()).group_by(Membership.community_id)
+        )
+        .tuples()
+        .all()
+    )
+    rows = session.execute(
+        select(
+            Community.id,
+            Community.slug,
+            Community.name,
+            Community.description,
+            Community.kind,
+            Community.policy,
+            Community.closed_at,
+        )
+        .where(Community.visibility == Visibility.PUBLIC)
+        .order_by(Community.slug)
+    )
+    return {
+        row.id: SiteCommunity(
+            row.id,
+            row.slug,
+            row.name,
+            row.description,
+            row.kind.value,
+            row.policy.value,
+            counts.get(row.id, 0),
+            row.closed_at is not None,
+        )
+        for row in rows
+    }
+
+
+def _public_threads(
+    session: Session, communities: dict[int, SiteCommunity]
+) -> dict[int, SiteThread]:
+    posted_in: dict[int, list[int]] = defaultdict(list)
+    for message_id, community_id in session.execute(
+        select(MessageCommunity.message_id, MessageCommunity.community_id)
+    ):
+        if community_id in communities:
+            posted_in[message_id].append(community_id)
+    subjects = dict(session.execute(select(Thread.id, Thread.subject)).tuples().all())
+    threads: dict[int, SiteThread] = {}
+    rows = session.execute(
+        select(
+            Message.id,
+            Message.thread_id,
+            Message.parent_id,
+            Message.sender_id,
+            Message.sender_name,
+            Message.sender_address,
+            Message.received_at,
+            Message.raw_sha256,
+        )
+        .where(Message.status == MessageStatus.PUBLISHED, Message.thread_id.is_not(None))
+        .order_by(Message.received_at, Message.id)
+    )
+    for row in rows:
+        where = posted_in.get(row.id)
+        if not where:
+            continue
+        thread = threads.get(row.thread_id)
+        if thread is None:
+            thread = threads[row.thread_id] = SiteThread(row.thread_id, subjects[row.thread_id])
+        thread.messages.append(
+            MessageEntry(
+                row.id,
+                row.thread_id,
+                row.parent_id,
+                row.sender_id,
+                row.sender_name,
+                row.sender_address,
+                as_utc(row.received_at),
+                row.raw_sha256,
+                tuple(sorted(where)),
+            )
+        )
+    return threads
+
+
+def _people(
+    session: Session, communities: dict[int, SiteCommunity], threads: dict[int, SiteThread]
+) -> dict[int, SitePerson]:
+    """Members of a public community and authors of a public message."""
+    joined: dict[int, list[int]] = defaultdict(list)
+    for person_id, community_id in session.execute(
+        select(Membership.person_id, Membership.community_id)
+    ):
+        if community_id in communities:
+            joined[person_id].append(community_id)
+    wanted = set(joined)
+    wanted.update(m.sender_id for t in threads.values() for m in t.messages if m.sender_id)
+    tags: dict[int, dict[TagKind, list[tuple[str, str]]]] = defaultdict(lambda: defaultdict(list))
+    for person_id, kind, tag, label in session.execute(
+        select(PersonTag.person_id, PersonTag.kind, PersonTag.tag, PersonTag.label).order_by(
+            PersonTag.person_id, PersonTag.position
+        )
+    ):
+        if person_id in wanted:
+            tags[person_id][kind].append((tag, label))
+    people: dict[int, SitePerson] = {}
+    for ids in _chunks(sorted(wanted)):
+        for row in session.execute(
+            select(Person.id, Person.name, Person.address, Person.department, Person.bio).where(
+                Person.id.in_(ids)
+            )
+        ):
+            own = tags.get(row.id, {})
+            people[row.id] = SitePerson(
+                row.id,
+                row.name,
+                row.address,
+                row.department,
+                row.bio,
+                tuple(own.get(TagKind.EXPERTISE, ())),
+                tuple(own.get(TagKind.INTEREST, ())),
+                tuple(sorted(joined.get(row.id, ()))),
+            )
+    return people
+
+
+def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, MessageBody]:
+    """The texts and attachments of these messages, for the pages that show them."""
+    attachments: dict[int, list[SiteAttachment]] = defaultdict(list)
+    bodies: dict[int, MessageBody] = {}
+    for ids in _chunks(sorted(set(message_ids))):
+        for row in session.execute(
+            select(
+                Attachment.message_id,
+                Attachment.filename,
+                Attachment.content_type,
+                Attachment.size,
+                Attachment.sha256,
+                Attachment.content_id,
+                Attachment.inline,
+            )
+            .where(Attachment.message_id.in_(ids))
+            .order_by(Attachment.message_id, Attachment.position)
+        ):
+            attachments[row.message_id].append(SiteAttachment(*row[1:]))
+        for message_id, subject, date, text, html in session.execute(
+            select(
+                Message.id, Message.subject, Message.date, Message.body_text, Message.body_html
+            ).where(Message.id.in_(ids))
+        ):
+            bodies[message_id] = MessageBody(
+                subject,
+                as_utc(date) if date is not None else None,
+                text,
+                html,
+                tuple(attachments.get(message_id, ())),
+            )
+    return bodies
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

@@ -1,0 +1,94 @@
+"""`gateway archive build`: write the static site, or bring it up to date."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.output import emit_json
+from cli.output import json_option
+from cli.state import CliState
+from cli.state import pass_state
+
+
+@click.group()
+def archive() -> None:
+    """The static HTML archive of the public communities."""
+
+
+@archive.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the site to [default: [archive] out_dir].",
+)
+@click.option("--full", is_flag=True, help="Render every page, not only what changed.")
+@click.option("--no-search", is_flag=True, help="Skip the search index (a quick rebuild).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@json_option
+@pass_state
+def build(
+    state: CliState, out: Path | None, full: bool, no_search: bool, quiet: bool, as_json: bool
+) -> None:
+    """Write the site: after the first build, only the pages new mail touched.
+
+    Private communities, and held or rejected posts, are never in it.
+    """
+    from archive.build import SiteBuilder
+    from archive.output import UnsafePath
+    from archive.search import SearchIndexError
+
+    site = out or state.settings.archive.out_dir
+    builder = SiteBuilder(state.app, site, full=full, search=not no_search)
+    show = not quiet and not as_json and sys.stderr.isatty()
+    try:
+        report = builder.run(_Bar() if show else None)
+    except (SearchIndexError, UnsafePath) as error:
+        raise click.ClickException(str(error)) from None
+    summary: dict[str, Any] = {
+        "site": str(builder.out.root),
+        "full": report.full,
+        "threads": report.threads,
+        "communities": report.communities,
+        "people": report.people,
+        "written": report.counts.written,
+        "unchanged": report.counts.unchanged,
+        "removed": report.counts.removed,
+        "files": report.counts.files,
+        "search_index": report.searched,
+        "seconds": round(report.seconds, 3),
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    kind = "full build" if report.full else "update"
+    click.echo(
+        f"{summary['site']}: {kind}: {report.threads} threads, {report.communities} "
+        f"communities, {report.people} people rendered; {report.counts.written} files "
+        f"written, {report.counts.unchanged} unchanged, {report.counts.removed} removed, "
+        f"{report.counts.files} attachments added"
+        + ("; search index rebuilt" if report.searched else "")
+        + f" ({report.seconds:.2f} s)"
+    )
+
+
+class _Bar:
+    """click's progress bar on stderr, started once the build knows its page count."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if total:
+            self.bar = click.progressbar(length=total, label="Building", file=sys.stderr)
+            self.bar.__enter__()
+
+    def advance(self, steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+            if self.bar.pos >= self.bar.length:
+                self.bar.__exit__(None, None, None)
+                self.bar = None
