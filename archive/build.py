@@ -57,6 +57,7 @@ class BuildReport:
     people: int = 0
     counts: Counts = field(default_factory=Counts)
     searched: bool = False
+    indexed: bool = False  # whether the search index covers every page now
     seconds: float = 0.0
 
 
@@ -208,6 +209,7 @@ class SiteBuilder:
         if self.search and not manifest.indexed and index.threads:
             build_search_index(out.root, self.app.settings.gateway.language)
             manifest.indexed = report.searched = True
+        report.indexed = manifest.indexed
         manifest.save(out.root)
         return report
 

@@ -30,26 +30,37 @@ class SiteOutput:
         self.root = root.resolve()
         self.counts = Counts()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._folders: set[str] = set()
 
-    def path(self, relative: str) -> Path:
-        target = (self.root / relative).resolve()
-        if target != self.root and self.root not in target.parents:
+    def path(self, relative: str) -> str:
+        """The file's absolute path; the relative path may not climb out or be absolute.
+        (String checks, not resolve(): a full build checks some 10,000 paths.)"""
+        normal = os.path.normpath(relative)
+        if os.path.isabs(normal) or normal == ".." or normal.startswith("../") or "\0" in normal:
             raise UnsafePath(f"{relative!r} is outside the site folder")
-        return target
+        return os.path.join(self.root, normal)
 
     def write(self, relative: str, content: str | bytes) -> bool:
         """Write the file if its content changed; return whether it did."""
         data = content.encode() if isinstance(content, str) else content
         target = self.path(relative)
         try:
-            if target.stat().st_size == len(data) and target.read_bytes() == data:
-                self.counts.unchanged += 1
-                return False
+            with open(target, "rb") as existing:
+                if existing.read() == data:
+                    self.counts.unchanged += 1
+                    return False
         except FileNotFoundError:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, target)
+            # A new file: written in place (a build that stops halfway leaves no
+            # manifest entry for it, so the next build writes it again).
+            self._folder_of(target)
+            with open(target, "wb") as new:
+                new.write(data)
+        else:
+            # A changed page is replaced whole: a reader never sees half of it.
+            temporary = f"{target}.tmp"
+            with open(temporary, "wb") as new:
+                new.write(data)
+            os.replace(temporary, target)
         self.counts.written += 1
         return True
 
@@ -57,9 +68,9 @@ class SiteOutput:
         """Put a blob in the site: a hard link when the store is on the same disk, else a
         copy. Content-addressed paths never change, so an existing file is kept."""
         target = self.path(relative)
-        if target.exists():
+        if os.path.exists(target):
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._folder_of(target)
         try:
             os.link(source, target)
         except OSError:
@@ -70,12 +81,18 @@ class SiteOutput:
     def remove(self, relative: str) -> None:
         """Remove a page's folder (or a file) that no longer belongs in the site."""
         target = self.path(relative)
-        if target == self.root:
+        if os.path.normpath(relative) == ".":
             return
-        if target.is_dir():
+        if os.path.isdir(target):
             shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
+        elif os.path.exists(target):
+            os.unlink(target)
         else:
             return
         self.counts.removed += 1
+
+    def _folder_of(self, target: str) -> None:
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)

@@ -10,11 +10,13 @@ being written.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
+from typing import NamedTuple
 
 from sqlalchemy import func
 from sqlalchemy import select
@@ -49,9 +51,9 @@ class SiteCommunity:
     closed: bool
 
 
-@dataclass(frozen=True)
-class MessageEntry:
-    """A public message's metadata: what lists, feeds and signatures need."""
+class MessageEntry(NamedTuple):
+    """A public message's metadata: what lists, feeds and signatures need (a tuple:
+    a full build makes one per public message)."""
 
     id: int
     thread_id: int
@@ -70,7 +72,7 @@ class SiteThread:
     subject: str
     messages: list[MessageEntry] = field(default_factory=list)  # in arrival order
 
-    @property
+    @functools.cached_property
     def communities(self) -> tuple[int, ...]:
         return tuple(sorted({c for m in self.messages for c in m.communities}))
 
@@ -206,26 +208,16 @@ def _public_threads(
         .where(Message.status == MessageStatus.PUBLISHED, Message.thread_id.is_not(None))
         .order_by(Message.received_at, Message.id)
     )
-    for row in rows:
-        where = posted_in.get(row.id)
-        if not where:
+    for row in rows.tuples():
+        where = posted_in.get(row[0])
+        thread_id = row[1]
+        if not where or thread_id is None:
             continue
-        thread = threads.get(row.thread_id)
+        thread = threads.get(thread_id)
         if thread is None:
-            thread = threads[row.thread_id] = SiteThread(row.thread_id, subjects[row.thread_id])
-        thread.messages.append(
-            MessageEntry(
-                row.id,
-                row.thread_id,
-                row.parent_id,
-                row.sender_id,
-                row.sender_name,
-                row.sender_address,
-                as_utc(row.received_at),
-                row.raw_sha256,
-                tuple(sorted(where)),
-            )
-        )
+            thread = threads[thread_id] = SiteThread(thread_id, subjects[thread_id])
+        entry = (*row, tuple(sorted(where)))
+        thread.messages.append(MessageEntry._make(entry))
     return threads
 
 

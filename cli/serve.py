@@ -10,8 +10,10 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.serve import Companion
 from gateway.serve import configure_logging
 from gateway.serve import serve as run_server
+from gateway.settings import Settings
 
 
 @click.command()
@@ -22,7 +24,7 @@ def serve(state: CliState, verbose: bool) -> None:
     settings = state.settings
     configure_logging(logging.DEBUG if verbose else logging.INFO)
     try:
-        asyncio.run(run_server(settings, processor_process=True))
+        asyncio.run(run_server(settings, processor_process=True, companions=_companions(settings)))
     except OSError as error:
         if error.filename is None and error.errno is not None:
             raise click.ClickException(
@@ -30,3 +32,12 @@ def serve(state: CliState, verbose: bool) -> None:
                 f"{os.strerror(error.errno)}"
             ) from None
         raise
+
+
+def _companions(settings: Settings) -> tuple[Companion, ...]:
+    """The archive publisher, unless [archive] publish is off."""
+    if not settings.archive.publish:
+        return ()
+    from archive.publisher import COMPANION
+
+    return (COMPANION,)

@@ -17,6 +17,8 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from gateway import replies
 from gateway.app import App
 from gateway.app import build_app
 from gateway.app import make_relay
+from gateway.background import BackgroundLoop
 from gateway.background import Signal
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
@@ -75,7 +78,8 @@ def configure_logging(level: int) -> None:
     logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
-def _child_setup(name: str, log_level: int) -> None:
+def child_setup(name: str, log_level: int) -> None:
+    """What each child process of `gateway serve` (companions too) does first."""
     configure_logging(log_level)
     try:  # the name `ps` and `top` show (Linux): gateway-ingest, gateway-deliver
         Path("/proc/self/comm").write_text(name[:15])
@@ -87,7 +91,7 @@ def _child_setup(name: str, log_level: int) -> None:
     os.nice(CHILD_NICENESS)
 
 
-def _parent_alive() -> Callable[[], bool]:
+def parent_alive() -> Callable[[], bool]:
     parent = multiprocessing.parent_process()
     return lambda: parent is None or parent.is_alive()
 
@@ -97,10 +101,10 @@ def run_inbox_processor(
 ) -> None:
     """The inbox processor's own process: the pipeline's CPU work gets its own core
     (and its own GIL), so the SMTP sessions are answered at the network's pace."""
-    _child_setup("gateway-ingest", log_level)
+    child_setup("gateway-ingest", log_level)
     app = build_app(settings)
     try:
-        InboxProcessor(app, wake, stopping, published).run(alive=_parent_alive())
+        InboxProcessor(app, wake, stopping, published).run(alive=parent_alive())
     finally:
         app.close()
 
@@ -109,13 +113,13 @@ def run_delivery_worker(settings: Settings, wake: Signal, stopping: Signal, log_
     """The delivery worker's own process, with the digest scheduler: fan-out to
     thousands of members is CPU work (rendering, SMTP commands, queue updates) that
     must not slow ingest down."""
-    _child_setup("gateway-deliver", log_level)
+    child_setup("gateway-deliver", log_level)
     app = build_app(settings)
     worker = DeliveryWorker(app, make_relay(settings), wake, stopping)
     scheduler = DigestScheduler(app, queued=worker.wake)
     scheduler.start()
     try:
-        worker.run(alive=_parent_alive())
+        worker.run(alive=parent_alive())
     finally:
         scheduler.stop()
         app.close()
@@ -160,17 +164,28 @@ class ChildProcess:
             self.process.join(timeout)
 
 
-class Workers:
-    """The inbox processor and the delivery worker: child processes (`gateway serve`)
-    or threads of this process (tests), woken by the same events either way."""
+@dataclass(frozen=True)
+class Companion:
+    """A background loop that `gateway serve` runs beside its own, from a package the
+    gateway does not import (the archive publisher): `run_process(settings, stopping,
+    log_level)` is its child process's body, `make_loop(app, stopping)` its thread."""
 
-    def __init__(self, app: App, in_processes: bool) -> None:
+    name: str
+    run_process: Callable[[Settings, Signal, int], None]
+    make_loop: Callable[[App, Signal], BackgroundLoop]
+
+
+class Workers:
+    """The inbox processor, the delivery worker and the companions: child processes
+    (`gateway serve`) or threads of this process (tests), woken by the same events."""
+
+    def __init__(self, app: App, in_processes: bool, companions: Sequence[Companion] = ()) -> None:
         settings = app.settings
         make_event = PipeSignal if in_processes else threading.Event
         self.inbox_wake, self.deliver_wake = make_event(), make_event()
         self.stopping = make_event()
         self.children: list[ChildProcess] = []
-        self.threads: list[InboxProcessor | DeliveryWorker] = []
+        self.threads: list[BackgroundLoop] = []
         self.scheduler: DigestScheduler | None = None  # in processes: in gateway-deliver
         if in_processes:
             self.children = [
@@ -186,12 +201,17 @@ class Workers:
                     (settings, self.deliver_wake, self.stopping),
                     self.stopping,
                 ),
+                *(
+                    ChildProcess(c.name, c.run_process, (settings, self.stopping), self.stopping)
+                    for c in companions
+                ),
             ]
         else:
             worker = DeliveryWorker(app, make_relay(settings), self.deliver_wake, self.stopping)
             self.threads = [
                 InboxProcessor(app, self.inbox_wake, self.stopping, self.deliver_wake),
                 worker,
+                *(c.make_loop(app, self.stopping) for c in companions),
             ]
             self.scheduler = DigestScheduler(app, queued=worker.wake)
         self._watchers: list[asyncio.Task[None]] = []
@@ -228,6 +248,7 @@ async def serve(
     stop: asyncio.Event | None = None,
     ready: Callable[[], None] | None = None,
     processor_process: bool = False,
+    companions: Sequence[Companion] = (),
 ) -> None:
     """Run until `stop` is set, or until SIGTERM/SIGINT when no event is given.
 
@@ -235,7 +256,7 @@ async def serve(
     serve` does); without, in a thread (tests).
     """
     app = build_app(settings)
-    workers = Workers(app, in_processes=processor_process)
+    workers = Workers(app, in_processes=processor_process, companions=companions)
     spool = Spool(app.spool_engine, app.blobs, on_commit=workers.wake_inbox)
     handler = GatewayHandler(
         domain=settings.gateway.domain,

@@ -97,6 +97,12 @@ class DigestSettings:
 class ArchiveSettings:
     out_dir: Path = Path("site")
     base_url: str = "http://localhost:8000/"
+    # `gateway serve` updates the site: it looks for new posts every rebuild_delay
+    # seconds and rebuilds the search index at most every search_interval seconds.
+    publish: bool = True
+    rebuild_delay: int = 5
+    search_interval: int = 300
+    search: bool = True
 
 
 @dataclass(frozen=True)
@@ -263,6 +269,8 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("digests", "weekly"): _day_and_time,
     ("digests", "timezone"): _timezone,
     ("archive", "base_url"): _http_url,
+    ("archive", "rebuild_delay"): _positive,
+    ("archive", "search_interval"): _positive,
 }
 
 
@@ -348,6 +356,10 @@ def _coerce(value: Any, expected: Any, base_dir: Path) -> Any:
         return _expect(value, str, "a string")
     if expected is int:
         return _expect(value, int, "an integer")
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {_describe(value)}")
+        return value
     if typing.get_origin(expected) is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"expected a list of strings, got {_describe(value)}")

@@ -1,0 +1,113 @@
+"""The archive kept up to date by `gateway serve`: pages within seconds of a new post,
+the search index at most every [archive] search_interval seconds.
+
+It polls a cheap fingerprint of the store (a few aggregates) every rebuild_delay
+seconds and runs an ordinary incremental build when it changed, so a restart, a
+post approved later, or a profile edited by the CLI are all picked up the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.build import BuildReport
+from archive.build import SiteBuilder
+from gateway.app import App
+from gateway.app import build_app
+from gateway.background import BackgroundLoop
+from gateway.background import Signal
+from gateway.serve import Companion
+from gateway.serve import child_setup
+from gateway.serve import parent_alive
+from gateway.settings import Settings
+from gateway.store.db import transaction
+from gateway.store.models import Community
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import MessageStatus
+from gateway.store.models import Person
+from gateway.store.models import PersonTag
+from gateway.store.models import Visibility
+
+log = logging.getLogger("gateway.archive")
+NAME = "gateway-archive"
+
+
+def store_fingerprint(session: Session) -> tuple[object, ...]:
+    """Changes whenever a page could: posts (new, approved, removed), people, profiles,
+    memberships and public communities. (A community's new name or description shows
+    with the next change, or at once with `gateway archive build`.)"""
+    published = Message.status == MessageStatus.PUBLISHED
+    public = Community.visibility == Visibility.PUBLIC
+    return tuple(
+        session.execute(
+            select(
+                select(func.count()).select_from(Message).where(published).scalar_subquery(),
+                select(func.max(Message.id)).where(published).scalar_subquery(),
+                select(func.max(Person.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(PersonTag).scalar_subquery(),
+                select(func.count()).select_from(Membership).scalar_subquery(),
+                select(func.count()).select_from(Community).where(public).scalar_subquery(),
+            )
+        ).one()
+    )
+
+
+class ArchivePublisher(BackgroundLoop):
+    def __init__(self, app: App, stopping: Signal | None = None) -> None:
+        super().__init__(NAME, None, stopping)
+        self.app = app
+        self.settings = app.settings.archive
+
+    def run(self, alive: Callable[[], bool] = lambda: True) -> None:
+        seen: tuple[object, ...] | None = None
+        indexed_at = float("-inf")
+        unindexed = True
+        while not self._stopping.is_set() and alive():
+            try:
+                with transaction(self.app.read_sessions) as session:
+                    current = store_fingerprint(session)
+                search_due = (
+                    self.settings.search
+                    and time.monotonic() - indexed_at >= self.settings.search_interval
+                )
+                if current != seen or (unindexed and search_due):
+                    report = self.build(search_due)
+                    seen = current
+                    if report.searched:
+                        indexed_at = time.monotonic()
+                    unindexed = not report.indexed
+            except Exception:
+                log.exception("the archive build failed; trying again shortly")
+            self._stopping.wait(self.settings.rebuild_delay)
+
+    def build(self, search: bool) -> BuildReport:
+        report = SiteBuilder(self.app, self.settings.out_dir, search=search).run()
+        if report.counts.written or report.counts.removed or report.searched:
+            log.info(
+                "archive: %d threads, %d communities, %d people rendered; %d files written, "
+                "%d removed%s (%.2f s)",
+                report.threads, report.communities, report.people, report.counts.written,
+                report.counts.removed, "; search index rebuilt" if report.searched else "",
+                report.seconds,
+            )  # fmt: skip
+        return report
+
+
+def run_publisher(settings: Settings, stopping: Signal, log_level: int) -> None:
+    """The publisher's own process: page rendering must not slow ingest or delivery."""
+    child_setup(NAME, log_level)
+    app = build_app(settings)
+    try:
+        ArchivePublisher(app, stopping).run(alive=parent_alive())
+    finally:
+        app.close()
+
+
+COMPANION = Companion(NAME, run_publisher, ArchivePublisher)

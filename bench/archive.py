@@ -1,0 +1,205 @@
+"""Benchmark of the archive: the static site of 10,000 messages in 50 communities.
+
+The store is built through the gateway's API (SQLite, as shipped), not SMTP: P people
+(members, some with expertise), then M messages over the past year in C communities,
+a third starting threads and the rest replying, some in HTML, one in ten with an
+attachment. Then, each as a whole `gateway archive build` command (start-up included),
+it prints the time, pages/s and peak memory of: a full build without the search
+index, a full build with it, and an update after one new reply (without the index).
+
+    python bench/archive.py [--messages 10000] [--communities 50] [--people 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest import gateway_executable  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from gateway.app import App  # noqa: E402
+from gateway.app import build_app  # noqa: E402
+from gateway.app import init_store  # noqa: E402
+from gateway.communities import create_community  # noqa: E402
+from gateway.ingest.batch import ingest_now  # noqa: E402
+from gateway.ingest.context import InboundMail  # noqa: E402
+from gateway.settings import settings_from_dict  # noqa: E402
+from gateway.store.db import transaction  # noqa: E402
+from gateway.store.models import Kind  # noqa: E402
+from gateway.store.models import Membership  # noqa: E402
+from gateway.store.models import Person  # noqa: E402
+from gateway.store.models import PersonTag  # noqa: E402
+from gateway.store.models import Policy  # noqa: E402
+from gateway.store.models import TagKind  # noqa: E402
+
+DOMAIN = "lists.example.com"
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+WORDS = (
+    "budget", "pricing", "design", "release", "accessibility", "hiring", "security",
+    "roadmap", "customer", "migration", "api", "onboarding", "metrics", "training",
+)  # fmt: skip
+CONFIG = """[gateway]
+domain = "{domain}"
+data_dir = "data"
+[archive]
+out_dir = "site"
+"""
+
+
+def write_config(root: Path) -> Path:
+    config = root / "gateway.toml"
+    config.write_text(CONFIG.format(domain=DOMAIN))
+    return config
+
+
+def build_store(root: Path, people: int, communities: int, messages: int) -> App:
+    settings = settings_from_dict(
+        {"gateway": {"domain": DOMAIN, "data_dir": "data"}}, base_dir=root
+    )
+    init_store(settings)
+    app = build_app(settings)
+    rng = random.Random(11)
+    kinds = list(Kind)
+    with transaction(app.sessions) as session:
+        ids = [
+            create_community(
+                session, f"c{n}", f"Community {n}", kind=kinds[n % len(kinds)],
+                description=f"Everything about {WORDS[n % len(WORDS)]}.", policy=Policy.OPEN,
+            ).id
+            for n in range(communities)
+        ]  # fmt: skip
+        session.execute(
+            insert(Person),
+            [
+                {"address": f"p{n}@example.com", "name": f"Person {n}", "bio": "",
+                 "department": f"Dept {n % 12}", "timezone": "", "created_at": NOW,
+                 "updated_at": NOW}
+                for n in range(people)
+            ],
+        )  # fmt: skip
+        person_ids = list(session.scalars(select(Person.id).order_by(Person.id)))
+        rows, tags = [], []
+        for person_id in person_ids:
+            for community_id in rng.sample(ids, rng.randint(1, 4)):
+                rows.append({"person_id": person_id, "community_id": community_id,
+                             "role": "member", "delivery": "daily", "own_posts": False,
+                             "bounce_score": 0, "joined_at": NOW})  # fmt: skip
+            if rng.random() < 0.4:
+                for position, word in enumerate(rng.sample(WORDS, 2)):
+                    tags.append({"person_id": person_id, "kind": TagKind.EXPERTISE.value,
+                                 "tag": word, "label": word, "position": position})  # fmt: skip
+        session.execute(insert(Membership), rows)
+        session.execute(insert(PersonTag), tags)
+    mails = [mail(rng, n, people, communities, messages) for n in range(messages)]
+    for start in range(0, len(mails), 500):
+        ingest_now(app, [m for m in mails[start : start + 500] if m is not None])
+    return app
+
+
+_roots: list[tuple[str, str, int]] = []
+
+
+def mail(rng: random.Random, n: int, people: int, communities: int, total: int) -> InboundMail:
+    received = NOW - dt.timedelta(days=365) + dt.timedelta(seconds=n * 365 * 86400 / total)
+    sender = f"p{rng.randrange(people)}@example.com"
+    if _roots and rng.random() < 0.66:
+        parent, subject, community = rng.choice(_roots[-300:])
+        head = f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+    else:
+        community = rng.randrange(communities)
+        subject = f"About {rng.choice(WORDS)} {n}"
+        head = f"Subject: {subject}\r\n"
+        _roots.append((f"a{n}@example.com", subject, community))
+    text = f"A post about {rng.choice(WORDS)} and {rng.choice(WORDS)}, number {n}.\r\n" * 8
+    text += "\r\nOn Monday, someone wrote:\r\n> quoted text\r\n> more quoted\r\n> and more\r\n"
+    head = (
+        f"From: Person <{sender}>\r\nMessage-ID: <a{n}@example.com>\r\nMIME-Version: 1.0\r\n{head}"
+    )
+    if n % 10 == 0:
+        blob = rng.randbytes(20_000).hex()
+        body = (
+            'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n--b\r\n"
+            f'Content-Type: application/pdf; name="report-{n}.pdf"\r\n'
+            f'Content-Disposition: attachment; filename="report-{n}.pdf"\r\n'
+            f"Content-Transfer-Encoding: 7bit\r\n\r\n{blob}\r\n--b--\r\n"
+        )
+    elif n % 10 == 1:
+        html = "".join(f"<p>{line}</p>" for line in text.splitlines() if line)
+        body = (
+            'Content-Type: multipart/alternative; boundary="b"\r\n\r\n--b\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n--b\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n\r\n" + html + "\r\n--b--\r\n"
+        )
+    else:
+        body = "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text
+    return InboundMail((head + body).encode(), sender, (f"c{community}@{DOMAIN}",), received)
+
+
+def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, object]]:
+    """Seconds, peak memory (MB) and JSON report of one whole `gateway archive build`."""
+    command = [gateway_executable(), "--config", str(config), "archive", "build", "--json", *args]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if status != 0:
+        sys.exit(f"archive build failed: {output.decode(errors='replace')}")
+    return seconds, usage.ru_maxrss / 1024, json.loads(output)
+
+
+def report(label: str, seconds: float, peak: float, result: dict[str, object]) -> None:
+    written = int(result["written"])  # type: ignore[call-overload]
+    print(
+        f"{label:<34} {seconds:6.2f} s  {written / seconds:8,.0f} files/s  "
+        f"{written:>6,} files written  peak {peak:5.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--communities", type=int, default=50)
+    parser.add_argument("--people", type=int, default=2_000)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="archive-bench-") as folder:
+        root = Path(folder)
+        began = time.perf_counter()
+        app = build_store(root, options.people, options.communities, options.messages)
+        config = write_config(root)
+        print(
+            f"store: {options.messages:,} messages, {options.communities} communities, "
+            f"{options.people:,} people, built in {time.perf_counter() - began:.1f} s"
+        )
+        seconds, peak, result = timed_build(root, config, "--full", "--no-search")
+        report("full build, no search index", seconds, peak, result)
+        print(f"  ({result['threads']:,} thread pages, {result['files']:,} attachments)")
+        seconds, peak, result = timed_build(root, config, "--full")
+        report("full build with search index", seconds, peak, result)
+        parent, subject, community = _roots[len(_roots) // 2]
+        reply = (
+            f"From: p1@example.com\r\nMessage-ID: <late-reply@example.com>\r\n"
+            f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\n\r\nOne more thought.\r\n"
+        ).encode()
+        ingest_now(app, [InboundMail(reply, "p1@example.com", (f"c{community}@{DOMAIN}",), NOW)])
+        seconds, peak, result = timed_build(root, config, "--no-search")
+        report("update after one reply, no search", seconds, peak, result)
+        app.close()
+
+
+if __name__ == "__main__":
+    main()
