@@ -148,13 +148,12 @@ def read_index(session: Session) -> SiteIndex:
 
 
 def _public_communities(session: Session) -> dict[int, SiteCommunity]:
-    counts: dict[int, int] = dict(
-        session.execute(
+    counts: dict[int, int] = {
+        community_id: count
+        for community_id, count in session.execute(
             select(Membership.community_id, func.count()).group_by(Membership.community_id)
         )
-        .tuples()
-        .all()
-    )
+    }
     rows = session.execute(
         select(
             Community.id,
@@ -192,7 +191,10 @@ def _public_threads(
     ):
         if community_id in communities:
             posted_in[message_id].append(community_id)
-    subjects = dict(session.execute(select(Thread.id, Thread.subject)).tuples().all())
+    subjects = {
+        thread_id: subject
+        for thread_id, subject in session.execute(select(Thread.id, Thread.subject))
+    }
     threads: dict[int, SiteThread] = {}
     rows = session.execute(
         select(
@@ -208,7 +210,7 @@ def _public_threads(
         .where(Message.status == MessageStatus.PUBLISHED, Message.thread_id.is_not(None))
         .order_by(Message.received_at, Message.id)
     )
-    for row in rows.tuples():
+    for row in rows:
         where = posted_in.get(row[0])
         thread_id = row[1]
         if not where or thread_id is None:

@@ -1,0 +1,326 @@
+"""The archive builder on a real store (SQLite and PostgreSQL): what the site holds,
+what it never holds, and what an incremental build rewrites, keeps and removes."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import mailbox
+import re
+import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import build as build_module
+from archive.build import BuildReport
+from archive.build import SiteBuilder
+from archive.output import SiteOutput
+from archive.output import UnsafePath
+from archive.publisher import ArchivePublisher
+from gateway.app import App
+from gateway.communities import CommunityChanges
+from gateway.communities import create_community
+from gateway.communities import edit_community
+from gateway.communities import get_community
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
+from gateway.members import add_members
+from gateway.people import ProfileChanges
+from gateway.people import set_profile
+from gateway.settings import Settings
+from gateway.store.db import transaction
+from gateway.store.models import Kind
+from gateway.store.models import Policy
+from gateway.store.models import Visibility
+from tests.conftest import wait_for
+
+DOMAIN = "lists.example.com"
+AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+_numbers = iter(range(1, 1_000_000))
+
+
+def community(app: App, slug: str, **options: Any) -> None:
+    options.setdefault("policy", Policy.OPEN)
+    with transaction(app.sessions) as session:
+        create_community(session, slug, slug.title(), **options)
+
+
+def post(
+    app: App,
+    *slugs: str,
+    subject: str,
+    body: str = "Some words.\n",
+    sender: str = "alice@example.com",
+    reply_to: str = "",
+    extra: str = "",
+    at: dt.datetime = AT,
+) -> str:
+    message_id = f"a{next(_numbers)}@example.com"
+    thread = f"In-Reply-To: <{reply_to}>\r\nReferences: <{reply_to}>\r\n" if reply_to else ""
+    raw = (
+        f"From: {sender}\r\nTo: {', '.join(f'{s}@{DOMAIN}' for s in slugs)}\r\n"
+        f"Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n{thread}MIME-Version: 1.0\r\n"
+        + (extra or "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n"))
+    ).encode()
+    recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
+    [outcome] = ingest_now(app, [InboundMail(raw, sender, recipients, at)])
+    assert not isinstance(outcome, Exception), outcome
+    return message_id
+
+
+def build(app: App, site: Path, **options: Any) -> BuildReport:
+    return SiteBuilder(app, site, search=False, **options).run()
+
+
+def text_of(site: Path) -> str:
+    """Every file of the site, as one text (to look for what must not be there)."""
+    return "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in sorted(site.rglob("*")) if p.is_file()
+    )
+
+
+def thread_pages(site: Path) -> dict[str, str]:
+    return {p.parent.name: p.read_text() for p in (site / "t").glob("*/index.html")}
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.scripts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value or "" for name, value in attrs if name in ("href", "src")]
+        self.scripts += tag == "script"
+
+
+def links(html: str) -> Links:
+    parser = Links()
+    parser.feed(html)
+    return parser
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return tmp_path / "site"
+
+
+def test_pages_of_a_small_network(app: App, site: Path) -> None:
+    community(app, "design", kind=Kind.PRACTICE, description="How we design.")
+    community(app, "launch", kind=Kind.PROJECT)
+    first = post(app, "design", subject="Colour palette", body="Which <blue>?\n")
+    post(app, "design", subject="Re: Colour palette", reply_to=first, sender="bob@example.com")
+    post(app, "design", "launch", subject="Launch visuals")
+
+    report = build(app, site)
+
+    assert report.full and report.threads == 2 and report.communities == 2
+    home = (site / "index.html").read_text()
+    assert "How we design." in home and "design@lists.example.com" in home
+    assert home.index("Practices") < home.index("Design")  # grouped by kind
+    listing = (site / "c" / "design" / "index.html").read_text()
+    assert "Colour palette" in listing and "Launch visuals" in listing
+    assert "Also posted in" in listing and 'href="../../c/launch/"' in listing
+    pages = list(thread_pages(site).values())
+    palette = next(p for p in pages if "Colour palette</h1>" in p)
+    assert "Which &lt;blue&gt;?" in palette
+    assert palette.count('class="message depth-0"') == 1
+    assert palette.count('class="message depth-1"') == 1
+    for page in [home, listing, *pages]:
+        parsed = links(page)
+        assert parsed.scripts == 0
+        for href in parsed.hrefs:
+            if href.startswith(("http", "mailto:", "#", "data:")):
+                continue
+            assert not href.startswith("/"), href  # relative: servable under any prefix
+    feed = ElementTree.parse(site / "c" / "design" / "feed.atom").getroot()
+    entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
+    assert len(entries) == 3
+    assert entries[0].findtext("{http://www.w3.org/2005/Atom}id", "").startswith("http")
+
+
+def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -> None:
+    community(app, "open")
+    community(app, "hidden", visibility=Visibility.PRIVATE)
+    community(app, "checked", policy=Policy.MODERATED)
+    public = post(app, "open", subject="Public root")
+    post(app, "hidden", subject="Secret plan zanzibar")
+    post(app, "open", "hidden", subject="Shared news")
+    post(app, "hidden", subject="Re: Public root", reply_to=public, body="private reply quokka\n")
+    post(app, "checked", subject="Waiting for a moderator wombat")
+
+    build(app, site)
+
+    everything = text_of(site)
+    for secret in ("zanzibar", "quokka", "wombat"):
+        assert secret not in everything
+    # Only the original headers of the cross-post, in its mbox download, name it.
+    pages = "".join(p.read_text() for p in site.rglob("*") if p.suffix in (".html", ".atom"))
+    assert "Hidden" not in pages and "hidden@" not in pages
+    assert "Shared news" in everything and "Public root" in everything
+    assert not (site / "c" / "hidden").exists()
+    assert "0 posts" in (site / "c" / "checked" / "index.html").read_text()
+
+
+def test_an_update_renders_only_what_a_new_reply_touches(app: App, site: Path) -> None:
+    community(app, "design")
+    community(app, "other")
+    root = post(app, "design", subject="Grid system")
+    post(app, "design", subject="Typography")
+    post(app, "other", subject="Unrelated")
+    build(app, site)
+    untouched = site / "c" / "other" / "index.html"
+    before = untouched.stat().st_mtime_ns
+
+    nothing = build(app, site)
+    post(app, "design", subject="Re: Grid system", reply_to=root, sender="carol@example.com")
+    update = build(app, site)
+
+    assert not nothing.full and nothing.threads == nothing.communities == 0
+    assert nothing.counts.written == 0
+    assert not update.full
+    assert (update.threads, update.communities) == (1, 1)
+    assert untouched.stat().st_mtime_ns == before
+    [grid] = [p for p in thread_pages(site).values() if "Grid system</h1>" in p]
+    assert "carol" in grid
+
+
+def test_changing_the_templates_makes_a_full_build(
+    app: App, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    community(app, "design")
+    post(app, "design", subject="One")
+    build(app, site)
+    monkeypatch.setattr(build_module, "FORMAT", build_module.FORMAT + 1)
+
+    assert build(app, site).full
+
+
+def test_pages_of_what_is_no_longer_public_are_removed(app: App, site: Path) -> None:
+    community(app, "design")
+    community(app, "launch")
+    post(app, "design", subject="Design only")
+    post(app, "launch", "design", subject="Both")
+    build(app, site)
+    assert len(thread_pages(site)) == 2
+
+    with transaction(app.sessions) as session:
+        edit_community(session, "design", CommunityChanges(visibility=Visibility.PRIVATE))
+    report = build(app, site)
+
+    assert report.counts.removed >= 2
+    assert not (site / "c" / "design").exists()
+    [remaining] = thread_pages(site).values()
+    assert "Both</h1>" in remaining and "Design" not in remaining
+
+
+def test_a_community_list_is_paginated_and_shrinks(app: App, site: Path) -> None:
+    community(app, "busy")
+    for number in range(55):
+        post(app, "busy", subject=f"Topic {number}", at=AT + dt.timedelta(minutes=number))
+    build(app, site)
+    first = (site / "c" / "busy" / "index.html").read_text()
+    assert "Topic 54" in first and "Topic 4<" not in first
+    assert 'rel="next" href="../../c/busy/page/2/"' in first
+    assert "Topic 0<" in (site / "c" / "busy" / "page" / "2" / "index.html").read_text()
+
+
+def test_attachments_are_published_under_safe_names(app: App, site: Path) -> None:
+    community(app, "design")
+    data = bytes(range(256)) * 40
+    encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
+    extra = (
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        "Content-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\n"
+        'Content-Type: application/octet-stream; name="../../../escape.html"\r\n'
+        'Content-Disposition: attachment; filename="../../../escape.html"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+    )
+    post(app, "design", subject="A file", extra=extra)
+
+    build(app, site)
+
+    digest = hashlib.sha256(data).hexdigest()
+    published = site / "files" / digest[:2] / digest / "escape.html.download"
+    assert published.read_bytes() == data
+    assert not list(site.parent.glob("escape*")) and not list(site.glob("escape*"))
+    [page] = thread_pages(site).values()
+    assert f"../../files/{digest[:2]}/{digest}/escape.html.download" in page
+
+
+def test_a_thread_download_is_the_original_mail(app: App, site: Path) -> None:
+    community(app, "design")
+    root = post(app, "design", subject="Original", body="Right from the start\n")
+    post(app, "design", subject="Re: Original", reply_to=root)
+    build(app, site)
+
+    [thread] = (site / "t").glob("*/thread.mbox")
+    messages = read_mbox(thread)
+    assert [m["Subject"] for m in messages] == ["Original", "Re: Original"]
+    assert messages[0].get_payload() == "Right from the start\n"
+    assert len(read_mbox(site / "c" / "design" / "design.mbox")) == 2
+
+
+def read_mbox(path: Path) -> list[mailbox.mboxMessage]:
+    box = mailbox.mbox(path, create=False)
+    try:
+        return list(box)
+    finally:
+        box.close()
+
+
+def test_people_pages_and_the_expertise_directory(app: App, site: Path) -> None:
+    community(app, "design")
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["dana@example.com"])
+        set_profile(
+            session,
+            "dana@example.com",
+            ProfileChanges(name="Dana Scully", department="Research", expertise=["Typography"]),
+        )
+    post(app, "design", subject="Kerning tips", sender="dana@example.com")
+
+    build(app, site)
+
+    people = (site / "people" / "index.html").read_text()
+    assert 'id="typography"' in people and "Dana Scully" in people
+    [person_page] = [
+        p.read_text() for p in (site / "people").glob("*/index.html") if "Dana" in p.read_text()
+    ]
+    assert "Research" in person_page and "Kerning tips" in person_page
+    [thread] = thread_pages(site).values()
+    assert re.search(r'class="author" href="../../people/\d+/">Dana Scully', thread)
+
+
+def test_a_site_folder_path_cannot_leave_it(tmp_path: Path) -> None:
+    out = SiteOutput(tmp_path / "site")
+    for bad in ("../outside.html", "/etc/passwd", "a/../../outside"):
+        with pytest.raises(UnsafePath):
+            out.write(bad, "x")
+    assert not (tmp_path / "outside.html").exists()
+    assert out.write("t/1/index.html", "page") and not out.write("t/1/index.html", "page")
+
+
+def test_the_publisher_renders_a_new_post_within_seconds(
+    app: App, settings: Settings, site: Path
+) -> None:
+    quick = dataclasses.replace(
+        settings, archive=dataclasses.replace(settings.archive, out_dir=site, rebuild_delay=1)
+    )
+    community(app, "design")
+    publisher = ArchivePublisher(dataclasses.replace(app, settings=quick))
+    publisher.start()
+    try:
+        wait_for(lambda: (site / "index.html").exists(), what="the first build")
+        post(app, "design", subject="Fresh news")
+        wait_for(
+            lambda: any("Fresh news" in page for page in thread_pages(site).values()),
+            what="the new thread's page",
+        )
+    finally:
+        publisher.stop(timeout=30)

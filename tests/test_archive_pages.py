@@ -1,0 +1,82 @@
+"""The archive's page parts that need no store: bodies as HTML, reply order, charts, URLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from archive import urls
+from archive.bodies import body_html
+from archive.bodies import plain_text_html
+from archive.charts import posts_per_week
+from archive.charts import top_contributors
+from archive.pages import reply_order
+from archive.snapshot import MessageBody
+from archive.snapshot import MessageEntry
+from archive.snapshot import SiteAttachment
+from gateway.links import published_filename
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+def entry(
+    id: int, parent: int | None = None, sender: int | None = 1, days_ago: int = 0
+) -> MessageEntry:
+    return MessageEntry(
+        id, 1, parent, sender, "", f"s{sender}@example.com",
+        NOW - dt.timedelta(days=days_ago), "0" * 64, (1,),
+    )  # fmt: skip
+
+
+def test_plain_text_is_escaped_and_its_links_clickable() -> None:
+    html = plain_text_html('See <b>this</b> & https://example.com/a?b=1&c="2".\n', "Quoted")
+    assert "&lt;b&gt;this&lt;/b&gt; &amp;" in html
+    assert '<a href="https://example.com/a?b=1&amp;c=" rel="nofollow noopener">' in html
+
+
+def test_long_quotes_fold_with_their_attribution_and_short_ones_stay_open() -> None:
+    text = "My answer.\nOn Monday, Bob wrote:\n> one\n> two\n> three\nThanks.\n\n> just this\n"
+    html = plain_text_html(text, "Quoted text")
+    assert html.count("<details") == 1
+    folded = html[html.index("<details") : html.index("</details>")]
+    assert "On Monday, Bob wrote:" in folded and "&gt; three" in folded
+    assert '<pre class="quoted">&gt; just this</pre>' in html
+
+
+def test_inline_images_point_at_the_published_files() -> None:
+    body = MessageBody(
+        "s", None, "", '<p><img src="cid:logo@x"><img src="cid:unknown"></p>',
+        (SiteAttachment("logo.png", "image/png", 3, "ab" * 32, "<logo@x>", True),),
+    )  # fmt: skip
+    html = body_html(body, urls.attachment, "Quoted")
+    assert f'src="files/ab/{"ab" * 32}/logo.png"' in html and 'src=""' in html
+
+
+def test_names_a_browser_would_run_are_published_as_downloads() -> None:
+    assert published_filename("report.pdf") == "report.pdf"
+    assert published_filename("../../x.HTML") == "x.HTML.download"
+    assert published_filename("drawing.svg") == "drawing.svg.download"
+    assert urls.attachment("ab" * 32, "a b.pdf").endswith("/a%20b.pdf")
+
+
+def test_replies_follow_their_parents_whatever_the_arrival_order() -> None:
+    messages = [entry(1), entry(3, parent=2), entry(2, parent=1), entry(4, parent=1), entry(5)]
+    order = [(m.id, depth) for m, depth in reply_order(messages)]
+    assert order == [(1, 0), (2, 1), (3, 2), (4, 1), (5, 0)]
+    assert [m.id for m, _ in reply_order([entry(1, parent=2), entry(2, parent=1)])] == [1, 2]
+
+
+def test_posts_per_week_and_top_contributors() -> None:
+    messages = [entry(n, sender=1 + n % 2, days_ago=n) for n in range(1, 15)]
+    chart = posts_per_week(messages, NOW, weeks=4)
+    assert chart.total == 14 and len(chart.bars) == 4
+    assert max(bar.height for bar in chart.bars) == chart.height - 4
+    top = top_contributors(messages, {1: "Ann", 2: "Bo"}, NOW)
+    assert [(c.name, c.posts) for c in top] == [("Ann", 7), ("Bo", 7)]
+    assert top[0].share == 1.0
+
+
+def test_every_page_url_ends_in_a_slash_and_has_a_relative_root() -> None:
+    for url in (urls.thread(5), urls.community("design", 2), urls.person(3), urls.PEOPLE):
+        assert url.endswith("/") and urls.page_file(url).endswith("/index.html")
+    assert urls.root_from(urls.community("design", 2)) == "../../../../"
+    assert urls.root_from(urls.HOME) == "" and urls.page_file(urls.HOME) == "index.html"
