@@ -205,7 +205,10 @@ class Pages:
             title=title,
             self_url=self.base_url + feed_url,
             page_url=self.base_url + page_url,
-            updated=entries[0].received_at if entries else self.now,
+            # An empty feed's date moves once a day, not at every build.
+            updated=entries[0].received_at
+            if entries
+            else self.now.replace(hour=0, minute=0, second=0, microsecond=0),
             entries=[
                 {
                     "subject": bodies[m.id].subject or self.index.threads[m.thread_id].subject,
@@ -225,7 +228,7 @@ class Pages:
     def _render(self, name: str, url: str, **values: Any) -> str:
         template = self.environment.get_template(f"archive/{name}.html")
         return template.render(
-            t=self.labels, root=urls.root_from(url), now=self.now, domain=self.domain, **values
+            t=self.labels, root=urls.root_from(url), domain=self.domain, **values
         )
 
     def _community(self, community: SiteCommunity) -> dict[str, Any]:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import archive
-from cli import community
-from cli import db
-from cli import delivery_queue
-from cli import digest
-from cli import export
-from cli import imports
-from cli import inbox
-from cli import init
-from cli import member
-from cli import profile
-from cli import serve
-from cli import thread
 from cli.state import CliState
 from gateway.errors import GatewayError
 from gateway.settings import SettingsError
@@ -33,8 +21,38 @@ class ConfigError(click.ClickException):
     exit_code = 2
 
 
+# Each noun's module, imported only when that command runs: `gateway archive build`
+# then starts without loading the SMTP server, the importers or the digests.
+COMMANDS = {
+    "init": "cli.init:init",
+    "db": "cli.db:db",
+    "inbox": "cli.inbox:inbox",
+    "community": "cli.community:community",
+    "member": "cli.member:member",
+    "profile": "cli.profile:profile",
+    "queue": "cli.delivery_queue:queue",
+    "digest": "cli.digest:digest",
+    "import": "cli.imports:import_",
+    "export": "cli.export:export",
+    "archive": "cli.archive:archive",
+    "serve": "cli.serve:serve",
+    "thread": "cli.thread:thread",
+}
+
+
 class GatewayGroup(click.Group):
-    """Turns the errors a user can fix into one line on stderr and an exit code."""
+    """Loads each command on first use, and turns the errors a user can fix into one
+    line on stderr and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attribute = COMMANDS[name].split(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,18 +85,3 @@ def _first_line(error: SQLAlchemyError) -> str:
 def main(ctx: click.Context, config: Path | None) -> None:
     """Run and administer the community gateway: communities that live in the mailbox."""
     ctx.obj = CliState(config)
-
-
-main.add_command(init.init)
-main.add_command(db.db)
-main.add_command(inbox.inbox)
-main.add_command(community.community)
-main.add_command(member.member)
-main.add_command(profile.profile)
-main.add_command(delivery_queue.queue)
-main.add_command(digest.digest)
-main.add_command(imports.import_)
-main.add_command(export.export)
-main.add_command(archive.archive)
-main.add_command(serve.serve)
-main.add_command(thread.thread)
