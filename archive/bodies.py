@@ -19,6 +19,9 @@ from archive.snapshot import MessageBody
 
 URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
+# Remote images are trackers as often as pictures: the pages' policy blocks them, and
+# feed readers, which do not apply it, never get them.
+REMOTE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?:https?:)?//[^"]*(")', re.IGNORECASE)
 # Quoted lines ("> ...") and the attribution line before them ("On ..., X wrote:").
 QUOTED = re.compile(r"^\s*>")
 ATTRIBUTION = re.compile(r"(wrote|a écrit|schrieb|escribió)\s*:\s*$", re.IGNORECASE)
@@ -42,7 +45,15 @@ def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> st
         url = escape(file_url(attachment.sha256, attachment.filename))
         return f"{match.group(1)}{url}{match.group(3)}"
 
-    return CID_SRC.sub(replace, body.body_html)
+    return CID_SRC.sub(replace, REMOTE_SRC.sub(r"\1\2", body.body_html))
+
+
+def shown_inline(body: MessageBody) -> set[str]:
+    """The content ids of the images the HTML body shows itself (cid:), which the page
+    then need not list again as attachments."""
+    if not body.body_html.strip():
+        return set()
+    return {match.group(2).strip("<>") for match in CID_SRC.finditer(body.body_html)}
 
 
 def plain_text_html(text: str, quoted_label: str) -> Markup:

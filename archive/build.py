@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -23,18 +25,20 @@ from sqlalchemy.orm import Session
 
 import templates
 from archive import urls
-from archive.files import install_attachments
 from archive.files import mbox
+from archive.files import publish_attachments
 from archive.output import Counts
 from archive.output import SiteOutput
 from archive.pages import FEED_ENTRIES
 from archive.pages import Pages
+from archive.parallel import share_out
 from archive.search import build_search_index
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from archive.snapshot import public_attachments
 from archive.snapshot import read_bodies
 from archive.snapshot import read_index
 from gateway.app import App
@@ -46,6 +50,8 @@ MANIFEST = ".archive-manifest.json"
 FORMAT = 1
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
+# Fewer threads than this per process are not worth a fork.
+PER_WORKER = 300
 STATIC = ("static/site.css", "static/search.js")
 
 
@@ -68,6 +74,7 @@ class Manifest:
     communities: dict[str, str] = field(default_factory=dict)
     people: dict[str, str] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)  # community slug -> list pages
+    files: list[str] = field(default_factory=list)  # attachment paths published
     indexed: bool = False  # whether the search index covers the pages
 
     @classmethod
@@ -104,8 +111,13 @@ class _NoProgress:
 class SiteBuilder:
     """One build: plan() says how many pages it will render, run() renders them."""
 
-    def __init__(self, app: App, site: Path, full: bool = False, search: bool = True) -> None:
+    def __init__(
+        self, app: App, site: Path, full: bool = False, search: bool = True, workers: int = 1
+    ) -> None:
+        """workers > 1 forks renderers: only from a process with no other thread."""
         self.app = app
+        self.workers = workers
+        self.pid = os.getpid()
         self.out = SiteOutput(site)
         self.search = search
         self.now = utcnow()
@@ -132,14 +144,15 @@ class SiteBuilder:
         report = BuildReport(full=self.full, counts=out.counts)
         for name in STATIC:
             out.write(name, (templates.PATH / "archive" / name).read_bytes())
-        for batch in _batches(plan.threads, THREAD_BATCH):
-            bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
-            for thread in batch:
-                out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
-                out.write(urls.thread_mbox(thread.id), mbox(blobs, thread.messages))
-                for message in thread.messages:
-                    install_attachments(out, blobs, bodies[message.id].attachments)
-            progress.advance(len(batch))
+        workers = min(self.workers, -(-len(plan.threads) // PER_WORKER))
+        rendered = share_out(
+            plan.threads,
+            lambda part: self._write_threads(pages, part, progress),
+            workers,
+            self._after_fork,
+        )
+        for name in ("written", "unchanged", "files"):
+            setattr(out.counts, name, getattr(out.counts, name) + getattr(rendered, name))
         report.threads = len(plan.threads)
         page_counts = dict(self.previous.pages)
         for community in plan.communities:
@@ -194,6 +207,8 @@ class SiteBuilder:
             (urls.SEARCH, pages.search()),
         ):
             out.write(urls.page_file(url), html)
+        attachments = public_attachments(session, index)
+        publish_attachments(out, blobs, attachments, self.previous.files, self.full)
         for thread_id in plan.gone_threads:
             out.remove(urls.thread(int(thread_id)))
         for slug in plan.gone_communities:
@@ -203,7 +218,7 @@ class SiteBuilder:
             out.remove(urls.person(int(person_id)))
         manifest = Manifest(
             self.fingerprint, plan.thread_signatures, plan.community_signatures,
-            plan.person_signatures, page_counts,
+            plan.person_signatures, page_counts, sorted(attachments),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
         )  # fmt: skip
         if self.search and not manifest.indexed and index.threads:
@@ -212,6 +227,29 @@ class SiteBuilder:
         report.indexed = manifest.indexed
         manifest.save(out.root)
         return report
+
+    def _write_threads(
+        self, pages: Pages, threads: Sequence[SiteThread], progress: Progress
+    ) -> Counts:
+        """Thread pages, their mbox downloads and attachments (in this process, or in a
+        forked one with its own database connection)."""
+        out, blobs = SiteOutput(self.out.root), self.app.blobs
+        if os.getpid() != self.pid:
+            progress = _NoProgress()  # the parent draws the bar
+        with transaction(self.app.read_sessions) as session:
+            for batch in _batches(threads, THREAD_BATCH):
+                bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
+                for thread in batch:
+                    out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
+                    out.write(urls.thread_mbox(thread.id), mbox(blobs, thread.messages))
+                progress.advance(len(batch))
+        return out.counts
+
+    def _after_fork(self) -> None:
+        """A forked renderer opens its own connections (SQLAlchemy: "Using Connection
+        Pools with Multiprocessing")."""
+        for engine in {self.app.engine, self.app.spool_engine}:
+            engine.dispose(close=False)
 
 
 class _Plan:
@@ -297,7 +335,7 @@ def templates_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _batches(threads: list[SiteThread], size: int) -> Iterator[list[SiteThread]]:
+def _batches(threads: Sequence[SiteThread], size: int) -> Iterator[Sequence[SiteThread]]:
     for start in range(0, len(threads), size):
         yield threads[start : start + size]
 

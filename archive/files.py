@@ -4,22 +4,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping
 
-from archive import urls
 from archive.output import SiteOutput
 from archive.snapshot import MessageEntry
-from archive.snapshot import SiteAttachment
 from gateway.blobs import BlobStore
 from gateway.imports.exports import mbox_entry
 
 
-def install_attachments(
-    out: SiteOutput, blobs: BlobStore, attachments: Iterable[SiteAttachment]
+def publish_attachments(
+    out: SiteOutput,
+    blobs: BlobStore,
+    wanted: Mapping[str, str],
+    published: Iterable[str],
+    full: bool,
 ) -> None:
-    for attachment in attachments:
-        if blobs.exists(attachment.sha256):
-            path = urls.attachment_path(attachment.sha256, attachment.filename)
-            out.install(path, blobs.path(attachment.sha256))
+    """Make the site's files/ hold exactly `wanted` (path -> blob hash): add what is new
+    (everything missing, in a full build) and remove what was `published` but is no
+    longer public."""
+    published = set(published)
+    for path, sha256 in wanted.items():
+        if (full or path not in published) and blobs.exists(sha256):
+            out.install(path, blobs.path(sha256))
+    for path in published - set(wanted):
+        out.remove(path)
+        out.remove_empty_folders(path)
 
 
 def mbox(blobs: BlobStore, messages: Iterable[MessageEntry]) -> bytes:

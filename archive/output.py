@@ -73,8 +73,12 @@ class SiteOutput:
         self._folder_of(target)
         try:
             os.link(source, target)
-        except OSError:
-            shutil.copyfile(source, target)
+        except FileExistsError:  # another renderer just put it there
+            return False
+        except OSError:  # another filesystem: a copy, put in place whole
+            temporary = f"{target}.tmp{os.getpid()}"
+            shutil.copyfile(source, temporary)
+            os.replace(temporary, target)
         self.counts.files += 1
         return True
 
@@ -90,6 +94,16 @@ class SiteOutput:
         else:
             return
         self.counts.removed += 1
+
+    def remove_empty_folders(self, relative: str) -> None:
+        """Remove the folders above a removed file that it left empty (files/ab/abcd.../)."""
+        folder = os.path.dirname(os.path.normpath(relative))
+        while folder:
+            try:
+                os.rmdir(self.path(folder))
+            except OSError:
+                return
+            folder = os.path.dirname(folder)
 
     def _folder_of(self, target: str) -> None:
         folder = os.path.dirname(target)

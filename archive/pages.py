@@ -17,6 +17,7 @@ from typing import Any
 
 from archive import urls
 from archive.bodies import body_html
+from archive.bodies import shown_inline
 from archive.charts import posts_per_week
 from archive.charts import top_contributors
 from archive.snapshot import MessageBody
@@ -108,10 +109,16 @@ class Pages:
 
     def thread(self, thread: SiteThread, bodies: Mapping[int, MessageBody]) -> str:
         url = urls.thread(thread.id)
+        root = urls.root_from(url)
         by_id = {m.id: m for m in thread.messages}
         items = []
+
+        def file_url(sha256: str, filename: str) -> str:
+            return root + urls.attachment(sha256, filename)
+
         for entry, depth in reply_order(thread.messages):
             body = bodies[entry.id]
+            inline = shown_inline(body)
             parent = by_id.get(entry.parent_id) if entry.parent_id else None
             items.append(
                 {
@@ -123,7 +130,7 @@ class Pages:
                     "subject": body.subject,
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
-                    "body": body_html(body, urls.attachment, self.labels["quoted"]),
+                    "body": body_html(body, file_url, self.labels["quoted"]),
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
@@ -132,7 +139,7 @@ class Pages:
                             "size": a.size,
                         }
                         for a in body.attachments
-                        if not a.inline
+                        if a.content_id.strip("<>") not in inline or not a.content_id
                     ],
                 }
             )

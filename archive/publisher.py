@@ -41,8 +41,8 @@ NAME = "gateway-archive"
 
 def store_fingerprint(session: Session) -> tuple[object, ...]:
     """Changes whenever a page could: posts (new, approved, removed), people, profiles,
-    memberships and public communities. (A community's new name or description shows
-    with the next change, or at once with `gateway archive build`.)"""
+    memberships and public communities. (A community's new name of the same length
+    shows with the next change, or at once with `gateway archive build`.)"""
     published = Message.status == MessageStatus.PUBLISHED
     public = Community.visibility == Visibility.PUBLIC
     return tuple(
@@ -54,6 +54,16 @@ def store_fingerprint(session: Session) -> tuple[object, ...]:
                 select(func.count()).select_from(PersonTag).scalar_subquery(),
                 select(func.count()).select_from(Membership).scalar_subquery(),
                 select(func.count()).select_from(Community).where(public).scalar_subquery(),
+                # Which ones are public, and (mostly) their names and descriptions.
+                select(
+                    func.sum(
+                        Community.id * 1000
+                        + func.length(Community.name)
+                        + func.length(Community.description)
+                    )
+                )
+                .where(public)
+                .scalar_subquery(),
             )
         ).one()
     )

@@ -22,6 +22,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import links
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -301,3 +302,16 @@ def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, Messa
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
+
+
+def public_attachments(session: Session, index: SiteIndex) -> dict[str, str]:
+    """Every attachment of a public message, as site path -> blob hash (one file for
+    all the messages that carry the same content under the same name)."""
+    public = {m.id for m in index.messages()}
+    return {
+        links.attachment_path(sha256, filename): sha256
+        for message_id, sha256, filename in session.execute(
+            select(Attachment.message_id, Attachment.sha256, Attachment.filename)
+        )
+        if message_id in public
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ def build(
     from archive.search import SearchIndexError
 
     site = out or state.settings.archive.out_dir
-    builder = SiteBuilder(state.app, site, full=full, search=not no_search)
+    # This process runs no other thread: the build may fork a renderer per core.
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    builder = SiteBuilder(state.app, site, full=full, search=not no_search, workers=workers)
     show = not quiet and not as_json and sys.stderr.isatty()
     try:
         report = builder.run(_Bar() if show else None)

@@ -324,3 +324,24 @@ def test_the_publisher_renders_a_new_post_within_seconds(
         )
     finally:
         publisher.stop(timeout=30)
+
+
+def test_forked_renderers_write_the_same_site(app: App, tmp_path: Path) -> None:
+    community(app, "design")
+    for number in range(40):
+        root = post(app, "design", subject=f"Topic {number}")
+        post(app, "design", subject=f"Re: Topic {number}", reply_to=root)
+    alone, shared = tmp_path / "alone", tmp_path / "shared"
+
+    one = SiteBuilder(app, alone, search=False).run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(build_module, "PER_WORKER", 10)
+        two = SiteBuilder(app, shared, search=False, workers=2).run()
+
+    assert one.threads == two.threads == 40
+    assert one.counts.written == two.counts.written > 80
+    files = sorted(p.relative_to(alone) for p in alone.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(shared) for p in shared.rglob("*") if p.is_file())
+    for name in files:
+        if name.name != ".archive-manifest.json":
+            assert (alone / name).read_bytes() == (shared / name).read_bytes(), name
