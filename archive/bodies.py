@@ -72,22 +72,24 @@ def plain_text_html(text: str, quoted_label: str) -> Markup:
 
 def _runs(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
     """Consecutive lines grouped by whether they are quoted; an attribution line
-    ("On Monday, Bob wrote:") goes with the quote that follows it."""
-    current: list[str] = []
-    quoted = False
+    ("On Monday, Bob wrote:") goes with the quote that follows it, blank lines between
+    them included."""
+    quoted = [bool(QUOTED.match(line)) for line in lines]
     for index, line in enumerate(lines):
-        is_quoted = bool(QUOTED.match(line)) or (
-            bool(ATTRIBUTION.search(line))
-            and index + 1 < len(lines)
-            and bool(QUOTED.match(lines[index + 1]))
-        )
-        if current and is_quoted != quoted:
-            yield quoted, current
+        if ATTRIBUTION.search(line):
+            following = index + 1
+            while following < len(lines) and not lines[following].strip():
+                following += 1
+            if following < len(lines) and quoted[following]:
+                quoted[index:following] = [True] * (following - index)
+    current: list[str] = []
+    for index, line in enumerate(lines):
+        if current and quoted[index] != quoted[index - 1]:
+            yield quoted[index - 1], current
             current = []
-        quoted = is_quoted
         current.append(line)
     if current:
-        yield quoted, current
+        yield quoted[-1], current
 
 
 def _linkify(text: str) -> str:

@@ -84,7 +84,8 @@ class BlobStore:
 
     def get(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            with open(self.path(sha256), "rb") as blob:
+                return blob.read()
         except FileNotFoundError:
             raise BlobNotFound(sha256) from None
 

@@ -80,3 +80,9 @@ def test_every_page_url_ends_in_a_slash_and_has_a_relative_root() -> None:
         assert url.endswith("/") and urls.page_file(url).endswith("/index.html")
     assert urls.root_from(urls.community("design", 2)) == "../../../../"
     assert urls.root_from(urls.HOME) == "" and urls.page_file(urls.HOME) == "index.html"
+
+
+def test_an_attribution_folds_with_its_quote_across_blank_lines() -> None:
+    html = plain_text_html("Yes.\n\nOn Fri, Ann wrote:\n\n> a\n> b\n> c\n", "Quoted text")
+    folded = html[html.index("<details") : html.index("</details>")]
+    assert "On Fri, Ann wrote:" in folded and html.startswith('<pre class="text">Yes.')

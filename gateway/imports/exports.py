@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 from typing import BinaryIO
@@ -64,10 +65,12 @@ def mbox_entry(sender_address: str, received_at: dt.datetime, raw: bytes) -> byt
 def mboxrd_body(raw: bytes) -> bytes:
     """The message with LF line ends, every ">*From " line quoted once more, and the
     blank line that ends it in an mbox."""
-    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
-    quoted = [b">" + line if line.lstrip(b">").startswith(b"From ") else line for line in lines]
-    body = b"\n".join(quoted)
+    body = _FROM_LINE.sub(rb">\1", raw.replace(b"\r\n", b"\n"))
     return body + (b"\n" if body.endswith(b"\n") else b"\n\n")
+
+
+# A line that a reader would take for the start of the next message, quoted or not.
+_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 
 
 def export_json(session: Session, community: Community, domain: str) -> dict[str, Any]:
