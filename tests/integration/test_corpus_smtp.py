@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import smtplib
 from collections import Counter
+from pathlib import Path
 
+from sqlalchemy import func
 from sqlalchemy import select
 
+from archive.build import SiteBuilder
 from gateway import replies as replies_
 from gateway.app import App
 from gateway.communities import create_community
@@ -27,7 +30,9 @@ from tests.corpus import load
 DOMAIN = "lists.example.com"
 
 
-def test_the_whole_corpus_goes_through_the_server(app: App, settings: Settings) -> None:
+def test_the_whole_corpus_goes_through_the_server(
+    app: App, settings: Settings, tmp_path: Path
+) -> None:
     with transaction(app.sessions) as session:
         create_community(session, "corpus", "Corpus", policy=Policy.OPEN)
     server = RunningGateway(settings).start()
@@ -72,3 +77,16 @@ def test_the_whole_corpus_goes_through_the_server(app: App, settings: Settings) 
         if parsed.message_id and not screened:
             assert parsed.message_id in posts | reports, location
     assert len(posts) > 150 and len(reports) > 5
+
+    # ...and every published post is on a page of the archive, none with a script.
+    SiteBuilder(app, tmp_path / "site", search=False).run()
+    with transaction(app.read_sessions) as session:
+        published = session.scalar(
+            select(func.count()).select_from(Message).where(Message.status == "published")
+        )
+    sections = 0
+    for page in (tmp_path / "site" / "t").glob("*/index.html"):
+        html = page.read_text()
+        assert "<script" not in html.lower(), page
+        sections += html.count('<section class="message ')
+    assert sections == published
