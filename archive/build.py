@@ -30,6 +30,7 @@ from archive.files import publish_attachments
 from archive.output import Counts
 from archive.output import SiteOutput
 from archive.pages import FEED_ENTRIES
+from archive.pages import THREADS_PER_PAGE
 from archive.pages import Pages
 from archive.parallel import share_out
 from archive.search import build_search_index
@@ -144,50 +145,18 @@ class SiteBuilder:
         report = BuildReport(full=self.full, counts=out.counts)
         for name in STATIC:
             out.write(name, (templates.PATH / "archive" / name).read_bytes())
-        workers = min(self.workers, -(-len(plan.threads) // PER_WORKER))
+        jobs: list[_Job] = [*plan.threads, *plan.communities, *plan.people]
         rendered = share_out(
-            plan.threads,
-            lambda part: self._write_threads(pages, part, progress),
-            workers,
+            jobs,
+            lambda part: self._render(pages, plan, part, progress),
+            min(self.workers, -(-len(jobs) // PER_WORKER)),
             self._after_fork,
+            progress.advance,
         )
-        for name in ("written", "unchanged", "files"):
+        for name in ("written", "unchanged", "removed"):
             setattr(out.counts, name, getattr(out.counts, name) + getattr(rendered, name))
         report.threads = len(plan.threads)
-        page_counts = dict(self.previous.pages)
-        for community in plan.communities:
-            threads = pages.threads_of.get(community.id, [])
-            written = 0
-            for url, html in pages.community_pages(community):
-                out.write(urls.page_file(url), html)
-                written += 1
-            for stale in range(written + 1, page_counts.get(community.slug, 0) + 1):
-                out.remove(urls.community(community.slug, stale))
-            page_counts[community.slug] = written
-            posted = sorted(
-                (m for t in threads for m in t.messages if community.id in m.communities),
-                key=lambda m: (m.received_at, m.id),
-            )
-            out.write(urls.community_mbox(community.slug), mbox(blobs, posted))
-            latest = posted[::-1][:FEED_ENTRIES]
-            out.write(
-                urls.community_feed(community.slug),
-                pages.feed(
-                    community.name,
-                    urls.community_feed(community.slug),
-                    urls.community(community.slug),
-                    latest,
-                    read_bodies(session, (m.id for m in latest)),
-                ),
-            )
-            progress.advance(1)
         report.communities = len(plan.communities)
-        for person in plan.people:
-            out.write(
-                urls.page_file(urls.person(person.id)),
-                pages.person(person, plan.posts_by[person.id]),
-            )
-            progress.advance(1)
         report.people = len(plan.people)
         latest = sorted(index.messages(), key=lambda m: (m.received_at, m.id), reverse=True)
         latest = latest[:FEED_ENTRIES]
@@ -209,6 +178,7 @@ class SiteBuilder:
             out.write(urls.page_file(url), html)
         attachments = public_attachments(session, index)
         publish_attachments(out, blobs, attachments, self.previous.files, self.full)
+        page_counts = {**self.previous.pages, **plan.page_counts}
         for thread_id in plan.gone_threads:
             out.remove(urls.thread(int(thread_id)))
         for slug in plan.gone_communities:
@@ -228,28 +198,69 @@ class SiteBuilder:
         manifest.save(out.root)
         return report
 
-    def _write_threads(
-        self, pages: Pages, threads: Sequence[SiteThread], progress: Progress
+    def _render(
+        self, pages: Pages, plan: _Plan, jobs: Sequence[_Job], progress: Progress
     ) -> Counts:
-        """Thread pages, their mbox downloads and attachments (in this process, or in a
-        forked one with its own database connection)."""
-        out, blobs = SiteOutput(self.out.root), self.app.blobs
+        """The pages of these threads, communities and people, with their downloads (in
+        this process, or in a forked one with its own database connection)."""
+        out = SiteOutput(self.out.root)
         if os.getpid() != self.pid:
             progress = _NoProgress()  # the parent draws the bar
+        threads = [job for job in jobs if isinstance(job, SiteThread)]
         with transaction(self.app.read_sessions) as session:
             for batch in _batches(threads, THREAD_BATCH):
                 bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
                 for thread in batch:
                     out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
-                    out.write(urls.thread_mbox(thread.id), mbox(blobs, thread.messages))
+                    out.write(urls.thread_mbox(thread.id), mbox(self.app.blobs, thread.messages))
                 progress.advance(len(batch))
+            for job in jobs:
+                if isinstance(job, SiteCommunity):
+                    self._write_community(out, pages, session, job, plan.page_counts[job.slug])
+                elif isinstance(job, SitePerson):
+                    page = pages.person(job, plan.posts_by[job.id])
+                    out.write(urls.page_file(urls.person(job.id)), page)
+                else:
+                    continue
+                progress.advance(1)
         return out.counts
+
+    def _write_community(
+        self, out: SiteOutput, pages: Pages, session: Session, community: SiteCommunity, count: int
+    ) -> None:
+        """Its list pages (and no more than it has now), its mbox download and its feed."""
+        for url, html in pages.community_pages(community):
+            out.write(urls.page_file(url), html)
+        for stale in range(count + 1, self.previous.pages.get(community.slug, 0) + 1):
+            out.remove(urls.community(community.slug, stale))
+        posted = sorted(
+            (
+                m
+                for t in pages.threads_of.get(community.id, [])
+                for m in t.messages
+                if community.id in m.communities
+            ),
+            key=lambda m: (m.received_at, m.id),
+        )
+        out.write(urls.community_mbox(community.slug), mbox(self.app.blobs, posted))
+        latest = posted[::-1][:FEED_ENTRIES]
+        feed = pages.feed(
+            community.name,
+            urls.community_feed(community.slug),
+            urls.community(community.slug),
+            latest,
+            read_bodies(session, (m.id for m in latest)),
+        )
+        out.write(urls.community_feed(community.slug), feed)
 
     def _after_fork(self) -> None:
         """A forked renderer opens its own connections (SQLAlchemy: "Using Connection
         Pools with Multiprocessing")."""
         for engine in {self.app.engine, self.app.spool_engine}:
             engine.dispose(close=False)
+
+
+_Job = SiteThread | SiteCommunity | SitePerson
 
 
 class _Plan:
@@ -289,6 +300,11 @@ class _Plan:
         self.gone_communities = sorted(set(previous.communities) - set(self.community_signatures))
         self.gone_people = sorted(set(previous.people) - set(self.person_signatures))
         self.size = len(self.threads) + len(self.communities) + len(self.people)
+        # How many list pages each community has now (archive.pages.THREADS_PER_PAGE a page).
+        self.page_counts = {
+            c.slug: max(1, -(-len(threads_of.get(c.id, [])) // THREADS_PER_PAGE))
+            for c in index.communities.values()
+        }
 
 
 def _digest(*parts: object) -> str:

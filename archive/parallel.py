@@ -30,11 +30,13 @@ def share_out(
     work: Callable[[Sequence[Item]], Counts],
     workers: int,
     after_fork: Callable[[], None],
+    child_done: Callable[[int], None] = lambda items: None,
 ) -> Counts:
     """Run work() over items split in `workers` parts, the first part in this process;
-    return the counts of all parts added up."""
+    return the counts of all parts added up. child_done(n) tells of each child's n items
+    once it is done (for a progress bar that only this process draws)."""
     parts = [items[index::workers] for index in range(workers)] if workers > 1 else [items]
-    children: list[tuple[int, int]] = []
+    children: list[tuple[int, int, int]] = []
     for part in parts[1:]:
         if not part:
             continue
@@ -44,13 +46,14 @@ def share_out(
             os.close(reader)
             _child(part, work, after_fork, writer)
         os.close(writer)
-        children.append((pid, reader))
+        children.append((pid, reader, len(part)))
     total = work(parts[0])
     errors: list[str] = []
-    for pid, reader in children:
+    for pid, reader, size in children:
         with os.fdopen(reader) as pipe:
             text = pipe.read()
         os.waitpid(pid, 0)
+        child_done(size)
         result: dict[str, Any] = json.loads(text) if text else {"error": "it died"}
         if "error" in result:
             errors.append(str(result["error"]))
