@@ -53,7 +53,7 @@ FORMAT = 1
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
 PER_WORKER = 300
-STATIC = ("static/site.css", "static/search.js")
+STATIC = (urls.STYLESHEET, urls.SEARCH_SCRIPT)
 
 
 @dataclass
@@ -110,7 +110,7 @@ class _NoProgress:
 
 
 class SiteBuilder:
-    """One build: plan() says how many pages it will render, run() renders them."""
+    """One build of the site: run() plans it from the store and the manifest, then writes it."""
 
     def __init__(
         self, app: App, site: Path, full: bool = False, search: bool = True, workers: int = 1
@@ -354,7 +354,3 @@ def templates_fingerprint() -> str:
 def _batches(threads: Sequence[SiteThread], size: int) -> Iterator[Sequence[SiteThread]]:
     for start in range(0, len(threads), size):
         yield threads[start : start + size]
-
-
-def build_site(app: App, site: Path, full: bool = False, search: bool = True) -> BuildReport:
-    return SiteBuilder(app, site, full=full, search=search).run()
