@@ -22,6 +22,8 @@ CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
 # Remote images are trackers as often as pictures: the pages' policy blocks them, and
 # feed readers, which do not apply it, never get them.
 REMOTE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?:https?:)?//[^"]*(")', re.IGNORECASE)
+BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
+BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
 # Quoted lines ("> ...") and the attribution line before them ("On ..., X wrote:").
 QUOTED = re.compile(r"^\s*>")
 ATTRIBUTION = re.compile(r"(wrote|a écrit|schrieb|escribió)\s*:\s*$", re.IGNORECASE)
@@ -31,8 +33,29 @@ FOLD_MIN_LINES = 3
 
 def body_html(body: MessageBody, file_url: Callable[[str, str], str], quoted_label: str) -> Markup:
     if body.body_html.strip():
-        return Markup(_inline_images(body, file_url))
+        return Markup(fold_blockquotes(_inline_images(body, file_url), quoted_label))
     return plain_text_html(body.body_text, quoted_label)
+
+
+def fold_blockquotes(html: str, quoted_label: str) -> str:
+    """Each outermost <blockquote> of a (sanitized) HTML body folded away, as the
+    quoted runs of plain text are."""
+    out: list[str] = []
+    depth = position = 0
+    for tag in BLOCKQUOTE.finditer(html):
+        closing = tag.group(1) == "/"
+        if not closing and depth == 0:
+            out.append(html[position : tag.start()])
+            out.append(f'<details class="quoted"><summary>{escape(quoted_label)}</summary>')
+            position = tag.start()
+        depth = max(0, depth + (-1 if closing else 1))
+        if closing and depth == 0:
+            out.append(html[position : tag.end()] + "</details>")
+            position = tag.end()
+    out.append(html[position:])
+    if depth:  # an unclosed quote (the sanitizer closes them; belt and braces)
+        out.append("</details>")
+    return "".join(out)
 
 
 def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> str:

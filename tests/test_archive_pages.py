@@ -6,6 +6,7 @@ import datetime as dt
 
 from archive import urls
 from archive.bodies import body_html
+from archive.bodies import fold_blockquotes
 from archive.bodies import plain_text_html
 from archive.charts import posts_per_week
 from archive.charts import top_contributors
@@ -86,3 +87,12 @@ def test_an_attribution_folds_with_its_quote_across_blank_lines() -> None:
     html = plain_text_html("Yes.\n\nOn Fri, Ann wrote:\n\n> a\n> b\n> c\n", "Quoted text")
     folded = html[html.index("<details") : html.index("</details>")]
     assert "On Fri, Ann wrote:" in folded and html.startswith('<pre class="text">Yes.')
+
+
+def test_outermost_html_quotes_fold() -> None:
+    html = "<p>Yes.</p><blockquote>a<blockquote>b</blockquote>c</blockquote><p>End</p>"
+    folded = fold_blockquotes(html, "Quoted")
+    assert folded == (
+        '<p>Yes.</p><details class="quoted"><summary>Quoted</summary>'
+        "<blockquote>a<blockquote>b</blockquote>c</blockquote></details><p>End</p>"
+    )
