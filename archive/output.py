@@ -108,5 +108,10 @@ class SiteOutput:
     def _folder_of(self, target: str) -> None:
         folder = os.path.dirname(target)
         if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
+            try:
+                os.mkdir(folder)  # the usual case: its parent is there (one system call)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
