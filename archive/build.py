@@ -76,6 +76,7 @@ class Manifest:
     people: dict[str, str] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)  # community slug -> list pages
     files: list[str] = field(default_factory=list)  # attachment paths published
+    directory: str = ""  # the people directory's signature
     indexed: bool = False  # whether the search index covers the pages
 
     @classmethod
@@ -170,12 +171,11 @@ class SiteBuilder:
                 read_bodies(session, (m.id for m in latest)),
             ),
         )
-        for url, html in (
-            (urls.HOME, pages.home()),
-            (urls.PEOPLE, pages.people()),
-            (urls.SEARCH, pages.search()),
-        ):
-            out.write(urls.page_file(url), html)
+        out.write(urls.page_file(urls.HOME), pages.home())
+        out.write(urls.page_file(urls.SEARCH), pages.search())
+        directory = _directory_signature(index)
+        if self.full or directory != self.previous.directory:
+            out.write(urls.page_file(urls.PEOPLE), pages.people())
         attachments = public_attachments(session, index)
         publish_attachments(out, blobs, attachments, self.previous.files, self.full)
         page_counts = {**self.previous.pages, **plan.page_counts}
@@ -190,6 +190,7 @@ class SiteBuilder:
             self.fingerprint, plan.thread_signatures, plan.community_signatures,
             plan.person_signatures, page_counts, sorted(attachments),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
+            directory=directory,
         )  # fmt: skip
         if self.search and not manifest.indexed and index.threads:
             build_search_index(out.root, self.app.settings.gateway.language)
@@ -340,6 +341,13 @@ def _community_signature(
 def _person_signature(person: SitePerson, posts: list[MessageEntry], index: SiteIndex) -> str:
     communities = [index.communities[c].name for c in person.communities]
     return _digest(person, [(m.id, index.threads[m.thread_id].subject) for m in posts], communities)
+
+
+def _directory_signature(index: SiteIndex) -> str:
+    """What the people directory shows: names, departments and expertise, not posts."""
+    return _digest(
+        sorted((p.id, p.display_name, p.department, p.expertise) for p in index.people.values())
+    )
 
 
 def templates_fingerprint() -> str:

@@ -345,3 +345,18 @@ def test_forked_renderers_write_the_same_site(app: App, tmp_path: Path) -> None:
     for name in files:
         if name.name != ".archive-manifest.json":
             assert (alone / name).read_bytes() == (shared / name).read_bytes(), name
+
+
+def test_a_profile_change_updates_the_directory_and_the_person(app: App, site: Path) -> None:
+    community(app, "design")
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["erin@example.com"])
+    build(app, site)
+    assert "Accessibility" not in (site / "people" / "index.html").read_text()
+
+    with transaction(app.sessions) as session:
+        set_profile(session, "erin@example.com", ProfileChanges(expertise=["Accessibility"]))
+    report = build(app, site)
+
+    assert report.people == 1 and report.threads == 0
+    assert "Accessibility" in (site / "people" / "index.html").read_text()
