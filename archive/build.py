@@ -9,6 +9,7 @@ change of templates (or of this builder's FORMAT) makes the next build a full on
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -16,6 +17,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -47,6 +49,7 @@ from gateway.store.db import transaction
 from gateway.store.models import utcnow
 
 MANIFEST = ".archive-manifest.json"
+LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
 FORMAT = 1
 # Threads whose bodies are read and rendered together.
@@ -123,14 +126,19 @@ class SiteBuilder:
         self.out = SiteOutput(site)
         self.search = search
         self.now = utcnow()
-        self.previous = Manifest.load(self.out.root)
         self.fingerprint = templates_fingerprint()
-        self.full = full or self.previous.fingerprint != self.fingerprint
+        self.full = full
+        self.previous = Manifest()
 
     def run(self, progress: Progress | None = None) -> BuildReport:
+        """Build, one build at a time per folder (`gateway serve`'s publisher and a
+        `gateway archive build` by hand wait for each other)."""
         started = time.perf_counter()
         progress = progress or _NoProgress()
-        with transaction(self.app.read_sessions) as session:
+        with _locked(self.out.root / LOCK), transaction(self.app.read_sessions) as session:
+            self.previous = Manifest.load(self.out.root)
+            # A change of templates or of FORMAT: every page is rendered again.
+            self.full = self.full or self.previous.fingerprint != self.fingerprint
             index = read_index(session)
             plan = _Plan(index, self.previous, self.full)
             progress.start(plan.size)
@@ -192,11 +200,12 @@ class SiteBuilder:
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
             directory=directory,
         )  # fmt: skip
+        manifest.save(out.root)  # the pages are done, whatever happens to the index
         if self.search and not manifest.indexed and index.threads:
             build_search_index(out.root, self.app.settings.gateway.language)
             manifest.indexed = report.searched = True
+            manifest.save(out.root)
         report.indexed = manifest.indexed
-        manifest.save(out.root)
         return report
 
     def _render(
@@ -357,6 +366,16 @@ def templates_fingerprint() -> str:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _batches(threads: Sequence[SiteThread], size: int) -> Iterator[Sequence[SiteThread]]:
