@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -148,7 +149,7 @@ def mail(rng: random.Random, n: int, people: int, communities: int, total: int) 
     return InboundMail((head + body).encode(), sender, (f"c{community}@{DOMAIN}",), received)
 
 
-def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, object]]:
+def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, Any]]:
     """Seconds, peak memory (MB) and JSON report of one whole `gateway archive build`."""
     command = [gateway_executable(), "--config", str(config), "archive", "build", "--json", *args]
     began = time.perf_counter()
@@ -162,11 +163,13 @@ def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dic
     return seconds, usage.ru_maxrss / 1024, json.loads(output)
 
 
-def report(label: str, seconds: float, peak: float, result: dict[str, object]) -> None:
-    written = int(result["written"])  # type: ignore[call-overload]
+def report(label: str, seconds: float, peak: float, result: dict[str, Any]) -> None:
+    # Pages rendered: threads, communities (their first list page), people, and the
+    # home page, the people directory and the search page.
+    pages = result["threads"] + result["communities"] + result["people"] + 3
     print(
-        f"{label:<34} {seconds:6.2f} s  {written / seconds:8,.0f} files/s  "
-        f"{written:>6,} files written  peak {peak:5.0f} MB"
+        f"{label:<34} {seconds:6.2f} s  {pages:>6,} pages  {pages / seconds:7,.0f} pages/s  "
+        f"{result['written']:>6,} files written  peak {peak:4.0f} MB"
     )
 
 
@@ -188,7 +191,7 @@ def main() -> None:
         seconds, peak, result = timed_build(root, config, "--full", "--no-search")
         report("full build, no search index", seconds, peak, result)
         print(f"  ({result['threads']:,} thread pages, {result['files']:,} attachments)")
-        seconds, peak, result = timed_build(root, config, "--full")
+        seconds, peak, result = timed_build(root, config, "--full", "--out", "site-searched")
         report("full build with search index", seconds, peak, result)
         parent, subject, community = _roots[len(_roots) // 2]
         reply = (
