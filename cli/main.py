@@ -13,6 +13,7 @@ from cli import db
 from cli import delivery_queue
 from cli import digest
 from cli import export
+from cli import held
 from cli import imports
 from cli import inbox
 from cli import init
@@ -78,5 +79,6 @@ main.add_command(delivery_queue.queue)
 main.add_command(digest.digest)
 main.add_command(imports.import_)
 main.add_command(export.export)
+main.add_command(held.held)
 main.add_command(serve.serve)
 main.add_command(thread.thread)

@@ -59,5 +59,6 @@ def _record_action(ctx: IngestContext, recipient: str, action: str, slug: str, t
             raw_sha256=ctx.raw_sha256,
             raw_size=len(ctx.mail.raw),
             received_at=ctx.mail.received_at,
+            peer=ctx.mail.peer[:64],
         )
     )
