@@ -52,7 +52,7 @@ def approve(state: CliState, ids: tuple[int, ...]) -> None:
         lines = []
         for message in held_posts.get_held(session, ids):
             queued = held_posts.approve(session, message, now)
-            lines.append(f"Approved {message.id} ({message.subject!r}): {queued} copies queued.")
+            lines.append(f"Approved {message.id} ({message.subject!r}); copies queued: {queued}.")
     click.echo("\n".join(lines))
 
 

@@ -60,7 +60,7 @@ def test_held_list(cli: GatewayCli) -> None:
 def test_approve_publishes_and_delivers(cli: GatewayCli, app: App) -> None:
     first, _ = (row["id"] for row in cli.json("held", "list"))
     out = cli("held", "approve", str(first)).stdout
-    assert "1 copies queued" in out
+    assert "copies queued: 1." in out
     assert [r["subject"] for r in cli.json("held", "list")] == ["Second plan"]
     assert ("post", "alice@example.com") in kinds(app)
     assert "is published, not held" in cli.error("held", "approve", str(first))

@@ -99,7 +99,7 @@ def run_actions(
             with transaction(sessions) as session:
                 session.execute(
                     update(ActionMail)
-                    .where(ActionMail.id == row_id)
+                    .where(ActionMail.id == row_id, ActionMail.handled_at.is_(None))
                     .values(handled_at=now(), outcome="failed")
                 )
     return len(ids)
@@ -113,9 +113,15 @@ def handle_action(
     now: dt.datetime,
     row_id: int,
 ) -> str:
-    """Act on one action mail in the caller's transaction; return its outcome."""
-    row = session.get(ActionMail, row_id)
-    if row is None or row.handled_at is not None:
+    """Act on one action mail in the caller's transaction; return its outcome.
+
+    On PostgreSQL the row is locked, and skipped if another `gateway serve` holds
+    it, so that several processes never answer the same mail twice."""
+    query = select(ActionMail).where(ActionMail.id == row_id, ActionMail.handled_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = session.scalar(query)
+    if row is None:
         return ""
     row.handled_at = now
     row.outcome = _act(session, blobs, templates, settings, now, row)

@@ -64,6 +64,8 @@ WORDS = {
         "forged": "This confirmation address is not valid",
         "pending": "your request was sent to its owners",
         "request": "asks to join",
+        "admitted": "is now a member",
+        "admitted_already": "was already a member",
         "held": "a post waits for your approval",
         "held_sender": "your post waits for a moderator",
         "approved": "Approved",
@@ -79,7 +81,7 @@ WORDS = {
         "now_daily": "vous recevez maintenant un résumé par jour",
         "not_member": "vous n'êtes pas membre",
         "confirm_leave": "confirmez votre départ",
-        "left": "vous êtes parti",
+        "left": "départ confirmé",
         "profile": "Votre profil",
         "help": "Les communautés et leur mode d'emploi",
         "community_help": "Design : mode d'emploi",
@@ -89,6 +91,8 @@ WORDS = {
         "forged": "Cette adresse de confirmation n'est pas valable",
         "pending": "votre demande a été transmise aux responsables",
         "request": "demande à entrer",
+        "admitted": "est maintenant membre",
+        "admitted_already": "était déjà membre",
         "held": "un message attend votre accord",
         "held_sender": "votre message attend un modérateur",
         "approved": "Publié",
@@ -112,7 +116,7 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 @pytest.fixture
 def seeded(app: App) -> App:
-    """design (public): alice owner, bob member; secret (private): olga owner;
+    """design (public): alice owner, bob member; secret (private): olga and otto owners;
     board (moderated): alice owner, mona moderator. Some history in design."""
     with transaction(app.sessions) as session:
         design = create_community(session, "design", "Design", description="Shapes, colours, type")
@@ -120,7 +124,7 @@ def seeded(app: App) -> App:
         board = create_community(session, "board", "Board", policy=Policy.MODERATED)
         add_members(session, design, ["alice@example.com"], role=Role.OWNER)
         add_members(session, design, ["bob@example.com"])
-        add_members(session, secret, ["olga@example.com"], role=Role.OWNER)
+        add_members(session, secret, ["olga@example.com", "otto@example.com"], role=Role.OWNER)
         add_members(session, board, ["alice@example.com"], role=Role.OWNER)
         add_members(session, board, ["mona@example.com"], role=Role.MODERATOR)
     return app
@@ -301,6 +305,11 @@ def test_a_private_community_asks_its_owners(mail: Mail, seeded: App) -> None:
     welcome = mail.wait(dave, "welcome")
     assert "/c/secret/" not in text(welcome)  # a private community has no public archive
     assert membership(seeded, "secret", dave) is not None
+    mail.wait("olga@example.com", "admitted")
+    # The other owner's yes comes second: nothing more happens.
+    mail.send("otto@example.com", confirm_address(mail.wait("otto@example.com", "request")))
+    mail.wait("otto@example.com", "admitted_already")
+    assert len([m for m in mail.to(dave) if mail.words["welcome"] in str(m["Subject"])]) == 1
 
 
 def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
@@ -496,3 +505,35 @@ def test_an_action_address_never_publishes_a_post(mail: Mail, seeded: App) -> No
     mail.wait("alice@example.com", "owner")
     with transaction(seeded.read_sessions) as session:
         assert session.scalars(select(Message)).all() == []
+
+
+def test_joins_that_cannot_be_done_say_why(
+    seeded: App, settings: Settings, sink: tuple[Sink, int], language: str
+) -> None:
+    handler, port = sink
+    with transaction(seeded.sessions) as session:
+        board = session.scalar(select(Community).where(Community.slug == "board"))
+        assert board is not None
+        board.closed_at = utcnow()
+    restricted = configured(settings, port, language)
+    restricted = dataclasses.replace(
+        restricted,
+        gateway=dataclasses.replace(restricted.gateway, allowed_domains=("example.com",)),
+    )
+    words = {"en": "your request could not be done", "fr": "votre demande n'a pas pu aboutir"}
+    with running(restricted) as gateway:
+        mail = Mail(gateway, handler, language)
+        mail.send("mallory@elsewhere.org", f"design-join@{DOMAIN}")
+        mail.send("zoe@example.com", f"board-join@{DOMAIN}")
+        wait_for(lambda: handled(seeded))
+        wait_for(lambda: len(handler.copies()) == 2)
+    for person, expected in (
+        ("mallory@elsewhere.org", "elsewhere.org"),
+        ("zoe@example.com", "Board"),
+    ):
+        [answer] = mail.to(person)
+        assert words[language] in str(answer["Subject"])
+        assert expected in text(answer)
+    assert membership(seeded, "design", "mallory@elsewhere.org") is None
+    with transaction(seeded.read_sessions) as session:
+        assert session.scalars(select(Confirmation)).all() == []
