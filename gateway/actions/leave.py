@@ -34,5 +34,10 @@ def run(ctx: ActionContext) -> None:
 
 
 def trusted(ctx: ActionContext) -> bool:
-    """Whether the SMTP peer it came through is one of the trusted relays."""
-    return bool(ctx.row.peer) and ctx.row.peer in ctx.settings.actions.trusted_relays
+    """Whether it came through a trusted relay, from the member's own address: the
+    envelope sender the relay checked is the From address."""
+    return (
+        bool(ctx.row.peer)
+        and ctx.row.peer in ctx.settings.actions.trusted_relays
+        and ctx.row.envelope_sender == ctx.sender
+    )

@@ -387,8 +387,10 @@ class ActionMail(Base):
     raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
-    # The SMTP peer it came from (a trusted relay vouches for the sender).
+    # The SMTP peer it came from and the envelope sender it gave: a trusted relay
+    # vouches for the sender when the envelope and From name the same address.
     peer: Mapped[str] = mapped_column(String(64), default="")
+    envelope_sender: Mapped[str] = mapped_column(String(254), default="")
     # What the email actions did: "answered" (counted by the hourly limit), "ignored", ...
     outcome: Mapped[str] = mapped_column(String(32), default="")
 

@@ -495,9 +495,17 @@ def test_a_leave_through_a_trusted_relay_needs_no_confirmation(
     handler, port = sink
     with running(configured(settings, port, "en", trusted_relays=("127.0.0.1",))) as gateway:
         mail = Mail(gateway, handler, "en")
+        # Another envelope sender than the From: the relay vouched for someone else.
+        message = EmailMessage()
+        message["From"] = "alice@example.com"
+        message["Subject"] = "leave"
+        message.set_content("\n")
+        gateway.send(message.as_bytes(), [f"design-leave@{DOMAIN}"], sender="eve@example.com")
+        mail.wait("alice@example.com", "confirm_leave")
         mail.send("bob@example.com", f"design-leave@{DOMAIN}")
         mail.wait("bob@example.com", "left")
     assert membership(seeded, "design", "bob@example.com") is None
+    assert membership(seeded, "design", "alice@example.com") is not None
 
 
 def test_an_action_address_never_publishes_a_post(mail: Mail, seeded: App) -> None:

@@ -1,4 +1,4 @@
-"""email actions: thread mutes, and the peer and outcome of action mail
+"""email actions: thread mutes, and the peer, envelope sender and outcome of action mail
 
 Revision ID: 0006
 Revises: 0005
@@ -43,6 +43,9 @@ def upgrade() -> None:
             sa.Column("peer", sa.String(length=64), nullable=False, server_default="")
         )
         batch_op.add_column(
+            sa.Column("envelope_sender", sa.String(length=254), nullable=False, server_default="")
+        )
+        batch_op.add_column(
             sa.Column("outcome", sa.String(length=32), nullable=False, server_default="")
         )
 
@@ -50,6 +53,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("action_mail", schema=None) as batch_op:
         batch_op.drop_column("outcome")
+        batch_op.drop_column("envelope_sender")
         batch_op.drop_column("peer")
     with op.batch_alter_table("thread_mutes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_thread_mutes_thread_id"))
