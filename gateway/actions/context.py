@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -50,7 +49,6 @@ class ActionContext:
     sender: str  # canonical address of who wrote
     community: Community | None
     outcome: str = "done"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def domain(self) -> str:
