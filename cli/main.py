@@ -37,6 +37,7 @@ COMMANDS = {
     "archive": "cli.archive:archive",
     "serve": "cli.serve:serve",
     "thread": "cli.thread:thread",
+    "held": "cli.held:held",
 }
 
 

@@ -10,7 +10,18 @@ import re
 
 # Local parts that belong to the gateway itself (DESIGN.md, "Addresses").
 RESERVED_LOCAL_PARTS = frozenset(
-    {"profile", "help", "confirm", "bounces", "postmaster", "abuse", "mailer-daemon", "noreply"}
+    {
+        "profile",
+        "help",
+        "confirm",
+        "bounces",
+        "mute",
+        "unmute",
+        "postmaster",
+        "abuse",
+        "mailer-daemon",
+        "noreply",
+    }
 )
 # SLUG-<suffix>@ are the email actions of a community.
 ACTION_SUFFIXES = ("join", "leave", "owner", "instant", "daily", "weekly", "nomail", "help")

@@ -14,8 +14,9 @@ from gateway.addresses import SLUG_PATTERN
 
 # Gateway addresses that are not about one community.
 GLOBAL_ACTIONS = frozenset({"profile", "help", "postmaster", "abuse"})
-# Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@.
-TOKEN_ACTIONS = frozenset({"confirm", "bounces"})
+# Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@, and
+# mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy).
+TOKEN_ACTIONS = frozenset({"confirm", "bounces", "mute", "unmute"})
 
 
 class Kind(enum.Enum):
@@ -30,7 +31,7 @@ class Recipient:
     address: str  # lowercased
     kind: Kind
     slug: str = ""  # the community named, if any
-    action: str = ""  # join, leave, owner, instant, ..., profile, help, confirm, bounces
+    action: str = ""  # join, leave, owner, instant, ..., profile, help, confirm, bounces, mute
     token: str = ""
 
 

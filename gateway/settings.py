@@ -106,6 +106,17 @@ class ArchiveSettings:
 
 
 @dataclass(frozen=True)
+class ActionSettings:
+    # Confirmation and moderation tokens (confirm+TOKEN@) expire after this many days.
+    token_days: int = 7
+    # Most answers the email actions send one address in an hour; past it, silence.
+    replies_per_hour: int = 10
+    # SMTP peers (IP addresses) that check senders: a leave from the member's own
+    # address through one of them takes effect without a confirmation.
+    trusted_relays: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -115,6 +126,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     digests: DigestSettings = field(default_factory=DigestSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
     path: Path | None = None
 
     @property
@@ -152,6 +164,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySettings,
     "digests": DigestSettings,
     "archive": ArchiveSettings,
+    "actions": ActionSettings,
 }
 
 
@@ -271,6 +284,8 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("archive", "base_url"): _http_url,
     ("archive", "rebuild_delay"): _positive,
     ("archive", "search_interval"): _positive,
+    ("actions", "token_days"): _positive,
+    ("actions", "replies_per_hour"): _positive,
 }
 
 

@@ -153,6 +153,7 @@ def test_valid_slugs(slug: str) -> None:
         ("postmaster", "reserved for the gateway's own address"),
         ("mailer-daemon", "reserved for the gateway's own address"),
         ("noreply", "reserved for the gateway's own address"),
+        ("mute", "reserved for the gateway's own address mute@"),
         ("design-join", "ends in -join"),
         ("x-nomail", "ends in -nomail"),
         ("a-owner", "ends in -owner"),

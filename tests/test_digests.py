@@ -40,9 +40,11 @@ from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import DigestRun
+from gateway.store.models import Message
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import Policy
+from gateway.store.models import ThreadMute
 from gateway.store.models import Visibility
 
 DOMAIN = "lists.example.com"
@@ -1006,3 +1008,20 @@ def test_a_stopped_membership_gets_no_digest(two_communities: App) -> None:
         )
     post(app, "ux", subject="Fonts", at=DUE - HOUR)
     assert statuses(run_digests(app, DAILY, RUN)) == {"bob@example.com": "queued"}
+
+
+def test_a_muted_thread_is_left_out_of_the_readers_digest(two_communities: App) -> None:
+    app = two_communities
+    colours = post(app, "design", "ux", subject="Colours", at=DUE - 5 * HOUR)
+    post(app, "design", "ux", subject="Re: Colours", at=DUE - 4 * HOUR, reply_to=colours)
+    post(app, "design", subject="Grids", at=DUE - 3 * HOUR)
+    with transaction(app.sessions) as session:
+        thread_id = session.scalar(select(Message.thread_id).where(Message.message_id == colours))
+        bob = session.scalar(select(Person.id).where(Person.address == "bob@example.com"))
+        assert thread_id is not None and bob is not None
+        session.add(ThreadMute(person_id=bob, thread_id=thread_id))
+    run_digests(app, DAILY, RUN)
+    bob_text = text_of(mail_for(app, "bob@example.com"))
+    assert "Grids" in bob_text and "Colours" not in bob_text
+    assert f"mute+{thread_id}@" not in bob_text and "?subject=mute" in bob_text
+    assert "Colours" in text_of(mail_for(app, "carol@example.com"))

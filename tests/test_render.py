@@ -29,6 +29,7 @@ DESIGN = Destination(
     slug="design", name="Design", subject_prefix="[design]", reply_to="community", public=True
 )
 LEAVE = "Leave Design: mailto:design-leave@lists.example.com?subject=leave"
+MUTE = "Mute this thread: mailto:mute+42@lists.example.com?subject=mute"
 HTML_FOOTER_START = '<div style="margin-top:24px'
 PGP_SIGNED = ["new/04.eml", "bar/new/22.eml", "bar/cur/20.eml", "foo/new/03.eml"]
 
@@ -349,13 +350,14 @@ def test_a_post_without_a_thread_has_no_archive_link() -> None:
     message = parse(render(mail(), thread_id=None))
     assert message["List-Archive"] is None
     assert "Read the whole thread" not in text_body(message)
+    assert "Mute this thread" not in text_body(message)
 
 
 def test_the_footer_ends_the_text_part() -> None:
     body = text_body(parse(render(mail(body="Hello\r\n\r\n\r\n"))))
     assert body.startswith("Hello\n\n_______________________________________________\n")
     assert "Design: design@lists.example.com\n" in body
-    assert body.endswith(LEAVE + "\n")
+    assert body.endswith(LEAVE + "\n" + MUTE + "\n")
     assert body.count(LEAVE) == 1
 
 
@@ -377,7 +379,7 @@ def test_the_html_footer_goes_before_the_closing_body_tag() -> None:
     assert html.index("<p>Hi</p>") < html.index(HTML_FOOTER_START) < html.index("</BODY>")
     assert html.rstrip().endswith("</BODY></html>")
     assert 'href="mailto:design-leave@lists.example.com?subject=leave"' in html
-    assert text_body(message).endswith(LEAVE + "\n")
+    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 def test_a_corpus_html_mail_gets_both_footers() -> None:
@@ -391,7 +393,7 @@ def test_a_corpus_html_mail_gets_both_footers() -> None:
     ]
     text = text_body(message)
     assert "Malmö 2016-07-09" in text
-    assert text.endswith(LEAVE + "\n")
+    assert text.endswith(LEAVE + "\n" + MUTE + "\n")
     assert_crlf(out)
     html = html_body(message)
     assert "fotgängare" in html
@@ -422,7 +424,10 @@ def test_the_footer_is_in_french_for_a_french_gateway() -> None:
     body = text_body(parse(render(mail(), with_renderer=renderer(settings))))
     assert "Design : design@lists.example.com\n" in body
     assert "Lire toute la discussion : http://localhost:8000/t/42/\n" in body
-    assert body.endswith("Quitter Design : mailto:design-leave@lists.example.com?subject=leave\n")
+    assert body.endswith(
+        "Quitter Design : mailto:design-leave@lists.example.com?subject=leave\n"
+        "Ne plus suivre cette discussion : mailto:mute+42@lists.example.com?subject=mute\n"
+    )
     assert "Leave Design" not in body
 
 
@@ -449,7 +454,7 @@ def test_a_large_attachment_becomes_a_link_to_the_archive() -> None:
     assert f"Download it from the archive: {url}" in link
     assert 'The attachment "Big_Report.pdf" (5.0 KB)' in link
     assert text_body(message).startswith("See attached.\n")
-    assert text_body(message).endswith(LEAVE + "\n")
+    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 def test_a_small_attachment_is_kept_intact() -> None:
@@ -460,7 +465,7 @@ def test_a_small_attachment_is_kept_intact() -> None:
     assert attachment.get_filename() == "small.pdf"
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_payload(decode=True) == payload
-    assert text_body(message).endswith(LEAVE + "\n")
+    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 # --- signed mail and odd bodies
@@ -493,7 +498,7 @@ def test_a_signed_part_is_kept_byte_for_byte(name: str) -> None:
     *_, footer = message.iter_parts()
     assert footer.get_content_type() == "text/plain"
     content = footer.get_content()
-    assert isinstance(content, str) and content.rstrip().endswith(LEAVE)
+    assert isinstance(content, str) and content.rstrip().endswith(MUTE)
 
 
 def test_a_top_level_signed_mail_is_wrapped_not_opened() -> None:

@@ -26,6 +26,7 @@ class Reader:
     community_ids: tuple[int, ...]  # those whose delivery is this digest's cadence
     expertise: frozenset[str]  # folded tags (gateway.people.fold_tag)
     profile_empty: bool
+    muted: frozenset[int] = frozenset()  # threads the reader muted (mute+THREAD@)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ def assemble(
     shown: set[int] = set()
     sections = []
     for community in mine:
-        threads = [t for t in news.threads.get(community.id, []) if t.thread_id not in shown]
+        threads = [
+            t
+            for t in news.threads.get(community.id, [])
+            if t.thread_id not in shown and t.thread_id not in reader.muted
+        ]
         shown.update(t.thread_id for t in threads)
         if threads:
             sections.append(Section(community, threads))

@@ -162,6 +162,7 @@ class DigestWriter:
                     if ref is not None and ref.id != community.id and ref.public
                 ],
                 "entries": thread.entries,
+                "mute": f"mailto:mute+{thread.thread_id}@{self.domain}?subject=mute",
                 "files": [
                     {"filename": f.filename, "url": f.url, "size": human_size(f.size)}
                     for f in thread.files

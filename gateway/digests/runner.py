@@ -47,6 +47,7 @@ from gateway.store.models import Membership
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
+from gateway.store.models import ThreadMute
 from gateway.store.models import as_utc
 
 log = logging.getLogger("gateway.digests")
@@ -170,6 +171,13 @@ def _pending(
         )
     ):
         tags[person_id][kind].add(tag)
+    muted: dict[int, set[int]] = defaultdict(set)
+    for person_id, thread_id in session.execute(
+        select(ThreadMute.person_id, ThreadMute.thread_id).where(
+            ThreadMute.person_id.in_(subscribed)
+        )
+    ):
+        muted[person_id].add(thread_id)
     dues: dict[str, Due] = {}
     communities: dict[int, list[int]] = defaultdict(list)
     people: dict[int, tuple[str, str, str]] = {}
@@ -207,6 +215,7 @@ def _pending(
             tuple(communities[person_id]),
             expertise,
             profile_empty=not expertise and not tags[person_id][TagKind.INTEREST],
+            muted=frozenset(muted.get(person_id, ())),
         )
         last = last_end.get(person_id)
         if last is not None and last >= due.at:  # a preview of a digest already sent

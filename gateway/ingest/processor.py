@@ -47,7 +47,7 @@ class InboxProcessor(BackgroundLoop):
     ) -> None:
         super().__init__("gateway-ingest", wake, stopping)
         self.app = app
-        # Set after a batch that published posts or took action mail (bounces):
+        # Set after a batch that published or held posts or took action mail:
         # the delivery worker has work.
         self._published = published
         # Rows that failed in this process: not retried until the next start.
@@ -103,7 +103,7 @@ class InboxProcessor(BackgroundLoop):
         for row, outcome in zip(rows, outcomes, strict=True):
             _log(row.mail_from, outcome, milliseconds)
         if self._published is not None and any(
-            isinstance(o, IngestResult) and o.disposition in ("published", "action")
+            isinstance(o, IngestResult) and o.disposition in ("published", "held", "action")
             for o in outcomes
         ):
             self._published.set()

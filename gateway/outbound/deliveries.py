@@ -35,6 +35,7 @@ from gateway.store.models import DeliveryStatus
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import Person
+from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
 
 POST = "post"
@@ -83,7 +84,8 @@ def enqueue_post(
 ) -> int:
     """Queue a published post for every instant member of its communities: one row
     per person (in the first of their communities), none for the sender unless a
-    membership asks for own posts, none for a person it was already queued for."""
+    membership asks for own posts, none for a person it was already queued for or
+    who muted its thread."""
     if not community_ids:
         return 0
     not_sender = (
@@ -93,6 +95,10 @@ def enqueue_post(
     )
     already = exists().where(
         and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
+    )
+    thread_id = select(Message.thread_id).where(Message.id == message_id).scalar_subquery()
+    muted = exists().where(
+        and_(ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == thread_id)
     )
     chosen = (
         select(
@@ -114,6 +120,7 @@ def enqueue_post(
             Membership.disabled_at.is_(None),
             not_sender,
             ~already,
+            ~muted,
         )
         .group_by(Membership.person_id, Person.address)
     )

@@ -103,7 +103,7 @@ class Renderer:
         )
         new_entity = rewrite_body(
             entity(fields, body),
-            self._footer(to, thread_url),
+            self._footer(to, thread_url, post.thread_id),
             self.max_attachment_size,
             lambda sha256, name, size: self._link_text(post, sha256, name, size),
         )
@@ -173,9 +173,15 @@ class Renderer:
             return email.utils.formataddr((post.sender_name, post.sender_address))
         return to.reply_to
 
-    def _footer(self, to: Destination, thread_url: str) -> Footer:
+    def _footer(self, to: Destination, thread_url: str, thread_id: int | None) -> Footer:
         values = {
             "community": {"name": to.name, "address": self.address(to.slug), "slug": to.slug},
+            # Not personal (copies are shared): the thread's number, and the writer's address.
+            "mute": (
+                f"mailto:{self.address(f'mute+{thread_id}')}?subject=mute"
+                if thread_id is not None
+                else ""
+            ),
             "also": [{"name": name, "address": self.address(slug)} for slug, name in to.also],
             "thread_url": thread_url,
             "actions": {

@@ -21,6 +21,7 @@ from dataclasses import field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.actions.runner import run_actions
 from gateway.app import App
 from gateway.background import BackgroundLoop
 from gateway.background import Signal
@@ -88,7 +89,7 @@ class DeliveryWorker(BackgroundLoop):
             while not self._stopping.is_set() and alive():
                 self._wake.clear()
                 try:
-                    busy = await self.deliver_round() + self.bounce_round()
+                    busy = await self.deliver_round() + self.bounce_round() + self.action_round()
                 except Exception:
                     log.exception("the delivery worker failed; trying again shortly")
                     busy = 0
@@ -102,6 +103,13 @@ class DeliveryWorker(BackgroundLoop):
             return handle_bounces(
                 session, self.app.blobs, self.app.templates, self.settings, utcnow()
             )
+
+    def action_round(self) -> int:
+        """Email actions (join, leave, profile, held posts...): their answers are queued
+        here and sent by the next deliver_round."""
+        return run_actions(
+            self.app.sessions, self.app.blobs, self.app.templates, self.settings, utcnow
+        )
 
     async def deliver_round(self) -> int:
         """Send one batch of due deliveries; return how many were taken.

@@ -368,8 +368,9 @@ class InboxMail(Base):
 
 
 class ActionMail(Base):
-    """Mail to an action address (join, leave, profile, confirm, bounces...) or a
-    delivery report: kept, with its raw blob, for the code that acts on it."""
+    """Mail to an action address (join, leave, profile, confirm, bounces...), a
+    delivery report, or a post just held ("held": its moderators are to be told):
+    kept, with its raw blob, for the code that acts on it (gateway.actions)."""
 
     __tablename__ = "action_mail"
 
@@ -386,6 +387,12 @@ class ActionMail(Base):
     raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # The SMTP peer it came from and the envelope sender it gave: a trusted relay
+    # vouches for the sender when the envelope and From name the same address.
+    peer: Mapped[str] = mapped_column(String(64), default="")
+    envelope_sender: Mapped[str] = mapped_column(String(254), default="")
+    # What the email actions did: "answered" (counted by the hourly limit), "ignored", ...
+    outcome: Mapped[str] = mapped_column(String(32), default="")
 
 
 class Attachment(Base):
@@ -487,3 +494,17 @@ class Confirmation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ThreadMute(Base):
+    """A person who asked for no more mail about a thread: no instant copy, no digest entry."""
+
+    __tablename__ = "thread_mutes"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,40 @@
+"""SLUG-join@: asks the sender to confirm (confirm+TOKEN@); the confirmation makes them a
+member, or, for a private community, asks its owners to admit them.
+
+An existing member is told so; an address outside [gateway] allowed_domains, or a
+closed community, gets a refusal saying why.
+"""
+
+from __future__ import annotations
+
+from gateway.actions import tokens
+from gateway.actions.context import ActionContext
+from gateway.addresses import domain_allowed
+from gateway.members import find_membership
+
+JOIN = "join"
+
+
+def run(ctx: ActionContext) -> None:
+    community = ctx.community
+    if community is None:
+        ctx.answer("action_refused", {"reason": "unknown", "community": None})
+        return
+    values = {"community": ctx.community_values()}
+    if community.closed_at is not None:
+        ctx.answer("action_refused", {**values, "reason": "closed"})
+        return
+    if not domain_allowed(ctx.sender, ctx.settings.gateway.allowed_domains):
+        ctx.answer("action_refused", {**values, "reason": "domain"})
+        return
+    membership = find_membership(ctx.session, community, ctx.sender)
+    if membership is not None:
+        ctx.answer("action_already_member", {**values, "delivery": membership.delivery.value})
+        return
+    token = tokens.issue(ctx.session, ctx.settings, ctx.now, JOIN, ctx.sender, community.id)
+    confirm = ctx.confirm_address(token)
+    ctx.answer(
+        "action_join_confirm",
+        {**values, "confirm": confirm, "days": ctx.settings.actions.token_days},
+        reply_to=confirm,
+    )

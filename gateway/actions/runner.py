@@ -1,0 +1,162 @@
+"""The email actions' round: each unhandled action mail is acted on in a transaction of
+its own, so that one that fails (a bug, logged) never holds the others back.
+
+Bounces are the delivery worker's (gateway.outbound.bounces); every other action
+mail is dispatched here to its action module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from gateway.actions import confirm
+from gateway.actions import delivery
+from gateway.actions import help as help_action
+from gateway.actions import join
+from gateway.actions import leave
+from gateway.actions import moderation
+from gateway.actions import mute
+from gateway.actions import owner
+from gateway.actions import profile
+from gateway.actions.context import ActionContext
+from gateway.actions.safety import is_automatic
+from gateway.addresses import AddressError
+from gateway.addresses import normalize_address
+from gateway.blobs import BlobNotFound
+from gateway.blobs import BlobStore
+from gateway.ingest.stages.enqueue import HELD
+from gateway.parse import parse_message
+from gateway.relay.envelope import BOUNCES
+from gateway.settings import Settings
+from gateway.store.db import transaction
+from gateway.store.models import ActionMail
+from gateway.store.models import Community
+
+if TYPE_CHECKING:
+    import jinja2
+
+log = logging.getLogger("gateway.actions")
+
+Action = Callable[[ActionContext], None]
+
+ACTIONS: dict[str, Action] = {
+    "join": join.run,
+    "leave": leave.run,
+    "instant": delivery.run,
+    "daily": delivery.run,
+    "weekly": delivery.run,
+    "nomail": delivery.run,
+    "profile": profile.run,
+    "help": help_action.run,
+    "owner": owner.run,
+    "confirm": confirm.run,
+    "mute": mute.run,
+    "unmute": mute.run,
+    HELD: moderation.held,
+}
+# Mail that comes from the pipeline, not from a person writing to an action address.
+INTERNAL = frozenset({HELD})
+BATCH = 50
+
+
+def pending_actions(session: Session, limit: int = BATCH) -> list[int]:
+    """Ids of unhandled action mail, oldest first (bounces excepted)."""
+    return list(
+        session.scalars(
+            select(ActionMail.id)
+            .where(ActionMail.handled_at.is_(None), ActionMail.action != BOUNCES)
+            .order_by(ActionMail.id)
+            .limit(limit)
+        )
+    )
+
+
+def run_actions(
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    now: Callable[[], dt.datetime],
+    limit: int = BATCH,
+) -> int:
+    """Act on up to `limit` action mails, one transaction each; return how many."""
+    with transaction(sessions) as session:
+        ids = pending_actions(session, limit)
+    for row_id in ids:
+        try:
+            with transaction(sessions) as session:
+                handle_action(session, blobs, templates, settings, now(), row_id)
+        except Exception:
+            log.exception("action mail %d failed; it is set aside", row_id)
+            with transaction(sessions) as session:
+                session.execute(
+                    update(ActionMail)
+                    .where(ActionMail.id == row_id, ActionMail.handled_at.is_(None))
+                    .values(handled_at=now(), outcome="failed")
+                )
+    return len(ids)
+
+
+def handle_action(
+    session: Session,
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    now: dt.datetime,
+    row_id: int,
+) -> str:
+    """Act on one action mail in the caller's transaction; return its outcome.
+
+    On PostgreSQL the row is locked, and skipped if another `gateway serve` holds
+    it, so that several processes never answer the same mail twice."""
+    query = select(ActionMail).where(ActionMail.id == row_id, ActionMail.handled_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    row = session.scalar(query)
+    if row is None:
+        return ""
+    row.handled_at = now
+    row.outcome = _act(session, blobs, templates, settings, now, row)
+    log.info(
+        "action message-id=<%s> from=%s to=%s outcome=%s",
+        row.message_id,
+        row.sender,
+        row.recipient,
+        row.outcome,
+    )
+    return row.outcome
+
+
+def _act(
+    session: Session,
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    now: dt.datetime,
+    row: ActionMail,
+) -> str:
+    action = ACTIONS.get(row.action)
+    if action is None:
+        return "kept"  # postmaster@, abuse@: kept for an admin, never answered
+    try:
+        sender = normalize_address(row.sender)
+        mail = parse_message(blobs.get(row.raw_sha256))
+    except AddressError:
+        return "ignored"
+    except BlobNotFound:
+        log.error("action message-id=<%s>: raw mail missing", row.message_id)
+        return "missing"
+    if row.action not in INTERNAL and is_automatic(mail.headers, sender, settings.gateway.domain):
+        return "ignored"
+    community = session.get(Community, row.community_id) if row.community_id else None
+    ctx = ActionContext(session, blobs, templates, settings, now, row, mail, sender, community)
+    action(ctx)
+    return ctx.outcome

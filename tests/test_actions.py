@@ -1,0 +1,105 @@
+"""The email actions' pure parts: own text of a reply, profile lines, tokens, the robot
+guard, and their templates in both languages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.orm import Session
+
+from gateway.actions.profile import read_lines
+from gateway.actions.safety import is_automatic
+from gateway.actions.text import own_lines
+from gateway.actions.tokens import TokenProblem
+from gateway.actions.tokens import issue
+from gateway.actions.tokens import new_token
+from gateway.actions.tokens import redeem
+from gateway.people import ProfileChanges
+from gateway.settings import Settings
+from gateway.store.models import utcnow
+from templates import PATH as TEMPLATES
+
+DOMAIN = "lists.example.com"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Name: Bob\n\n> Name: Mallory\n", ["Name: Bob"]),
+        ("Name: Bob\n-- \nBob Chen, Design\n", ["Name: Bob"]),
+        ("\n\nToo late.\nOn Tue, Alice wrote:\nName: Mallory\n", ["Too late."]),
+        ("Non.\nLe mardi 3, Alice a écrit :\nNom: Mallory\n", ["Non."]),
+        ("Ok\n-----Original Message-----\nFrom: x\n", ["Ok"]),
+        ("Ok\r\nDe : Alice\r\nNom: Mallory\r\n", ["Ok"]),
+    ],
+)
+def test_own_lines_leave_quotes_and_signatures_out(body: str, expected: list[str]) -> None:
+    assert own_lines(body) == expected
+
+
+def test_profile_lines_in_both_languages() -> None:
+    changes, problems = read_lines(
+        [
+            "NAME : Bob Chen",
+            "Centres d'intérêt: vélo, jazz",
+            "service: Design",
+            "Expertise: a11y; typography",
+            "Bio: Ten years.",
+            "Shoe size: 44",
+            "just a sentence",
+            "Timezone: Mars/Olympus",
+        ]
+    )
+    assert changes == ProfileChanges(
+        name="Bob Chen",
+        department="Design",
+        bio="Ten years.",
+        expertise=["a11y", "typography"],
+        interests=["vélo", "jazz"],
+    )
+    assert problems == [
+        {"line": "Shoe size: 44", "problem": "unknown"},
+        {"line": "just a sentence", "problem": "unknown"},
+        {"line": "Timezone: Mars/Olympus", "problem": "invalid"},
+    ]
+
+
+def test_tokens_are_single_use_bound_and_expire(session: Session, settings: Settings) -> None:
+    now = utcnow()
+    token = issue(session, settings, now, "join", "bob@example.com")
+    assert token == token.lower() and len(token) == 32 and token != new_token()
+    assert redeem(session, token, "eve@example.com", now) is TokenProblem.OTHER_PERSON
+    assert redeem(session, new_token(), "bob@example.com", now) is TokenProblem.UNKNOWN
+    later = now + dt.timedelta(days=settings.actions.token_days, seconds=1)
+    assert redeem(session, token, "bob@example.com", later) is TokenProblem.EXPIRED
+    confirmation = redeem(session, token, "bob@example.com", now)
+    assert not isinstance(confirmation, TokenProblem) and confirmation.action == "join"
+    assert redeem(session, token, "bob@example.com", now) is TokenProblem.USED
+
+
+@pytest.mark.parametrize(
+    ("headers", "sender", "automatic"),
+    [
+        ({}, "bob@example.com", False),
+        ({"auto-submitted": "no"}, "bob@example.com", False),
+        ({"auto-submitted": "auto-replied"}, "bob@example.com", True),
+        ({"precedence": "bulk"}, "bob@example.com", True),
+        ({"x-gateway-loop": DOMAIN}, "bob@example.com", True),
+        ({"list-id": f"<design.{DOMAIN}>"}, "bob@example.com", True),
+        ({}, "mailer-daemon@example.com", True),
+        ({}, "postmaster@example.com", True),
+        ({}, "noreply+x@example.com", True),
+        ({}, "no-reply-billing@example.com", True),
+        ({}, f"help@{DOMAIN}", True),
+    ],
+)
+def test_automatic_mail(headers: dict[str, str], sender: str, automatic: bool) -> None:
+    assert is_automatic(headers, sender, DOMAIN) is automatic
+
+
+def test_every_answer_exists_in_english_and_french() -> None:
+    english = {p.name.removesuffix(".en.txt") for p in TEMPLATES.glob("mail/action_*.en.txt")}
+    french = {p.name.removesuffix(".fr.txt") for p in TEMPLATES.glob("mail/action_*.fr.txt")}
+    assert english == french
+    assert len(english) >= 20

@@ -1,0 +1,86 @@
+"""`gateway held list|approve|reject`, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import email.message
+
+import pytest
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
+from gateway.store.db import transaction
+from gateway.store.models import Delivery
+from gateway.store.models import utcnow
+from tests.conftest import GatewayCli
+
+DOMAIN = "lists.example.com"
+
+
+def held_post(app: App, subject: str, sender: str = "zoe@example.com") -> None:
+    message = email.message.EmailMessage()
+    message["From"] = sender
+    message["To"] = f"board@{DOMAIN}"
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{subject.replace(' ', '-')}@example.com>"
+    message.set_content("Some text.\n")
+    mail = InboundMail(message.as_bytes(), sender, (f"board@{DOMAIN}",), utcnow())
+    [outcome] = ingest_now(app, [mail])
+    assert getattr(outcome, "disposition", None) == "held", outcome
+
+
+@pytest.fixture
+def cli(gateway_cli: GatewayCli, app: App) -> GatewayCli:
+    """board is moderated; alice is an instant member; two posts from zoe are held."""
+    gateway_cli("community", "create", "board", "--name", "Board", "--policy", "moderated")
+    gateway_cli("member", "add", "board", "alice@example.com")
+    held_post(app, "First plan")
+    held_post(app, "Second plan")
+    return gateway_cli
+
+
+def kinds(app: App) -> list[tuple[str, str]]:
+    with transaction(app.read_sessions) as session:
+        return sorted(
+            (kind, recipient)
+            for kind, recipient in session.execute(select(Delivery.kind, Delivery.recipient))
+        )
+
+
+def test_held_list(cli: GatewayCli) -> None:
+    rows = cli.json("held", "list")
+    assert [(r["subject"], r["from"], r["communities"]) for r in rows] == [
+        ("First plan", "zoe@example.com", ["board"]),
+        ("Second plan", "zoe@example.com", ["board"]),
+    ]
+    assert "First plan" in cli("held", "list").stdout
+
+
+def test_approve_publishes_and_delivers(cli: GatewayCli, app: App) -> None:
+    first, _ = (row["id"] for row in cli.json("held", "list"))
+    out = cli("held", "approve", str(first)).stdout
+    assert "copies queued: 1." in out
+    assert [r["subject"] for r in cli.json("held", "list")] == ["Second plan"]
+    assert ("post", "alice@example.com") in kinds(app)
+    assert "is published, not held" in cli.error("held", "approve", str(first))
+
+
+def test_reject_tells_the_author(cli: GatewayCli, app: App) -> None:
+    ids = [str(row["id"]) for row in cli.json("held", "list")]
+    cli("held", "reject", *ids, "--reason", "Off topic")
+    assert cli.json("held", "list") == []
+    rejected = [r for k, r in kinds(app) if k == "action_rejected"]
+    assert rejected == ["zoe@example.com", "zoe@example.com"]
+    with transaction(app.read_sessions) as session:
+        contents = session.scalars(
+            select(Delivery.content).where(Delivery.kind == "action_rejected")
+        ).all()
+    assert all(content is not None and b"Off topic" in content for content in contents)
+
+
+def test_unknown_ids_change_nothing(cli: GatewayCli) -> None:
+    first = str(cli.json("held", "list")[0]["id"])
+    assert cli.error("held", "approve", first, "999") == "Error: no message with id 999"
+    assert len(cli.json("held", "list")) == 2
+    cli.error("held", "reject", "abc", expect=2)
