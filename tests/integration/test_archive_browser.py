@@ -368,7 +368,9 @@ def photo_mail(sender: str) -> EmailMessage:
     return message
 
 
-@pytest.fixture(scope="session")
+# Module, not session: Playwright's sync API holds an event loop in the main thread
+# while it runs, and later tests call asyncio.run() there.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     with launched_chromium() as browser:
         yield browser
