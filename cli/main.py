@@ -37,6 +37,9 @@ COMMANDS = {
     "archive": "cli.archive:archive",
     "serve": "cli.serve:serve",
     "thread": "cli.thread:thread",
+    "stats": "cli.stats:stats",
+    "experts": "cli.experts:experts",
+    "suggest": "cli.suggest:suggest",
 }
 
 
