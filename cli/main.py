@@ -40,6 +40,7 @@ COMMANDS = {
     "stats": "cli.stats:stats",
     "experts": "cli.experts:experts",
     "suggest": "cli.suggest:suggest",
+    "monthly": "cli.monthly:monthly",
 }
 
 

@@ -106,6 +106,19 @@ class ArchiveSettings:
 
 
 @dataclass(frozen=True)
+class AdoptionSettings:
+    # A question with no reply after this many hours is offered, in daily digests, to
+    # the members whose expertise matches it; at most questions_per_day a digest.
+    unanswered_after_hours: int = 48
+    questions_per_day: int = 3
+    # The monthly mails (the owners' report, each member's "your network") go out on
+    # this day of the month, at the daily digest's time.
+    monthly_day: int = 1
+    owner_report: bool = True
+    network_mail: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -115,6 +128,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     digests: DigestSettings = field(default_factory=DigestSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
     path: Path | None = None
 
     @property
@@ -152,6 +166,7 @@ SECTIONS: dict[str, type] = {
     "delivery": DeliverySettings,
     "digests": DigestSettings,
     "archive": ArchiveSettings,
+    "adoption": AdoptionSettings,
 }
 
 
@@ -230,6 +245,14 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _day_of_month(value: int) -> int:
+    if not 1 <= value <= 28:
+        raise ValueError(
+            f"must be a day of the month from 1 to 28 (every month has it), not {value}"
+        )
+    return value
+
+
 def _env_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(f"must be an environment variable name, not {value!r}")
@@ -271,6 +294,9 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("archive", "base_url"): _http_url,
     ("archive", "rebuild_delay"): _positive,
     ("archive", "search_interval"): _positive,
+    ("adoption", "unanswered_after_hours"): _positive,
+    ("adoption", "questions_per_day"): _positive,
+    ("adoption", "monthly_day"): _day_of_month,
 }
 
 

@@ -56,6 +56,7 @@ PROFILES = {
     ),
     "dave@example.com": ProfileChanges(),
     "erin@example.com": ProfileChanges(name="Erin Roux", department="IT", expertise=["Budget"]),
+    "frank@example.com": ProfileChanges(name="Frank Blanc"),  # mail: none
 }
 
 MEMBERS = [
@@ -63,12 +64,13 @@ MEMBERS = [
     ("design", "alice@example.com", Role.OWNER, DeliveryMode.INSTANT, 300),
     ("design", "bob@example.com", Role.MEMBER, DeliveryMode.DAILY, 300),
     ("design", "carol@example.com", Role.MEMBER, DeliveryMode.WEEKLY, 30),
-    ("design", "dave@example.com", Role.MEMBER, DeliveryMode.INSTANT, 10),
+    ("design", "dave@example.com", Role.MEMBER, DeliveryMode.INSTANT, 40),
     ("security", "bob@example.com", Role.OWNER, DeliveryMode.INSTANT, 300),
     ("security", "alice@example.com", Role.MEMBER, DeliveryMode.DAILY, 300),
     ("finance", "erin@example.com", Role.OWNER, DeliveryMode.INSTANT, 300),
     ("finance", "dave@example.com", Role.MEMBER, DeliveryMode.NONE, 5),
     ("it-team", "bob@example.com", Role.OWNER, DeliveryMode.INSTANT, 300),
+    ("a11y", "frank@example.com", Role.MEMBER, DeliveryMode.NONE, 300),
 ]
 
 
@@ -92,7 +94,7 @@ POSTS = [
     Post("p3", ("design",), "carol@example.com", "Re: Colour contrast for accessibility?",
          NOW - 19 * DAY, reply_to="p2"),
     Post("p4", ("design",), "carol@example.com", "Which font for print",
-         NOW - 10 * DAY, body="Any idea which typography works in print?\n"),
+         NOW - 8 * DAY, body="Any idea which typography works in print?\n"),
     Post("p5", ("security",), "bob@example.com", "TLS certificates renewal",
          NOW - 15 * DAY),
     Post("p6", ("security",), "alice@example.com", "Re: TLS certificates renewal",
@@ -118,6 +120,7 @@ def build(app: App) -> None:
                 session, slug, name, kind=kind, visibility=visibility,
                 description=description, policy=Policy.MEMBERS,
             )  # fmt: skip
+            communities[slug].created_at = NOW - 400 * DAY
         for address, changes in PROFILES.items():
             set_profile(session, address, changes)
         for slug, address, role, delivery, days in MEMBERS:
@@ -125,7 +128,6 @@ def build(app: App) -> None:
                 session, communities[slug], [address], role=role, delivery=delivery
             )
             membership.joined_at = NOW - days * DAY
-    # A fixed creation time keeps "new members" away from the clock of the test run.
 
 
 def raw_post(post: Post) -> bytes:

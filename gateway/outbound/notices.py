@@ -29,9 +29,11 @@ def compose(
     to: str,
     values: Mapping[str, Any],
     now: dt.datetime,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     """A plain-text mail from templates/mail/<key>.<language>.txt: its `subject` and `body`
-    blocks. Marked auto-generated (RFC 3834), so that responders do not answer it."""
+    blocks. Marked auto-generated (RFC 3834), so that responders do not answer it.
+    `headers` adds more (List-Unsubscribe for the monthly mail)."""
     domain = settings.gateway.domain
     template = templates.get_template(f"mail/{key}.{settings.gateway.language}.txt")
     context = template.new_context({"domain": domain, **values})
@@ -45,6 +47,8 @@ def compose(
     message["Message-ID"] = email.utils.make_msgid(key.replace("_", "-"), domain=domain)
     message["Auto-Submitted"] = "auto-generated"
     message[LOOP_HEADER] = domain
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body, charset="utf-8")
     return message.as_bytes()
 
