@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from archive.build import SiteBuilder
 from gateway.adoption.stats import compute_stats
 from gateway.adoption.stats import describe_stats
 from gateway.app import App
 from gateway.store.db import transaction
 from gateway.store.models import Origin
+from gateway.store.models import Visibility
 from tests import adoption_network as net
 from tests.conftest import GatewayCli
 
@@ -127,3 +130,18 @@ def test_the_command(network: App, gateway_cli: GatewayCli) -> None:
     assert "security" in table and "Top contributors:" in table
     assert "not a date" in gateway_cli.error("stats", "--since", "yesterday", expect=2)
     assert "nobody" not in gateway_cli.error("stats", "--community", "nope")
+
+
+def test_the_archive_stats_page_shows_public_communities_only(network: App, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = SiteBuilder(network, site, search=False).run()
+    page = (site / "stats" / "index.html").read_text()
+    assert first.counts.written > 0
+    for slug, (name, _, visibility, _) in net.COMMUNITIES.items():
+        shown = f'<a href="../c/{slug}/">{name}</a>' in page
+        assert shown == (visibility is Visibility.PUBLIC), slug
+    assert page.count("<svg") == 5 and "<script" not in page
+    # A build with nothing new leaves it as it is.
+    assert "Participation" in page and "Posts by department" in page
+    again = SiteBuilder(network, site, search=False).run()
+    assert again.counts.written == 0
