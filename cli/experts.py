@@ -25,12 +25,16 @@ def why(reasons: list[dict[str, Any]]) -> str:
         if kind in ("expertise", "interest"):
             parts.append(f"stated {kind}: {reason['label']}")
         elif kind == "answers":
-            parts.append(f"{reason['count']} answers on it in {where}")
+            parts.append(f"{_count(reason['count'], 'answer')} on it in {where}")
         elif kind == "threads":
-            parts.append(f"{reason['count']} threads started on it in {where}")
+            parts.append(f"{_count(reason['count'], 'thread')} started on it in {where}")
         else:
-            parts.append(f"{reason['count']} answers in community {where}")
+            parts.append(f"{_count(reason['count'], 'answer')} in community {where}")
     return "; ".join(parts)
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @click.command()

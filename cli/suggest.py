@@ -20,7 +20,9 @@ def why(reasons: list[dict[str, Any]]) -> str:
     parts = []
     for reason in reasons:
         if reason["kind"] == "department":
-            parts.append(f"department {reason['label']} ({reason['count']} colleagues in it)")
+            count = reason["count"]
+            colleagues = f"{count} colleague{'' if count == 1 else 's'}"
+            parts.append(f"department {reason['label']} ({colleagues} in it)")
         else:
             parts.append(f"your {reason['kind']}: {reason['label']}")
     return "; ".join(parts)

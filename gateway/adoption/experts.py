@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy import func
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -102,19 +101,14 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
             ),
         )  # fmt: skip
     ranked = sorted(found.values(), key=lambda e: (-e.score, e.person_id))[:limit]
-    people = {
-        p.id: p for p in session.scalars(select(Person).where(Person.id.in_(found_ids(ranked))))
-    }
+    ids = [e.person_id for e in ranked]
+    people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
     for expert in ranked:
         person = people[expert.person_id]
         expert.address, expert.name, expert.department = (
             person.address, person.name, person.department,
         )  # fmt: skip
     return ranked
-
-
-def found_ids(experts: list[Expert]) -> list[int]:
-    return [e.person_id for e in experts]
 
 
 def _phrases(topic: tuple[str, ...]) -> list[str]:
@@ -143,7 +137,6 @@ def _activity(session: Session, topic: tuple[str, ...]) -> list[Any]:
             .where(
                 Message.status == MessageStatus.PUBLISHED,
                 Message.sender_id.is_not(None),
-                or_(*(topics.subject_matches(Thread.subject, [word]) for word in topic)),
                 topics.subject_matches(Thread.subject, topic),
             )
             .group_by(Message.sender_id, MessageCommunity.community_id)
