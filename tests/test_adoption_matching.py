@@ -75,6 +75,7 @@ def test_suggestions_follow_interests_expertise_and_department(network: App) -> 
 def test_the_suggest_command(network: App, gateway_cli: GatewayCli) -> None:
     [a11y] = gateway_cli.json("suggest", "carol@example.com")
     assert a11y["join"] == f"a11y-join@{net.DOMAIN}"
+    assert a11y["join_link"] == f"mailto:a11y-join@{net.DOMAIN}?subject=join"
     assert a11y["reasons"] == [{"kind": "interest", "label": "Accessibility"}]
     assert "your interest: Accessibility" in gateway_cli("suggest", "carol@example.com").stdout
     assert "fill in" in gateway_cli("suggest", "dave@example.com").stdout

@@ -133,11 +133,7 @@ class MonthContent:
         expertise = frozenset(tag for kind, tag, _ in profile.tags if kind is TagKind.EXPERTISE)
         questions = self._questions(profile.person_id, community_ids, expertise)
         suggestions = [
-            {
-                **describe_suggestion(s, self.domain),
-                "join_link": f"mailto:{s.slug}-join@{self.domain}?subject=join",
-            }
-            for s in self.matcher.suggest(profile, SUGGESTIONS)
+            describe_suggestion(s, self.domain) for s in self.matcher.suggest(profile, SUGGESTIONS)
         ]
         return {
             "month": self.month.start.strftime("%Y-%m"),

@@ -161,7 +161,8 @@ def profiles(session: Session, person_ids: list[int] | None = None) -> dict[int,
 def suggest_for(session: Session, address: str, limit: int = LIMIT) -> list[Suggestion]:
     """The communities to suggest to one person (raises NotFound for an unknown address).
 
-    The welcome mail calls this with the new member's address, after the join.
+    The welcome mail calls this with the new member's address, after the join, and
+    lays out describe_suggestion()'s values (their `join_link` is the one click).
     """
     person = get_person(session, address)
     return Matcher(session).suggest(profiles(session, [person.id])[person.id], limit)
@@ -182,6 +183,8 @@ def describe_suggestion(suggestion: Suggestion, domain: str) -> dict[str, Any]:
         "members": suggestion.members,
         "score": suggestion.score,
         "join": join_address(suggestion.slug, domain),
+        # One click in a mail: the join request, which the person then confirms.
+        "join_link": f"mailto:{join_address(suggestion.slug, domain)}?subject=join",
         "reasons": [
             {
                 "kind": r.kind,
