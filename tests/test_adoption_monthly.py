@@ -104,7 +104,9 @@ def test_what_the_mails_say(network: App) -> None:
     assert "Which font for print, asked by carol@example.com in Design" in text
     assert "Accessibility: Accessibility for everyone" in text
     assert f"mailto:a11y-join@{net.DOMAIN}?subject=join" in text
-    assert alice["List-Unsubscribe"] == f"<mailto:profile@{net.DOMAIN}?subject=monthly%20off>"
+    assert alice["List-Unsubscribe"] == (
+        f"<mailto:profile@{net.DOMAIN}?subject=monthly%20off&body=Monthly%3A%20off>"
+    )
     assert "Your profile says nothing" not in text
     dave = body(sent[("dave@example.com", "monthly_network")])
     assert "Your profile says nothing" in dave

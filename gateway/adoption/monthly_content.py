@@ -167,8 +167,9 @@ class MonthContent:
 
 
 def opt_out_link(domain: str) -> str:
-    """The mailto: that stops the monthly mail (a profile command, see the README)."""
-    return f"mailto:profile@{domain}?subject=monthly%20off"
+    """The mailto: that stops the monthly mail: a profile@ mail whose body is the
+    profile line "Monthly: off" (profile@ reads "Field: value" lines; see the README)."""
+    return f"mailto:profile@{domain}?subject=monthly%20off&body=Monthly%3A%20off"
 
 
 def advice(figures: Figures) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from gateway.adoption.monthly_content import opt_out_link
 from gateway.adoption.months import latest_month
 from gateway.app import App
 from gateway.settings import Settings
@@ -71,7 +72,7 @@ def test_the_network_over_smtp(app: App, settings: Settings, gateway_cli: Gatewa
             m for m in outbox_for(settings, address) if m["Subject"].startswith("Your network")
             and label in m["Subject"]
         ]  # fmt: skip
-        assert mail["List-Unsubscribe"] == f"<mailto:profile@{net.DOMAIN}?subject=monthly%20off>"
+        assert mail["List-Unsubscribe"] == f"<{opt_out_link(net.DOMAIN)}>"
     [carol] = [
         m for m in outbox_for(settings, "carol@example.com")
         if m["Subject"].startswith("Your network")
