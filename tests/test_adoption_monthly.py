@@ -3,18 +3,22 @@ of the crafted network, at a known time: who gets what, what it says, sent once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email
 import email.message
 import email.policy
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from archive.build import SiteBuilder
 from gateway.adoption.monthly import run_monthly
 from gateway.adoption.monthly import set_monthly_mail
 from gateway.adoption.months import latest_month
 from gateway.app import App
+from gateway.app import build_app
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Delivery
@@ -46,7 +50,8 @@ def mails(app: App) -> dict[tuple[str, str], email.message.EmailMessage]:
         message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, email.message.EmailMessage)
         subject = str(message["Subject"])
-        key = (recipient, kind if kind == "monthly_network" else subject.split(" in ")[0])
+        name = subject.split(" in ")[0].split(" en ")[0]  # English and French subjects
+        key = (recipient, kind if kind == "monthly_network" else name)
         assert key not in found, f"two mails for {key}"
         found[key] = message
     return found
@@ -132,3 +137,24 @@ def test_the_opt_out_and_the_command(network: App, gateway_cli: GatewayCli) -> N
     # A week after it was due, a month no longer sent is skipped.
     late = (AT + dt.timedelta(days=8)).isoformat()
     assert gateway_cli.json("monthly", "run", "--at", late)["mails"] == []
+
+
+def test_the_mails_and_the_stats_page_in_french(settings: Settings, tmp_path: Path) -> None:
+    french = dataclasses.replace(
+        settings, gateway=dataclasses.replace(settings.gateway, language="fr")
+    )
+    app = build_app(french)
+    try:
+        net.build(app)
+        net.send(lambda post, raw: net.ingest(app, post, raw))
+        assert run_monthly(app, AT).count("queued") == 9
+        sent = mails(app)
+        alice = body(sent[("alice@example.com", "monthly_network")])
+        assert "Des communautés pour vous" in alice and "votre expertise « Accessibility »" in alice
+        design = body(sent[("alice@example.com", "Design")])
+        assert "1 question a attendu plus de 3 jours une réponse" in design
+        SiteBuilder(app, tmp_path / "site", search=False).run()
+        page = (tmp_path / "site" / "stats" / "index.html").read_text()
+        assert "Messages par service" in page
+    finally:
+        app.close()
