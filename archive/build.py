@@ -44,6 +44,9 @@ from archive.snapshot import SiteThread
 from archive.snapshot import public_attachments
 from archive.snapshot import read_bodies
 from archive.snapshot import read_index
+from gateway.adoption.stats import Stats
+from gateway.adoption.stats import compute_stats
+from gateway.adoption.stats import describe_figures
 from gateway.app import App
 from gateway.store.db import transaction
 from gateway.store.models import utcnow
@@ -80,6 +83,7 @@ class Manifest:
     pages: dict[str, int] = field(default_factory=dict)  # community slug -> list pages
     files: list[str] = field(default_factory=list)  # attachment paths published
     directory: str = ""  # the people directory's signature
+    stats: str = ""  # the stats page's
     indexed: bool = False  # whether the search index covers the pages
 
     @classmethod
@@ -184,6 +188,10 @@ class SiteBuilder:
         directory = _directory_signature(index)
         if self.full or directory != self.previous.directory:
             out.write(urls.page_file(urls.PEOPLE), pages.people())
+        figures = compute_stats(session, public_only=True, now=self.now)
+        stats = _stats_signature(figures)
+        if self.full or stats != self.previous.stats:
+            out.write(urls.page_file(urls.STATS), pages.stats(figures))
         attachments = public_attachments(session, index)
         publish_attachments(out, blobs, attachments, self.previous.files, self.full)
         page_counts = {**self.previous.pages, **plan.page_counts}
@@ -198,7 +206,7 @@ class SiteBuilder:
             self.fingerprint, plan.thread_signatures, plan.community_signatures,
             plan.person_signatures, page_counts, sorted(attachments),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
-            directory=directory,
+            directory=directory, stats=stats,
         )  # fmt: skip
         manifest.save(out.root)  # the pages are done, whatever happens to the index
         if self.search and not manifest.indexed and index.threads:
@@ -356,6 +364,17 @@ def _directory_signature(index: SiteIndex) -> str:
     """What the people directory shows: names, departments and expertise, not posts."""
     return _digest(
         sorted((p.id, p.display_name, p.department, p.expertise) for p in index.people.values())
+    )
+
+
+def _stats_signature(stats: Stats) -> str:
+    """What the stats page shows: its figures and the dates of its window (a day's
+    builds rewrite it only when a figure changed)."""
+    return _digest(
+        stats.since.date(),
+        stats.until.date(),
+        describe_figures(stats.overall),
+        [(c.slug, c.name, describe_figures(c.figures)) for c in stats.communities],
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from archive.snapshot import MessageEntry
@@ -48,11 +49,15 @@ def posts_per_week(
     messages: Iterable[MessageEntry], now: dt.datetime, weeks: int = WEEKS
 ) -> WeeklyChart:
     """Posts in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first."""
+    counts = Counter(week_start(m.received_at) for m in messages)
+    return weekly_bars(counts, now, weeks)
+
+
+def weekly_bars(counts: Mapping[dt.date, int], now: dt.datetime, weeks: int = WEEKS) -> WeeklyChart:
+    """Bars of counts per week (keyed by their Monday) for the last `weeks` weeks."""
     last = week_start(now)
     first = last - dt.timedelta(weeks=weeks - 1)
-    counts = Counter(
-        start for start in (week_start(m.received_at) for m in messages) if first <= start <= last
-    )
+    counts = {start: value for start, value in counts.items() if first <= start <= last}
     peak = max(counts.values(), default=0)
     slot = WIDTH / weeks
     bars = []
@@ -72,6 +77,13 @@ class Contributor:
     name: str
     posts: int
     share: float  # of the top contributor's count, 0..1, for the bar's length
+
+
+def shares(items: Iterable[tuple[str, int]]) -> list[Contributor]:
+    """Labelled counts as bars of the contributors' chart (departments, delivery modes)."""
+    ranked = sorted(((label, count) for label, count in items if count), key=lambda i: -i[1])
+    peak = ranked[0][1] if ranked else 0
+    return [Contributor(None, label, count, count / peak) for label, count in ranked]
 
 
 def top_contributors(

@@ -19,13 +19,17 @@ from archive import urls
 from archive.bodies import body_html
 from archive.bodies import shown_inline
 from archive.charts import posts_per_week
+from archive.charts import shares
 from archive.charts import top_contributors
+from archive.charts import weekly_bars
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from gateway.adoption.stats import Stats
+from gateway.adoption.stats import describe_figures
 from gateway.settings import Settings
 from gateway.sizes import human_size
 from gateway.store.models import Kind
@@ -38,6 +42,7 @@ FEED_ENTRIES = 30
 RECENT_POSTS = 20
 # Deeper replies are drawn at this indentation: a 40-deep quarrel stays readable.
 MAX_DEPTH = 8
+STATS_WEEKS = 13  # the stats page's window (gateway.adoption.stats.DEFAULT_DAYS)
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -196,6 +201,41 @@ class Pages:
 
     def search(self) -> str:
         return self._render("search", urls.SEARCH)
+
+    def stats(self, stats: Stats) -> str:
+        """Participation in the public communities: charts and a table (`gateway stats`)."""
+        overall = stats.overall
+        weekly = {dt.date.fromisoformat(week): n for week, (n, _) in overall.weekly.items()}
+        communities = []
+        for item in stats.communities:
+            figures = describe_figures(item.figures)
+            slug = item.slug
+            communities.append({**figures, "name": item.name, "url": urls.community(slug)})
+        return self._render(
+            "stats",
+            urls.STATS,
+            since=stats.since,
+            until=stats.until,
+            overall=describe_figures(overall),
+            weekly=weekly_bars(weekly, stats.until, STATS_WEEKS),
+            departments=shares(
+                (name or self.labels["stats_no_department"], n)
+                for name, n in overall.departments.items()
+            ),
+            delivery=shares(
+                (self.labels["stats_delivery"][mode], n) for mode, n in overall.delivery.items()
+            ),
+            contributors=shares(
+                (c.name or c.address.split("@", 1)[0], c.posts) for c in overall.top_contributors
+            ),
+            origins=shares(
+                [
+                    (self.labels["stats_new_posts"], overall.new_posts),
+                    (self.labels["stats_imported_posts"], overall.imported_posts),
+                ]
+            ),
+            communities=communities,
+        )
 
     def feed(
         self,

@@ -15,6 +15,7 @@ from gateway import links
 HOME = ""
 PEOPLE = "people/"
 SEARCH = "search/"
+STATS = "stats/"  # the public communities' participation figures
 SITE_FEED = "feed.atom"
 STYLESHEET = "static/site.css"
 SEARCH_SCRIPT = "static/search.js"

@@ -38,6 +38,10 @@ COMMANDS = {
     "serve": "cli.serve:serve",
     "thread": "cli.thread:thread",
     "held": "cli.held:held",
+    "stats": "cli.stats:stats",
+    "experts": "cli.experts:experts",
+    "suggest": "cli.suggest:suggest",
+    "monthly": "cli.monthly:monthly",
 }
 
 

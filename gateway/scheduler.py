@@ -1,5 +1,6 @@
 """Fires the digest runs inside `gateway serve`: APScheduler checks every minute
-(and once at start-up) whether anyone's digest is due.
+(and once at start-up) whether anyone's digest, or the monthly mail
+(gateway.adoption.monthly), is due.
 
 The runs themselves are gateway.digests.runner.run_digests, which queues each
 digest once however often it is called; so the scheduler needs no lock, a late
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from gateway.adoption.monthly import run_monthly
 from gateway.app import App
 from gateway.digests.runner import run_digests
 from gateway.store.models import Cadence
@@ -55,3 +57,10 @@ class DigestScheduler:
                 continue
             if report.count("queued"):
                 self.queued()
+        try:
+            monthly = run_monthly(self.app, utcnow())
+        except Exception:
+            log.exception("the monthly mail run failed; trying again in a minute")
+            return
+        if monthly.count("queued"):
+            self.queued()

@@ -117,6 +117,19 @@ class ActionSettings:
 
 
 @dataclass(frozen=True)
+class AdoptionSettings:
+    # A question with no reply after this many hours is offered, in daily digests, to
+    # the members whose expertise matches it; at most questions_per_day a digest.
+    unanswered_after_hours: int = 48
+    questions_per_day: int = 3
+    # The monthly mails (the owners' report, each member's "your network") go out on
+    # this day of the month, at the daily digest's time.
+    monthly_day: int = 1
+    owner_report: bool = True
+    network_mail: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -127,6 +140,7 @@ class Settings:
     digests: DigestSettings = field(default_factory=DigestSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
+    adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
     path: Path | None = None
 
     @property
@@ -165,6 +179,7 @@ SECTIONS: dict[str, type] = {
     "digests": DigestSettings,
     "archive": ArchiveSettings,
     "actions": ActionSettings,
+    "adoption": AdoptionSettings,
 }
 
 
@@ -243,6 +258,14 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _day_of_month(value: int) -> int:
+    if not 1 <= value <= 28:
+        raise ValueError(
+            f"must be a day of the month from 1 to 28 (every month has it), not {value}"
+        )
+    return value
+
+
 def _env_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
         raise ValueError(f"must be an environment variable name, not {value!r}")
@@ -286,6 +309,9 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("archive", "search_interval"): _positive,
     ("actions", "token_days"): _positive,
     ("actions", "replies_per_hour"): _positive,
+    ("adoption", "unanswered_after_hours"): _positive,
+    ("adoption", "questions_per_day"): _positive,
+    ("adoption", "monthly_day"): _day_of_month,
 }
 
 

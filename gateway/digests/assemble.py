@@ -15,6 +15,9 @@ from gateway.store.models import Cadence
 
 MOST_ACTIVE = 3
 QUESTIONS = 5
+# Questions matching the reader's expertise offered in one digest ([adoption]
+# questions_per_day): a few a day, so that experts are asked, not flooded.
+MATCHED_QUESTIONS = 3
 NEW_MEMBERS = 10
 
 
@@ -62,7 +65,13 @@ class Digest:
 
 
 def assemble(
-    reader: Reader, news: News, cadence: Cadence, period: str, start: dt.datetime, end: dt.datetime
+    reader: Reader,
+    news: News,
+    cadence: Cadence,
+    period: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    matched_questions: int = MATCHED_QUESTIONS,
 ) -> Digest:
     mine = sorted(
         (news.communities[c] for c in reader.community_ids if c in news.communities),
@@ -90,13 +99,16 @@ def assemble(
         end=end,
         sections=sections,
         most_active=most_active,
-        questions=_questions(reader, news, mine),
+        questions=_questions(reader, news, mine, matched_questions),
         new_members=_new_members(reader, news, mine),
     )
 
 
-def _questions(reader: Reader, news: News, mine: list[CommunityRef]) -> list[tuple[Question, bool]]:
-    """Unanswered questions, those matching the reader's expertise first, then oldest."""
+def _questions(
+    reader: Reader, news: News, mine: list[CommunityRef], matched_questions: int
+) -> list[tuple[Question, bool]]:
+    """Unanswered questions, those matching the reader's expertise first (at most
+    `matched_questions` of them), then the oldest."""
     found: dict[int, Question] = {}
     for community in mine:
         for question in news.questions.get(community.id, []):
@@ -106,7 +118,8 @@ def _questions(reader: Reader, news: News, mine: list[CommunityRef]) -> list[tup
         ((q, q.matches(reader.expertise)) for q in found.values()),
         key=lambda pair: (not pair[1], pair[0].asked_at),
     )
-    return ranked[:QUESTIONS]
+    matched = [pair for pair in ranked if pair[1]][:matched_questions]
+    return (matched + [pair for pair in ranked if not pair[1]])[:QUESTIONS]
 
 
 def _new_members(reader: Reader, news: News, mine: list[CommunityRef]) -> list[NewMember]:

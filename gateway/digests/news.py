@@ -38,7 +38,8 @@ from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 
 # A question is a thread whose first post asks something and got no reply after
-# this long; older than QUESTION_HORIZON, it is no longer news.
+# this long ([adoption] unanswered_after_hours); older than QUESTION_HORIZON, it is
+# no longer news.
 UNANSWERED_AFTER = dt.timedelta(days=2)
 QUESTION_HORIZON = dt.timedelta(days=14)
 EXCERPT_SOURCE = 4000  # characters of a body read to make its excerpt
@@ -132,6 +133,7 @@ def gather(
     start: dt.datetime,
     end: dt.datetime,
     base_url: str,
+    unanswered_after: dt.timedelta = UNANSWERED_AFTER,
 ) -> News:
     ids = sorted(community_ids)
     communities = {
@@ -141,9 +143,25 @@ def gather(
     return News(
         communities=communities,
         threads=_threads(session, communities, start, end, base_url),
-        questions=_questions(session, communities, end, base_url),
+        questions=_questions(session, communities, end, base_url, unanswered_after),
         new_members=_new_members(session, ids, start, end),
     )
+
+
+def unanswered_questions(
+    session: Session,
+    community_ids: Collection[int],
+    end: dt.datetime,
+    base_url: str,
+    unanswered_after: dt.timedelta = UNANSWERED_AFTER,
+) -> dict[int, list[Question]]:
+    """The questions of these communities still unanswered at `end` (the monthly mails
+    offer them too, gateway.adoption.monthly)."""
+    communities = {
+        c.id: CommunityRef(c.id, c.slug, c.name, c.visibility is Visibility.PUBLIC)
+        for c in session.scalars(select(Community).where(Community.id.in_(sorted(community_ids))))
+    }
+    return _questions(session, communities, end, base_url, unanswered_after)
 
 
 def _published_smtp() -> ColumnElement[bool]:
@@ -215,7 +233,11 @@ def _threads(
 
 
 def _questions(
-    session: Session, communities: dict[int, CommunityRef], end: dt.datetime, base_url: str
+    session: Session,
+    communities: dict[int, CommunityRef],
+    end: dt.datetime,
+    base_url: str,
+    unanswered_after: dt.timedelta,
 ) -> dict[int, list[Question]]:
     rows = session.execute(
         select(
@@ -235,7 +257,7 @@ def _questions(
             Message.parent_id.is_(None),
             Thread.message_count == 1,
             Message.received_at >= end - QUESTION_HORIZON,
-            Message.received_at < end - UNANSWERED_AFTER,
+            Message.received_at < end - unanswered_after,
             _published_smtp(),
         )
         .order_by(Message.received_at)

@@ -115,10 +115,25 @@ def run_digests(
         digests: list[Digest] = []
         for (start, end), items in windows.items():
             communities = {c for item in items for c in item.reader.community_ids}
-            news = gather(session, communities, start, end, app.settings.archive.base_url)
+            news = gather(
+                session,
+                communities,
+                start,
+                end,
+                app.settings.archive.base_url,
+                dt.timedelta(hours=app.settings.adoption.unanswered_after_hours),
+            )
             writer.new_window(news.communities)
             for item in items:
-                digest = assemble(item.reader, news, cadence, item.due.period, start, end)
+                digest = assemble(
+                    item.reader,
+                    news,
+                    cadence,
+                    item.due.period,
+                    start,
+                    end,
+                    app.settings.adoption.questions_per_day,
+                )
                 if dry_run:
                     report.planned.append(_preview(writer, digest, names))
                 else:

@@ -39,13 +39,15 @@ def compose(
     reply_to: str = "",
     in_reply_to: str = "",
     attached: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     """A plain-text mail from templates/mail/<key>.<language>.txt: its `subject` and `body`
     blocks. Marked auto-generated (RFC 3834), so that responders do not answer it.
 
     `sender` is the local part of From; `reply_to` an address replies should go to
     (confirm+TOKEN@); `in_reply_to` the Message-ID answered, so that clients thread
-    the answer; `attached` a mail's raw bytes, sent along as a message/rfc822 part."""
+    the answer; `attached` a mail's raw bytes, sent along as a message/rfc822 part;
+    `headers` more headers (List-Unsubscribe for the monthly mail)."""
     domain = settings.gateway.domain
     template = templates.get_template(f"mail/{key}.{settings.gateway.language}.txt")
     context = template.new_context({"domain": domain, **values})
@@ -64,6 +66,8 @@ def compose(
         message["References"] = f"<{in_reply_to}>"
     message["Auto-Submitted"] = "auto-generated"
     message[LOOP_HEADER] = domain
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body, charset="utf-8")
     if attached is not None:
         return _with_attachment(message, attached)

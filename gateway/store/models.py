@@ -203,6 +203,8 @@ class Person(Base):
     bio: Mapped[str] = mapped_column(Text, default="")
     # IANA zone for digests at the person's local time; empty: the gateway's.
     timezone: Mapped[str] = mapped_column(String(64), default="")
+    # Whether the person gets the monthly "your network" mail (gateway.adoption.monthly).
+    monthly_mail: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -476,6 +478,27 @@ class DigestRun(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MonthlyRun(Base):
+    """A monthly mail for one person and month, sent exactly once (unique key): a
+    member's "your network" mail (community_id 0), or an owner's report on one
+    community (gateway.adoption.monthly)."""
+
+    __tablename__ = "monthly_runs"
+    __table_args__ = (UniqueConstraint("person_id", "kind", "community_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "network" or "report"
+    # No foreign key: 0 (no community) must be part of the unique key.
+    community_id: Mapped[int] = mapped_column(Integer, default=0)
+    period: Mapped[str] = mapped_column(String(16))  # "2026-12"
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued, empty
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Confirmation(Base):

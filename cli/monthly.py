@@ -1,0 +1,74 @@
+"""`gateway monthly`: the monthly mails (owners' reports, members' "your network") by
+hand, and a member's opt-out."""
+
+from __future__ import annotations
+
+import click
+
+from cli.digest import _moment
+from cli.output import emit_json
+from cli.output import emit_table
+from cli.output import json_option
+from cli.state import CliState
+from cli.state import pass_state
+from gateway.adoption.monthly import run_monthly
+from gateway.adoption.monthly import set_monthly_mail
+
+
+@click.group()
+def monthly() -> None:
+    """The monthly mails (`gateway serve` sends them on schedule)."""
+
+
+@monthly.command()
+@click.option("--at", "at", metavar="ISO-TIME", help="Run as if it were this time [default: now].")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; record nothing.")
+@json_option
+@pass_state
+def run(state: CliState, at: str | None, dry_run: bool, as_json: bool) -> None:
+    """Queue the monthly mails due now (or at --at) that are not sent yet: each is
+    sent once a month, however often this runs."""
+    report = run_monthly(state.app, _moment(at), dry_run=dry_run)
+    rows = [
+        {
+            "email": p.address,
+            "kind": p.kind,
+            "community": p.community,
+            "status": p.status,
+            "subject": p.subject,
+        }  # fmt: skip
+        for p in report.planned
+    ]
+    if as_json:
+        emit_json({"period": report.period, "mails": rows})
+        return
+    emit_table(
+        rows,
+        [("EMAIL", "email"), ("KIND", "kind"), ("COMMUNITY", "community"), ("STATUS", "status")],
+        empty=f"No monthly mail is due for {report.period}: every one was already sent.",
+    )
+    verb = "would be queued" if dry_run else "queued"
+    click.echo(
+        f"{report.period}: {report.count('queued')} {verb}, {report.count('empty')} with"
+        f" nothing to say, {report.count('already')} already sent."
+    )
+
+
+@monthly.command()
+@click.argument("email")
+@pass_state
+def stop(state: CliState, email: str) -> None:
+    """Stop the monthly "your network" mail to EMAIL."""
+    with state.transaction() as session:
+        address = set_monthly_mail(session, email, False).address
+    click.echo(f"{address} will no longer get the monthly mail.")
+
+
+@monthly.command()
+@click.argument("email")
+@pass_state
+def start(state: CliState, email: str) -> None:
+    """Send the monthly "your network" mail to EMAIL again."""
+    with state.transaction() as session:
+        address = set_monthly_mail(session, email, True).address
+    click.echo(f"{address} will get the monthly mail again.")
