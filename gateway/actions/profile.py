@@ -39,19 +39,28 @@ FIELDS = {
     "fuseau horaire": "timezone",
 }
 TAG_FIELDS = frozenset({"expertise", "interests"})
+# "Monthly: off" (the monthly mail's opt-out link writes it) and "Monthly: on".
+MONTHLY_FIELDS = frozenset({"monthly", "monthly mail", "mensuel", "lettre mensuelle"})
+MONTHLY_VALUES = {"on": True, "yes": True, "oui": True, "off": False, "no": False, "non": False}
 MAX_REPORTED = 10
 
 
 def run(ctx: ActionContext) -> None:
-    changes, problems = read_lines(own_lines(ctx.mail.body_text))
+    monthly, lines, monthly_problems = read_monthly(own_lines(ctx.mail.body_text))
+    changes, problems = read_lines(lines)
+    problems = monthly_problems + problems
     person = find_person(ctx.session, ctx.sender)
     changed = False
-    if changes != ProfileChanges():
+    asked = changes != ProfileChanges() or monthly is not None
+    if asked:
         if not domain_allowed(ctx.sender, ctx.settings.gateway.allowed_domains):
             ctx.answer("action_refused", {"reason": "domain", "community": None})
             return
         person = ensure_person(ctx.session, ctx.sender)
         changed = apply_profile_changes(person, changes)
+        if monthly is not None and person.monthly_mail != monthly:
+            person.monthly_mail = monthly
+            changed = True
         ctx.session.flush()
     profile = describe_profile(person) if person is not None else None
     ctx.answer(
@@ -59,12 +68,30 @@ def run(ctx: ActionContext) -> None:
         {
             "profile": profile,
             "changed": changed,
-            "asked": changes != ProfileChanges(),
+            "asked": asked,
+            "monthly": person.monthly_mail if person is not None else True,
             "problems": problems[:MAX_REPORTED],
             "more_problems": max(0, len(problems) - MAX_REPORTED),
             "profile_address": ctx.address("profile"),
         },
     )
+
+
+def read_monthly(lines: list[str]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:
+    """The "Monthly: on|off" line's wish (the last one wins), the other lines, and the
+    monthly lines whose value is neither."""
+    wish: bool | None = None
+    others: list[str] = []
+    problems: list[dict[str, Any]] = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon or fold_tag(name) not in MONTHLY_FIELDS:
+            others.append(line)
+        elif fold_tag(value) in MONTHLY_VALUES:
+            wish = MONTHLY_VALUES[fold_tag(value)]
+        else:
+            problems.append({"line": line.strip()[:200], "problem": "invalid"})
+    return wish, others, problems
 
 
 def read_lines(lines: list[str]) -> tuple[ProfileChanges, list[dict[str, Any]]]:

@@ -1,5 +1,6 @@
-"""The welcome mail of a new member: the community, its addresses, and a catch-up on its
-most active threads of the last 30 days, so a newcomer finds it alive."""
+"""The welcome mail of a new member: the community, its addresses, a catch-up on its
+most active threads of the last 30 days, so a newcomer finds it alive, and other
+communities that match their profile, one click away."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy import select
 
 from gateway import links
 from gateway.actions.context import ActionContext
+from gateway.adoption.suggest import describe_suggestion
+from gateway.adoption.suggest import suggest_for
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
@@ -22,6 +25,8 @@ from gateway.store.models import Visibility
 
 CATCH_UP = dt.timedelta(days=30)
 CATCH_UP_THREADS = 5
+# Communities the newcomer is not in that match their profile (gateway.adoption.suggest).
+SUGGESTIONS = 3
 
 
 def send_welcome(ctx: ActionContext, community: Community, person: Person) -> None:
@@ -42,6 +47,10 @@ def send_welcome(ctx: ActionContext, community: Community, person: Person) -> No
             "threads": catch_up(ctx, community),
             "profile_empty": not person.tags,
             "profile_address": ctx.address("profile"),
+            "suggestions": [
+                describe_suggestion(suggestion, ctx.settings.gateway.domain)
+                for suggestion in suggest_for(ctx.session, person.address, SUGGESTIONS)
+            ],
         },
         person_id=person.id,
     )

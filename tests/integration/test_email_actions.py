@@ -20,7 +20,9 @@ from gateway.actions.tokens import new_token
 from gateway.app import App
 from gateway.communities import create_community
 from gateway.members import add_members
+from gateway.people import ProfileChanges
 from gateway.people import find_person
+from gateway.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail
@@ -286,6 +288,37 @@ def test_the_welcome_catches_up_on_the_busiest_threads(mail: Mail, seeded: App) 
     body = text(mail.wait("erin@example.com", "welcome"))
     assert body.index("Busy thread") < body.index("Quiet thread")
     assert "http://localhost:8000/t/" in body
+
+
+def test_the_welcome_suggests_communities_that_match_the_profile(mail: Mail, seeded: App) -> None:
+    frank = "frank@example.com"
+    with transaction(seeded.sessions) as session:
+        set_profile(session, frank, ProfileChanges(interests=["colours"]))
+    mail.send(frank, f"board-join@{DOMAIN}")
+    mail.send(frank, confirm_address(mail.wait(frank, "confirm_join")))
+    body = text(mail.wait(frank, "welcome"))
+    assert f"mailto:design-join@{DOMAIN}?subject=join" in body
+    assert "Shapes, colours, type" in body
+
+
+def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(
+    mail: Mail, seeded: App, language: str
+) -> None:
+    bob = "bob@example.com"
+
+    def monthly() -> bool:
+        with transaction(seeded.read_sessions) as session:
+            person = find_person(session, bob)
+            assert person is not None
+            return person.monthly_mail
+
+    mail.send(bob, f"profile@{DOMAIN}", "monthly off", "Monthly: off")
+    mail.wait(bob, "profile")
+    assert monthly() is False
+    mail.send(bob, f"profile@{DOMAIN}", "mensuel", "Mensuel: oui\nMonthly: maybe")
+    answer = text(mail.wait(bob, "profile", count=2))
+    assert monthly() is True
+    assert "Monthly: maybe" in answer  # reported, not guessed
 
 
 def test_a_private_community_asks_its_owners(mail: Mail, seeded: App) -> None:
