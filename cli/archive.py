@@ -27,7 +27,11 @@ def archive() -> None:
     help="Folder to write the site to [default: [archive] out_dir].",
 )
 @click.option("--full", is_flag=True, help="Render every page, not only what changed.")
-@click.option("--no-search", is_flag=True, help="Skip the search index (a quick rebuild).")
+@click.option(
+    "--no-search",
+    is_flag=True,
+    help="A quick update: no search index, and the stats page is left as it was.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @json_option
 @pass_state
