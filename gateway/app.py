@@ -18,10 +18,9 @@ import templates
 
 if TYPE_CHECKING:
     import jinja2
+
+    from gateway.relay.envelope import Relay
 from gateway.blobs import BlobStore
-from gateway.relay.envelope import Relay
-from gateway.relay.maildir import MaildirRelay
-from gateway.relay.mta import MtaRelay
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.db import make_engine
@@ -112,7 +111,12 @@ def build_app(settings: Settings) -> App:
 
 
 def make_relay(settings: Settings) -> Relay:
-    """The way out chosen in [relay]: the company MTA, or the outbox Maildir."""
+    """The way out chosen in [relay]: the company MTA, or the outbox Maildir. (Imported
+    here: the commands that send nothing start without asyncio and mailbox.)"""
     if settings.relay.backend == "smtp":
+        from gateway.relay.mta import MtaRelay
+
         return MtaRelay(settings.relay, helo_name=settings.gateway.domain)
+    from gateway.relay.maildir import MaildirRelay
+
     return MaildirRelay(settings.outbox_dir, settings.gateway.domain)
