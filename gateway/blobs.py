@@ -15,6 +15,8 @@ import re
 import tempfile
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 from typing import Protocol
@@ -107,19 +109,25 @@ class BlobStore:
         """
         final = self.path(sha256)
         try:
-            new_folders = [
-                folder for folder in (final.parent.parent, final.parent) if not folder.is_dir()
-            ]
-            final.parent.mkdir(parents=True, exist_ok=True)
+            changed = self._make_folders(sha256)
             try:
                 # link() fails if the name exists: a concurrent writer of the same
                 # content won, and its blob is byte-for-byte ours.
                 os.link(tmp, final)
             except FileExistsError:
-                return []
-            return [final.parent, *(folder.parent for folder in new_folders)]
+                return changed
+            return [final.parent, *changed]
         finally:
             tmp.unlink(missing_ok=True)
+
+    def _make_folders(self, sha256: str) -> list[Path]:
+        """Create the blob's folders where missing; return the folders that got a new entry."""
+        final = self.path(sha256)
+        new_folders = [
+            folder for folder in (final.parent.parent, final.parent) if not folder.is_dir()
+        ]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        return [folder.parent for folder in new_folders]
 
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
@@ -128,56 +136,76 @@ class BlobStore:
 class BlobBatch:
     """Blobs written together and made durable together, for the ingest's group commit.
 
-    put() hands the writing of a temporary file to the store's threads and returns
-    (creating a file costs about half a millisecond here, most of a small mail's
-    storing); sync() waits for the writes, fsyncs the files in parallel (the file
-    system folds concurrent fsyncs into few journal commits), links them into place
-    and fsyncs the folders. Until sync() returns none of them has its final name,
-    so a crash can leave temporary files, never a truncated blob under a content
-    hash.
+    put() hands a blob to the store's threads and returns at once: a thread checks
+    whether the blob is stored already, else creates its folders and writes it to a
+    temporary file (creating a folder or a file costs up to half a millisecond here,
+    more than a small mail's parsing). sync() waits for the writes; then the threads
+    fsync the files, all at once (the file system folds concurrent fsyncs into few
+    journal commits: several times cheaper than syncing each file as it is written),
+    link them into place, and fsync the folders. Until sync() returns none of them
+    has its final name, so a crash can leave temporary files and empty folders,
+    never a truncated blob under a content hash.
     """
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
-        self._pending: dict[str, Future[Path]] = {}
+        self._pending: dict[str, Future[_Written | None]] = {}
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         sha256 = sha256 or hashlib.sha256(data).hexdigest()
-        if sha256 in self._pending or self.store.exists(sha256):
-            return sha256
-        self.store.root.mkdir(parents=True, exist_ok=True)
-        self._pending[sha256] = self.store.sync_pool().submit(
-            _write_temporary, self.store.root, data
-        )
+        if sha256 not in self._pending:
+            self._pending[sha256] = self.store.sync_pool().submit(
+                _write_temporary, self.store, sha256, data
+            )
         return sha256
 
     def sync(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        written = {sha256: future.result() for sha256, future in pending.items()}
+        written = [w for future in pending.values() if (w := future.result()) is not None]
         pool = self.store.sync_pool()
-        list(pool.map(_fsync, written.values()))
-        folders: set[Path] = set()
-        for sha256, tmp in written.items():
-            folders.update(self.store._link_unsynced(tmp, sha256))
+        folders = set(chain.from_iterable(pool.map(self._sync_and_link, written)))
         list(pool.map(_fsync, folders))
 
     def discard(self) -> None:
         """Forget what was not synced (the batch failed): remove its temporary files."""
         for future in self._pending.values():
             try:
-                future.result().unlink(missing_ok=True)
+                written = future.result()
             except OSError:
-                pass  # it was never written
+                continue  # it was never written
+            if written is not None:
+                written.tmp.unlink(missing_ok=True)
         self._pending.clear()
 
+    def _sync_and_link(self, written: _Written) -> list[Path]:
+        _fsync(written.tmp)
+        return [*self.store._link_unsynced(written.tmp, written.sha256), *written.folders]
 
-def _write_temporary(root: Path, data: bytes) -> Path:
-    fd, name = tempfile.mkstemp(dir=root, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as tmp:
-        tmp.write(data)
-    return Path(name)
+
+@dataclass(frozen=True)
+class _Written:
+    """A blob of a batch in its temporary file, and the folders made for it (to fsync)."""
+
+    sha256: str
+    tmp: Path
+    folders: list[Path]
+
+
+def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | None:
+    """The blob in a temporary file, not synced yet; None if it is stored already."""
+    if store.exists(sha256):
+        return None
+    folders = store._make_folders(sha256)
+    fd, name = tempfile.mkstemp(dir=store.root, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return _Written(sha256, Path(name), folders)
 
 
 def _fsync(path: Path) -> None:

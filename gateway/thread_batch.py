@@ -77,7 +77,6 @@ class ThreadState:
     last_activity_at: dt.datetime
     message_count: int
     merged_into: ThreadState | None = None
-    changed: bool = False  # stored, with figures to write back
     removed: bool = False  # merged into another and deleted from the store
 
     def resolved(self) -> ThreadState:
@@ -138,6 +137,7 @@ class ThreadBatch:
         self._new_threads: list[ThreadState] = []
         self._merged: list[ThreadState] = []
         self._relinked: list[Node] = []
+        self._changed: dict[ThreadState, None] = {}  # threads whose figures changed
 
     # -- what the store holds
 
@@ -258,6 +258,10 @@ class ThreadBatch:
         self._new_threads.append(thread)
         return thread
 
+    def changed(self, thread: ThreadState) -> None:
+        """Its figures changed: to write back (with the thread, for a new one)."""
+        self._changed[thread] = None
+
     def relink(self, node: Node, parent: Node) -> None:
         node.parent = parent
         if not node.relinked:
@@ -280,7 +284,7 @@ class ThreadBatch:
             thread.created_at = created
         if last is not None:
             thread.last_activity_at = last
-        thread.changed = True
+        self.changed(thread)
 
     def flush(self) -> None:
         """Write the batch's changes to the store: new threads and messages (with their
@@ -330,11 +334,11 @@ class ThreadBatch:
             ]
             if links:
                 session.execute(insert(MessageCommunity), links)
-        changed = [t for t in self._threads.values() if t.changed and t.merged_into is None]
+        written = set(threads)
+        changed = [t for t in self._changed if t.merged_into is None and t not in written]
+        self._changed = {}
         if changed:
             session.execute(update(Thread), [_thread_row(t) | {"id": t.id} for t in changed])
-            for thread in changed:
-                thread.changed = False
             expire(session, Thread, [t.id for t in changed])
 
     # -- loading

@@ -126,7 +126,7 @@ def thread_message(
         if message.published:
             thread.message_count += 1
         thread.last_activity_at = max(thread.last_activity_at, message.received_at)
-        thread.changed = True
+        batch.changed(thread)
 
 
 def candidates(references: Sequence[str], in_reply_to: Sequence[str]) -> list[str]:
