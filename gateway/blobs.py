@@ -137,12 +137,11 @@ class BlobBatch:
     """Blobs written together and made durable together, for the ingest's group commit.
 
     put() hands a blob to the store's threads and returns at once: a thread checks
-    whether the blob is stored already, else creates its folders and writes it to a
-    temporary file (creating a folder or a file costs up to half a millisecond here,
-    more than a small mail's parsing). sync() waits for the writes; then the threads
-    fsync the files, all at once (the file system folds concurrent fsyncs into few
-    journal commits: several times cheaper than syncing each file as it is written),
-    link them into place, and fsync the folders. Until sync() returns none of them
+    whether the blob is stored already, else creates its folders, writes it to a
+    temporary file and fsyncs the file and the new folders, while ingest goes on
+    (creating a folder or a file costs up to half a millisecond here, more than a
+    small mail's parsing). sync() waits for them, links the files into place and
+    fsyncs the folders that got the new names. Until sync() returns none of them
     has its final name, so a crash can leave temporary files and empty folders,
     never a truncated blob under a content hash.
     """
@@ -165,7 +164,7 @@ class BlobBatch:
         pending, self._pending = self._pending, {}
         written = [w for future in pending.values() if (w := future.result()) is not None]
         pool = self.store.sync_pool()
-        folders = set(chain.from_iterable(pool.map(self._sync_and_link, written)))
+        folders = set(chain.from_iterable(pool.map(self._link, written)))
         list(pool.map(_fsync, folders))
 
     def discard(self) -> None:
@@ -179,22 +178,20 @@ class BlobBatch:
                 written.tmp.unlink(missing_ok=True)
         self._pending.clear()
 
-    def _sync_and_link(self, written: _Written) -> list[Path]:
-        _fsync(written.tmp)
-        return [*self.store._link_unsynced(written.tmp, written.sha256), *written.folders]
+    def _link(self, written: _Written) -> list[Path]:
+        return self.store._link_unsynced(written.tmp, written.sha256)
 
 
 @dataclass(frozen=True)
 class _Written:
-    """A blob of a batch in its temporary file, and the folders made for it (to fsync)."""
+    """A blob of a batch in its synced temporary file."""
 
     sha256: str
     tmp: Path
-    folders: list[Path]
 
 
 def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | None:
-    """The blob in a temporary file, not synced yet; None if it is stored already."""
+    """The blob in a synced temporary file, its folders made; None if it is stored already."""
     if store.exists(sha256):
         return None
     folders = store._make_folders(sha256)
@@ -202,10 +199,14 @@ def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | N
     try:
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        for folder in folders:
+            _fsync(folder)
     except BaseException:
         os.unlink(name)
         raise
-    return _Written(sha256, Path(name), folders)
+    return _Written(sha256, Path(name))
 
 
 def _fsync(path: Path) -> None:
