@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import tempfile
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 from typing import Protocol
@@ -25,6 +25,8 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
 # Parallel fsyncs for a batch: enough to keep the disk's queue full.
 _SYNC_THREADS = 16
+# Names of a batch's temporary files: unique within the process.
+_TEMPORARY_NAMES = itertools.count()
 
 
 class BlobWriter(Protocol):
@@ -108,26 +110,39 @@ class BlobStore:
         name to survive a crash.
         """
         final = self.path(sha256)
+        changed: list[Path] = []
         try:
-            changed = self._make_folders(sha256)
             try:
-                # link() fails if the name exists: a concurrent writer of the same
-                # content won, and its blob is byte-for-byte ours.
                 os.link(tmp, final)
-            except FileExistsError:
-                return changed
-            return [final.parent, *changed]
+            except FileNotFoundError:  # its folder is new
+                changed = self._make_folders(sha256)
+                os.link(tmp, final)
+        except FileExistsError:
+            # link() fails if the name exists: a concurrent writer of the same
+            # content won, and its blob is byte-for-byte ours.
+            return changed
         finally:
             tmp.unlink(missing_ok=True)
+        return [final.parent, *changed]
 
     def _make_folders(self, sha256: str) -> list[Path]:
-        """Create the blob's folders where missing; return the folders that got a new entry."""
-        final = self.path(sha256)
+        """Create the blob's folders where missing; return the folders that got a new entry.
+
+        One mkdir when the folder exists or only it is missing (the common cases).
+        """
+        leaf = self.path(sha256).parent
+        try:
+            os.mkdir(leaf)
+            return [leaf.parent]
+        except FileExistsError:
+            return []
+        except FileNotFoundError:
+            pass  # its parent is missing too
         new_folders = [
-            folder for folder in (final.parent.parent, final.parent) if not folder.is_dir()
+            folder for folder in (leaf.parent.parent, leaf.parent) if not folder.is_dir()
         ]
-        final.parent.mkdir(parents=True, exist_ok=True)
-        return [folder.parent for folder in new_folders]
+        leaf.mkdir(parents=True, exist_ok=True)
+        return [folder.parent for folder in (*new_folders, leaf)]
 
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
@@ -138,12 +153,12 @@ class BlobBatch:
 
     put() hands a blob to the store's threads and returns at once: a thread checks
     whether the blob is stored already, else creates its folders, writes it to a
-    temporary file and fsyncs the file and the new folders, while ingest goes on
-    (creating a folder or a file costs up to half a millisecond here, more than a
-    small mail's parsing). sync() waits for them, links the files into place and
-    fsyncs the folders that got the new names. Until sync() returns none of them
-    has its final name, so a crash can leave temporary files and empty folders,
-    never a truncated blob under a content hash.
+    temporary file and fsyncs it, while ingest goes on (creating a folder or a file
+    costs up to half a millisecond here, more than a small mail's parsing). sync()
+    waits for them, links the files into place and fsyncs the folders that got new
+    entries, each once, all at once. Until sync() returns none of them has its
+    final name, so a crash can leave temporary files and empty folders, never a
+    truncated blob under a content hash.
     """
 
     def __init__(self, store: BlobStore) -> None:
@@ -164,7 +179,8 @@ class BlobBatch:
         pending, self._pending = self._pending, {}
         written = [w for future in pending.values() if (w := future.result()) is not None]
         pool = self.store.sync_pool()
-        folders = set(chain.from_iterable(pool.map(self._link, written)))
+        folders = set(itertools.chain.from_iterable(pool.map(self._link, written)))
+        folders.update(folder for w in written for folder in w.folders)
         list(pool.map(_fsync, folders))
 
     def discard(self) -> None:
@@ -184,29 +200,41 @@ class BlobBatch:
 
 @dataclass(frozen=True)
 class _Written:
-    """A blob of a batch in its synced temporary file."""
+    """A blob of a batch in its synced temporary file; the folders made for it (to fsync)."""
 
     sha256: str
     tmp: Path
+    folders: list[Path]
 
 
 def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | None:
-    """The blob in a synced temporary file, its folders made; None if it is stored already."""
+    """The blob in a synced temporary file, its folder made; None if it is stored already.
+
+    Plain os calls: on the store's threads each call that blocks gives the interpreter
+    lock back and waits for it again, behind the ingest thread.
+    """
     if store.exists(sha256):
         return None
     folders = store._make_folders(sha256)
-    fd, name = tempfile.mkstemp(dir=store.root, prefix=".tmp-")
+    while True:
+        tmp = store.root / f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            continue  # left by a process with the same id, before a crash
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        for folder in folders:
-            _fsync(folder)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
-        os.unlink(name)
+        tmp.unlink(missing_ok=True)
         raise
-    return _Written(sha256, Path(name))
+    return _Written(sha256, tmp, folders)
 
 
 def _fsync(path: Path) -> None:
