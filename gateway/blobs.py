@@ -217,7 +217,9 @@ def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | N
         return None
     folders = store._make_folders(sha256)
     while True:
-        tmp = store.root / f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}"
+        # Beside the blob, not in one folder for all: creating and removing names in a
+        # folder takes its lock, and the store's threads would queue for it.
+        tmp = store.path(sha256).parent / f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             break
