@@ -319,7 +319,7 @@ class ThreadBatch:
                     "position": position,
                     "referenced_id": referenced,
                     "in_reply_to": is_reply,
-                }  # fmt: skip
+                }
                 for n in nodes
                 for position, (referenced, is_reply) in enumerate(
                     [(r, False) for r in n.references] + [(r, True) for r in n.in_reply_to]

@@ -4,27 +4,25 @@ It takes a batch's posts together (the pipeline gives it distinct Message-IDs):
 what the store holds for them is fetched in a few queries, they are threaded in
 order on a gateway.thread_batch.ThreadBatch, and their rows are written together.
 A Message-ID already stored (an MTA that split the recipients, a retry) is not
-stored again: its new communities are linked, and the pipeline stops there.
+stored again: its new communities are linked (gateway.ingest.copies), and the
+pipeline stops there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import StoredMessage
+from gateway.ingest.copies import add_communities
+from gateway.ingest.copies import stored_copies
 from gateway.ingest.errors import Duplicate
-from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import MAX_MESSAGE_ID
-from gateway.store.models import Message
-from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
@@ -32,23 +30,11 @@ from gateway.store.models import utcnow
 from gateway.thread_batch import CHUNK
 from gateway.thread_batch import Node
 from gateway.thread_batch import ThreadBatch
-from gateway.thread_batch import expire
 from gateway.threads import candidates
 from gateway.threads import canonical_thread_index
 from gateway.threads import conversation_key
 from gateway.threads import decode_thread_index
 from gateway.threads import thread_message
-
-
-@dataclass
-class _Copy:
-    """A stored message that arrived again: what linking it to more communities needs."""
-
-    id: int
-    status: MessageStatus
-    origin: Origin
-    sender_id: int | None
-    community_ids: set[int]
 
 
 def _usable(reference: str) -> bool:
@@ -83,14 +69,14 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     # Who names one of the batch (an early reply) or an id not stored (a ghost parent).
     batch.prefetch(referenced=message_ids | (named - stored), conversations=_conversations(posts))
     _look_up_senders(session, posts)
-    copies = _copies(session, [n for ctx in posts if (n := batch.find(ctx.message_id))])
+    copies = stored_copies(session, [n.id for ctx in posts if (n := batch.find(ctx.message_id))])
     stopped: dict[int, Duplicate] = {}
     placed: list[tuple[IngestContext, Node]] = []
     for ctx in posts:
         copy = copies.get(ctx.message_id)
         if copy is not None:
             if ctx.status is MessageStatus.PUBLISHED:
-                _add_communities(ctx, copy)
+                add_communities(ctx, copy)
             stopped[id(ctx)] = Duplicate(ctx.message_id)
             continue
         references, in_reply_to = headers[id(ctx)]
@@ -172,53 +158,6 @@ def _look_up_senders(session: Session, posts: Sequence[IngestContext]) -> None:
         sender = ctx.sender[:254]
         if sender not in ctx.cache.people:
             ctx.cache.people[sender] = found.get(sender)
-
-
-def _copies(session: Session, nodes: Sequence[Node]) -> dict[str, _Copy]:
-    """The stored messages among `nodes`, by Message-ID, with their communities."""
-    copies: dict[str, _Copy] = {}
-    ids = [node.id for node in nodes if node.id is not None]
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        rows = session.execute(
-            select(
-                Message.id, Message.message_id, Message.status, Message.origin, Message.sender_id
-            ).where(Message.id.in_(chunk))  # fmt: skip
-        )
-        by_id = {}
-        for row in rows:
-            copy = _Copy(row.id, row.status, row.origin, row.sender_id, set())
-            copies[row.message_id] = by_id[row.id] = copy
-        links = session.execute(
-            select(MessageCommunity.message_id, MessageCommunity.community_id).where(
-                MessageCommunity.message_id.in_(chunk)
-            )
-        )
-        for message_id, community_id in links:
-            by_id[message_id].community_ids.add(community_id)
-    return copies
-
-
-def _add_communities(ctx: IngestContext, copy: _Copy) -> None:
-    """A copy of a stored post sent to more communities (an MTA split the envelope):
-    linked to them, and queued for their members who did not get it yet."""
-    added = [c for c in ctx.communities if c.id not in copy.community_ids]
-    if not added:
-        return
-    ctx.session.execute(
-        insert(MessageCommunity),
-        [{"message_id": copy.id, "community_id": community.id} for community in added],
-    )
-    copy.community_ids.update(community.id for community in added)
-    expire(ctx.session, Message, [copy.id])
-    if copy.status is MessageStatus.PUBLISHED and copy.origin is Origin.SMTP:
-        enqueue_post(
-            ctx.session,
-            copy.id,
-            [community.id for community in added],
-            copy.sender_id,
-            ctx.mail.received_at,
-        )
 
 
 def received_at(ctx: IngestContext) -> dt.datetime:
