@@ -14,12 +14,15 @@ import itertools
 import os
 import re
 import tempfile
+from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from typing import Protocol
+from typing import TypeVar
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
@@ -27,6 +30,8 @@ _CHUNK = 1024 * 1024
 _SYNC_THREADS = 16
 # Names of a batch's temporary files: unique within the process.
 _TEMPORARY_NAMES = itertools.count()
+
+T = TypeVar("T")
 
 
 class BlobWriter(Protocol):
@@ -179,9 +184,9 @@ class BlobBatch:
         pending, self._pending = self._pending, {}
         written = [w for future in pending.values() if (w := future.result()) is not None]
         pool = self.store.sync_pool()
-        folders = set(itertools.chain.from_iterable(pool.map(self._link, written)))
+        folders = set(_in_parallel(pool, self._link, written))
         folders.update(folder for w in written for folder in w.folders)
-        list(pool.map(_fsync, folders))
+        list(_in_parallel(pool, _fsync_all, list(folders)))
 
     def discard(self) -> None:
         """Forget what was not synced (the batch failed): remove its temporary files."""
@@ -194,8 +199,9 @@ class BlobBatch:
                 written.tmp.unlink(missing_ok=True)
         self._pending.clear()
 
-    def _link(self, written: _Written) -> list[Path]:
-        return self.store._link_unsynced(written.tmp, written.sha256)
+    def _link(self, written: list[_Written]) -> list[Path]:
+        """Link files into place; return the folders that got their names."""
+        return [folder for w in written for folder in self.store._link_unsynced(w.tmp, w.sha256)]
 
 
 @dataclass(frozen=True)
@@ -237,6 +243,21 @@ def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | N
         tmp.unlink(missing_ok=True)
         raise
     return _Written(sha256, tmp, folders)
+
+
+def _in_parallel(
+    pool: ThreadPoolExecutor, work: Callable[[list[T]], list[Path]], items: list[T]
+) -> Iterator[Path]:
+    """work() on slices of `items`, one per thread: one task each, not one per item."""
+    size = max(1, -(-len(items) // _SYNC_THREADS))
+    slices = [items[start : start + size] for start in range(0, len(items), size)]
+    return itertools.chain.from_iterable(pool.map(work, slices))
+
+
+def _fsync_all(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        _fsync(path)
+    return []
 
 
 def _fsync(path: Path) -> None:
