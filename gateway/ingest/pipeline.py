@@ -10,6 +10,7 @@ bug: the worker answers 451 and the sender's MTA tries again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
 
@@ -19,13 +20,14 @@ from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
 from gateway.ingest.stages import authorize
 from gateway.ingest.stages import enqueue
+from gateway.ingest.stages import keep
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
 from gateway.ingest.stages import store
 from gateway.ingest.stages import thread
 
-STAGES = (parse, screen, route, authorize, thread, store, enqueue)
+STAGES = (parse, screen, keep, route, authorize, thread, store, enqueue)
 
 Disposition = Discard | Duplicate
 
@@ -43,24 +45,28 @@ def run_pipeline(ctx: IngestContext) -> IngestResult:
 
 
 def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
-    """Run the stages on mails of one transaction, each stage on all of them before the next.
+    """Run the stages on mails of one transaction.
 
-    A batch stage gets mails with distinct Message-IDs: a second copy of a Message-ID
-    waits for a next round, which starts at that stage. It then finds the first copy
-    stored (and its deliveries queued), as it would have arriving after it.
+    A batch stage takes all the mails at once; the stages between two batch stages
+    take them mail by mail, each mail through all of them (so that the blob of one
+    is written while the next is parsed). A batch stage gets mails with distinct
+    Message-IDs: a second copy of a Message-ID waits for a next round, which starts
+    at that stage. It then finds the first copy stored (and its deliveries queued),
+    as it would have arriving after it.
     """
     results: dict[int, IngestResult] = {}
     start = dict.fromkeys(range(len(ctxs)), 0)  # mail -> the first stage it still needs
     while start:
         later: dict[int, int] = {}
-        for number, stage in enumerate(STAGES):
-            going = [i for i, first in start.items() if first <= number]
+        for first, stages in _segments():
+            going = [i for i, s in start.items() if s <= first]
             going = [i for i in going if i not in results and i not in later]
+            stage = stages[0]
             if isinstance(stage, BatchStage):
                 seen: set[str] = set()
                 for i in going:
                     if ctxs[i].message_id in seen:
-                        later[i] = number
+                        later[i] = first
                     seen.add(ctxs[i].message_id)
                 going = [i for i in going if i not in later]
                 stopped = stage.run_batch([ctxs[i] for i in going])
@@ -70,7 +76,8 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
                 continue
             for i in going:
                 try:
-                    stage.run(ctxs[i])
+                    for stage in stages:
+                        stage.run(ctxs[i])
                 except (Discard, Duplicate) as disposition:
                     results[i] = _stopped(ctxs[i], disposition)
         for i in start:
@@ -78,6 +85,19 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
                 results[i] = _result(ctxs[i])
         start = later
     return [results[i] for i in range(len(ctxs))]
+
+
+def _segments() -> list[tuple[int, list[Any]]]:
+    """STAGES in runs: each batch stage alone, the mail stages between them together;
+    with the number of each run's first stage."""
+    segments: list[tuple[int, list[Any]]] = []
+    for number, stage in enumerate(STAGES):
+        alone = isinstance(stage, BatchStage)
+        if alone or not segments or isinstance(segments[-1][1][0], BatchStage):
+            segments.append((number, [stage]))
+        else:
+            segments[-1][1].append(stage)
+    return segments
 
 
 def _stopped(ctx: IngestContext, disposition: Disposition) -> IngestResult:

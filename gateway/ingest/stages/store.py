@@ -1,4 +1,4 @@
-"""Stage store: the raw bytes and every attachment as blobs, and the action mail rows.
+"""Stage store: every attachment as a blob, and the action mail rows (the raw bytes: keep).
 
 Blobs are handed to the batch here and synced before it commits (gateway.ingest.batch),
 so a 250 always means the bytes and the rows are both durable.
@@ -17,7 +17,6 @@ from gateway.store.models import Community
 
 def run(ctx: IngestContext) -> None:
     assert ctx.parsed is not None
-    ctx.blobs.put(ctx.mail.raw, ctx.raw_sha256)  # hashed once, by the parse stage
     if ctx.message is not None and ctx.parsed.attachments:
         ctx.session.execute(
             insert(Attachment),
