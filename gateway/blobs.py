@@ -31,7 +31,27 @@ _SYNC_THREADS = 16
 # Names of a batch's temporary files: unique within the process.
 _TEMPORARY_NAMES = itertools.count()
 
+# hashlib keeps the interpreter lock for updates up to 2 KiB (HASHLIB_GIL_MINSIZE).
+_HASH_SLICE = 2047
+_HASH_IN_SLICES = 256 * 1024
+
 T = TypeVar("T")
+
+
+def content_hash(data: bytes) -> str:
+    """The sha256 of `data`, in hex: a blob's name.
+
+    hashlib gives the interpreter lock back while it hashes more than 2 KiB, and
+    getting it back can take longer than the hash when the store's threads want it
+    too: a mail-sized blob is hashed in smaller slices, keeping the lock.
+    """
+    if len(data) > _HASH_IN_SLICES:
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    view = memoryview(data)
+    for start in range(0, len(data), _HASH_SLICE):
+        digest.update(view[start : start + _HASH_SLICE])
+    return digest.hexdigest()
 
 
 class BlobWriter(Protocol):
@@ -171,7 +191,7 @@ class BlobBatch:
         self._pending: dict[str, Future[_Written | None]] = {}
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
-        sha256 = sha256 or hashlib.sha256(data).hexdigest()
+        sha256 = sha256 or content_hash(data)
         if sha256 not in self._pending:
             self._pending[sha256] = self.store.sync_pool().submit(
                 _write_temporary, self.store, sha256, data

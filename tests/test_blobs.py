@@ -12,6 +12,7 @@ import pytest
 
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
+from gateway.blobs import content_hash
 
 MESSAGE = b"From: alice@example.com\r\nSubject: hello\r\n\r\nHi there.\r\n"
 # Three 1 MiB chunks and a bit: put_stream has to loop.
@@ -200,3 +201,9 @@ def test_a_discarded_batch_leaves_neither_blobs_nor_temporary_files(store: BlobS
     assert temporary_files(store) == []
     batch.sync()  # nothing left to sync
     assert not any(store.exists(digest) for digest in digests)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 5000, 300_000])
+def test_content_hash_is_the_sha256_of_the_bytes_at_any_size(size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert content_hash(data) == hashlib.sha256(data).hexdigest()
