@@ -10,19 +10,48 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import re
 import tempfile
+from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from typing import Protocol
+from typing import TypeVar
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1024 * 1024
 # Parallel fsyncs for a batch: enough to keep the disk's queue full.
 _SYNC_THREADS = 16
+# Names of a batch's temporary files: unique within the process.
+_TEMPORARY_NAMES = itertools.count()
+
+# hashlib keeps the interpreter lock for updates up to 2 KiB (HASHLIB_GIL_MINSIZE).
+_HASH_SLICE = 2047
+_HASH_IN_SLICES = 256 * 1024
+
+T = TypeVar("T")
+
+
+def content_hash(data: bytes) -> str:
+    """The sha256 of `data`, in hex: a blob's name.
+
+    hashlib gives the interpreter lock back while it hashes more than 2 KiB, and
+    getting it back can take longer than the hash when the store's threads want it
+    too: a mail-sized blob is hashed in smaller slices, keeping the lock.
+    """
+    if len(data) > _HASH_IN_SLICES:
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    view = memoryview(data)
+    for start in range(0, len(data), _HASH_SLICE):
+        digest.update(view[start : start + _HASH_SLICE])
+    return digest.hexdigest()
 
 
 class BlobWriter(Protocol):
@@ -107,20 +136,39 @@ class BlobStore:
         name to survive a crash.
         """
         final = self.path(sha256)
+        changed: list[Path] = []
         try:
-            new_folders = [
-                folder for folder in (final.parent.parent, final.parent) if not folder.is_dir()
-            ]
-            final.parent.mkdir(parents=True, exist_ok=True)
             try:
-                # link() fails if the name exists: a concurrent writer of the same
-                # content won, and its blob is byte-for-byte ours.
                 os.link(tmp, final)
-            except FileExistsError:
-                return []
-            return [final.parent, *(folder.parent for folder in new_folders)]
+            except FileNotFoundError:  # its folder is new
+                changed = self._make_folders(sha256)
+                os.link(tmp, final)
+        except FileExistsError:
+            # link() fails if the name exists: a concurrent writer of the same
+            # content won, and its blob is byte-for-byte ours.
+            return changed
         finally:
             tmp.unlink(missing_ok=True)
+        return [final.parent, *changed]
+
+    def _make_folders(self, sha256: str) -> list[Path]:
+        """Create the blob's folders where missing; return the folders that got a new entry.
+
+        One mkdir when the folder exists or only it is missing (the common cases).
+        """
+        leaf = self.path(sha256).parent
+        try:
+            os.mkdir(leaf)
+            return [leaf.parent]
+        except FileExistsError:
+            return []
+        except FileNotFoundError:
+            pass  # its parent is missing too
+        new_folders = [
+            folder for folder in (leaf.parent.parent, leaf.parent) if not folder.is_dir()
+        ]
+        leaf.mkdir(parents=True, exist_ok=True)
+        return [folder.parent for folder in (*new_folders, leaf)]
 
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
@@ -129,56 +177,108 @@ class BlobStore:
 class BlobBatch:
     """Blobs written together and made durable together, for the ingest's group commit.
 
-    put() hands the writing of a temporary file to the store's threads and returns
-    (creating a file costs about half a millisecond here, most of a small mail's
-    storing); sync() waits for the writes, fsyncs the files in parallel (the file
-    system folds concurrent fsyncs into few journal commits), links them into place
-    and fsyncs the folders. Until sync() returns none of them has its final name,
-    so a crash can leave temporary files, never a truncated blob under a content
-    hash.
+    put() hands a blob to the store's threads and returns at once: a thread checks
+    whether the blob is stored already, else creates its folders, writes it to a
+    temporary file and fsyncs it, while ingest goes on (creating a folder or a file
+    costs up to half a millisecond here, more than a small mail's parsing). sync()
+    waits for them, links the files into place and fsyncs the folders that got new
+    entries, each once, all at once. Until sync() returns none of them has its
+    final name, so a crash can leave temporary files and empty folders, never a
+    truncated blob under a content hash.
     """
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
-        self._pending: dict[str, Future[Path]] = {}
+        self._pending: dict[str, Future[_Written | None]] = {}
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
-        sha256 = sha256 or hashlib.sha256(data).hexdigest()
-        if sha256 in self._pending or self.store.exists(sha256):
-            return sha256
-        self.store.root.mkdir(parents=True, exist_ok=True)
-        self._pending[sha256] = self.store.sync_pool().submit(
-            _write_temporary, self.store.root, data
-        )
+        sha256 = sha256 or content_hash(data)
+        if sha256 not in self._pending:
+            self._pending[sha256] = self.store.sync_pool().submit(
+                _write_temporary, self.store, sha256, data
+            )
         return sha256
 
     def sync(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        written = {sha256: future.result() for sha256, future in pending.items()}
+        written = [w for future in pending.values() if (w := future.result()) is not None]
         pool = self.store.sync_pool()
-        list(pool.map(_fsync, written.values()))
-        folders: set[Path] = set()
-        for sha256, tmp in written.items():
-            folders.update(self.store._link_unsynced(tmp, sha256))
-        list(pool.map(_fsync, folders))
+        folders = set(_in_parallel(pool, self._link, written))
+        folders.update(folder for w in written for folder in w.folders)
+        list(_in_parallel(pool, _fsync_all, list(folders)))
 
     def discard(self) -> None:
         """Forget what was not synced (the batch failed): remove its temporary files."""
         for future in self._pending.values():
             try:
-                future.result().unlink(missing_ok=True)
+                written = future.result()
             except OSError:
-                pass  # it was never written
+                continue  # it was never written
+            if written is not None:
+                written.tmp.unlink(missing_ok=True)
         self._pending.clear()
 
+    def _link(self, written: list[_Written]) -> list[Path]:
+        """Link files into place; return the folders that got their names."""
+        return [folder for w in written for folder in self.store._link_unsynced(w.tmp, w.sha256)]
 
-def _write_temporary(root: Path, data: bytes) -> Path:
-    fd, name = tempfile.mkstemp(dir=root, prefix=".tmp-")
-    with os.fdopen(fd, "wb") as tmp:
-        tmp.write(data)
-    return Path(name)
+
+@dataclass(frozen=True)
+class _Written:
+    """A blob of a batch in its synced temporary file; the folders made for it (to fsync)."""
+
+    sha256: str
+    tmp: Path
+    folders: list[Path]
+
+
+def _write_temporary(store: BlobStore, sha256: str, data: bytes) -> _Written | None:
+    """The blob in a synced temporary file, its folder made; None if it is stored already.
+
+    Plain os calls: on the store's threads each call that blocks gives the interpreter
+    lock back and waits for it again, behind the ingest thread.
+    """
+    if store.exists(sha256):
+        return None
+    folders = store._make_folders(sha256)
+    while True:
+        # Beside the blob, not in one folder for all: creating and removing names in a
+        # folder takes its lock, and the store's threads would queue for it.
+        tmp = store.path(sha256).parent / f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            break
+        except FileExistsError:
+            continue  # left by a process with the same id, before a crash
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return _Written(sha256, tmp, folders)
+
+
+def _in_parallel(
+    pool: ThreadPoolExecutor, work: Callable[[list[T]], list[Path]], items: list[T]
+) -> Iterator[Path]:
+    """work() on slices of `items`, one per thread: one task each, not one per item."""
+    size = max(1, -(-len(items) // _SYNC_THREADS))
+    slices = [items[start : start + size] for start in range(0, len(items), size)]
+    return itertools.chain.from_iterable(pool.map(work, slices))
+
+
+def _fsync_all(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        _fsync(path)
+    return []
 
 
 def _fsync(path: Path) -> None:

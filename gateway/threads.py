@@ -2,7 +2,7 @@
 
 JWZ-style, on the store (STYLE.md, "Threading and the archive"):
 1. A single In-Reply-To id, then References newest first, then other In-Reply-To
-   ids: the first id we hold is the parent (see _candidates).
+   ids: the first id we hold is the parent (see candidates).
 2. Else Outlook's Thread-Index: the message whose index is ours minus its last
    five bytes, or else the first message of the same conversation.
 3. Else, a message naming a parent we do not hold joins the thread of other
@@ -14,6 +14,10 @@ A reply that arrives before its parent starts a thread of its own; when the
 parent arrives, the reply is relinked under it and the two threads merge. A link
 that would make a cycle is refused. Walks over ancestors are iterative and
 bounded: the depth of a thread is in the hands of whoever writes the mail.
+
+The rules run on a gateway.thread_batch.ThreadBatch: the store as a batch of new
+messages sees it, one message after the other, so that a batch threads exactly
+as its messages would one by one.
 """
 
 from __future__ import annotations
@@ -24,22 +28,15 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import delete
-from sqlalchemy import func
-from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from gateway.store.models import Message
-from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageReference
-from gateway.store.models import MessageStatus
 from gateway.store.models import Thread
-from gateway.store.models import as_utc
 from gateway.store.models import utcnow
+from gateway.thread_batch import Node
+from gateway.thread_batch import ThreadBatch
+from gateway.thread_batch import ThreadState
+from gateway.thread_batch import thread_figures
 
-# How far back a subject-only reply looks for its thread.
-SUBJECT_WINDOW = dt.timedelta(days=30)
 # Longest ancestor chain walked when checking for cycles.
 MAX_DEPTH = 10_000
 # Outlook's Thread-Index: 22 bytes name the conversation, each reply adds 5.
@@ -95,51 +92,44 @@ def canonical_thread_index(index: bytes) -> str:
 
 
 def thread_message(
-    session: Session,
-    message: Message,
+    batch: ThreadBatch,
+    message: Node,
     *,
-    references: Sequence[str],
-    in_reply_to: Sequence[str],
+    subject: str,
     community_ids: Sequence[int],
     subject_prefixes: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> None:
-    """Give a new message its parent and thread, store it, and adopt its early replies.
-
-    The lookups run before the message is flushed (no autoflush), so that the
-    message and a new thread are inserted once each, already linked.
-    """
-    with session.no_autoflush:
-        parent = _parent_by_references(session, message, references, in_reply_to)
-        if parent is None:
-            parent = _parent_by_thread_index(session, message)
-        subject, had_prefix = normalize_subject(message.subject, subject_prefixes)
-        thread: Thread | None = None
-        if parent is not None:
-            thread = session.get(Thread, parent.thread_id) if parent.thread_id else None
-        elif references or in_reply_to:
-            thread = _thread_of_ghost_siblings(session, message, references, in_reply_to)
-        elif had_prefix and subject:
-            thread = _thread_by_subject(session, subject, community_ids, now or utcnow())
-            if thread is not None:
-                parent = _root_of(session, thread.id)
+    """Give a new message its parent and thread, add it to the batch, and adopt its early
+    replies. Messages of a batch are threaded in order, each seeing those before it."""
+    parent = _parent_by_references(batch, message)
+    if parent is None:
+        parent = _parent_by_thread_index(batch, message)
+    normalized, had_prefix = normalize_subject(subject, subject_prefixes)
+    thread: ThreadState | None = None
+    if parent is not None:
+        thread = parent.current_thread()
+    elif message.references or message.in_reply_to:
+        thread = _thread_of_ghost_siblings(batch, message)
+    elif had_prefix and normalized:
+        thread = batch.thread_by_subject(normalized, community_ids, now or utcnow())
+        if thread is not None:
+            parent = batch.root_of(thread)
     if thread is None:
-        thread = Thread(subject=subject or message.subject, created_at=message.received_at,
-                        last_activity_at=message.received_at, message_count=0)  # fmt: skip
-        session.add(thread)
-    message.parent_id = parent.id if parent is not None else None
+        thread = batch.new_thread(normalized or subject, message.received_at)
+    message.parent = parent
     message.thread = thread
-    session.flush()
-    _record_references(session, message, references, in_reply_to)
-    if _adopt_early_replies(session, message):
-        refresh_thread(session, message.thread_id)
+    batch.add(message)
+    if _adopt_early_replies(batch, message):
+        batch.refresh(thread)
     else:  # the common case: one more message in a thread, no need to recount it
-        if message.status is MessageStatus.PUBLISHED:
+        if message.published:
             thread.message_count += 1
         thread.last_activity_at = max(thread.last_activity_at, message.received_at)
+        batch.changed(thread)
 
 
-def _candidates(references: Sequence[str], in_reply_to: Sequence[str]) -> list[str]:
+def candidates(references: Sequence[str], in_reply_to: Sequence[str]) -> list[str]:
     """Ids that may name the parent, best first.
 
     A single In-Reply-To id is the parent by definition (RFC 5322 3.6.4) and wins
@@ -151,135 +141,69 @@ def _candidates(references: Sequence[str], in_reply_to: Sequence[str]) -> list[s
     return list(dict.fromkeys([*direct, *reversed(references), *in_reply_to]))
 
 
-def _parent_by_references(
-    session: Session, message: Message, references: Sequence[str], in_reply_to: Sequence[str]
-) -> Message | None:
-    candidates = [c for c in _candidates(references, in_reply_to) if c != message.message_id]
-    if not candidates:
-        return None
-    found = {
-        m.message_id: m
-        for m in session.scalars(select(Message).where(Message.message_id.in_(candidates)))
-    }
-    return next((found[c] for c in candidates if c in found), None)
+def _parent_by_references(batch: ThreadBatch, message: Node) -> Node | None:
+    for candidate in candidates(message.references, message.in_reply_to):
+        if candidate != message.message_id:
+            found = batch.find(candidate)
+            if found is not None:
+                return found
+    return None
 
 
-def _thread_of_ghost_siblings(
-    session: Session, message: Message, references: Sequence[str], in_reply_to: Sequence[str]
-) -> Thread | None:
+def _thread_of_ghost_siblings(batch: ThreadBatch, message: Node) -> ThreadState | None:
     """The thread of messages that name the same absent parent (a "ghost") as this one."""
-    return session.scalar(
-        select(Thread)
-        .join(Message, Message.thread_id == Thread.id)
-        .join(MessageReference, MessageReference.message_id == Message.id)
-        .where(
-            MessageReference.referenced_id.in_(_candidates(references, in_reply_to)),
-            Message.id != message.id,
-        )
-        .order_by(Thread.id)
-        .limit(1)
-    )
+    threads = [
+        thread
+        for candidate in candidates(message.references, message.in_reply_to)
+        for sibling in batch.referencing(candidate)
+        if sibling is not message and (thread := sibling.current_thread()) is not None
+    ]
+    return min(threads, key=lambda thread: thread.order, default=None)
 
 
-def _parent_by_thread_index(session: Session, message: Message) -> Message | None:
+def _parent_by_thread_index(batch: ThreadBatch, message: Node) -> Node | None:
     index = decode_thread_index(message.thread_index)
     if len(index) < CONVERSATION_BYTES + REPLY_BYTES:
         return None
-    same_conversation = list(
-        session.scalars(
-            select(Message)
-            .where(Message.conversation == conversation_key(index), Message.id != message.id)
-            .order_by(Message.received_at, Message.id)
-        )
+    same_conversation = sorted(
+        (m for m in batch.conversation(conversation_key(index)) if m is not message),
+        key=lambda m: (m.received_at, m.order),
     )
     parent_index = index[:-REPLY_BYTES]
     exact = [m for m in same_conversation if decode_thread_index(m.thread_index) == parent_index]
     return exact[0] if exact else (same_conversation[0] if same_conversation else None)
 
 
-def _thread_by_subject(
-    session: Session, subject: str, community_ids: Sequence[int], now: dt.datetime
-) -> Thread | None:
-    if not community_ids:
-        return None
-    return session.scalar(
-        select(Thread)
-        .join(Message, Message.thread_id == Thread.id)
-        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
-        .where(
-            MessageCommunity.community_id.in_(community_ids),
-            func.lower(Thread.subject) == subject.lower(),
-            Thread.last_activity_at >= now - SUBJECT_WINDOW,
-        )
-        .order_by(Thread.last_activity_at.desc())
-        .limit(1)
-    )
-
-
-def _root_of(session: Session, thread_id: int) -> Message | None:
-    return session.scalar(
-        select(Message)
-        .where(Message.thread_id == thread_id, Message.parent_id.is_(None))
-        .order_by(Message.received_at, Message.id)
-        .limit(1)
-    )
-
-
-def _record_references(
-    session: Session, message: Message, references: Sequence[str], in_reply_to: Sequence[str]
-) -> None:
-    ids = [(ref, False) for ref in references] + [(ref, True) for ref in in_reply_to]
-    session.add_all(
-        MessageReference(
-            message_id=message.id, position=position, referenced_id=ref, in_reply_to=is_reply
-        )  # fmt: skip
-        for position, (ref, is_reply) in enumerate(ids)
-    )
-
-
-def _adopt_early_replies(session: Session, message: Message) -> bool:
+def _adopt_early_replies(batch: ThreadBatch, message: Node) -> bool:
     """Relink messages that named this one as parent before it arrived; True if any moved."""
-    naming_it = select(MessageReference.message_id).where(
-        MessageReference.referenced_id == message.message_id
-    )
-    children = list(
-        session.scalars(
-            select(Message)
-            .where(Message.id.in_(naming_it), Message.id != message.id)
-            .order_by(Message.id)
-        )
-    )
+    children = [m for m in batch.referencing(message.message_id) if m is not message]
     index = decode_thread_index(message.thread_index)
     if index:
         children += [
             m
-            for m in session.scalars(
-                select(Message).where(
-                    Message.conversation == conversation_key(index),
-                    Message.parent_id.is_(None),
-                    Message.id != message.id,
-                )
-            )
-            if decode_thread_index(m.thread_index)[: len(index)] == index
+            for m in batch.conversation(conversation_key(index))
+            if not m.has_parent
+            and m is not message
+            and decode_thread_index(m.thread_index)[: len(index)] == index
             and len(decode_thread_index(m.thread_index)) > len(index)
         ]
     adopted = False
     for child in children:
-        if _prefers(session, child, message) and not _is_ancestor(session, child, message):
-            child.parent_id = message.id
-            if child.thread_id != message.thread_id and child.thread_id is not None:
-                _merge_threads(session, into=message.thread_id, absorbed=child.thread_id)
-            session.flush()
+        if _prefers(batch, child, message) and not _is_ancestor(batch, child, message):
+            batch.relink(child, message)
+            into, absorbed = message.current_thread(), child.current_thread()
+            if absorbed is not into and absorbed is not None and into is not None:
+                batch.merge(into=into, absorbed=absorbed)
             adopted = True
     return adopted
 
 
-def _prefers(session: Session, child: Message, candidate: Message) -> bool:
+def _prefers(batch: ThreadBatch, child: Node, candidate: Node) -> bool:
     """Whether `candidate` is a better parent for `child` than the parent it has."""
-    if child.parent_id is None:
+    if not child.has_parent:
         return True
-    current = session.get(Message, child.parent_id)
-    order = _candidates(child.references.split(), child.in_reply_to.split())
+    current = batch.parent_of(child)
+    order = candidates(child.references, child.in_reply_to)
     rank = {message_id: position for position, message_id in enumerate(order)}
     worst = len(order)
     return rank.get(candidate.message_id, worst) < rank.get(
@@ -287,21 +211,16 @@ def _prefers(session: Session, child: Message, candidate: Message) -> bool:
     )
 
 
-def _is_ancestor(session: Session, message: Message, of: Message) -> bool:
+def _is_ancestor(batch: ThreadBatch, message: Node, of: Node) -> bool:
     """Whether `message` is `of` or one of its ancestors (iterative, bounded)."""
-    current: Message | None = of
+    current: Node | None = of
     for _ in range(MAX_DEPTH):
         if current is None:
             return False
-        if current.id == message.id:
+        if current is message:
             return True
-        current = session.get(Message, current.parent_id) if current.parent_id else None
+        current = batch.parent_of(current)
     return True  # deeper than we are willing to walk: treat as a cycle, link nothing
-
-
-def _merge_threads(session: Session, into: int | None, absorbed: int) -> None:
-    session.execute(update(Message).where(Message.thread_id == absorbed).values(thread_id=into))
-    session.execute(delete(Thread).where(Thread.id == absorbed))
 
 
 def refresh_thread(session: Session, thread_id: int | None) -> None:
@@ -311,19 +230,9 @@ def refresh_thread(session: Session, thread_id: int | None) -> None:
     thread = session.get(Thread, thread_id)
     if thread is None:
         return
-    published = Message.status == MessageStatus.PUBLISHED
-    count, first, last = session.execute(
-        select(
-            func.count().filter(published),
-            func.min(Message.received_at),
-            func.max(Message.received_at),
-        ).where(Message.thread_id == thread_id)  # fmt: skip
-    ).one()
+    count, created, last = thread_figures(session, thread_id)
     thread.message_count = count
-    root = _root_of(session, thread_id)
-    if root is not None:
-        thread.created_at = root.received_at
+    if created is not None:
+        thread.created_at = created
     if last is not None:
-        thread.last_activity_at = as_utc(last)
-    if first is not None and root is None:
-        thread.created_at = as_utc(first)
+        thread.last_activity_at = last

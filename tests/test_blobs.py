@@ -12,6 +12,7 @@ import pytest
 
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
+from gateway.blobs import content_hash
 
 MESSAGE = b"From: alice@example.com\r\nSubject: hello\r\n\r\nHi there.\r\n"
 # Three 1 MiB chunks and a bit: put_stream has to loop.
@@ -168,3 +169,41 @@ def test_path_refuses_what_is_not_a_sha256_digest(store: BlobStore, digest: str)
         store.get(digest)
     with pytest.raises(ValueError):
         store.open(digest)
+
+
+def test_a_batch_names_its_blobs_at_sync_and_leaves_no_temporary_file(store: BlobStore) -> None:
+    stored = store.put(MESSAGE)
+    batch = store.batch()
+    contents = [b"blob %d" % n for n in range(40)]
+    digests = [batch.put(content) for content in contents]
+    assert batch.put(contents[0]) == digests[0]  # the same content twice: one blob
+    assert batch.put(MESSAGE) == stored  # stored already: left alone
+    assert not any(store.exists(digest) for digest in digests)
+    batch.sync()
+    assert [store.get(digest) for digest in digests] == contents
+    assert store.get(stored) == MESSAGE
+    assert temporary_files(store) == []
+
+
+def test_a_batch_of_blobs_all_stored_already_syncs(store: BlobStore) -> None:
+    digest = store.put(MESSAGE)
+    batch = store.batch()
+    batch.put(MESSAGE)
+    batch.sync()
+    assert store.get(digest) == MESSAGE and temporary_files(store) == []
+
+
+def test_a_discarded_batch_leaves_neither_blobs_nor_temporary_files(store: BlobStore) -> None:
+    batch = store.batch()
+    digests = [batch.put(b"blob %d" % n) for n in range(10)]
+    batch.discard()
+    assert not any(store.exists(digest) for digest in digests)
+    assert temporary_files(store) == []
+    batch.sync()  # nothing left to sync
+    assert not any(store.exists(digest) for digest in digests)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 5000, 300_000])
+def test_content_hash_is_the_sha256_of_the_bytes_at_any_size(size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    assert content_hash(data) == hashlib.sha256(data).hexdigest()

@@ -477,6 +477,20 @@ def test_a_second_copy_for_another_community_queues_only_its_new_members(app: Ap
     assert len(queued_by_slug(app)) == 3
 
 
+def test_two_copies_in_one_batch_are_queued_as_if_one_came_after_the_other(app: App) -> None:
+    setup_communities(app)
+    outcomes = ingest_now(app, [inbound("m1@x", "design"), inbound("m1@x", "ux")])
+    assert [o.disposition for o in outcomes if not isinstance(o, Exception)] == [
+        "published",
+        "duplicate",
+    ]
+    assert queued_by_slug(app) == [
+        ("m1@x", "bob@example.com", "design"),
+        ("m1@x", "carol@example.com", "design"),
+        ("m1@x", "erin@example.com", "ux"),
+    ]
+
+
 def test_a_cross_post_ingested_at_once_is_queued_once_per_person(app: App) -> None:
     setup_communities(app)
     ingest_now(app, [inbound("m1@x", "design", "ux")])

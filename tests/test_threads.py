@@ -16,6 +16,7 @@ from gateway.app import App
 from gateway.communities import create_community
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
+from gateway.ingest.pipeline import run_batch
 from gateway.ingest.pipeline import run_pipeline
 from gateway.store.db import transaction
 from gateway.store.models import Message
@@ -30,6 +31,13 @@ DOMAIN = "lists.example.com"
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 Post = Callable[..., Message]
+Batch = Callable[..., dict[str, Message]]
+
+
+def raw_mail(message_id: str, subject: str = "Colours", **headers: str) -> bytes:
+    lines = ["From: alice@example.com", f"Subject: {subject}", f"Message-ID: <{message_id}>"]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\nBody\r\n").encode()
 
 
 @pytest.mark.parametrize(
@@ -84,6 +92,35 @@ def post(session: Session, app: App) -> Post:
         result = run_pipeline(ctx)
         session.flush()
         return session.scalars(select(Message).where(Message.message_id == result.message_id)).one()
+
+    return send
+
+
+@pytest.fixture
+def batch(session: Session, app: App) -> Batch:
+    """Run mails through the pipeline together, as one batch, into `design` (open policy)."""
+    create_community(session, "design", "Design", policy=Policy.OPEN)
+    clock = iter(range(1000))
+
+    def send(*raws: bytes) -> dict[str, Message]:
+        mails = [
+            InboundMail(
+                raw,
+                "alice@example.com",
+                (f"design@{DOMAIN}",),
+                T0 + dt.timedelta(minutes=next(clock)),
+            )  # fmt: skip
+            for raw in raws
+        ]
+        contexts = [
+            IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN)
+            for mail in mails
+        ]
+        results = run_batch(contexts)
+        assert {result.disposition for result in results} <= {"published", "duplicate"}
+        session.flush()
+        session.expire_all()
+        return {m.message_id: m for m in session.scalars(select(Message))}
 
     return send
 
@@ -185,3 +222,67 @@ def test_thread_cli_lists_and_shows_a_tree(gateway_cli: GatewayCli, app: App) ->
     assert "    - a@example.com" in text  # the grandchild, indented twice
     assert "no thread 999" in gateway_cli.error("thread", "show", "999")
     assert "no community" in gateway_cli.error("thread", "list", "nope")
+
+
+def test_a_batch_threads_replies_under_parents_earlier_in_the_batch(batch: Batch) -> None:
+    stored = batch(raw_mail("a@x"), raw_mail("b@x", In_Reply_To="<a@x>"),
+                   raw_mail("c@x", References="<a@x> <b@x>", In_Reply_To="<b@x>"))  # fmt: skip
+    a, b, c = stored["a@x"], stored["b@x"], stored["c@x"]
+    assert (b.parent_id, c.parent_id) == (a.id, b.id)
+    assert a.thread is not None and {b.thread_id, c.thread_id} == {a.thread_id}
+    assert a.thread.message_count == 3
+    assert a.thread.last_activity_at == c.received_at
+
+
+def test_a_reply_before_its_parent_in_the_same_batch_is_adopted(
+    batch: Batch, session: Session
+) -> None:
+    stored = batch(
+        raw_mail("c@x", References="<a@x> <b@x>", In_Reply_To="<b@x>"),
+        raw_mail("a@x"),
+        raw_mail("b@x", References="<a@x>", In_Reply_To="<a@x>"),
+    )
+    a, b, c = stored["a@x"], stored["b@x"], stored["c@x"]
+    assert (a.parent_id, b.parent_id, c.parent_id) == (None, a.id, b.id)
+    assert {a.thread_id, b.thread_id, c.thread_id} == {a.thread_id}
+    assert session.scalar(select(func.count()).select_from(Thread)) == 1
+    assert a.thread is not None and a.thread.message_count == 3
+    assert a.thread.created_at == a.received_at  # the root's arrival, not the early reply's
+
+
+def test_a_batch_with_an_in_reply_to_loop_makes_no_cycle(batch: Batch) -> None:
+    loop = CORPUS / "notmuch" / "broken" / "loop"
+    stored = batch((loop / "loop-12.eml").read_bytes(), (loop / "loop-21.eml").read_bytes())
+    first, second = stored.values()
+    assert first.thread_id == second.thread_id
+    assert not (first.parent_id == second.id and second.parent_id == first.id)
+
+
+def test_a_batch_finds_parents_and_early_replies_stored_by_earlier_batches(
+    batch: Batch, session: Session
+) -> None:
+    batch(raw_mail("a@x"), raw_mail("orphan@x", In_Reply_To="<late@x>"))
+    stored = batch(raw_mail("b@x", In_Reply_To="<a@x>"), raw_mail("late@x"))
+    a, b = stored["a@x"], stored["b@x"]
+    late, orphan = stored["late@x"], stored["orphan@x"]
+    assert (b.parent_id, b.thread_id) == (a.id, a.thread_id)
+    assert (orphan.parent_id, orphan.thread_id) == (late.id, late.thread_id)
+    assert session.scalar(select(func.count()).select_from(Thread)) == 2
+    assert a.thread is not None and a.thread.message_count == 2
+
+
+def test_replies_to_one_absent_message_in_one_batch_share_a_thread(batch: Batch) -> None:
+    stored = batch(raw_mail("b@x", In_Reply_To="<ghost@x>"),
+                   raw_mail("c@x", In_Reply_To="<ghost@x>"))  # fmt: skip
+    assert stored["b@x"].thread_id == stored["c@x"].thread_id
+    stored = batch(raw_mail("ghost@x"))
+    ghost = stored["ghost@x"]
+    assert stored["b@x"].parent_id == ghost.id and stored["c@x"].parent_id == ghost.id
+    assert stored["b@x"].thread_id == ghost.thread_id
+
+
+def test_the_same_message_id_twice_in_one_batch_is_stored_once(batch: Batch) -> None:
+    stored = batch(raw_mail("a@x"), raw_mail("a@x", "Other"), raw_mail("b@x", In_Reply_To="<a@x>"))
+    assert set(stored) == {"a@x", "b@x"}
+    assert stored["a@x"].subject == "Colours"
+    assert stored["b@x"].parent_id == stored["a@x"].id

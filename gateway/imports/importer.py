@@ -25,7 +25,7 @@ from gateway.store.db import transaction
 from gateway.store.models import Origin
 from gateway.store.models import utcnow
 
-BATCH = 500  # messages per transaction
+BATCH = 2000  # messages per transaction
 
 # Called after each batch with the messages and bytes read so far.
 Progress = Callable[[int, int], None]

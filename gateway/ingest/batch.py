@@ -1,8 +1,10 @@
-"""Ingest a batch of mails in one transaction: the pipeline once per mail, one commit.
+"""Ingest a batch of mails in one transaction: the pipeline on all of them, one commit.
 
-Each mail runs in a savepoint, so a bug on one mail fails that mail alone and its
-neighbours are still stored. The batch's blobs are fsynced together before the
-commit (gateway.blobs.BlobBatch): a committed row never points at a lost blob.
+The batch runs in a savepoint; if a bug shows on one of its mails, the savepoint
+is rolled back and the mails are taken again one by one, each in a savepoint of
+its own, so that the failing mail fails alone and its neighbours are still stored.
+The batch's blobs are fsynced together before the commit (gateway.blobs.BlobBatch):
+a committed row never points at a lost blob.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from gateway.ingest.context import BatchCache
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
-from gateway.ingest.pipeline import run_pipeline
+from gateway.ingest.pipeline import run_batch
 from gateway.settings import GatewaySettings
 from gateway.store.db import transaction
 
@@ -30,11 +32,10 @@ Outcome = IngestResult | Exception
 def ingest_mails(
     session: Session, blobs: BlobWriter, settings: GatewaySettings, mails: Sequence[InboundMail]
 ) -> list[Outcome]:
-    """Run the pipeline on each mail inside the caller's transaction."""
-    outcomes: list[Outcome] = []
+    """Run the pipeline on the mails inside the caller's transaction."""
     cache = BatchCache()
-    for mail in mails:
-        ctx = IngestContext(
+    contexts = [
+        IngestContext(
             mail=mail,
             session=session,
             blobs=blobs,
@@ -42,13 +43,17 @@ def ingest_mails(
             allowed_domains=settings.allowed_domains,
             cache=cache,
         )
-        try:
-            with session.begin_nested():
-                outcomes.append(run_pipeline(ctx))
-        except Exception as error:
-            log.exception("ingest failed for message-id=<%s>", ctx.message_id or "?")
-            outcomes.append(error)
-    return outcomes
+        for mail in mails
+    ]
+    try:
+        with session.begin_nested():
+            return list(run_batch(contexts))
+    except Exception as error:
+        if len(mails) == 1:
+            log.exception("ingest failed for message-id=<%s>", contexts[0].message_id or "?")
+            return [error]
+        log.info("a batch of %d mails failed; taking them one by one", len(mails))
+    return [outcome for mail in mails for outcome in ingest_mails(session, blobs, settings, [mail])]
 
 
 def ingest_now(app: App, mails: Sequence[InboundMail]) -> list[Outcome]:

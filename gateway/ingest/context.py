@@ -13,7 +13,6 @@ from gateway.ingest.errors import Reason
 from gateway.parse import ParsedMessage
 from gateway.recipients import Recipient
 from gateway.store.models import Community
-from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Role
@@ -29,6 +28,14 @@ class InboundMail:
     received_at: dt.datetime
     peer: str = ""
     origin: Origin = Origin.SMTP
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """The row the thread stage wrote for a post: what the later stages need of it."""
+
+    id: int
+    sender_id: int | None
 
 
 @dataclass
@@ -63,7 +70,7 @@ class IngestContext:
     status: MessageStatus = MessageStatus.PUBLISHED
     reasons: list[Reason] = field(default_factory=list)
     # thread, store
-    message: Message | None = None
+    message: StoredMessage | None = None
 
     @property
     def sender(self) -> str:

@@ -1,6 +1,7 @@
 """The ingest pipeline: an ordered tuple of stages, and the runner that applies them.
 
-Each stage is a module in gateway/ingest/stages with run(ctx) -> None. Stages
+Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
+that is cheaper on many mails at once (thread) also has run_batch(ctxs). Stages
 that decide (screen, authorize) record verdicts in ctx or raise a disposition
 (Discard, Duplicate); only this runner catches those. Anything else raised is a
 bug: the worker answers 451 and the sender's MTA tries again.
@@ -8,29 +9,104 @@ bug: the worker answers 451 and the sender's MTA tries again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
+
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
 from gateway.ingest.stages import authorize
 from gateway.ingest.stages import enqueue
+from gateway.ingest.stages import keep
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
 from gateway.ingest.stages import store
 from gateway.ingest.stages import thread
 
-STAGES = (parse, screen, route, authorize, thread, store, enqueue)
+STAGES = (parse, screen, keep, route, authorize, thread, store, enqueue)
+
+Disposition = Discard | Duplicate
+
+
+@runtime_checkable
+class BatchStage(Protocol):
+    """A stage that takes the mails of a batch together: a disposition (or None) per mail."""
+
+    def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Disposition | None]: ...
 
 
 def run_pipeline(ctx: IngestContext) -> IngestResult:
-    try:
-        for stage in STAGES:
-            stage.run(ctx)
-    except Discard as discard:
-        return IngestResult("discarded", ctx.message_id, reasons=(discard.reason.key,))
-    except Duplicate:
-        return IngestResult("duplicate", ctx.message_id, _slugs(ctx))
+    [result] = run_batch([ctx])
+    return result
+
+
+def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
+    """Run the stages on mails of one transaction.
+
+    A batch stage takes all the mails at once; the stages between two batch stages
+    take them mail by mail, each mail through all of them (so that the blob of one
+    is written while the next is parsed). A batch stage gets mails with distinct
+    Message-IDs: a second copy of a Message-ID waits for a next round, which starts
+    at that stage. It then finds the first copy stored (and its deliveries queued),
+    as it would have arriving after it.
+    """
+    results: dict[int, IngestResult] = {}
+    start = dict.fromkeys(range(len(ctxs)), 0)  # mail -> the first stage it still needs
+    while start:
+        later: dict[int, int] = {}
+        for first, stages in _segments():
+            going = [i for i, s in start.items() if s <= first]
+            going = [i for i in going if i not in results and i not in later]
+            stage = stages[0]
+            if isinstance(stage, BatchStage):
+                seen: set[str] = set()
+                for i in going:
+                    if ctxs[i].message_id in seen:
+                        later[i] = first
+                    seen.add(ctxs[i].message_id)
+                going = [i for i in going if i not in later]
+                stopped = stage.run_batch([ctxs[i] for i in going])
+                for i, disposition in zip(going, stopped, strict=True):
+                    if disposition is not None:
+                        results[i] = _stopped(ctxs[i], disposition)
+                continue
+            for i in going:
+                try:
+                    for stage in stages:
+                        stage.run(ctxs[i])
+                except (Discard, Duplicate) as disposition:
+                    results[i] = _stopped(ctxs[i], disposition)
+        for i in start:
+            if i not in results and i not in later:
+                results[i] = _result(ctxs[i])
+        start = later
+    return [results[i] for i in range(len(ctxs))]
+
+
+def _segments() -> list[tuple[int, list[Any]]]:
+    """STAGES in runs: each batch stage alone, the mail stages between them together;
+    with the number of each run's first stage."""
+    segments: list[tuple[int, list[Any]]] = []
+    for number, stage in enumerate(STAGES):
+        alone = isinstance(stage, BatchStage)
+        if alone or not segments or isinstance(segments[-1][1][0], BatchStage):
+            segments.append((number, [stage]))
+        else:
+            segments[-1][1].append(stage)
+    return segments
+
+
+def _stopped(ctx: IngestContext, disposition: Disposition) -> IngestResult:
+    if isinstance(disposition, Discard):
+        return IngestResult("discarded", ctx.message_id, reasons=(disposition.reason.key,))
+    return IngestResult("duplicate", ctx.message_id, _slugs(ctx))
+
+
+def _result(ctx: IngestContext) -> IngestResult:
     if not ctx.communities:
         return IngestResult("action", ctx.message_id, reasons=tuple(a.action for a in ctx.actions))
     flags = tuple(ctx.parsed.flags) if ctx.parsed is not None else ()

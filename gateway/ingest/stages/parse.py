@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-
+from gateway.blobs import content_hash
 from gateway.ingest.context import IngestContext
 from gateway.parse import parse_message
 from gateway.store.models import MAX_MESSAGE_ID
 
 
 def run(ctx: IngestContext) -> None:
-    ctx.raw_sha256 = hashlib.sha256(ctx.mail.raw).hexdigest()
+    ctx.raw_sha256 = content_hash(ctx.mail.raw)
     ctx.parsed = parse_message(ctx.mail.raw)
     # Generated from the content when missing (or absurdly long), so that the same
     # bytes delivered twice still dedupe.

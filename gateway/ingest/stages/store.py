@@ -1,11 +1,12 @@
-"""Stage store: the raw bytes and every attachment as blobs, and the action mail rows.
+"""Stage store: every attachment as a blob, and the action mail rows (the raw bytes: keep).
 
-Blobs are synced to disk here, before the batch commits (gateway.ingest.worker),
+Blobs are handed to the batch here and synced before it commits (gateway.ingest.batch),
 so a 250 always means the bytes and the rows are both durable.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
@@ -16,24 +17,27 @@ from gateway.store.models import Community
 
 def run(ctx: IngestContext) -> None:
     assert ctx.parsed is not None
-    ctx.blobs.put(ctx.mail.raw, ctx.raw_sha256)  # hashed once, by the parse stage
-    if ctx.message is not None:
-        for position, part in enumerate(ctx.parsed.attachments):
-            ctx.session.add(
-                Attachment(
-                    message_id=ctx.message.id,
-                    position=position,
-                    filename=part.filename,
-                    content_type=part.content_type[:255],
-                    size=len(part.payload),
-                    sha256=ctx.blobs.put(part.payload),
-                    content_id=part.content_id[:998],
-                    inline=part.inline,
-                )
-            )
+    if ctx.message is not None and ctx.parsed.attachments:
+        ctx.session.execute(
+            insert(Attachment),
+            [
+                {
+                    "message_id": ctx.message.id,
+                    "position": position,
+                    "filename": part.filename,
+                    "content_type": part.content_type[:255],
+                    "size": len(part.payload),
+                    "sha256": ctx.blobs.put(part.payload),
+                    "content_id": part.content_id[:998],
+                    "inline": part.inline,
+                }
+                for position, part in enumerate(ctx.parsed.attachments)
+            ],
+        )
     for action in ctx.actions:
         _record_action(ctx, action.address, action.action, action.slug, action.token)
-    ctx.session.flush()
+    if ctx.actions:
+        ctx.session.flush()
 
 
 def _record_action(ctx: IngestContext, recipient: str, action: str, slug: str, token: str) -> None:

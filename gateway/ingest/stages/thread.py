@@ -1,24 +1,36 @@
-"""Stage thread: the message row, once per Message-ID, in its thread under its parent.
+"""Stage thread: the message rows, once per Message-ID, in their threads under their parents.
 
+It takes a batch's posts together (the pipeline gives it distinct Message-IDs):
+what the store holds for them is fetched in a few queries, they are threaded in
+order on a gateway.thread_batch.ThreadBatch, and their rows are written together.
 A Message-ID already stored (an MTA that split the recipients, a retry) is not
-stored again: its new communities are linked, and the pipeline stops there.
+stored again: its new communities are linked (gateway.ingest.copies), and the
+pipeline stops there.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.ingest.context import IngestContext
+from gateway.ingest.context import StoredMessage
+from gateway.ingest.copies import add_communities
+from gateway.ingest.copies import stored_copies
 from gateway.ingest.errors import Duplicate
-from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import MAX_MESSAGE_ID
-from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
+from gateway.thread_batch import CHUNK
+from gateway.thread_batch import Node
+from gateway.thread_batch import ThreadBatch
+from gateway.threads import candidates
 from gateway.threads import canonical_thread_index
 from gateway.threads import conversation_key
 from gateway.threads import decode_thread_index
@@ -35,72 +47,117 @@ def _usable(reference: str) -> bool:
 
 
 def run(ctx: IngestContext) -> None:
-    if not ctx.communities:
-        return
+    """One mail on its own (the pipeline calls run_batch)."""
+    [stopped] = run_batch([ctx])
+    if stopped is not None:
+        raise stopped
+
+
+def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
+    """Thread and write the posts among `ctxs`, in order; a Duplicate for each copy of a
+    stored message. Their Message-IDs must differ (see gateway.ingest.pipeline)."""
+    posts = [ctx for ctx in ctxs if ctx.communities]
+    if not posts:
+        return [None] * len(ctxs)
+    session = posts[0].session
+    headers = {id(ctx): _headers(ctx) for ctx in posts}
+    batch = ThreadBatch(session)
+    message_ids = {ctx.message_id for ctx in posts}
+    named = {c for refs, replies in headers.values() for c in candidates(refs, replies)}
+    batch.prefetch(message_ids=message_ids | named)
+    stored = {m for m in named if batch.find(m) is not None}
+    # Who names one of the batch (an early reply) or an id not stored (a ghost parent).
+    batch.prefetch(referenced=message_ids | (named - stored), conversations=_conversations(posts))
+    _look_up_senders(session, posts)
+    copies = stored_copies(session, [n.id for ctx in posts if (n := batch.find(ctx.message_id))])
+    stopped: dict[int, Duplicate] = {}
+    placed: list[tuple[IngestContext, Node]] = []
+    for ctx in posts:
+        copy = copies.get(ctx.message_id)
+        if copy is not None:
+            if ctx.status is MessageStatus.PUBLISHED:
+                add_communities(ctx, copy)
+            stopped[id(ctx)] = Duplicate(ctx.message_id)
+            continue
+        references, in_reply_to = headers[id(ctx)]
+        node = batch.new_message(
+            _row(ctx, references, in_reply_to),
+            references,
+            in_reply_to,
+            [community.id for community in ctx.communities],
+        )
+        thread_message(
+            batch,
+            node,
+            subject=ctx.parsed.subject if ctx.parsed else "",
+            community_ids=[community.id for community in ctx.communities],
+            subject_prefixes=[community.subject_prefix for community in ctx.communities],
+            now=received_at(ctx),
+        )
+        placed.append((ctx, node))
+    batch.flush()
+    for ctx, node in placed:
+        assert node.id is not None
+        ctx.message = StoredMessage(node.id, ctx.cache.people[ctx.sender[:254]])
+    return [stopped.get(id(ctx)) for ctx in ctxs]
+
+
+def _conversations(posts: Sequence[IngestContext]) -> set[str]:
+    return {
+        conversation_key(decode_thread_index(ctx.parsed.thread_index))
+        for ctx in posts
+        if ctx.parsed is not None and ctx.parsed.thread_index
+    }
+
+
+def _headers(ctx: IngestContext) -> tuple[list[str], list[str]]:
     assert ctx.parsed is not None
-    session = ctx.session
-    existing = session.scalar(select(Message).where(Message.message_id == ctx.message_id))
-    if existing is not None:
-        if ctx.status is MessageStatus.PUBLISHED:
-            _add_communities(ctx, existing)
-        raise Duplicate(ctx.message_id)
+    return (
+        [ref for ref in ctx.parsed.references if _usable(ref)],
+        [ref for ref in ctx.parsed.in_reply_to if _usable(ref)],
+    )
+
+
+def _row(ctx: IngestContext, references: list[str], in_reply_to: list[str]) -> dict[str, Any]:
+    """The new message's columns, but for its thread and parent."""
     parsed = ctx.parsed
-    references = [ref for ref in parsed.references if _usable(ref)]
-    in_reply_to = [ref for ref in parsed.in_reply_to if _usable(ref)]
+    assert parsed is not None
     index = decode_thread_index(parsed.thread_index)
     sender = ctx.sender[:254]
-    if sender not in ctx.cache.people:
-        ctx.cache.people[sender] = session.scalar(select(Person.id).where(Person.address == sender))
-    message = Message(
-        message_id=ctx.message_id,
-        sender_id=ctx.cache.people[sender],
-        sender_address=sender,
-        sender_name=parsed.from_name[:200],
-        subject=parsed.subject,
-        date=parsed.date,
-        received_at=received_at(ctx),
-        in_reply_to=" ".join(in_reply_to),
-        references=" ".join(references),
-        thread_index=canonical_thread_index(index)[:255],
-        conversation=conversation_key(index),
-        body_text=parsed.body_text,
-        body_html=parsed.body_html,
-        raw_sha256=ctx.raw_sha256,
-        raw_size=len(ctx.mail.raw),
-        status=ctx.status,
-        origin=ctx.mail.origin,
-        flags=list(parsed.flags),
-    )
-    message.communities = list(ctx.communities)
-    session.add(message)
-    thread_message(
-        session,
-        message,
-        references=references,
-        in_reply_to=in_reply_to,
-        community_ids=[community.id for community in ctx.communities],
-        subject_prefixes=[community.subject_prefix for community in ctx.communities],
-        now=received_at(ctx),
-    )
-    ctx.message = message
+    return {
+        "message_id": ctx.message_id,
+        "sender_id": ctx.cache.people[sender],
+        "sender_address": sender,
+        "sender_name": parsed.from_name[:200],
+        "subject": parsed.subject,
+        "date": parsed.date,
+        "received_at": received_at(ctx),
+        "in_reply_to": " ".join(in_reply_to),
+        "references": " ".join(references),
+        "thread_index": canonical_thread_index(index)[:255],
+        "conversation": conversation_key(index),
+        "body_text": parsed.body_text,
+        "body_html": parsed.body_html,
+        "raw_sha256": ctx.raw_sha256,
+        "raw_size": len(ctx.mail.raw),
+        "status": ctx.status,
+        "origin": ctx.mail.origin,
+        "flags": list(parsed.flags),
+    }
 
 
-def _add_communities(ctx: IngestContext, existing: Message) -> None:
-    """A copy of a stored post sent to more communities (an MTA split the envelope):
-    linked to them, and queued for their members who did not get it yet."""
-    added = [c for c in ctx.communities if c not in existing.communities]
-    if not added:
-        return
-    existing.communities.extend(added)
-    ctx.session.flush()
-    if existing.status is MessageStatus.PUBLISHED and existing.origin is Origin.SMTP:
-        enqueue_post(
-            ctx.session,
-            existing.id,
-            [community.id for community in added],
-            existing.sender_id,
-            ctx.mail.received_at,
-        )
+def _look_up_senders(session: Session, posts: Sequence[IngestContext]) -> None:
+    """The person behind each sender address, for the batch's senders not yet known."""
+    wanted = sorted({ctx.sender[:254] for ctx in posts if ctx.sender[:254] not in ctx.cache.people})
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start : start + CHUNK]
+        rows = session.execute(select(Person.address, Person.id).where(Person.address.in_(chunk)))
+        found.update((address, person_id) for address, person_id in rows)
+    for ctx in posts:
+        sender = ctx.sender[:254]
+        if sender not in ctx.cache.people:
+            ctx.cache.people[sender] = found.get(sender)
 
 
 def received_at(ctx: IngestContext) -> dt.datetime:

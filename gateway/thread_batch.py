@@ -1,0 +1,511 @@
+"""The part of the store a batch of new mail is threaded against, held in memory.
+
+Threading one message at a time asks the store a handful of questions per message
+(is its parent stored? did replies arrive before it?) and writes a few rows, each
+with its own statement. Here the questions of a whole batch are asked in one query
+each, the answers and the new messages are kept as nodes, and the changes are
+written back with one statement per table (flush). The rules themselves are in
+gateway.threads; this module only remembers, and answers as the store would.
+
+What is not fetched ahead is loaded on demand, so the answers are never partial.
+The two rules that need the store's own view (a subject match, a recount after
+early replies were adopted) flush first, then query the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageReference
+from gateway.store.models import MessageStatus
+from gateway.store.models import Thread
+from gateway.store.models import as_utc
+
+# Ids per IN (...) list: well under SQLite's limit on bound parameters.
+CHUNK = 500
+# New rows get ids above every stored one; until written, they sort by creation after them.
+_NEW = 1 << 62
+# How far back a subject-only reply looks for its thread.
+SUBJECT_WINDOW = dt.timedelta(days=30)
+
+_NODE_COLUMNS = (
+    Message.id,
+    Message.message_id,
+    Message.parent_id,
+    Message.thread_id,
+    Message.references,
+    Message.in_reply_to,
+    Message.thread_index,
+    Message.conversation,
+    Message.received_at,
+    Message.status,
+)
+_THREAD_COLUMNS = (
+    Thread.id,
+    Thread.subject,
+    Thread.created_at,
+    Thread.last_activity_at,
+    Thread.message_count,
+)
+
+
+@dataclass(eq=False)
+class ThreadState:
+    """A thread as the batch sees it: stored, or new (id None until written)."""
+
+    id: int | None
+    order: int  # as the ids will compare: stored ids, then new threads by creation
+    subject: str
+    created_at: dt.datetime
+    last_activity_at: dt.datetime
+    message_count: int
+    merged_into: ThreadState | None = None
+    removed: bool = False  # merged into another and deleted from the store
+
+    def resolved(self) -> ThreadState:
+        """The thread this one now is: itself, or the one it was merged into."""
+        thread = self
+        while thread.merged_into is not None:
+            thread = thread.merged_into
+        return thread
+
+
+@dataclass(eq=False)
+class Node:
+    """A message as threading sees it: stored, or new in the batch (id None until written)."""
+
+    message_id: str
+    order: int  # as the ids will compare: stored ids, then new messages by creation
+    references: tuple[str, ...]
+    in_reply_to: tuple[str, ...]
+    thread_index: str  # as stored: canonical base64
+    conversation: str
+    received_at: dt.datetime
+    published: bool
+    id: int | None = None
+    parent_id: int | None = None  # a stored message's parent, until `parent` is known
+    parent: Node | None = None
+    thread: ThreadState | None = None
+    relinked: bool = False  # its parent changed: to write back
+    row: dict[str, Any] | None = None  # a new message's columns, until written
+    community_ids: tuple[int, ...] = ()
+
+    @property
+    def has_parent(self) -> bool:
+        return self.parent is not None or self.parent_id is not None
+
+    def current_thread(self) -> ThreadState | None:
+        return self.thread.resolved() if self.thread is not None else None
+
+
+class ThreadBatch:
+    """Nodes for the messages a batch touches, and the batch's changes until flush()."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._serial = 0
+        self._by_message_id: dict[str, Node] = {}
+        self._by_id: dict[int, Node] = {}
+        self._threads: dict[int, ThreadState] = {}
+        # Message-ID -> the nodes naming it in References or In-Reply-To, and
+        # conversation -> its nodes: complete for the keys in the _known_ sets
+        # (fetched), and for every key as far as new messages go.
+        self._referencing: dict[str, dict[Node, None]] = {}
+        self._conversations: dict[str, dict[Node, None]] = {}
+        self._known_ids: set[str] = set()
+        self._known_references: set[str] = set()
+        self._known_conversations: set[str] = set()
+        self._unthreaded: list[tuple[Node, int]] = []  # loaded nodes, their stored thread ids
+        self._new_nodes: list[Node] = []
+        self._new_threads: list[ThreadState] = []
+        self._merged: list[ThreadState] = []
+        self._relinked: list[Node] = []
+        self._changed: dict[ThreadState, None] = {}  # threads whose figures changed
+
+    # -- what the store holds
+
+    def prefetch(
+        self,
+        *,
+        message_ids: Collection[str] = (),
+        referenced: Collection[str] = (),
+        conversations: Collection[str] = (),
+    ) -> None:
+        """Fetch ahead, in one query per kind: the messages with these Message-IDs, the
+        messages naming these ids, the messages of these conversations, their threads."""
+        self._load_message_ids(message_ids)
+        self._load_referencing(referenced)
+        self._load_conversations(conversations)
+        self._load_threads()
+
+    def find(self, message_id: str) -> Node | None:
+        """The message with this Message-ID, stored or new; None if there is none."""
+        if message_id not in self._known_ids:
+            self._load_message_ids([message_id])
+            self._load_threads()
+        return self._by_message_id.get(message_id)
+
+    def referencing(self, message_id: str) -> list[Node]:
+        """The messages naming this id in References or In-Reply-To, in id order."""
+        if message_id not in self._known_references:
+            self._load_referencing([message_id])
+            self._load_threads()
+        return sorted(self._referencing.get(message_id, ()), key=_order)
+
+    def conversation(self, key: str) -> list[Node]:
+        """The messages of an Outlook conversation, in id order."""
+        if key not in self._known_conversations:
+            self._load_conversations([key])
+            self._load_threads()
+        return sorted(self._conversations.get(key, ()), key=_order)
+
+    def parent_of(self, node: Node) -> Node | None:
+        if node.parent is None and node.parent_id is not None:
+            node.parent = self.by_id(node.parent_id)
+        return node.parent
+
+    def by_id(self, row_id: int) -> Node | None:
+        if row_id not in self._by_id:
+            self._add_rows(self.session.execute(select(*_NODE_COLUMNS).where(Message.id == row_id)))
+            self._load_threads()
+        return self._by_id.get(row_id)
+
+    def thread(self, thread_id: int) -> ThreadState | None:
+        if thread_id not in self._threads:
+            rows = self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id == thread_id))
+            self._add_threads(rows)
+        return self._threads.get(thread_id)
+
+    def thread_by_subject(
+        self, subject: str, community_ids: Sequence[int], now: dt.datetime
+    ) -> ThreadState | None:
+        """The most recently active thread of these communities with this subject, active
+        within SUBJECT_WINDOW of `now`."""
+        if not community_ids:
+            return None
+        self.flush()
+        thread_id = self.session.scalar(
+            select(Thread.id)
+            .join(Message, Message.thread_id == Thread.id)
+            .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+            .where(
+                MessageCommunity.community_id.in_(community_ids),
+                func.lower(Thread.subject) == subject.lower(),
+                Thread.last_activity_at >= now - SUBJECT_WINDOW,
+            )
+            .order_by(Thread.last_activity_at.desc())
+            .limit(1)
+        )
+        return self.thread(thread_id) if thread_id is not None else None
+
+    def root_of(self, thread: ThreadState) -> Node | None:
+        """The thread's first message without a parent."""
+        self.flush()
+        root = _root(self.session, thread.resolved().id)
+        return self.by_id(root[0]) if root is not None else None
+
+    # -- what the batch changes
+
+    def new_message(
+        self,
+        row: dict[str, Any],
+        references: Sequence[str],
+        in_reply_to: Sequence[str],
+        community_ids: Sequence[int],
+    ) -> Node:
+        """A node for a new message (`row`: its columns); add() it once threaded."""
+        return Node(
+            message_id=row["message_id"],
+            order=self._next_order(),
+            references=tuple(references),
+            in_reply_to=tuple(in_reply_to),
+            thread_index=row["thread_index"],
+            conversation=row["conversation"],
+            received_at=row["received_at"],
+            published=row["status"] is MessageStatus.PUBLISHED,
+            row=row,
+            community_ids=tuple(community_ids),
+        )
+
+    def add(self, node: Node) -> None:
+        """Count a new, threaded message in: from now on it is found like a stored one."""
+        self._by_message_id[node.message_id] = node
+        for message_id in (*node.references, *node.in_reply_to):
+            self._referencing.setdefault(message_id, {})[node] = None
+        if node.conversation:
+            self._conversations.setdefault(node.conversation, {})[node] = None
+        self._new_nodes.append(node)
+
+    def new_thread(self, subject: str, at: dt.datetime) -> ThreadState:
+        thread = ThreadState(None, self._next_order(), subject, at, at, 0)
+        self._new_threads.append(thread)
+        return thread
+
+    def changed(self, thread: ThreadState) -> None:
+        """Its figures changed: to write back (with the thread, for a new one)."""
+        self._changed[thread] = None
+
+    def relink(self, node: Node, parent: Node) -> None:
+        node.parent = parent
+        if not node.relinked:
+            node.relinked = True
+            self._relinked.append(node)
+
+    def merge(self, into: ThreadState, absorbed: ThreadState) -> None:
+        """Move every message of `absorbed` into `into`; `absorbed` goes away."""
+        absorbed.merged_into = into
+        self._merged.append(absorbed)
+
+    def refresh(self, thread: ThreadState) -> None:
+        """Recount a thread's messages and dates in the store (after its messages moved)."""
+        self.flush()
+        thread = thread.resolved()
+        assert thread.id is not None
+        count, created, last = thread_figures(self.session, thread.id)
+        thread.message_count = count
+        if created is not None:
+            thread.created_at = created
+        if last is not None:
+            thread.last_activity_at = last
+        self.changed(thread)
+
+    def flush(self) -> None:
+        """Write the batch's changes to the store: new threads and messages (with their
+        references and communities), moved messages, merged threads, new thread figures."""
+        session = self.session
+        threads = [t for t in self._new_threads if t.merged_into is None]
+        self._new_threads = []
+        if threads:
+            statement = insert(Thread).returning(Thread.id, sort_by_parameter_order=True)
+            ids = session.scalars(statement, [_thread_row(t) for t in threads]).all()
+            for thread, thread_id in zip(threads, ids, strict=True):
+                thread.id = thread_id
+                self._threads[thread_id] = thread
+        nodes, self._new_nodes = self._new_nodes, []
+        if nodes:
+            statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+            ids = session.scalars(statement, [self._message_row(n) for n in nodes]).all()
+            for node, row_id in zip(nodes, ids, strict=True):
+                node.id, node.row = row_id, None
+                self._by_id[row_id] = node
+        relinked, self._relinked = self._relinked, []
+        if relinked:
+            session.execute(update(Message), [_parent_row(node) for node in relinked])
+            for node in relinked:
+                node.relinked = False
+            expire(session, Message, [node.id for node in relinked])
+        self._write_merges()
+        if nodes:
+            references = [
+                {
+                    "message_id": n.id,
+                    "position": position,
+                    "referenced_id": referenced,
+                    "in_reply_to": is_reply,
+                }
+                for n in nodes
+                for position, (referenced, is_reply) in enumerate(
+                    [(r, False) for r in n.references] + [(r, True) for r in n.in_reply_to]
+                )
+            ]
+            if references:
+                session.execute(insert(MessageReference), references)
+            links = [
+                {"message_id": n.id, "community_id": community_id}
+                for n in nodes
+                for community_id in n.community_ids
+            ]
+            if links:
+                session.execute(insert(MessageCommunity), links)
+        written = set(threads)
+        changed = [t for t in self._changed if t.merged_into is None and t not in written]
+        self._changed = {}
+        if changed:
+            session.execute(update(Thread), [_thread_row(t) | {"id": t.id} for t in changed])
+            expire(session, Thread, [t.id for t in changed])
+
+    # -- loading
+
+    def _write_merges(self) -> None:
+        merged, self._merged = self._merged, []
+        for absorbed in merged:
+            if absorbed.id is None or absorbed.removed:
+                continue  # never written: its messages are written in their new thread
+            into = absorbed.resolved()
+            self.session.execute(
+                update(Message).where(Message.thread_id == absorbed.id).values(thread_id=into.id)
+            )
+            self.session.execute(delete(Thread).where(Thread.id == absorbed.id))
+            absorbed.removed = True
+
+    def _message_row(self, node: Node) -> dict[str, Any]:
+        assert node.row is not None
+        thread = node.current_thread()
+        parent = node.parent
+        if parent is not None and parent.id is None and not node.relinked:
+            # Its parent is written in the same statement: linked just after.
+            self._relinked.append(node)
+            node.relinked = True
+        return node.row | {
+            "thread_id": thread.id if thread is not None else None,
+            "parent_id": parent.id if parent is not None else None,
+        }
+
+    def _next_order(self) -> int:
+        self._serial += 1
+        return _NEW + self._serial
+
+    def _load_message_ids(self, message_ids: Iterable[str]) -> None:
+        wanted = [m for m in dict.fromkeys(message_ids) if m not in self._known_ids]
+        self._known_ids.update(wanted)
+        for chunk in _chunks(wanted):
+            self._add_rows(
+                self.session.execute(select(*_NODE_COLUMNS).where(Message.message_id.in_(chunk)))
+            )
+
+    def _load_referencing(self, message_ids: Iterable[str]) -> None:
+        wanted = [m for m in dict.fromkeys(message_ids) if m not in self._known_references]
+        self._known_references.update(wanted)
+        for chunk in _chunks(wanted):
+            rows = self.session.execute(
+                select(MessageReference.referenced_id, *_NODE_COLUMNS)
+                .join(Message, Message.id == MessageReference.message_id)
+                .where(MessageReference.referenced_id.in_(chunk))
+            ).all()
+            nodes = self._add_rows(rows)
+            for row, node in zip(rows, nodes, strict=True):
+                self._referencing.setdefault(row.referenced_id, {})[node] = None
+
+    def _load_conversations(self, keys: Iterable[str]) -> None:
+        wanted = [k for k in dict.fromkeys(keys) if k and k not in self._known_conversations]
+        self._known_conversations.update(wanted)
+        for chunk in _chunks(wanted):
+            rows = self.session.execute(
+                select(*_NODE_COLUMNS).where(Message.conversation.in_(chunk))
+            ).all()
+            for node in self._add_rows(rows):
+                self._conversations.setdefault(node.conversation, {})[node] = None
+
+    def _add_rows(self, rows: Iterable[Any]) -> list[Node]:
+        """Nodes for stored rows; a row already known keeps its node (and its changes)."""
+        nodes = []
+        for row in rows:
+            node = self._by_id.get(row.id)
+            if node is None:
+                node = Node(
+                    message_id=row.message_id,
+                    order=row.id,
+                    references=tuple(row.references.split()),
+                    in_reply_to=tuple(row.in_reply_to.split()),
+                    thread_index=row.thread_index,
+                    conversation=row.conversation,
+                    received_at=row.received_at,
+                    published=row.status is MessageStatus.PUBLISHED,
+                    id=row.id,
+                    parent_id=row.parent_id,
+                )
+                self._by_id[row.id] = node
+                self._by_message_id[node.message_id] = node
+                if row.thread_id is not None:
+                    self._unthreaded.append((node, row.thread_id))
+            nodes.append(node)
+        return nodes
+
+    def _load_threads(self) -> None:
+        """The threads of the nodes loaded since the last call, in one query."""
+        pending, self._unthreaded = self._unthreaded, []
+        wanted = {thread_id for _, thread_id in pending} - self._threads.keys()
+        for chunk in _chunks(sorted(wanted)):
+            self._add_threads(
+                self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)))
+            )
+        for node, thread_id in pending:
+            node.thread = self._threads.get(thread_id)
+
+    def _add_threads(self, rows: Iterable[Any]) -> None:
+        for row in rows:
+            if row.id not in self._threads:
+                self._threads[row.id] = ThreadState(
+                    row.id, row.id, row.subject, row.created_at, row.last_activity_at,
+                    row.message_count,
+                )  # fmt: skip
+
+
+def thread_figures(
+    session: Session, thread_id: int
+) -> tuple[int, dt.datetime | None, dt.datetime | None]:
+    """A thread's figures from its messages: published messages, when it started (its
+    root's arrival, else its first message's), its last activity (None: no messages)."""
+    published = Message.status == MessageStatus.PUBLISHED
+    count, first, last = session.execute(
+        select(
+            func.count().filter(published),
+            func.min(Message.received_at),
+            func.max(Message.received_at),
+        ).where(Message.thread_id == thread_id)  # fmt: skip
+    ).one()
+    root = _root(session, thread_id)
+    if root is not None:
+        created: dt.datetime | None = root[1]
+    else:
+        created = as_utc(first) if first is not None else None
+    return count, created, as_utc(last) if last is not None else None
+
+
+def _root(session: Session, thread_id: int | None) -> Row[int, dt.datetime] | None:
+    return session.execute(
+        select(Message.id, Message.received_at)
+        .where(Message.thread_id == thread_id, Message.parent_id.is_(None))
+        .order_by(Message.received_at, Message.id)
+        .limit(1)
+    ).first()
+
+
+def _thread_row(thread: ThreadState) -> dict[str, Any]:
+    return {
+        "subject": thread.subject,
+        "created_at": thread.created_at,
+        "last_activity_at": thread.last_activity_at,
+        "message_count": thread.message_count,
+    }
+
+
+def _parent_row(node: Node) -> dict[str, Any]:
+    assert node.parent is not None and node.parent.id is not None
+    return {"id": node.id, "parent_id": node.parent.id}
+
+
+def _order(node: Node) -> int:
+    return node.order
+
+
+def _chunks(values: Sequence[str] | Sequence[int]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
+
+
+def expire(
+    session: Session, model: type[Message] | type[Thread], ids: Iterable[int | None]
+) -> None:
+    """Objects of rows written behind the session's back are read again when next used."""
+    for row_id in ids:
+        loaded = session.identity_map.get(identity_key(model, row_id))
+        if loaded is not None:
+            session.expire(loaded)
