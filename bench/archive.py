@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import gateway_executable  # noqa: E402
+from ingest import timed_gateway  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -151,16 +149,8 @@ def mail(rng: random.Random, n: int, people: int, communities: int, total: int) 
 
 def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, Any]]:
     """Seconds, peak memory (MB) and JSON report of one whole `gateway archive build`."""
-    command = [gateway_executable(), "--config", str(config), "archive", "build", "--json", *args]
-    began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if status != 0:
-        sys.exit(f"archive build failed: {output.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1024, json.loads(output)
+    seconds, peak, output = timed_gateway(root, config, "archive", "build", "--json", *args)
+    return seconds, peak, json.loads(output)
 
 
 def report(label: str, seconds: float, peak: float, result: dict[str, Any]) -> None:

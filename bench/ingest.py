@@ -299,6 +299,21 @@ def gateway_executable() -> str:
     return str(beside_python) if beside_python.exists() else "gateway"
 
 
+def timed_gateway(root: Path, config: Path, *args: str) -> tuple[float, float, bytes]:
+    """Seconds, peak memory (MB) and standard output of one whole `gateway` command (its
+    start-up included); exits with its output when it fails."""
+    command = [gateway_executable(), "--config", str(config), *args]
+    began = time.perf_counter()
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - began
+    if status != 0:
+        sys.exit(f"gateway {' '.join(args)} failed: {output.decode(errors='replace')}")
+    return seconds, usage.ru_maxrss / 1024, output
+
+
 def gateway_command(config: Path, *args: str) -> None:
     subprocess.run([gateway_executable(), "--config", str(config), *args],
                    check=True, capture_output=True, timeout=120)  # fmt: skip

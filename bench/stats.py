@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import os
 import random
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import gateway_executable  # noqa: E402
+from ingest import timed_gateway  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -158,16 +157,8 @@ def build_store(root: Path, people: int, communities: int, messages: int) -> Pat
 
 def timed_stats(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, object]]:
     """Seconds, peak memory (MB) and output of one whole `gateway stats --json`."""
-    command = [gateway_executable(), "--config", str(config), "stats", "--json", *args]
-    began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - began
-    if status != 0:
-        sys.exit(f"gateway stats failed: {output.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1024, json.loads(output)
+    seconds, peak, output = timed_gateway(root, config, "stats", "--json", *args)
+    return seconds, peak, json.loads(output)
 
 
 def main() -> None:
