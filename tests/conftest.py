@@ -43,6 +43,8 @@ from tests.postgres import PostgresServer
 from tests.postgres import PostgresUnavailable
 from tests.postgres import find_bindir
 from tests.postgres import free_port
+from tests.sink import RecordingController
+from tests.sink import Sink
 
 PROJECT = Path(__file__).resolve().parent.parent
 # ../shared/corpus beside the project; from a git worktree (../wt/NAME) one level further up.
@@ -302,3 +304,14 @@ def gateway_server(settings: Settings) -> Iterator[RunningGateway]:
     server = RunningGateway(settings).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    """An SMTP sink on a free loopback port, as a company MTA: (what it got, its port)."""
+    handler = Sink(xverp=False)
+    port = free_port()
+    controller = RecordingController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()

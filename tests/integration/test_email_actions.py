@@ -13,7 +13,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from gateway.actions.tokens import new_token
@@ -41,8 +40,6 @@ from gateway.store.models import utcnow
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
-from tests.postgres import free_port
-from tests.sink import RecordingController
 from tests.sink import Sink
 
 DOMAIN = "lists.example.com"
@@ -104,16 +101,6 @@ WORDS = {
         "unmuted": "Discussion de nouveau suivie",
     },
 }
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink(xverp=False)
-    port = free_port()
-    controller: Controller = RecordingController(handler, hostname=HOST, port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from gateway.app import App
@@ -33,22 +32,10 @@ from tests.conftest import CORPUS
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
-from tests.postgres import free_port
-from tests.sink import RecordingController
 from tests.sink import Sink
 
 DOMAIN = "lists.example.com"
 HOST = "127.0.0.1"
-
-
-@pytest.fixture
-def sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink(xverp=False)
-    port = free_port()
-    controller: Controller = RecordingController(handler, hostname=HOST, port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 def relayed(settings: Settings, port: int, **delivery: Any) -> Settings:
