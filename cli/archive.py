@@ -49,7 +49,8 @@ def build(
     site = out or state.settings.archive.out_dir
     # This process runs no other thread: the build may fork a renderer per core.
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    builder = SiteBuilder(state.app, site, full=full, search=not no_search, workers=workers)
+    search = state.settings.archive.search and not no_search
+    builder = SiteBuilder(state.app, site, full=full, search=search, workers=workers)
     show = not quiet and not as_json and sys.stderr.isatty()
     try:
         report = builder.run(_Bar() if show else None)
