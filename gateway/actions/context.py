@@ -60,6 +60,13 @@ class ActionContext:
     def confirm_address(self, token: str) -> str:
         return self.address(f"confirm+{token}")
 
+    def known_community(self) -> Community | None:
+        """The community the action address names; when there is none (removed since),
+        the sender is told so and None is returned."""
+        if self.community is None:
+            self.answer("action_refused", {"reason": "unknown", "community": None})
+        return self.community
+
     def community_values(self, community: Community | None = None) -> dict[str, Any]:
         """A community as the templates show it: name, description, its addresses."""
         community = community or self.community

@@ -18,9 +18,8 @@ ADDRESS_OF = {mode: action for action, mode in MODES.items()}
 
 
 def run(ctx: ActionContext) -> None:
-    community = ctx.community
+    community = ctx.known_community()
     if community is None:
-        ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return
     values = {"community": ctx.community_values()}
     membership = find_membership(ctx.session, community, ctx.sender)

@@ -16,9 +16,8 @@ JOIN = "join"
 
 
 def run(ctx: ActionContext) -> None:
-    community = ctx.community
+    community = ctx.known_community()
     if community is None:
-        ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return
     values = {"community": ctx.community_values()}
     if community.closed_at is not None:

@@ -13,9 +13,8 @@ LEAVE = "leave"
 
 
 def run(ctx: ActionContext) -> None:
-    community = ctx.community
+    community = ctx.known_community()
     if community is None:
-        ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return
     values = {"community": ctx.community_values()}
     if find_membership(ctx.session, community, ctx.sender) is None:

@@ -8,9 +8,8 @@ from gateway.actions.membership_changes import staff
 
 
 def run(ctx: ActionContext) -> None:
-    community = ctx.community
+    community = ctx.known_community()
     if community is None:
-        ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return
     raw = ctx.blobs.get(ctx.row.raw_sha256)
     values = {
