@@ -8,8 +8,8 @@ Imported mail is history and notifies no one.
 from __future__ import annotations
 
 from gateway.ingest.context import IngestContext
+from gateway.ingest.stages.store import action_row
 from gateway.outbound.deliveries import enqueue_post
-from gateway.store.models import ActionMail
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 
@@ -36,16 +36,4 @@ def run(ctx: IngestContext) -> None:
 
 def _held(ctx: IngestContext) -> None:
     for community in ctx.communities:
-        ctx.session.add(
-            ActionMail(
-                recipient=f"{community.slug}@{ctx.domain}"[:254],
-                action=HELD,
-                community_id=community.id,
-                sender=ctx.sender[:254],
-                message_id=ctx.message_id,
-                raw_sha256=ctx.raw_sha256,
-                raw_size=len(ctx.mail.raw),
-                received_at=ctx.mail.received_at,
-                peer=ctx.mail.peer[:64],
-            )
-        )
+        ctx.session.add(action_row(ctx, f"{community.slug}@{ctx.domain}", HELD, community.id))

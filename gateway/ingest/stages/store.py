@@ -52,18 +52,23 @@ def _record_action(ctx: IngestContext, recipient: str, action: str, slug: str, t
     community_id = (
         session.scalar(select(Community.id).where(Community.slug == slug)) if slug else None
     )
-    session.add(
-        ActionMail(
-            recipient=recipient[:254],
-            action=action,
-            community_id=community_id,
-            token=token[:128],
-            sender=ctx.sender[:254],
-            message_id=ctx.message_id,
-            raw_sha256=ctx.raw_sha256,
-            raw_size=len(ctx.mail.raw),
-            received_at=ctx.mail.received_at,
-            peer=ctx.mail.peer[:64],
-            envelope_sender=ctx.mail.mail_from.strip().strip("<>").lower()[:254],
-        )
+    session.add(action_row(ctx, recipient, action, community_id, token))
+
+
+def action_row(
+    ctx: IngestContext, recipient: str, action: str, community_id: int | None, token: str = ""
+) -> ActionMail:
+    """The action_mail row of this mail for one action (its raw blob is the mail's)."""
+    return ActionMail(
+        recipient=recipient[:254],
+        action=action,
+        community_id=community_id,
+        token=token[:128],
+        sender=ctx.sender[:254],
+        message_id=ctx.message_id,
+        raw_sha256=ctx.raw_sha256,
+        raw_size=len(ctx.mail.raw),
+        received_at=ctx.mail.received_at,
+        peer=ctx.mail.peer[:64],
+        envelope_sender=ctx.mail.mail_from.strip().strip("<>").lower()[:254],
     )
