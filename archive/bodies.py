@@ -1,7 +1,7 @@
 """A message's body as page HTML: the sanitized HTML part, or the plain text with its
 links made clickable and each quoted run folded away.
 
-The HTML was sanitized once at ingest (gateway.sanitize) and is not sanitized again
+The HTML was sanitized once at ingest (gateway.mail.sanitize) and is not sanitized again
 (DESIGN.md, "Known costs"); this only points its cid: images at the archived files.
 Everything taken from the plain text is escaped here.
 """

@@ -30,8 +30,8 @@ from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
+from gateway.mail.sizes import human_size
 from gateway.settings import Settings
-from gateway.sizes import human_size
 from gateway.store.models import Kind
 
 if TYPE_CHECKING:

@@ -20,11 +20,11 @@ from archive.build import BuildReport
 from archive.build import SiteBuilder
 from gateway.app import App
 from gateway.app import build_app
-from gateway.background import BackgroundLoop
-from gateway.background import Signal
-from gateway.serve import Companion
-from gateway.serve import child_setup
-from gateway.serve import parent_alive
+from gateway.runtime.background import BackgroundLoop
+from gateway.runtime.background import Signal
+from gateway.runtime.serve import Companion
+from gateway.runtime.serve import child_setup
+from gateway.runtime.serve import parent_alive
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Community

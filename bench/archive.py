@@ -31,7 +31,7 @@ from sqlalchemy import select  # noqa: E402
 from gateway.app import App  # noqa: E402
 from gateway.app import build_app  # noqa: E402
 from gateway.app import init_store  # noqa: E402
-from gateway.communities import create_community  # noqa: E402
+from gateway.community.communities import create_community  # noqa: E402
 from gateway.ingest.batch import ingest_now  # noqa: E402
 from gateway.ingest.context import InboundMail  # noqa: E402
 from gateway.settings import settings_from_dict  # noqa: E402

@@ -21,10 +21,10 @@ from pathlib import Path
 from gateway.app import build_app
 from gateway.app import init_store
 from gateway.blobs import BlobStore
-from gateway.communities import create_community
-from gateway.communities import get_community
-from gateway.members import import_members
-from gateway.people import import_profiles
+from gateway.community.communities import create_community
+from gateway.community.communities import get_community
+from gateway.community.members import import_members
+from gateway.community.people import import_profiles
 from gateway.settings import settings_from_dict
 from gateway.store.db import transaction
 

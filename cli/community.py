@@ -10,7 +10,7 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import communities
+from gateway.community import communities
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Kind
 from gateway.store.models import Policy

@@ -11,8 +11,8 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.community.people import canonical_address
 from gateway.digests.runner import run_digests
-from gateway.people import canonical_address
 from gateway.store.models import Cadence
 from gateway.store.models import utcnow
 

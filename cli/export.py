@@ -10,7 +10,7 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
-from gateway.communities import get_community
+from gateway.community.communities import get_community
 from gateway.imports.exports import export_json
 from gateway.imports.exports import export_mbox
 

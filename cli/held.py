@@ -9,7 +9,7 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import held as held_posts
+from gateway.community import held as held_posts
 from gateway.store.models import utcnow
 
 

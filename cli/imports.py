@@ -16,6 +16,7 @@ from cli.output import emit_json
 from cli.output import emit_table
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.community.people import canonical_address
 from gateway.imports.announce import announce_import
 from gateway.imports.documents import document_messages
 from gateway.imports.importer import FileReport
@@ -25,7 +26,6 @@ from gateway.imports.sources import SourceMail
 from gateway.imports.sources import eml_messages
 from gateway.imports.sources import maildir_messages
 from gateway.imports.sources import mbox_messages
-from gateway.people import canonical_address
 
 EXISTING = click.Path(exists=True, path_type=Path)
 Sources = list[tuple[str, Iterator[SourceMail]]]

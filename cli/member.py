@@ -11,9 +11,9 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import members
-from gateway.communities import get_community
-from gateway.csvfiles import ImportReport
+from gateway.community import members
+from gateway.community.communities import get_community
+from gateway.community.csvfiles import ImportReport
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Role
 

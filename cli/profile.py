@@ -13,7 +13,7 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import people
+from gateway.community import people
 from gateway.store.models import TagKind
 
 SHOW_LABELS = [

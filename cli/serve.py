@@ -10,9 +10,9 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
-from gateway.serve import Companion
-from gateway.serve import configure_logging
-from gateway.serve import serve as run_server
+from gateway.runtime.serve import Companion
+from gateway.runtime.serve import configure_logging
+from gateway.runtime.serve import serve as run_server
 from gateway.settings import Settings
 
 

@@ -14,7 +14,7 @@ from cli.state import CliState
 from cli.state import pass_state
 from gateway.adoption.stats import compute_stats
 from gateway.adoption.stats import describe_stats
-from gateway.communities import get_community
+from gateway.community.communities import get_community
 
 
 def parse_since(value: str | None) -> dt.datetime | None:

@@ -11,10 +11,10 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
-from gateway import thread_tree
-from gateway.communities import get_community
+from gateway.community.communities import get_community
 from gateway.errors import NotFound
 from gateway.store.models import Thread
+from gateway.threads import tree as thread_tree
 
 
 @click.group()

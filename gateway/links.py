@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from gateway.filenames import safe_filename
+from gateway.mail.filenames import safe_filename
 
 # A static web server picks a file's type from its extension, so a name a browser
 # would run as a page of the archive's origin (.html, .svg...) is published with

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from gateway.addresses import AddressError
-from gateway.addresses import normalize_domain
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import normalize_domain
 
 CONFIG_ENV = "GATEWAY_CONFIG"
 DEFAULT_CONFIG_NAME = "gateway.toml"

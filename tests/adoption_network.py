@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.community.people import ProfileChanges
+from gateway.community.people import set_profile
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.members import add_members
-from gateway.people import ProfileChanges
-from gateway.people import set_profile
 from gateway.store.db import transaction
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Kind

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from cli.main import main
 from gateway.app import App
 from gateway.app import build_app
-from gateway.serve import serve
+from gateway.runtime.serve import serve
 from gateway.settings import Settings
 from gateway.settings import settings_from_dict
 from gateway.store import migrate

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy.orm import Session
 
 from gateway.actions.profile import read_lines
-from gateway.actions.safety import is_automatic
 from gateway.actions.text import own_lines
 from gateway.actions.tokens import TokenProblem
 from gateway.actions.tokens import issue
 from gateway.actions.tokens import new_token
 from gateway.actions.tokens import redeem
-from gateway.people import ProfileChanges
+from gateway.community.people import ProfileChanges
+from gateway.mail.headers import is_automatic
 from gateway.settings import Settings
 from gateway.store.models import utcnow
 from templates import PATH as TEMPLATES

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.addresses import AddressError
-from gateway.addresses import domain_allowed
-from gateway.addresses import normalize_address
-from gateway.addresses import normalize_domain
-from gateway.addresses import validate_slug
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import domain_allowed
+from gateway.mail.addresses import normalize_address
+from gateway.mail.addresses import normalize_domain
+from gateway.mail.addresses import validate_slug
 
 LOCAL_64 = "a" * 64
 # Four 63-character labels: a 255-character domain is one too many.

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.communities import create_community
-from gateway.members import add_members
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.mail.recipients import parse_recipient
 from gateway.outbound.bounces import count_bounce
 from gateway.outbound.bounces import handle_bounces
-from gateway.recipients import parse_recipient
 from gateway.relay.envelope import verp_address
 from gateway.relay.envelope import verp_recipient
 from gateway.settings import Settings

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from gateway import communities
-from gateway.members import add_members
+from gateway.community import communities
+from gateway.community.members import add_members
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Role

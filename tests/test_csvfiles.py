@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.csvfiles import MAX_REPORTED_ERRORS
-from gateway.csvfiles import CsvTable
-from gateway.csvfiles import ImportReport
-from gateway.csvfiles import read_csv
+from gateway.community.csvfiles import MAX_REPORTED_ERRORS
+from gateway.community.csvfiles import CsvTable
+from gateway.community.csvfiles import ImportReport
+from gateway.community.csvfiles import read_csv
 from gateway.errors import InvalidInput
 
 COLUMNS = {

@@ -11,15 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.community.publishing import publish_held
 from gateway.errors import InvalidInput
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.members import add_members
 from gateway.outbound import deliveries
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import Outcome
-from gateway.publishing import publish_held
 from gateway.settings import DeliverySettings
 from gateway.store.db import transaction
 from gateway.store.models import Community

@@ -21,18 +21,18 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.app import build_app
-from gateway.communities import create_community
-from gateway.communities import get_community
+from gateway.community.communities import create_community
+from gateway.community.communities import get_community
+from gateway.community.members import add_members
+from gateway.community.members import get_membership
+from gateway.community.people import ProfileChanges
+from gateway.community.people import set_profile
 from gateway.digests import news
 from gateway.digests import runner
 from gateway.digests.runner import RunReport
 from gateway.digests.runner import run_digests
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.members import add_members
-from gateway.members import get_membership
-from gateway.people import ProfileChanges
-from gateway.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Cadence

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.filenames import MAX_BYTES
-from gateway.filenames import safe_filename
+from gateway.mail.filenames import MAX_BYTES
+from gateway.mail.filenames import safe_filename
 
 
 @pytest.mark.parametrize(

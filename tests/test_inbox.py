@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
 from gateway.ingest import pipeline
 from gateway.ingest import spool as spool_module
 from gateway.ingest.context import InboundMail

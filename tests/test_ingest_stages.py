@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
 from gateway.ingest import pipeline
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
@@ -21,7 +22,6 @@ from gateway.ingest.stages import authorize
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
-from gateway.members import add_members
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus

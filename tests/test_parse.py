@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from gateway.filenames import safe_filename
-from gateway.parse import FLAG_CHARSET_FALLBACK
-from gateway.parse import FLAG_MALFORMED
-from gateway.parse import ParsedAttachment
-from gateway.parse import ParsedMessage
-from gateway.parse import extract_message_ids
-from gateway.parse import parse_message
+from gateway.mail.filenames import safe_filename
+from gateway.mail.parse import FLAG_CHARSET_FALLBACK
+from gateway.mail.parse import FLAG_MALFORMED
+from gateway.mail.parse import ParsedAttachment
+from gateway.mail.parse import ParsedMessage
+from gateway.mail.parse import extract_message_ids
+from gateway.mail.parse import parse_message
 from tests.conftest import CORPUS
 from tests.corpus import corpus_locations
 from tests.corpus import load

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.recipients import Kind
-from gateway.recipients import Recipient
-from gateway.recipients import parse_recipient
+from gateway.mail.recipients import Kind
+from gateway.mail.recipients import Recipient
+from gateway.mail.recipients import parse_recipient
 
 DOMAIN = "lists.example.com"
 

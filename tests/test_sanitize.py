@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from gateway.sanitize import ALLOWED_TAGS
-from gateway.sanitize import LINK_REL
-from gateway.sanitize import html_to_text
-from gateway.sanitize import sanitize_html
+from gateway.mail.sanitize import ALLOWED_TAGS
+from gateway.mail.sanitize import LINK_REL
+from gateway.mail.sanitize import html_to_text
+from gateway.mail.sanitize import sanitize_html
 
 # Anything that can run script or load a document, whatever survived around it.
 DANGER = re.compile(

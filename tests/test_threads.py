@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.pipeline import run_batch
@@ -22,8 +22,8 @@ from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Thread
-from gateway.threads import decode_thread_index
-from gateway.threads import normalize_subject
+from gateway.threads.rules import decode_thread_index
+from gateway.threads.rules import normalize_subject
 from tests.conftest import CORPUS
 from tests.conftest import GatewayCli
 

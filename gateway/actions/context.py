@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from gateway import links
 from gateway.blobs import BlobStore
-from gateway.communities import addresses
+from gateway.community.communities import addresses
+from gateway.mail.parse import ParsedMessage
 from gateway.outbound.notices import send_notice
-from gateway.parse import ParsedMessage
 from gateway.settings import Settings
 from gateway.store.models import ActionMail
 from gateway.store.models import Community

@@ -4,7 +4,7 @@ mail, and say what changed and how to undo it."""
 from __future__ import annotations
 
 from gateway.actions.context import ActionContext
-from gateway.members import find_membership
+from gateway.community.members import find_membership
 from gateway.store.models import DeliveryMode
 
 MODES = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from gateway.actions import tokens
 from gateway.actions.context import ActionContext
-from gateway.addresses import domain_allowed
-from gateway.members import find_membership
+from gateway.community.members import find_membership
+from gateway.mail.addresses import domain_allowed
 
 JOIN = "join"
 

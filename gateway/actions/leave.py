@@ -7,7 +7,7 @@ from __future__ import annotations
 from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import leave_now
-from gateway.members import find_membership
+from gateway.community.members import find_membership
 
 LEAVE = "leave"
 

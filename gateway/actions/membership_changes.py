@@ -11,9 +11,9 @@ from sqlalchemy import select
 from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.actions.welcome import send_welcome
-from gateway.members import find_membership
-from gateway.people import ensure_person
-from gateway.people import find_person
+from gateway.community.members import find_membership
+from gateway.community.people import ensure_person
+from gateway.community.people import find_person
 from gateway.store.models import Community
 from gateway.store.models import Confirmation
 from gateway.store.models import Membership

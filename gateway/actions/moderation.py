@@ -1,18 +1,18 @@
 """Moderation by mail: a held post sends each owner and moderator a notice with the post
 attached and two reply addresses (approve, reject: confirm+TOKEN@, one pair per
-moderator); the sender is told the post waits. Replies act through gateway.held."""
+moderator); the sender is told the post waits. Replies act through gateway.community.held."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway import held as held_posts
 from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import staff
-from gateway.actions.safety import is_automatic
 from gateway.actions.text import own_text
+from gateway.community import held as held_posts
 from gateway.ingest.stages.enqueue import HELD
+from gateway.mail.headers import is_automatic
 from gateway.store.models import ActionMail
 from gateway.store.models import Confirmation
 from gateway.store.models import Message

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway import links
 from gateway.actions.context import ActionContext
-from gateway.people import find_person
+from gateway.community.people import find_person
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity

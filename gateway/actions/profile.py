@@ -9,15 +9,15 @@ from typing import Any
 
 from gateway.actions.context import ActionContext
 from gateway.actions.text import own_lines
-from gateway.addresses import domain_allowed
+from gateway.community.people import ProfileChanges
+from gateway.community.people import apply_profile_changes
+from gateway.community.people import check_profile_changes
+from gateway.community.people import describe_profile
+from gateway.community.people import ensure_person
+from gateway.community.people import find_person
+from gateway.community.people import fold_tag
 from gateway.errors import InvalidInput
-from gateway.people import ProfileChanges
-from gateway.people import apply_profile_changes
-from gateway.people import check_profile_changes
-from gateway.people import describe_profile
-from gateway.people import ensure_person
-from gateway.people import find_person
-from gateway.people import fold_tag
+from gateway.mail.addresses import domain_allowed
 
 # Line names, compared folded (case and accents ignored), to the profile field.
 FIELDS = {

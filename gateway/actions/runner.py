@@ -27,13 +27,13 @@ from gateway.actions import mute
 from gateway.actions import owner
 from gateway.actions import profile
 from gateway.actions.context import ActionContext
-from gateway.actions.safety import is_automatic
-from gateway.addresses import AddressError
-from gateway.addresses import normalize_address
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
 from gateway.ingest.stages.enqueue import HELD
-from gateway.parse import parse_message
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import normalize_address
+from gateway.mail.headers import is_automatic
+from gateway.mail.parse import parse_message
 from gateway.relay.envelope import BOUNCES
 from gateway.settings import Settings
 from gateway.store.db import transaction

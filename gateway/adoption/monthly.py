@@ -36,9 +36,9 @@ from gateway.adoption.months import Month
 from gateway.adoption.months import latest_month
 from gateway.adoption.suggest import profiles
 from gateway.app import App
+from gateway.community.people import get_person
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.outbound.notices import compose
-from gateway.people import get_person
 from gateway.store.db import transaction
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.adoption import topics
-from gateway.people import fold_tag
-from gateway.people import get_person
+from gateway.community.people import fold_tag
+from gateway.community.people import get_person
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Person

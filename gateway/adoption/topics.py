@@ -10,8 +10,8 @@ from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import func
 
+from gateway.community.people import fold_tag
 from gateway.digests.news import PUNCTUATION
-from gateway.people import fold_tag
 
 _SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 # Words too common to say what a thread is about (English and French).

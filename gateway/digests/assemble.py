@@ -27,7 +27,7 @@ class Reader:
     address: str
     name: str
     community_ids: tuple[int, ...]  # those whose delivery is this digest's cadence
-    expertise: frozenset[str]  # folded tags (gateway.people.fold_tag)
+    expertise: frozenset[str]  # folded tags (gateway.community.people.fold_tag)
     profile_empty: bool
     muted: frozenset[int] = frozenset()  # threads the reader muted (mute+THREAD@)
 

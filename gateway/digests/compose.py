@@ -20,11 +20,11 @@ from gateway import links
 from gateway.digests.assemble import Digest
 from gateway.digests.news import CommunityRef
 from gateway.digests.news import ThreadNews
+from gateway.mail.headers import LOOP_HEADER
+from gateway.mail.sizes import human_size
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import fold
-from gateway.outbound.render import LOOP_HEADER
 from gateway.settings import Settings
-from gateway.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2

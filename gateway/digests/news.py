@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import links
+from gateway.community.people import fold_tag
 from gateway.digests.excerpts import excerpt
-from gateway.people import fold_tag
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -100,7 +100,7 @@ class Question:
     author_id: int | None
     asked_at: dt.datetime
     excerpt: str
-    # Subject and excerpt folded like tags (gateway.people.fold_tag), between spaces.
+    # Subject and excerpt folded like tags (gateway.community.people.fold_tag), between spaces.
     folded: str
 
     def matches(self, tags: frozenset[str]) -> bool:

@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from gateway import links
 from gateway.app import App
-from gateway.communities import get_community
+from gateway.community.communities import get_community
+from gateway.community.publishing import publish_held
 from gateway.imports.importer import FileReport
 from gateway.imports.importer import totals
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.publishing import publish_held
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity

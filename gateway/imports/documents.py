@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.filenames import safe_filename
 from gateway.imports.sources import SourceMail
-from gateway.sizes import human_size
+from gateway.mail.filenames import safe_filename
+from gateway.mail.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2

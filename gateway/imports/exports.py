@@ -14,19 +14,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from gateway.blobs import BlobStore
-from gateway.communities import community_activity
-from gateway.communities import describe_community
-from gateway.members import describe_membership
-from gateway.members import list_members
-from gateway.people import describe_profile
+from gateway.community.communities import community_activity
+from gateway.community.communities import describe_community
+from gateway.community.members import describe_membership
+from gateway.community.members import list_members
+from gateway.community.people import describe_profile
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
-from gateway.thread_tree import community_threads
-from gateway.thread_tree import describe_message
-from gateway.thread_tree import describe_thread_summary
-from gateway.thread_tree import root_ids
+from gateway.threads.tree import community_threads
+from gateway.threads.tree import describe_message
+from gateway.threads.tree import describe_thread_summary
+from gateway.threads.tree import root_ids
 
 
 def _published(session: Session, community: Community) -> Iterator[Message]:

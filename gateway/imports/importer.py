@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.app import App
-from gateway.communities import get_community
+from gateway.community.communities import get_community
 from gateway.imports.sources import SourceMail
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail

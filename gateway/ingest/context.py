@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from gateway.blobs import BlobWriter
 from gateway.ingest.errors import Reason
-from gateway.parse import ParsedMessage
-from gateway.recipients import Recipient
+from gateway.mail.parse import ParsedMessage
+from gateway.mail.recipients import Recipient
 from gateway.store.models import Community
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin

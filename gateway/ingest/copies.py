@@ -16,8 +16,8 @@ from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
-from gateway.thread_batch import CHUNK
-from gateway.thread_batch import expire
+from gateway.threads.batch import CHUNK
+from gateway.threads.batch import expire
 
 
 @dataclass

@@ -20,12 +20,12 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from gateway.app import App
-from gateway.background import BackgroundLoop
-from gateway.background import Signal
 from gateway.ingest.batch import Outcome
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
+from gateway.runtime.background import BackgroundLoop
+from gateway.runtime.background import Signal
 from gateway.store.models import InboxMail
 from gateway.store.models import as_utc
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.mail.headers import LOOP_HEADER
 from gateway.outbound.deliveries import enqueue_mail
-from gateway.outbound.render import LOOP_HEADER
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway import links
+from gateway.mail.headers import LOOP_HEADER
+from gateway.mail.sizes import human_size
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
 from gateway.outbound.mime import CRLF
@@ -23,13 +25,9 @@ from gateway.outbound.mime import is_content_field
 from gateway.outbound.mime import split_message
 from gateway.outbound.mime import to_crlf
 from gateway.settings import Settings
-from gateway.sizes import human_size
 
 if TYPE_CHECKING:
     import jinja2
-
-# Set on every mail we send; gateway.ingest.stages.screen drops it if it comes back.
-LOOP_HEADER = "X-Gateway-Loop"
 
 # Fields of the original that we replace, or that belong to the hop it came from.
 _DROPPED = frozenset(

@@ -23,8 +23,6 @@ from sqlalchemy.orm import Session
 
 from gateway.actions.runner import run_actions
 from gateway.app import App
-from gateway.background import BackgroundLoop
-from gateway.background import Signal
 from gateway.blobs import BlobNotFound
 from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.deliveries import Claimed
@@ -41,6 +39,8 @@ from gateway.relay.envelope import Relay
 from gateway.relay.envelope import bounce_address
 from gateway.relay.envelope import verp_address
 from gateway.relay.smtp_client import smtp_payload
+from gateway.runtime.background import BackgroundLoop
+from gateway.runtime.background import Signal
 from gateway.store.db import transaction
 from gateway.store.models import Attachment
 from gateway.store.models import Community

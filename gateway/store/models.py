@@ -196,7 +196,7 @@ class Person(Base):
     __tablename__ = "people"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Canonical form (gateway.addresses.normalize_address): lowercase, IDNA domain.
+    # Canonical form (gateway.mail.addresses.normalize_address): lowercase, IDNA domain.
     address: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     department: Mapped[str] = mapped_column(String(200), default="")
@@ -290,11 +290,11 @@ class Message(Base):
     in_reply_to: Mapped[str] = mapped_column(Text, default="")
     references: Mapped[str] = mapped_column(Text, default="")
     # Outlook's Thread-Index (base64) and its first 22 bytes in hex, which name the
-    # conversation: corporate clients often send only this (see gateway.threads).
+    # conversation: corporate clients often send only this (see gateway.threads.rules).
     thread_index: Mapped[str] = mapped_column(String(255), default="")
     conversation: Mapped[str] = mapped_column(String(64), default="", index=True)
     body_text: Mapped[str] = mapped_column(Text, default="")
-    # Sanitized once at ingest (gateway.sanitize); never sanitized again.
+    # Sanitized once at ingest (gateway.mail.sanitize); never sanitized again.
     body_html: Mapped[str] = mapped_column(Text, default="")
     raw_sha256: Mapped[str] = mapped_column(String(64))
     raw_size: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -331,7 +331,7 @@ class MessageReference(Base):
     """One Message-ID a message names in References or In-Reply-To.
 
     Indexed by the referenced id, so that a parent arriving after its replies
-    finds them (gateway.threads relinks them).
+    finds them (gateway.threads.rules relinks them).
     """
 
     __tablename__ = "message_references"

@@ -11,12 +11,12 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from archive.build import SiteBuilder
-from gateway import replies as replies_
 from gateway.app import App
-from gateway.communities import create_community
-from gateway.ingest.stages import screen
-from gateway.parse import parse_message
+from gateway.community.communities import create_community
+from gateway.mail import headers as mail_headers
+from gateway.mail.parse import parse_message
 from gateway.settings import Settings
+from gateway.smtp import replies as replies_
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail
 from gateway.store.models import InboxMail
@@ -73,7 +73,9 @@ def test_the_whole_corpus_goes_through_the_server(
     # purpose (list traffic marked Precedence: list/bulk, automatic replies).
     for location in accepted:
         parsed = parse_message(load(location))
-        screened = screen.is_auto_reply(parsed.headers) or screen.is_loop(parsed.headers, DOMAIN)
+        screened = mail_headers.is_auto_reply(parsed.headers) or mail_headers.is_loop(
+            parsed.headers, DOMAIN
+        )
         if parsed.message_id and not screened:
             assert parsed.message_id in posts | reports, location
     assert len(posts) > 150 and len(reports) > 5

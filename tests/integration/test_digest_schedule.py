@@ -11,11 +11,11 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
 from gateway.digests.periods import latest_due
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
-from gateway.members import add_members
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Cadence

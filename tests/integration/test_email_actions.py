@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from gateway.actions.tokens import new_token
 from gateway.app import App
-from gateway.communities import create_community
-from gateway.members import add_members
-from gateway.people import ProfileChanges
-from gateway.people import find_person
-from gateway.people import set_profile
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.community.people import ProfileChanges
+from gateway.community.people import find_person
+from gateway.community.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail

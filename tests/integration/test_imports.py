@@ -35,7 +35,7 @@ FEDORA = CORPUS / "mbox" / "fedora-devel-list-2010-01.mbox"
 MAGICK = CORPUS / "mbox" / "mail-box-magick-list-2000.mbox"
 SLUG = "dev"
 
-# What gateway.parse takes for an attachment: a named part (a filename, or
+# What gateway.mail.parse takes for an attachment: a named part (a filename, or
 # Content-Disposition: attachment), any other leaf that is not a text body, and
 # an attached message as one file. Unnamed signature parts of PGP/MIME and S/MIME
 # are not files (the fedora list has 19 of them, each "application/pgp-signature").

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.communities import create_community
-from gateway.communities import get_community
-from gateway.members import add_members
-from gateway.members import get_membership
+from gateway.community.communities import create_community
+from gateway.community.communities import get_community
+from gateway.community.members import add_members
+from gateway.community.members import get_membership
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Delivery

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
-from gateway import replies
 from gateway.app import App
-from gateway.communities import close_community
-from gateway.communities import create_community
-from gateway.members import add_members
+from gateway.community.communities import close_community
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
 from gateway.settings import Settings
+from gateway.smtp import replies
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail
 from gateway.store.models import Attachment

@@ -19,14 +19,14 @@ import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.communities import create_community
+from gateway.community.communities import create_community
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import utcnow
-from gateway.threads import normalize_subject
+from gateway.threads.rules import normalize_subject
 from tests.conftest import CORPUS
 from tests.corpus import load
 

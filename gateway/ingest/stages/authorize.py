@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway.addresses import domain_allowed
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Reason
+from gateway.mail.addresses import domain_allowed
 from gateway.store.models import Membership
 from gateway.store.models import Origin
 from gateway.store.models import Person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.blobs import content_hash
 from gateway.ingest.context import IngestContext
-from gateway.parse import parse_message
+from gateway.mail.parse import parse_message
 from gateway.store.models import MAX_MESSAGE_ID
 
 

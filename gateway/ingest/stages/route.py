@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Reason
-from gateway.recipients import Kind
-from gateway.recipients import Recipient
-from gateway.recipients import parse_recipient
+from gateway.mail.recipients import Kind
+from gateway.mail.recipients import Recipient
+from gateway.mail.recipients import parse_recipient
 from gateway.store.models import Community
 
 

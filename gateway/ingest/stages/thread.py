@@ -2,7 +2,7 @@
 
 It takes a batch's posts together (the pipeline gives it distinct Message-IDs):
 what the store holds for them is fetched in a few queries, they are threaded in
-order on a gateway.thread_batch.ThreadBatch, and their rows are written together.
+order on a gateway.threads.batch.ThreadBatch, and their rows are written together.
 A Message-ID already stored (an MTA that split the recipients, a retry) is not
 stored again: its new communities are linked (gateway.ingest.copies), and the
 pipeline stops there.
@@ -27,14 +27,14 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
-from gateway.thread_batch import CHUNK
-from gateway.thread_batch import Node
-from gateway.thread_batch import ThreadBatch
-from gateway.threads import candidates
-from gateway.threads import canonical_thread_index
-from gateway.threads import conversation_key
-from gateway.threads import decode_thread_index
-from gateway.threads import thread_message
+from gateway.threads.batch import CHUNK
+from gateway.threads.batch import Node
+from gateway.threads.batch import ThreadBatch
+from gateway.threads.rules import candidates
+from gateway.threads.rules import canonical_thread_index
+from gateway.threads.rules import conversation_key
+from gateway.threads.rules import decode_thread_index
+from gateway.threads.rules import thread_message
 
 
 def _usable(reference: str) -> bool:

@@ -1,6 +1,6 @@
 """A community's threads, and one thread as a tree: the shapes `gateway thread` prints.
 
-Reading only; which thread a message belongs to is gateway.threads' job.
+Reading only; which thread a message belongs to is gateway.threads.rules' job.
 """
 
 from __future__ import annotations

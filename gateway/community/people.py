@@ -20,14 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
-from gateway.addresses import AddressError
-from gateway.addresses import domain_allowed
-from gateway.addresses import normalize_address
-from gateway.csvfiles import CsvTable
-from gateway.csvfiles import ImportReport
-from gateway.csvfiles import read_csv
+from gateway.community.csvfiles import CsvTable
+from gateway.community.csvfiles import ImportReport
+from gateway.community.csvfiles import read_csv
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import domain_allowed
+from gateway.mail.addresses import normalize_address
 from gateway.store.models import Membership
 from gateway.store.models import Person
 from gateway.store.models import PersonTag

@@ -15,7 +15,7 @@ parent arrives, the reply is relinked under it and the two threads merge. A link
 that would make a cycle is refused. Walks over ancestors are iterative and
 bounded: the depth of a thread is in the hands of whoever writes the mail.
 
-The rules run on a gateway.thread_batch.ThreadBatch: the store as a batch of new
+The rules run on a gateway.threads.batch.ThreadBatch: the store as a batch of new
 messages sees it, one message after the other, so that a batch threads exactly
 as its messages would one by one.
 """
@@ -32,10 +32,10 @@ from sqlalchemy.orm import Session
 
 from gateway.store.models import Thread
 from gateway.store.models import utcnow
-from gateway.thread_batch import Node
-from gateway.thread_batch import ThreadBatch
-from gateway.thread_batch import ThreadState
-from gateway.thread_batch import thread_figures
+from gateway.threads.batch import Node
+from gateway.threads.batch import ThreadBatch
+from gateway.threads.batch import ThreadState
+from gateway.threads.batch import thread_figures
 
 # Longest ancestor chain walked when checking for cycles.
 MAX_DEPTH = 10_000

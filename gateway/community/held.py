@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.publishing import publish_held
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
 from gateway.outbound.notices import send_notice
-from gateway.publishing import publish_held
 from gateway.settings import Settings
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus

@@ -24,25 +24,25 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from gateway import replies
 from gateway.app import App
 from gateway.app import build_app
 from gateway.app import make_relay
-from gateway.background import BackgroundLoop
-from gateway.background import Signal
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
 from gateway.outbound.worker import DeliveryWorker
-from gateway.scheduler import DigestScheduler
+from gateway.runtime.background import BackgroundLoop
+from gateway.runtime.background import Signal
+from gateway.runtime.scheduler import DigestScheduler
+from gateway.runtime.wakeup import PipeSignal
 from gateway.settings import Settings
-from gateway.smtp import CommunityState
-from gateway.smtp import GatewayHandler
-from gateway.smtp import GatewaySMTP
+from gateway.smtp import replies
+from gateway.smtp.handler import CommunityState
+from gateway.smtp.handler import GatewayHandler
+from gateway.smtp.handler import GatewaySMTP
 from gateway.store.db import transaction
 from gateway.store.models import Community
-from gateway.wakeup import PipeSignal
 
-log = logging.getLogger("gateway.serve")
+log = logging.getLogger("gateway.runtime.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0

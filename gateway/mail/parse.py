@@ -36,13 +36,13 @@ from typing import TypeAlias
 
 from mailparser import utils as mailparser_utils
 
-from gateway.charsets import clean_text
-from gateway.charsets import decode_bytes
-from gateway.charsets import decode_words
-from gateway.charsets import header_text
-from gateway.filenames import safe_filename
-from gateway.sanitize import html_to_text
-from gateway.sanitize import sanitize_html
+from gateway.mail.charsets import clean_text
+from gateway.mail.charsets import decode_bytes
+from gateway.mail.charsets import decode_words
+from gateway.mail.charsets import header_text
+from gateway.mail.filenames import safe_filename
+from gateway.mail.sanitize import html_to_text
+from gateway.mail.sanitize import sanitize_html
 
 log = logging.getLogger("gateway.ingest")
 
@@ -83,7 +83,7 @@ _Child: TypeAlias = tuple[email.message.Message, _Branch, bool]
 class ParsedAttachment:
     """One attachment or inline part, decoded."""
 
-    filename: str  # already passed through gateway.filenames.safe_filename
+    filename: str  # already passed through gateway.mail.filenames.safe_filename
     content_type: str  # lowercased "type/subtype", DEFAULT_CONTENT_TYPE if none
     payload: bytes  # the decoded part; an attached message re-serialized
     content_id: str  # without <>, "" if none

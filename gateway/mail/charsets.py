@@ -2,7 +2,7 @@
 
 Everything here turns bytes or header text into a str without ever raising: the
 declared charset first, then UTF-8, then Latin-1, flagging the fallback (used by
-gateway.parse, which builds the message tree).
+gateway.mail.parse, which builds the message tree).
 """
 
 from __future__ import annotations

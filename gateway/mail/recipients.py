@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from gateway.addresses import ACTION_SUFFIXES
-from gateway.addresses import SLUG_PATTERN
+from gateway.mail.addresses import ACTION_SUFFIXES
+from gateway.mail.addresses import SLUG_PATTERN
 
 # Gateway addresses that are not about one community.
 GLOBAL_ACTIONS = frozenset({"profile", "help", "postmaster", "abuse"})

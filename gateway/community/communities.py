@@ -13,13 +13,13 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.addresses import ACTION_SUFFIXES
-from gateway.addresses import AddressError
-from gateway.addresses import normalize_address
-from gateway.addresses import validate_slug
 from gateway.errors import AlreadyExists
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
+from gateway.mail.addresses import ACTION_SUFFIXES
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import normalize_address
+from gateway.mail.addresses import validate_slug
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Kind

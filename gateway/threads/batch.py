@@ -5,7 +5,7 @@ Threading one message at a time asks the store a handful of questions per messag
 with its own statement. Here the questions of a whole batch are asked in one query
 each, the answers and the new messages are kept as nodes, and the changes are
 written back with one statement per table (flush). The rules themselves are in
-gateway.threads; this module only remembers, and answers as the store would.
+gateway.threads.rules; this module only remembers, and answers as the store would.
 
 What is not fetched ahead is loaded on demand, so the answers are never partial.
 The two rules that need the store's own view (a subject match, a recount after

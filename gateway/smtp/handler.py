@@ -21,13 +21,13 @@ from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
-from gateway import replies
 from gateway.ingest.context import InboundMail
-from gateway.recipients import Kind
-from gateway.recipients import parse_recipient
+from gateway.mail.recipients import Kind
+from gateway.mail.recipients import parse_recipient
+from gateway.smtp import replies
 from gateway.store.models import utcnow
 
-log = logging.getLogger("gateway.smtp")
+log = logging.getLogger("gateway.smtp.handler")
 
 # How long a community's existence and open/closed state are trusted at RCPT time:
 # a community created or closed with the CLI is seen by the server within this.

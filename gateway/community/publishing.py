@@ -15,7 +15,7 @@ from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
-from gateway.threads import refresh_thread
+from gateway.threads.rules import refresh_thread
 
 
 def publish_held(session: Session, message: Message, now: dt.datetime) -> int:

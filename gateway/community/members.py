@@ -15,15 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
-from gateway.csvfiles import ImportReport
-from gateway.csvfiles import read_csv
+from gateway.community.csvfiles import ImportReport
+from gateway.community.csvfiles import read_csv
+from gateway.community.people import MAX_NAME
+from gateway.community.people import canonical_address
+from gateway.community.people import ensure_people
+from gateway.community.people import plan_rows
 from gateway.errors import AlreadyExists
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
-from gateway.people import MAX_NAME
-from gateway.people import canonical_address
-from gateway.people import ensure_people
-from gateway.people import plan_rows
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Membership

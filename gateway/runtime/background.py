@@ -9,7 +9,7 @@ from typing import Protocol
 
 
 class Signal(Protocol):
-    """A threading.Event, or a gateway.wakeup.PipeSignal between processes."""
+    """A threading.Event, or a gateway.runtime.wakeup.PipeSignal between processes."""
 
     def set(self) -> None: ...
     def clear(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Community services: communities, members, people, held posts, CSV files."""

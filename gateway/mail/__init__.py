@@ -1,0 +1,1 @@
+"""Mail primitives: parsing, sanitizing, charsets, file names, addresses, headers."""

@@ -1,0 +1,1 @@
+"""The running gateway: serve, the background loops, wake-ups, the scheduler."""

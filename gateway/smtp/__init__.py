@@ -1,0 +1,1 @@
+"""The SMTP edge: aiosmtpd hooks that refuse early, and every reply text."""
