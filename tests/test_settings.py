@@ -49,9 +49,16 @@ def test_example_config_shows_every_key_with_its_default() -> None:
     assert dataclasses.replace(loaded, path=None) == settings_from_dict({}, base_dir=EXAMPLE.parent)
 
 
+def test_repo_root_config_is_a_copy_of_the_example_that_init_writes() -> None:
+    """./gateway.toml is a real file a newcomer can open and edit; `gateway init`
+    writes templates/config/gateway.toml. Change both, or this fails."""
+    root_config = PROJECT / "gateway.toml"
+    assert not root_config.is_symlink()
+    assert root_config.read_bytes() == EXAMPLE.read_bytes()
+
+
 def test_repo_root_config_is_the_example_seen_from_the_repo_root() -> None:
     root_config = PROJECT / "gateway.toml"
-    assert root_config.is_symlink()
 
     settings = load_settings(root_config)
 
