@@ -10,10 +10,14 @@ from click.testing import Result
 
 import templates
 from cli.main import main
+from gateway.settings import load_settings
+from gateway.store import migrate
+from gateway.store.db import make_engine
 from gateway.store.migrate import head_revision
 from tests.conftest import GatewayCli
 
 SHIPPED_CONFIG = templates.PATH / "config" / "gateway.toml"
+CHECKOUT_CONFIG = Path(__file__).resolve().parent.parent / "gateway.toml"
 HEAD = head_revision()
 
 
@@ -36,7 +40,11 @@ def test_init_writes_the_shipped_config_and_creates_the_database(tmp_path: Path)
     assert config.read_text() == SHIPPED_CONFIG.read_text()
     assert (tmp_path / "site" / "data" / "gateway.sqlite3").is_file()
     assert (tmp_path / "site" / "data" / "blobs").is_dir()
+    assert f"Wrote the example configuration to {config}" in result.stdout
+    assert f"Created the database sqlite:///{tmp_path / 'site' / 'data'}" in result.stdout
     assert f"revision {HEAD}" in result.stdout
+    assert f"`gateway --config {config} serve`" in result.stdout
+    assert f"gateway --config {config} community create design" in result.stdout
     # The database is ready: commands work straight away.
     listed = run("--config", str(config), "community", "list", "--json")
     assert listed.exit_code == 0 and listed.stdout.strip() == "[]"
@@ -51,10 +59,48 @@ def test_init_again_keeps_the_configuration_and_the_data(tmp_path: Path) -> None
     assert run("--config", str(config), "community", "create", "ux", "--name", "UX").exit_code == 0
     again = run("init", str(tmp_path))
     assert again.exit_code == 0
-    assert "existing configuration" in again.stdout
+    assert f"Using the configuration {config}, which was already there" in again.stdout
+    assert f"already at revision {HEAD}" in again.stdout
     assert "groups.example.org" in config.read_text()
     shown = run("--config", str(config), "community", "show", "ux", "--json")
     assert '"address": "ux@groups.example.org"' in shown.stdout
+
+
+def test_init_in_a_fresh_checkout_explains_the_configuration_it_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clone has ./gateway.toml already: init leaves it alone and says so."""
+    (tmp_path / "gateway.toml").write_bytes(CHECKOUT_CONFIG.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    result = run("init", env={"GATEWAY_CONFIG": ""})
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "gateway.toml").read_bytes() == CHECKOUT_CONFIG.read_bytes()
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0] == "Using the configuration gateway.toml, which was already there: left as it is."
+    )
+    assert lines[1].startswith(f"Created the database sqlite:///{tmp_path / 'data'}")
+    assert f"revision {HEAD}" in lines[1]
+    assert lines[2].startswith("Next: `gateway serve` takes mail in on 127.0.0.1:8025")
+    assert "from a second terminal in this folder" in lines[2]
+    assert lines[3:] == [
+        "  gateway community create design --name Design",
+        "  gateway member add design alice@example.com --role owner",
+    ]
+
+
+def test_init_says_which_revisions_it_migrated_from_and_to(tmp_path: Path) -> None:
+    assert run("init", str(tmp_path)).exit_code == 0
+    settings = load_settings(tmp_path / "gateway.toml")
+    previous = f"{int(HEAD) - 1:04d}"
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        migrate.downgrade(engine, previous)
+    finally:
+        engine.dispose()
+    result = run("init", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert f"from revision {previous} to {HEAD}" in result.stdout
 
 
 def test_init_without_a_folder_uses_gateway_config_from_the_environment(tmp_path: Path) -> None:
@@ -84,7 +130,7 @@ def test_init_refuses_both_a_folder_and_config(tmp_path: Path) -> None:
 
 def test_init_migrates_the_configured_database_on_each_backend(gateway_cli: GatewayCli) -> None:
     result = gateway_cli("init")
-    assert "Using the existing configuration" in result.stdout
+    assert "which was already there: left as it is" in result.stdout
     assert f"revision {HEAD}" in result.stdout
     assert gateway_cli("db", "status").stdout.count(HEAD) == 2
 
