@@ -67,7 +67,7 @@ def community() -> None:
     type=POLICY,
     default=Policy.MEMBERS.value,
     show_default=True,
-    help="Who may post: anyone, members, members with moderation, or owners only.",
+    help="Who may post: anyone, members, members with moderation, or owners and moderators only.",
 )
 @click.option("--subject-prefix", help="Prefix of notification subjects [default: [SLUG]].")
 @click.option(
