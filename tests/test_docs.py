@@ -15,6 +15,8 @@ import pytest
 from cli.main import COMMANDS
 from cli.main import GatewayGroup
 from cli.main import main
+from gateway.community.members import MEMBER_COLUMNS
+from gateway.community.people import PROFILE_COLUMNS
 from gateway.settings import SECTIONS
 from tests.conftest import GatewayCli
 
@@ -23,6 +25,11 @@ README = PROJECT / "README.md"
 PAGES = [README, *sorted((PROJECT / "docs").glob("*.md"))]
 SAMPLE_CSV = PROJECT / "docs" / "examples" / "team.csv"
 TOP_FOLDERS = ("gateway/", "archive/", "cli/", "templates/", "tests/", "bench/", "docs/")
+
+
+def prose(page: Path) -> str:
+    """A page without its code blocks, whose backticks would pair with the text's."""
+    return re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
 
 
 def section(text: str, heading: str) -> str:
@@ -44,9 +51,7 @@ def code_spans(cell: str) -> list[str]:
 def documented_defaults() -> dict[tuple[str, str], Any]:
     """(section, key) -> default, as the README's configuration table gives them."""
     defaults: dict[tuple[str, str], Any] = {}
-    for key_cell, default_cell, _meaning in table_rows(
-        section(README.read_text(), "Configuration")
-    ):
+    for key_cell, default_cell, _meaning in table_rows(section(prose(README), "Configuration")):
         first, *others = code_spans(key_cell)
         match = re.fullmatch(r"\[(\w+)\] (\w+)", first)
         assert match, key_cell
@@ -92,7 +97,7 @@ def every_command() -> list[tuple[str, click.Command]]:
 
 
 def test_the_command_reference_names_every_command_and_option() -> None:
-    reference = section(README.read_text(), "Command reference")
+    reference = section(prose(README), "Command reference")
     rows = [cells[0] for cells in table_rows(reference)]
     for name, command in every_command():
         noun, _, verb = name.partition(" ")
@@ -109,9 +114,11 @@ def test_the_command_reference_names_every_command_and_option() -> None:
             assert any(flag in described for flag in names), f"gateway {name} {names[0]}"
 
 
-def prose(page: Path) -> str:
-    """A page without its code blocks."""
-    return re.sub(r"```.*?```", "", page.read_text(), flags=re.DOTALL)
+def test_the_command_reference_names_every_csv_header_the_importers_accept() -> None:
+    spans = set(code_spans(section(prose(README), "Command reference")))
+    for columns in (MEMBER_COLUMNS, PROFILE_COLUMNS):
+        for names in columns.values():
+            assert set(names) <= spans, names
 
 
 def relative_links(page: Path) -> list[str]:
