@@ -26,6 +26,7 @@ from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
 from gateway.store.db import transaction
+from gateway.store.models import ActionKind
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -243,3 +244,29 @@ def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
     with transaction(app.read_sessions) as session:
         stored = sorted(session.scalars(select(Message.message_id)))
     assert stored == ["one@x", "three@x", "two@x"]
+
+
+def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "open", "Open", policy=Policy.OPEN)
+
+    def mail(message_id: str, to: str, headers: str = "") -> InboundMail:
+        raw = f"From: zoe@example.com\r\nMessage-ID: <{message_id}>\r\n{headers}\r\nHi\r\n"
+        return InboundMail(raw.encode(), "zoe@example.com", (f"{to}@{DOMAIN}",), NOW)
+
+    results = ingest_now(
+        app,
+        [
+            mail("a@x", "open"),
+            mail("b@x", "open", "Auto-Submitted: auto-replied\r\n"),
+            mail("c@x", "open-join"),
+        ],
+    )
+    [again] = ingest_now(app, [mail("a@x", "open")])
+    said = [(r.disposition, r.reasons) for r in [*results, again] if not isinstance(r, Exception)]
+    assert said == [
+        (Disposition.PUBLISHED, ()),
+        (Disposition.DISCARDED, (DiscardReason.AUTO_REPLY,)),
+        (Disposition.ACTION, (ActionKind.JOIN,)),
+        (Disposition.DUPLICATE, ()),
+    ]
