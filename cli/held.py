@@ -23,22 +23,28 @@ def held() -> None:
 @pass_state
 def list_(state: CliState, as_json: bool) -> None:
     """The held posts, oldest first."""
-    domain = state.settings.gateway.domain
     with state.read_transaction() as session:
-        rows = [held_posts.describe_held(m, domain) for m in held_posts.held_messages(session)]
+        rows = [held_posts.describe_held(session, m) for m in held_posts.held_messages(session)]
     if as_json:
         emit_json(rows)
         return
     emit_table(
-        rows,
+        [{**row, "why": why(row["reasons"])} for row in rows],
         [
             ("ID", "id"),
             ("RECEIVED", "received_at"),
             ("FROM", "from"),
-            ("COMMUNITIES", "communities"),
+            ("COMMUNITIES (WHY)", "why"),
             ("SUBJECT", "subject"),
         ],
         "No post is held.",
+    )
+
+
+def why(reasons: dict[str, list[str]]) -> str:
+    """design (not-member), ux (moderated); a community that holds nothing itself bare."""
+    return ", ".join(
+        f"{slug} ({', '.join(keys)})" if keys else slug for slug, keys in reasons.items()
     )
 
 

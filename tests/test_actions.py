@@ -1,5 +1,5 @@
 """The email actions' pure parts: own text of a reply, profile lines, tokens, the robot
-guard, and their templates in both languages."""
+guard, which action each kind leads to, and their templates in both languages."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ import datetime as dt
 import pytest
 from sqlalchemy.orm import Session
 
+from gateway.actions import confirm
+from gateway.actions import runner
 from gateway.actions.profile import read_lines
 from gateway.actions.text import own_lines
 from gateway.actions.tokens import TokenProblem
 from gateway.actions.tokens import issue
 from gateway.actions.tokens import new_token
 from gateway.actions.tokens import redeem
+from gateway.app import make_template_environment
 from gateway.community.people import ProfileChanges
+from gateway.ingest.errors import HoldReason
 from gateway.mail.headers import is_automatic
 from gateway.settings import Settings
+from gateway.store.models import ActionKind
+from gateway.store.models import PendingAction
 from gateway.store.models import utcnow
 from templates import PATH as TEMPLATES
 
@@ -67,14 +73,15 @@ def test_profile_lines_in_both_languages() -> None:
 
 def test_tokens_are_single_use_bound_and_expire(session: Session, settings: Settings) -> None:
     now = utcnow()
-    token = issue(session, settings, now, "join", "bob@example.com")
+    token = issue(session, settings, now, PendingAction.JOIN, "bob@example.com")
     assert token == token.lower() and len(token) == 32 and token != new_token()
     assert redeem(session, token, "eve@example.com", now) is TokenProblem.OTHER_PERSON
     assert redeem(session, new_token(), "bob@example.com", now) is TokenProblem.UNKNOWN
     later = now + dt.timedelta(days=settings.actions.token_days, seconds=1)
     assert redeem(session, token, "bob@example.com", later) is TokenProblem.EXPIRED
     confirmation = redeem(session, token, "bob@example.com", now)
-    assert not isinstance(confirmation, TokenProblem) and confirmation.action == "join"
+    assert not isinstance(confirmation, TokenProblem)
+    assert confirmation.action is PendingAction.JOIN
     assert redeem(session, token, "bob@example.com", now) is TokenProblem.USED
 
 
@@ -103,3 +110,26 @@ def test_every_answer_exists_in_english_and_french() -> None:
     french = {p.name.removesuffix(".fr.txt") for p in TEMPLATES.glob("mail/action_*.fr.txt")}
     assert english == french
     assert len(english) >= 20
+
+
+def test_every_action_kind_is_acted_on_but_those_kept_for_others() -> None:
+    # postmaster@ and abuse@ wait for an admin; bounces are the delivery side's.
+    kept = {ActionKind.POSTMASTER, ActionKind.ABUSE, ActionKind.BOUNCES}
+    assert set(runner.ACTIONS) == set(ActionKind) - kept
+    assert runner.INTERNAL == {ActionKind.HELD}  # answered even though a robot "sent" it
+
+
+def test_every_pending_action_has_its_confirmation() -> None:
+    assert set(confirm.CONFIRMED) == set(PendingAction)
+    assert confirm.ON_MEMBERSHIP == {PendingAction.JOIN, PendingAction.ADMIT, PendingAction.LEAVE}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_every_hold_reason_is_said_in_both_languages(language: str) -> None:
+    macros = make_template_environment().get_template(f"mail/action_macros.{language}.txt")
+    held_reason = macros.module.held_reason  # type: ignore[attr-defined]
+    community = {"name": "Design"}
+    said = {reason: held_reason(reason, community) for reason in HoldReason}
+    assert all("Design" in text for text in said.values()), said
+    assert len(set(said.values())) == len(HoldReason)  # each its own sentence
+    assert held_reason(HoldReason.NOT_MEMBER, community, you=True) != said[HoldReason.NOT_MEMBER]

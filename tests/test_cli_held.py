@@ -18,14 +18,17 @@ from tests.conftest import GatewayCli
 DOMAIN = "lists.example.com"
 
 
-def held_post(app: App, subject: str, sender: str = "zoe@example.com") -> None:
+def held_post(
+    app: App, subject: str, sender: str = "zoe@example.com", slugs: tuple[str, ...] = ("board",)
+) -> None:
+    recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
     message = email.message.EmailMessage()
     message["From"] = sender
-    message["To"] = f"board@{DOMAIN}"
+    message["To"] = ", ".join(recipients)
     message["Subject"] = subject
     message["Message-ID"] = f"<{subject.replace(' ', '-')}@example.com>"
     message.set_content("Some text.\n")
-    mail = InboundMail(message.as_bytes(), sender, (f"board@{DOMAIN}",), utcnow())
+    mail = InboundMail(message.as_bytes(), sender, recipients, utcnow())
     [outcome] = ingest_now(app, [mail])
     assert getattr(outcome, "disposition", None) == "held", outcome
 
@@ -55,6 +58,16 @@ def test_held_list(cli: GatewayCli) -> None:
         ("Second plan", "zoe@example.com", ["board"]),
     ]
     assert "First plan" in cli("held", "list").stdout
+
+
+def test_held_list_says_why_in_each_community(cli: GatewayCli, app: App) -> None:
+    cli("community", "create", "design", "--name", "Design", "--policy", "members")
+    held_post(app, "Offsite", slugs=("design", "board"))
+    [row] = [r for r in cli.json("held", "list") if r["subject"] == "Offsite"]
+    assert row["communities"] == ["board", "design"]
+    assert row["reasons"] == {"board": ["moderated"], "design": ["not-member"]}
+    [line] = [line for line in cli("held", "list").stdout.splitlines() if "Offsite" in line]
+    assert "board (moderated), design (not-member)" in line
 
 
 def test_approve_publishes_and_delivers(cli: GatewayCli, app: App) -> None:

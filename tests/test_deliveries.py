@@ -19,6 +19,7 @@ from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.outbound import deliveries
 from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import DeliveryResult
 from gateway.outbound.deliveries import Outcome
 from gateway.settings import DeliverySettings
 from gateway.store.db import transaction
@@ -296,7 +297,7 @@ def test_outcomes_sent_retried_and_failed(session: Session) -> None:
 
     counts = deliveries.record_outcomes(session, outcomes, SETTINGS, LATER)
 
-    assert counts == {"sent": 1, "retry": 2, "failed": 1}
+    assert counts == {DeliveryResult.SENT: 1, DeliveryResult.RETRY: 2, DeliveryResult.FAILED: 1}
     rows = queued(session)
     ok = rows["ok@example.com"]
     assert (ok["status"], ok["sent_at"], ok["last_error"]) == (DeliveryStatus.SENT, LATER, "")
@@ -315,6 +316,25 @@ def test_outcomes_sent_retried_and_failed(session: Session) -> None:
     assert unknown["sent_at"] is None
 
 
+@pytest.mark.parametrize(
+    ("code", "age_hours", "result"),
+    [
+        (250, 0, DeliveryResult.SENT),
+        (251, 99, DeliveryResult.SENT),  # sent is sent, however late
+        (451, 0, DeliveryResult.RETRY),
+        (421, 1.9, DeliveryResult.RETRY),
+        (451, 2, DeliveryResult.FAILED),  # retry_hours=2 are over
+        (550, 0, DeliveryResult.FAILED),
+        (554, 0, DeliveryResult.FAILED),
+    ],
+)
+def test_what_a_reply_makes_of_a_delivery(code: int, age_hours: float, result: str) -> None:
+    created = LATER - dt.timedelta(hours=age_hours)
+    claimed = Claimed(1, None, None, "bob@example.com", 0, created)
+    outcome = Outcome(claimed, code, "")
+    assert DeliveryResult.of(outcome, DeliverySettings(retry_hours=2), LATER) is result
+
+
 def test_a_temporary_failure_past_retry_hours_fails_for_good(session: Session) -> None:
     settings = DeliverySettings(retry_hours=2)
     mail_row(session, "old@example.com", created_at=LATER - dt.timedelta(hours=2))
@@ -322,9 +342,9 @@ def test_a_temporary_failure_past_retry_hours_fails_for_good(session: Session) -
     claimed = claim_all(session)
     outcomes = [Outcome(claimed[r], 451, "4.2.2 mailbox full") for r in sorted(claimed)]
     assert deliveries.record_outcomes(session, outcomes, settings, LATER) == {
-        "sent": 0,
-        "retry": 1,
-        "failed": 1,
+        DeliveryResult.SENT: 0,
+        DeliveryResult.RETRY: 1,
+        DeliveryResult.FAILED: 1,
     }
     rows = queued(session)
     assert rows["old@example.com"]["status"] is DeliveryStatus.FAILED

@@ -3,6 +3,7 @@ and the batch's promise that a failing mail does not take its neighbours down.""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -14,17 +15,23 @@ from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.ingest import pipeline
 from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Discard
-from gateway.ingest.errors import Reason
+from gateway.ingest.errors import DiscardReason
+from gateway.ingest.errors import HoldReason
 from gateway.ingest.stages import authorize
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
 from gateway.store.db import transaction
+from gateway.store.models import ActionKind
+from gateway.store.models import Community
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
+from gateway.store.models import Origin
 from gateway.store.models import Policy
 from gateway.store.models import Role
 from tests.faults import FailsOnBadSubject
@@ -49,20 +56,20 @@ def context(session: Session, app: App, *recipients: str, sender: str = "alice@e
     [
         ("", None),
         ("Auto-Submitted: no\r\n", None),
-        ("Auto-Submitted: auto-replied\r\n", Reason.AUTO_REPLY),
-        ("Auto-Submitted: auto-generated\r\n", Reason.AUTO_REPLY),
-        ("Precedence: bulk\r\n", Reason.AUTO_REPLY),
-        ("Precedence: junk\r\n", Reason.AUTO_REPLY),
-        ("Precedence: list\r\n", Reason.AUTO_REPLY),
+        ("Auto-Submitted: auto-replied\r\n", DiscardReason.AUTO_REPLY),
+        ("Auto-Submitted: auto-generated\r\n", DiscardReason.AUTO_REPLY),
+        ("Precedence: bulk\r\n", DiscardReason.AUTO_REPLY),
+        ("Precedence: junk\r\n", DiscardReason.AUTO_REPLY),
+        ("Precedence: list\r\n", DiscardReason.AUTO_REPLY),
         ("Precedence: first-class\r\n", None),
-        ("X-Autoreply: yes\r\n", Reason.AUTO_REPLY),
-        (f"X-Gateway-Loop: {DOMAIN}\r\n", Reason.LOOP),
+        ("X-Autoreply: yes\r\n", DiscardReason.AUTO_REPLY),
+        (f"X-Gateway-Loop: {DOMAIN}\r\n", DiscardReason.LOOP),
         ("X-Gateway-Loop: lists.other.org\r\n", None),
-        (f"List-Id: Design <design.{DOMAIN}>\r\n", Reason.LOOP),
+        (f"List-Id: Design <design.{DOMAIN}>\r\n", DiscardReason.LOOP),
         ("List-Id: <fedora-devel-list.redhat.com>\r\n", None),
     ],
 )
-def test_screen(session: Session, app: App, headers: str, verdict: Reason | None) -> None:
+def test_screen(session: Session, app: App, headers: str, verdict: DiscardReason | None) -> None:
     ctx = context(session, app, f"design@{DOMAIN}", headers=headers)
     if verdict is None:
         screen.run(ctx)
@@ -122,18 +129,18 @@ def test_route_sends_reports_to_bounce_handling(session: Session, app: App) -> N
     ("policy", "sender", "held_for"),
     [
         (Policy.OPEN, "zoe@example.com", []),
-        (Policy.OPEN, "zoe@elsewhere.org", [Reason.DOMAIN_NOT_ALLOWED]),
+        (Policy.OPEN, "zoe@elsewhere.org", [HoldReason.DOMAIN_NOT_ALLOWED]),
         (Policy.OPEN, "member@elsewhere.org", []),  # members of an open community may post
         (Policy.MEMBERS, "member@elsewhere.org", []),
-        (Policy.MEMBERS, "zoe@example.com", [Reason.NOT_MEMBER]),
-        (Policy.MODERATED, "owner@example.com", [Reason.MODERATED]),
+        (Policy.MEMBERS, "zoe@example.com", [HoldReason.NOT_MEMBER]),
+        (Policy.MODERATED, "owner@example.com", [HoldReason.MODERATED]),
         (Policy.ANNOUNCE, "owner@example.com", []),
         (Policy.ANNOUNCE, "moderator@example.com", []),
-        (Policy.ANNOUNCE, "member@elsewhere.org", [Reason.ANNOUNCE_ONLY]),
+        (Policy.ANNOUNCE, "member@elsewhere.org", [HoldReason.ANNOUNCE_ONLY]),
     ],
 )
 def test_authorize(
-    session: Session, app: App, policy: Policy, sender: str, held_for: list[Reason]
+    session: Session, app: App, policy: Policy, sender: str, held_for: list[HoldReason]
 ) -> None:
     community = create_community(session, "design", "Design", policy=policy)
     add_members(session, community, ["member@elsewhere.org"])
@@ -148,11 +155,77 @@ def test_authorize(
 
 def test_a_cross_post_is_held_if_any_community_holds_it(session: Session, app: App) -> None:
     create_community(session, "open", "Open", policy=Policy.OPEN)
-    create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
+    moderated = create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
     ctx = context(session, app, f"open@{DOMAIN}", f"mod@{DOMAIN}")
     route.run(ctx)
     authorize.run(ctx)
-    assert (ctx.status, ctx.reasons) == (MessageStatus.HELD, [Reason.MODERATED])
+    assert (ctx.status, ctx.reasons) == (MessageStatus.HELD, [HoldReason.MODERATED])
+    assert ctx.holds == {moderated.id: [HoldReason.MODERATED]}  # open holds nothing itself
+
+
+def test_each_community_keeps_its_own_reasons(session: Session, app: App) -> None:
+    members = create_community(session, "design", "Design", policy=Policy.MEMBERS)
+    announce = create_community(session, "news", "News", policy=Policy.ANNOUNCE)
+    moderated = create_community(session, "board", "Board", policy=Policy.MODERATED)
+    add_members(session, announce, ["zoe@example.com"])
+    ctx = context(session, app, f"design@{DOMAIN}", f"news@{DOMAIN}", f"board@{DOMAIN}",
+                  sender="zoe@example.com")  # fmt: skip
+    route.run(ctx)
+    authorize.run(ctx)
+    assert ctx.holds == {
+        members.id: [HoldReason.NOT_MEMBER],
+        announce.id: [HoldReason.ANNOUNCE_ONLY],
+        moderated.id: [HoldReason.MODERATED],
+    }
+
+
+@pytest.mark.parametrize("origin", [Origin.SMTP, Origin.IMPORT])
+def test_a_community_closed_after_the_edge_accepted_holds_in_authorize_not_route(
+    session: Session, app: App, origin: Origin
+) -> None:
+    create_community(session, "open", "Open", policy=Policy.OPEN)
+    closed = create_community(session, "old", "Old", policy=Policy.OPEN)
+    closed.closed_at = NOW
+    session.flush()
+    ctx = context(session, app, f"open@{DOMAIN}", f"old@{DOMAIN}")
+    ctx.mail = dataclasses.replace(ctx.mail, origin=origin)
+    route.run(ctx)
+    assert [c.slug for c in ctx.communities] == ["old", "open"]
+    assert ctx.holds == {}  # routing finds where it goes; it decides nothing
+    authorize.run(ctx)
+    assert ctx.holds == {closed.id: [HoldReason.COMMUNITY_CLOSED]}
+
+
+def test_a_held_post_is_stored_with_its_reasons_per_community(app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.MEMBERS)
+        create_community(session, "board", "Board", policy=Policy.MODERATED)
+        create_community(session, "open", "Open", policy=Policy.OPEN)
+    raw = b"From: zoe@example.com\r\nSubject: Plans\r\nMessage-ID: <p@x>\r\n\r\nBody\r\n"
+    to = tuple(f"{slug}@{DOMAIN}" for slug in ("design", "board", "open"))
+    [result] = ingest_now(app, [InboundMail(raw, "zoe@example.com", to, NOW)])
+    assert not isinstance(result, Exception), result
+    assert result.disposition is Disposition.HELD
+    assert result.reasons == (HoldReason.MODERATED, HoldReason.NOT_MEMBER)  # board, design
+    with transaction(app.read_sessions) as session:
+        rows = session.execute(
+            select(Community.slug, MessageCommunity.hold_reasons).join(
+                MessageCommunity, MessageCommunity.community_id == Community.id
+            )
+        )
+        stored = {slug: reasons for slug, reasons in rows}
+    assert stored == {"design": ["not-member"], "board": ["moderated"], "open": []}
+
+
+def test_a_published_post_has_no_hold_reason(app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "open", "Open", policy=Policy.OPEN)
+    raw = b"From: zoe@example.com\r\nSubject: Hi\r\nMessage-ID: <h@x>\r\n\r\nBody\r\n"
+    [result] = ingest_now(app, [InboundMail(raw, "zoe@example.com", (f"open@{DOMAIN}",), NOW)])
+    assert not isinstance(result, Exception), result
+    assert (result.disposition, result.reasons) == (Disposition.PUBLISHED, ())
+    with transaction(app.read_sessions) as session:
+        assert session.scalars(select(MessageCommunity.hold_reasons)).all() == [[]]
 
 
 def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
@@ -171,3 +244,29 @@ def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
     with transaction(app.read_sessions) as session:
         stored = sorted(session.scalars(select(Message.message_id)))
     assert stored == ["one@x", "three@x", "two@x"]
+
+
+def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "open", "Open", policy=Policy.OPEN)
+
+    def mail(message_id: str, to: str, headers: str = "") -> InboundMail:
+        raw = f"From: zoe@example.com\r\nMessage-ID: <{message_id}>\r\n{headers}\r\nHi\r\n"
+        return InboundMail(raw.encode(), "zoe@example.com", (f"{to}@{DOMAIN}",), NOW)
+
+    results = ingest_now(
+        app,
+        [
+            mail("a@x", "open"),
+            mail("b@x", "open", "Auto-Submitted: auto-replied\r\n"),
+            mail("c@x", "open-join"),
+        ],
+    )
+    [again] = ingest_now(app, [mail("a@x", "open")])
+    said = [(r.disposition, r.reasons) for r in [*results, again] if not isinstance(r, Exception)]
+    assert said == [
+        (Disposition.PUBLISHED, ()),
+        (Disposition.DISCARDED, (DiscardReason.AUTO_REPLY,)),
+        (Disposition.ACTION, (ActionKind.JOIN,)),
+        (Disposition.DUPLICATE, ()),
+    ]

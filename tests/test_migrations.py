@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import Connection
+from sqlalchemy import DateTime
 from sqlalchemy import Engine
+from sqlalchemy import Integer
+from sqlalchemy import MetaData
+from sqlalchemy import Table
+from sqlalchemy import insert
 from sqlalchemy import inspect
+from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway.store import migrate
 from gateway.store.db import make_engine
+from gateway.store.models import ActionKind
+from gateway.store.models import ActionMail
 from gateway.store.models import Base
+from gateway.store.models import Confirmation
+from gateway.store.models import MessageCommunity
+from gateway.store.models import PendingAction
 from tests.conftest import BACKENDS
 from tests.postgres import PostgresServer
 
@@ -88,3 +106,68 @@ def test_the_head_constant_is_alembics_head() -> None:
     versions = (migrate.MIGRATIONS_DIR / "versions").glob("*.py")
     # Revision ids are four digits, so comparing them as strings orders them.
     assert all(path.name[:4].isdigit() and path.name[4] == "_" for path in versions)
+
+
+def _insert(connection: Connection, name: str, **values: Any) -> None:
+    """A row in a table as an older revision made it: given values, the rest filled in."""
+    table = Table(name, MetaData(), autoload_with=connection)
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.nullable or column.server_default is not None or column.name in values:
+            continue
+        if isinstance(column.type, DateTime):
+            row[column.name] = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        elif isinstance(column.type, Boolean):
+            row[column.name] = False
+        elif isinstance(column.type, Integer):
+            row[column.name] = 0
+        elif isinstance(column.type, JSON):
+            row[column.name] = []
+        else:
+            row[column.name] = "x"
+    connection.execute(insert(table).values(**row, **values))
+
+
+def test_0008_reads_stored_actions_as_enums_and_gives_each_link_no_hold_reason(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0007")
+    with empty_engine.begin() as connection:
+        _insert(
+            connection,
+            "communities",
+            id=1,
+            slug="design",
+            kind="project",
+            visibility="public",
+            policy="moderated",
+            default_delivery="instant",
+        )
+        _insert(connection, "messages", id=1, message_id="m1@x", status="held", origin="smtp")
+        _insert(connection, "message_communities", message_id=1, community_id=1)
+        _insert(connection, "action_mail", id=1, action="held", community_id=1)
+        _insert(connection, "action_mail", id=2, action="join", community_id=1)
+        _insert(connection, "confirmations", id=1, token="t1", action="approve", community_id=1)
+    migrate.upgrade(empty_engine)
+    with Session(empty_engine) as session:
+        actions = session.scalars(select(ActionMail.action).order_by(ActionMail.id)).all()
+        assert actions == [ActionKind.HELD, ActionKind.JOIN]
+        assert all(isinstance(action, ActionKind) for action in actions)
+        assert session.scalar(select(Confirmation.action)) is PendingAction.APPROVE
+        assert session.scalars(select(MessageCommunity.hold_reasons)).all() == [[]]
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(text("UPDATE action_mail SET action = 'shout' WHERE id = 1"))
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        connection.execute(text("UPDATE confirmations SET action = 'shout'"))
+
+
+def test_0008_downgrade_keeps_the_stored_actions_and_drops_the_check(empty_engine: Engine) -> None:
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        _insert(connection, "action_mail", id=1, action="bounces")
+    migrate.downgrade(empty_engine, "0007")
+    with empty_engine.begin() as connection:
+        assert connection.execute(text("SELECT action FROM action_mail")).scalar() == "bounces"
+        connection.execute(text("UPDATE action_mail SET action = 'shout'"))
+        columns = {c["name"] for c in inspect(connection).get_columns("message_communities")}
+    assert "hold_reasons" not in columns

@@ -14,16 +14,19 @@ from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.store.models import Community
 from gateway.store.models import Confirmation
+from gateway.store.models import PendingAction
 
 Confirmed = Callable[[ActionContext, Confirmation], None]
 
-CONFIRMED: dict[str, Confirmed] = {
-    "join": membership_changes.confirm_join,
-    "admit": membership_changes.admit,
-    "leave": membership_changes.confirm_leave,
-    "approve": moderation.approve,
-    "reject": moderation.reject,
+CONFIRMED: dict[PendingAction, Confirmed] = {
+    PendingAction.JOIN: membership_changes.confirm_join,
+    PendingAction.ADMIT: membership_changes.admit,
+    PendingAction.LEAVE: membership_changes.confirm_leave,
+    PendingAction.APPROVE: moderation.approve,
+    PendingAction.REJECT: moderation.reject,
 }
+# Actions on a community's membership: nothing to do once the community is gone.
+ON_MEMBERSHIP = frozenset({PendingAction.JOIN, PendingAction.ADMIT, PendingAction.LEAVE})
 
 
 def run(ctx: ActionContext) -> None:
@@ -33,7 +36,7 @@ def run(ctx: ActionContext) -> None:
         return
     if result.community_id is not None:
         ctx.community = ctx.session.get(Community, result.community_id)
-    if ctx.community is None and result.action in ("join", "admit", "leave"):
+    if ctx.community is None and result.action in ON_MEMBERSHIP:
         ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return
     CONFIRMED[result.action](ctx, result)

@@ -11,8 +11,7 @@ from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.community.members import find_membership
 from gateway.mail.addresses import domain_allowed
-
-JOIN = "join"
+from gateway.store.models import PendingAction
 
 
 def run(ctx: ActionContext) -> None:
@@ -30,7 +29,9 @@ def run(ctx: ActionContext) -> None:
     if membership is not None:
         ctx.answer("action_already_member", {**values, "delivery": membership.delivery.value})
         return
-    token = tokens.issue(ctx.session, ctx.settings, ctx.now, JOIN, ctx.sender, community.id)
+    token = tokens.issue(
+        ctx.session, ctx.settings, ctx.now, PendingAction.JOIN, ctx.sender, community.id
+    )
     confirm = ctx.confirm_address(token)
     ctx.answer(
         "action_join_confirm",

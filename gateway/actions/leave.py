@@ -8,8 +8,7 @@ from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import leave_now
 from gateway.community.members import find_membership
-
-LEAVE = "leave"
+from gateway.store.models import PendingAction
 
 
 def run(ctx: ActionContext) -> None:
@@ -23,7 +22,9 @@ def run(ctx: ActionContext) -> None:
     if trusted(ctx):
         leave_now(ctx, community)
         return
-    token = tokens.issue(ctx.session, ctx.settings, ctx.now, LEAVE, ctx.sender, community.id)
+    token = tokens.issue(
+        ctx.session, ctx.settings, ctx.now, PendingAction.LEAVE, ctx.sender, community.id
+    )
     confirm = ctx.confirm_address(token)
     ctx.answer(
         "action_leave_confirm",

@@ -17,11 +17,10 @@ from gateway.community.people import find_person
 from gateway.store.models import Community
 from gateway.store.models import Confirmation
 from gateway.store.models import Membership
+from gateway.store.models import PendingAction
 from gateway.store.models import Person
 from gateway.store.models import Role
 from gateway.store.models import Visibility
-
-ADMIT = "admit"
 
 
 def confirm_join(ctx: ActionContext, confirmation: Confirmation) -> None:
@@ -95,7 +94,7 @@ def _ask_owners(ctx: ActionContext, community: Community) -> None:
             ctx.session,
             ctx.settings,
             ctx.now,
-            ADMIT,
+            PendingAction.ADMIT,
             owner.address,
             community.id,
             {"address": ctx.sender},

@@ -1,6 +1,8 @@
 """Moderation by mail: a held post sends each owner and moderator a notice with the post
 attached and two reply addresses (approve, reject: confirm+TOKEN@, one pair per
-moderator); the sender is told the post waits. Replies act through gateway.community.held."""
+moderator); the sender is told the post waits. Both notices say, for each community,
+why the post waits there, as the ingest stages stored it. Replies act through
+gateway.community.held."""
 
 from __future__ import annotations
 
@@ -11,15 +13,13 @@ from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import staff
 from gateway.actions.text import own_text
 from gateway.community import held as held_posts
-from gateway.ingest.stages.enqueue import HELD
 from gateway.mail.headers import is_automatic
+from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Confirmation
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
-
-APPROVE = "approve"
-REJECT = "reject"
+from gateway.store.models import PendingAction
 
 
 def held(ctx: ActionContext) -> None:
@@ -32,10 +32,15 @@ def held(ctx: ActionContext) -> None:
     raw = ctx.blobs.get(ctx.row.raw_sha256)
     values = {
         "community": ctx.community_values(),
+        "communities": [c.name for c in message.communities],
+        "held_in": [
+            {"community": ctx.community_values(place.community), "reasons": place.reasons}
+            for place in held_posts.held_in(ctx.session, message)
+            if place.reasons
+        ],
         "author": message.sender_address,
         "name": message.sender_name,
         "subject": message.subject,
-        "policy": community.policy.value,
         "id": message.id,
         "days": ctx.settings.actions.token_days,
     }
@@ -45,7 +50,7 @@ def held(ctx: ActionContext) -> None:
             tokens.issue(
                 ctx.session, ctx.settings, ctx.now, action, person.address, community.id, payload
             )
-            for action in (APPROVE, REJECT)
+            for action in (PendingAction.APPROVE, PendingAction.REJECT)
         )
         ctx.notify(
             "action_held",
@@ -60,7 +65,7 @@ def held(ctx: ActionContext) -> None:
         )
     ctx.outcome = "notified"
     if _first_row(ctx) and not is_automatic(ctx.mail.headers, ctx.sender, ctx.domain):
-        ctx.answer("action_held_sender", {**values, "subject": message.subject})
+        ctx.answer("action_held_sender", values)
 
 
 def approve(ctx: ActionContext, confirmation: Confirmation) -> None:
@@ -104,7 +109,7 @@ def _first_row(ctx: ActionContext) -> bool:
     """The sender is told once for a post held in several communities."""
     first = ctx.session.scalar(
         select(ActionMail.id)
-        .where(ActionMail.action == HELD, ActionMail.message_id == ctx.row.message_id)
+        .where(ActionMail.action == ActionKind.HELD, ActionMail.message_id == ctx.row.message_id)
         .order_by(ActionMail.id)
         .limit(1)
     )

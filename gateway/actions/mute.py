@@ -11,6 +11,7 @@ from sqlalchemy import select
 from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.community.people import find_person
+from gateway.store.models import ActionKind
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -20,7 +21,7 @@ from gateway.store.models import Visibility
 
 
 def run(ctx: ActionContext) -> None:
-    muting = ctx.row.action == "mute"
+    muting = ctx.row.action == ActionKind.MUTE
     thread = ctx.session.get(Thread, int(ctx.row.token)) if ctx.row.token.isdigit() else None
     person = find_person(ctx.session, ctx.sender)
     if thread is None or person is None:

@@ -29,14 +29,13 @@ from gateway.actions import profile
 from gateway.actions.context import ActionContext
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
-from gateway.ingest.stages.enqueue import HELD
 from gateway.mail.addresses import AddressError
 from gateway.mail.addresses import normalize_address
 from gateway.mail.headers import is_automatic
 from gateway.mail.parse import parse_message
-from gateway.relay.envelope import BOUNCES
 from gateway.settings import Settings
 from gateway.store.db import transaction
+from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Community
 
@@ -47,23 +46,25 @@ log = logging.getLogger("gateway.actions")
 
 Action = Callable[[ActionContext], None]
 
-ACTIONS: dict[str, Action] = {
-    "join": join.run,
-    "leave": leave.run,
-    "instant": delivery.run,
-    "daily": delivery.run,
-    "weekly": delivery.run,
-    "nomail": delivery.run,
-    "profile": profile.run,
-    "help": help_action.run,
-    "owner": owner.run,
-    "confirm": confirm.run,
-    "mute": mute.run,
-    "unmute": mute.run,
-    HELD: moderation.held,
+# postmaster@ and abuse@ are kept for an admin, never answered; bounces are the
+# delivery worker's.
+ACTIONS: dict[ActionKind, Action] = {
+    ActionKind.JOIN: join.run,
+    ActionKind.LEAVE: leave.run,
+    ActionKind.INSTANT: delivery.run,
+    ActionKind.DAILY: delivery.run,
+    ActionKind.WEEKLY: delivery.run,
+    ActionKind.NOMAIL: delivery.run,
+    ActionKind.PROFILE: profile.run,
+    ActionKind.HELP: help_action.run,
+    ActionKind.OWNER: owner.run,
+    ActionKind.CONFIRM: confirm.run,
+    ActionKind.MUTE: mute.run,
+    ActionKind.UNMUTE: mute.run,
+    ActionKind.HELD: moderation.held,
 }
 # Mail that comes from the pipeline, not from a person writing to an action address.
-INTERNAL = frozenset({HELD})
+INTERNAL = frozenset({ActionKind.HELD})
 BATCH = 50
 
 
@@ -72,7 +73,7 @@ def pending_actions(session: Session, limit: int = BATCH) -> list[int]:
     return list(
         session.scalars(
             select(ActionMail.id)
-            .where(ActionMail.handled_at.is_(None), ActionMail.action != BOUNCES)
+            .where(ActionMail.handled_at.is_(None), ActionMail.action != ActionKind.BOUNCES)
             .order_by(ActionMail.id)
             .limit(limit)
         )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway.settings import Settings
 from gateway.store.models import Confirmation
+from gateway.store.models import PendingAction
 
 TOKEN_BYTES = 20  # 160 random bits, 32 characters
 
@@ -39,7 +40,7 @@ def issue(
     session: Session,
     settings: Settings,
     now: dt.datetime,
-    action: str,
+    action: PendingAction,
     address: str,
     community_id: int | None = None,
     payload: dict[str, Any] | None = None,

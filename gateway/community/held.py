@@ -1,10 +1,12 @@
-"""Held posts and their moderation: list, approve (publish as if just arrived), reject
-(tell the sender why). Used by `gateway held` and by the moderators' replies."""
+"""Held posts and their moderation: list with why each waits in each community, approve
+(publish as if just arrived), reject (tell the sender why). Used by `gateway held` and
+by the moderators' notices and replies."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -14,13 +16,36 @@ from sqlalchemy.orm import Session
 from gateway.community.publishing import publish_held
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
+from gateway.ingest.errors import HoldReason
 from gateway.outbound.notices import send_notice
 from gateway.settings import Settings
+from gateway.store.models import Community
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 
 if TYPE_CHECKING:
     import jinja2
+
+
+@dataclass(frozen=True)
+class HeldIn:
+    """One community of a held post, and why the post waits there: no reason when
+    it waits only because another community of a cross-post holds it."""
+
+    community: Community
+    reasons: tuple[HoldReason, ...]
+
+
+def held_in(session: Session, message: Message) -> list[HeldIn]:
+    """The post's communities by slug, with the reasons the ingest stages stored."""
+    rows = session.execute(
+        select(Community, MessageCommunity.hold_reasons)
+        .join(MessageCommunity, MessageCommunity.community_id == Community.id)
+        .where(MessageCommunity.message_id == message.id)
+        .order_by(Community.slug)
+    )
+    return [HeldIn(community, tuple(map(HoldReason, reasons))) for community, reasons in rows]
 
 
 def held_messages(session: Session) -> list[Message]:
@@ -82,15 +107,18 @@ def reject(
         )
 
 
-def describe_held(message: Message, domain: str) -> dict[str, Any]:
+def describe_held(session: Session, message: Message) -> dict[str, Any]:
     """The shape `gateway held list --json` prints (README)."""
+    places = held_in(session, message)
     return {
         "id": message.id,
         "message_id": message.message_id,
         "from": message.sender_address,
         "name": message.sender_name,
         "subject": message.subject,
-        "communities": [c.slug for c in message.communities],
+        "communities": [place.community.slug for place in places],
+        # per community, why it waits there (none: another community holds it)
+        "reasons": {place.community.slug: [str(r) for r in place.reasons] for place in places},
         "received_at": message.received_at.isoformat(),
         "size": message.raw_size,
     }

@@ -17,6 +17,7 @@ from gateway.community.publishing import publish_held
 from gateway.imports.importer import FileReport
 from gateway.imports.importer import totals
 from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.store.db import transaction
 from gateway.store.models import Message
@@ -62,7 +63,7 @@ def announce_import(app: App, slug: str, reports: list[FileReport]) -> str:
     [outcome] = ingest_now(app, [mail])
     if isinstance(outcome, Exception):
         raise outcome
-    if outcome.disposition == "held":
+    if outcome.disposition is Disposition.HELD:
         with transaction(app.sessions) as session:
             held = session.scalars(
                 select(Message).where(Message.message_id == outcome.message_id)

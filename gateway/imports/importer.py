@@ -19,6 +19,7 @@ from gateway.app import App
 from gateway.community.communities import get_community
 from gateway.imports.sources import SourceMail
 from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
 from gateway.store.db import transaction
@@ -93,9 +94,9 @@ def _tally(report: FileReport, outcomes: list[IngestResult | Exception]) -> None
     for outcome in outcomes:
         if isinstance(outcome, Exception):
             report.failed += 1
-        elif outcome.disposition == "duplicate":
+        elif outcome.disposition is Disposition.DUPLICATE:
             report.duplicates += 1
-        elif outcome.disposition == "published":
+        elif outcome.disposition is Disposition.PUBLISHED:
             report.imported += 1
             report.flagged += bool(outcome.flags)
         else:

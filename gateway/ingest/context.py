@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from dataclasses import dataclass
 from dataclasses import field
 
 from sqlalchemy.orm import Session
 
 from gateway.blobs import BlobWriter
-from gateway.ingest.errors import Reason
+from gateway.ingest.errors import HoldReason
 from gateway.mail.parse import ParsedMessage
 from gateway.mail.recipients import Recipient
 from gateway.store.models import Community
@@ -66,9 +67,8 @@ class IngestContext:
     # route
     communities: list[Community] = field(default_factory=list)
     actions: list[Recipient] = field(default_factory=list)
-    # authorize
-    status: MessageStatus = MessageStatus.PUBLISHED
-    reasons: list[Reason] = field(default_factory=list)
+    # authorize: why the post waits, per community id (none: it is published)
+    holds: dict[int, list[HoldReason]] = field(default_factory=dict)
     # thread, store
     message: StoredMessage | None = None
 
@@ -79,18 +79,39 @@ class IngestContext:
             return self.parsed.from_address
         return self.mail.mail_from.strip().strip("<>").lower()
 
-    def hold(self, reason: Reason) -> None:
-        self.status = MessageStatus.HELD
-        if reason not in self.reasons:
-            self.reasons.append(reason)
+    @property
+    def status(self) -> MessageStatus:
+        """A post held in any of its communities is held in all of them."""
+        return MessageStatus.HELD if self.holds else MessageStatus.PUBLISHED
+
+    @property
+    def reasons(self) -> list[HoldReason]:
+        """Every reason the post is held for, once, in the order they were found."""
+        return list(dict.fromkeys(r for reasons in self.holds.values() for r in reasons))
+
+    def hold(self, community: Community, reason: HoldReason) -> None:
+        reasons = self.holds.setdefault(community.id, [])
+        if reason not in reasons:
+            reasons.append(reason)
+
+
+class Disposition(enum.StrEnum):
+    """What became of one mail, for the SMTP log and the importer's tally."""
+
+    PUBLISHED = "published"
+    HELD = "held"
+    DUPLICATE = "duplicate"  # its Message-ID was already stored
+    DISCARDED = "discarded"
+    ACTION = "action"  # no community named: only action addresses (or a delivery report)
 
 
 @dataclass(frozen=True)
 class IngestResult:
     """What happened to one mail, for the SMTP reply and the log line."""
 
-    disposition: str  # published, held, duplicate, discarded, action
+    disposition: Disposition
     message_id: str
     communities: tuple[str, ...] = ()
+    # a discard's reason, a held post's reasons (HoldReason), or the actions named
     reasons: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # what parsing found wrong (e.g. "malformed")

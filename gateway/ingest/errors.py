@@ -1,8 +1,10 @@
-"""Every reason a mail is not published as it came, declared once with its reply.
+"""Every reason a mail is not published as it came, declared once.
 
-A reason is either a discard (accepted with 250, nothing published, logged) or a
-hold (stored with status held for moderators). Adding a reason touches this file
-and the stage that decides it, nothing else.
+A discard is accepted with 250, nothing published, logged. A hold is stored with
+status held, its reasons kept per community (message_communities.hold_reasons) for
+the moderators' and the sender's notices, which explain each reason (templates
+mail/action_macros.*.txt: held_reason). Adding a reason touches this file, the
+stage that decides it and, for a hold, that macro; nothing else.
 """
 
 from __future__ import annotations
@@ -10,28 +12,28 @@ from __future__ import annotations
 import enum
 
 
-class Reason(enum.Enum):
-    # discards: accepted (250) and not published
-    LOOP = "our own mail came back (List-Id or loop header)"
-    AUTO_REPLY = "automatic reply"
-    REPORT_IN_ARCHIVE = "a delivery report in an imported archive is not a post"
-    # holds: stored with status held, for a moderator to approve or reject
-    NOT_MEMBER = "the sender is not a member"
-    MODERATED = "the community is moderated"
-    ANNOUNCE_ONLY = "only owners and moderators post in this community"
-    DOMAIN_NOT_ALLOWED = "the sender's domain is not an allowed domain"
-    COMMUNITY_CLOSED = "the community closed after the recipient was accepted"
+class DiscardReason(enum.StrEnum):
+    """Why a mail is accepted (250) and not published; the value is the log's key."""
 
-    @property
-    def key(self) -> str:
-        """Stable name for logs and for the reply templates of later notices."""
-        return self.name.lower().replace("_", "-")
+    LOOP = "loop"  # our own mail came back (List-Id or loop header)
+    AUTO_REPLY = "auto-reply"
+    REPORT_IN_ARCHIVE = "report-in-archive"  # a delivery report in an imported archive
+
+
+class HoldReason(enum.StrEnum):
+    """Why a post waits in one community for a moderator; the value is stored."""
+
+    NOT_MEMBER = "not-member"
+    MODERATED = "moderated"
+    ANNOUNCE_ONLY = "announce-only"  # only owners and moderators post there
+    DOMAIN_NOT_ALLOWED = "domain-not-allowed"
+    COMMUNITY_CLOSED = "community-closed"  # it closed after the recipient was accepted
 
 
 class Discard(Exception):
     """A disposition, not an error: stop the pipeline, answer 250, publish nothing."""
 
-    def __init__(self, reason: Reason) -> None:
+    def __init__(self, reason: DiscardReason) -> None:
         super().__init__(reason.value)
         self.reason = reason
 

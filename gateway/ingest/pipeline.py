@@ -2,7 +2,7 @@
 
 Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
 that is cheaper on many mails at once (thread) also has run_batch(ctxs). Stages
-that decide (screen, authorize) record verdicts in ctx or raise a disposition
+that decide (screen, authorize) record verdicts in ctx or raise a Stop
 (Discard, Duplicate); only this runner catches those. Anything else raised is a
 bug: the worker answers 451 and the sender's MTA tries again.
 """
@@ -14,6 +14,7 @@ from typing import Any
 from typing import Protocol
 from typing import runtime_checkable
 
+from gateway.ingest.context import Disposition
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
 from gateway.ingest.errors import Discard
@@ -29,14 +30,15 @@ from gateway.ingest.stages import thread
 
 STAGES = (parse, screen, keep, route, authorize, thread, store, enqueue)
 
-Disposition = Discard | Duplicate
+# The exceptions that end a mail's way through the stages early.
+Stop = Discard | Duplicate
 
 
 @runtime_checkable
 class BatchStage(Protocol):
-    """A stage that takes the mails of a batch together: a disposition (or None) per mail."""
+    """A stage that takes the mails of a batch together: a Stop (or None) per mail."""
 
-    def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Disposition | None]: ...
+    def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Stop | None]: ...
 
 
 def run_pipeline(ctx: IngestContext) -> IngestResult:
@@ -70,16 +72,16 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
                     seen.add(ctxs[i].message_id)
                 going = [i for i in going if i not in later]
                 stopped = stage.run_batch([ctxs[i] for i in going])
-                for i, disposition in zip(going, stopped, strict=True):
-                    if disposition is not None:
-                        results[i] = _stopped(ctxs[i], disposition)
+                for i, stop in zip(going, stopped, strict=True):
+                    if stop is not None:
+                        results[i] = _stopped(ctxs[i], stop)
                 continue
             for i in going:
                 try:
                     for stage in stages:
                         stage.run(ctxs[i])
-                except (Discard, Duplicate) as disposition:
-                    results[i] = _stopped(ctxs[i], disposition)
+                except (Discard, Duplicate) as stop:
+                    results[i] = _stopped(ctxs[i], stop)
         for i in start:
             if i not in results and i not in later:
                 results[i] = _result(ctxs[i])
@@ -100,19 +102,19 @@ def _segments() -> list[tuple[int, list[Any]]]:
     return segments
 
 
-def _stopped(ctx: IngestContext, disposition: Disposition) -> IngestResult:
-    if isinstance(disposition, Discard):
-        return IngestResult("discarded", ctx.message_id, reasons=(disposition.reason.key,))
-    return IngestResult("duplicate", ctx.message_id, _slugs(ctx))
+def _stopped(ctx: IngestContext, stop: Stop) -> IngestResult:
+    if isinstance(stop, Discard):
+        return IngestResult(Disposition.DISCARDED, ctx.message_id, reasons=(stop.reason,))
+    return IngestResult(Disposition.DUPLICATE, ctx.message_id, _slugs(ctx))
 
 
 def _result(ctx: IngestContext) -> IngestResult:
     if not ctx.communities:
-        return IngestResult("action", ctx.message_id, reasons=tuple(a.action for a in ctx.actions))
+        actions = tuple(a.action for a in ctx.actions if a.action is not None)
+        return IngestResult(Disposition.ACTION, ctx.message_id, reasons=actions)
     flags = tuple(ctx.parsed.flags) if ctx.parsed is not None else ()
-    return IngestResult(
-        ctx.status.value, ctx.message_id, _slugs(ctx), tuple(r.key for r in ctx.reasons), flags
-    )
+    disposition = Disposition.HELD if ctx.holds else Disposition.PUBLISHED
+    return IngestResult(disposition, ctx.message_id, _slugs(ctx), tuple(ctx.reasons), flags)
 
 
 def _slugs(ctx: IngestContext) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from sqlalchemy import update
 from gateway.app import App
 from gateway.ingest.batch import Outcome
 from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
 from gateway.runtime.background import BackgroundLoop
@@ -35,6 +36,8 @@ BATCH = 16  # mails per transaction: short, so the spool's commits are not kept 
 MAX_ATTEMPTS = 3
 # How long the processor sleeps when the inbox is empty and nobody wakes it.
 IDLE_WAIT = 1.0
+# What gives the delivery worker and the email actions something new to do.
+WAKING = frozenset({Disposition.PUBLISHED, Disposition.HELD, Disposition.ACTION})
 
 
 class InboxProcessor(BackgroundLoop):
@@ -103,8 +106,7 @@ class InboxProcessor(BackgroundLoop):
         for row, outcome in zip(rows, outcomes, strict=True):
             _log(row.mail_from, outcome, milliseconds)
         if self._published is not None and any(
-            isinstance(o, IngestResult) and o.disposition in ("published", "held", "action")
-            for o in outcomes
+            isinstance(o, IngestResult) and o.disposition in WAKING for o in outcomes
         ):
             self._published.set()
         return len(rows)

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 
 from gateway.mail.addresses import ACTION_SUFFIXES
 from gateway.mail.addresses import SLUG_PATTERN
+from gateway.store.models import ActionKind
 
 # Gateway addresses that are not about one community.
-GLOBAL_ACTIONS = frozenset({"profile", "help", "postmaster", "abuse"})
+GLOBAL_ACTIONS = frozenset(
+    {ActionKind.PROFILE, ActionKind.HELP, ActionKind.POSTMASTER, ActionKind.ABUSE}
+)
 # Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@, and
 # mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy).
-TOKEN_ACTIONS = frozenset({"confirm", "bounces", "mute", "unmute"})
+TOKEN_ACTIONS = frozenset(
+    {ActionKind.CONFIRM, ActionKind.BOUNCES, ActionKind.MUTE, ActionKind.UNMUTE}
+)
 
 
 class Kind(enum.Enum):
@@ -31,7 +36,7 @@ class Recipient:
     address: str  # lowercased
     kind: Kind
     slug: str = ""  # the community named, if any
-    action: str = ""  # join, leave, owner, instant, ..., profile, help, confirm, bounces, mute
+    action: ActionKind | None = None  # what an action address asks for
     token: str = ""
 
 
@@ -47,14 +52,14 @@ def parse_recipient(address: str, domain: str) -> Recipient:
     local = local.lower()
     base, plus, token = local.partition("+")
     if base in TOKEN_ACTIONS:
-        return Recipient(text, Kind.ACTION, action=base, token=token)
+        return Recipient(text, Kind.ACTION, action=ActionKind(base), token=token)
     if plus:
         return Recipient(text, Kind.UNKNOWN)
     if local in GLOBAL_ACTIONS:
-        return Recipient(text, Kind.ACTION, action=local)
+        return Recipient(text, Kind.ACTION, action=ActionKind(local))
     slug, dash, suffix = local.rpartition("-")
     if dash and suffix in ACTION_SUFFIXES and SLUG_PATTERN.fullmatch(slug):
-        return Recipient(text, Kind.ACTION, slug=slug, action=suffix)
+        return Recipient(text, Kind.ACTION, slug=slug, action=ActionKind(suffix))
     if SLUG_PATTERN.fullmatch(local):
         return Recipient(text, Kind.POST, slug=local)
     return Recipient(text, Kind.UNKNOWN)

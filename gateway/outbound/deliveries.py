@@ -10,6 +10,7 @@ principle 1: nothing recorded as sent is sent twice).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,6 +74,23 @@ class Outcome:
 
     def __str__(self) -> str:
         return f"{self.code} {self.text}".strip()
+
+
+class DeliveryResult(enum.StrEnum):
+    """What a relay's answer makes of a delivery; the worker counts each in its log line."""
+
+    SENT = "sent"
+    RETRY = "retry"  # due again after retry_wait
+    FAILED = "failed"  # for good: refused (5xx), or still failing after retry_hours
+
+    @classmethod
+    def of(cls, outcome: Outcome, settings: DeliverySettings, now: dt.datetime) -> DeliveryResult:
+        if 200 <= outcome.code < 300:
+            return cls.SENT
+        if outcome.code >= 500:
+            return cls.FAILED
+        given_up = now - outcome.delivery.created_at >= dt.timedelta(hours=settings.retry_hours)
+        return cls.FAILED if given_up else cls.RETRY
 
 
 def enqueue_post(
@@ -211,21 +229,20 @@ def generated_content(session: Session, delivery_id: int) -> bytes | None:
 
 def record_outcomes(
     session: Session, outcomes: Iterable[Outcome], settings: DeliverySettings, now: dt.datetime
-) -> dict[str, int]:
+) -> dict[DeliveryResult, int]:
     """Sent, failed for good, or due again later; returns how many of each."""
     sent: list[int] = []
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = dict.fromkeys(DeliveryResult, 0)
     for outcome in outcomes:
-        if 200 <= outcome.code < 300:
+        result = DeliveryResult.of(outcome, settings, now)
+        counts[result] += 1
+        if result is DeliveryResult.SENT:
             sent.append(outcome.delivery.id)
             continue
         claimed = outcome.delivery
-        give_up = now - claimed.created_at >= dt.timedelta(hours=settings.retry_hours)
-        if outcome.code >= 500 or give_up:
-            counts["failed"] += 1
+        if result is DeliveryResult.FAILED:
             values: dict[str, object] = {"status": DeliveryStatus.FAILED}
         else:
-            counts["retry"] += 1
             values = {
                 "status": DeliveryStatus.PENDING,
                 "next_attempt_at": now + retry_wait(claimed.attempts + 1, settings),
@@ -235,7 +252,6 @@ def record_outcomes(
             .where(Delivery.id == claimed.id)
             .values(last_error=str(outcome)[:1000], **values)
         )
-    counts["sent"] = len(sent)
     for chunk in _chunks(sent):
         session.execute(
             update(Delivery)

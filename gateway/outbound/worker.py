@@ -26,6 +26,7 @@ from gateway.app import App
 from gateway.blobs import BlobNotFound
 from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import DeliveryResult
 from gateway.outbound.deliveries import Outcome
 from gateway.outbound.deliveries import claim_due
 from gateway.outbound.deliveries import generated_content
@@ -141,9 +142,9 @@ class DeliveryWorker(BackgroundLoop):
         progress.counts.update(self._record(progress.outcomes))
         log.info(
             "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
-            progress.counts["sent"],
-            progress.counts["retry"],
-            progress.counts["failed"],
+            progress.counts[DeliveryResult.SENT],
+            progress.counts[DeliveryResult.RETRY],
+            progress.counts[DeliveryResult.FAILED],
             transactions,
             (time.perf_counter() - started) * 1000,
         )
@@ -164,7 +165,7 @@ class DeliveryWorker(BackgroundLoop):
         replies = await self.relay.send(envelope)
         return [Outcome(c, r.code, r.text) for c, r in zip(group, replies, strict=True)]
 
-    def _record(self, outcomes: list[Outcome]) -> dict[str, int]:
+    def _record(self, outcomes: list[Outcome]) -> dict[DeliveryResult, int]:
         if not outcomes:
             return {}
         with transaction(self.app.sessions) as session:
@@ -239,7 +240,7 @@ class _Progress:
     """A round's outcomes not recorded yet, and its counts so far."""
 
     outcomes: list[Outcome] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[DeliveryResult] = field(default_factory=Counter)
     recorded_at: float = field(default_factory=time.monotonic)
 
 

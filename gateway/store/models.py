@@ -151,14 +151,50 @@ class TagKind(enum.StrEnum):
     INTEREST = "interest"
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
+class ActionKind(enum.StrEnum):
+    """What an action mail asks for: the action address it came to (gateway.mail.recipients),
+    or a post the pipeline held, whose moderators and sender are to be told."""
+
+    # SLUG-<suffix>@ (gateway.mail.addresses.ACTION_SUFFIXES)
+    JOIN = "join"
+    LEAVE = "leave"
+    OWNER = "owner"
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    NOMAIL = "nomail"
+    HELP = "help"  # also help@
+    # the gateway's own addresses
+    PROFILE = "profile"
+    POSTMASTER = "postmaster"
+    ABUSE = "abuse"
+    # with a token after a '+'
+    CONFIRM = "confirm"
+    BOUNCES = "bounces"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    # written by the ingest pipeline, not by a person
+    HELD = "held"
+
+
+class PendingAction(enum.StrEnum):
+    """What a confirmation token was issued for; a reply to confirm+TOKEN@ does it."""
+
+    JOIN = "join"
+    ADMIT = "admit"  # an owner lets someone into a private community
+    LEAVE = "leave"
+    APPROVE = "approve"  # a moderator publishes a held post
+    REJECT = "reject"
+
+
+def _enum(kind: type[enum.StrEnum], length: int = 16) -> Enum:
     # Stored as plain strings with a CHECK constraint: readable in SQL, portable.
     return Enum(
         kind,
         name=kind.__name__.lower(),
         native_enum=False,
         create_constraint=True,
-        length=16,
+        length=length,
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
@@ -325,6 +361,10 @@ class MessageCommunity(Base):
     community_id: Mapped[int] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+    # Why a held post waits in this community (gateway.ingest.errors.HoldReason values,
+    # set by the authorize stage); empty where another community holds it. Kept once
+    # the post is approved: the record of why it waited.
+    hold_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class MessageReference(Base):
@@ -371,14 +411,14 @@ class InboxMail(Base):
 
 class ActionMail(Base):
     """Mail to an action address (join, leave, profile, confirm, bounces...), a
-    delivery report, or a post just held ("held": its moderators are to be told):
+    delivery report, or a post just held (HELD: its moderators are to be told):
     kept, with its raw blob, for the code that acts on it (gateway.actions)."""
 
     __tablename__ = "action_mail"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(32), index=True)
+    action: Mapped[ActionKind] = mapped_column(_enum(ActionKind, 32), index=True)
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE")
     )
@@ -508,7 +548,7 @@ class Confirmation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    action: Mapped[str] = mapped_column(String(32))
+    action: Mapped[PendingAction] = mapped_column(_enum(PendingAction, 32))
     address: Mapped[str] = mapped_column(String(254))
     community_id: Mapped[int | None] = mapped_column(
         ForeignKey("communities.id", ondelete="CASCADE")

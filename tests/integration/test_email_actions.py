@@ -30,6 +30,7 @@ from gateway.store.models import Confirmation
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Membership
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Policy
@@ -452,6 +453,48 @@ def test_rejection_by_mail_tells_the_sender_why(mail: Mail, seeded: App) -> None
     assert "quoted" not in text(rejected)
     with transaction(seeded.read_sessions) as session:
         assert set(session.scalars(select(Message.status))) == {MessageStatus.REJECTED}
+
+
+# How each language says why a post waits (templates/mail/action_macros.*.txt).
+WHY = {
+    "en": {"design": "not a member of Design", "board": "every post to Board is moderated"},
+    "fr": {"design": "pas membre de Design", "board": "tous les messages de Board sont modérés"},
+}
+
+
+def test_a_cross_post_held_for_two_reasons_says_each_community_and_why(
+    mail: Mail, seeded: App, language: str
+) -> None:
+    """zoe is not a member of design (members only) and board is moderated: each notice
+    names both communities with the reason stored for each."""
+    zoe = "zoe@example.com"
+    message = EmailMessage()
+    message["From"] = zoe
+    message["To"] = f"design@{DOMAIN}, board@{DOMAIN}"
+    message["Subject"] = "Offsite plans"
+    message["Message-ID"] = email.utils.make_msgid(domain="example.com")
+    message.set_content("Where shall we go?\n")
+    reply = mail.gateway.send(message.as_bytes(), [f"design@{DOMAIN}", f"board@{DOMAIN}"], zoe)
+    assert reply.startswith("250"), reply
+    told = text(mail.wait(zoe, "held_sender"))
+    mona = text(mail.wait("mona@example.com", "held"))  # board's moderator
+    mail.wait("alice@example.com", "held", count=2)  # she owns both: a notice for each
+    alice = [text(m) for m in mail.to("alice@example.com") if mail.words["held"] in m["Subject"]]
+    why = WHY[language]
+    for notice in (told, mona, *alice):
+        assert why["design"] in notice and why["board"] in notice, notice
+    assert f"design-join@{DOMAIN}" in told  # where membership is the reason, how to join
+    assert f"board-join@{DOMAIN}" not in told
+    wait_for(lambda: handled(seeded), what="the held rows handled")
+    assert len([m for m in mail.to(zoe) if mail.words["held_sender"] in str(m["Subject"])]) == 1
+    with transaction(seeded.read_sessions) as session:
+        rows = session.execute(
+            select(Community.slug, MessageCommunity.hold_reasons).join(
+                MessageCommunity, MessageCommunity.community_id == Community.id
+            )
+        )
+        stored = {slug: reasons for slug, reasons in rows}
+    assert stored == {"design": ["not-member"], "board": ["moderated"]}
 
 
 def test_mute_and_unmute_a_thread(mail: Mail, seeded: App) -> None:

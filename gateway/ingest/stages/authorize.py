@@ -1,9 +1,12 @@
 """Stage authorize: may the sender post to each community? If not, the post is held.
 
 Policies: open (any sender of an allowed domain), members (members only),
-moderated (every post held), announce (owners and moderators only). A post
-cross-posted to several communities is held if any of them holds it. Imported
-history was already published where it came from: an admin's import is published.
+moderated (every post held), announce (owners and moderators only). A community
+that closed after the SMTP edge accepted the recipient holds the post too. The
+reasons are kept per community (ctx.holds); a post cross-posted to several
+communities is held if any of them holds it. Imported history was already
+published where it came from: an admin's import is published, unless the
+community closed meanwhile.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
-from gateway.ingest.errors import Reason
+from gateway.ingest.errors import HoldReason
 from gateway.mail.addresses import domain_allowed
 from gateway.store.models import Membership
 from gateway.store.models import Origin
@@ -21,6 +24,9 @@ from gateway.store.models import Role
 
 
 def run(ctx: IngestContext) -> None:
+    for community in ctx.communities:
+        if community.closed_at is not None:
+            ctx.hold(community, HoldReason.COMMUNITY_CLOSED)
     if not ctx.communities or ctx.mail.origin is Origin.IMPORT:
         return
     sender = ctx.sender
@@ -39,15 +45,15 @@ def run(ctx: IngestContext) -> None:
         role = roles.get(community.id)
         if community.policy is Policy.OPEN:
             if role is None and not _has_domain(sender, ctx.allowed_domains):
-                ctx.hold(Reason.DOMAIN_NOT_ALLOWED)
+                ctx.hold(community, HoldReason.DOMAIN_NOT_ALLOWED)
         elif community.policy is Policy.MEMBERS:
             if role is None:
-                ctx.hold(Reason.NOT_MEMBER)
+                ctx.hold(community, HoldReason.NOT_MEMBER)
         elif community.policy is Policy.MODERATED:
-            ctx.hold(Reason.MODERATED)
+            ctx.hold(community, HoldReason.MODERATED)
         elif community.policy is Policy.ANNOUNCE:
             if role not in (Role.OWNER, Role.MODERATOR):
-                ctx.hold(Reason.ANNOUNCE_ONLY)
+                ctx.hold(community, HoldReason.ANNOUNCE_ONLY)
 
 
 def _has_domain(sender: str, allowed_domains: tuple[str, ...]) -> bool:

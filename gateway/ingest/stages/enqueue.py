@@ -1,29 +1,34 @@
 """Stage enqueue: a published post is queued for its instant members, in its own transaction.
 
-Held posts wait for a moderator (who queues them on approval): a "held" action row
-asks the email actions to send the moderators their notice and tell the sender.
-Imported mail is history and notifies no one.
+Held posts wait for a moderator (who queues them on approval): their reasons are
+kept on each community's link, and a HELD action row asks the email actions to
+send the moderators their notice and tell the sender. Imported mail is history
+and notifies no one.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from gateway.ingest.context import IngestContext
 from gateway.ingest.stages.store import action_row
 from gateway.outbound.deliveries import enqueue_post
+from gateway.store.models import ActionKind
+from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
-
-HELD = "held"
 
 
 def run(ctx: IngestContext) -> None:
     message = ctx.message
-    if message is None or ctx.mail.origin is not Origin.SMTP:
+    if message is None:
         return
     if ctx.status is MessageStatus.HELD:
-        _held(ctx)
+        _keep_reasons(ctx, message.id)
+        if ctx.mail.origin is Origin.SMTP:
+            _tell_moderators(ctx)
         return
-    if ctx.status is not MessageStatus.PUBLISHED:
+    if ctx.mail.origin is not Origin.SMTP:
         return
     enqueue_post(
         ctx.session,
@@ -34,6 +39,16 @@ def run(ctx: IngestContext) -> None:
     )
 
 
-def _held(ctx: IngestContext) -> None:
+def _keep_reasons(ctx: IngestContext, message_id: int) -> None:
+    """Why it waits, on each community's link: the notices are written from these."""
+    rows = [
+        {"message_id": message_id, "community_id": community_id, "hold_reasons": list(reasons)}
+        for community_id, reasons in ctx.holds.items()
+    ]
+    ctx.session.execute(update(MessageCommunity), rows)
+
+
+def _tell_moderators(ctx: IngestContext) -> None:
     for community in ctx.communities:
-        ctx.session.add(action_row(ctx, f"{community.slug}@{ctx.domain}", HELD, community.id))
+        address = f"{community.slug}@{ctx.domain}"
+        ctx.session.add(action_row(ctx, address, ActionKind.HELD, community.id))

@@ -9,10 +9,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from gateway.ingest.context import IngestContext
-from gateway.ingest.errors import Reason
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import Recipient
 from gateway.mail.recipients import parse_recipient
+from gateway.store.models import ActionKind
 from gateway.store.models import Community
 
 
@@ -36,11 +36,10 @@ def run(ctx: IngestContext) -> None:
         }
         known.update((slug, found.get(slug)) for slug in missing)
     ctx.communities = [c for c in (known[slug] for slug in slugs) if c is not None]
-    if any(community.closed_at is not None for community in ctx.communities):
-        ctx.hold(Reason.COMMUNITY_CLOSED)
 
 
 def _as_bounce(recipient: Recipient) -> Recipient:
-    if recipient.action == "bounces":
+    if recipient.action is ActionKind.BOUNCES:
         return recipient
-    return Recipient(recipient.address, Kind.ACTION, slug=recipient.slug, action="bounces")
+    bounces = ActionKind.BOUNCES
+    return Recipient(recipient.address, Kind.ACTION, slug=recipient.slug, action=bounces)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Discard
-from gateway.ingest.errors import Reason
+from gateway.ingest.errors import DiscardReason
 from gateway.mail.headers import is_auto_reply
 from gateway.mail.headers import is_delivery_report
 from gateway.mail.headers import is_loop
@@ -21,12 +21,12 @@ def run(ctx: IngestContext) -> None:
     headers = ctx.parsed.headers
     if ctx.mail.origin is Origin.IMPORT:
         if is_delivery_report(headers, ctx.mail.mail_from):
-            raise Discard(Reason.REPORT_IN_ARCHIVE)
+            raise Discard(DiscardReason.REPORT_IN_ARCHIVE)
         return
     if is_loop(headers, ctx.domain):
-        raise Discard(Reason.LOOP)
+        raise Discard(DiscardReason.LOOP)
     if is_delivery_report(headers, ctx.mail.mail_from):
         ctx.is_report = True
         return
     if is_auto_reply(headers):
-        raise Discard(Reason.AUTO_REPLY)
+        raise Discard(DiscardReason.AUTO_REPLY)

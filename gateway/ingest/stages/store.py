@@ -35,6 +35,7 @@ def run(ctx: IngestContext) -> None:
             ],
         )
     for action in ctx.actions:
+        assert action.action is not None  # route keeps only the action addresses
         _record_action(ctx, action.address, action.action, action.slug, action.token)
     if ctx.actions:
         ctx.session.flush()
