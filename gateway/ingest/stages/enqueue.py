@@ -7,8 +7,8 @@ Imported mail is history and notifies no one.
 
 from __future__ import annotations
 
+from gateway.ingest.action_rows import action_row
 from gateway.ingest.context import IngestContext
-from gateway.ingest.stages.store import action_row
 from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
