@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.community.publishing import publish_held
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
-from gateway.outbound.notices import send_notice
+from gateway.outbound.composer import send_notice
 from gateway.settings import Settings
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
