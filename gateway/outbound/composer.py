@@ -176,8 +176,8 @@ class Composer:
 
 
 def _text(subtype: str, text: str) -> bytes:
-    """A text part in UTF-8: as it is when it is short-lined ASCII, else quoted-printable,
-    so that the mail is 7-bit safe for any relay and still readable raw (RFC 2045 6.7)."""
+    """A text part in UTF-8: as it is when it is short-lined ASCII, else quoted-printable
+    (RFC 2045 6.7), so that the mail is 7-bit safe for any relay, 8BITMIME or not."""
     data = text.encode("utf-8").replace(b"\r\n", b"\n")
     if not data.endswith(b"\n"):
         data += b"\n"
