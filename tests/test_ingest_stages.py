@@ -3,8 +3,10 @@ and the batch's promise that a failing mail does not take its neighbours down.""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -270,3 +272,17 @@ def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:
         (Disposition.ACTION, (ActionKind.JOIN,)),
         (Disposition.DUPLICATE, ()),
     ]
+
+
+def test_every_stage_is_a_mail_stage_or_a_batch_stage_and_none_imports_another() -> None:
+    """The pipeline calls run(ctx) or run_batch(ctxs): a stage with both would keep a path
+    that never runs. Stages share code through plain modules (gateway.ingest.action_rows)."""
+    for stage in pipeline.STAGES:
+        assert hasattr(stage, "run") != isinstance(stage, pipeline.BatchStage), stage.__name__
+        tree = ast.parse(Path(stage.__file__).read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+        }
+        assert not {m for m in imported if m.startswith("gateway.ingest.stages")}, stage.__name__

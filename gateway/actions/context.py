@@ -21,7 +21,7 @@ from gateway import links
 from gateway.blobs import BlobStore
 from gateway.community.communities import addresses
 from gateway.mail.parse import ParsedMessage
-from gateway.outbound.notices import send_notice
+from gateway.outbound.composer import send_notice
 from gateway.settings import Settings
 from gateway.store.models import ActionMail
 from gateway.store.models import Community

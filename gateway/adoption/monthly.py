@@ -14,8 +14,6 @@ and communities that existed then, are mailed about it.
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import logging
 from collections import defaultdict
 from collections.abc import Iterator
@@ -37,8 +35,9 @@ from gateway.adoption.months import latest_month
 from gateway.adoption.suggest import profiles
 from gateway.app import App
 from gateway.community.people import get_person
+from gateway.outbound.composer import Composer
+from gateway.outbound.composer import ListFields
 from gateway.outbound.deliveries import enqueue_mail
-from gateway.outbound.notices import compose
 from gateway.store.db import transaction
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
@@ -180,6 +179,8 @@ def _queue(
 ) -> list[Planned]:
     """Record a chunk of mails and queue those this run recorded first."""
     planned = []
+    composer = Composer(app.templates, app.settings)
+    network = ListFields(unsubscribe=(opt_out_link(app.settings.gateway.domain),))
     with transaction(app.read_sessions if dry_run else app.sessions) as session:
         if dry_run:
             first = {(m.person_id, m.kind, m.community_id): 0 for m in mails}
@@ -208,22 +209,14 @@ def _queue(
             if mail.empty:
                 planned.append(Planned(mail.address, mail.kind, slug, "empty"))
                 continue
-            headers = {}
-            if mail.kind == NETWORK:
-                headers["List-Unsubscribe"] = f"<{opt_out_link(app.settings.gateway.domain)}>"
-            raw = compose(
-                app.templates,
-                app.settings,
-                TEMPLATES[mail.kind],
-                mail.address,
-                mail.values,
-                now,
-                headers=headers,
-            )
-            subject = _subject(raw)
-            planned.append(Planned(mail.address, mail.kind, slug, "queued", subject))
+            parts = composer.render(TEMPLATES[mail.kind], mail.values)
+            planned.append(Planned(mail.address, mail.kind, slug, "queued", parts.subject))
             if dry_run:
                 continue
+            opt_out = network if mail.kind == NETWORK else None
+            raw = composer.message(
+                parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=opt_out
+            )
             delivery = enqueue_mail(
                 session, mail.address, raw, TEMPLATES[mail.kind], now, person_id=mail.person_id
             )
@@ -234,10 +227,6 @@ def _queue(
                 .values(delivery_id=delivery.id)
             )
     return planned
-
-
-def _subject(raw: bytes) -> str:
-    return str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"])
 
 
 def _insert_runs(session: Session) -> Insert:

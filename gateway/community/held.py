@@ -17,7 +17,7 @@ from gateway.community.publishing import publish_held
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
 from gateway.ingest.errors import HoldReason
-from gateway.outbound.notices import send_notice
+from gateway.outbound.composer import send_notice
 from gateway.settings import Settings
 from gateway.store.models import Community
 from gateway.store.models import Message

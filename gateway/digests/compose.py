@@ -1,4 +1,5 @@
-"""A digest as a mail: plain text and HTML (multipart/alternative) from templates/mail/.
+"""A digest as a mail: plain text and HTML (multipart/alternative) from templates/mail/,
+composed by gateway.outbound.composer.
 
 Each thread's block is rendered once per window and community and shared by
 every reader who gets it (DigestWriter caches them), so a digest costs one small
@@ -7,10 +8,8 @@ render of its outer template per part, not one render per thread.
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import email.utils
-import secrets
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -20,10 +19,11 @@ from gateway import links
 from gateway.digests.assemble import Digest
 from gateway.digests.news import CommunityRef
 from gateway.digests.news import ThreadNews
-from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
-from gateway.outbound.mime import CRLF
-from gateway.outbound.mime import fold
+from gateway.outbound.composer import Composer
+from gateway.outbound.composer import ListFields
+from gateway.outbound.composer import Parts
+from gateway.outbound.composer import mailto
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,9 +38,8 @@ class DigestWriter:
     def __init__(self, settings: Settings, templates: jinja2.Environment) -> None:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
+        self._composer = Composer(templates, settings)
         language = settings.gateway.language
-        self._text = templates.get_template(f"mail/digest.{language}.txt")
-        self._html = templates.get_template(f"mail/digest.{language}.html")
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
         self._blocks: dict[tuple[int, int], tuple[str, Markup]] = {}
@@ -51,53 +50,35 @@ class DigestWriter:
         self._blocks.clear()
         self._communities = communities
 
-    def subject_and_parts(self, digest: Digest, names: dict[int, str]) -> tuple[str, str, str]:
+    def parts(self, digest: Digest, names: dict[int, str]) -> Parts:
         """The subject, the plain text and the HTML of a digest."""
-        values = self._values(digest, names)
-        context = self._text.new_context(values)
-        subject = " ".join("".join(self._text.blocks["subject"](context)).split())
-        text = "".join(self._text.blocks["body"](context)).lstrip("\n")
-        return subject, text, self._html.render(values)
+        return self._composer.render("digest", self._values(digest, names))
 
     def mail(self, digest: Digest, names: dict[int, str], now: dt.datetime) -> tuple[str, bytes]:
-        """The subject and the whole message, ready for the delivery queue."""
-        subject, text, html = self.subject_and_parts(digest, names)
-        boundary = f"=_digest_{secrets.token_hex(12)}"
-        slugs = [section.community.slug for section in digest.sections]
+        """The subject and the whole message, ready for the delivery queue. Its Message-ID
+        names the digest, so that a digest sent twice shows as one."""
+        parts = self.parts(digest, names)
         reader = digest.reader
-        head = [
-            fold("From", f"help@{self.domain}"),
-            fold("To", email.utils.formataddr((reader.name, reader.address))),
-            fold("Subject", subject),
-            fold("Date", email.utils.format_datetime(now)),
-            fold(
-                "Message-ID",
-                f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
+        digest_list = ListFields(
+            id=f"Digest <digest.{self.domain}>",
+            help=mailto(f"help@{self.domain}", "help"),
+            unsubscribe=tuple(
+                mailto(f"{section.community.slug}-nomail@{self.domain}", "nomail")
+                for section in digest.sections
             ),
-            fold("List-Id", f"Digest <digest.{self.domain}>"),
-            fold("List-Help", f"<mailto:help@{self.domain}?subject=help>"),
-            fold(
-                "List-Unsubscribe",
-                ", ".join(f"<mailto:{slug}-nomail@{self.domain}?subject=nomail>" for slug in slugs),
-            ),
-            fold("Precedence", "list"),
-            fold("Auto-Submitted", "auto-generated"),
-            fold(LOOP_HEADER, self.domain),
-            fold("MIME-Version", "1.0"),
-            fold("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-        ]
-        parts = b"".join(
-            b"--" + boundary.encode() + CRLF
-            + f'Content-Type: text/{subtype}; charset="utf-8"'.encode() + CRLF
-            + b"Content-Transfer-Encoding: quoted-printable" + CRLF + CRLF
-            + _quoted_printable(body) + CRLF
-            for subtype, body in (("plain", text), ("html", html))
-        )  # fmt: skip
-        return subject, b"".join(head) + CRLF + parts + b"--" + boundary.encode() + b"--" + CRLF
+        )
+        raw = self._composer.message(
+            parts,
+            email.utils.formataddr((reader.name, reader.address)),
+            now,
+            kind="digest",
+            message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
+            list_fields=digest_list,
+        )
+        return parts.subject, raw
 
     def _values(self, digest: Digest, names: dict[int, str]) -> dict[str, Any]:
         return {
-            "domain": self.domain,
             "reader": {"name": digest.reader.name, "address": digest.reader.address},
             "cadence": digest.cadence.value,
             "since": digest.start,
@@ -186,9 +167,3 @@ def _thread(thread: ThreadNews) -> dict[str, Any]:
 
 def _thread_ref(subject: str, url: str) -> dict[str, Any]:
     return {"subject": subject, "url": url}
-
-
-def _quoted_printable(text: str) -> bytes:
-    """RFC 2045 quoted-printable with CRLF line ends: 7-bit safe for any relay."""
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return encoded.replace(b"\n", CRLF)

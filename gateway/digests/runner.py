@@ -243,8 +243,10 @@ def _preview(writer: DigestWriter, digest: Digest, names: dict[int, str]) -> Pla
     reader = digest.reader
     if digest.empty:
         return Planned(reader.address, digest.period, 0, "", "empty")
-    subject, text, _ = writer.subject_and_parts(digest, names)
-    return Planned(reader.address, digest.period, digest.message_count, subject, "queued", text)
+    parts = writer.parts(digest, names)
+    return Planned(
+        reader.address, digest.period, digest.message_count, parts.subject, "queued", parts.text
+    )
 
 
 def _queue(

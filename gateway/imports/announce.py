@@ -3,10 +3,6 @@ members learn their community's history is there (it is delivered like any post)
 
 from __future__ import annotations
 
-import email.message
-import email.policy
-import email.utils
-
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -19,6 +15,7 @@ from gateway.imports.importer import totals
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
+from gateway.outbound.composer import Composer
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -50,16 +47,11 @@ def announce_import(app: App, slug: str, reports: list[FileReport]) -> str:
             "last": as_utc(last) if last else None,
             "archive_url": links.community_url(settings.archive.base_url, slug) if public else "",
         }
-    template = app.templates.get_template(f"mail/import_announce.{settings.gateway.language}.txt")
-    context = template.new_context(values)
-    message = email.message.EmailMessage(policy=email.policy.SMTP)
-    message["From"] = f"help@{domain}"
-    message["To"] = f"{slug}@{domain}"
-    message["Subject"] = " ".join("".join(template.blocks["subject"](context)).split())
-    message["Date"] = email.utils.format_datetime(now)
-    message["Message-ID"] = email.utils.make_msgid("import", domain=domain)
-    message.set_content("".join(template.blocks["body"](context)).lstrip("\n"), charset="utf-8")
-    mail = InboundMail(message.as_bytes(), f"help@{domain}", (f"{slug}@{domain}",), now)
+    # A post like any (not marked automatic): ingest would refuse our own loop header.
+    raw = Composer(app.templates, settings).compose(
+        "import_announce", f"{slug}@{domain}", values, now, automatic=False
+    )
+    mail = InboundMail(raw, f"help@{domain}", (f"{slug}@{domain}",), now)
     [outcome] = ingest_now(app, [mail])
     if isinstance(outcome, Exception):
         raise outcome

@@ -33,7 +33,7 @@ class InboundMail:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """The row the thread stage wrote for a post: what the later stages need of it."""
+    """The row the write_messages stage wrote for a post: what the later stages need of it."""
 
     id: int
     sender_id: int | None

@@ -1,8 +1,8 @@
 """The ingest pipeline: an ordered tuple of stages, and the runner that applies them.
 
 Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
-that is cheaper on many mails at once (thread) also has run_batch(ctxs). Stages
-that decide (screen, authorize) record verdicts in ctx or raise a Stop
+that is cheaper on many mails at once (write_messages) has run_batch(ctxs) instead
+(BatchStage). Stages that decide (screen, authorize) record verdicts in ctx or raise a Stop
 (Discard, Duplicate); only this runner catches those. Anything else raised is a
 bug: the worker answers 451 and the sender's MTA tries again.
 """
@@ -23,12 +23,23 @@ from gateway.ingest.stages import authorize
 from gateway.ingest.stages import enqueue
 from gateway.ingest.stages import keep
 from gateway.ingest.stages import parse
+from gateway.ingest.stages import record_actions
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
-from gateway.ingest.stages import store
-from gateway.ingest.stages import thread
+from gateway.ingest.stages import store_attachments
+from gateway.ingest.stages import write_messages
 
-STAGES = (parse, screen, keep, route, authorize, thread, store, enqueue)
+STAGES = (
+    parse,
+    screen,
+    keep,
+    route,
+    authorize,
+    write_messages,
+    store_attachments,
+    record_actions,
+    enqueue,
+)
 
 # The exceptions that end a mail's way through the stages early.
 Stop = Discard | Duplicate

@@ -1,1 +1,2 @@
-"""Mail out: the delivery queue, rendering, the worker and bounces."""
+"""Mail out: the delivery queue, the composer of the gateway's own mail, a post's rendering
+for its members, the worker and bounces."""

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
+from gateway.outbound.composer import send_notice
 from gateway.outbound.dsn import BounceReport
 from gateway.outbound.dsn import parse_bounce
-from gateway.outbound.notices import send_notice
 from gateway.relay.envelope import BOUNCES
 from gateway.relay.envelope import verp_recipient
 from gateway.settings import Settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.policy
 import secrets
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 CRLF = b"\r\n"
@@ -74,18 +75,22 @@ def entity(fields: Iterable[Field], body: bytes) -> bytes:
 
 def wrap_with_part(original: bytes, part: bytes) -> bytes:
     """A multipart/mixed entity holding the original entity untouched, then `part`."""
+    # No Content-Type means text/plain (RFC 2045 5.2); inside a part, say so.
+    if original.startswith(CRLF):
+        original = b"Content-Type: text/plain" + CRLF + original
+    return multipart("mixed", [original, part])
+
+
+def multipart(subtype: str, entities: Sequence[bytes]) -> bytes:
+    """A multipart/<subtype> entity holding `entities` (each its Content-* fields, an empty
+    line and its body), between delimiters of a random boundary (RFC 2046 5.1.1)."""
     boundary = f"=_gateway_{secrets.token_hex(12)}".encode("ascii")
+    delimited = [b"--" + boundary + CRLF + entity + CRLF for entity in entities]
     return b"".join(
         (
-            b'Content-Type: multipart/mixed; boundary="' + boundary + b'"' + CRLF,
-            CRLF,
-            b"--" + boundary + CRLF,
-            # No Content-Type means text/plain (RFC 2045 5.2); inside a part, say so.
-            b"Content-Type: text/plain" + CRLF + original
-            if original.startswith(CRLF)
-            else original,
-            CRLF + b"--" + boundary + CRLF,
-            part,
-            CRLF + b"--" + boundary + b"--" + CRLF,
+            b"Content-Type: multipart/" + subtype.encode("ascii"),
+            b'; boundary="' + boundary + b'"' + CRLF + CRLF,
+            *delimited,
+            b"--" + boundary + b"--" + CRLF,
         )
     )

@@ -17,6 +17,7 @@ from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
+from gateway.outbound.composer import community_list
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import Field
 from gateway.outbound.mime import entity
@@ -147,18 +148,8 @@ class Renderer:
             head.append(fold("Message-ID", f"<{post.message_id}>"))
         if "date" not in names:
             head.append(fold("Date", email.utils.format_datetime(post.received_at)))
-        head.append(fold("List-Id", f"{to.name} <{to.slug}.{self.domain}>"))
-        head.append(fold("List-Post", f"<mailto:{community}>"))
-        head.append(fold("List-Help", f"<mailto:{self.address(to.slug + '-help')}?subject=help>"))
-        head.append(
-            fold("List-Subscribe", f"<mailto:{self.address(to.slug + '-join')}?subject=join>")
-        )
-        head.append(
-            fold("List-Unsubscribe", f"<mailto:{self.address(to.slug + '-leave')}?subject=leave>")
-        )
-        if thread_url:
-            head.append(fold("List-Archive", f"<{thread_url}>"))
-        head.append(fold("Precedence", "list"))
+        list_fields = community_list(self.domain, to.slug, to.name, thread_url)
+        head.extend(fold(name, value) for name, value in list_fields.headers())
         head.append(fold(LOOP_HEADER, self.domain))
         return head
 

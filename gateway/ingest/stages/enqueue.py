@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
+from gateway.ingest.action_rows import action_row
 from gateway.ingest.context import IngestContext
-from gateway.ingest.stages.store import action_row
 from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import ActionKind
 from gateway.store.models import MessageCommunity

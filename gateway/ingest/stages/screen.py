@@ -1,6 +1,6 @@
 """Stage screen: drop our own mail coming back and automatic replies; spot delivery reports.
 
-Reports (DSNs) are not posts: the store stage records them for bounce handling.
+Reports (DSNs) are not posts: the record_actions stage records them for bounce handling.
 Imported archives are list mail by nature (List-Id, Precedence: list): only
 their delivery reports are left out.
 """

@@ -1,4 +1,5 @@
-"""Stage thread: the message rows, once per Message-ID, in their threads under their parents.
+"""Stage write_messages: each post threaded under its parents and written as a message row,
+once per Message-ID.
 
 It takes a batch's posts together (the pipeline gives it distinct Message-IDs):
 what the store holds for them is fetched in a few queries, they are threaded in
@@ -44,13 +45,6 @@ def _usable(reference: str) -> bool:
     literally; as a ghost parent it would join unrelated patch series.
     """
     return "@" in reference and len(reference) <= MAX_MESSAGE_ID
-
-
-def run(ctx: IngestContext) -> None:
-    """One mail on its own (the pipeline calls run_batch)."""
-    [stopped] = run_batch([ctx])
-    if stopped is not None:
-        raise stopped
 
 
 def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
