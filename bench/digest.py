@@ -42,8 +42,8 @@ from gateway.community.communities import create_community  # noqa: E402
 from gateway.digests.runner import run_digests  # noqa: E402
 from gateway.ingest.batch import ingest_now  # noqa: E402
 from gateway.ingest.context import InboundMail  # noqa: E402
-from gateway.outbound.worker import DeliveryWorker  # noqa: E402
 from gateway.relay.mta import MtaRelay  # noqa: E402
+from gateway.runtime.outgoing import OutgoingLoop  # noqa: E402
 from gateway.settings import settings_from_dict  # noqa: E402
 from gateway.store.db import transaction  # noqa: E402
 from gateway.store.models import Cadence  # noqa: E402
@@ -169,7 +169,7 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
 
 def deliver_all(app: App) -> float:
     """Seconds for a delivery worker to send every queued digest to the sink."""
-    worker = DeliveryWorker(app, MtaRelay(app.settings.relay, DOMAIN))
+    worker = OutgoingLoop(app, MtaRelay(app.settings.relay, DOMAIN))
     began = time.perf_counter()
     worker.start()
     try:
