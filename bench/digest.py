@@ -55,6 +55,7 @@ from gateway.store.models import Person  # noqa: E402
 from gateway.store.models import PersonTag  # noqa: E402
 from gateway.store.models import Policy  # noqa: E402
 from gateway.store.models import TagKind  # noqa: E402
+from gateway.store.sql import chunks  # noqa: E402
 
 DOMAIN = "lists.example.com"
 # Monday 23 Nov 2026, 07:30 in Paris: both the daily and the weekly digest are due.
@@ -162,8 +163,8 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
             + "\r\nOn Monday, someone wrote:\r\n> quoted text that digests leave out\r\n"
         ).encode()
         mails.append(InboundMail(raw, sender, (f"c{community}@{DOMAIN}",), received))
-    for start in range(0, len(mails), 500):
-        ingest_now(app, mails[start : start + 500])
+    for batch in chunks(mails, 500):
+        ingest_now(app, batch)
     return app
 
 
