@@ -19,7 +19,6 @@ import email.policy
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +37,7 @@ from gateway.store.db import transaction
 from gateway.store.ledger import MONTHLY
 from gateway.store.ledger import QUEUED
 from gateway.store.ledger import Entry
+from gateway.store.ledger import Tally
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Membership
@@ -67,13 +67,9 @@ class Planned:
     subject: str = ""
 
 
-@dataclass
-class MonthlyReport:
+@dataclass(kw_only=True)
+class MonthlyReport(Tally[Planned]):
     period: str
-    planned: list[Planned] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for p in self.planned if p.status == status)
 
 
 @dataclass(frozen=True)
@@ -89,7 +85,7 @@ class _Mail:
 def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyReport:
     """Queue every monthly mail due at `at` not queued yet (dry_run: record nothing)."""
     month = latest_month(at, app.settings)
-    report = MonthlyReport(month.period)
+    report = MonthlyReport(period=month.period)
     adoption = app.settings.adoption
     if not (adoption.owner_report or adoption.network_mail) or at - month.due > GRACE:
         return report

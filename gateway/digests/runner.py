@@ -16,7 +16,6 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from dataclasses import field
 
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -35,6 +34,7 @@ from gateway.store.db import transaction
 from gateway.store.ledger import DIGESTS
 from gateway.store.ledger import QUEUED
 from gateway.store.ledger import Entry
+from gateway.store.ledger import Tally
 from gateway.store.models import Cadence
 from gateway.store.models import Community
 from gateway.store.models import Delivery
@@ -67,14 +67,10 @@ class Planned:
     text: str = ""
 
 
-@dataclass
-class RunReport:
+@dataclass(kw_only=True)
+class RunReport(Tally[Planned]):
     cadence: Cadence
     at: dt.datetime
-    planned: list[Planned] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for p in self.planned if p.status == status)
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,7 @@ def run_digests(
     """
     now = at if until is None else min(at, until)
     started = time.perf_counter()
-    report = RunReport(cadence, at)
+    report = RunReport(cadence=cadence, at=at)
     writer = DigestWriter(app.settings, app.templates)
     with transaction(app.read_sessions) as session:
         pending = _pending(session, app, cadence, at, only, again=dry_run and only is not None)

@@ -13,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
+from typing import Generic
+from typing import Protocol
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import select
@@ -28,6 +32,24 @@ from gateway.store.sql import insert_if_new
 QUEUED = "queued"  # recorded by this run: its mail is queued
 EMPTY = "empty"  # recorded by this run, with nothing to say: no mail
 ALREADY = "already"  # recorded before, by another run: not sent again
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+Planned = TypeVar("Planned", bound=_HasStatus)
+
+
+@dataclass(kw_only=True)
+class Tally(Generic[Planned]):
+    """A run's report: what became of each of its mails, and how many had each status."""
+
+    planned: list[Planned] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for p in self.planned if p.status == status)
 
 
 @dataclass(frozen=True)
