@@ -17,8 +17,8 @@ BOUNCES = "bounces"
 
 @dataclass(frozen=True)
 class Reply:
-    """A relay's answer for one recipient (an SMTP reply; a multi-line reply's lines
-    joined with spaces)."""
+    """A relay's answer for one recipient, in SMTP's terms (code and text; the lines of a
+    multi-line reply joined with spaces), whatever the relay."""
 
     code: int
     text: str
