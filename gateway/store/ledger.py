@@ -39,14 +39,14 @@ class _HasStatus(Protocol):
     def status(self) -> str: ...
 
 
-Planned = TypeVar("Planned", bound=_HasStatus)
+PlannedMail = TypeVar("PlannedMail", bound=_HasStatus)
 
 
 @dataclass(kw_only=True)
-class Tally(Generic[Planned]):
+class Tally(Generic[PlannedMail]):
     """A run's report: what became of each of its mails, and how many had each status."""
 
-    planned: list[Planned] = field(default_factory=list)
+    planned: list[PlannedMail] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for p in self.planned if p.status == status)
