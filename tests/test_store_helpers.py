@@ -118,24 +118,17 @@ def test_skip_locked_on_postgresql_passes_over_rows_another_transaction_holds(
 
 
 def monthly_entry(person_id: int, kind: str = "network", empty: bool = False) -> Entry:
-    values = {
-        "person_id": person_id,
-        "kind": kind,
-        "community_id": 0,
-        "period": "2026-11",
-        "created_at": NOW,
-    }
-    return Entry(values, empty=empty)
+    return Entry((person_id, kind, 0, "2026-11"), empty)
 
 
 def test_the_ledger_records_each_key_once(app: App) -> None:
     with transaction(app.sessions) as session:
         ann, bob, cat = add_people(session, 3)
     with transaction(app.sessions) as session:
-        first = MONTHLY.record(session, [monthly_entry(ann), monthly_entry(bob, empty=True)])
+        first = MONTHLY.record(session, [monthly_entry(ann), monthly_entry(bob, empty=True)], NOW)
     with transaction(app.sessions) as session:
         again = MONTHLY.record(
-            session, [monthly_entry(ann), monthly_entry(bob), monthly_entry(cat, "report")]
+            session, [monthly_entry(ann), monthly_entry(bob), monthly_entry(cat, "report")], NOW
         )
     assert [r.status for r in first] == [QUEUED, EMPTY]
     assert all(r.run_id for r in first)
@@ -158,7 +151,7 @@ def test_a_dry_run_records_nothing(app: App) -> None:
     with transaction(app.sessions) as session:
         [ann] = add_people(session, 1)
     with transaction(app.sessions) as session:
-        planned = MONTHLY.record(session, [monthly_entry(ann, empty=True)], dry_run=True)
+        planned = MONTHLY.record(session, [monthly_entry(ann, empty=True)], NOW, dry_run=True)
     assert [(r.status, r.run_id) for r in planned] == [(EMPTY, 0)]
     with transaction(app.read_sessions) as session:
         assert MONTHLY.recorded(session) == set()
@@ -168,7 +161,7 @@ def test_the_ledger_links_each_recorded_row_to_its_mail(app: App) -> None:
     with transaction(app.sessions) as session:
         [ann] = add_people(session, 1)
     with transaction(app.sessions) as session:
-        [recorded] = MONTHLY.record(session, [monthly_entry(ann)])
+        [recorded] = MONTHLY.record(session, [monthly_entry(ann)], NOW)
         delivery = Delivery(
             recipient="p0@example.com",
             kind="monthly_network",

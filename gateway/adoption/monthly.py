@@ -170,19 +170,9 @@ def _queue(
     planned = []
     with transaction(app.read_sessions if dry_run else app.sessions) as session:
         entries = [
-            Entry(
-                {
-                    "person_id": m.person_id,
-                    "kind": m.kind,
-                    "community_id": m.community_id,
-                    "period": month.period,
-                    "created_at": now,
-                },
-                empty=m.empty,
-            )
-            for m in mails
+            Entry((m.person_id, m.kind, m.community_id, month.period), m.empty) for m in mails
         ]
-        recorded = MONTHLY.record(session, entries, dry_run=dry_run)
+        recorded = MONTHLY.record(session, entries, now, dry_run=dry_run)
         deliveries = {}
         for mail, entry in zip(mails, recorded, strict=True):
             slug = mail.values["community"]["slug"] if mail.kind == REPORT else ""

@@ -246,21 +246,14 @@ def _queue(
     with transaction(app.sessions) as session:
         entries = [
             Entry(
-                {
-                    "person_id": d.reader.id,
-                    "cadence": d.cadence,
-                    "period": d.period,
-                    "message_count": d.message_count,
-                    "window_start": d.start,
-                    "window_end": d.end,
-                    "created_at": now,
-                },
-                empty=d.empty,
+                (d.reader.id, d.cadence, d.period),
+                d.empty,
+                {"message_count": d.message_count, "window_start": d.start, "window_end": d.end},
             )
             for d in digests
         ]
         planned, mails, mailed = [], [], []
-        for digest, recorded in zip(digests, DIGESTS.record(session, entries), strict=True):
+        for digest, recorded in zip(digests, DIGESTS.record(session, entries, now), strict=True):
             reader = digest.reader
             if recorded.status != QUEUED:
                 planned.append(Planned(reader.address, digest.period, 0, "", recorded.status))

@@ -10,6 +10,7 @@ so that it counts as done, and gets no mail.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,11 +55,12 @@ class Tally(Generic[PlannedMail]):
 
 @dataclass(frozen=True)
 class Entry:
-    """One mail a run means to send: its ledger row (the key and any other columns but
-    the status), and whether it has nothing to say."""
+    """One mail a run means to send: its key (in the ledger's key order), whether it has
+    nothing to say, and the other columns of its ledger row."""
 
-    values: Mapping[str, Any]
+    key: tuple[Any, ...]
     empty: bool = False
+    columns: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,23 +82,37 @@ class Ledger:
         return {tuple(row) for row in session.execute(select(*columns).where(*where))}
 
     def record(
-        self, session: Session, entries: Sequence[Entry], *, dry_run: bool = False
+        self,
+        session: Session,
+        entries: Sequence[Entry],
+        at: dt.datetime,
+        *,
+        dry_run: bool = False,
     ) -> list[Recorded]:
         """Record the entries whose key is new, in one statement; what became of each,
         in order. A dry run records nothing and answers as if every key were new."""
         if dry_run or not entries:
             return [Recorded(EMPTY if e.empty else QUEUED, 0) for e in entries]
-        rows = [{**e.values, "status": EMPTY if e.empty else QUEUED} for e in entries]
+        rows = [
+            {
+                **dict(zip(self.key, e.key, strict=True)),
+                **e.columns,
+                "status": EMPTY if e.empty else QUEUED,
+                "created_at": at,
+            }
+            for e in entries
+        ]
         columns = [getattr(self.model, name) for name in self.key]
         statement = insert_if_new(session, self.model, self.key).returning(
             self.model.id, *columns, sort_by_parameter_order=True
         )
         first = {tuple(key): run_id for run_id, *key in session.execute(statement, rows)}
-        recorded = []
-        for row in rows:
-            run_id = first.get(tuple(row[name] for name in self.key), 0)
-            recorded.append(Recorded(row["status"] if run_id else ALREADY, run_id))
-        return recorded
+        return [
+            Recorded(EMPTY if e.empty else QUEUED, first[e.key])
+            if e.key in first
+            else Recorded(ALREADY, 0)
+            for e in entries
+        ]
 
     def link(self, session: Session, deliveries: Mapping[int, int]) -> None:
         """Note the queued mail of rows this run recorded (run id -> delivery id)."""
