@@ -50,6 +50,7 @@ from gateway.adoption.stats import describe_figures
 from gateway.app import App
 from gateway.store.db import transaction
 from gateway.store.models import utcnow
+from gateway.store.sql import chunks
 
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
@@ -231,7 +232,7 @@ class SiteBuilder:
             progress = _NoProgress()  # the parent draws the bar
         threads = [job for job in jobs if isinstance(job, SiteThread)]
         with transaction(self.app.read_sessions) as session:
-            for batch in _batches(threads, THREAD_BATCH):
+            for batch in chunks(threads, THREAD_BATCH):
                 bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
                 for thread in batch:
                     out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
@@ -400,8 +401,3 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _batches(threads: Sequence[SiteThread], size: int) -> Iterator[Sequence[SiteThread]]:
-    for start in range(0, len(threads), size):
-        yield threads[start : start + size]

@@ -35,9 +35,7 @@ from gateway.store.models import TagKind
 from gateway.store.models import Thread
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
-
-# Bodies are read this many messages at a time (SQLite's bound-parameter limit).
-CHUNK = 500
+from gateway.store.sql import chunks
 
 
 @dataclass(frozen=True)
@@ -245,7 +243,7 @@ def _people(
         if person_id in wanted:
             tags[person_id][kind].append((tag, label))
     people: dict[int, SitePerson] = {}
-    for ids in _chunks(sorted(wanted)):
+    for ids in chunks(sorted(wanted)):
         for row in session.execute(
             select(Person.id, Person.name, Person.address, Person.department, Person.bio).where(
                 Person.id.in_(ids)
@@ -269,7 +267,7 @@ def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, Messa
     """The texts and attachments of these messages, for the pages that show them."""
     attachments: dict[int, list[SiteAttachment]] = defaultdict(list)
     bodies: dict[int, MessageBody] = {}
-    for ids in _chunks(sorted(set(message_ids))):
+    for ids in chunks(sorted(set(message_ids))):
         for row in session.execute(
             select(
                 Attachment.message_id,
@@ -297,11 +295,6 @@ def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, Messa
                 tuple(attachments.get(message_id, ())),
             )
     return bodies
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
 
 
 def public_attachments(session: Session, index: SiteIndex) -> dict[str, str]:

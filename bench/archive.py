@@ -42,6 +42,7 @@ from gateway.store.models import Person  # noqa: E402
 from gateway.store.models import PersonTag  # noqa: E402
 from gateway.store.models import Policy  # noqa: E402
 from gateway.store.models import TagKind  # noqa: E402
+from gateway.store.sql import chunks  # noqa: E402
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -102,8 +103,8 @@ def build_store(root: Path, people: int, communities: int, messages: int) -> App
         session.execute(insert(Membership), rows)
         session.execute(insert(PersonTag), tags)
     mails = [mail(rng, n, people, communities, messages) for n in range(messages)]
-    for start in range(0, len(mails), 500):
-        ingest_now(app, [m for m in mails[start : start + 500] if m is not None])
+    for batch in chunks(mails, 500):
+        ingest_now(app, [m for m in batch if m is not None])
     return app
 
 

@@ -42,8 +42,8 @@ from gateway.community.communities import create_community  # noqa: E402
 from gateway.digests.runner import run_digests  # noqa: E402
 from gateway.ingest.batch import ingest_now  # noqa: E402
 from gateway.ingest.context import InboundMail  # noqa: E402
-from gateway.outbound.worker import DeliveryWorker  # noqa: E402
 from gateway.relay.mta import MtaRelay  # noqa: E402
+from gateway.runtime.outgoing import OutgoingLoop  # noqa: E402
 from gateway.settings import settings_from_dict  # noqa: E402
 from gateway.store.db import transaction  # noqa: E402
 from gateway.store.models import Cadence  # noqa: E402
@@ -55,6 +55,7 @@ from gateway.store.models import Person  # noqa: E402
 from gateway.store.models import PersonTag  # noqa: E402
 from gateway.store.models import Policy  # noqa: E402
 from gateway.store.models import TagKind  # noqa: E402
+from gateway.store.sql import chunks  # noqa: E402
 
 DOMAIN = "lists.example.com"
 # Monday 23 Nov 2026, 07:30 in Paris: both the daily and the weekly digest are due.
@@ -162,14 +163,14 @@ def build_store(root: Path, people: int, communities: int, messages: int, sink_p
             + "\r\nOn Monday, someone wrote:\r\n> quoted text that digests leave out\r\n"
         ).encode()
         mails.append(InboundMail(raw, sender, (f"c{community}@{DOMAIN}",), received))
-    for start in range(0, len(mails), 500):
-        ingest_now(app, mails[start : start + 500])
+    for batch in chunks(mails, 500):
+        ingest_now(app, batch)
     return app
 
 
 def deliver_all(app: App) -> float:
     """Seconds for a delivery worker to send every queued digest to the sink."""
-    worker = DeliveryWorker(app, MtaRelay(app.settings.relay, DOMAIN))
+    worker = OutgoingLoop(app, MtaRelay(app.settings.relay, DOMAIN))
     began = time.perf_counter()
     worker.start()
     try:

@@ -43,6 +43,7 @@ from gateway.store.models import MessageCommunity  # noqa: E402
 from gateway.store.models import Person  # noqa: E402
 from gateway.store.models import PersonTag  # noqa: E402
 from gateway.store.models import Thread  # noqa: E402
+from gateway.store.sql import chunks  # noqa: E402
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -57,8 +58,8 @@ CHUNK = 20_000
 
 
 def _bulk(session: object, model: type, rows: list[dict[str, object]]) -> None:
-    for start in range(0, len(rows), CHUNK):
-        session.execute(insert(model), rows[start : start + CHUNK])  # type: ignore[attr-defined]
+    for chunk in chunks(rows, CHUNK):
+        session.execute(insert(model), chunk)  # type: ignore[attr-defined]
 
 
 def build_store(root: Path, people: int, communities: int, messages: int) -> Path:

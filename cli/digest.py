@@ -7,7 +7,7 @@ import datetime as dt
 import click
 
 from cli.output import emit_json
-from cli.output import emit_table
+from cli.output import emit_run
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
@@ -90,13 +90,11 @@ def run(
             return
         click.echo(f"Subject: {preview.subject}\n\n{preview.text}")
         return
-    emit_table(
+    emit_run(
+        report,
         rows,
         [("EMAIL", "email"), ("PERIOD", "period"), ("MESSAGES", "messages"), ("STATUS", "status")],
-        empty=f"No {cadence} digest is due: every one was already sent.",
-    )
-    verb = "would be queued" if dry_run else "queued"
-    click.echo(
-        f"{report.count('queued')} {verb}, {report.count('empty')} with nothing new,"
-        f" {report.count('already')} already sent by another run."
+        none_due=f"No {cadence} digest is due: every one was already sent.",
+        nothing="nothing new",
+        dry_run=dry_run,
     )

@@ -7,7 +7,7 @@ import click
 
 from cli.digest import _moment
 from cli.output import emit_json
-from cli.output import emit_table
+from cli.output import emit_run
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
@@ -42,15 +42,14 @@ def run(state: CliState, at: str | None, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"period": report.period, "mails": rows})
         return
-    emit_table(
+    emit_run(
+        report,
         rows,
         [("EMAIL", "email"), ("KIND", "kind"), ("COMMUNITY", "community"), ("STATUS", "status")],
-        empty=f"No monthly mail is due for {report.period}: every one was already sent.",
-    )
-    verb = "would be queued" if dry_run else "queued"
-    click.echo(
-        f"{report.period}: {report.count('queued')} {verb}, {report.count('empty')} with"
-        f" nothing to say, {report.count('already')} already sent."
+        none_due=f"No monthly mail is due for {report.period}: every one was already sent.",
+        nothing="nothing to say",
+        dry_run=dry_run,
+        prefix=f"{report.period}: ",
     )
 
 

@@ -8,6 +8,11 @@ from typing import Any
 
 import click
 
+from gateway.store.ledger import ALREADY
+from gateway.store.ledger import EMPTY
+from gateway.store.ledger import QUEUED
+from gateway.store.ledger import Tally
+
 
 def json_option(function: Any) -> Any:
     return click.option(
@@ -33,6 +38,26 @@ def emit_table(
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         )
+
+
+def emit_run(
+    report: Tally[Any],
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[tuple[str, str]],
+    *,
+    none_due: str,
+    nothing: str,
+    dry_run: bool,
+    prefix: str = "",
+) -> None:
+    """Print a run of once-per-period mail (digests, monthly mails): a row per mail, then
+    how many were queued, had `nothing` to say, or were already sent."""
+    emit_table(rows, columns, empty=none_due)
+    verb = "would be queued" if dry_run else "queued"
+    click.echo(
+        f"{prefix}{report.count(QUEUED)} {verb}, {report.count(EMPTY)} with {nothing},"
+        f" {report.count(ALREADY)} already sent by another run."
+    )
 
 
 def emit_fields(

@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.relay.envelope import Envelope
+from gateway.relay.envelope import Reply
 from gateway.relay.maildir import MaildirRelay
-from gateway.relay.maildir import unstuff
-from gateway.relay.smtp_client import Reply
-from gateway.relay.smtp_client import smtp_payload
 
 DOMAIN = "lists.example.com"
 SENDER = f"bounces@{DOMAIN}"
@@ -31,6 +29,10 @@ MESSAGE = (
     b"last line\r\n"
 )
 RECIPIENTS = ["ann@example.org", "bob+tag@example.com"]
+
+
+def maildir_form(message: bytes) -> bytes:
+    return MaildirRelay(Path("unused"), DOMAIN).payload(message)
 
 
 def send(outbox: Path, envelope: Envelope) -> list[Reply]:
@@ -66,7 +68,7 @@ def test_each_recipient_gets_one_file(
     tmp_path: Path, xverp: bool, return_paths: list[bytes]
 ) -> None:
     outbox = tmp_path / "data" / "outbox"
-    replies = send(outbox, Envelope(SENDER, RECIPIENTS, smtp_payload(MESSAGE), xverp=xverp))
+    replies = send(outbox, Envelope(SENDER, RECIPIENTS, maildir_form(MESSAGE), xverp=xverp))
 
     assert [reply.code for reply in replies] == [250, 250]
     assert all(reply.text.startswith("2.0.0 written to outbox/new/") for reply in replies)
@@ -90,7 +92,7 @@ def test_each_recipient_gets_one_file(
 
 def test_the_outbox_reads_back_as_a_maildir(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    send(outbox, Envelope(SENDER, RECIPIENTS, smtp_payload(MESSAGE), xverp=True))
+    send(outbox, Envelope(SENDER, RECIPIENTS, maildir_form(MESSAGE), xverp=True))
     box = mailbox.Maildir(outbox, create=False)
     try:
         messages = [
@@ -109,7 +111,7 @@ def test_the_outbox_reads_back_as_a_maildir(tmp_path: Path) -> None:
 
 def test_a_second_send_adds_files(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox"
-    payload = smtp_payload(MESSAGE)
+    payload = maildir_form(MESSAGE)
     send(outbox, Envelope(SENDER, ["ann@example.org"], payload))
     send(outbox, Envelope(SENDER, ["ann@example.org"], payload))
     assert len(files(outbox)) == 2
@@ -118,7 +120,7 @@ def test_a_second_send_adds_files(tmp_path: Path) -> None:
 def test_sending_before_start_is_a_bug(tmp_path: Path) -> None:
     relay = MaildirRelay(tmp_path / "outbox", DOMAIN)
     with pytest.raises(AssertionError):
-        asyncio.run(relay.send(Envelope(SENDER, ["ann@example.org"], smtp_payload(MESSAGE))))
+        asyncio.run(relay.send(Envelope(SENDER, ["ann@example.org"], maildir_form(MESSAGE))))
 
 
 @pytest.mark.parametrize(
@@ -130,8 +132,10 @@ def test_sending_before_start_is_a_bug(tmp_path: Path) -> None:
         b"Subject: no final newline\r\n\r\nbody",
     ],
 )
-def test_unstuff_undoes_smtp_payload(message: bytes) -> None:
+def test_the_payload_is_the_message_with_lf_line_ends_and_no_dot_stuffing(
+    message: bytes,
+) -> None:
     expected = message.replace(b"\r\n", b"\n")
     if not expected.endswith(b"\n"):
         expected += b"\n"
-    assert unstuff(smtp_payload(message)) == expected
+    assert maildir_form(message) == expected

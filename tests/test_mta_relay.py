@@ -12,9 +12,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from gateway.relay.envelope import Envelope
+from gateway.relay.envelope import Reply
 from gateway.relay.mta import MtaRelay
-from gateway.relay.smtp_client import Reply
-from gateway.relay.smtp_client import smtp_payload
 from gateway.settings import RelaySettings
 from tests.postgres import free_port
 from tests.sink import RecordingController
@@ -22,7 +21,7 @@ from tests.sink import Sink
 from tests.sink import authenticate
 
 HOST = "127.0.0.1"
-PAYLOAD = smtp_payload(b"Subject: hi\r\n\r\nHello.\r\n")
+PAYLOAD = MtaRelay(RelaySettings(), "gw.test", environ={}).payload(b"Subject: hi\r\n\r\nHello.")
 
 
 @pytest.fixture
@@ -65,6 +64,19 @@ def test_envelopes_share_a_few_connections_logged_in_with_the_password_from_env(
     )
     greetings = [chunk for chunk in handler.chunks if chunk.startswith(b"EHLO")]
     assert len(greetings) == 3  # three persistent connections, not one per envelope
+
+
+def test_the_payload_is_dot_stuffed_so_the_mta_receives_the_message_as_written(
+    sink: tuple[Sink, int],
+) -> None:
+    handler, port = sink
+    relay = MtaRelay(RelaySettings(host=HOST, port=port, connections=1), "gw.test", environ={})
+    message = b"Subject: dots\r\n\r\n.one dot\r\n..two dots\r\n.\r\nlast line\r\n"
+    payload = relay.payload(message)
+    assert payload.endswith(b"\r\nlast line\r\n.\r\n") and b"\r\n...two dots" in payload
+    [[reply]] = send_many(relay, [Envelope("bounces@gw.test", ["r@example.com"], payload)])
+    assert reply.code == 250
+    assert handler.copies() == [("bounces@gw.test", "r@example.com", message)]
 
 
 def test_a_wrong_password_answers_every_recipient_451(sink: tuple[Sink, int]) -> None:

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from gateway.relay.envelope import Reply
 from gateway.relay.smtp_client import NO_SMTPUTF8
-from gateway.relay.smtp_client import Reply
 from gateway.relay.smtp_client import SmtpConnection
 from gateway.relay.smtp_client import SmtpError
 from gateway.relay.smtp_client import smtp_payload

@@ -1,8 +1,8 @@
 """The email actions' round: each unhandled action mail is acted on in a transaction of
 its own, so that one that fails (a bug, logged) never holds the others back.
 
-Bounces are the delivery worker's (gateway.outbound.bounces); every other action
-mail is dispatched here to its action module.
+Bounces are read by gateway.outbound.bounces; every other action mail is dispatched
+here to its action module. gateway.runtime.outgoing runs both rounds.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from gateway.store.db import transaction
 from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Community
+from gateway.store.sql import skip_locked
 
 if TYPE_CHECKING:
     import jinja2
@@ -119,9 +120,7 @@ def handle_action(
     On PostgreSQL the row is locked, and skipped if another `gateway serve` holds
     it, so that several processes never answer the same mail twice."""
     query = select(ActionMail).where(ActionMail.id == row_id, ActionMail.handled_at.is_(None))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    row = session.scalar(query)
+    row = session.scalar(skip_locked(session, query))
     if row is None:
         return ""
     row.handled_at = now

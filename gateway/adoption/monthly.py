@@ -1,11 +1,11 @@
 """The monthly mails, each sent exactly once: a report to each community's owners, and
 "your network" to each member who gets mail.
 
-Like the digests (gateway.digests.runner), a monthly_runs row per (person, kind,
-community, month) is inserted with ON CONFLICT DO NOTHING in the same transaction
-as the queued mail: two runs at once, or a run again after a crash, queue each mail
-once. The scheduler in `gateway serve` and `gateway monthly run` both call
-run_monthly. Members whose every membership has delivery "none" (or whose mail
+Like the digests, each mail is recorded in the ledger of once-per-period mail
+(gateway.store.ledger: a monthly_runs row per person, kind, community and month) in
+the same transaction as the queued mail: two runs at once, or a run again after a
+crash, queue each mail once. The scheduler in `gateway serve` and `gateway monthly
+run` both call run_monthly. Members whose every membership has delivery "none" (or whose mail
 bounces stopped) get no "your network" mail, nor those who opted out. A mail
 looks back on a whole month: only members who were in a community at its start,
 and communities that existed then, are mailed about it.
@@ -16,16 +16,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 
-from sqlalchemy import Insert
 from sqlalchemy import select
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from gateway.adoption.monthly_content import MonthContent
@@ -39,6 +33,10 @@ from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.store.db import transaction
+from gateway.store.ledger import MONTHLY
+from gateway.store.ledger import QUEUED
+from gateway.store.ledger import Entry
+from gateway.store.ledger import Tally
 from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Membership
@@ -46,6 +44,7 @@ from gateway.store.models import MonthlyRun
 from gateway.store.models import Person
 from gateway.store.models import Role
 from gateway.store.models import utcnow
+from gateway.store.sql import chunks
 
 log = logging.getLogger("gateway.adoption")
 
@@ -67,13 +66,9 @@ class Planned:
     subject: str = ""
 
 
-@dataclass
-class MonthlyReport:
+@dataclass(kw_only=True)
+class MonthlyReport(Tally[Planned]):
     period: str
-    planned: list[Planned] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for p in self.planned if p.status == status)
 
 
 @dataclass(frozen=True)
@@ -89,23 +84,16 @@ class _Mail:
 def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyReport:
     """Queue every monthly mail due at `at` not queued yet (dry_run: record nothing)."""
     month = latest_month(at, app.settings)
-    report = MonthlyReport(month.period)
+    report = MonthlyReport(period=month.period)
     adoption = app.settings.adoption
     if not (adoption.owner_report or adoption.network_mail) or at - month.due > GRACE:
         return report
     # A run `--at` a time to come queues its mail to be sent now.
     queued_at = min(at, utcnow())
     with transaction(app.read_sessions) as session:
-        sent = {
-            (person_id, kind, community_id)
-            for person_id, kind, community_id in session.execute(
-                select(MonthlyRun.person_id, MonthlyRun.kind, MonthlyRun.community_id).where(
-                    MonthlyRun.period == month.period
-                )
-            )
-        }
+        sent = MONTHLY.recorded(session, MonthlyRun.period == month.period)
         recipients = _recipients(session, month, adoption.owner_report, adoption.network_mail)
-        todo = [r for r in recipients if (r[0], r[2], r[3]) not in sent or dry_run]
+        todo = [r for r in recipients if (r[0], r[2], r[3], month.period) not in sent or dry_run]
         if not todo:
             return report
         content = MonthContent(session, app.settings, month)
@@ -122,7 +110,7 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
                     and not values["profile_empty"]
                 )
             mails.append(_Mail(person_id, address, kind, community_id, values, empty))
-    for chunk in _chunks(mails, CHUNK):
+    for chunk in chunks(mails, CHUNK):
         report.planned.extend(_queue(app, month, chunk, queued_at, dry_run))
     if report.planned and not dry_run:
         log.info(
@@ -182,73 +170,30 @@ def _queue(
     composer = Composer(app.templates, app.settings)
     network = ListFields(unsubscribe=(opt_out_link(app.settings.gateway.domain),))
     with transaction(app.read_sessions if dry_run else app.sessions) as session:
-        if dry_run:
-            first = {(m.person_id, m.kind, m.community_id): 0 for m in mails}
-        else:
-            inserted = session.execute(
-                _insert_runs(session),
-                [
-                    {
-                        "person_id": m.person_id,
-                        "kind": m.kind,
-                        "community_id": m.community_id,
-                        "period": month.period,
-                        "status": "empty" if m.empty else "queued",
-                        "created_at": now,
-                    }
-                    for m in mails
-                ],
-            ).all()
-            first = {(p, k, c): run_id for run_id, p, k, c in inserted}
-        for mail in mails:
+        entries = [
+            Entry((m.person_id, m.kind, m.community_id, month.period), m.empty) for m in mails
+        ]
+        recorded = MONTHLY.record(session, entries, now, dry_run=dry_run)
+        deliveries = {}
+        for mail, entry in zip(mails, recorded, strict=True):
             slug = mail.values["community"]["slug"] if mail.kind == REPORT else ""
-            key = (mail.person_id, mail.kind, mail.community_id)
-            if key not in first:
-                planned.append(Planned(mail.address, mail.kind, slug, "already"))
-                continue
-            if mail.empty:
-                planned.append(Planned(mail.address, mail.kind, slug, "empty"))
+            if entry.status != QUEUED:
+                planned.append(Planned(mail.address, mail.kind, slug, entry.status))
                 continue
             parts = composer.render(TEMPLATES[mail.kind], mail.values)
-            planned.append(Planned(mail.address, mail.kind, slug, "queued", parts.subject))
+            planned.append(Planned(mail.address, mail.kind, slug, QUEUED, parts.subject))
             if dry_run:
                 continue
             opt_out = network if mail.kind == NETWORK else None
             raw = composer.message(
                 parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=opt_out
             )
-            delivery = enqueue_mail(
+            deliveries[entry.run_id] = enqueue_mail(
                 session, mail.address, raw, TEMPLATES[mail.kind], now, person_id=mail.person_id
             )
-            session.flush()
-            session.execute(
-                update(MonthlyRun)
-                .where(MonthlyRun.id == first[key])
-                .values(delivery_id=delivery.id)
-            )
+        session.flush()
+        MONTHLY.link(session, {run_id: d.id for run_id, d in deliveries.items()})
     return planned
-
-
-def _insert_runs(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the rows it returns are the mails
-    this run recorded first."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(MonthlyRun).on_conflict_do_nothing(
-        index_elements=["person_id", "kind", "community_id", "period"]
-    )
-    return statement.returning(  # type: ignore[no-any-return]
-        MonthlyRun.id,
-        MonthlyRun.person_id,
-        MonthlyRun.kind,
-        MonthlyRun.community_id,
-        sort_by_parameter_order=True,
-    )
-
-
-def _chunks(items: list[_Mail], size: int) -> Iterator[list[_Mail]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def set_monthly_mail(session: Session, address: str, wanted: bool) -> Person:

@@ -32,12 +32,12 @@ from gateway.store.models import Membership
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
+from gateway.store.sql import chunks
 
 MAX_NAME = 200
 MAX_TAG = 100
 MAX_TAGS = 50
 MAX_BIO = 5000
-_CHUNK = 500  # addresses per IN (...) query
 _Parsed = TypeVar("_Parsed")
 
 # Header names accepted in an HR directory export (`gateway profile import`).
@@ -108,12 +108,8 @@ def people_by_address(session: Session, addresses: Iterable[str]) -> dict[str, P
     """The known people among these canonical addresses, with their tags, in a few queries."""
     wanted = list(addresses)
     found: dict[str, Person] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        query = (
-            select(Person)
-            .where(Person.address.in_(wanted[start : start + _CHUNK]))
-            .options(selectinload(Person.tags))
-        )
+    for chunk in chunks(wanted):
+        query = select(Person).where(Person.address.in_(chunk)).options(selectinload(Person.tags))
         found.update((person.address, person) for person in session.scalars(query))
     return found
 

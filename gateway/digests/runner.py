@@ -2,11 +2,11 @@
 
 Who is due comes from their time zone; what a digest covers starts where their
 last one ended (gateway.digests.periods), so after downtime one digest catches
-up. A digest_runs row per (person, cadence, period) is inserted with ON CONFLICT
-DO NOTHING in the same transaction as the queued mail (its bytes in the
-delivery row): two runs at once, or a
-run again after a crash, queue each digest exactly once. The scheduler in
-`gateway serve` and `gateway digest run` both call run_digests.
+up. Each digest is recorded in the ledger of once-per-period mail
+(gateway.store.ledger: a digest_runs row per person, cadence and period) in the
+same transaction as its queued mail (its bytes in the delivery row): two runs at
+once, or a run again after a crash, queue each digest exactly once. The
+scheduler in `gateway serve` and `gateway digest run` both call run_digests.
 """
 
 from __future__ import annotations
@@ -15,17 +15,11 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
-from dataclasses import field
 
-from sqlalchemy import Insert
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -37,6 +31,10 @@ from gateway.digests.news import gather
 from gateway.digests.periods import Due
 from gateway.digests.periods import latest_due
 from gateway.store.db import transaction
+from gateway.store.ledger import DIGESTS
+from gateway.store.ledger import QUEUED
+from gateway.store.ledger import Entry
+from gateway.store.ledger import Tally
 from gateway.store.models import Cadence
 from gateway.store.models import Community
 from gateway.store.models import Delivery
@@ -49,6 +47,7 @@ from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
 from gateway.store.models import ThreadMute
 from gateway.store.models import as_utc
+from gateway.store.sql import chunks
 
 log = logging.getLogger("gateway.digests")
 
@@ -68,14 +67,10 @@ class Planned:
     text: str = ""
 
 
-@dataclass
-class RunReport:
+@dataclass(kw_only=True)
+class RunReport(Tally[Planned]):
     cadence: Cadence
     at: dt.datetime
-    planned: list[Planned] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for p in self.planned if p.status == status)
 
 
 @dataclass(frozen=True)
@@ -104,7 +99,7 @@ def run_digests(
     """
     now = at if until is None else min(at, until)
     started = time.perf_counter()
-    report = RunReport(cadence, at)
+    report = RunReport(cadence=cadence, at=at)
     writer = DigestWriter(app.settings, app.templates)
     with transaction(app.read_sessions) as session:
         pending = _pending(session, app, cadence, at, only, again=dry_run and only is not None)
@@ -139,7 +134,7 @@ def run_digests(
                 else:
                     digests.append(digest)
             if not dry_run:
-                for chunk in _chunks(digests, CHUNK):
+                for chunk in chunks(digests, CHUNK):
                     report.planned.extend(_queue(app, writer, chunk, names, now))
                 digests = []
     if pending:
@@ -202,12 +197,8 @@ def _pending(
         if zone not in dues:
             dues[zone] = latest_due(cadence, at, zone, app.settings.digests)
     periods = {due.period for due in dues.values()}
-    recorded = set(
-        session.execute(
-            select(DigestRun.person_id, DigestRun.period).where(
-                DigestRun.cadence == cadence, DigestRun.period.in_(periods)
-            )
-        )
+    recorded = DIGESTS.recorded(
+        session, DigestRun.cadence == cadence, DigestRun.period.in_(periods)
     )
     last_end = {
         person_id: as_utc(end)
@@ -220,7 +211,7 @@ def _pending(
     pending = []
     for person_id, (address, name, zone) in people.items():
         due = dues[zone]
-        if (person_id, due.period) in recorded and not again:
+        if (person_id, cadence, due.period) in recorded and not again:
             continue
         expertise = frozenset(tags[person_id][TagKind.EXPERTISE])
         reader = Reader(
@@ -255,34 +246,23 @@ def _queue(
     """Record a chunk of digests and queue the mail of those this run recorded first,
     in one transaction: three statements for the whole chunk."""
     with transaction(app.sessions) as session:
-        inserted = session.execute(
-            _insert_runs(session),
-            [
-                {
-                    "person_id": d.reader.id,
-                    "cadence": d.cadence,
-                    "period": d.period,
-                    "status": "empty" if d.empty else "queued",
-                    "message_count": d.message_count,
-                    "window_start": d.start,
-                    "window_end": d.end,
-                    "created_at": now,
-                }
-                for d in digests
-            ],
-        )
-        run_ids = {person_id: run_id for run_id, person_id in inserted}
+        entries = [
+            Entry(
+                (d.reader.id, d.cadence, d.period),
+                d.empty,
+                {"message_count": d.message_count, "window_start": d.start, "window_end": d.end},
+            )
+            for d in digests
+        ]
         planned, mails, mailed = [], [], []
-        for digest in digests:
+        for digest, recorded in zip(digests, DIGESTS.record(session, entries, now), strict=True):
             reader = digest.reader
-            if reader.id not in run_ids:  # another run recorded it first
-                planned.append(Planned(reader.address, digest.period, 0, "", "already"))
-            elif digest.empty:
-                planned.append(Planned(reader.address, digest.period, 0, "", "empty"))
+            if recorded.status != QUEUED:
+                planned.append(Planned(reader.address, digest.period, 0, "", recorded.status))
             else:
                 subject, raw = writer.mail(digest, names, now)
                 planned.append(
-                    Planned(reader.address, digest.period, digest.message_count, subject, "queued")
+                    Planned(reader.address, digest.period, digest.message_count, subject, QUEUED)
                 )
                 mails.append(
                     {
@@ -297,31 +277,10 @@ def _queue(
                         "created_at": now,
                     }  # fmt: skip
                 )
-                mailed.append(run_ids[reader.id])
+                mailed.append(recorded.run_id)
         if mails:
             delivery_ids = session.scalars(
                 insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True), mails
             ).all()
-            session.execute(
-                update(DigestRun),
-                [{"id": r, "delivery_id": d} for r, d in zip(mailed, delivery_ids, strict=True)],
-            )
+            DIGESTS.link(session, dict(zip(mailed, delivery_ids, strict=True)))
     return planned
-
-
-def _insert_runs(session: Session) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING, in the store's dialect: the rows it
-    returns are the digests this run recorded first."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(DigestRun).on_conflict_do_nothing(
-        index_elements=["person_id", "cadence", "period"]
-    )
-    return statement.returning(  # type: ignore[no-any-return]
-        DigestRun.id, DigestRun.person_id, sort_by_parameter_order=True
-    )
-
-
-def _chunks(items: list[Digest], size: int) -> Iterator[list[Digest]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

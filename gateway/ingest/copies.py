@@ -16,7 +16,7 @@ from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
-from gateway.threads.batch import CHUNK
+from gateway.store.sql import chunks
 from gateway.threads.batch import expire
 
 
@@ -35,8 +35,7 @@ def stored_copies(session: Session, ids: Sequence[int | None]) -> dict[str, Stor
     """The stored messages with these row ids, by Message-ID, with their communities."""
     copies: dict[str, StoredCopy] = {}
     wanted = [row_id for row_id in ids if row_id is not None]
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
+    for chunk in chunks(wanted):
         rows = session.execute(
             select(
                 Message.id, Message.message_id, Message.status, Message.origin, Message.sender_id

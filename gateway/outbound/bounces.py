@@ -20,9 +20,9 @@ from gateway.blobs import BlobStore
 from gateway.outbound.composer import send_notice
 from gateway.outbound.dsn import BounceReport
 from gateway.outbound.dsn import parse_bounce
-from gateway.relay.envelope import BOUNCES
 from gateway.relay.envelope import verp_recipient
 from gateway.settings import Settings
+from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Membership
 from gateway.store.models import Person
@@ -49,7 +49,7 @@ def handle_bounces(
     """Act on up to `limit` unhandled bounce mails; return how many were handled."""
     rows = session.scalars(
         select(ActionMail)
-        .where(ActionMail.action == BOUNCES, ActionMail.handled_at.is_(None))
+        .where(ActionMail.action == ActionKind.BOUNCES, ActionMail.handled_at.is_(None))
         .order_by(ActionMail.id)
         .limit(limit)
     ).all()

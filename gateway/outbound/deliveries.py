@@ -38,6 +38,8 @@ from gateway.store.models import Message
 from gateway.store.models import Person
 from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
+from gateway.store.sql import chunks
+from gateway.store.sql import skip_locked
 
 POST = "post"
 # Retries are never further apart than this.
@@ -210,10 +212,8 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    claimed = [Claimed(*row) for row in session.execute(query)]
-    for chunk in _chunks([c.id for c in claimed]):
+    claimed = [Claimed(*row) for row in session.execute(skip_locked(session, query))]
+    for chunk in chunks([c.id for c in claimed]):
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
@@ -252,7 +252,7 @@ def record_outcomes(
             .where(Delivery.id == claimed.id)
             .values(last_error=str(outcome)[:1000], **values)
         )
-    for chunk in _chunks(sent):
+    for chunk in chunks(sent):
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
@@ -282,12 +282,6 @@ def push(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
 
 def _rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount or 0
-
-
-def _chunks(ids: list[int], size: int = 900) -> Iterable[list[int]]:
-    # Below SQLite's old 999-parameter limit.
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def list_deliveries(

@@ -1,9 +1,10 @@
-"""The delivery worker inside `gateway serve`: sends due deliveries, acts on bounces.
+"""The delivery worker: sends due deliveries over a relay.
 
 Each round claims a batch of due rows, renders each distinct content once, packs
 recipients into envelopes (shared transactions, XVERP, or one VERP transaction
 each) and sends them over the relay's connections in parallel, then records
-every recipient's outcome in one transaction.
+every recipient's outcome in one transaction. gateway.runtime.outgoing runs its
+rounds inside `gateway serve`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,10 +21,8 @@ from dataclasses import field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.actions.runner import run_actions
 from gateway.app import App
 from gateway.blobs import BlobNotFound
-from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
 from gateway.outbound.deliveries import Outcome
@@ -39,20 +37,17 @@ from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Relay
 from gateway.relay.envelope import bounce_address
 from gateway.relay.envelope import verp_address
-from gateway.relay.smtp_client import smtp_payload
-from gateway.runtime.background import BackgroundLoop
-from gateway.runtime.background import Signal
 from gateway.store.db import transaction
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import Visibility
 from gateway.store.models import utcnow
+from gateway.store.sql import chunks
 
 log = logging.getLogger("gateway.relay")
 
 BATCH = 5000  # deliveries claimed per round
-IDLE_WAIT = 1.0
 # Seconds of sending between two records of outcomes.
 RECORD_EVERY = 0.25
 # Bytes of distinct contents held at once by a round (digests are each their own).
@@ -61,56 +56,26 @@ SLICE_BYTES = 32 * 1024 * 1024
 ContentKey = tuple[int, int, int]
 
 
-class DeliveryWorker(BackgroundLoop):
-    def __init__(
-        self,
-        app: App,
-        relay: Relay,
-        wake: Signal | None = None,
-        stopping: Signal | None = None,
-        batch: int = BATCH,
-    ) -> None:
-        super().__init__("gateway-deliver", wake, stopping)
+class DeliveryWorker:
+    """start() once, deliver_round() whenever there may be work, close() at the end."""
+
+    def __init__(self, app: App, relay: Relay, batch: int = BATCH) -> None:
         self.app = app
         self.relay = relay
         self.settings = app.settings
         self.renderer = Renderer(app.settings, app.templates)
         self.batch = batch
 
-    def run(self, alive: Callable[[], bool] = lambda: True) -> None:
-        asyncio.run(self._run(alive))
-
-    async def _run(self, alive: Callable[[], bool]) -> None:
+    async def start(self) -> None:
+        """Open the relay, and queue again what a previous run left in flight."""
         await self.relay.start()
         with transaction(self.app.sessions) as session:
             resumed = resume_in_flight(session)
         if resumed:
             log.info("resuming %d deliveries that were in flight", resumed)
-        try:
-            while not self._stopping.is_set() and alive():
-                self._wake.clear()
-                try:
-                    busy = await self.deliver_round() + self.bounce_round() + self.action_round()
-                except Exception:
-                    log.exception("the delivery worker failed; trying again shortly")
-                    busy = 0
-                if not busy:
-                    await asyncio.to_thread(self._wake.wait, IDLE_WAIT)
-        finally:
-            await self.relay.close()
 
-    def bounce_round(self) -> int:
-        with transaction(self.app.sessions) as session:
-            return handle_bounces(
-                session, self.app.blobs, self.app.templates, self.settings, utcnow()
-            )
-
-    def action_round(self) -> int:
-        """Email actions (join, leave, profile, held posts...): their answers are queued
-        here and sent by the next deliver_round."""
-        return run_actions(
-            self.app.sessions, self.app.blobs, self.app.templates, self.settings, utcnow
-        )
+    async def close(self) -> None:
+        await self.relay.close()
 
     async def deliver_round(self) -> int:
         """Send one batch of due deliveries; return how many were taken.
@@ -184,13 +149,12 @@ class DeliveryWorker(BackgroundLoop):
                 yield Envelope(sender, [claimed.recipient], payload), [claimed]
             return
         size = self.settings.delivery.recipients_per_transaction
-        for start in range(0, len(group), size):
-            chunk = group[start : start + size]
+        for chunk in chunks(group, size):
             recipients = [c.recipient for c in chunk]
             yield Envelope(bounce_address(domain), recipients, payload, xverp=verp), chunk
 
     def _payload(self, key: ContentKey) -> tuple[bytes | None, str]:
-        """The SMTP payload for a content, or None and why it cannot be sent."""
+        """What the relay sends for a content, or None and why it cannot be sent."""
         message_id, community_id, delivery_id = key
         try:
             with transaction(self.app.read_sessions) as session:
@@ -202,7 +166,7 @@ class DeliveryWorker(BackgroundLoop):
             return None, "5.3.0 the post's stored copy is missing"
         if rendered is None:
             return None, "5.3.0 the mail or its community is no longer stored"
-        return smtp_payload(rendered), ""
+        return self.relay.payload(rendered), ""
 
     def _render_post(self, session: Session, message_id: int, community_id: int) -> bytes | None:
         message = session.get(Message, message_id)

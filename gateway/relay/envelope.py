@@ -12,16 +12,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.relay.smtp_client import Reply
-
 BOUNCES = "bounces"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A relay's answer for one recipient, in SMTP's terms (code and text; the lines of a
+    multi-line reply joined with spaces), whatever the relay."""
+
+    code: int
+    text: str
+
+    @property
+    def permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
 
 
 @dataclass(frozen=True)
 class Envelope:
     sender: str
     recipients: Sequence[str]
-    # The rendered message as smtp_payload() prepared it (CRLF, dot-stuffed, terminated).
+    # What the relay's payload() made of the message; the envelopes of one message share it.
     payload: bytes
     # Ask the relay to write the VERP sender for each recipient itself (Postfix XVERP).
     xverp: bool = False
@@ -35,6 +53,11 @@ class Relay(Protocol):
     def xverp(self) -> bool: ...
 
     async def start(self) -> None: ...
+
+    def payload(self, message: bytes) -> bytes:
+        """The bytes this relay sends for a message (the worker asks once per message
+        and shares them among its envelopes)."""
+        ...
 
     async def send(self, envelope: Envelope) -> list[Reply]: ...
 

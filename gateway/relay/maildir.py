@@ -12,8 +12,8 @@ import mailbox
 from pathlib import Path
 
 from gateway.relay.envelope import Envelope
+from gateway.relay.envelope import Reply
 from gateway.relay.envelope import verp_address
-from gateway.relay.smtp_client import Reply
 
 
 class MaildirRelay:
@@ -30,6 +30,11 @@ class MaildirRelay:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._maildir = mailbox.Maildir(self.path, create=True)
 
+    def payload(self, message: bytes) -> bytes:
+        """The message as a Maildir file holds it: LF line ends, ending in one."""
+        lines = message.replace(b"\r\n", b"\n")
+        return lines if lines.endswith(b"\n") else lines + b"\n"
+
     async def send(self, envelope: Envelope) -> list[Reply]:
         return await asyncio.to_thread(self._write, envelope)
 
@@ -38,18 +43,10 @@ class MaildirRelay:
 
     def _write(self, envelope: Envelope) -> list[Reply]:
         assert self._maildir is not None, "start() first"
-        message = unstuff(envelope.payload)
         replies = []
         for recipient in envelope.recipients:
             sender = verp_address(recipient, self.domain) if envelope.xverp else envelope.sender
             head = f"Return-Path: <{sender}>\nDelivered-To: {recipient}\n".encode()
-            key = self._maildir.add(head + message)
+            key = self._maildir.add(head + envelope.payload)
             replies.append(Reply(250, f"2.0.0 written to {self.path.name}/new/{key}"))
         return replies
-
-
-def unstuff(payload: bytes) -> bytes:
-    """The message an SMTP payload carries, with LF line ends as Maildir files have."""
-    body = payload.removesuffix(b".\r\n")
-    lines = body.split(b"\r\n")
-    return b"\n".join(line[1:] if line.startswith(b".") else line for line in lines)

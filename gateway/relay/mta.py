@@ -17,9 +17,10 @@ import time
 from collections.abc import Mapping
 
 from gateway.relay.envelope import Envelope
-from gateway.relay.smtp_client import Reply
+from gateway.relay.envelope import Reply
 from gateway.relay.smtp_client import SmtpConnection
 from gateway.relay.smtp_client import SmtpError
+from gateway.relay.smtp_client import smtp_payload
 from gateway.settings import RelaySettings
 
 log = logging.getLogger("gateway.relay")
@@ -55,6 +56,10 @@ class MtaRelay:
         self._idle.put_nowait(connection)
         for _ in range(self.settings.connections - 1):
             self._idle.put_nowait(None)
+
+    def payload(self, message: bytes) -> bytes:
+        """The DATA payload: CRLF line ends, leading dots doubled, CRLF.CRLF at the end."""
+        return smtp_payload(message)
 
     async def send(self, envelope: Envelope) -> list[Reply]:
         assert self._idle is not None, "start() first"

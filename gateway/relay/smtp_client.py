@@ -17,31 +17,13 @@ from collections.abc import AsyncIterator
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from contextlib import suppress
-from dataclasses import dataclass
+
+from gateway.relay.envelope import Reply
 
 SECURITY_MODES = ("none", "starttls", "tls")
 # Connection-level failures: TimeoutError and ssl.SSLError are OSErrors; an EOF in the
 # middle of a reply is asyncio.IncompleteReadError, an EOFError.
 _IO_ERRORS = (OSError, EOFError, asyncio.LimitOverrunError)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One server reply; a multi-line reply's lines are joined with spaces."""
-
-    code: int
-    text: str
-
-    @property
-    def permanent(self) -> bool:
-        return 500 <= self.code < 600
-
-    @property
-    def temporary(self) -> bool:
-        return 400 <= self.code < 500
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.text}"
 
 
 # RFC 6531 3.4: a non-ASCII address needs SMTPUTF8 end to end; we cannot downgrade it.
@@ -59,8 +41,8 @@ class SmtpError(Exception):
 
 def smtp_payload(message: bytes) -> bytes:
     """The DATA payload for a message: line endings made CRLF, leading dots doubled
-    (RFC 5321 4.5.2), ending in CRLF.CRLF. Computed once per message and reused for
-    every transaction. A bare CR is left as it is."""
+    (RFC 5321 4.5.2), ending in CRLF.CRLF. The SMTP relay computes it once per message
+    and reuses it for every transaction. A bare CR is left as it is."""
     data = message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
     if data.startswith(b"."):
         data = b"." + data

@@ -29,9 +29,9 @@ from gateway.app import build_app
 from gateway.app import make_relay
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
-from gateway.outbound.worker import DeliveryWorker
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
+from gateway.runtime.outgoing import OutgoingLoop
 from gateway.runtime.scheduler import DigestScheduler
 from gateway.runtime.wakeup import PipeSignal
 from gateway.settings import Settings
@@ -110,12 +110,12 @@ def run_inbox_processor(
 
 
 def run_delivery_worker(settings: Settings, wake: Signal, stopping: Signal, log_level: int) -> None:
-    """The delivery worker's own process, with the digest scheduler: fan-out to
-    thousands of members is CPU work (rendering, SMTP commands, queue updates) that
-    must not slow ingest down."""
+    """The outgoing loop's own process (deliveries, bounces, email actions), with the
+    digest scheduler: fan-out to thousands of members is CPU work (rendering, SMTP
+    commands, queue updates) that must not slow ingest down."""
     child_setup("gateway-deliver", log_level)
     app = build_app(settings)
-    worker = DeliveryWorker(app, make_relay(settings), wake, stopping)
+    worker = OutgoingLoop(app, make_relay(settings), wake, stopping)
     scheduler = DigestScheduler(app, queued=worker.wake)
     scheduler.start()
     try:
@@ -207,7 +207,7 @@ class Workers:
                 ),
             ]
         else:
-            worker = DeliveryWorker(app, make_relay(settings), self.deliver_wake, self.stopping)
+            worker = OutgoingLoop(app, make_relay(settings), self.deliver_wake, self.stopping)
             self.threads = [
                 InboxProcessor(app, self.inbox_wake, self.stopping, self.deliver_wake),
                 worker,

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +36,8 @@ from gateway.store.models import MessageReference
 from gateway.store.models import MessageStatus
 from gateway.store.models import Thread
 from gateway.store.models import as_utc
+from gateway.store.sql import chunks
 
-# Ids per IN (...) list: well under SQLite's limit on bound parameters.
-CHUNK = 500
 # New rows get ids above every stored one; until written, they sort by creation after them.
 _NEW = 1 << 62
 # How far back a subject-only reply looks for its thread.
@@ -375,7 +373,7 @@ class ThreadBatch:
     def _load_message_ids(self, message_ids: Iterable[str]) -> None:
         wanted = [m for m in dict.fromkeys(message_ids) if m not in self._known_ids]
         self._known_ids.update(wanted)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             self._add_rows(
                 self.session.execute(select(*_NODE_COLUMNS).where(Message.message_id.in_(chunk)))
             )
@@ -383,7 +381,7 @@ class ThreadBatch:
     def _load_referencing(self, message_ids: Iterable[str]) -> None:
         wanted = [m for m in dict.fromkeys(message_ids) if m not in self._known_references]
         self._known_references.update(wanted)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             rows = self.session.execute(
                 select(MessageReference.referenced_id, *_NODE_COLUMNS)
                 .join(Message, Message.id == MessageReference.message_id)
@@ -396,7 +394,7 @@ class ThreadBatch:
     def _load_conversations(self, keys: Iterable[str]) -> None:
         wanted = [k for k in dict.fromkeys(keys) if k and k not in self._known_conversations]
         self._known_conversations.update(wanted)
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             rows = self.session.execute(
                 select(*_NODE_COLUMNS).where(Message.conversation.in_(chunk))
             ).all()
@@ -432,7 +430,7 @@ class ThreadBatch:
         """The threads of the nodes loaded since the last call, in one query."""
         pending, self._unthreaded = self._unthreaded, []
         wanted = {thread_id for _, thread_id in pending} - self._threads.keys()
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in chunks(sorted(wanted)):
             self._add_threads(
                 self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)))
             )
@@ -494,11 +492,6 @@ def _parent_row(node: Node) -> dict[str, Any]:
 
 def _order(node: Node) -> int:
     return node.order
-
-
-def _chunks(values: Sequence[str] | Sequence[int]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def expire(

@@ -28,7 +28,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
-from gateway.threads.batch import CHUNK
+from gateway.store.sql import chunks
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
 from gateway.threads.rules import candidates
@@ -144,8 +144,7 @@ def _look_up_senders(session: Session, posts: Sequence[IngestContext]) -> None:
     """The person behind each sender address, for the batch's senders not yet known."""
     wanted = sorted({ctx.sender[:254] for ctx in posts if ctx.sender[:254] not in ctx.cache.people})
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), CHUNK):
-        chunk = wanted[start : start + CHUNK]
+    for chunk in chunks(wanted):
         rows = session.execute(select(Person.address, Person.id).where(Person.address.in_(chunk)))
         found.update((address, person_id) for address, person_id in rows)
     for ctx in posts:

@@ -1,0 +1,58 @@
+"""SQL helpers for every store user: long lists in chunks, insert-if-new and SKIP LOCKED
+in the store's dialect (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import Any
+from typing import TypeVar
+from typing import overload
+
+from sqlalchemy import Insert
+from sqlalchemy import Select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from gateway.store.models import Base
+
+# Values per IN (...) list: below SQLite's old limit of 999 parameters per statement.
+IN_LIST = 500
+
+T = TypeVar("T")
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
+
+
+@overload
+def chunks(items: list[T], size: int = IN_LIST) -> Iterator[list[T]]: ...
+@overload
+def chunks(items: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]: ...
+def chunks(items: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most `size` items: the values of one IN (...) list, or
+    the rows of one transaction."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, not {size}")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insert_if_new(session: Session, model: type[Base], key: Sequence[str]) -> Insert:
+    """INSERT ... ON CONFLICT (key) DO NOTHING for the session's database: a row whose
+    key is already stored is left as it is, and RETURNING gives only the rows inserted."""
+    dialect = postgresql if _is_postgresql(session) else sqlite
+    statement: Insert = dialect.insert(model).on_conflict_do_nothing(index_elements=list(key))
+    return statement
+
+
+def skip_locked(session: Session, query: Query) -> Query:
+    """Lock the rows the query selects, skipping those another transaction holds
+    (FOR UPDATE SKIP LOCKED), so several processes can share a queue. On SQLite, whose
+    writers take turns on the whole database, the query is left as it is."""
+    if _is_postgresql(session):
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

@@ -1,0 +1,88 @@
+"""The delivery worker on its own: it sends due deliveries over a relay, asking the relay
+for each content's payload once, whatever the number of envelopes."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import select
+
+from gateway.app import App
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
+from gateway.outbound.worker import DeliveryWorker
+from gateway.relay.envelope import Envelope
+from gateway.relay.envelope import Reply
+from gateway.relay.maildir import MaildirRelay
+from gateway.store.db import transaction
+from gateway.store.models import Delivery
+from gateway.store.models import DeliveryStatus
+from gateway.store.models import Policy
+
+DOMAIN = "lists.example.com"
+MEMBERS = ["ann@example.com", "bob@example.com", "cat@example.com"]
+BODY = b"first line\r\n.a line that starts with a dot\r\nlast line\r\n"
+
+
+class CountingMaildir(MaildirRelay):
+    """The Maildir relay, without XVERP (one envelope per recipient under VERP), noting
+    each payload it makes and each envelope it is given."""
+
+    def __init__(self, path: Path, domain: str) -> None:
+        super().__init__(path, domain)
+        self.payloads: list[bytes] = []
+        self.envelopes: list[Envelope] = []
+
+    @property
+    def xverp(self) -> bool:
+        return False
+
+    def payload(self, message: bytes) -> bytes:
+        made = super().payload(message)
+        self.payloads.append(made)
+        return made
+
+    async def send(self, envelope: Envelope) -> list[Reply]:
+        self.envelopes.append(envelope)
+        return await super().send(envelope)
+
+
+def deliver(app: App, relay: MaildirRelay) -> int:
+    async def rounds() -> int:
+        worker = DeliveryWorker(app, relay)
+        await worker.start()
+        try:
+            return await worker.deliver_round()
+        finally:
+            await worker.close()
+
+    return asyncio.run(rounds())
+
+
+def test_one_payload_per_content_shared_by_its_envelopes(app: App, tmp_path: Path) -> None:
+    domain = app.settings.gateway.domain
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design", policy=Policy.OPEN)
+        add_members(session, design, MEMBERS)
+    raw = b"From: zoe@example.com\r\nSubject: Dots\r\nMessage-ID: <m1@x>\r\n\r\n" + BODY
+    at = dt.datetime.now(dt.UTC)
+    ingest_now(app, [InboundMail(raw, "zoe@example.com", (f"design@{domain}",), at)])
+    relay = CountingMaildir(tmp_path / "outbox", domain)
+
+    assert app.settings.delivery.envelope == "verp"
+    assert deliver(app, relay) == len(MEMBERS)
+    [payload] = relay.payloads
+    assert sorted(list(e.recipients) for e in relay.envelopes) == [[m] for m in MEMBERS]
+    assert all(e.payload is payload for e in relay.envelopes)
+    # The Maildir relay got the message as it is: no dot-stuffing to undo.
+    assert b"\n.a line that starts with a dot\n" in payload
+    files = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(files) == len(MEMBERS)
+    assert all(b"\n.a line that starts with a dot\n" in f.read_bytes() for f in files)
+    with transaction(app.read_sessions) as session:
+        statuses = session.scalars(select(Delivery.status)).all()
+    assert statuses == [DeliveryStatus.SENT] * len(MEMBERS)
