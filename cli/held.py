@@ -23,9 +23,8 @@ def held() -> None:
 @pass_state
 def list_(state: CliState, as_json: bool) -> None:
     """The held posts, oldest first."""
-    domain = state.settings.gateway.domain
     with state.read_transaction() as session:
-        rows = [held_posts.describe_held(m, domain) for m in held_posts.held_messages(session)]
+        rows = [held_posts.describe_held(m) for m in held_posts.held_messages(session)]
     if as_json:
         emit_json(rows)
         return

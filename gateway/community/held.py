@@ -82,7 +82,7 @@ def reject(
         )
 
 
-def describe_held(message: Message, domain: str) -> dict[str, Any]:
+def describe_held(message: Message) -> dict[str, Any]:
     """The shape `gateway held list --json` prints (README)."""
     return {
         "id": message.id,
