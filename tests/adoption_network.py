@@ -26,6 +26,7 @@ from gateway.store.models import Origin
 from gateway.store.models import Policy
 from gateway.store.models import Role
 from gateway.store.models import Visibility
+from tests.factories import raw_post
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -130,20 +131,21 @@ def build(app: App) -> None:
             membership.joined_at = NOW - days * DAY
 
 
-def raw_post(post: Post) -> bytes:
-    parent = f"{post.reply_to}@example.com"
-    thread = f"In-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n" if post.reply_to else ""
-    return (
-        f"From: {post.sender}\r\nTo: {', '.join(f'{s}@{DOMAIN}' for s in post.slugs)}\r\n"
-        f"Subject: {post.subject}\r\nMessage-ID: <{post.key}@example.com>\r\n{thread}"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
-        + post.body.replace("\n", "\r\n")
-    ).encode()
+def raw_mail(post: Post) -> bytes:
+    parent = f"{post.reply_to}@example.com" if post.reply_to else ""
+    return raw_post(
+        post.subject,
+        post.body,
+        message_id=f"{post.key}@example.com",
+        sender=post.sender,
+        to=post.slugs,
+        parent=parent,
+    )
 
 
 def send(deliver: Callable[[Post, bytes], None]) -> None:
     for post in sorted(POSTS, key=lambda p: p.at):
-        deliver(post, raw_post(post))
+        deliver(post, raw_mail(post))
 
 
 def ingest(app: App, post: Post, raw: bytes) -> None:

@@ -46,13 +46,6 @@ from tests.postgres import free_port
 from tests.sink import RecordingController
 from tests.sink import Sink
 
-PROJECT = Path(__file__).resolve().parent.parent
-# ../shared/corpus beside the project; from a git worktree (../wt/NAME) one level further up.
-CORPUS = next(
-    (p / "shared" / "corpus" for p in PROJECT.parents if (p / "shared" / "corpus").is_dir()),
-    PROJECT.parent / "shared" / "corpus",
-)
-
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 _database_numbers = itertools.count()
 

@@ -3,7 +3,6 @@ what it never holds, and what an incremental build rewrites, keeps and removes."
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -30,47 +29,25 @@ from gateway.community.communities import get_community
 from gateway.community.members import add_members
 from gateway.community.people import ProfileChanges
 from gateway.community.people import set_profile
-from gateway.ingest.batch import ingest_now
-from gateway.ingest.context import InboundMail
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Kind
 from gateway.store.models import Policy
 from gateway.store.models import Visibility
 from tests.conftest import wait_for
+from tests.factories import AT
+from tests.factories import ingest
+from tests.factories import ingest_post
+from tests.factories import new_message_id
+from tests.factories import post
 
 DOMAIN = "lists.example.com"
-AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
-_numbers = iter(range(1, 1_000_000))
 
 
 def community(app: App, slug: str, **options: Any) -> None:
     options.setdefault("policy", Policy.OPEN)
     with transaction(app.sessions) as session:
         create_community(session, slug, slug.title(), **options)
-
-
-def post(
-    app: App,
-    *slugs: str,
-    subject: str,
-    body: str = "Some words.\n",
-    sender: str = "alice@example.com",
-    reply_to: str = "",
-    extra: str = "",
-    at: dt.datetime = AT,
-) -> str:
-    message_id = f"a{next(_numbers)}@example.com"
-    thread = f"In-Reply-To: <{reply_to}>\r\nReferences: <{reply_to}>\r\n" if reply_to else ""
-    raw = (
-        f"From: {sender}\r\nTo: {', '.join(f'{s}@{DOMAIN}' for s in slugs)}\r\n"
-        f"Subject: {subject}\r\nMessage-ID: <{message_id}>\r\n{thread}MIME-Version: 1.0\r\n"
-        + (extra or "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body.replace("\n", "\r\n"))
-    ).encode()
-    recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
-    [outcome] = ingest_now(app, [InboundMail(raw, sender, recipients, at)])
-    assert not isinstance(outcome, Exception), outcome
-    return message_id
 
 
 def build(app: App, site: Path, **options: Any) -> BuildReport:
@@ -113,9 +90,9 @@ def site(tmp_path: Path) -> Path:
 def test_pages_of_a_small_network(app: App, site: Path) -> None:
     community(app, "design", kind=Kind.PRACTICE, description="How we design.")
     community(app, "launch", kind=Kind.PROJECT)
-    first = post(app, "design", subject="Colour palette", body="Which <blue>?\n")
-    post(app, "design", subject="Re: Colour palette", reply_to=first, sender="bob@example.com")
-    post(app, "design", "launch", subject="Launch visuals")
+    first = ingest_post(app, "design", subject="Colour palette", body="Which <blue>?\n")
+    ingest_post(app, "design", subject="Re: Colour palette", parent=first, sender="bob@example.com")
+    ingest_post(app, "design", "launch", subject="Launch visuals")
 
     report = build(app, site)
 
@@ -148,11 +125,13 @@ def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -
     community(app, "open")
     community(app, "hidden", visibility=Visibility.PRIVATE)
     community(app, "checked", policy=Policy.MODERATED)
-    public = post(app, "open", subject="Public root")
-    post(app, "hidden", subject="Secret plan zanzibar")
-    post(app, "open", "hidden", subject="Shared news")
-    post(app, "hidden", subject="Re: Public root", reply_to=public, body="private reply quokka\n")
-    post(app, "checked", subject="Waiting for a moderator wombat")
+    public = ingest_post(app, "open", subject="Public root")
+    ingest_post(app, "hidden", subject="Secret plan zanzibar")
+    ingest_post(app, "open", "hidden", subject="Shared news")
+    ingest_post(
+        app, "hidden", subject="Re: Public root", parent=public, body="private reply quokka\n"
+    )
+    ingest_post(app, "checked", subject="Waiting for a moderator wombat", expect="held")
 
     build(app, site)
 
@@ -170,15 +149,15 @@ def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -
 def test_an_update_renders_only_what_a_new_reply_touches(app: App, site: Path) -> None:
     community(app, "design")
     community(app, "other")
-    root = post(app, "design", subject="Grid system")
-    post(app, "design", subject="Typography")
-    post(app, "other", subject="Unrelated")
+    root = ingest_post(app, "design", subject="Grid system")
+    ingest_post(app, "design", subject="Typography")
+    ingest_post(app, "other", subject="Unrelated")
     build(app, site)
     untouched = site / "c" / "other" / "index.html"
     before = untouched.stat().st_mtime_ns
 
     nothing = build(app, site)
-    post(app, "design", subject="Re: Grid system", reply_to=root, sender="carol@example.com")
+    ingest_post(app, "design", subject="Re: Grid system", parent=root, sender="carol@example.com")
     update = build(app, site)
 
     assert not nothing.full and nothing.threads == nothing.communities == 0
@@ -194,7 +173,7 @@ def test_changing_the_templates_makes_a_full_build(
     app: App, site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     community(app, "design")
-    post(app, "design", subject="One")
+    ingest_post(app, "design", subject="One")
     build(app, site)
     monkeypatch.setattr(build_module, "FORMAT", build_module.FORMAT + 1)
 
@@ -204,8 +183,8 @@ def test_changing_the_templates_makes_a_full_build(
 def test_pages_of_what_is_no_longer_public_are_removed(app: App, site: Path) -> None:
     community(app, "design")
     community(app, "launch")
-    post(app, "design", subject="Design only")
-    post(app, "launch", "design", subject="Both")
+    ingest_post(app, "design", subject="Design only")
+    ingest_post(app, "launch", "design", subject="Both")
     build(app, site)
     assert len(thread_pages(site)) == 2
 
@@ -222,7 +201,7 @@ def test_pages_of_what_is_no_longer_public_are_removed(app: App, site: Path) -> 
 def test_a_community_list_is_paginated_and_shrinks(app: App, site: Path) -> None:
     community(app, "busy")
     for number in range(55):
-        post(app, "busy", subject=f"Topic {number}", at=AT + dt.timedelta(minutes=number))
+        ingest_post(app, "busy", subject=f"Topic {number}", at=AT + dt.timedelta(minutes=number))
     build(app, site)
     first = (site / "c" / "busy" / "index.html").read_text()
     assert "Topic 54" in first and "Topic 4<" not in first
@@ -233,15 +212,13 @@ def test_a_community_list_is_paginated_and_shrinks(app: App, site: Path) -> None
 def test_attachments_are_published_under_safe_names(app: App, site: Path) -> None:
     community(app, "design")
     data = bytes(range(256)) * 40
-    encoded = base64.encodebytes(data).decode().replace("\n", "\r\n")
-    extra = (
-        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
-        "Content-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\n"
-        'Content-Type: application/octet-stream; name="../../../escape.html"\r\n'
-        'Content-Disposition: attachment; filename="../../../escape.html"\r\n'
-        f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}--b--\r\n"
+    mail = post(
+        "A file", "See attached.\n", message_id=new_message_id(), sender="alice@example.com"
     )
-    post(app, "design", subject="A file", extra=extra)
+    mail.add_attachment(
+        data, maintype="application", subtype="octet-stream", filename="../../../escape.html"
+    )
+    ingest(app, mail)
 
     build(app, site)
 
@@ -255,8 +232,8 @@ def test_attachments_are_published_under_safe_names(app: App, site: Path) -> Non
 
 def test_a_thread_download_is_the_original_mail(app: App, site: Path) -> None:
     community(app, "design")
-    root = post(app, "design", subject="Original", body="Right from the start\n")
-    post(app, "design", subject="Re: Original", reply_to=root)
+    root = ingest_post(app, "design", subject="Original", body="Right from the start\n")
+    ingest_post(app, "design", subject="Re: Original", parent=root)
     build(app, site)
 
     [thread] = (site / "t").glob("*/thread.mbox")
@@ -283,7 +260,7 @@ def test_people_pages_and_the_expertise_directory(app: App, site: Path) -> None:
             "dana@example.com",
             ProfileChanges(name="Dana Scully", department="Research", expertise=["Typography"]),
         )
-    post(app, "design", subject="Kerning tips", sender="dana@example.com")
+    ingest_post(app, "design", subject="Kerning tips", sender="dana@example.com")
 
     build(app, site)
 
@@ -317,7 +294,7 @@ def test_the_publisher_renders_a_new_post_within_seconds(
     publisher.start()
     try:
         wait_for(lambda: (site / "index.html").exists(), what="the first build")
-        post(app, "design", subject="Fresh news")
+        ingest_post(app, "design", subject="Fresh news")
         wait_for(
             lambda: any("Fresh news" in page for page in thread_pages(site).values()),
             what="the new thread's page",
@@ -329,8 +306,8 @@ def test_the_publisher_renders_a_new_post_within_seconds(
 def test_forked_renderers_write_the_same_site(app: App, tmp_path: Path) -> None:
     community(app, "design")
     for number in range(40):
-        root = post(app, "design", subject=f"Topic {number}")
-        post(app, "design", subject=f"Re: Topic {number}", reply_to=root)
+        root = ingest_post(app, "design", subject=f"Topic {number}")
+        ingest_post(app, "design", subject=f"Re: Topic {number}", parent=root)
     alone, shared = tmp_path / "alone", tmp_path / "shared"
 
     one = SiteBuilder(app, alone, search=False).run()

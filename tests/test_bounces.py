@@ -27,11 +27,11 @@ from gateway.store.models import Delivery
 from gateway.store.models import Membership
 from gateway.store.models import Person
 from gateway.store.models import Role
-from tests.conftest import CORPUS
+from tests.corpus import sample
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
-MAILBOX_FULL = CORPUS / "mime/flanker/bounce/mailbox-full.eml"  # Final-Recipient user@aol.com
+MAILBOX_FULL = sample("mime/flanker/bounce/mailbox-full.eml")  # Final-Recipient user@aol.com
 NOT_A_BOUNCE = b"From: bob@example.com\r\nSubject: Out of office\r\n\r\nBack on Monday.\r\n"
 
 
@@ -161,7 +161,7 @@ def test_a_verp_bounce_counts_against_the_verp_address(
     session: Session, app: App, settings: Settings
 ) -> None:
     design_with(session, "bob@example.com", "user@aol.com")
-    row = bounce_mail(session, app, MAILBOX_FULL.read_bytes(), "bob=example.com")
+    row = bounce_mail(session, app, MAILBOX_FULL, "bob=example.com")
 
     assert handle_bounces(session, app.blobs, app.templates, settings, NOW) == 1
 
@@ -176,7 +176,7 @@ def test_a_bounce_without_a_token_counts_against_the_reported_recipients(
     session: Session, app: App, settings: Settings
 ) -> None:
     design_with(session, "bob@example.com", "user@aol.com")
-    row = bounce_mail(session, app, MAILBOX_FULL.read_bytes(), "")
+    row = bounce_mail(session, app, MAILBOX_FULL, "")
     assert handle_bounces(session, app.blobs, app.templates, settings, NOW) == 1
     assert score(session, "user@aol.com") == (2, NOW, None)
     assert score(session, "bob@example.com") == (0, None, None)
@@ -217,7 +217,7 @@ def test_stopping_a_member_tells_each_owner_of_the_community(
     add_members(session, design, ["mona@example.com"], role=Role.MODERATOR)
     other = design_with(session, "otto@example.com", slug="ux")
     add_members(session, other, ["uma@example.com"], role=Role.OWNER)
-    bounce_mail(session, app, MAILBOX_FULL.read_bytes(), "bob=example.com")
+    bounce_mail(session, app, MAILBOX_FULL, "bob=example.com")
 
     handle_bounces(session, app.blobs, app.templates, settings, NOW)
 
@@ -243,7 +243,7 @@ def test_stopping_a_member_tells_each_owner_of_the_community(
 def test_no_notice_below_the_threshold(session: Session, app: App, settings: Settings) -> None:
     design = design_with(session, "bob@example.com")
     add_members(session, design, ["olga@example.com"], role=Role.OWNER)
-    bounce_mail(session, app, MAILBOX_FULL.read_bytes(), "bob=example.com")
+    bounce_mail(session, app, MAILBOX_FULL, "bob=example.com")
     handle_bounces(session, app.blobs, app.templates, settings, NOW)
     assert score(session, "bob@example.com") == (2, NOW, None)
     assert notices(session) == []

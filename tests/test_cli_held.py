@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import email.message
-
 import pytest
 from sqlalchemy import select
 
 from gateway.app import App
-from gateway.ingest.batch import ingest_now
-from gateway.ingest.context import InboundMail
 from gateway.store.db import transaction
 from gateway.store.models import Delivery
 from gateway.store.models import utcnow
 from tests.conftest import GatewayCli
+from tests.factories import ingest
+from tests.factories import post
 
 DOMAIN = "lists.example.com"
 
@@ -21,16 +19,9 @@ DOMAIN = "lists.example.com"
 def held_post(
     app: App, subject: str, sender: str = "zoe@example.com", slugs: tuple[str, ...] = ("board",)
 ) -> None:
-    recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
-    message = email.message.EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{subject.replace(' ', '-')}@example.com>"
-    message.set_content("Some text.\n")
-    mail = InboundMail(message.as_bytes(), sender, recipients, utcnow())
-    [outcome] = ingest_now(app, [mail])
-    assert getattr(outcome, "disposition", None) == "held", outcome
+    message_id = f"{subject.replace(' ', '-')}@example.com"
+    mail = post(subject, "Some text.\n", message_id=message_id, sender=sender, to=slugs)
+    assert ingest(app, mail, slugs, sender=sender, at=utcnow()).disposition == "held"
 
 
 @pytest.fixture

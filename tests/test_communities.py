@@ -8,16 +8,9 @@ from sqlalchemy.orm import Session
 
 from gateway.community import communities
 from gateway.community.members import add_members
-from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Role
-
-
-def _post(session: Session, message_id: str, slugs: list[str], **fields: object) -> None:
-    message = Message(message_id=message_id, raw_sha256="0" * 64, **fields)
-    message.communities = [communities.get_community(session, slug) for slug in slugs]
-    session.add(message)
-    session.flush()
+from tests.factories import stored_post
 
 
 def test_activity_counts_members_and_published_posts(session: Session) -> None:
@@ -25,14 +18,10 @@ def test_activity_counts_members_and_published_posts(session: Session) -> None:
     ux = communities.create_community(session, "ux", "UX")
     add_members(session, design, ["a@example.com", "b@example.com"])
     noon = dt.datetime(2026, 11, 2, 12, 0, tzinfo=dt.UTC)
-    _post(session, "1@x", ["design", "ux"], received_at=noon)
-    _post(session, "2@x", ["design"], received_at=noon + dt.timedelta(hours=1))
-    _post(
-        session,
-        "3@x",
-        ["design"],
-        status=MessageStatus.HELD,
-        received_at=noon + dt.timedelta(hours=2),
+    stored_post(session, "1@x", design, ux, received_at=noon)
+    stored_post(session, "2@x", design, received_at=noon + dt.timedelta(hours=1))
+    stored_post(
+        session, "3@x", design, status=MessageStatus.HELD, received_at=noon + dt.timedelta(hours=2)
     )
 
     activity = communities.community_activity(session, [design.id, ux.id])

@@ -32,6 +32,8 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import Policy
+from tests.factories import raw_post
+from tests.factories import stored_post
 
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -53,21 +55,6 @@ def member(
         setattr(membership, name, value)
     session.flush()
     return session.get_one(Person, membership.person_id)
-
-
-def post(
-    session: Session, message_id: str, *communities: Community, sender: Person | None = None
-) -> Message:
-    message = Message(
-        message_id=message_id,
-        raw_sha256="0" * 64,
-        sender_id=sender.id if sender else None,
-        sender_address=sender.address if sender else "stranger@example.org",
-    )
-    message.communities = list(communities)
-    session.add(message)
-    session.flush()
-    return message
 
 
 def queued(session: Session, message: Message | None = None) -> dict[str, dict[str, Any]]:
@@ -112,7 +99,7 @@ def test_a_post_is_queued_for_instant_members_but_the_sender(session: Session) -
     member(session, design, "erin@example.com", DeliveryMode.NONE)
     member(session, design, "fay@example.com", disabled_at=NOW - dt.timedelta(days=1))
     gus = member(session, design, "gus@example.com")
-    message = post(session, "m1@x", design, sender=alice)
+    message = stored_post(session, "m1@x", design, sender=alice)
 
     assert deliveries.enqueue_post(session, message.id, [design.id], alice.id, NOW) == 2
 
@@ -134,7 +121,7 @@ def test_the_sender_gets_their_own_post_when_they_ask(session: Session) -> None:
     design = create_community(session, "design", "Design")
     alice = member(session, design, "alice@example.com", own_posts=True)
     member(session, design, "bob@example.com")
-    message = post(session, "m1@x", design, sender=alice)
+    message = stored_post(session, "m1@x", design, sender=alice)
     assert deliveries.enqueue_post(session, message.id, [design.id], alice.id, NOW) == 2
     assert sorted(queued(session, message)) == ["alice@example.com", "bob@example.com"]
 
@@ -143,7 +130,7 @@ def test_a_post_from_a_stranger_goes_to_every_instant_member(session: Session) -
     design = create_community(session, "design", "Design")
     member(session, design, "alice@example.com")
     member(session, design, "bob@example.com")
-    message = post(session, "m1@x", design)
+    message = stored_post(session, "m1@x", design)
     assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 2
 
 
@@ -156,7 +143,7 @@ def test_a_cross_post_is_queued_once_per_person(session: Session) -> None:
     member(session, ux, "carol@example.com")
     member(session, ux, "erin@example.com", DeliveryMode.DAILY)
     member(session, design, "erin@example.com")  # instant in one of the two: one copy
-    message = post(session, "m1@x", design, ux)
+    message = stored_post(session, "m1@x", design, ux)
 
     assert deliveries.enqueue_post(session, message.id, [design.id, ux.id], None, NOW) == 4
 
@@ -179,7 +166,7 @@ def test_enqueueing_again_adds_nothing(session: Session) -> None:
     member(session, design, "bob@example.com")
     member(session, ux, "bob@example.com")
     member(session, ux, "carol@example.com")
-    message = post(session, "m1@x", design, ux)
+    message = stored_post(session, "m1@x", design, ux)
     assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 1
     assert deliveries.enqueue_post(session, message.id, [design.id], None, NOW) == 0
     # A later community: only the people who did not get it yet.
@@ -193,7 +180,7 @@ def test_enqueueing_again_adds_nothing(session: Session) -> None:
 def test_no_communities_queue_nothing(session: Session) -> None:
     design = create_community(session, "design", "Design")
     member(session, design, "bob@example.com")
-    message = post(session, "m1@x", design)
+    message = stored_post(session, "m1@x", design)
     assert deliveries.enqueue_post(session, message.id, [], None, NOW) == 0
     assert queued(session) == {}
 
@@ -249,8 +236,8 @@ def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
     for address in ("a@example.com", "b@example.com"):
         member(session, design, address)
         member(session, ux, address.replace("@", "-ux@"))
-    first = post(session, "m1@x", design)
-    second = post(session, "m2@x", ux)
+    first = stored_post(session, "m1@x", design)
+    second = stored_post(session, "m2@x", ux)
     # Interleaved ids: notice A, post 1, notice B, post 2, notice A...
     n1 = mail_row(session, "n1@example.com", MAIL_A)
     deliveries.enqueue_post(session, first.id, [design.id], None, NOW)
@@ -416,9 +403,7 @@ def test_push_makes_failed_and_waiting_rows_due_now(session: Session) -> None:
 def inbound(
     message_id: str, *slugs: str, sender: str = "alice@example.com", origin: Origin = Origin.SMTP
 ) -> InboundMail:
-    raw = (
-        f"From: {sender}\r\nSubject: Hello\r\nMessage-ID: <{message_id}>\r\n\r\nBody\r\n"
-    ).encode()
+    raw = raw_post("Hello", "Body\n", message_id=message_id, sender=sender, to=slugs)
     recipients = tuple(f"{slug}@{DOMAIN}" for slug in slugs)
     return InboundMail(raw, sender, recipients, NOW, origin=origin)
 

@@ -11,9 +11,10 @@ import pytest
 
 from gateway.outbound.dsn import BounceReport
 from gateway.outbound.dsn import parse_bounce
-from tests.conftest import CORPUS
 from tests.corpus import corpus_locations
 from tests.corpus import load
+from tests.corpus import needs_corpus
+from tests.corpus import sample
 
 FLANKER = "mime/flanker/bounce"
 RUBY = "mime/ruby-mail/multipart_report_emails"
@@ -63,7 +64,7 @@ def summary(reports: list[BounceReport]) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("location", sorted(EXPECTED))
 def test_corpus_bounce(location: str) -> None:
-    reports = parse_bounce((CORPUS / location).read_bytes())
+    reports = parse_bounce(sample(location))
     assert summary(reports) == EXPECTED[location]
     for report in reports:
         assert report.permanent == (report.action == "failed")
@@ -87,26 +88,27 @@ def test_corpus_bounce(location: str) -> None:
     ],
 )
 def test_diagnostic_drops_the_type_and_folds_to_one_line(location: str, diagnostic: str) -> None:
-    assert parse_bounce((CORPUS / location).read_bytes())[0].diagnostic == diagnostic
+    assert parse_bounce(sample(location))[0].diagnostic == diagnostic
 
 
+@needs_corpus
 def test_only_the_bounces_in_the_corpus_are_reported() -> None:
     hits = {location for location in corpus_locations() if parse_bounce(load(location))}
     assert hits == set(EXPECTED)
 
 
 def test_ordinary_mail_is_not_a_bounce() -> None:
-    assert parse_bounce((CORPUS / "notmuch/default/01.eml").read_bytes()) == []
+    assert parse_bounce(sample("notmuch/default/01.eml")) == []
 
 
 def test_broken_postmaster_text_without_a_reply_code_is_not_guessed() -> None:
     # "Delivery failed 10 attempts: info@example.net": no SMTP code, no brackets; better [].
-    assert parse_bounce((CORPUS / FLANKER / "broken-mime.eml").read_bytes()) == []
+    assert parse_bounce(sample(f"{FLANKER}/broken-mime.eml")) == []
 
 
 @pytest.mark.parametrize("location", sorted(EXPECTED))
 def test_truncated_bounce_does_not_raise(location: str) -> None:
-    raw = (CORPUS / location).read_bytes()
+    raw = sample(location)
     reports = parse_bounce(raw[: len(raw) // 2])
     assert all(isinstance(report, BounceReport) for report in reports)
 
@@ -114,13 +116,14 @@ def test_truncated_bounce_does_not_raise(location: str) -> None:
 def test_truncated_report_falls_back_on_the_notification_text() -> None:
     # Cut inside the delivery-status part: the recipient block lost Action and Status, so the
     # human-readable Postfix paragraph above it is read instead.
-    raw = (CORPUS / FLANKER / "mailbox-full.eml").read_bytes()
+    raw = sample(f"{FLANKER}/mailbox-full.eml")
     cut = raw.index(b"Action: failed")
     assert summary(parse_bounce(raw[:cut])) == [("user@aol.com", "failed", "5.2.2")]
 
 
+@needs_corpus  # its mail is large (3 MB): not copied to tests/fixtures
 def test_endlessly_nested_mail_returns() -> None:
-    assert parse_bounce((CORPUS / "mime/flanker/enclosed-endless.eml").read_bytes()) == []
+    assert parse_bounce(load("mime/flanker/enclosed-endless.eml")) == []
 
 
 def test_garbage_does_not_raise() -> None:

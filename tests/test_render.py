@@ -21,7 +21,9 @@ from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
 from gateway.settings import GatewaySettings
 from gateway.settings import Settings
-from tests.conftest import CORPUS
+from tests.corpus import sample
+from tests.received import parse_mail
+from tests.received import plain_text
 
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 BASE_URL = "http://localhost:8000/"
@@ -86,20 +88,6 @@ def render(
     return (with_renderer or renderer()).render(post(raw, **post_fields), to)
 
 
-def parse(raw: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
-def text_body(message: email.message.EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content.replace("\r\n", "\n")
-
-
 def html_body(message: email.message.EmailMessage) -> str:
     part = message.get_body(preferencelist=("html",))
     assert part is not None
@@ -132,7 +120,7 @@ def attachment_mail(payload: bytes, filename: str) -> bytes:
 
 
 def test_list_headers_are_exact() -> None:
-    message = parse(render(mail()))
+    message = parse_mail(render(mail()))
     assert message["List-Id"] == "Design <design.lists.example.com>"
     assert message["List-Post"] == "<mailto:design@lists.example.com>"
     assert message["List-Help"] == "<mailto:design-help@lists.example.com?subject=help>"
@@ -160,7 +148,7 @@ def test_the_original_hop_and_list_headers_are_gone() -> None:
         "X-Custom: kept\r\n"
     )
     out = render(raw)
-    message = parse(out)
+    message = parse_mail(out)
     for name in ("Return-Path", "Delivered-To", "X-Original-To", "Sender"):
         assert message[name] is None, name
     assert message.get_all("Precedence") == ["list"]
@@ -173,9 +161,9 @@ def test_the_original_hop_and_list_headers_are_gone() -> None:
 
 
 def test_a_mailing_list_copy_from_the_corpus_loses_its_list_headers() -> None:
-    raw = (CORPUS / "notmuch/default/new/04.eml").read_bytes()
+    raw = sample("notmuch/default/new/04.eml")
     out = render(raw, subject="Re: [notmuch] Working with Maildir storage?")
-    message = parse(out)
+    message = parse_mail(out)
     assert message.get_all("List-Id") == ["Design <design.lists.example.com>"]
     for name in ("List-Post", "List-Help", "List-Subscribe", "List-Unsubscribe", "List-Archive"):
         assert len(message.get_all(name) or []) == 1, name
@@ -188,7 +176,7 @@ def test_a_mailing_list_copy_from_the_corpus_loses_its_list_headers() -> None:
 
 
 def test_message_id_in_reply_to_and_references_are_kept_byte_for_byte() -> None:
-    raw = (CORPUS / "notmuch/default/new/04.eml").read_bytes()
+    raw = sample("notmuch/default/new/04.eml")
     out = render(raw, message_id="87iqd9rn3l.fsf@vertex.dottedmag")
     assert out.count(b"\r\nMessage-ID: <87iqd9rn3l.fsf@vertex.dottedmag>\r\n") == 1
     assert out.count(b"\r\nReferences: <20091117190054.GU3165@dottiness.seas.harvard.edu>\r\n") == 1
@@ -211,16 +199,16 @@ def test_odd_but_valid_id_fields_are_not_rewritten() -> None:
 
 def test_a_message_id_is_added_when_the_mail_had_none() -> None:
     raw = b"From: alice@example.com\r\nSubject: Colours\r\n\r\nHello\r\n"
-    message = parse(render(raw, message_id="generated.1@lists.example.com"))
+    message = parse_mail(render(raw, message_id="generated.1@lists.example.com"))
     assert message.get_all("Message-ID") == ["<generated.1@lists.example.com>"]
     assert message["Date"] is not None
 
 
 def test_a_from_is_added_when_the_mail_had_none() -> None:
     """From the address the gateway took as the author's (the envelope sender)."""
-    message = parse(render(b"Subject: Colours\r\n\r\nHello\r\n"))
+    message = parse_mail(render(b"Subject: Colours\r\n\r\nHello\r\n"))
     assert message.get_all("From") == ["Alice <alice@example.com>"]
-    kept = parse(render(mail()))
+    kept = parse_mail(render(mail()))
     assert kept.get_all("From") == ["Alice <alice@example.com>"]
 
 
@@ -235,7 +223,7 @@ def test_a_from_is_added_when_the_mail_had_none() -> None:
     ],
 )
 def test_the_subject_prefix_is_added_once(subject: str, expected: str) -> None:
-    message = parse(render(mail(subject=subject), subject=subject))
+    message = parse_mail(render(mail(subject=subject), subject=subject))
     assert message.get_all("Subject") == [expected]
 
 
@@ -245,36 +233,36 @@ def test_a_non_ascii_subject_is_encoded_and_decodes_back() -> None:
     out = render(raw, subject=subject)
     head = out.split(b"\r\n\r\n", 1)[0]
     head.decode("ascii")  # RFC 2047 words, no raw UTF-8 in the header
-    assert parse(out).get_all("Subject") == [f"[design] {subject}"]
+    assert parse_mail(out).get_all("Subject") == [f"[design] {subject}"]
 
 
 def test_without_a_prefix_the_subject_is_the_authors() -> None:
     out = render(mail(subject="Colours"), dataclasses.replace(DESIGN, subject_prefix=""))
-    assert parse(out).get_all("Subject") == ["Colours"]
+    assert parse_mail(out).get_all("Subject") == ["Colours"]
 
 
 # --- Reply-To and From
 
 
 def test_reply_to_community_replaces_the_authors_reply_to() -> None:
-    message = parse(render(mail("Reply-To: Alice Home <alice@home.example>\r\n")))
+    message = parse_mail(render(mail("Reply-To: Alice Home <alice@home.example>\r\n")))
     assert message.get_all("Reply-To") == ["Design <design@lists.example.com>"]
 
 
 def test_reply_to_sender_keeps_the_authors_reply_to() -> None:
     to = dataclasses.replace(DESIGN, reply_to="sender")
-    message = parse(render(mail("Reply-To: Alice Home <alice@home.example>\r\n"), to))
+    message = parse_mail(render(mail("Reply-To: Alice Home <alice@home.example>\r\n"), to))
     assert message.get_all("Reply-To") == ["Alice Home <alice@home.example>"]
 
 
 def test_reply_to_sender_adds_none_when_the_author_set_none() -> None:
     to = dataclasses.replace(DESIGN, reply_to="sender")
-    assert parse(render(mail(), to))["Reply-To"] is None
+    assert parse_mail(render(mail(), to))["Reply-To"] is None
 
 
 def test_reply_to_an_address() -> None:
     to = dataclasses.replace(DESIGN, reply_to="design-team@example.com")
-    message = parse(render(mail("Reply-To: alice@home.example\r\n"), to))
+    message = parse_mail(render(mail("Reply-To: alice@home.example\r\n"), to))
     assert message.get_all("Reply-To") == ["design-team@example.com"]
 
 
@@ -289,7 +277,7 @@ def test_rewrite_from_puts_the_community_in_from(reply_to: str, expected: str) -
     to = dataclasses.replace(DESIGN, reply_to=reply_to)
     raw = mail("Reply-To: Alice Home <alice@home.example>\r\n")
     out = render(raw, to, with_renderer=renderer(dmarc_mitigation="rewrite-from"))
-    message = parse(out)
+    message = parse_mail(out)
     assert message.get_all("From") == ["Alice via Design <design@lists.example.com>"]
     assert message.get_all("Reply-To") == [expected]
     assert b"From: Alice <alice@example.com>" not in out
@@ -298,7 +286,7 @@ def test_rewrite_from_puts_the_community_in_from(reply_to: str, expected: str) -
 
 def test_rewrite_from_without_a_name_uses_the_address() -> None:
     out = render(mail(), sender_name="", with_renderer=renderer(dmarc_mitigation="rewrite-from"))
-    [address] = parse(out)["From"].addresses
+    [address] = parse_mail(out)["From"].addresses
     assert address.display_name == "alice@example.com via Design"
     assert address.addr_spec == "design@lists.example.com"
 
@@ -312,7 +300,7 @@ def test_non_ascii_names_are_encoded_and_decode_back() -> None:
         with_renderer=renderer(dmarc_mitigation="rewrite-from"),
     )
     out.split(b"\r\n\r\n", 1)[0].decode("ascii")
-    message = parse(out)
+    message = parse_mail(out)
     [author] = message["From"].addresses
     assert author.display_name == "Zoë, O'Brien via Équipe « Design », Paris"
     assert author.addr_spec == "design@lists.example.com"
@@ -332,29 +320,29 @@ def test_a_private_community_links_to_no_archive() -> None:
         "--b\r\nContent-Type: text/html\r\n\r\n<html><body><p>Hi</p></body></html>\r\n--b--\r\n",
     )
     out = render(mail(*html), to)
-    message = parse(out)
+    message = parse_mail(out)
     assert message["List-Archive"] is None
     assert b"localhost:8000" not in out
-    assert "Read the whole thread" not in text_body(message)
+    assert "Read the whole thread" not in plain_text(message)
     assert "Read the whole thread" not in html_body(message)
-    assert LEAVE in text_body(message)
+    assert LEAVE in plain_text(message)
 
 
 def test_a_public_community_links_to_the_thread() -> None:
-    message = parse(render(mail()))
+    message = parse_mail(render(mail()))
     assert message["List-Archive"] == "<http://localhost:8000/t/42/>"
-    assert "Read the whole thread: http://localhost:8000/t/42/\n" in text_body(message)
+    assert "Read the whole thread: http://localhost:8000/t/42/\n" in plain_text(message)
 
 
 def test_a_post_without_a_thread_has_no_archive_link() -> None:
-    message = parse(render(mail(), thread_id=None))
+    message = parse_mail(render(mail(), thread_id=None))
     assert message["List-Archive"] is None
-    assert "Read the whole thread" not in text_body(message)
-    assert "Mute this thread" not in text_body(message)
+    assert "Read the whole thread" not in plain_text(message)
+    assert "Mute this thread" not in plain_text(message)
 
 
 def test_the_footer_ends_the_text_part() -> None:
-    body = text_body(parse(render(mail(body="Hello\r\n\r\n\r\n"))))
+    body = plain_text(parse_mail(render(mail(body="Hello\r\n\r\n\r\n"))))
     assert body.startswith("Hello\n\n_______________________________________________\n")
     assert "Design: design@lists.example.com\n" in body
     assert body.endswith(LEAVE + "\n" + MUTE + "\n")
@@ -368,7 +356,7 @@ def test_the_html_footer_goes_before_the_closing_body_tag() -> None:
         "--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         "<html><body><p>Hi</p></BODY></html>\r\n--b--\r\n",
     )
-    message = parse(render(raw))
+    message = parse_mail(render(raw))
     assert [p.get_content_type() for p in message.walk()] == [
         "multipart/alternative",
         "text/plain",
@@ -379,19 +367,19 @@ def test_the_html_footer_goes_before_the_closing_body_tag() -> None:
     assert html.index("<p>Hi</p>") < html.index(HTML_FOOTER_START) < html.index("</BODY>")
     assert html.rstrip().endswith("</BODY></html>")
     assert 'href="mailto:design-leave@lists.example.com?subject=leave"' in html
-    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
+    assert plain_text(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 def test_a_corpus_html_mail_gets_both_footers() -> None:
-    raw = (CORPUS / "notmuch/html/embedded-image.eml").read_bytes()
+    raw = sample("notmuch/html/embedded-image.eml")
     out = render(raw, subject="Tack alla trafikanter och fotgängare!")
-    message = parse(out)
+    message = parse_mail(out)
     assert [p.get_content_type() for p in message.walk()] == [
         "multipart/alternative",
         "text/plain",
         "text/html",
     ]
-    text = text_body(message)
+    text = plain_text(message)
     assert "Malmö 2016-07-09" in text
     assert text.endswith(LEAVE + "\n" + MUTE + "\n")
     assert_crlf(out)
@@ -409,10 +397,10 @@ def test_the_footer_names_the_other_communities_of_a_cross_post() -> None:
         "--b\r\nContent-Type: text/plain\r\n\r\nHi\r\n"
         "--b\r\nContent-Type: text/html\r\n\r\n<html><body><p>Hi</p></body></html>\r\n--b--\r\n",
     )
-    message = parse(render(mail(*html), to))
+    message = parse_mail(render(mail(*html), to))
     assert (
         "Also posted in: UX (ux@lists.example.com), Research (research@lists.example.com)\n"
-        in text_body(message)
+        in plain_text(message)
     )
     assert 'UX (<a href="mailto:ux@lists.example.com">ux@lists.example.com</a>)' in (
         html_body(message)
@@ -421,7 +409,7 @@ def test_the_footer_names_the_other_communities_of_a_cross_post() -> None:
 
 def test_the_footer_is_in_french_for_a_french_gateway() -> None:
     settings = Settings(gateway=GatewaySettings(language="fr"))
-    body = text_body(parse(render(mail(), with_renderer=renderer(settings))))
+    body = plain_text(parse_mail(render(mail(), with_renderer=renderer(settings))))
     assert "Design : design@lists.example.com\n" in body
     assert "Lire toute la discussion : http://localhost:8000/t/42/\n" in body
     assert body.endswith(
@@ -443,7 +431,7 @@ def test_a_large_attachment_becomes_a_link_to_the_archive() -> None:
         attachment_names={sha256: "Big_Report.pdf"},
         with_renderer=renderer(max_attachment_size=1000),
     )
-    message = parse(out)
+    message = parse_mail(out)
     parts = [p for p in message.walk() if not p.is_multipart()]
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/plain"]
     assert all(p.get_payload(decode=True) != payload for p in parts)
@@ -453,19 +441,19 @@ def test_a_large_attachment_becomes_a_link_to_the_archive() -> None:
     assert url == f"{BASE_URL}files/{sha256[:2]}/{sha256}/Big_Report.pdf"
     assert f"Download it from the archive: {url}" in link
     assert 'The attachment "Big_Report.pdf" (5.0 KB)' in link
-    assert text_body(message).startswith("See attached.\n")
-    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
+    assert plain_text(message).startswith("See attached.\n")
+    assert plain_text(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 def test_a_small_attachment_is_kept_intact() -> None:
     payload = bytes(range(256)) * 2
     out = render(attachment_mail(payload, "small.pdf"), with_renderer=renderer())
-    message = parse(out)
+    message = parse_mail(out)
     [attachment] = [p for p in message.walk() if p.get_filename()]
     assert attachment.get_filename() == "small.pdf"
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_payload(decode=True) == payload
-    assert text_body(message).endswith(LEAVE + "\n" + MUTE + "\n")
+    assert plain_text(message).endswith(LEAVE + "\n" + MUTE + "\n")
 
 
 # --- signed mail and odd bodies
@@ -486,14 +474,14 @@ def signed_entity(raw: bytes) -> bytes:
 
 @pytest.mark.parametrize("name", PGP_SIGNED)
 def test_a_signed_part_is_kept_byte_for_byte(name: str) -> None:
-    raw = (CORPUS / "notmuch/default" / name).read_bytes()
+    raw = sample(f"notmuch/default/{name}")
     entity = signed_entity(raw)
     out = render(raw)
     assert_crlf(out)
     assert out.count(entity) == 1
     assert out.count(LEAVE.encode()) == 1
     assert LEAVE.encode() not in entity
-    message = parse(out)
+    message = parse_mail(out)
     assert message.get_content_type() == "multipart/mixed"
     *_, footer = message.iter_parts()
     assert footer.get_content_type() == "text/plain"
@@ -518,7 +506,7 @@ def test_a_top_level_signed_mail_is_wrapped_not_opened() -> None:
     raw = mail("MIME-Version: 1.0\r\n" + content_type.decode(), body.decode())
     out = render(raw)
     assert (content_type + b"\r\n" + body) in out
-    message = parse(out)
+    message = parse_mail(out)
     parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["multipart/signed", "text/plain"]
     assert LEAVE in parts[1].get_content()
@@ -564,7 +552,7 @@ def decoded_parts(out: bytes) -> bytes:
 )
 def test_an_odd_body_is_still_sent_with_a_footer(raw: bytes) -> None:
     out = render(raw)
-    message = parse(out)
+    message = parse_mail(out)
     assert message["List-Id"] == "Design <design.lists.example.com>"
     # The text footer, or the HTML one for an HTML-only post.
     assert b"mailto:design-leave@lists.example.com?subject=leave" in decoded_parts(out)

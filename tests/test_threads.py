@@ -17,15 +17,16 @@ from gateway.community.communities import create_community
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.ingest.pipeline import run_batch
-from gateway.ingest.pipeline import run_pipeline
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Thread
 from gateway.threads.rules import decode_thread_index
 from gateway.threads.rules import normalize_subject
-from tests.conftest import CORPUS
 from tests.conftest import GatewayCli
+from tests.corpus import sample
+from tests.factories import ingest
+from tests.factories import raw_post
 
 DOMAIN = "lists.example.com"
 T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
@@ -34,10 +35,9 @@ Post = Callable[..., Message]
 Batch = Callable[..., dict[str, Message]]
 
 
-def raw_mail(message_id: str, subject: str = "Colours", **headers: str) -> bytes:
-    lines = ["From: alice@example.com", f"Subject: {subject}", f"Message-ID: <{message_id}>"]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\nBody\r\n").encode()
+def raw_mail(message_id: str | None, subject: str = "Colours", **headers: str) -> bytes:
+    """A post by alice to design (the threading headers by keyword: In_Reply_To=...)."""
+    return raw_post(subject, "Body\n", message_id=message_id, sender="alice@example.com", **headers)
 
 
 @pytest.mark.parametrize(
@@ -81,15 +81,11 @@ def post(session: Session, app: App) -> Post:
     def send(message_id: str | None, subject: str = "Colours", raw: bytes | None = None,
              **headers: str) -> Message:  # fmt: skip
         if raw is None:
-            lines = ["From: alice@example.com", f"Subject: {subject}"]
-            if message_id:
-                lines.append(f"Message-ID: <{message_id}>")
-            lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-            raw = ("\r\n".join(lines) + "\r\n\r\nBody\r\n").encode()
+            raw = raw_mail(message_id, subject, **headers)
         received = T0 + dt.timedelta(minutes=next(clock))
         mail = InboundMail(raw, "alice@example.com", (f"design@{DOMAIN}",), received)
         ctx = IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN)
-        result = run_pipeline(ctx)
+        [result] = run_batch([ctx])
         session.flush()
         return session.scalars(select(Message).where(Message.message_id == result.message_id)).one()
 
@@ -160,9 +156,8 @@ def test_a_late_parent_merges_the_threads_of_its_replies(post: Post, session: Se
 
 
 def test_an_in_reply_to_loop_does_not_make_a_cycle(post: Post) -> None:
-    loop = CORPUS / "notmuch" / "broken" / "loop"
-    first = post(None, raw=(loop / "loop-12.eml").read_bytes())
-    second = post(None, raw=(loop / "loop-21.eml").read_bytes())
+    first = post(None, raw=sample("notmuch/broken/loop/loop-12.eml"))
+    second = post(None, raw=sample("notmuch/broken/loop/loop-21.eml"))
     assert first.thread_id == second.thread_id
     assert not (first.parent_id == second.id and second.parent_id == first.id)
 
@@ -198,13 +193,10 @@ def test_the_subject_joins_only_a_headerless_reply_to_a_recent_thread(post: Post
 def test_thread_cli_lists_and_shows_a_tree(gateway_cli: GatewayCli, app: App) -> None:
     with transaction(app.sessions) as session:
         create_community(session, "design", "Design", policy=Policy.OPEN)
-    for message_id, headers in [("a@x", ""), ("b@x", "In-Reply-To: <a@x>\r\n"),
-                                ("c@x", "In-Reply-To: <b@x>\r\n"), ("d@x", "")]:  # fmt: skip
-        raw = (f"From: a@example.com\r\nSubject: S {message_id}\r\nMessage-ID: <{message_id}>\r\n"
-               f"{headers}\r\nBody\r\n").encode()  # fmt: skip
-        mail = InboundMail(raw, "a@example.com", (f"design@{DOMAIN}",), T0)
-        with transaction(app.sessions) as session:
-            run_pipeline(IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN))
+    for message_id, headers in [("a@x", {}), ("b@x", {"In_Reply_To": "<a@x>"}),
+                                ("c@x", {"In_Reply_To": "<b@x>"}), ("d@x", {})]:  # fmt: skip
+        raw = raw_post(f"S {message_id}", message_id=message_id, sender="a@example.com", **headers)
+        ingest(app, raw, sender="a@example.com", at=T0)
     listed = gateway_cli.json("thread", "list", "design")
     # Most recently active first; at equal times, the newer thread first.
     assert [t["root_message_id"] for t in listed] == ["d@x", "a@x"]
@@ -251,8 +243,9 @@ def test_a_reply_before_its_parent_in_the_same_batch_is_adopted(
 
 
 def test_a_batch_with_an_in_reply_to_loop_makes_no_cycle(batch: Batch) -> None:
-    loop = CORPUS / "notmuch" / "broken" / "loop"
-    stored = batch((loop / "loop-12.eml").read_bytes(), (loop / "loop-21.eml").read_bytes())
+    stored = batch(
+        sample("notmuch/broken/loop/loop-12.eml"), sample("notmuch/broken/loop/loop-21.eml")
+    )
     first, second = stored.values()
     assert first.thread_id == second.thread_id
     assert not (first.parent_id == second.id and second.parent_id == first.id)

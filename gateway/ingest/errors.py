@@ -31,7 +31,7 @@ class HoldReason(enum.StrEnum):
 
 
 class Discard(Exception):
-    """A disposition, not an error: stop the pipeline, answer 250, publish nothing."""
+    """A disposition, not an error: stop the pipeline, publish nothing."""
 
     def __init__(self, reason: DiscardReason) -> None:
         super().__init__(reason.value)
@@ -39,4 +39,4 @@ class Discard(Exception):
 
 
 class Duplicate(Exception):
-    """A disposition: this Message-ID is already stored; answer 250 and store nothing."""
+    """A disposition: this Message-ID is already stored; store nothing."""

@@ -4,7 +4,8 @@ Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
 that is cheaper on many mails at once (write_messages) has run_batch(ctxs) instead
 (BatchStage). Stages that decide (screen, authorize) record verdicts in ctx or raise a Stop
 (Discard, Duplicate); only this runner catches those. Anything else raised is a
-bug: the worker answers 451 and the sender's MTA tries again.
+bug: the mail had its 250 when it was spooled, so the inbox processor keeps it with
+the error and tries it again (gateway.ingest.processor).
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ class BatchStage(Protocol):
     """A stage that takes the mails of a batch together: a Stop (or None) per mail."""
 
     def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Stop | None]: ...
-
-
-def run_pipeline(ctx: IngestContext) -> IngestResult:
-    [result] = run_batch([ctx])
-    return result
 
 
 def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:

@@ -56,7 +56,7 @@ def handle_bounces(
     for row in rows:
         for address, points, reason in _failures(row, blobs):
             for membership in count_bounce(session, address, points, reason, settings, now):
-                _tell_owners(session, blobs, templates, settings, membership, reason, now)
+                _tell_owners(session, templates, settings, membership, reason, now)
         row.handled_at = now
     return len(rows)
 
@@ -121,7 +121,6 @@ def count_bounce(
 
 def _tell_owners(
     session: Session,
-    blobs: BlobStore,
     templates: jinja2.Environment,
     settings: Settings,
     membership: Membership,

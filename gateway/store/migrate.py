@@ -88,12 +88,3 @@ def check_schema(engine: Engine) -> None:
         f"the database is at revision {current}, this gateway needs {HEAD}: "
         "run `gateway db upgrade`"
     )
-
-
-def script_head() -> str:
-    """The head according to Alembic's scripts (for the test that guards HEAD)."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(_config()).get_current_head()
-    assert head is not None, "no migrations found"
-    return head

@@ -22,7 +22,7 @@ from tests.conftest import GatewayCli
 from tests.conftest import running
 from tests.conftest import wait_for
 from tests.integration.test_digests_end_to_end import outbox_for
-from tests.integration.test_digests_end_to_end import plain
+from tests.received import plain_text
 
 # The imported thread (i1, and i2 replying to it) is left out: no history over SMTP.
 SENT = [p for p in net.POSTS if p.key.startswith("p")]
@@ -46,7 +46,7 @@ def test_the_network_over_smtp(app: App, settings: Settings, gateway_cli: Gatewa
     with running(settings) as server:
         for post in sorted(SENT, key=lambda p: p.at):
             recipients = [f"{slug}@{net.DOMAIN}" for slug in post.slugs]
-            reply = server.send(net.raw_post(post), recipients, post.sender)
+            reply = server.send(net.raw_mail(post), recipients, post.sender)
             assert reply.startswith("250"), reply
 
         stats = gateway_cli.json("stats", "--since", "2020-01-01")["overall"]
@@ -86,7 +86,7 @@ def test_the_network_over_smtp(app: App, settings: Settings, gateway_cli: Gatewa
         m for m in outbox_for(settings, "carol@example.com")
         if m["Subject"].startswith("Your network") and label in m["Subject"]
     ]  # fmt: skip
-    text = plain(carol)
+    text = plain_text(carol)
     assert "=== Design (design@lists.example.com) ===" in text
     assert f"mailto:a11y-join@{net.DOMAIN}?subject=join" in text
     reports = [

@@ -42,9 +42,11 @@ from tests.browser import Watched
 from tests.browser import launched_chromium
 from tests.browser import serving
 from tests.browser import watched_page
-from tests.conftest import CORPUS
 from tests.conftest import GatewayCli
 from tests.conftest import running
+from tests.corpus import CORPUS
+from tests.corpus import needs_corpus
+from tests.factories import post
 
 expect: Any
 try:
@@ -118,26 +120,6 @@ PNG = png()
 
 
 # -- helpers -------------------------------------------------------------------------
-
-
-def mail(
-    sender: str | Address,
-    to: str,
-    subject: str,
-    body: str,
-    message_id: str,
-    in_reply_to: str = "",
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = f"{to}@{DOMAIN}"
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{message_id}>"
-    if in_reply_to:
-        message["In-Reply-To"] = f"<{in_reply_to}>"
-        message["References"] = f"<{in_reply_to}>"
-    message.set_content(body)
-    return message
 
 
 def sha256(data: bytes) -> str:
@@ -271,38 +253,39 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     alice = "Alice <alice@example.com>"
     bob = "Bob <bob@example.com>"
     posts = [
-        mail(
-            alice, "design", "Palette for the annual report",
-            f"Shall we use the {SEARCHED} palette for the annual report?\n", "root@example.com",
+        post(
+            "Palette for the annual report",
+            f"Shall we use the {SEARCHED} palette for the annual report?\n",
+            message_id="root@example.com", sender=alice,
         ),
-        mail(
-            bob, "design", "Re: Palette for the annual report",
-            "Yes, with a darker teal for the headings.\n", "reply@example.com",
-            in_reply_to="root@example.com",
+        post(
+            "Re: Palette for the annual report", "Yes, with a darker teal for the headings.\n",
+            message_id="reply@example.com", sender=bob, parent="root@example.com",
         ),
         hostile_mail(),
         attachments_mail(alice),
         inline_image_mail(alice),
         photo_mail(alice),
-        mail(
-            alice, "secret", f"{PRIVATE.capitalize()} merger plans",
-            f"The {PRIVATE} deal closes on Friday.\n", "private@example.com",
+        post(
+            f"{PRIVATE.capitalize()} merger plans", f"The {PRIVATE} deal closes on Friday.\n",
+            message_id="private@example.com", sender=alice, to="secret",
         ),
-        mail(
-            alice, "review", f"{HELD.capitalize()} budget leak",
-            f"The {HELD} figures, before the board sees them.\n", "held@example.com",
+        post(
+            f"{HELD.capitalize()} budget leak",
+            f"The {HELD} figures, before the board sees them.\n",
+            message_id="held@example.com", sender=alice, to="review",
         ),
     ]  # fmt: skip
     with running(settings) as gateway:
-        for post in posts:
-            sender = post["From"].addresses[0].addr_spec
-            reply = gateway.send(post.as_bytes(), [str(post["To"])], sender=sender)
-            assert reply.startswith("250"), f"{post['Message-ID']}: {reply}"
+        for message in posts:
+            sender = message["From"].addresses[0].addr_spec
+            reply = gateway.send(message.as_bytes(), [str(message["To"])], sender=sender)
+            assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"
 
     app = build_app(settings)
     try:
         # What the tests below rely on: every post stored, published but the held one.
-        ids = [str(post["Message-ID"]).strip("<>") for post in posts]
+        ids = [str(message["Message-ID"]).strip("<>") for message in posts]
         for message_id in ids:
             held = message_id == "held@example.com"
             expected = MessageStatus.HELD if held else MessageStatus.PUBLISHED
@@ -318,12 +301,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
 
 
 def hostile_mail() -> EmailMessage:
-    message = mail(
-        Address(display_name=HOSTILE_NAME, addr_spec="mallory@example.com"),
-        "design",
+    message = post(
         HOSTILE_SUBJECT,
         "The plain text part of the hostile mail.\n",
-        "hostile@example.com",
+        message_id="hostile@example.com",
+        sender=Address(display_name=HOSTILE_NAME, addr_spec="mallory@example.com"),
     )
     message.add_alternative(HOSTILE_HTML, subtype="html")
     message.add_attachment(EVIL_CONTENT, maintype="text", subtype="html", filename=EVIL_NAME)
@@ -331,9 +313,9 @@ def hostile_mail() -> EmailMessage:
 
 
 def attachments_mail(sender: str) -> EmailMessage:
-    message = mail(
-        sender, "design", "Brand assets", "The brief and the logo are attached.\n",
-        "files@example.com",
+    message = post(
+        "Brand assets", "The brief and the logo are attached.\n",
+        message_id="files@example.com", sender=sender,
     )  # fmt: skip
     message.add_attachment(PDF, maintype="application", subtype="pdf", filename="brief.pdf")
     message.add_attachment(PNG, maintype="image", subtype="png", filename="logo.png")
@@ -342,7 +324,9 @@ def attachments_mail(sender: str) -> EmailMessage:
 
 def inline_image_mail(sender: str) -> EmailMessage:
     """HTML with an image it shows from its own related part (cid:, RFC 2392)."""
-    message = mail(sender, "design", "Logo in the text", "The logo, inline.\n", "cid@example.com")
+    message = post(
+        "Logo in the text", "The logo, inline.\n", message_id="cid@example.com", sender=sender
+    )
     message.add_alternative(
         '<p>The logo, inline:</p><p><img src="cid:logo@example.com" alt="inline logo"></p>',
         subtype="html",
@@ -358,9 +342,9 @@ def inline_image_mail(sender: str) -> EmailMessage:
 def photo_mail(sender: str) -> EmailMessage:
     """A plain text mail with an image marked inline but named by no cid: (Apple Mail
     and phones send photos so)."""
-    message = mail(
-        sender, "design", "Photo of the workshop", "Here is the whiteboard.\n",
-        "photo@example.com",
+    message = post(
+        "Photo of the workshop", "Here is the whiteboard.\n",
+        message_id="photo@example.com", sender=sender,
     )  # fmt: skip
     message.add_attachment(
         PNG, maintype="image", subtype="png", filename="whiteboard.png", disposition="inline"
@@ -603,6 +587,7 @@ def test_feeds_and_mbox_downloads_hold_the_public_posts(world: World) -> None:
         box.close()
 
 
+@needs_corpus
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_imported_corpus_shows_every_message_once_and_its_links_resolve(
     gateway_cli: GatewayCli, app: App, tmp_path: Path
@@ -641,10 +626,13 @@ def site_of_a_community_made_private(cli: GatewayCli, tmp_path: Path) -> Path:
     then built again after "later" was made private."""
     cli("community", "create", "open", "--name", "Open")
     cli("community", "create", "later", "--name", "Later")
-    kept = mail("alice@example.com", "open", "Kept", "This stays public.\n", "kept@example.com")
-    hidden = mail(
-        "alice@example.com", "later", f"{LATER.capitalize()} report",
-        f"The {LATER} figures, attached.\n", "hidden@example.com",
+    alice = "alice@example.com"
+    kept = post(
+        "Kept", "This stays public.\n", message_id="kept@example.com", sender=alice, to="open"
+    )
+    hidden = post(
+        f"{LATER.capitalize()} report", f"The {LATER} figures, attached.\n",
+        message_id="hidden@example.com", sender=alice, to="later",
     )  # fmt: skip
     hidden.add_attachment(PDF, maintype="application", subtype="pdf", filename="figures.pdf")
     for name, message in (("kept", kept), ("hidden", hidden)):

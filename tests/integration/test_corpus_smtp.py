@@ -26,7 +26,9 @@ from tests.conftest import RunningGateway
 from tests.conftest import crlf
 from tests.corpus import corpus_locations
 from tests.corpus import load
+from tests.corpus import needs_corpus
 
+pytestmark = needs_corpus
 DOMAIN = "lists.example.com"
 
 

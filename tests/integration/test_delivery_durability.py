@@ -14,13 +14,13 @@ import smtplib
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from tests.conftest import wait_for
+from tests.factories import post
 from tests.integration.test_durability import site
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
@@ -67,16 +67,13 @@ def test_sigkill_mid_fanout_resends_nothing_recorded_as_sent(
     )
     gateway("--config", str(config), "member", "import", "design", str(members), cwd=tmp_path)
     database = tmp_path / "data" / "gateway.sqlite3"
-    post = EmailMessage()
-    post["From"] = "alice@example.com"
-    post["To"] = f"design@{DOMAIN}"
-    post["Subject"] = "For everyone"
-    post["Message-ID"] = "<fanout@example.com>"
-    post.set_content("Hello all.\n")
+    message = post(
+        "For everyone", "Hello all.\n", message_id="fanout@example.com", sender="alice@example.com"
+    )
 
     server = start_server(config, log)
     with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-        smtp.sendmail("alice@example.com", [f"design@{DOMAIN}"], post.as_bytes())
+        smtp.sendmail("alice@example.com", [f"design@{DOMAIN}"], message.as_bytes())
     wait_for(lambda: len(handler.copies()) >= MEMBERS // 2, timeout=60)
     kill_all(server.pid)
     server.wait()

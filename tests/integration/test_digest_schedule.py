@@ -14,8 +14,6 @@ from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.digests.periods import latest_due
-from gateway.ingest.batch import ingest_now
-from gateway.ingest.context import InboundMail
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Cadence
@@ -24,6 +22,8 @@ from gateway.store.models import DigestRun
 from gateway.store.models import Policy
 from gateway.store.models import utcnow
 from tests.conftest import RunningGateway
+from tests.factories import ingest
+from tests.factories import raw_post
 
 DOMAIN = "lists.example.com"
 
@@ -41,13 +41,9 @@ def test_the_digest_due_while_down_is_sent_once_at_start_up(app: App, settings: 
     with transaction(app.sessions) as session:
         design = create_community(session, "design", "Design", policy=Policy.OPEN)
         add_members(session, design, ["dana@example.com"], delivery=DeliveryMode.DAILY)
-    raw = (
-        b"From: Alice <alice@example.com>\r\nSubject: Palette for 2027\r\n"
-        b"Message-ID: <p1@example.com>\r\n\r\nThe blues we discussed.\r\n"
-    )
+    raw = raw_post("Palette for 2027", "The blues we discussed.\n", message_id="p1@example.com")
     # Received an hour before the digest came due: the gateway was not running then.
-    post_time = due.at - dt.timedelta(hours=1)
-    ingest_now(app, [InboundMail(raw, "alice@example.com", (f"design@{DOMAIN}",), post_time)])
+    ingest(app, raw, at=due.at - dt.timedelta(hours=1))
 
     for _ in range(2):  # a second start sends nothing more
         server = RunningGateway(settings).start()

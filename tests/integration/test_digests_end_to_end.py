@@ -15,7 +15,6 @@ import sqlite3
 import subprocess
 import time
 import zoneinfo
-from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import func
@@ -45,9 +44,12 @@ from gateway.store.models import utcnow
 from tests.conftest import GatewayCli
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.factories import raw_post
 from tests.integration.test_durability import site
 from tests.integration.test_gateway_command import gateway
 from tests.integration.test_gateway_command import gateway_executable
+from tests.received import parse_mail
+from tests.received import plain_text
 
 DOMAIN = "lists.example.com"
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -63,36 +65,6 @@ def seed(app: App) -> None:
         add_members(session, design, ["carol@example.com"])
         add_members(session, design, ["bob@example.com"], delivery=DeliveryMode.DAILY)
         set_profile(session, "bob@example.com", ProfileChanges(name="Bob Durand"))
-
-
-def post(
-    subject: str,
-    message_id: str,
-    body: str,
-    sender: str = "Alice <alice@example.com>",
-    **headers: str,
-) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = f"design@{DOMAIN}"
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{message_id}>"
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
-
-
-def parse(data: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
-def plain(message: email.message.EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    assert part is not None
-    return str(part.get_content()).replace("\r\n", "\n")
 
 
 def deliveries(app: App) -> list[tuple[str, str, DeliveryStatus]]:
@@ -117,7 +89,7 @@ def outbox_for(settings: Settings, recipient: str) -> list[email.message.EmailMe
         return []
     outbox = mailbox.Maildir(settings.outbox_dir, create=False)
     return [
-        parse(outbox.get_bytes(key))
+        parse_mail(outbox.get_bytes(key))
         for key in outbox.keys()
         if outbox.get_message(key)["Delivered-To"] == recipient
     ]
@@ -135,20 +107,23 @@ def test_a_digest_of_posts_sent_over_smtp_is_delivered_once(
         wait_for(lambda: len(digest_runs(app)) == 1, what="the start-up digest run")
         [(_, status, delivery_id)] = before = digest_runs(app)
         assert (status, delivery_id) == ("empty", None)
-        first = post("Colours", "m1@example.com", "Which blue do we use for the buttons?\n")
+        first = raw_post(
+            "Colours", "Which blue do we use for the buttons?\n", message_id="m1@example.com"
+        )
         assert server.send(first, [f"design@{DOMAIN}"]).startswith("250")
-        reply = post(
+        reply = raw_post(
             "Re: Colours",
-            "m2@example.com",
             "The darker one, as in the brand book.\n\n"
             "On Thu, 26 Nov 2026, Alice <alice@example.com> wrote:\n"
             "> Which blue do we use for the buttons?\n",
+            message_id="m2@example.com",
             sender="Carol <carol@example.com>",
-            In_Reply_To="<m1@example.com>",
-            References="<m1@example.com>",
+            parent="m1@example.com",
         )
         assert server.send(reply, [f"design@{DOMAIN}"], "carol@example.com").startswith("250")
-        fonts = post("Fonts", "m3@example.com", "Inter or Source Sans for the intranet?\n")
+        fonts = raw_post(
+            "Fonts", "Inter or Source Sans for the intranet?\n", message_id="m3@example.com"
+        )
         assert server.send(fonts, [f"design@{DOMAIN}"]).startswith("250")
         wait_for(
             lambda: (
@@ -197,7 +172,7 @@ def test_a_digest_of_posts_sent_over_smtp_is_delivered_once(
     assert digest["To"] == "Bob Durand <bob@example.com>"
     assert digest["List-Unsubscribe"] == f"<mailto:design-nomail@{DOMAIN}?subject=nomail>"
     assert digest.get_content_type() == "multipart/alternative"
-    text = plain(digest)
+    text = plain_text(digest)
     assert "=== Design (design@lists.example.com) ===" in text
     assert "* Colours - 2 new messages" in text
     assert "  - Alice: Which blue do we use for the buttons?" in text
@@ -226,7 +201,8 @@ AT = "2026-11-26T07:30:00+01:00"
 def ingest(
     app: App, subject: str, received_at: dt.datetime, sender: str = "alice@example.com"
 ) -> None:
-    raw = post(subject, f"{subject.lower().replace(' ', '-')}@example.com", f"About {subject}.\n")
+    message_id = f"{subject.lower().replace(' ', '-')}@example.com"
+    raw = raw_post(subject, f"About {subject}.\n", message_id=message_id)
     mail = InboundMail(raw, sender, (f"design@{DOMAIN}",), received_at)
     [outcome] = ingest_now(app, [mail])
     assert not isinstance(outcome, Exception) and outcome.disposition == "published"

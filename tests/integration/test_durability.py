@@ -17,9 +17,9 @@ import sqlite3
 import subprocess
 import threading
 import time
-from email.message import EmailMessage
 from pathlib import Path
 
+from tests.factories import post
 from tests.integration.test_gateway_command import gateway
 from tests.integration.test_gateway_command import gateway_executable
 from tests.postgres import free_port
@@ -49,12 +49,12 @@ def start_server(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def message(client: int, number: int) -> bytes:
-    mail = EmailMessage()
-    mail["From"] = f"client{client}@example.com"
-    mail["To"] = f"design@{DOMAIN}"
-    mail["Subject"] = f"Burst {client}-{number}"
-    mail["Message-ID"] = f"<burst-{client}-{number}@example.com>"
-    mail.set_content(f"Message {number} from client {client}.\n" * 50)
+    mail = post(
+        f"Burst {client}-{number}",
+        f"Message {number} from client {client}.\n" * 50,
+        message_id=f"burst-{client}-{number}@example.com",
+        sender=f"client{client}@example.com",
+    )
     if number % 5 == 0:
         name = f"data-{client}-{number}.bin"
         mail.add_attachment(

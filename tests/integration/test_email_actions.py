@@ -41,6 +41,8 @@ from gateway.store.models import utcnow
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.factories import post
+from tests.received import parse_mail
 from tests.sink import Sink
 
 DOMAIN = "lists.example.com"
@@ -145,20 +147,16 @@ class Mail:
         body: str = "",
         **headers: str,
     ) -> str:
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = to
-        message["Subject"] = subject
-        message["Message-ID"] = email.utils.make_msgid(domain="example.com")
-        for name, value in headers.items():
-            message[name.replace("_", "-")] = value
-        message.set_content(body or "\n")
+        message_id = email.utils.make_msgid(domain="example.com").strip("<>")
+        message = post(
+            subject, body or "\n", message_id=message_id, sender=sender, to=to, **headers
+        )
         reply = self.gateway.send(message.as_bytes(), [to], sender=sender)
         assert reply.startswith("250"), reply
         return str(message["Message-ID"])
 
     def to(self, recipient: str) -> list[EmailMessage]:
-        return [_parse(data) for _, rcpt, data in self.sink.copies() if rcpt == recipient]
+        return [parse_mail(data) for _, rcpt, data in self.sink.copies() if rcpt == recipient]
 
     def wait(self, recipient: str, word: str, count: int = 1) -> EmailMessage:
         """The newest mail to `recipient` whose subject holds the language's `word`."""
@@ -169,12 +167,6 @@ class Mail:
 
         wait_for(lambda: len(found()) >= count, what=f"{word!r} to {recipient}")
         return found()[-1]
-
-
-def _parse(data: bytes) -> EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def text(message: EmailMessage) -> str:
@@ -289,9 +281,7 @@ def test_the_welcome_suggests_communities_that_match_the_profile(mail: Mail, see
     assert "Shapes, colours, type" in body
 
 
-def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(
-    mail: Mail, seeded: App, language: str
-) -> None:
+def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(mail: Mail, seeded: App) -> None:
     bob = "bob@example.com"
 
     def monthly() -> bool:
@@ -559,10 +549,9 @@ def test_a_leave_through_a_trusted_relay_needs_no_confirmation(
     with running(configured(settings, port, "en", trusted_relays=("127.0.0.1",))) as gateway:
         mail = Mail(gateway, handler, "en")
         # Another envelope sender than the From: the relay vouched for someone else.
-        message = EmailMessage()
-        message["From"] = "alice@example.com"
-        message["Subject"] = "leave"
-        message.set_content("\n")
+        message = post(
+            "leave", "\n", message_id=None, sender="alice@example.com", to=f"design-leave@{DOMAIN}"
+        )
         gateway.send(message.as_bytes(), [f"design-leave@{DOMAIN}"], sender="eve@example.com")
         mail.wait("alice@example.com", "confirm_leave")
         mail.send("bob@example.com", f"design-leave@{DOMAIN}")

@@ -28,8 +28,10 @@ from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
-from tests.conftest import CORPUS
 from tests.conftest import GatewayCli
+from tests.corpus import CORPUS
+from tests.corpus import needs_corpus
+from tests.factories import post
 
 FEDORA = CORPUS / "mbox" / "fedora-devel-list-2010-01.mbox"
 MAGICK = CORPUS / "mbox" / "mail-box-magick-list-2000.mbox"
@@ -129,6 +131,7 @@ def source(report: dict[str, Any], path: Path) -> dict[str, Any]:
     return found[0]
 
 
+@needs_corpus
 def test_mbox_import_keeps_every_message_attachment_and_date(
     gateway_cli: GatewayCli, app: App
 ) -> None:
@@ -161,6 +164,7 @@ def test_mbox_import_keeps_every_message_attachment_and_date(
     assert gateway_cli.json("queue", "list") == []
 
 
+@needs_corpus
 def test_importing_again_adds_nothing(gateway_cli: GatewayCli, app: App) -> None:
     create_community(gateway_cli)
     import_json(gateway_cli, "mbox", SLUG, str(FEDORA), str(MAGICK))
@@ -175,6 +179,7 @@ def test_importing_again_adds_nothing(gateway_cli: GatewayCli, app: App) -> None
     assert before["threads"] > 0 and before["attachments"] > 0
 
 
+@needs_corpus
 def test_gzip_compressed_mbox_imports_the_same(
     gateway_cli: GatewayCli, app: App, tmp_path: Path
 ) -> None:
@@ -198,6 +203,7 @@ def _separators(data: bytes) -> list[int]:
     return [m.start(1) for m in re.finditer(rb"(?:^|\n\n)(From )", data)]
 
 
+@needs_corpus
 def test_truncated_mbox_keeps_what_came_before_and_the_partial_message(
     gateway_cli: GatewayCli, app: App, tmp_path: Path
 ) -> None:
@@ -228,6 +234,7 @@ def test_truncated_mbox_keeps_what_came_before_and_the_partial_message(
     assert hashlib.sha256(first_body).hexdigest() in {m.raw_sha256 for m in messages(app)}
 
 
+@needs_corpus
 def test_message_without_message_id_is_imported_once(gateway_cli: GatewayCli, app: App) -> None:
     box = mailbox.mbox(MAGICK, create=False)
     without_id = [m for m in box if m.get("Message-ID") is None]
@@ -249,6 +256,7 @@ def test_message_without_message_id_is_imported_once(gateway_cli: GatewayCli, ap
     assert stored(app)["messages"] == 45
 
 
+@needs_corpus
 def test_odd_mail_imports_without_failure_and_reports_are_skipped(
     gateway_cli: GatewayCli, app: App
 ) -> None:
@@ -277,6 +285,7 @@ def test_odd_mail_imports_without_failure_and_reports_are_skipped(
     assert all(m.received_at <= tomorrow for m in stored_messages)
 
 
+@needs_corpus
 def test_maildir_import_and_a_folder_that_is_not_one(gateway_cli: GatewayCli, app: App) -> None:
     maildir = CORPUS / "notmuch" / "default"
     files = [f for sub in ("cur", "new") for f in (maildir / sub).iterdir() if f.is_file()]
@@ -361,6 +370,7 @@ def _shape(export: dict[str, Any]) -> tuple[dict[str, Any], set[frozenset[str]]]
     return per_message, {frozenset(ids) for ids in threads.values()}
 
 
+@needs_corpus
 def test_export_mbox_round_trips_into_an_empty_site(
     gateway_cli: GatewayCli, tmp_path: Path
 ) -> None:
@@ -394,6 +404,7 @@ def test_export_mbox_round_trips_into_an_empty_site(
     assert json.loads(written.read_text(encoding="utf-8")) == first
 
 
+@needs_corpus
 def test_announce_posts_a_published_summary_to_the_members(
     gateway_cli: GatewayCli, app: App
 ) -> None:
@@ -416,8 +427,10 @@ def test_announce_posts_a_published_summary_to_the_members(
 
 def test_unknown_community_and_missing_file(gateway_cli: GatewayCli, tmp_path: Path) -> None:
     create_community(gateway_cli)
+    mbox = tmp_path / "posts.mbox"
+    mbox.write_bytes(b"From alice@example.com Mon Nov  2 09:00:00 2026\n" + post().as_bytes())
 
-    error = gateway_cli.error("import", "mbox", "nope", str(MAGICK), "--quiet")
+    error = gateway_cli.error("import", "mbox", "nope", str(mbox), "--quiet")
     assert "nope" in error
     assert "nope" in gateway_cli.error("export", "mbox", "nope", "--out", str(tmp_path / "x"))
     missing = tmp_path / "missing.mbox"

@@ -9,7 +9,6 @@ import email.message
 import email.policy
 import mailbox
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,12 @@ from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import Policy
 from gateway.store.models import Role
-from tests.conftest import CORPUS
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.corpus import sample
+from tests.factories import post
+from tests.received import parse_mail
 from tests.sink import Sink
 
 DOMAIN = "lists.example.com"
@@ -68,23 +69,6 @@ def gateway(seeded: App, settings: Settings, sink: tuple[Sink, int]) -> Iterator
         yield server
 
 
-def post(
-    subject: str = "Colours",
-    message_id: str = "m1@example.com",
-    body: str = "Which blue do we use?\n",
-    **headers: str,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "Alice <alice@example.com>"
-    message["To"] = f"design@{DOMAIN}"
-    message["Subject"] = subject
-    message["Message-ID"] = f"<{message_id}>"
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message
-
-
 def deliveries(app: App) -> list[Delivery]:
     with transaction(app.read_sessions) as session:
         return list(session.scalars(select(Delivery).order_by(Delivery.recipient, Delivery.id)))
@@ -95,14 +79,8 @@ def settled(app: App) -> bool:
     return all(d.status in (DeliveryStatus.SENT, DeliveryStatus.FAILED) for d in deliveries(app))
 
 
-def parse(data: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
 def copies_to(sink: Sink, recipient: str) -> list[email.message.EmailMessage]:
-    return [parse(data) for _, rcpt, data in sink.copies() if rcpt == recipient]
+    return [parse_mail(data) for _, rcpt, data in sink.copies() if rcpt == recipient]
 
 
 def test_a_post_reaches_each_instant_member_once_with_list_headers(
@@ -149,12 +127,7 @@ def test_a_reply_keeps_its_threading_headers_and_one_prefix(
 ) -> None:
     handler, _ = sink
     gateway.send(post().as_bytes(), [f"design@{DOMAIN}"])
-    reply = post(
-        "Re: [design] Colours",
-        "m2@example.com",
-        In_Reply_To="<m1@example.com>",
-        References="<m1@example.com>",
-    )
+    reply = post("Re: [design] Colours", message_id="m2@example.com", parent="m1@example.com")
     gateway.send(reply.as_bytes(), [f"design@{DOMAIN}"])
     wait_for(lambda: len(copies_to(handler, "carol@example.com")) == 2)
     second = copies_to(handler, "carol@example.com")[1]
@@ -267,7 +240,7 @@ def test_a_signed_post_keeps_its_signed_part_byte_for_byte(
     [(_, _, data)] = [c for c in handler.copies() if c[1] == "bob@example.com"]
     signed = signed_entity(raw)
     assert signed in data.replace(b"\r\n", b"\n")
-    message = parse(data)
+    message = parse_mail(data)
     assert message.get_content_type() == "multipart/mixed"
     parts = list(message.iter_parts())
     assert parts[0].get_content_type() == "multipart/signed"
@@ -276,7 +249,7 @@ def test_a_signed_post_keeps_its_signed_part_byte_for_byte(
 
 def signed_corpus_mail() -> bytes:
     """A real PGP/MIME signed mail from the corpus, as if alice had sent it."""
-    raw = (CORPUS / "notmuch" / "protected-headers" / "simple-signed-mail.eml").read_bytes()
+    raw = sample("notmuch/protected-headers/simple-signed-mail.eml")
     return raw.replace(b"From: test_suite@notmuchmail.org", b"From: alice@example.com", 1)
 
 
@@ -333,7 +306,7 @@ def test_a_bounce_raises_the_score_and_stops_mail_past_the_threshold(
     gateway: RunningGateway, seeded: App, sink: tuple[Sink, int]
 ) -> None:
     handler, _ = sink
-    dsn = (CORPUS / "mime" / "flanker" / "bounce" / "mailbox-full.eml").read_bytes()
+    dsn = sample("mime/flanker/bounce/mailbox-full.eml")
     for number in range(5):  # a permanent failure counts 2; the threshold is 10
         # Five reports about five posts: each has its own Message-ID.
         report = dsn.replace(b"<20110729080856.AAB7C", f"<{number}.".encode(), 1)

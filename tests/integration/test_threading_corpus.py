@@ -27,9 +27,11 @@ from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import utcnow
 from gateway.threads.rules import normalize_subject
-from tests.conftest import CORPUS
+from tests.corpus import CORPUS
 from tests.corpus import load
+from tests.corpus import needs_corpus
 
+pytestmark = needs_corpus
 DOMAIN = "lists.example.com"
 SCREENED = re.compile(
     rb"^(precedence|auto-submitted|x-autoreply):[^\n]*\n(?:[ \t][^\n]*\n)*",
