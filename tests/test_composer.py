@@ -244,3 +244,25 @@ def test_a_notice_is_queued_with_its_bytes(
     assert message[LOOP_HEADER] == settings.gateway.domain
     expected = "multipart/mixed" if attached else "text/plain"
     assert message.get_content_type() == expected
+
+
+def test_long_ascii_fields_fold_at_spaces_and_are_never_encoded() -> None:
+    """A monthly mail's opt-out URI is longer than a line and has no space: software that
+    reads the raw List-Unsubscribe must find the <mailto:...> as it is, not RFC 2047 words.
+    A long Subject keeps its first word on the field's own line."""
+    write, _ = composer()
+    opt_out = "mailto:profile@lists.example.com?subject=monthly%20off&body=Monthly%3A%20off"
+    subject = "Board: a post waits for your approval: Cross-post: offre de partenariat"
+    raw = write.message(
+        Parts(subject, "Text.\n"),
+        "zoe@example.com",
+        NOW,
+        kind="plain",
+        list_fields=ListFields(unsubscribe=(opt_out,)),
+    )
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert f"\r\nList-Unsubscribe: <{opt_out}>\r\n" in head
+    assert "=?" not in head
+    assert "\r\nSubject: Board: a post waits" in head
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject

@@ -54,13 +54,34 @@ def split_message(raw: bytes) -> tuple[list[Field], bytes]:
 
 
 def fold(name: str, value: str) -> bytes:
-    """A header field we write, folded and encoded (non-ASCII as RFC 2047 words)."""
+    """A header field we write, folded and encoded (non-ASCII as RFC 2047 words).
+
+    ASCII is folded at its spaces and never encoded: a List-Unsubscribe URI or a long
+    Subject stays readable to software that reads the raw field, and the first word
+    stays on the field's own line (a parser would keep a leading space otherwise).
+    """
     line = f"{name}: {value}"
-    if len(line) <= MAX_LINE and line.isascii() and line.isprintable():
-        return line.encode("ascii") + CRLF  # the common case, without the email package
+    if line.isascii() and line.isprintable():
+        if len(line) <= MAX_LINE:
+            return line.encode("ascii") + CRLF  # the common case
+        return _fold_ascii(line)
     header = _FOLDING.header_factory(name, value)
     folded: str = header.fold(policy=_FOLDING)
     return folded.encode("ascii")
+
+
+def _fold_ascii(line: str) -> bytes:
+    """Break a long ASCII field before spaces, lines of at most MAX_LINE where a word
+    allows (a longer word stays whole: up to 998 octets is still a legal line)."""
+    name, _, value = line.partition(": ")
+    words = value.split(" ")
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) <= MAX_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(" " + word)
+    return "\r\n".join(lines).encode("ascii") + CRLF
 
 
 def is_content_field(name: str) -> bool:
