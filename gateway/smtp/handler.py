@@ -5,6 +5,11 @@ community, too many recipients); DATA hands the bytes to the spool off the event
 loop and answers 250 only once they are committed (DESIGN.md, principle 2). What
 the mail then becomes (a post, held, a duplicate, dropped) is decided by the
 ingest pipeline, after the reply, and logged there.
+
+Only policy answers 5xx: any unexpected error (a lookup on a locked database, a
+bug) is logged with its traceback and answered 451, never aiosmtpd's own
+"500 Error: (RuntimeError) ...", which refuses the mail for good and shows our
+internals to the sender.
 """
 
 from __future__ import annotations
@@ -60,8 +65,14 @@ class GatewaySMTP(SMTP):
         self.gateway_handler = handler
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self.gateway_handler.connections.add(self)
+        try:
+            super().connection_made(transport)
+            self.gateway_handler.connections.add(self)
+        except Exception:
+            # Nothing has been said yet: say goodbye for now, so the client retries.
+            log.exception("SMTP connection from %s: unexpected error", _peer(transport))
+            transport.write((replies.UNAVAILABLE + "\r\n").encode("ascii"))
+            transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.gateway_handler.connections.discard(self)
@@ -90,6 +101,11 @@ class GatewayHandler:
         self.connections: set[GatewaySMTP] = set()
         self.in_flight = 0
         self._states: dict[str, tuple[CommunityState, float]] = {}
+
+    async def handle_exception(self, error: Exception) -> str:
+        """aiosmtpd's hook for an exception in any command (EHLO, MAIL, RCPT, DATA...)."""
+        log.error("SMTP command failed: %s", _describe(error), exc_info=error)
+        return replies.TEMPORARY_FAILURE
 
     async def handle_RCPT(
         self,
@@ -150,3 +166,12 @@ class GatewayHandler:
             log.debug("spooled from=%s to=%s bytes=%d ms=%.1f", mail.mail_from or "<>",
                       ",".join(mail.recipients), len(raw), milliseconds)  # fmt: skip
         return replies.ACCEPTED
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _peer(transport: Any) -> str:
+    peer = transport.get_extra_info("peername")
+    return str(peer[0]) if peer else "?"

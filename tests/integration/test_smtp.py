@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 
 from gateway.app import App
 from gateway.community.communities import close_community
@@ -97,6 +98,28 @@ def test_rcpt_accepts_communities_and_actions_and_refuses_the_rest(
         assert code == 550 and text.startswith(b"5.7.1") and b"closed" in text
         assert smtp.rcpt(f"old-leave@{DOMAIN}")[0] == 250  # leaving a closed community works
         assert smtp.rcpt(f"noreply@{DOMAIN}")[0] == 550
+
+
+def test_a_lookup_that_fails_answers_451_without_its_error_and_the_session_goes_on(
+    server: RunningGateway, seeded: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The community lookup at RCPT fails for real: its table is renamed away by another
+    connection (on SQLite "no such table", on PostgreSQL "relation does not exist")."""
+    with seeded.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE communities RENAME TO communities_away"))
+    with server.client() as smtp:
+        smtp.ehlo()
+        smtp.mail("alice@example.com")
+        code, reply = smtp.rcpt(f"design@{DOMAIN}")
+        assert f"{code} {reply.decode()}" == replies.TEMPORARY_FAILURE
+        with seeded.engine.begin() as connection:
+            connection.execute(text("ALTER TABLE communities_away RENAME TO communities"))
+        assert smtp.rcpt(f"design@{DOMAIN}")[0] == 250
+        code, reply = smtp.data(crlf(post().as_bytes()))
+        assert f"{code} {reply.decode()}" == replies.ACCEPTED
+    [failure] = [r for r in caplog.records if r.name == "gateway.smtp.handler"]
+    assert failure.levelname == "ERROR" and failure.exc_info is not None
+    assert "communities" in failure.getMessage()  # the log has the error; the sender does not
 
 
 @contextmanager
