@@ -64,6 +64,10 @@ class RelaySettings:
     password_env: str = "GATEWAY_RELAY_PASSWORD"
     # Persistent connections used in parallel.
     connections: int = 4
+    # A connection idle longer than this is closed (QUIT) before it carries mail, and
+    # a new one opened: keep it below the MTA's own idle timeout (Postfix smtpd_timeout,
+    # 300 s), past which the MTA closes it with a "421 ... timeout exceeded".
+    idle_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -294,6 +298,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("relay", "security"): _one_of("none", "starttls", "tls"),
     ("relay", "password_env"): _env_name,
     ("relay", "connections"): _positive,
+    ("relay", "idle_seconds"): _positive,
     ("delivery", "envelope"): _one_of("verp", "shared"),
     ("delivery", "recipients_per_transaction"): _positive,
     ("delivery", "retry_wait_seconds"): _positive,

@@ -1,5 +1,6 @@
 """A real SMTP sink for tests of mail out: aiosmtpd on loopback, keeping what it receives
-and answering from a script (refusals, temporary failures, XVERP, PIPELINING)."""
+and answering from a script (refusals, temporary failures, XVERP, PIPELINING), and
+hanging up on idle clients as Postfix does (smtpd_timeout)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class Sink:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Seconds each DATA takes: a slow MTA, so that a test can act mid-delivery.
     data_delay: float = 0.0
+    # Seconds of client silence after which the sink, as Postfix after smtpd_timeout,
+    # says "421 4.4.2 ... timeout exceeded" (unless farewell is False) and hangs up.
+    idle_timeout: float = 0.0
+    farewell: bool = True
+    # Sessions greeted (EHLO), closed for idleness, and ended by the client's QUIT.
+    sessions: int = 0
+    timeouts: int = 0
+    quits: int = 0
 
     async def handle_EHLO(
         self,
@@ -45,6 +54,8 @@ class Sink:
         hostname: str,
         responses: list[str],
     ) -> list[str]:
+        with self.lock:
+            self.sessions += 1
         if not self.ehlo:
             return ["502 5.5.1 EHLO not implemented"]
         # aiosmtpd 1.4.6 does not advertise PIPELINING, though it reads commands in order.
@@ -82,6 +93,11 @@ class Sink:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 2.0.0 queued"
 
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            self.quits += 1
+        return "221 2.0.0 Bye"
+
     def copies(self) -> list[tuple[str | None, str, bytes]]:
         """(envelope sender, recipient, message) for each copy received."""
         with self.lock:
@@ -89,7 +105,23 @@ class Sink:
 
 
 class RecordingSMTP(SMTP):
-    """aiosmtpd's server, recording each chunk read from the socket and accepting XVERP."""
+    """aiosmtpd's server, recording each chunk read from the socket, accepting XVERP, and
+    timing out idle clients as the handler says."""
+
+    async def push(self, status: Any) -> None:
+        await super().push(status)
+        if self.event_handler.idle_timeout and self.transport is not None:
+            self._reset_timeout()  # the client's silence counts from our last reply
+
+    def _timeout_cb(self) -> None:
+        sink = self.event_handler
+        if self.transport is None or self.transport.is_closing():
+            return
+        with sink.lock:
+            sink.timeouts += 1
+        if sink.farewell:
+            self.transport.write(b"421 4.4.2 sink.test Error: timeout exceeded\r\n")
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         self.event_handler.chunks.append(data)
@@ -105,7 +137,8 @@ class RecordingSMTP(SMTP):
 
 class RecordingController(Controller):
     def factory(self) -> SMTP:
-        return RecordingSMTP(self.handler, **self.SMTP_kwargs)
+        timeout = {"timeout": self.handler.idle_timeout} if self.handler.idle_timeout else {}
+        return RecordingSMTP(self.handler, **self.SMTP_kwargs, **timeout)
 
 
 def authenticate(

@@ -21,6 +21,8 @@ from contextlib import suppress
 from gateway.relay.envelope import Reply
 
 SECURITY_MODES = ("none", "starttls", "tls")
+# Seconds to wait for the 221 to a QUIT: a peer that says nothing is not worth more.
+QUIT_TIMEOUT = 5.0
 # Connection-level failures: TimeoutError and ssl.SSLError are OSErrors; an EOF in the
 # middle of a reply is asyncio.IncompleteReadError, an EOFError.
 _IO_ERRORS = (OSError, EOFError, asyncio.LimitOverrunError)
@@ -67,8 +69,10 @@ class SmtpConnection:
         self._timeout = timeout
         self._loop = asyncio.get_running_loop()
         self._deadline: asyncio.Timeout | None = None
+        self._wait = timeout  # the current exchange's bound on each wait
         self._closed = False
         self._busy = False
+        self._last_used = self._loop.time()
         self.capabilities: dict[str, str] = {}
 
     @classmethod
@@ -119,6 +123,11 @@ class SmtpConnection:
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def idle_seconds(self) -> float:
+        """Seconds since the last exchange ended (or since the connection opened)."""
+        return self._loop.time() - self._last_used
+
     async def send(
         self, mail_from: str, recipients: Sequence[str], payload: bytes, *, xverp: bool = False
     ) -> list[Reply]:
@@ -147,15 +156,16 @@ class SmtpConnection:
             return await self._finish(replies, len(rcpts), payload)
 
     async def close(self) -> None:
-        """Say QUIT (errors ignored) and close the socket; safe to call more than once."""
+        """Say QUIT (errors ignored, its reply awaited at most QUIT_TIMEOUT seconds) and
+        close the socket; safe to call more than once."""
         if not self._closed and not self._busy:
             with suppress(SmtpError):
-                async with self._exchange():
+                async with self._exchange(QUIT_TIMEOUT):
                     await self._command(b"QUIT\r\n")
         self._closed = True
         self._writer.close()
         with suppress(*_IO_ERRORS):
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(QUIT_TIMEOUT):
                 await self._writer.wait_closed()
 
     # The session
@@ -291,15 +301,16 @@ class SmtpConnection:
     # The stream
 
     @asynccontextmanager
-    async def _exchange(self) -> AsyncIterator[None]:
+    async def _exchange(self, timeout: float | None = None) -> AsyncIterator[None]:
         """Bound every wait by the timeout; any failure leaves the connection closed."""
         if self._closed:
             raise SmtpError("the connection to the relay is closed")
         if self._busy:
             raise RuntimeError("an SmtpConnection runs one exchange at a time")
         self._busy = True
+        self._wait = timeout or self._timeout
         try:
-            async with asyncio.timeout(self._timeout) as self._deadline:
+            async with asyncio.timeout(self._wait) as self._deadline:
                 yield
         except _IO_ERRORS as error:
             self._abort()
@@ -310,6 +321,7 @@ class SmtpConnection:
         finally:
             self._busy = False
             self._deadline = None
+            self._last_used = self._loop.time()
 
     async def _command(self, line: bytes) -> Reply:
         self._writer.write(line)
@@ -342,7 +354,7 @@ class SmtpConnection:
 
     def _extend_deadline(self) -> None:
         if self._deadline is not None:
-            self._deadline.reschedule(self._loop.time() + self._timeout)
+            self._deadline.reschedule(self._loop.time() + self._wait)
 
     def _abort(self) -> None:
         self._closed = True
