@@ -8,6 +8,7 @@ import email
 import email.message
 import email.policy
 import mailbox
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,54 @@ def test_a_temporary_failure_is_retried_and_a_permanent_one_recorded(
     assert (carol.recipient, carol.status, carol.attempts) == ("carol@example.com", "failed", 1)
     assert carol.last_error == "550 5.1.1 no such user"
     assert [rcpt for _, rcpt, _ in handler.copies()] == ["bob@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("mta_idle_timeout", "idle_seconds"),
+    [(1.0, 60), (0.0, 1)],
+    ids=["the-mta-hangs-up-first", "idle-seconds-first"],
+)
+def test_a_post_after_an_idle_spell_leaves_at_once_with_one_attempt(
+    seeded: App,
+    settings: Settings,
+    sink: tuple[Sink, int],
+    mta_idle_timeout: float,
+    idle_seconds: int,
+) -> None:
+    """Six members fill the four pooled connections; then they idle until the MTA hangs
+    up on them (as Postfix after smtpd_timeout, here 1 s, before the relay's 60 s), or
+    past [relay] idle_seconds (1 s, the MTA never hanging up). The next post goes out
+    at once: every copy once, each delivery sent on its first attempt."""
+    handler, port = sink
+    handler.idle_timeout = mta_idle_timeout
+    members = [f"m{n}@example.com" for n in range(4)]
+    with transaction(seeded.sessions) as session:
+        add_members(session, get_community(session, "design"), members)
+    recipients = sorted(["bob@example.com", "carol@example.com", *members])
+    test_settings = relayed(settings, port)
+    test_settings = dataclasses.replace(
+        test_settings, relay=dataclasses.replace(test_settings.relay, idle_seconds=idle_seconds)
+    )
+    with running(test_settings) as server:
+        server.send(post(message_id="before@example.com").as_bytes(), [f"design@{DOMAIN}"])
+        wait_for(lambda: len(handler.copies()) == 6 and settled(seeded))
+        assert handler.sessions >= test_settings.relay.connections  # all of them carried mail
+        if mta_idle_timeout:
+            wait_for(lambda: handler.timeouts == handler.sessions, what="the MTA to hang up")
+        else:
+            time.sleep(idle_seconds + 0.5)
+        stale = handler.sessions
+        server.send(post(message_id="after@example.com").as_bytes(), [f"design@{DOMAIN}"])
+        wait_for(lambda: len(handler.copies()) == 12 and settled(seeded))
+        quits_before_stop = handler.quits
+    assert sorted(rcpt for _, rcpt, _ in handler.copies()) == sorted(recipients * 2)
+    assert {(d.status, d.attempts) for d in deliveries(seeded)} == {(DeliveryStatus.SENT, 1)}
+    # The second post found every pooled connection dead or too idle, and opened new ones.
+    assert handler.sessions >= stale + test_settings.relay.connections
+    if not mta_idle_timeout:
+        assert (handler.timeouts, quits_before_stop) == (0, stale)  # closed before reuse
+    # Every connection the MTA did not hang up on ended with QUIT, the last ones at stop.
+    assert handler.quits + handler.timeouts == handler.sessions
 
 
 def test_shared_transactions_and_xverp(
