@@ -115,13 +115,14 @@ class RecordingSMTP(SMTP):
 
     def _timeout_cb(self) -> None:
         sink = self.event_handler
-        if self.transport is None or self.transport.is_closing():
+        transport = self.transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
             return
         with sink.lock:
             sink.timeouts += 1
         if sink.farewell:
-            self.transport.write(b"421 4.4.2 sink.test Error: timeout exceeded\r\n")
-        self.transport.close()
+            transport.write(b"421 4.4.2 sink.test Error: timeout exceeded\r\n")
+        transport.close()
 
     def data_received(self, data: bytes) -> None:
         self.event_handler.chunks.append(data)
