@@ -13,3 +13,10 @@ class FailsOnBadSubject:
         assert ctx.parsed is not None
         if ctx.parsed.subject == "bad":
             raise RuntimeError("a bug in a stage")
+
+
+class FailingConnectionSet(set[object]):
+    """The SMTP handler's set of open connections, with a bug that shows at connect."""
+
+    def add(self, element: object) -> None:
+        raise RuntimeError("a bug at connection time")

@@ -71,6 +71,8 @@ class GatewaySMTP(SMTP):
         except Exception:
             # Nothing has been said yet: say goodbye for now, so the client retries.
             log.exception("SMTP connection from %s: unexpected error", _peer(transport))
+            if self._handler_coroutine is not None:
+                self._handler_coroutine.cancel()  # no 220 after our goodbye
             transport.write((replies.UNAVAILABLE + "\r\n").encode("ascii"))
             transport.close()
 
