@@ -6,6 +6,7 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from pathlib import Path
 
 import pytest
 
@@ -58,6 +59,21 @@ EXPECTED = {
 }
 
 
+# Hand-written reports in the forms real mailers send (tests/fixtures/bounces).
+HAND_WRITTEN = {
+    "postfix-user-unknown.eml": [("bob@example.net", "failed", "5.1.1")],
+    "postfix-delayed.eml": [("carol@example.org", "delayed", "4.4.1")],
+    "exchange-2003-ndr.eml": [("dave@corp.example.org", "failed", "5.1.1")],
+    "exchange-online-ndr.eml": [("erin@corp.example.org", "failed", "5.1.10")],
+    "exchange-ndr-fr.eml": [("francois.martin@societe.example.fr", "failed", "5.1.1")],
+    "gmail-user-unknown.eml": [("frank.unknown@gmail.com", "failed", "5.1.1")],
+    "qmail-no-mailbox.eml": [("grace@example.net", "failed", "")],
+    "exim-failed.eml": [("henry@example.org", "failed", "")],
+    "exim-to-community.eml": [("ivy@example.org", "failed", "")],
+}
+HAND_WRITTEN_DIR = Path(__file__).parent / "fixtures" / "bounces"
+
+
 def summary(reports: list[BounceReport]) -> list[tuple[str, str, str]]:
     return [(report.recipient, report.action, report.status) for report in reports]
 
@@ -69,6 +85,16 @@ def test_corpus_bounce(location: str) -> None:
     for report in reports:
         assert report.permanent == (report.action == "failed")
         assert report.transient == (report.action == "delayed")
+
+
+@pytest.mark.parametrize("name", sorted(HAND_WRITTEN))
+def test_hand_written_report(name: str) -> None:
+    raw = (HAND_WRITTEN_DIR / name).read_bytes()
+    assert summary(parse_bounce(raw, null_sender=True)) == HAND_WRITTEN[name]
+
+
+def test_every_hand_written_report_is_checked() -> None:
+    assert {path.name for path in HAND_WRITTEN_DIR.glob("*.eml")} == set(HAND_WRITTEN)
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ def _failures(row: ActionMail, blobs: BlobStore) -> list[tuple[str, int, str]]:
     forwarding address fails instead); the report says how bad it is.
     """
     try:
-        reports = parse_bounce(blobs.get(row.raw_sha256))
+        reports = parse_bounce(blobs.get(row.raw_sha256), null_sender=not row.envelope_sender)
     except BlobNotFound:
         log.error("bounce message-id=<%s>: raw mail missing", row.message_id)
         reports = []

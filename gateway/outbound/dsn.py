@@ -34,6 +34,12 @@ _BARE_ADDRESS = re.compile(_ADDRESS)
 # RFC 3463 class.subject.detail
 _STATUS = re.compile(r"(?<![\w.])[245]\.\d{1,3}\.\d{1,3}(?!\.?\d)")
 _TYPE_PREFIX = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]*\s*;")  # "rfc822;", "smtp;", "utf-8;"
+# Exchange 2003-2010 notices (which flufl.bounce does not read), in any language:
+# "dave@corp.example.org on 03/12/2026 10:20" ("le" in French, "am" in German...), then
+# the server's "<host #5.1.1>" a few lines below.
+_EXCHANGE_RECIPIENT = re.compile(rf"^[ \t]*({_ADDRESS})[ \t]+\w{{1,4}}[ \t]+\d", re.MULTILINE)
+_EXCHANGE_STATUS = re.compile(r"#([45]\.\d{1,3}\.\d{1,3})>")
+_MAX_TEXT = 64 * 1024  # characters of an Exchange notice read
 _DAEMONS = ("mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster")
 _ENVELOPE_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Return-Path", "Delivered-To")
 
@@ -58,8 +64,11 @@ class BounceReport:
         return not self.permanent and (self.action == "delayed" or self.status.startswith("4"))
 
 
-def parse_bounce(raw: bytes) -> list[BounceReport]:
-    """Every recipient a bounce reports on; [] when the mail is not a recognisable bounce."""
+def parse_bounce(raw: bytes, null_sender: bool = False) -> list[BounceReport]:
+    """Every recipient a bounce reports on; [] when the mail is not a recognisable bounce.
+
+    `null_sender`: it came with a null envelope sender, so a mailer sent it, whatever
+    its headers say."""
     found: dict[str, BounceReport] = {}
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -67,8 +76,10 @@ def parse_bounce(raw: bytes) -> list[BounceReport]:
         for part in parts:
             if part.get_content_type() == "message/delivery-status":
                 _read_status_part(part, found)
-        if not found and _looks_automated(msg):
+        if not found and (null_sender or _looks_automated(msg)):
             _read_other_bounce(msg, raw, found)
+        if not found and msg.get("X-MS-Embedded-Report") is not None:
+            _read_exchange_ndr(parts, found)
     except Exception:  # hostile input: keep what was read, never fail the caller
         log.debug("unreadable bounce, kept %d report(s)", len(found), exc_info=True)
     return list(found.values())
@@ -122,6 +133,24 @@ def _read_other_bounce(msg: Message, raw: bytes, found: dict[str, BounceReport])
             recipient = _recipient(address)
             if recipient and recipient not in ours:
                 _add(found, BounceReport(recipient, action, "", ""))
+
+
+def _read_exchange_ndr(parts: list[Message], found: dict[str, BounceReport]) -> None:
+    """An Exchange notice without a report: each address line with the status below it."""
+    part = next((p for p in parts if p.get_content_type() == "text/plain"), None)
+    data = part.get_payload(decode=True) if part is not None else None
+    if not isinstance(data, bytes):
+        return
+    text = data[:_MAX_TEXT].decode(part.get_content_charset() or "latin-1", "replace")
+    heads = list(_EXCHANGE_RECIPIENT.finditer(text))[:_MAX_PARTS]
+    for head, following in zip(heads, [*heads[1:], None], strict=True):
+        block = text[head.end() : following.start() if following else len(text)]
+        status = _EXCHANGE_STATUS.search(block)
+        recipient = _recipient(head.group(1))
+        if recipient and status:
+            code = status.group(1)
+            action = "failed" if code.startswith("5") else "delayed"
+            _add(found, BounceReport(recipient, action, code, ""))
 
 
 def _add(found: dict[str, BounceReport], report: BounceReport) -> None:
