@@ -70,6 +70,8 @@ HAND_WRITTEN = {
     "qmail-no-mailbox.eml": [("grace@example.net", "failed", "")],
     "exim-failed.eml": [("henry@example.org", "failed", "")],
     "exim-to-community.eml": [("ivy@example.org", "failed", "")],
+    # From an ordinary-looking address: only its null envelope sender says a mailer sent it.
+    "domino-not-listed.eml": [("jack.jones@corp.example.org", "failed", "")],
 }
 HAND_WRITTEN_DIR = Path(__file__).parent / "fixtures" / "bounces"
 
