@@ -138,7 +138,9 @@ def _read_other_bounce(msg: Message, raw: bytes, found: dict[str, BounceReport])
 def _read_exchange_ndr(parts: list[Message], found: dict[str, BounceReport]) -> None:
     """An Exchange notice without a report: each address line with the status below it."""
     part = next((p for p in parts if p.get_content_type() == "text/plain"), None)
-    data = part.get_payload(decode=True) if part is not None else None
+    if part is None:
+        return
+    data = part.get_payload(decode=True)
     if not isinstance(data, bytes):
         return
     text = data[:_MAX_TEXT].decode(part.get_content_charset() or "latin-1", "replace")
