@@ -30,6 +30,7 @@ SHOW_LABELS = [
     ("Subject prefix", "subject_prefix"),
     ("Default delivery", "default_delivery"),
     ("Replies go to", "reply_to"),
+    ("Hold list mail", "hold_list_mail"),
     ("Members", "members"),
     ("Posts", "posts"),
     ("Last activity", "last_activity_at"),
@@ -38,6 +39,10 @@ SHOW_LABELS = [
     ("Created", "created_at"),
 ]
 REPLY_TO_HELP = "Where replies go: 'community', 'sender' (the author) or an address."
+HOLD_LIST_MAIL_HELP = (
+    "Hold mail relayed from another list (its List-Id, Precedence: list or bulk) for the "
+    "moderators."
+)
 ADDRESS_LABELS = {
     "post": "To post",
     "join": "To join",
@@ -78,6 +83,12 @@ def community() -> None:
     help="Delivery of new members.",
 )
 @click.option("--reply-to", default="community", show_default=True, help=REPLY_TO_HELP)
+@click.option(
+    "--hold-list-mail/--no-hold-list-mail",
+    default=False,
+    show_default=True,
+    help=HOLD_LIST_MAIL_HELP,
+)
 @pass_state
 def create(
     state: CliState,
@@ -90,6 +101,7 @@ def create(
     subject_prefix: str | None,
     default_delivery: str,
     reply_to: str,
+    hold_list_mail: bool,
 ) -> None:
     """Create the community SLUG (its address is SLUG@domain)."""
     with state.transaction() as session:
@@ -104,6 +116,7 @@ def create(
             subject_prefix=subject_prefix,
             default_delivery=DeliveryMode(default_delivery),
             reply_to=reply_to,
+            hold_list_mail=hold_list_mail,
         )
         address = f"{created.slug}@{state.settings.gateway.domain}"
     click.echo(f"Created community {slug} ({address}).")
@@ -170,6 +183,7 @@ def show(state: CliState, slug: str, as_json: bool) -> None:
 @click.option("--subject-prefix")
 @click.option("--default-delivery", type=DELIVERY)
 @click.option("--reply-to", help=REPLY_TO_HELP)
+@click.option("--hold-list-mail/--no-hold-list-mail", default=None, help=HOLD_LIST_MAIL_HELP)
 @pass_state
 def edit(
     state: CliState,
@@ -182,6 +196,7 @@ def edit(
     subject_prefix: str | None,
     default_delivery: str | None,
     reply_to: str | None,
+    hold_list_mail: bool | None,
 ) -> None:
     """Change a community's settings; options not given are left as they are."""
     changes = communities.CommunityChanges(
@@ -195,6 +210,7 @@ def edit(
         subject_prefix=subject_prefix,
         default_delivery=DeliveryMode(default_delivery) if default_delivery else None,
         reply_to=reply_to,
+        hold_list_mail=hold_list_mail,
     )
     if changes == communities.CommunityChanges():
         raise click.UsageError("nothing to change: give at least one option (see --help)")

@@ -1,4 +1,5 @@
-"""`gateway inbox`: mail spooled and not yet through the pipeline, and retrying failures."""
+"""`gateway inbox`: mail spooled and not yet through the pipeline, retrying failures, and
+the mail that was discarded."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.ingest.discards import list_discarded
 from gateway.ingest.processor import MAX_ATTEMPTS
 from gateway.store.models import InboxMail
 
@@ -48,6 +50,30 @@ def list_(state: CliState, as_json: bool) -> None:
         described,
         [("ID", "id"), ("FROM", "from"), ("ATTEMPTS", "attempts"), ("ERROR", "last_error")],
         empty="The inbox is empty: every accepted mail went through the pipeline.",
+    )
+
+
+@inbox.command()
+@click.option("--limit", default=50, show_default=True, help="How many, the most recent first.")
+@json_option
+@pass_state
+def discarded(state: CliState, limit: int, as_json: bool) -> None:
+    """Mail accepted and then discarded as automatic, with the reason, newest first."""
+    with state.transaction() as session:
+        described = list_discarded(session, limit)
+    if as_json:
+        emit_json(described)
+        return
+    emit_table(
+        described,
+        [
+            ("WHEN", "discarded_at"),
+            ("FROM", "sender"),
+            ("MESSAGE-ID", "message_id"),
+            ("SUBJECT", "subject"),
+            ("REASON", "reason"),
+        ],  # fmt: skip
+        empty="No mail was discarded.",
     )
 
 

@@ -92,6 +92,9 @@ def test_tokens_are_single_use_bound_and_expire(session: Session, settings: Sett
         ({"auto-submitted": "no"}, "bob@example.com", False),
         ({"auto-submitted": "auto-replied"}, "bob@example.com", True),
         ({"precedence": "bulk"}, "bob@example.com", True),
+        ({"precedence": "list"}, "bob@example.com", True),
+        ({"precedence": "junk"}, "bob@example.com", True),
+        ({"list-id": "<fedora-devel-list.redhat.com>"}, "bob@example.com", True),
         ({"x-gateway-loop": DOMAIN}, "bob@example.com", True),
         ({"list-id": f"<design.{DOMAIN}>"}, "bob@example.com", True),
         ({}, "mailer-daemon@example.com", True),
@@ -101,7 +104,11 @@ def test_tokens_are_single_use_bound_and_expire(session: Session, settings: Sett
         ({}, f"help@{DOMAIN}", True),
     ],
 )
-def test_automatic_mail(headers: dict[str, str], sender: str, automatic: bool) -> None:
+def test_actions_never_answer_automatic_or_list_mail(
+    headers: dict[str, str], sender: str, automatic: bool
+) -> None:
+    """Unlike a post (tests/test_ingest_stages.py: test_screen_discards_a_post_only_when_it_says
+    it_is_automatic), an email action treats Precedence and any List-Id as automatic."""
     assert is_automatic(headers, sender, DOMAIN) is automatic
 
 

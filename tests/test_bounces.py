@@ -18,6 +18,7 @@ from gateway.community.members import add_members
 from gateway.mail.recipients import parse_recipient
 from gateway.outbound.bounces import count_bounce
 from gateway.outbound.bounces import handle_bounces
+from gateway.outbound.bounces import refuses_recipient
 from gateway.relay.envelope import verp_address
 from gateway.relay.envelope import verp_recipient
 from gateway.settings import Settings
@@ -274,3 +275,29 @@ def test_a_token_that_is_not_verp_names_no_one(token: str) -> None:
 
 def test_a_verp_token_is_read_case_insensitively() -> None:
     assert verp_recipient("Bob=Example.COM") == "bob@example.com"
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "counted"),
+    [
+        (550, "5.1.1 <carol@example.com>: Recipient address rejected: User unknown", True),
+        (552, "5.2.2 mailbox full", True),
+        (452, "4.2.2 mailbox full, try later", True),
+        (550, "Requested action not taken: mailbox unavailable", True),
+        (553, "sorry, that domain isn't in my list of allowed rcpthosts", True),
+        # The relay's own trouble, the network, the message or a policy: not the member's.
+        (451, "4.3.0 Error: queue file write error", False),
+        (421, "4.4.2 mx.example.com Error: timeout exceeded", False),
+        (452, "4.5.3 Error: too many recipients", False),
+        (554, "5.7.1 <carol@example.com>: Relay access denied", False),
+        (552, "5.3.4 Message size exceeds fixed limit", False),
+        (554, "Transaction failed", False),
+        (451, "Local error in processing", False),
+        (550, "4.1.1 a code that contradicts its class", False),
+        (250, "2.1.5 Ok", False),
+    ],
+)
+def test_only_a_relay_refusal_about_the_recipient_counts(
+    code: int, text: str, counted: bool
+) -> None:
+    assert refuses_recipient(code, text) is counted

@@ -96,3 +96,34 @@ def test_large_mail_is_spooled_in_the_blob_store(app: App, monkeypatch: pytest.M
     assert row.raw == b"" and app.blobs.exists(row.raw_sha256)
     assert InboxProcessor(app).process_batch() == 1
     assert stored(app) == ["large@x"]
+
+
+def test_a_discarded_mail_is_logged_with_its_reason_and_listed_for_admins(
+    app: App, gateway_cli: GatewayCli, caplog: pytest.LogCaptureFixture
+) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    assert "No mail was discarded" in gateway_cli("inbox", "discarded").stdout
+    raw = (
+        b"From: Zoe <zoe@example.com>\r\nSubject: Out of office\r\nMessage-ID: <ooo@x>\r\n"
+        b"Auto-Submitted: auto-replied\r\n\r\nBack on Monday.\r\n"
+    )
+    writer = Spool(app.spool_engine, app.blobs, on_commit=lambda: None)
+    future = writer.submit(InboundMail(raw, "zoe@example.com", (f"design@{DOMAIN}",), NOW))
+    writer.start()
+    writer.stop(60)
+    assert future.result(0) is None
+    with caplog.at_level("INFO", logger="gateway.ingest"):
+        assert InboxProcessor(app).process_batch() == 1
+    assert stored(app) == []
+    [line] = [r.getMessage() for r in caplog.records if "disposition=discarded" in r.getMessage()]
+    assert "message-id=<ooo@x> from=zoe@example.com" in line
+    assert "reasons=auto-reply" in line
+
+    [listed] = gateway_cli.json("inbox", "discarded")
+    assert (listed["sender"], listed["message_id"], listed["subject"], listed["reason"]) == (
+        "zoe@example.com", "ooo@x", "Out of office", "auto-reply",
+    )  # fmt: skip
+    assert listed["recipients"] == [f"design@{DOMAIN}"]
+    text = gateway_cli("inbox", "discarded").stdout
+    assert "Out of office" in text and "auto-reply" in text

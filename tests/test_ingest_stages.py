@@ -20,6 +20,7 @@ from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
+from gateway.ingest.discards import list_discarded
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import DiscardReason
 from gateway.ingest.errors import HoldReason
@@ -60,18 +61,24 @@ def context(session: Session, app: App, *recipients: str, sender: str = "alice@e
         ("Auto-Submitted: no\r\n", None),
         ("Auto-Submitted: auto-replied\r\n", DiscardReason.AUTO_REPLY),
         ("Auto-Submitted: auto-generated\r\n", DiscardReason.AUTO_REPLY),
-        ("Precedence: bulk\r\n", DiscardReason.AUTO_REPLY),
-        ("Precedence: junk\r\n", DiscardReason.AUTO_REPLY),
-        ("Precedence: list\r\n", DiscardReason.AUTO_REPLY),
+        # Precedence alone does not say a post is automatic: lists relay people's mail with it.
+        ("Precedence: bulk\r\n", None),
+        ("Precedence: junk\r\n", None),
+        ("Precedence: list\r\n", None),
+        ("Precedence: list\r\nList-Id: <fedora-devel-list.redhat.com>\r\n", None),
         ("Precedence: first-class\r\n", None),
         ("X-Autoreply: yes\r\n", DiscardReason.AUTO_REPLY),
+        ("X-Autorespond: yes\r\n", DiscardReason.AUTO_REPLY),
+        ("Precedence: bulk\r\nAuto-Submitted: auto-generated\r\n", DiscardReason.AUTO_REPLY),
         (f"X-Gateway-Loop: {DOMAIN}\r\n", DiscardReason.LOOP),
         ("X-Gateway-Loop: lists.other.org\r\n", None),
         (f"List-Id: Design <design.{DOMAIN}>\r\n", DiscardReason.LOOP),
         ("List-Id: <fedora-devel-list.redhat.com>\r\n", None),
     ],
 )
-def test_screen(session: Session, app: App, headers: str, verdict: DiscardReason | None) -> None:
+def test_screen_discards_a_post_only_when_it_says_it_is_automatic(
+    session: Session, app: App, headers: str, verdict: DiscardReason | None
+) -> None:
     ctx = context(session, app, f"design@{DOMAIN}", headers=headers)
     if verdict is None:
         screen.run(ctx)
@@ -97,6 +104,30 @@ def test_screen_spots_delivery_reports_before_auto_replies(
 ) -> None:
     ctx = context(session, app, f"design@{DOMAIN}", sender=sender, headers=headers,
                   envelope_sender=envelope_sender)  # fmt: skip
+    screen.run(ctx)
+    assert ctx.is_report
+
+
+def test_mail_with_a_null_sender_is_never_a_post(session: Session, app: App) -> None:
+    """RFC 5321 section 4.5.5: only notifications use the null sender; one our readers
+    do not recognise still goes to bounce handling, never to the community."""
+    ctx = context(session, app, f"design@{DOMAIN}", sender="notify@example.org",
+                  envelope_sender="")  # fmt: skip
+    screen.run(ctx)
+    assert ctx.is_report
+
+
+def test_a_bounce_only_flufl_bounce_reads_is_a_report(session: Session, app: App) -> None:
+    qmail = (
+        "Hi. This is the qmail-send program at mx.example.net.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+        "This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n"
+        "<carol@example.net>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n"
+    )
+    raw = f"From: postmaster@mx.example.net\r\nSubject: failure notice\r\n\r\n{qmail}"
+    mail = InboundMail(raw.encode(), "postmaster@mx.example.net", (f"design@{DOMAIN}",), NOW)
+    ctx = IngestContext(mail=mail, session=session, blobs=app.blobs, domain=DOMAIN)
+    parse.run(ctx)
     screen.run(ctx)
     assert ctx.is_report
 
@@ -153,6 +184,28 @@ def test_authorize(
     authorize.run(ctx)
     assert ctx.reasons == held_for
     assert ctx.status is (MessageStatus.HELD if held_for else MessageStatus.PUBLISHED)
+
+
+@pytest.mark.parametrize(
+    ("headers", "hold_list_mail", "held_for"),
+    [
+        ("Precedence: list\r\n", True, [HoldReason.LIST_MAIL]),
+        ("Precedence: bulk\r\n", True, [HoldReason.LIST_MAIL]),
+        ("List-Id: <fedora-devel-list.redhat.com>\r\n", True, [HoldReason.LIST_MAIL]),
+        ("Precedence: junk\r\n", True, []),
+        ("", True, []),
+        ("Precedence: list\r\nList-Id: <fedora-devel-list.redhat.com>\r\n", False, []),
+    ],
+)
+def test_a_community_may_hold_mail_from_another_list(
+    session: Session, app: App, headers: str, hold_list_mail: bool, held_for: list[HoldReason]
+) -> None:
+    create_community(session, "open", "Open", policy=Policy.OPEN, hold_list_mail=hold_list_mail)
+    ctx = context(session, app, f"open@{DOMAIN}", sender="zoe@example.com", headers=headers)
+    screen.run(ctx)
+    route.run(ctx)
+    authorize.run(ctx)
+    assert ctx.reasons == held_for
 
 
 def test_a_cross_post_is_held_if_any_community_holds_it(session: Session, app: App) -> None:
@@ -262,6 +315,7 @@ def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:
             mail("a@x", "open"),
             mail("b@x", "open", "Auto-Submitted: auto-replied\r\n"),
             mail("c@x", "open-join"),
+            mail("d@x", "open", "Precedence: list\r\nList-Id: <other.example.org>\r\n"),
         ],
     )
     [again] = ingest_now(app, [mail("a@x", "open")])
@@ -270,8 +324,24 @@ def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:
         (Disposition.PUBLISHED, ()),
         (Disposition.DISCARDED, (DiscardReason.AUTO_REPLY,)),
         (Disposition.ACTION, (ActionKind.JOIN,)),
+        (Disposition.PUBLISHED, ()),
         (Disposition.DUPLICATE, ()),
     ]
+
+
+def test_every_discard_leaves_a_record_admins_can_list(app: App) -> None:
+    raw = (
+        "From: Zoe <zoe@example.com>\r\nSubject: Out of office\r\nMessage-ID: <ooo@x>\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\nBack Monday\r\n"
+    )
+    ingest_now(app, [InboundMail(raw.encode(), "zoe@example.com", (f"open@{DOMAIN}",), NOW)])
+    with transaction(app.read_sessions) as session:
+        [record] = list_discarded(session, 10)
+    assert record | {"id": 0, "discarded_at": ""} == {
+        "id": 0, "sender": "zoe@example.com", "recipients": [f"open@{DOMAIN}"],
+        "message_id": "ooo@x", "subject": "Out of office", "reason": "auto-reply",
+        "received_at": NOW.isoformat(), "discarded_at": "",
+    }  # fmt: skip
 
 
 def test_every_stage_is_a_mail_stage_or_a_batch_stage_and_none_imports_another() -> None:

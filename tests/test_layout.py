@@ -19,6 +19,7 @@ SEAMS = {
     "mailparser": "gateway.mail.parse",
     "bleach": "gateway.mail.sanitize",
     "html2text": "gateway.mail.sanitize",
+    "flufl": "gateway.mail.bounce_scan",
 }
 
 

@@ -50,6 +50,7 @@ class CommunityChanges:
     subject_prefix: str | None = None
     default_delivery: DeliveryMode | None = None
     reply_to: str | None = None
+    hold_list_mail: bool | None = None
 
 
 def check_reply_to(value: str) -> str:
@@ -81,6 +82,7 @@ def create_community(
     subject_prefix: str | None = None,
     default_delivery: DeliveryMode = DeliveryMode.INSTANT,
     reply_to: str = REPLY_TO_COMMUNITY,
+    hold_list_mail: bool = False,
 ) -> Community:
     try:
         validate_slug(slug)
@@ -98,6 +100,7 @@ def create_community(
         subject_prefix=default_subject_prefix(slug) if subject_prefix is None else subject_prefix,
         default_delivery=default_delivery,
         reply_to=check_reply_to(reply_to),
+        hold_list_mail=hold_list_mail,
     )
     session.add(community)
     session.flush()
@@ -123,7 +126,14 @@ def edit_community(session: Session, slug: str, changes: CommunityChanges) -> Co
         community.description = changes.description.strip()
     if changes.reply_to is not None:
         community.reply_to = check_reply_to(changes.reply_to)
-    for field in ("kind", "visibility", "policy", "subject_prefix", "default_delivery"):
+    for field in (
+        "kind",
+        "visibility",
+        "policy",
+        "subject_prefix",
+        "default_delivery",
+        "hold_list_mail",
+    ):
         value = getattr(changes, field)
         if value is not None:
             setattr(community, field, value)
@@ -208,6 +218,7 @@ def describe_community(community: Community, activity: Activity, domain: str) ->
         "subject_prefix": community.subject_prefix,
         "default_delivery": community.default_delivery.value,
         "reply_to": community.reply_to,
+        "hold_list_mail": community.hold_list_mail,
         "address": f"{community.slug}@{domain}",
         "status": "closed" if community.closed_at else "open",
         "created_at": community.created_at.isoformat(),

@@ -28,6 +28,7 @@ class HoldReason(enum.StrEnum):
     ANNOUNCE_ONLY = "announce-only"  # only owners and moderators post there
     DOMAIN_NOT_ALLOWED = "domain-not-allowed"
     COMMUNITY_CLOSED = "community-closed"  # it closed after the recipient was accepted
+    LIST_MAIL = "list-mail"  # relayed by another list, and the community holds such mail
 
 
 class Discard(Exception):

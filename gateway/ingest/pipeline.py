@@ -18,6 +18,7 @@ from typing import runtime_checkable
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
+from gateway.ingest.discards import record_discard
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
 from gateway.ingest.stages import authorize
@@ -111,6 +112,7 @@ def _segments() -> list[tuple[int, list[Any]]]:
 
 def _stopped(ctx: IngestContext, stop: Stop) -> IngestResult:
     if isinstance(stop, Discard):
+        record_discard(ctx, stop.reason)
         return IngestResult(Disposition.DISCARDED, ctx.message_id, reasons=(stop.reason,))
     return IngestResult(Disposition.DUPLICATE, ctx.message_id, _slugs(ctx))
 

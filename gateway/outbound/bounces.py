@@ -1,15 +1,20 @@
-"""Bounces: delivery reports to bounces+TOKEN@ raise the bouncing member's score; past the
-threshold their mail stops and the community's owners are told.
+"""Bounces: delivery reports to bounces+TOKEN@, and the relay's refusals of a recipient,
+raise the bouncing member's score; past the threshold their mail stops and the
+community's owners are told.
 
 Points follow Mailman's scale, doubled to stay whole: a permanent failure counts 2,
 a delay 1, and a score last raised more than a week ago starts again from zero, so
-an address that bounced once in a while is never cut off.
+an address that bounced once in a while is never cut off. A relay's refusal counts
+only when it is about the recipient (see refuses_recipient): a relay in trouble must
+not stop everyone's mail.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -18,6 +23,7 @@ from sqlalchemy.orm import Session
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
 from gateway.outbound.composer import send_notice
+from gateway.outbound.deliveries import Outcome
 from gateway.outbound.dsn import BounceReport
 from gateway.outbound.dsn import parse_bounce
 from gateway.relay.envelope import verp_recipient
@@ -36,6 +42,13 @@ log = logging.getLogger("gateway.bounces")
 PERMANENT_POINTS = 2
 TRANSIENT_POINTS = 1
 STALE_AFTER = dt.timedelta(days=7)
+# RFC 3463 class.subject.detail at the start of a reply's text.
+_ENHANCED = re.compile(r"\s*([245])\.(\d{1,3})\.\d{1,3}(?!\.?\d)")
+# Subjects about the recipient: 1 its address (5.1.1 user unknown), 2 its mailbox (full,
+# disabled). Network, system, protocol, content and policy troubles (3 to 7) are not.
+_RECIPIENT_SUBJECTS = frozenset({"1", "2"})
+# Without an enhanced code: mailbox unavailable, user not local, name not allowed.
+_RECIPIENT_CODES = frozenset({450, 550, 551, 553})
 
 
 def handle_bounces(
@@ -61,6 +74,39 @@ def handle_bounces(
     return len(rows)
 
 
+def count_refusals(
+    session: Session,
+    templates: jinja2.Environment,
+    settings: Settings,
+    outcomes: Iterable[Outcome],
+    now: dt.datetime,
+) -> int:
+    """Count the relay's refusals of a recipient (at RCPT or after DATA) like bounces:
+    a 5xx like a permanent failure, a 4xx like a delay. Returns how many were counted."""
+    counted = 0
+    for outcome in outcomes:
+        if not refuses_recipient(outcome.code, outcome.text):
+            continue
+        counted += 1
+        points = PERMANENT_POINTS if outcome.code >= 500 else TRANSIENT_POINTS
+        reason = str(outcome)
+        address = outcome.delivery.recipient.lower()
+        for membership in count_bounce(session, address, points, reason, settings, now):
+            _tell_owners(session, templates, settings, membership, reason, now)
+    return counted
+
+
+def refuses_recipient(code: int, text: str) -> bool:
+    """Whether a relay's 4xx/5xx reply is about the recipient (5.1.1 user unknown, 4.2.2
+    mailbox full), not about the relay, the network or the message."""
+    if not 400 <= code < 600:
+        return False
+    enhanced = _ENHANCED.match(text)
+    if enhanced:
+        return enhanced.group(1) == str(code)[0] and enhanced.group(2) in _RECIPIENT_SUBJECTS
+    return code in _RECIPIENT_CODES
+
+
 def _failures(row: ActionMail, blobs: BlobStore) -> list[tuple[str, int, str]]:
     """(address, points, reason) for each recipient the bounce reports a failure for.
 
@@ -68,7 +114,7 @@ def _failures(row: ActionMail, blobs: BlobStore) -> list[tuple[str, int, str]]:
     forwarding address fails instead); the report says how bad it is.
     """
     try:
-        reports = parse_bounce(blobs.get(row.raw_sha256))
+        reports = parse_bounce(blobs.get(row.raw_sha256), null_sender=not row.envelope_sender)
     except BlobNotFound:
         log.error("bounce message-id=<%s>: raw mail missing", row.message_id)
         reports = []

@@ -1,8 +1,10 @@
 """Bounces: which recipients a delivery status notification reports on, and how badly.
 
-RFC 3464 reports are read field by field; older mailers' plain-text bounces go through a
-conservative fallback that names an address only next to an SMTP reply code (or in
-X-Failed-Recipients), because unsubscribing the wrong member is worse than missing a bounce.
+RFC 3464 reports are read field by field here, for what flufl.bounce does not give: the
+status code and the diagnostic that owners are shown. Every other bounce (qmail, Exim,
+Exchange, Yahoo, plain-text Postfix...) is read by flufl.bounce, the detectors GNU
+Mailman maintains (gateway.mail.bounce_scan), and only when the mail comes from a
+mailer, because unsubscribing the wrong member is worse than missing a bounce.
 Bounces come from strangers: work is bounded and no exception escapes `parse_bounce`.
 """
 
@@ -18,32 +20,26 @@ from email.header import Header
 from email.header import decode_header
 from email.message import Message
 
+from gateway.mail.bounce_scan import scan_bounce
+
 log = logging.getLogger("gateway.bounces")
 
 ACTIONS = frozenset({"failed", "delayed", "delivered", "relayed", "expanded"})
 _MAX_DEPTH = 8  # multipart nesting followed; an enclosed message/rfc822 is never opened
 _MAX_PARTS = 200  # MIME parts looked at, and blocks read per delivery-status part
-_MAX_TEXT = 64 * 1024  # bytes of the human-readable part searched by the fallback
 _MAX_DIAGNOSTIC = 500
 
 _ADDRESS = r"[^\s<>@,;:\"()\[\]\ufffd]+@[^\s<>@,;:\"()\[\]\ufffd]+"
 _BARE_ADDRESS = re.compile(_ADDRESS)
-_BRACKETED = re.compile(rf"<({_ADDRESS})>")
-# RFC 3463 class.subject.detail; the fallback only wants failures (class 4 or 5).
+# RFC 3463 class.subject.detail
 _STATUS = re.compile(r"(?<![\w.])[245]\.\d{1,3}\.\d{1,3}(?!\.?\d)")
-_FAILURE_STATUS = re.compile(r"(?<![\w.])[45]\.\d{1,3}\.\d{1,3}(?!\.?\d)")
-# An SMTP reply code where mailers print one: at a line start, after ":" or in a transcript
-# ("said: 550", "Deferred: 452", "<<< 553"), so that numbers in prose are not taken for one.
-_REPLY = re.compile(r"(?:^|[:<>])[ \t]*([45])[0-5]\d(?=[ \t-]|$)", re.MULTILINE)
-# Qmail and Postfix start each recipient's paragraph with "<address>:".
-_PARAGRAPH_HEAD = re.compile(rf"\s*<({_ADDRESS})>:")
 _TYPE_PREFIX = re.compile(r"\s*[A-Za-z][A-Za-z0-9-]*\s*;")  # "rfc822;", "smtp;", "utf-8;"
-# Where the returned original starts in a plain-text bounce: nothing below it is evidence.
-_ORIGINAL = re.compile(
-    r"^[ \t]*(?:-{2,}.*(?:original message|copy of the message|below this line|message headers"
-    r"|undelivered message)|original message follows)",
-    re.IGNORECASE | re.MULTILINE,
-)
+# Exchange 2003-2010 notices (which flufl.bounce does not read), in any language:
+# "dave@corp.example.org on 03/12/2026 10:20" ("le" in French, "am" in German...), then
+# the server's "<host #5.1.1>" a few lines below.
+_EXCHANGE_RECIPIENT = re.compile(rf"^[ \t]*({_ADDRESS})[ \t]+\w{{1,4}}[ \t]+\d", re.MULTILINE)
+_EXCHANGE_STATUS = re.compile(r"#([45]\.\d{1,3}\.\d{1,3})>")
+_MAX_TEXT = 64 * 1024  # characters of an Exchange notice read
 _DAEMONS = ("mailer-daemon", "mailerdaemon", "mail-daemon", "postmaster")
 _ENVELOPE_HEADERS = ("From", "Sender", "Reply-To", "To", "Cc", "Return-Path", "Delivered-To")
 
@@ -68,8 +64,11 @@ class BounceReport:
         return not self.permanent and (self.action == "delayed" or self.status.startswith("4"))
 
 
-def parse_bounce(raw: bytes) -> list[BounceReport]:
-    """Every recipient a bounce reports on; [] when the mail is not a recognisable bounce."""
+def parse_bounce(raw: bytes, null_sender: bool = False) -> list[BounceReport]:
+    """Every recipient a bounce reports on; [] when the mail is not a recognisable bounce.
+
+    `null_sender`: it came with a null envelope sender, so a mailer sent it, whatever
+    its headers say."""
     found: dict[str, BounceReport] = {}
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
@@ -77,8 +76,10 @@ def parse_bounce(raw: bytes) -> list[BounceReport]:
         for part in parts:
             if part.get_content_type() == "message/delivery-status":
                 _read_status_part(part, found)
-        if not found and _looks_automated(msg):
-            _read_text_bounce(msg, parts, found)
+        if not found and (null_sender or _looks_automated(msg)):
+            _read_other_bounce(msg, raw, found)
+        if not found and msg.get("X-MS-Embedded-Report") is not None:
+            _read_exchange_ndr(parts, found)
     except Exception:  # hostile input: keep what was read, never fail the caller
         log.debug("unreadable bounce, kept %d report(s)", len(found), exc_info=True)
     return list(found.values())
@@ -121,47 +122,37 @@ def _read_status_part(part: Message, found: dict[str, BounceReport]) -> None:
         _add(found, BounceReport(recipient, action, status.group() if status else "", diagnostic))
 
 
-def _read_text_bounce(msg: Message, parts: list[Message], found: dict[str, BounceReport]) -> None:
-    """The fallback for bounces without a report: their human-readable text, then headers."""
+def _read_other_bounce(msg: Message, raw: bytes, found: dict[str, BounceReport]) -> None:
+    """A bounce without a readable report: what flufl.bounce finds, failed or delayed;
+    never an address of the bounce's own headers (its sender, or us)."""
     headers = [_field(msg, name) for name in _ENVELOPE_HEADERS]
     ours = {address.lower() for _, address in email.utils.getaddresses(headers) if address}
-    text = next((_text(part) for part in parts if part.get_content_type() == "text/plain"), "")
-    original = _ORIGINAL.search(text)
-    if original:
-        text = text[: original.start()]
-    for paragraph in re.split(r"\n[ \t]*\n", text):
-        head = _PARAGRAPH_HEAD.match(paragraph)
-        if head:
-            _add_from_text(found, head.group(1), paragraph, ours)
-            continue
-        for line in paragraph.split("\n"):
-            reply = _REPLY.search(line)
-            address = _BRACKETED.search(line, reply.end()) if reply else None
-            if address:
-                _add_from_text(found, address.group(1), line, ours)
-    # Exim and Gmail list the recipients that failed for good in this header.
-    for address in _BARE_ADDRESS.findall(_field(msg, "X-Failed-Recipients"))[:_MAX_PARTS]:
-        recipient = _recipient(address)
-        if recipient and recipient not in ours:
-            _add(found, BounceReport(recipient, "failed", "", ""))
+    failures = scan_bounce(raw)
+    for action, addresses in (("failed", failures.permanent), ("delayed", failures.temporary)):
+        for address in sorted(addresses)[:_MAX_PARTS]:
+            recipient = _recipient(address)
+            if recipient and recipient not in ours:
+                _add(found, BounceReport(recipient, action, "", ""))
 
 
-def _add_from_text(
-    found: dict[str, BounceReport], address: str, evidence: str, ours: set[str]
-) -> None:
-    recipient = _recipient(address)
-    status = _FAILURE_STATUS.search(evidence)
-    reply = _REPLY.search(evidence)
-    if not recipient or recipient in ours:
+def _read_exchange_ndr(parts: list[Message], found: dict[str, BounceReport]) -> None:
+    """An Exchange notice without a report: each address line with the status below it."""
+    part = next((p for p in parts if p.get_content_type() == "text/plain"), None)
+    if part is None:
         return
-    if status:
-        code = status.group()
-    elif reply:
-        code = f"{reply.group(1)}.0.0"  # RFC 3463 section 3.1: x.0.0 is "other or undefined"
-    else:
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
         return
-    action = "failed" if code.startswith("5") else "delayed"
-    _add(found, BounceReport(recipient, action, code, _one_line(evidence)))
+    text = data[:_MAX_TEXT].decode(part.get_content_charset() or "latin-1", "replace")
+    heads = list(_EXCHANGE_RECIPIENT.finditer(text))[:_MAX_PARTS]
+    for head, following in zip(heads, [*heads[1:], None], strict=True):
+        block = text[head.end() : following.start() if following else len(text)]
+        status = _EXCHANGE_STATUS.search(block)
+        recipient = _recipient(head.group(1))
+        if recipient and status:
+            code = status.group(1)
+            action = "failed" if code.startswith("5") else "delayed"
+            _add(found, BounceReport(recipient, action, code, ""))
 
 
 def _add(found: dict[str, BounceReport], report: BounceReport) -> None:
@@ -200,17 +191,6 @@ def _field(msg: Message, name: str) -> str:
             for chunk, _ in decode_header(value)
         )
     return "" if value is None else str(value).encode("utf-8", "replace").decode("utf-8")
-
-
-def _text(part: Message) -> str:
-    data = part.get_payload(decode=True)
-    if not isinstance(data, bytes):
-        return ""
-    try:
-        text = data[:_MAX_TEXT].decode(part.get_content_charset() or "utf-8", "replace")
-    except LookupError:
-        text = data[:_MAX_TEXT].decode("latin-1")
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _one_line(text: str) -> str:

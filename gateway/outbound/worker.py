@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.blobs import BlobNotFound
+from gateway.outbound.bounces import count_refusals
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
 from gateway.outbound.deliveries import Outcome
@@ -133,8 +134,11 @@ class DeliveryWorker:
     def _record(self, outcomes: list[Outcome]) -> dict[DeliveryResult, int]:
         if not outcomes:
             return {}
+        now = utcnow()
         with transaction(self.app.sessions) as session:
-            return record_outcomes(session, outcomes, self.settings.delivery, utcnow())
+            counts = record_outcomes(session, outcomes, self.settings.delivery, now)
+            count_refusals(session, self.app.templates, self.settings, outcomes, now)
+            return counts
 
     def _pack(
         self, payload: bytes, group: Sequence[Claimed]

@@ -68,14 +68,18 @@ def configure_logging(level: int) -> None:
     """One line per message at INFO; the libraries' chatter only when debugging.
 
     aiosmtpd logs every SMTP command at INFO, Alembic its checks at start-up,
-    APScheduler each run of the digest check (every minute), and mail-parser a
-    warning for each part type it does not render.
+    APScheduler each run of the digest check (every minute), mail-parser a
+    warning for each part type it does not render, and flufl.bounce each detector it
+    runs and the traceback of one that trips on broken mail (gateway.mail.bounce_scan
+    catches it and logs it at DEBUG).
     """
     logging.basicConfig(level=level, format=LOG_FORMAT)
     quiet = logging.DEBUG if level <= logging.DEBUG else logging.WARNING
     for name in ("mail.log", "alembic", "apscheduler"):
         logging.getLogger(name).setLevel(quiet)
     logging.getLogger("mailparser").setLevel(logging.ERROR)
+    debugging = level <= logging.DEBUG
+    logging.getLogger("flufl.bounce").setLevel(logging.DEBUG if debugging else logging.CRITICAL)
 
 
 def child_setup(name: str, log_level: int) -> None:

@@ -220,6 +220,8 @@ class Community(Base):
     default_delivery: Mapped[DeliveryMode] = mapped_column(
         _enum(DeliveryMode), default=DeliveryMode.INSTANT
     )
+    # Hold mail relayed from another list (its List-Id, Precedence list or bulk).
+    hold_list_mail: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -407,6 +409,23 @@ class InboxMail(Base):
     # Failed ingest attempts (a bug, logged); after MAX_ATTEMPTS the mail waits for an admin.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class DiscardedMail(Base):
+    """A mail accepted (250) and not published nor acted on: what it was and why, so that
+    no mail disappears without a trace (`gateway inbox discarded`). The raw bytes are not
+    kept: discards are automatic mail (our own coming back, auto-replies, reports)."""
+
+    __tablename__ = "discarded_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    message_id: Mapped[str] = mapped_column(String(998), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    discarded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class ActionMail(Base):

@@ -72,7 +72,7 @@ def test_the_whole_corpus_goes_through_the_server(
         left = connection.execute(select(InboxMail.last_error)).scalars().all()
     assert left == []  # every mail went through the pipeline, none failed
     # Each accepted mail is a post, a report kept for bounces, or screened out on
-    # purpose (list traffic marked Precedence: list/bulk, automatic replies).
+    # purpose (mail that says it is automatic, our own mail coming back).
     for location in accepted:
         parsed = parse_message(load(location))
         screened = mail_headers.is_auto_reply(parsed.headers) or mail_headers.is_loop(

@@ -371,6 +371,31 @@ def test_a_bounce_raises_the_score_and_stops_mail_past_the_threshold(
     assert copies_to(handler, "bob@example.com") == []
 
 
+def test_a_relay_refusing_a_member_raises_the_score_until_mail_stops(
+    gateway: RunningGateway, seeded: App, sink: tuple[Sink, int]
+) -> None:
+    """The company MTA refuses carol at RCPT, as most MTAs refuse unknown users: each
+    refusal counts like a permanent bounce (2 points; the threshold is 10)."""
+    handler, _ = sink
+    handler.rcpt_replies["carol@example.com"] = "550 5.1.1 <carol@example.com>: User unknown"
+    for number in range(5):
+        reply = gateway.send(post(message_id=f"p{number}@example.com").as_bytes(),
+                             [f"design@{DOMAIN}"])  # fmt: skip
+        assert reply.startswith("250")
+        wait_for(lambda: settled(seeded), what="the post's deliveries to settle")
+    wait_for(lambda: stopped(seeded, "carol@example.com"), what="the membership to stop")
+    wait_for(lambda: len(copies_to(handler, "alice@example.com")) == 1, what="the owner notice")
+    [notice] = copies_to(handler, "alice@example.com")
+    assert "carol@example.com" in notice["Subject"]
+    assert "5.1.1" in notice.get_body(preferencelist=("plain",)).get_content()
+    gateway.send(post(message_id="after@example.com").as_bytes(), [f"design@{DOMAIN}"])
+    wait_for(lambda: settled(seeded) and len(copies_to(handler, "bob@example.com")) == 6)
+    assert not [d for d in deliveries(seeded) if d.recipient == "carol@example.com"
+                and d.status is DeliveryStatus.PENDING]  # fmt: skip
+    carol = [d for d in deliveries(seeded) if d.recipient == "carol@example.com"]
+    assert len(carol) == 5  # none for the post after her mail stopped
+
+
 def stopped(app: App, address: str) -> bool:
     with transaction(app.read_sessions) as session:
         design = get_community(session, "design")

@@ -232,7 +232,7 @@ def test_posting_policies_hold_what_they_must(server: RunningGateway, seeded: Ap
     "headers",
     [
         {"Auto_Submitted": "auto-replied"},
-        {"Precedence": "bulk"},
+        {"Precedence": "bulk", "Auto_Submitted": "auto-generated"},
         {"X_Autoreply": "yes"},
         {"List_Id": f"Design <design.{DOMAIN}>"},
         {"X_Gateway_Loop": DOMAIN},
@@ -245,6 +245,12 @@ def test_automatic_and_looping_mail_is_accepted_but_not_published(
     assert stored(seeded) == []
     with seeded.spool_engine.connect() as connection:  # taken by the pipeline, and dropped
         assert connection.scalar(select(func.count()).select_from(InboxMail)) == 0
+
+
+def test_a_post_relayed_by_another_list_is_published(server: RunningGateway, seeded: App) -> None:
+    relayed = post(Precedence="bulk", List_Id="<announce.example.org>")
+    assert server.send(relayed.as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    assert [m.status for m in stored(seeded)] == ["published"]
 
 
 def test_action_mail_and_delivery_reports_are_recorded(server: RunningGateway, seeded: App) -> None:

@@ -4,7 +4,8 @@ Policies: open (any sender of an allowed domain), members (members only),
 moderated (every post held), announce (owners and moderators only). A community
 that closed after the SMTP edge accepted the recipient holds the post too. The
 reasons are kept per community (ctx.holds); a post cross-posted to several
-communities is held if any of them holds it. Imported history was already
+communities is held if any of them holds it. A community may also hold mail
+relayed from another list (hold_list_mail). Imported history was already
 published where it came from: an admin's import is published, unless the
 community closed meanwhile.
 """
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import HoldReason
 from gateway.mail.addresses import domain_allowed
+from gateway.mail.headers import is_list_mail
 from gateway.store.models import Membership
 from gateway.store.models import Origin
 from gateway.store.models import Person
@@ -41,7 +43,10 @@ def run(ctx: IngestContext) -> None:
             ).all()
         )
     roles = ctx.cache.roles[key]
+    list_mail = ctx.parsed is not None and is_list_mail(ctx.parsed.headers)
     for community in ctx.communities:
+        if list_mail and community.hold_list_mail:
+            ctx.hold(community, HoldReason.LIST_MAIL)
         role = roles.get(community.id)
         if community.policy is Policy.OPEN:
             if role is None and not _has_domain(sender, ctx.allowed_domains):

@@ -1,7 +1,12 @@
-"""Stage screen: drop our own mail coming back and automatic replies; spot delivery reports.
+"""Stage screen: drop our own mail coming back and mail that says it is automatic; spot
+delivery reports.
 
-Reports (DSNs) are not posts: the record_actions stage records them for bounce handling.
-Imported archives are list mail by nature (List-Id, Precedence: list): only
+A post is discarded as automatic only when it says so (RFC 3834 Auto-Submitted, a
+responder's header, our loop header or List-Id): Precedence: list or another list's
+List-Id is a post, published or held by the authorize stage. Reports (DSNs) are not
+posts: the record_actions stage records them for bounce handling, and so is any other
+mail with a null envelope sender (RFC 5321 section 4.5.5: only notifications use it),
+so that no report is ever published. Imported archives are list mail by nature: only
 their delivery reports are left out.
 """
 
@@ -10,8 +15,10 @@ from __future__ import annotations
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import DiscardReason
+from gateway.mail.bounce_scan import scan_bounce
 from gateway.mail.headers import is_auto_reply
 from gateway.mail.headers import is_delivery_report
+from gateway.mail.headers import is_from_mailer
 from gateway.mail.headers import is_loop
 from gateway.store.models import Origin
 
@@ -25,8 +32,22 @@ def run(ctx: IngestContext) -> None:
         return
     if is_loop(headers, ctx.domain):
         raise Discard(DiscardReason.LOOP)
-    if is_delivery_report(headers, ctx.mail.mail_from):
+    if is_delivery_report(headers, ctx.mail.mail_from) or _mailer_reports_failures(ctx):
         ctx.is_report = True
         return
     if is_auto_reply(headers):
         raise Discard(DiscardReason.AUTO_REPLY)
+    if _null_sender(ctx):
+        ctx.is_report = True
+
+
+def _mailer_reports_failures(ctx: IngestContext) -> bool:
+    """A bounce in no standard form, from a mailer, that flufl.bounce can read."""
+    assert ctx.parsed is not None
+    return is_from_mailer(ctx.parsed.headers, ctx.mail.mail_from) and bool(
+        scan_bounce(ctx.mail.raw)
+    )
+
+
+def _null_sender(ctx: IngestContext) -> bool:
+    return ctx.mail.mail_from.strip("<> ") == ""
