@@ -17,8 +17,11 @@ from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.mail.recipients import parse_recipient
 from gateway.outbound.bounces import count_bounce
+from gateway.outbound.bounces import count_refusals
 from gateway.outbound.bounces import handle_bounces
 from gateway.outbound.bounces import refuses_recipient
+from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import Outcome
 from gateway.relay.envelope import verp_address
 from gateway.relay.envelope import verp_recipient
 from gateway.settings import Settings
@@ -301,3 +304,23 @@ def test_only_a_relay_refusal_about_the_recipient_counts(
     code: int, text: str, counted: bool
 ) -> None:
     assert refuses_recipient(code, text) is counted
+
+
+def test_a_relay_delay_counts_once_per_delivery_and_a_refusal_each_time(
+    session: Session, app: App, settings: Settings
+) -> None:
+    """A mailbox full (452 4.2.2) is retried for hours: one point for the delivery, on its
+    first attempt, not one per retry; a refusal (550 5.1.1) ends its delivery and counts two."""
+    design_with(session, "bob@example.com", "carol@example.com")
+
+    def refused(recipient: str, attempts: int, code: int, text: str) -> Outcome:
+        claimed = Claimed(attempts, 1, 1, recipient, attempts, NOW)
+        return Outcome(claimed, code, text)
+
+    full = "4.2.2 Mailbox full"
+    retries = [refused("bob@example.com", n, 452, full) for n in range(5)]
+    assert count_refusals(session, app.templates, settings, retries, NOW) == 1
+    assert score(session, "bob@example.com")[0] == 1
+    unknown = [refused("carol@example.com", 0, 550, "5.1.1 User unknown")]
+    assert count_refusals(session, app.templates, settings, unknown, NOW) == 1
+    assert score(session, "carol@example.com")[0] == 2

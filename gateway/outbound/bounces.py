@@ -82,10 +82,14 @@ def count_refusals(
     now: dt.datetime,
 ) -> int:
     """Count the relay's refusals of a recipient (at RCPT or after DATA) like bounces:
-    a 5xx like a permanent failure, a 4xx like a delay. Returns how many were counted."""
+    a 5xx like a permanent failure, a 4xx like a delay. A delay counts once per delivery,
+    on its first attempt: a mailbox full for a day is retried many times, and is one
+    delay, not one per retry. Returns how many were counted."""
     counted = 0
     for outcome in outcomes:
         if not refuses_recipient(outcome.code, outcome.text):
+            continue
+        if outcome.code < 500 and outcome.delivery.attempts > 0:
             continue
         counted += 1
         points = PERMANENT_POINTS if outcome.code >= 500 else TRANSIENT_POINTS
