@@ -91,12 +91,18 @@ class PostfixServer:
     (an access map, as a company MTA refuses its unknown users).
     """
 
-    def __init__(self, sink_port: int, refused: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sink_port: int,
+        refused: Mapping[str, str] | None = None,
+        smtpd_timeout: int = SMTPD_TIMEOUT,
+    ) -> None:
         self.command = find_postfix()
         if os.geteuid() != 0:
             raise RuntimeError("Postfix's master must be started as root (CI runs as root)")
         self.sink_port = sink_port
         self.refused = dict(refused or {})
+        self.smtpd_timeout = smtpd_timeout
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="gateway-postfix-"))
         self.root.chmod(0o755)
@@ -124,6 +130,12 @@ class PostfixServer:
                     time.sleep(0.05)
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def idle_connections_closed(self) -> bool:
+        """Whether Postfix timed out a client, and no client connection is open now."""
+        log = self.log()
+        opened, closed = log.count(": connect from "), log.count(": disconnect from ")
+        return "timeout after" in log and opened == closed
 
     def log(self) -> str:
         """Postfix's log so far (every daemon's lines, through postlogd)."""
@@ -173,7 +185,7 @@ class PostfixServer:
             "relayhost": f"[{HOST}]:{self.sink_port}",
             "smtpd_authorized_verp_clients": "$mynetworks",
             "smtpd_recipient_restrictions": f"check_recipient_access texthash:{access}",
-            "smtpd_timeout": f"{SMTPD_TIMEOUT}s",
+            "smtpd_timeout": f"{self.smtpd_timeout}s",
             "smtp_connect_timeout": "5s",
             "smtp_helo_timeout": "10s",
             "smtp_data_done_timeout": "10s",

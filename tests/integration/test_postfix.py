@@ -104,13 +104,8 @@ class Company:
 
     def wait_for_idle_connections_closed(self) -> None:
         """Until Postfix has timed out every connection the gateway left open."""
-
-        def all_closed() -> bool:
-            log = self.mta.log()
-            opened, closed = log.count(": connect from "), log.count(": disconnect from ")
-            return "timeout after" in log and opened == closed
-
-        wait_for(all_closed, PROMPTLY, "Postfix to close the idle relay connections")
+        closed = self.mta.idle_connections_closed
+        wait_for(closed, PROMPTLY, "Postfix to close the idle relay connections")
 
 
 @pytest.fixture
