@@ -69,7 +69,8 @@ postlog   unix-dgram n - n - 1 postlogd
 
 
 class PostfixUnavailable(Exception):
-    """The postfix package is not installed: the Postfix tests are skipped with this reason."""
+    """The postfix package is not installed, or the tests do not run as root: the Postfix
+    tests are skipped with this reason."""
 
 
 def find_postfix() -> Path:
@@ -99,7 +100,9 @@ class PostfixServer:
     ) -> None:
         self.command = find_postfix()
         if os.geteuid() != 0:
-            raise RuntimeError("Postfix's master must be started as root (CI runs as root)")
+            raise PostfixUnavailable(
+                "Postfix's master must be started as root: run the tests as root (CI does)"
+            )
         self.sink_port = sink_port
         self.refused = dict(refused or {})
         self.smtpd_timeout = smtpd_timeout
