@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from archive import build as build_module
 from archive.build import BuildReport
@@ -33,6 +34,7 @@ from gateway.community.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Kind
+from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Visibility
 from tests.conftest import wait_for
@@ -191,6 +193,32 @@ def test_public_replies_to_a_private_post_share_a_public_thread_whatever_the_ord
     assert "zanzibar" not in text_of(site)
     [page] = thread_pages(site).values()
     assert "Lunch menu</h1>" in page and "Soup on Monday" in page and "soup on Tuesday" in page
+
+
+def test_a_thread_is_titled_after_the_first_post_the_site_shows(app: App, site: Path) -> None:
+    """A public reply to a held post (same audience: it joins the held post's thread), and
+    a thread stored mixed before threading kept audiences apart: neither hidden subject
+    is the title."""
+    community(app, "open")
+    community(app, "checked", policy=Policy.MODERATED)
+    community(app, "hidden", visibility=Visibility.PRIVATE)
+    held = ingest_post(app, "checked", subject="Waiting wombat", expect="held")
+    ingest_post(app, "open", subject="Tea time", parent=held, body="Tea.\n")
+    ingest(app, post("Coffee beans", message_id="reply@example.com", to="open"), ["open"])
+    secret = ingest_post(app, "hidden", subject="Secret plan zanzibar")
+    with transaction(app.sessions) as session:
+        private, public = (
+            session.scalars(select(Message).where(Message.message_id == m)).one()
+            for m in (secret, "reply@example.com")
+        )
+        public.thread_id, public.parent_id = private.thread_id, private.id
+
+    build(app, site)
+
+    everything = text_of(site)
+    assert "zanzibar" not in everything and "wombat" not in everything
+    titles = sorted(re.findall(r"<h1>([^<]*)</h1>", "".join(thread_pages(site).values())))
+    assert titles == ["Coffee beans", "Tea time"]
 
 
 def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -> None:
