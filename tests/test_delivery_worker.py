@@ -104,6 +104,8 @@ def test_a_copy_names_only_the_public_communities_a_post_was_also_sent_to(
         add_members(session, design, ["ann@example.com"])
         add_members(session, board, ["bob@example.com"])
     raw = (
+        "Received: from mx.example.com by mta.example.com with ESMTP id 4Bc\r\n"
+        f"\tfor <board@{domain}>; Sat, 05 Dec 2026 09:00:00 +0000\r\n"
         f"From: zoe@example.com\r\nTo: design@{domain}, ux@{domain}\r\n"
         "Subject: Budget\r\nMessage-ID: <m1@x>\r\n\r\n"
     ).encode() + BODY
@@ -120,4 +122,5 @@ def test_a_copy_names_only_the_public_communities_a_post_was_also_sent_to(
     ann, bob = copies["ann@example.com"], copies["bob@example.com"]
     assert f"ux@{domain}" in ann
     assert "zanzibar" not in ann and f"board@{domain}" not in ann
+    assert "Received: from mx.example.com by mta.example.com with ESMTP id 4Bc; Sat, 05" in ann
     assert f"ux@{domain}" in bob and f"design@{domain}" in bob
