@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gateway import links
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
+from gateway.mail.traces import for_clause
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
 from gateway.outbound.composer import community_list
@@ -92,10 +92,7 @@ class Renderer:
         self.templates = templates
         # "for <board@DOMAIN>" in a Received field: the envelope recipient an MTA noted,
         # a private community's address when its copy was the one stored (a Bcc).
-        self._for_us = re.compile(
-            rb"\s+for\s+<?[^\s;<>]*@" + re.escape(self.domain.encode()) + rb">?(?=[\s;]|$)",
-            re.IGNORECASE,
-        )
+        self._for_us = for_clause(self.domain)
 
     def address(self, local: str) -> str:
         return f"{local}@{self.domain}"
