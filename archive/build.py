@@ -236,7 +236,10 @@ class SiteBuilder:
                 bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
                 for thread in batch:
                     out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
-                    out.write(urls.thread_mbox(thread.id), mbox(self.app.blobs, thread.messages))
+                    out.write(
+                        urls.thread_mbox(thread.id),
+                        mbox(self.app.blobs, thread.messages, self.app.settings.gateway.domain),
+                    )
                 progress.advance(len(batch))
             for job in jobs:
                 if isinstance(job, SiteCommunity):
@@ -266,7 +269,10 @@ class SiteBuilder:
             ),
             key=lambda m: (m.received_at, m.id),
         )
-        out.write(urls.community_mbox(community.slug), mbox(self.app.blobs, posted))
+        out.write(
+            urls.community_mbox(community.slug),
+            mbox(self.app.blobs, posted, self.app.settings.gateway.domain),
+        )
         latest = posted[::-1][:FEED_ENTRIES]
         feed = pages.feed(
             community.name,

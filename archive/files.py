@@ -10,6 +10,7 @@ from archive.output import SiteOutput
 from archive.snapshot import MessageEntry
 from gateway.blobs import BlobStore
 from gateway.imports.exports import mbox_entry
+from gateway.mail.traces import without_recipient_traces
 
 
 def publish_attachments(
@@ -31,8 +32,15 @@ def publish_attachments(
         out.remove_empty_folders(path)
 
 
-def mbox(blobs: BlobStore, messages: Iterable[MessageEntry]) -> bytes:
-    """The original messages, byte for byte, as an mboxrd file (as `gateway export mbox`)."""
+def mbox(blobs: BlobStore, messages: Iterable[MessageEntry], domain: str) -> bytes:
+    """The original messages as an mboxrd file (as `gateway export mbox`), byte for byte
+    but for the gateway's addresses among the envelope recipients relays noted
+    (gateway.mail.traces: a Bcc'd private community's address may be there)."""
     return b"".join(
-        mbox_entry(m.sender_address, m.received_at, blobs.get(m.raw_sha256)) for m in messages
+        mbox_entry(
+            m.sender_address,
+            m.received_at,
+            without_recipient_traces(blobs.get(m.raw_sha256), domain),
+        )
+        for m in messages
     )

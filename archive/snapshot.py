@@ -36,6 +36,7 @@ from gateway.store.models import Thread
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
+from gateway.threads.rules import normalize_subject
 
 
 @dataclass(frozen=True)
@@ -205,21 +206,41 @@ def _public_threads(
             Message.sender_address,
             Message.received_at,
             Message.raw_sha256,
+            Message.status,
         )
-        .where(Message.status == MessageStatus.PUBLISHED, Message.thread_id.is_not(None))
+        .where(Message.thread_id.is_not(None))
         .order_by(Message.received_at, Message.id)
     )
+    mixed: set[int] = set()  # threads holding a message the site does not show
     for row in rows:
         where = posted_in.get(row[0])
         thread_id = row[1]
-        if not where or thread_id is None:
+        if thread_id is None:
+            continue
+        if not where or row[-1] is not MessageStatus.PUBLISHED:
+            mixed.add(thread_id)
             continue
         thread = threads.get(thread_id)
         if thread is None:
             thread = threads[thread_id] = SiteThread(thread_id, subjects[thread_id])
-        entry = (*row, tuple(sorted(where)))
+        entry = (*row[:-1], tuple(sorted(where)))
         thread.messages.append(MessageEntry._make(entry))
+    _titles_from_shown_messages(session, [threads[t] for t in mixed if t in threads])
     return threads
+
+
+def _titles_from_shown_messages(session: Session, threads: list[SiteThread]) -> None:
+    """Title threads that hold a message the site does not show (private, held or
+    rejected) after their first shown message: the thread's own subject may be the
+    hidden one's. Threading keeps audiences apart (gateway.threads.audience); this
+    covers threads stored before it did, and held or rejected first posts."""
+    firsts = {thread.first.id: thread for thread in threads}
+    for ids in chunks(sorted(firsts)):
+        for message_id, subject in session.execute(
+            select(Message.id, Message.subject).where(Message.id.in_(ids))
+        ):
+            normalized, _ = normalize_subject(subject)
+            firsts[message_id].subject = normalized or subject
 
 
 def _people(

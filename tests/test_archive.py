@@ -3,6 +3,7 @@ what it never holds, and what an incremental build rewrites, keeps and removes."
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from archive import build as build_module
 from archive.build import BuildReport
@@ -32,6 +34,7 @@ from gateway.community.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Kind
+from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Visibility
 from tests.conftest import wait_for
@@ -119,6 +122,103 @@ def test_pages_of_a_small_network(app: App, site: Path) -> None:
     entries = feed.findall("{http://www.w3.org/2005/Atom}entry")
     assert len(entries) == 3
     assert entries[0].findtext("{http://www.w3.org/2005/Atom}id", "").startswith("http")
+
+
+# How a public reply names the private post it answers (Thread-Index: Outlook's, 22
+# bytes for the conversation and 5 more for the reply).
+LINKS = {
+    "in-reply-to": ({}, {"In_Reply_To": "<{parent}>"}),
+    "references": ({}, {"References": "<other@example.com> <{parent}>"}),
+    "thread-index": (
+        {"Thread_Index": base64.b64encode(bytes(range(1, 23))).decode()},
+        {"Thread_Index": base64.b64encode(bytes(range(1, 28))).decode()},
+    ),
+}
+
+
+@pytest.mark.parametrize("link", list(LINKS))
+def test_a_public_reply_to_a_private_post_shows_nothing_of_it(
+    app: App, site: Path, link: str
+) -> None:
+    community(app, "open")
+    community(app, "hidden", visibility=Visibility.PRIVATE)
+    private_headers, reply_headers = LINKS[link]
+    secret = post(
+        "Secret plan zanzibar", "The quokka deal.\n", message_id="private@example.com",
+        to="hidden", **private_headers,
+    )  # fmt: skip
+    ingest(app, secret, ["hidden"])
+    headers = {
+        name: value.format(parent="private@example.com") for name, value in reply_headers.items()
+    }
+    reply = post(
+        "Lunch menu", "Soup on Monday.\n", message_id="reply@example.com", to="open",
+        sender="bob@example.com", **headers,
+    )  # fmt: skip
+    ingest(app, reply, ["open"], sender="bob@example.com")
+    # The reply to the public one joins it, as ever.
+    ingest_post(app, "open", subject="Re: Lunch menu", parent="reply@example.com")
+
+    build(app, site)
+
+    everything = text_of(site)
+    assert "zanzibar" not in everything and "quokka" not in everything
+    assert "hidden" not in everything
+    [page] = [p for p in thread_pages(site).values() if "Lunch menu" in p]
+    assert "Lunch menu</h1>" in page and page.count('class="message depth-') == 2
+
+
+def test_public_replies_to_a_private_post_share_a_public_thread_whatever_the_order(
+    app: App, site: Path
+) -> None:
+    """The first reply arrives before the private post (it is not adopted when the post
+    comes); the second joins the first, as replies to one post do."""
+    community(app, "open")
+    community(app, "hidden", visibility=Visibility.PRIVATE)
+    early = post(
+        "Lunch menu", "Soup on Monday.\n", message_id="early@example.com", to="open",
+        parent="private@example.com",
+    )  # fmt: skip
+    ingest(app, early, ["open"])
+    secret = post("Secret plan zanzibar", message_id="private@example.com", to="hidden")
+    ingest(app, secret, ["hidden"])
+    late = post(
+        "Re: Lunch menu", "And soup on Tuesday.\n", message_id="late@example.com",
+        to="open", parent="private@example.com",
+    )  # fmt: skip
+    ingest(app, late, ["open"])
+
+    build(app, site)
+
+    assert "zanzibar" not in text_of(site)
+    [page] = thread_pages(site).values()
+    assert "Lunch menu</h1>" in page and "Soup on Monday" in page and "soup on Tuesday" in page
+
+
+def test_a_thread_is_titled_after_the_first_post_the_site_shows(app: App, site: Path) -> None:
+    """A public reply to a held post (same audience: it joins the held post's thread), and
+    a thread stored mixed before threading kept audiences apart: neither hidden subject
+    is the title."""
+    community(app, "open")
+    community(app, "checked", policy=Policy.MODERATED)
+    community(app, "hidden", visibility=Visibility.PRIVATE)
+    held = ingest_post(app, "checked", subject="Waiting wombat", expect="held")
+    ingest_post(app, "open", subject="Tea time", parent=held, body="Tea.\n")
+    ingest(app, post("Coffee beans", message_id="reply@example.com", to="open"), ["open"])
+    secret = ingest_post(app, "hidden", subject="Secret plan zanzibar")
+    with transaction(app.sessions) as session:
+        private, public = (
+            session.scalars(select(Message).where(Message.message_id == m)).one()
+            for m in (secret, "reply@example.com")
+        )
+        public.thread_id, public.parent_id = private.thread_id, private.id
+
+    build(app, site)
+
+    everything = text_of(site)
+    assert "zanzibar" not in everything and "wombat" not in everything
+    titles = sorted(re.findall(r"<h1>([^<]*)</h1>", "".join(thread_pages(site).values())))
+    assert titles == ["Coffee beans", "Tea time"]
 
 
 def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -> None:

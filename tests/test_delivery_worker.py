@@ -22,6 +22,7 @@ from gateway.store.db import transaction
 from gateway.store.models import Delivery
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import Policy
+from gateway.store.models import Visibility
 
 DOMAIN = "lists.example.com"
 MEMBERS = ["ann@example.com", "bob@example.com", "cat@example.com"]
@@ -86,3 +87,40 @@ def test_one_payload_per_content_shared_by_its_envelopes(app: App, tmp_path: Pat
     with transaction(app.read_sessions) as session:
         statuses = session.scalars(select(Delivery.status)).all()
     assert statuses == [DeliveryStatus.SENT] * len(MEMBERS)
+
+
+def test_a_copy_names_only_the_public_communities_a_post_was_also_sent_to(
+    app: App, tmp_path: Path
+) -> None:
+    """The private address only in the envelope (a Bcc): design's members are told of ux,
+    never of board, its name or its address; board's members are not told of it either."""
+    domain = app.settings.gateway.domain
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design", policy=Policy.OPEN)
+        create_community(session, "ux", "UX", policy=Policy.OPEN)
+        board = create_community(
+            session, "board", "Board zanzibar", policy=Policy.OPEN, visibility=Visibility.PRIVATE
+        )
+        add_members(session, design, ["ann@example.com"])
+        add_members(session, board, ["bob@example.com"])
+    raw = (
+        "Received: from mx.example.com by mta.example.com with ESMTP id 4Bc\r\n"
+        f"\tfor <board@{domain}>; Sat, 05 Dec 2026 09:00:00 +0000\r\n"
+        f"From: zoe@example.com\r\nTo: design@{domain}, ux@{domain}\r\n"
+        "Subject: Budget\r\nMessage-ID: <m1@x>\r\n\r\n"
+    ).encode() + BODY
+    at = dt.datetime.now(dt.UTC)
+    recipients = (f"design@{domain}", f"ux@{domain}", f"board@{domain}")
+    ingest_now(app, [InboundMail(raw, "zoe@example.com", recipients, at)])
+    relay = CountingMaildir(tmp_path / "outbox", domain)
+
+    assert deliver(app, relay) == 2
+    copies = {
+        envelope.recipients[0]: envelope.payload.decode("utf-8", "replace")
+        for envelope in relay.envelopes
+    }
+    ann, bob = copies["ann@example.com"], copies["bob@example.com"]
+    assert f"ux@{domain}" in ann
+    assert "zanzibar" not in ann and f"board@{domain}" not in ann
+    assert "Received: from mx.example.com by mta.example.com with ESMTP id 4Bc; Sat, 05" in ann
+    assert f"ux@{domain}" in bob and f"design@{domain}" in bob

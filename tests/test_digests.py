@@ -342,6 +342,35 @@ def test_a_private_community_is_not_named_to_readers_of_a_cross_post(
     assert "Budget for icons" in plain_text(mail_for(app, "erin@example.com"))
 
 
+def test_a_public_reply_to_a_private_post_is_its_own_thread_in_a_digest(
+    two_communities: App,
+) -> None:
+    """bob reads design; erin reads board (private). The reply in design names the board's
+    post by In-Reply-To: bob's digest shows the reply under its own subject, never the
+    post's; erin's shows the post alone."""
+    app = two_communities
+    community(app, "board", "Board", visibility=Visibility.PRIVATE)
+    join(app, "board", "erin@example.com")
+    secret = ingest_post(
+        app, "board", subject="Secret plan zanzibar", at=DUE - 3 * HOUR, body="Quokka deal.\n"
+    )
+    ingest(
+        app,
+        post("Lunch menu", "Soup.\n", message_id="reply@example.com", parent=secret),
+        ["design"],
+        at=DUE - 2 * HOUR,
+    )
+
+    run_digests(app, DAILY, RUN)
+
+    bob = plain_text(mail_for(app, "bob@example.com"))
+    assert "* Lunch menu - 1 new message\n" in bob
+    assert "zanzibar" not in bob and "Quokka" not in bob and "Board" not in bob
+    assert "zanzibar" not in html_of(mail_for(app, "bob@example.com"))
+    erin = plain_text(mail_for(app, "erin@example.com"))
+    assert "* Secret plan zanzibar - 1 new message\n" in erin and "Soup" not in erin
+
+
 def test_daily_and_weekly_runs_take_only_their_own_members(two_communities: App) -> None:
     app = two_communities
     # The weekly digest due last at RUN is Monday 23 November's ("2026-W48").

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from gateway import links
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
+from gateway.mail.traces import for_clause
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
 from gateway.outbound.composer import community_list
@@ -89,6 +90,9 @@ class Renderer:
         self.max_attachment_size = settings.delivery.max_attachment_size
         self.rewrite_from = settings.delivery.dmarc_mitigation == "rewrite-from"
         self.templates = templates
+        # "for <board@DOMAIN>" in a Received field: the envelope recipient an MTA noted,
+        # a private community's address when its copy was the one stored (a Bcc).
+        self._for_us = for_clause(self.domain)
 
     def address(self, local: str) -> str:
         return f"{local}@{self.domain}"
@@ -109,7 +113,11 @@ class Renderer:
         entity_fields, entity_body = split_message(new_entity)
         head = self._headers(post, to, fields, thread_url)
         replaced = self._replaced(to)
-        kept = [f.raw for f in fields if f.name not in replaced and not is_content_field(f.name)]
+        kept = [
+            self._for_us.sub(b"", f.raw) if f.name == "received" else f.raw
+            for f in fields
+            if f.name not in replaced and not is_content_field(f.name)
+        ]
         content = [f.raw for f in entity_fields if f.name.startswith("content-")]
         return b"".join((*head, *kept, fold("MIME-Version", "1.0"), *content, CRLF, entity_body))
 

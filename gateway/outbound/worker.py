@@ -198,7 +198,13 @@ class DeliveryWorker:
             subject_prefix=community.subject_prefix,
             reply_to=community.reply_to,
             public=community.visibility is Visibility.PUBLIC,
-            also=tuple((c.slug, c.name) for c in message.communities if c.id != community.id),
+            # Only public communities are named: a copy goes to every member of its
+            # community, who need not be members of the others (nor know their address).
+            also=tuple(
+                (c.slug, c.name)
+                for c in message.communities
+                if c.id != community.id and c.visibility is Visibility.PUBLIC
+            ),
         )
         return self.renderer.render(post, destination)
 

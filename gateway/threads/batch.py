@@ -30,13 +30,16 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageReference
 from gateway.store.models import MessageStatus
 from gateway.store.models import Thread
+from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
+from gateway.threads.audience import audience
 
 # New rows get ids above every stored one; until written, they sort by creation after them.
 _NEW = 1 << 62
@@ -104,6 +107,7 @@ class Node:
     relinked: bool = False  # its parent changed: to write back
     row: dict[str, Any] | None = None  # a new message's columns, until written
     community_ids: tuple[int, ...] = ()
+    audience: str = ""  # a new message's (gateway.threads.audience); stored ones: their thread's
 
     @property
     def has_parent(self) -> bool:
@@ -136,6 +140,7 @@ class ThreadBatch:
         self._merged: list[ThreadState] = []
         self._relinked: list[Node] = []
         self._changed: dict[ThreadState, None] = {}  # threads whose figures changed
+        self._audiences: dict[ThreadState, set[str]] = {}  # of each thread's messages
 
     # -- what the store holds
 
@@ -213,6 +218,30 @@ class ThreadBatch:
         )
         return self.thread(thread_id) if thread_id is not None else None
 
+    def audiences(self, thread: ThreadState) -> set[str]:
+        """The audiences of a thread's messages (one, but for threads stored before
+        threading kept to one audience): asked of the store once, then kept up to date."""
+        thread = thread.resolved()
+        known = self._audiences.get(thread)
+        if known is None:
+            known = self._audiences[thread] = set()
+            if thread.id is not None:
+                per_message: dict[int, list[tuple[int, Visibility]]] = {}
+                for message_id, community_id, visibility in self.session.execute(
+                    select(Message.id, Community.id, Community.visibility)
+                    .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+                    .join(Community, Community.id == MessageCommunity.community_id)
+                    .where(Message.thread_id == thread.id)
+                ):
+                    per_message.setdefault(message_id, []).append((community_id, visibility))
+                known.update(audience(pairs) for pairs in per_message.values())
+        return known
+
+    def admits(self, thread: ThreadState | None, audience: str) -> bool:
+        """Whether a message of this audience may join this thread: every message the
+        thread holds has the same audience."""
+        return thread is None or self.audiences(thread) <= {audience}
+
     def root_of(self, thread: ThreadState) -> Node | None:
         """The thread's first message without a parent."""
         self.flush()
@@ -227,6 +256,7 @@ class ThreadBatch:
         references: Sequence[str],
         in_reply_to: Sequence[str],
         community_ids: Sequence[int],
+        audience: str = "",
     ) -> Node:
         """A node for a new message (`row`: its columns); add() it once threaded."""
         return Node(
@@ -240,6 +270,7 @@ class ThreadBatch:
             published=row["status"] is MessageStatus.PUBLISHED,
             row=row,
             community_ids=tuple(community_ids),
+            audience=audience,
         )
 
     def add(self, node: Node) -> None:
@@ -250,6 +281,9 @@ class ThreadBatch:
         if node.conversation:
             self._conversations.setdefault(node.conversation, {})[node] = None
         self._new_nodes.append(node)
+        thread = node.current_thread()
+        if thread is not None:
+            self.audiences(thread).add(node.audience)
 
     def new_thread(self, subject: str, at: dt.datetime) -> ThreadState:
         thread = ThreadState(None, self._next_order(), subject, at, at, 0)
@@ -268,6 +302,8 @@ class ThreadBatch:
 
     def merge(self, into: ThreadState, absorbed: ThreadState) -> None:
         """Move every message of `absorbed` into `into`; `absorbed` goes away."""
+        moved = self.audiences(absorbed)
+        self.audiences(into).update(moved)
         absorbed.merged_into = into
         self._merged.append(absorbed)
 

@@ -12,8 +12,10 @@ JWZ-style, on the store (STYLE.md, "Threading and the archive"):
    community with the same normalized subject.
 A reply that arrives before its parent starts a thread of its own; when the
 parent arrives, the reply is relinked under it and the two threads merge. A link
-that would make a cycle is refused. Walks over ancestors are iterative and
-bounded: the depth of a thread is in the hands of whoever writes the mail.
+that would make a cycle is refused, and so is one into a thread of another audience
+(public, or which private communities): see gateway.threads.audience. Walks over
+ancestors are iterative and bounded: the depth of a thread is in the hands of whoever
+writes the mail.
 
 The rules run on a gateway.threads.batch.ThreadBatch: the store as a batch of new
 messages sees it, one message after the other, so that a batch threads exactly
@@ -113,6 +115,8 @@ def thread_message(
         thread = _thread_of_ghost_siblings(batch, message)
     elif had_prefix and normalized:
         thread = batch.thread_by_subject(normalized, community_ids, now or utcnow())
+        if not batch.admits(thread, message.audience):
+            thread = None
         if thread is not None:
             parent = batch.root_of(thread)
     if thread is None:
@@ -145,7 +149,7 @@ def _parent_by_references(batch: ThreadBatch, message: Node) -> Node | None:
     for candidate in candidates(message.references, message.in_reply_to):
         if candidate != message.message_id:
             found = batch.find(candidate)
-            if found is not None:
+            if found is not None and batch.admits(found.current_thread(), message.audience):
                 return found
     return None
 
@@ -156,7 +160,9 @@ def _thread_of_ghost_siblings(batch: ThreadBatch, message: Node) -> ThreadState 
         thread
         for candidate in candidates(message.references, message.in_reply_to)
         for sibling in batch.referencing(candidate)
-        if sibling is not message and (thread := sibling.current_thread()) is not None
+        if sibling is not message
+        and (thread := sibling.current_thread()) is not None
+        and batch.admits(thread, message.audience)
     ]
     return min(threads, key=lambda thread: thread.order, default=None)
 
@@ -166,7 +172,11 @@ def _parent_by_thread_index(batch: ThreadBatch, message: Node) -> Node | None:
     if len(index) < CONVERSATION_BYTES + REPLY_BYTES:
         return None
     same_conversation = sorted(
-        (m for m in batch.conversation(conversation_key(index)) if m is not message),
+        (
+            m
+            for m in batch.conversation(conversation_key(index))
+            if m is not message and batch.admits(m.current_thread(), message.audience)
+        ),
         key=lambda m: (m.received_at, m.order),
     )
     parent_index = index[:-REPLY_BYTES]
@@ -189,7 +199,11 @@ def _adopt_early_replies(batch: ThreadBatch, message: Node) -> bool:
         ]
     adopted = False
     for child in children:
-        if _prefers(batch, child, message) and not _is_ancestor(batch, child, message):
+        if (
+            _prefers(batch, child, message)
+            and not _is_ancestor(batch, child, message)
+            and batch.admits(child.current_thread(), message.audience)
+        ):
             batch.relink(child, message)
             into, absorbed = message.current_thread(), child.current_thread()
             if absorbed is not into and absorbed is not None and into is not None:

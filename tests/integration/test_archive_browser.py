@@ -8,6 +8,7 @@ check builds a site of its own from an imported mbox.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import mailbox
 import random
@@ -96,6 +97,9 @@ HOSTILE_HTML = f"""<html><head>
 ATOM = "{http://www.w3.org/2005/Atom}"
 EVIL_NAME = "../../evil.html"
 EVIL_CONTENT = b"<html><script>window.pwned=7</script></html>"
+# Outlook's Thread-Index of the private post, and of a reply to it (5 more bytes).
+PRIVATE_INDEX = base64.b64encode(bytes(range(1, 23))).decode()
+REPLY_INDEX = base64.b64encode(bytes(range(1, 28))).decode()
 
 
 def png(width: int = 3, height: int = 2) -> bytes:
@@ -269,6 +273,26 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         post(
             f"{PRIVATE.capitalize()} merger plans", f"The {PRIVATE} deal closes on Friday.\n",
             message_id="private@example.com", sender=alice, to="secret",
+            Thread_Index=PRIVATE_INDEX,
+        ),
+        # Public replies to the private post, each linked to it another way: they show
+        # neither its subject nor its text (the words PRIVATE and PRIVATE_NAME).
+        post(
+            "Lunch menu", "Soup on Monday.\n", message_id="by-in-reply-to@example.com",
+            sender=bob, In_Reply_To="<private@example.com>",
+        ),
+        post(
+            "Parking rota", "Bays 4 to 9.\n", message_id="by-references@example.com",
+            sender=bob, References="<elsewhere@example.com> <private@example.com>",
+        ),
+        post(
+            "Printer toner", "Ordered.\n", message_id="by-thread-index@example.com",
+            sender=bob, Thread_Index=REPLY_INDEX,
+        ),
+        # A cross-post with the private community in the envelope only (a Bcc).
+        post(
+            "Office move", "We move on the 12th.\n", message_id="bcc@example.com",
+            sender=alice,
         ),
         post(
             f"{HELD.capitalize()} budget leak",
@@ -279,7 +303,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     with running(settings) as gateway:
         for message in posts:
             sender = message["From"].addresses[0].addr_spec
-            reply = gateway.send(message.as_bytes(), [str(message["To"])], sender=sender)
+            envelope = [str(message["To"])]
+            if message["Message-ID"] == "<bcc@example.com>":
+                envelope.append(f"secret@{DOMAIN}")
+            reply = gateway.send(message.as_bytes(), envelope, sender=sender)
             assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"
 
     app = build_app(settings)

@@ -29,6 +29,7 @@ from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
+from gateway.threads.audience import audience
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
 from gateway.threads.rules import candidates
@@ -79,6 +80,7 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
             references,
             in_reply_to,
             [community.id for community in ctx.communities],
+            audience((c.id, c.visibility) for c in ctx.communities),
         )
         thread_message(
             batch,
