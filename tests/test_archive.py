@@ -231,6 +231,24 @@ def test_attachments_are_published_under_safe_names(app: App, site: Path) -> Non
     assert f"../../files/{digest[:2]}/{digest}/escape.html.download" in page
 
 
+def test_an_xhtml_attachment_is_published_as_a_download_under_its_name(
+    app: App, site: Path
+) -> None:
+    community(app, "design")
+    script = b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'
+    mail = post("Report", "See attached.\n", message_id=new_message_id())
+    mail.add_attachment(script, maintype="application", subtype="xhtml+xml", filename="report.xhtm")
+    ingest(app, mail)
+
+    build(app, site)
+
+    digest = hashlib.sha256(script).hexdigest()
+    assert (site / "files" / digest[:2] / digest / "report.xhtm.download").exists()
+    assert not (site / "files" / digest[:2] / digest / "report.xhtm").exists()
+    [page] = thread_pages(site).values()
+    assert '/report.xhtm.download" download="report.xhtm">report.xhtm</a>' in page
+
+
 def test_remote_images_reach_neither_pages_nor_feeds_whatever_their_spelling(
     app: App, site: Path
 ) -> None:
