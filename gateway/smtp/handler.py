@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -106,6 +107,12 @@ class GatewaySMTP(SMTP):
             return
         try:
             await super().smtp_DATA(arg)
+        except asyncio.CancelledError as cancelled:
+            # The session ended during DATA. aiosmtpd's frame, kept by this exception's
+            # traceback, still holds what arrived, in a reference cycle (task, protocol,
+            # streams) that only a full garbage collection would free: free it now.
+            traceback.clear_frames(cancelled.__traceback__)
+            raise
         finally:
             budget.release(size)
 

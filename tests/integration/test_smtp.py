@@ -207,6 +207,32 @@ def test_data_past_max_data_memory_gets_452_until_memory_is_free(
         assert len(stored(seeded)) == 2
 
 
+def test_a_session_lost_during_data_gives_its_memory_back(seeded: App, settings: Settings) -> None:
+    mail = crlf(post(body="x" * 1000 + "\n").as_bytes())
+    with server_with(settings, max_message_size=1024 * 1024, max_data_memory=1024 * 1024) as server:
+        lost = server.client()
+        lost.ehlo()
+        lost.mail("alice@example.com")
+        lost.rcpt(f"design@{DOMAIN}")
+        assert lost.docmd("DATA")[0] == 354
+        lost.send(mail[:500])
+        lost.close()  # gone without a word, in the middle of its DATA
+
+        wait_for(lambda: _data_taken(server), what="the lost session's memory to come back")
+
+
+def _data_taken(server: RunningGateway) -> bool:
+    with server.client() as smtp:
+        smtp.ehlo()
+        smtp.mail("alice@example.com")
+        smtp.rcpt(f"design@{DOMAIN}")
+        code, _ = smtp.docmd("DATA")
+        if code == 354:
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        return code == 354
+
+
 # --- what is stored
 
 
