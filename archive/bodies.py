@@ -16,12 +16,10 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from archive.snapshot import MessageBody
+from gateway.mail.sanitize import without_remote_images
 
 URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
-# Remote images are trackers as often as pictures: the pages' policy blocks them, and
-# feed readers, which do not apply it, never get them.
-REMOTE_SRC = re.compile(r'(<img\b[^>]*?\bsrc=")(?:https?:)?//[^"]*(")', re.IGNORECASE)
 BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
 BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
 # Quoted lines ("> ...") and the attribution line before them ("On ..., X wrote:").
@@ -68,7 +66,9 @@ def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> st
         url = escape(file_url(attachment.sha256, attachment.filename))
         return f"{match.group(1)}{url}{match.group(3)}"
 
-    return CID_SRC.sub(replace, REMOTE_SRC.sub(r"\1\2", body.body_html))
+    # Remote images are trackers as often as pictures: the pages' policy blocks them,
+    # and feed readers, which do not apply it, never get them.
+    return CID_SRC.sub(replace, without_remote_images(body.body_html))
 
 
 def shown_inline(body: MessageBody) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -32,7 +33,7 @@ def queue() -> None:
     multiple=True,
     help="Only these statuses (repeatable). [default: pending, sending, failed]",
 )
-@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--limit", type=numbers.LIMIT, default=1000, show_default=True)
 @json_option
 @pass_state
 def list_(state: CliState, statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
@@ -61,7 +62,7 @@ def list_(state: CliState, statuses: tuple[str, ...], limit: int, as_json: bool)
 
 
 @queue.command()
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=numbers.ID)
 @pass_state
 def retry(state: CliState, ids: tuple[int, ...]) -> None:
     """Make deliveries due now: the IDs given, or every pending and failed one.

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -39,7 +40,9 @@ def _count(count: int, word: str) -> str:
 
 @click.command()
 @click.argument("query")
-@click.option("--limit", default=LIMIT, show_default=True, help="How many people to list.")
+@click.option(
+    "--limit", type=numbers.LIMIT, default=LIMIT, show_default=True, help="How many people to list."
+)
 @json_option
 @pass_state
 def experts(state: CliState, query: str, limit: int, as_json: bool) -> None:

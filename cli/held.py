@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -49,7 +50,7 @@ def why(reasons: dict[str, list[str]]) -> str:
 
 
 @held.command()
-@click.argument("ids", nargs=-1, required=True, type=int)
+@click.argument("ids", nargs=-1, required=True, type=numbers.ID)
 @pass_state
 def approve(state: CliState, ids: tuple[int, ...]) -> None:
     """Publish held posts and deliver them as if they had just arrived; all or none."""
@@ -63,7 +64,7 @@ def approve(state: CliState, ids: tuple[int, ...]) -> None:
 
 
 @held.command()
-@click.argument("ids", nargs=-1, required=True, type=int)
+@click.argument("ids", nargs=-1, required=True, type=numbers.ID)
 @click.option("--reason", default="", help="Told to the author.")
 @pass_state
 def reject(state: CliState, ids: tuple[int, ...], reason: str) -> None:

@@ -7,6 +7,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy import update
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -54,7 +55,13 @@ def list_(state: CliState, as_json: bool) -> None:
 
 
 @inbox.command()
-@click.option("--limit", default=50, show_default=True, help="How many, the most recent first.")
+@click.option(
+    "--limit",
+    type=numbers.LIMIT,
+    default=50,
+    show_default=True,
+    help="How many, the most recent first.",
+)
 @json_option
 @pass_state
 def discarded(state: CliState, limit: int, as_json: bool) -> None:
@@ -78,7 +85,7 @@ def discarded(state: CliState, limit: int, as_json: bool) -> None:
 
 
 @inbox.command()
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=numbers.ID)
 @pass_state
 def retry(state: CliState, ids: tuple[int, ...]) -> None:
     """Let the pipeline try mail again (all that failed, or the IDs given).

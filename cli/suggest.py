@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -30,7 +31,9 @@ def why(reasons: list[dict[str, Any]]) -> str:
 
 @click.command()
 @click.argument("email")
-@click.option("--limit", default=LIMIT, show_default=True, help="How many communities.")
+@click.option(
+    "--limit", type=numbers.LIMIT, default=LIMIT, show_default=True, help="How many communities."
+)
 @json_option
 @pass_state
 def suggest(state: CliState, email: str, limit: int, as_json: bool) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from cli import numbers
 from cli.output import emit_json
 from cli.output import emit_table
 from cli.output import json_option
@@ -24,7 +25,7 @@ def thread() -> None:
 
 @thread.command("list")
 @click.argument("slug")
-@click.option("--limit", type=click.IntRange(min=1), help="Only the N most recently active.")
+@click.option("--limit", type=numbers.LIMIT, help="Only the N most recently active.")
 @json_option
 @pass_state
 def list_(state: CliState, slug: str, limit: int | None, as_json: bool) -> None:
@@ -50,7 +51,7 @@ def list_(state: CliState, slug: str, limit: int | None, as_json: bool) -> None:
 
 
 @thread.command()
-@click.argument("thread_id", metavar="ID", type=int)
+@click.argument("thread_id", metavar="ID", type=numbers.ID)
 @json_option
 @pass_state
 def show(state: CliState, thread_id: int, as_json: bool) -> None:

@@ -12,14 +12,26 @@ from urllib.parse import quote
 
 from gateway.mail.filenames import safe_filename
 
-# A static web server picks a file's type from its extension, so a name a browser
-# would run as a page of the archive's origin (.html, .svg...) is published with
-# ".download" appended: it is then offered as a download, never shown.
-ACTIVE_EXTENSIONS = frozenset(
+# A static web server picks a file's type from its extension, and a browser runs what
+# is typed as HTML, XML (any +xml type, which may carry XHTML and its script), SVG or
+# script as a page of the archive's origin: `report.xhtm` and `process.xpdl` do. So
+# only these extensions, whose types are safe to show or are offered as downloads by
+# Python's mimetypes and nginx's default mime.types alike, are published as they are;
+# every other name gets ".download" appended, an extension no server maps to a type,
+# so it is served as application/octet-stream (tests/test_archive_pages.py checks the
+# list against both tables).
+SAFE_EXTENSIONS = frozenset(
     {
-        ".htm", ".html", ".shtml", ".xht", ".xhtml", ".xml", ".xsl", ".xslt", ".svg",
-        ".svgz", ".js", ".mjs", ".css", ".mht", ".mhtml", ".hta", ".swf", ".wasm",
-        ".appcache", ".manifest", ".webmanifest", ".php", ".cgi", ".pl", ".asp",
+        # images shown inline (never SVG)
+        ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".ico", ".tif", ".tiff", ".avif",
+        # documents
+        ".pdf", ".txt", ".csv", ".rtf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx",
+        ".odt", ".ods", ".odp", ".ics", ".vcf",
+        # archives
+        ".zip", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar",
+        # audio and video
+        ".mp3", ".m4a", ".ogg", ".oga", ".wav", ".flac", ".mp4", ".m4v", ".mov", ".webm",
+        ".avi", ".mpeg", ".mpg",
     }
 )  # fmt: skip
 
@@ -47,8 +59,11 @@ def attachment_path(sha256: str, filename: str, quoted: bool = False) -> str:
 
 
 def published_filename(filename: str) -> str:
-    """The name an attachment is published under: safe in a path and in a browser."""
+    """The name an attachment is published under: safe in a path and in a browser.
+
+    A name without an extension is served as application/octet-stream already."""
     name = safe_filename(filename)
-    if PurePosixPath(name.lower()).suffix in ACTIVE_EXTENSIONS:
+    suffix = PurePosixPath(name.lower()).suffix
+    if suffix and suffix not in SAFE_EXTENSIONS:
         name = f"{name}.download"
     return name

@@ -30,6 +30,9 @@ CONFIG_ENV = "GATEWAY_CONFIG"
 DEFAULT_CONFIG_NAME = "gateway.toml"
 SQLITE_FILE_NAME = "gateway.sqlite3"
 
+# A configuration is a few kilobytes; a larger file is a mistake (or /dev/zero).
+MAX_CONFIG_BYTES = 1024 * 1024
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -52,6 +55,11 @@ class SmtpSettings:
     port: int = 8025
     max_message_size: int = 25 * 1024 * 1024
     max_recipients: int = 100
+    # Sessions open at once; one more is answered 421 4.7.0 and closed.
+    max_sessions: int = 100
+    # Bytes the messages arriving at once may hold in memory. Each DATA reserves
+    # max_message_size; one that does not fit is answered 452 4.3.1 (tried again later).
+    max_data_memory: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -205,10 +213,23 @@ def _port(value: int) -> int:
     return value
 
 
-def _positive(value: int) -> int:
-    if value < 1:
-        raise ValueError(f"must be at least 1, not {value}")
-    return value
+def _between(low: int, high: int) -> Callable[[int], int]:
+    """A whole number from `low` to `high`: beyond, a value breaks what uses it (a token
+    lifetime past year 9999, a size no machine holds) long after the file was read."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}, not {value}")
+        return value
+
+    return check
+
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+HOUR = 3600
+DAY = 24 * HOUR
 
 
 def _not_empty(value: str) -> str:
@@ -290,32 +311,34 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "allowed_domains"): _domains,
     ("smtp", "host"): _not_empty,
     ("smtp", "port"): _port,
-    ("smtp", "max_message_size"): _positive,
-    ("smtp", "max_recipients"): _positive,
+    ("smtp", "max_message_size"): _between(KIB, GIB),
+    ("smtp", "max_recipients"): _between(1, 10_000),
+    ("smtp", "max_sessions"): _between(1, 10_000),
+    ("smtp", "max_data_memory"): _between(MIB, 64 * GIB),
     ("relay", "backend"): _one_of("maildir", "smtp"),
     ("relay", "host"): _not_empty,
     ("relay", "port"): _port,
     ("relay", "security"): _one_of("none", "starttls", "tls"),
     ("relay", "password_env"): _env_name,
-    ("relay", "connections"): _positive,
-    ("relay", "idle_seconds"): _positive,
+    ("relay", "connections"): _between(1, 100),
+    ("relay", "idle_seconds"): _between(1, DAY),
     ("delivery", "envelope"): _one_of("verp", "shared"),
-    ("delivery", "recipients_per_transaction"): _positive,
-    ("delivery", "retry_wait_seconds"): _positive,
-    ("delivery", "retry_hours"): _positive,
-    ("delivery", "max_attachment_size"): _positive,
+    ("delivery", "recipients_per_transaction"): _between(1, 10_000),
+    ("delivery", "retry_wait_seconds"): _between(1, DAY),
+    ("delivery", "retry_hours"): _between(1, 30 * 24),
+    ("delivery", "max_attachment_size"): _between(1, GIB),
     ("delivery", "dmarc_mitigation"): _one_of("none", "rewrite-from"),
-    ("delivery", "bounce_threshold"): _positive,
+    ("delivery", "bounce_threshold"): _between(1, 10_000),
     ("digests", "daily"): _time_of_day,
     ("digests", "weekly"): _day_and_time,
     ("digests", "timezone"): _timezone,
     ("archive", "base_url"): _http_url,
-    ("archive", "rebuild_delay"): _positive,
-    ("archive", "search_interval"): _positive,
-    ("actions", "token_days"): _positive,
-    ("actions", "replies_per_hour"): _positive,
-    ("adoption", "unanswered_after_hours"): _positive,
-    ("adoption", "questions_per_day"): _positive,
+    ("archive", "rebuild_delay"): _between(1, DAY),
+    ("archive", "search_interval"): _between(1, 7 * DAY),
+    ("actions", "token_days"): _between(1, 365),
+    ("actions", "replies_per_hour"): _between(1, 10_000),
+    ("adoption", "unanswered_after_hours"): _between(1, 365 * 24),
+    ("adoption", "questions_per_day"): _between(1, 100),
     ("adoption", "monthly_day"): _day_of_month,
 }
 
@@ -337,17 +360,23 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
     # abspath, not resolve(): a symlinked gateway.toml keeps its own folder as the base.
     path = Path(os.path.abspath(path))
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as file:  # read bounded: it may be /dev/zero or a FIFO
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise SettingsError(f"{path}: configuration file not found") from None
     except OSError as error:
         raise SettingsError(f"{path}: cannot read: {error.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise SettingsError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes, not a configuration")
     try:
         document = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise SettingsError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: invalid TOML: {error}") from None
+    except RecursionError:
+        # tomllib recurses into nested arrays and inline tables (5,000 levels crash it).
+        raise SettingsError(f"{path}: invalid TOML: nested too deeply") from None
     try:
         return settings_from_dict(document, base_dir=path.parent, path=path)
     except SettingsError as error:
@@ -387,6 +416,11 @@ def _build_section(name: str, section_class: type, table: dict[str, Any], base_d
             values[item.name] = check(value) if check else value
         except ValueError as error:
             raise SettingsError(f"[{name}] {item.name}: {error}") from None
+    if name == "smtp" and values["max_data_memory"] < values["max_message_size"]:
+        raise SettingsError(
+            f"[smtp] max_data_memory: must be at least max_message_size"
+            f" ({values['max_message_size']}), not {values['max_data_memory']}"
+        )
     if name == "gateway":
         values["database_url"] = _resolve_sqlite_path(values["database_url"], base_dir)
     return section_class(**values)

@@ -43,6 +43,7 @@ from tests.factories import ingest
 from tests.factories import ingest_post
 from tests.factories import new_message_id
 from tests.factories import post
+from tests.remote_images import REMOTE_IMAGE_SPELLINGS
 
 DOMAIN = "lists.example.com"
 
@@ -328,6 +329,43 @@ def test_attachments_are_published_under_safe_names(app: App, site: Path) -> Non
     assert not list(site.parent.glob("escape*")) and not list(site.glob("escape*"))
     [page] = thread_pages(site).values()
     assert f"../../files/{digest[:2]}/{digest}/escape.html.download" in page
+
+
+def test_an_xhtml_attachment_is_published_as_a_download_under_its_name(
+    app: App, site: Path
+) -> None:
+    community(app, "design")
+    script = b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'
+    mail = post("Report", "See attached.\n", message_id=new_message_id())
+    mail.add_attachment(script, maintype="application", subtype="xhtml+xml", filename="report.xhtm")
+    ingest(app, mail)
+
+    build(app, site)
+
+    digest = hashlib.sha256(script).hexdigest()
+    assert (site / "files" / digest[:2] / digest / "report.xhtm.download").exists()
+    assert not (site / "files" / digest[:2] / digest / "report.xhtm").exists()
+    [page] = thread_pages(site).values()
+    assert '/report.xhtm.download" download="report.xhtm">report.xhtm</a>' in page
+
+
+def test_remote_images_reach_neither_pages_nor_feeds_whatever_their_spelling(
+    app: App, site: Path
+) -> None:
+    community(app, "design")
+    mail = post("Pictures", "See the pictures.\n", message_id=new_message_id())
+    html = "".join(f"<p>{name}: {markup}</p>" for name, markup in REMOTE_IMAGE_SPELLINGS)
+    mail.add_alternative(f"<html><body>{html}</body></html>", subtype="html")
+    ingest(app, mail)
+
+    build(app, site)
+
+    [page] = thread_pages(site).values()
+    assert "&gt; in an earlier attribute" in page  # the body is the HTML one
+    assert "evil" not in page
+    for feed in (site / "feed.atom", site / "c" / "design" / "feed.atom"):
+        assert "in an earlier attribute" in feed.read_text()
+        assert "evil" not in feed.read_text()
 
 
 def test_a_thread_download_is_the_original_mail(app: App, site: Path) -> None:

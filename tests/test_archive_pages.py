@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import mimetypes
 
 from archive import urls
 from archive.bodies import body_html
@@ -14,6 +15,7 @@ from archive.pages import reply_order
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteAttachment
+from gateway.links import SAFE_EXTENSIONS
 from gateway.links import published_filename
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -56,7 +58,56 @@ def test_names_a_browser_would_run_are_published_as_downloads() -> None:
     assert published_filename("report.pdf") == "report.pdf"
     assert published_filename("../../x.HTML") == "x.HTML.download"
     assert published_filename("drawing.svg") == "drawing.svg.download"
+    assert published_filename("report.xhtm") == "report.xhtm.download"
+    assert published_filename("process.XPDL") == "process.XPDL.download"
+    assert published_filename("README") == "README"
     assert urls.attachment("ab" * 32, "a b.pdf").endswith("/a%20b.pdf")
+
+
+# nginx's default conf/mime.types for the published extensions it names; the others
+# get its default_type, application/octet-stream.
+NGINX_TYPES = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".webp": "image/webp", ".bmp": "image/x-ms-bmp", ".ico": "image/x-icon",
+    ".tif": "image/tiff", ".tiff": "image/tiff", ".pdf": "application/pdf",
+    ".txt": "text/plain", ".rtf": "application/rtf", ".doc": "application/msword",
+    ".xls": "application/vnd.ms-excel", ".ppt": "application/vnd.ms-powerpoint",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ".odt": "application/vnd.oasis.opendocument.text",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".odp": "application/vnd.oasis.opendocument.presentation",
+    ".zip": "application/zip", ".7z": "application/x-7z-compressed",
+    ".rar": "application/x-rar-compressed", ".mp3": "audio/mpeg", ".ogg": "audio/ogg",
+    ".m4a": "audio/x-m4a", ".mp4": "video/mp4", ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime", ".webm": "video/webm", ".avi": "video/x-msvideo",
+    ".mpeg": "video/mpeg", ".mpg": "video/mpeg",
+}  # fmt: skip
+
+
+def runs_in_a_browser(content_type: str) -> bool:
+    """A type a browser renders as a document of the origin, or runs as script."""
+    content_type = content_type.lower()
+    return (
+        content_type in ("text/html", "text/xml", "application/xml", "text/xsl", "text/mathml")
+        or content_type.endswith("+xml")
+        or "javascript" in content_type
+        or "ecmascript" in content_type
+    )
+
+
+def test_every_name_a_static_server_types_as_a_page_or_script_is_published_as_a_download() -> None:
+    mimetypes.init()
+    active = [e for e, t in mimetypes.types_map.items() if runs_in_a_browser(t)]
+    assert {".html", ".xhtm", ".xpdl", ".svg", ".js", ".xml"} <= set(active)
+    for extension in active + [".shtml", ".xht", ".mjs", ".atom", ".rss", ".mml", ".xspf"]:
+        assert published_filename(f"a{extension}").endswith(".download"), extension
+    for extension in SAFE_EXTENSIONS:
+        python_type, _ = mimetypes.guess_type(f"a{extension}")
+        assert not runs_in_a_browser(python_type or ""), extension
+        assert not runs_in_a_browser(NGINX_TYPES.get(extension, "")), extension
+        assert published_filename(f"a{extension}") == f"a{extension}"
 
 
 def test_replies_follow_their_parents_whatever_the_arrival_order() -> None:

@@ -276,6 +276,11 @@ def test_an_invalid_role_or_delivery_is_a_usage_error(cli: GatewayCli, args: lis
 # --- import
 
 
+def test_import_of_an_endless_file_is_one_error(cli: GatewayCli) -> None:
+    message = cli.error("member", "import", "design", "/dev/zero")
+    assert message == "Error: /dev/zero: larger than 50 MB, split it into smaller files"
+
+
 def test_import_adds_members_with_their_names(
     cli: GatewayCli, write_file: Callable[..., Path]
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.community import csvfiles
 from gateway.community.csvfiles import MAX_REPORTED_ERRORS
 from gateway.community.csvfiles import CsvTable
 from gateway.community.csvfiles import ImportReport
@@ -230,6 +231,28 @@ def test_missing_file(tmp_path: Path) -> None:
         read(path)
 
     assert str(caught.value) == f"{path}: no such file"
+
+
+def test_a_file_too_large_or_endless_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        patched.setattr(csvfiles, "MAX_CSV_BYTES", 1000)
+        path = tmp_path / "big.csv"
+        path.write_text("email\n" + "someone@example.com\n" * 60)
+        with pytest.raises(InvalidInput, match="larger than"):
+            read_csv(path, COLUMNS, "email")
+
+    with pytest.raises(InvalidInput) as caught:
+        read_csv(Path("/dev/zero"), COLUMNS, "email")
+    assert str(caught.value) == "/dev/zero: larger than 50 MB, split it into smaller files"
+
+
+def test_a_huge_cell_is_one_error_naming_its_line(write_file: WriteFile) -> None:
+    path = write_file("cell.csv", "email,name\na@example.com," + "x" * 200_000 + "\n")
+    with pytest.raises(InvalidInput) as caught:
+        read_csv(path, COLUMNS, "email")
+    assert str(caught.value).startswith(f"{path} line 2: malformed CSV (field larger than")
 
 
 def test_folder_instead_of_file(tmp_path: Path) -> None:

@@ -10,6 +10,8 @@ from gateway.mail.sanitize import ALLOWED_TAGS
 from gateway.mail.sanitize import LINK_REL
 from gateway.mail.sanitize import html_to_text
 from gateway.mail.sanitize import sanitize_html
+from gateway.mail.sanitize import without_remote_images
+from tests.remote_images import REMOTE_IMAGE_SPELLINGS
 
 # Anything that can run script or load a document, whatever survived around it.
 DANGER = re.compile(
@@ -204,3 +206,27 @@ def test_html_to_text_shows_image_alt_text_not_its_data() -> None:
     text = html_to_text('<p>Logo: <img src="data:image/png;base64,iVBORw0KGgo=" alt="ACME"></p>')
     assert "ACME" in text
     assert "base64" not in text
+
+
+@pytest.mark.parametrize(
+    "html", [case[1] for case in REMOTE_IMAGE_SPELLINGS], ids=[c[0] for c in REMOTE_IMAGE_SPELLINGS]
+)
+def test_an_image_source_is_stored_as_the_browser_reads_it(html: str) -> None:
+    """Whatever the spelling, the stored source is the URL the browser would load, so
+    that what reads the stored HTML later sees the remote image for what it is."""
+    assert re.search(r'src="https://evil\.example/\d\.png"', sanitize_html(html))
+
+
+@pytest.mark.parametrize(
+    "html", [case[1] for case in REMOTE_IMAGE_SPELLINGS], ids=[c[0] for c in REMOTE_IMAGE_SPELLINGS]
+)
+def test_remote_images_are_removed_whatever_their_spelling(html: str) -> None:
+    assert "evil" not in without_remote_images(sanitize_html(html))
+    assert "evil" not in without_remote_images(html)  # HTML stored before this check too
+
+
+def test_the_message_own_images_are_kept() -> None:
+    html = '<img src="cid:logo@x"><img src="data:image/png;base64,iVBORw0KGgo="><img src="//x/a">'
+    assert without_remote_images(html) == (
+        '<img src="cid:logo@x"><img src="data:image/png;base64,iVBORw0KGgo="><img>'
+    )

@@ -230,6 +230,26 @@ def test_unreadable_file_is_named(
     assert message.startswith(f"{tmp_path / 'gateway.toml'}: {expected}")
 
 
+def test_deeply_nested_toml_is_one_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path)
+
+    assert str(caught.value) == f"{path}: invalid TOML: nested too deeply"
+
+
+def test_a_huge_or_endless_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_bytes(b"# padding\n" * 200_000)
+
+    with pytest.raises(SettingsError, match="larger than 1048576 bytes"):
+        load_settings(path)
+    with pytest.raises(SettingsError, match="^/dev/zero: larger than 1048576 bytes"):
+        load_settings("/dev/zero")
+
+
 def test_invalid_toml_says_where(load_toml: Callable[[str | bytes], Settings]) -> None:
     with pytest.raises(SettingsError, match=r"line 3"):
         load_toml("[smtp]\nport = 25\nhost = \n")
@@ -267,7 +287,24 @@ def test_bad_structure_names_file_and_section(
         ("smtp", "port", "0", "must be a TCP port from 1 to 65535, not 0"),
         ("smtp", "port", "70000", "must be a TCP port from 1 to 65535, not 70000"),
         ("relay", "port", "-1", "must be a TCP port"),
-        ("smtp", "max_message_size", "0", "must be at least 1"),
+        ("smtp", "max_message_size", "0", "must be from 1024 to 1073741824, not 0"),
+        ("smtp", "max_sessions", "0", "must be from 1 to 10000, not 0"),
+        ("smtp", "max_data_memory", "99999999999999", "must be from 1048576 to"),
+        ("smtp", "max_data_memory", "2000000", "must be at least max_message_size (26214400)"),
+        ("actions", "token_days", "99999999999", "must be from 1 to 365, not 99999999999"),
+        ("actions", "token_days", "0", "must be from 1 to 365, not 0"),
+        ("actions", "replies_per_hour", "-1", "must be from 1 to 10000, not -1"),
+        ("relay", "connections", "100000", "must be from 1 to 100, not 100000"),
+        ("relay", "idle_seconds", "99999999999", "must be from 1 to 86400"),
+        ("delivery", "recipients_per_transaction", "0", "must be from 1 to 10000"),
+        ("delivery", "retry_wait_seconds", "99999999999", "must be from 1 to 86400"),
+        ("delivery", "retry_hours", "99999999999", "must be from 1 to 720"),
+        ("delivery", "max_attachment_size", "99999999999", "must be from 1 to 1073741824"),
+        ("delivery", "bounce_threshold", "0", "must be from 1 to 10000"),
+        ("archive", "rebuild_delay", "99999999999", "must be from 1 to 86400"),
+        ("archive", "search_interval", "0", "must be from 1 to 604800"),
+        ("adoption", "unanswered_after_hours", "99999999999", "must be from 1 to 8760"),
+        ("adoption", "questions_per_day", "1000", "must be from 1 to 100"),
         ("smtp", "host", '"  "', "must not be empty"),
         ("gateway", "language", '"de"', "must be one of 'en', 'fr', not 'de'"),
         ("gateway", "domain", '"lists example"', "'lists example' is not a valid domain"),

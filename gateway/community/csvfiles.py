@@ -18,6 +18,9 @@ from typing import Any
 
 from gateway.errors import InvalidInput
 
+# A directory export of 100,000 people is about 20 MB; a larger file is a mistake (or
+# /dev/zero), refused before it fills the memory.
+MAX_CSV_BYTES = 50 * 1000 * 1000
 # A file with many bad rows (wrong column order, say) lists the first ones only.
 MAX_REPORTED_ERRORS = 20
 
@@ -43,13 +46,20 @@ def read_csv(path: Path, columns: Mapping[str, tuple[str, ...]], required: str) 
     and reported. Raises InvalidInput naming the file (and line) on any problem.
     """
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        with path.open("rb") as file:  # read bounded: it may be a device or a pipe
+            data = file.read(MAX_CSV_BYTES + 1)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path}: is a folder, not a CSV file") from None
+    if len(data) > MAX_CSV_BYTES:
+        raise InvalidInput(
+            f"{path}: larger than {MAX_CSV_BYTES // 1000 // 1000} MB, split it into smaller files"
+        )
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        line = _line_of(path.read_bytes(), error.start)
+        line = _line_of(data, error.start)
         raise InvalidInput(
             f"{path} line {line}: not UTF-8 text (save the file as 'CSV UTF-8')"
         ) from None

@@ -61,6 +61,14 @@ LINK_REL = "nofollow noopener"
 # What browsers ignore inside a URL scheme (bleach's sanitize_uri_value does the same).
 _URL_NOISE = re.compile(r"[`\x00-\x20\x7f-\xa0\s]+")
 _SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
+# What a browser's URL parser drops or rewrites (WHATWG URL Standard, "basic URL
+# parser"): leading and trailing C0 controls and spaces are trimmed, tabs and line
+# breaks anywhere are removed, and a backslash is a slash in http(s) and
+# scheme-relative URLs.
+_URL_EDGES = "".join(map(chr, range(0x21)))
+_URL_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+# The only image sources a built page or feed shows: the message's own parts.
+LOCAL_IMAGE_SCHEMES = frozenset({"cid", "data"})
 
 
 def sanitize_html(html: str) -> str:
@@ -78,6 +86,28 @@ def sanitize_html(html: str) -> str:
         strip=True,
         strip_comments=True,
         filters=[_DropAndMark],
+    )
+    result: str = cleaner.clean(html)
+    return result
+
+
+def without_remote_images(html: str) -> str:
+    """Return sanitized `html` with the source of every image that is not one of the
+    message's own parts (cid:) or an inline raster (data:) removed.
+
+    Remote images are trackers as often as pictures. The decision is made on the
+    parsed attribute value, as the browser will read it (entities decoded, spaces
+    trimmed, backslashes as slashes), never on the markup's spelling.
+    """
+    if "<img" not in html.lower():
+        return html
+    cleaner = Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=_allow_attribute,
+        protocols=LINK_SCHEMES | IMAGE_SCHEMES | {"data"},
+        strip=True,
+        strip_comments=True,
+        filters=[_DropRemoteImages],
     )
     result: str = cleaner.clean(html)
     return result
@@ -108,6 +138,16 @@ def _allow_attribute(tag: str, name: str, value: str) -> bool:
             return IMAGE_DATA_URL.fullmatch(_normalize_url(value)) is not None
         return scheme in IMAGE_SCHEMES
     return True
+
+
+def browser_url(value: str) -> str:
+    """An attribute's URL as a browser reads it: entities decoded, edges trimmed,
+    tabs and line breaks removed, backslashes read as slashes."""
+    url = _URL_TAB_OR_NEWLINE.sub("", unescape(value)).strip(_URL_EDGES)
+    scheme = _scheme(url)
+    if scheme in (None, "http", "https"):
+        url = url.replace("\\", "/")
+    return url
 
 
 def _normalize_url(value: str) -> str:
@@ -142,4 +182,34 @@ class _DropAndMark(Filter):  # type: ignore[misc]  # bleach ships no type hints
             elif not dropped and not depth:
                 if kind == "StartTag" and token["name"] == "a":
                     token.setdefault("data", {})[(None, "rel")] = LINK_REL
+                if kind in ("StartTag", "EmptyTag") and token["name"] == "img":
+                    _canonical_source(token)
                 yield token
+
+
+def _canonical_source(token: dict[str, Any]) -> None:
+    """Store an image's source as the browser reads it, so that what later reads the
+    stored HTML (the archive, the feeds) sees the URL the browser would load."""
+    attributes = token.get("data") or {}
+    if (None, "src") in attributes:
+        attributes[(None, "src")] = browser_url(attributes[(None, "src")])
+
+
+class _DropRemoteImages(Filter):  # type: ignore[misc]  # bleach ships no type hints
+    """Remove the source of each image that is not cid: or an allowed data: URL."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for token in super().__iter__():
+            if token["type"] in ("StartTag", "EmptyTag") and token["name"] == "img":
+                attributes = token.get("data") or {}
+                source = attributes.get((None, "src"))
+                if source is not None and not _is_local_image(browser_url(source)):
+                    del attributes[(None, "src")]
+            yield token
+
+
+def _is_local_image(url: str) -> bool:
+    scheme = _scheme(url)
+    if scheme == "data":
+        return IMAGE_DATA_URL.fullmatch(_normalize_url(url)) is not None
+    return scheme in LOCAL_IMAGE_SCHEMES

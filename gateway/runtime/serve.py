@@ -267,6 +267,8 @@ async def serve(
         max_recipients=settings.smtp.max_recipients,
         lookup=community_lookup(app),
         submit=spool.submit,
+        max_sessions=settings.smtp.max_sessions,
+        max_data_memory=settings.smtp.max_data_memory,
     )
     loop = asyncio.get_running_loop()
     if stop is None:  # before listening: a SIGTERM as soon as the port opens stops us cleanly

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from gateway.ingest.context import InboundMail
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import parse_recipient
 from gateway.smtp import replies
+from gateway.smtp.limits import MemoryBudget
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.smtp.handler")
@@ -67,18 +69,52 @@ class GatewaySMTP(SMTP):
     def connection_made(self, transport: Any) -> None:
         try:
             super().connection_made(transport)
+            if len(self.gateway_handler.connections) >= self.gateway_handler.max_sessions:
+                # Each session costs memory and a slot of the loop: past the cap, the
+                # client is told to come back later, before anything else is said.
+                log.warning("SMTP connection from %s: too many sessions", _peer(transport))
+                self._goodbye(transport, replies.TOO_MANY_CONNECTIONS)
+                return
             self.gateway_handler.connections.add(self)
         except Exception:
             # Nothing has been said yet: say goodbye for now, so the client retries.
             log.exception("SMTP connection from %s: unexpected error", _peer(transport))
-            if self._handler_coroutine is not None:
-                self._handler_coroutine.cancel()  # no 220 after our goodbye
-            transport.write((replies.UNAVAILABLE + "\r\n").encode("ascii"))
-            transport.close()
+            self._goodbye(transport, replies.UNAVAILABLE)
+
+    def _goodbye(self, transport: Any, reply: str) -> None:
+        """Answer `reply` instead of the greeting and close the connection."""
+        if self._handler_coroutine is not None:
+            self._handler_coroutine.cancel()  # no 220 after our goodbye
+        transport.write((reply + "\r\n").encode("ascii"))
+        transport.close()
 
     def connection_lost(self, error: Exception | None) -> None:
         self.gateway_handler.connections.discard(self)
         super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA, entered only if the memory budget has room for the largest
+        message this session may send: it holds the message in memory until the
+        spool has it. Past the budget, 452 4.3.1: the sender's MTA tries again later."""
+        if self.envelope is None or not self.envelope.rcpt_tos or arg:
+            await super().smtp_DATA(arg)  # aiosmtpd's own 503 or 501, nothing read
+            return
+        budget = self.gateway_handler.data_memory
+        size = self.data_size_limit or budget.limit
+        if not budget.reserve(size):
+            log.warning("SMTP DATA from %s: memory budget full", _peer(self.transport))
+            await self.push(replies.INSUFFICIENT_STORAGE)
+            return
+        try:
+            await super().smtp_DATA(arg)
+        except asyncio.CancelledError as cancelled:
+            # The session ended during DATA. aiosmtpd's frame, kept by this exception's
+            # traceback, still holds what arrived, in a reference cycle (task, protocol,
+            # streams) that only a full garbage collection would free: free it now.
+            traceback.clear_frames(cancelled.__traceback__)
+            raise
+        finally:
+            budget.release(size)
 
     async def push(self, status: Any) -> None:
         # aiosmtpd words its size refusals itself; ours carry the enhanced code 5.3.4.
@@ -95,9 +131,13 @@ class GatewayHandler:
         max_recipients: int,
         lookup: CommunityLookup,
         submit: Submit,
+        max_sessions: int = 100,
+        max_data_memory: int = 256 * 1024 * 1024,
     ) -> None:
         self.domain = domain
         self.max_recipients = max_recipients
+        self.max_sessions = max_sessions
+        self.data_memory = MemoryBudget(max_data_memory)
         self.lookup = lookup
         self.submit = submit
         self.connections: set[GatewaySMTP] = set()

@@ -19,4 +19,8 @@ MESSAGE_TOO_BIG = "552 5.3.4 Message too big (at most {limit} bytes)"
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure in the gateway, please try again later"
 # The same at connection time, where a reply other than 220 must close the session.
 UNAVAILABLE = "421 4.3.0 Temporary failure in the gateway, please try again later"
+# At connection time, past [smtp] max_sessions.
+TOO_MANY_CONNECTIONS = "421 4.7.0 Too many connections, try again later"
+# At DATA, when the messages arriving together would pass [smtp] max_data_memory.
+INSUFFICIENT_STORAGE = "452 4.3.1 Insufficient system storage"
 SHUTTING_DOWN = "421 4.3.2 Service shutting down, please try again later"

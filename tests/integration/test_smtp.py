@@ -28,6 +28,7 @@ from gateway.store.models import Policy
 from gateway.store.models import Role
 from tests.conftest import RunningGateway
 from tests.conftest import crlf
+from tests.conftest import wait_for
 from tests.corpus import load
 from tests.corpus import needs_corpus
 from tests.corpus import sample
@@ -156,6 +157,80 @@ def test_size_is_advertised_and_oversized_mail_gets_552(seeded: App, settings: S
         assert stored(seeded) == []
         # The server is still there for the next mail.
         assert code_of(server.send(post().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
+
+
+def test_past_max_sessions_a_connection_gets_421_and_the_next_one_is_served(
+    seeded: App, settings: Settings
+) -> None:
+    with server_with(settings, max_sessions=2) as server:
+        first, second = server.client(), server.client()
+        with pytest.raises(smtplib.SMTPConnectError) as refused:
+            server.client()
+        assert f"{refused.value.smtp_code} {refused.value.smtp_error.decode()}" == (
+            replies.TOO_MANY_CONNECTIONS
+        )
+        assert first.noop()[0] == 250 and second.noop()[0] == 250  # the others go on
+        first.quit()
+        wait_for(lambda: _connects(server), what="a session slot to free up")
+        second.quit()
+
+
+def _connects(server: RunningGateway) -> bool:
+    try:
+        server.client().quit()
+    except smtplib.SMTPConnectError:
+        return False
+    return True
+
+
+def test_data_past_max_data_memory_gets_452_until_memory_is_free(
+    seeded: App, settings: Settings
+) -> None:
+    mail = crlf(post(body="x" * 1000 + "\n", message_id="first@example.com").as_bytes())
+    later = crlf(post(body="y\n", message_id="second@example.com").as_bytes())
+    with server_with(settings, max_message_size=1024 * 1024, max_data_memory=1024 * 1024) as server:
+        with server.client() as sending, server.client() as waiting:
+            for smtp in (sending, waiting):
+                smtp.ehlo()
+                smtp.mail("alice@example.com")
+                smtp.rcpt(f"design@{DOMAIN}")
+            assert sending.docmd("DATA")[0] == 354
+            sending.send(mail[:500])  # and not finished yet: the budget is taken
+
+            code, text = waiting.docmd("DATA")
+            assert f"{code} {text.decode()}" == replies.INSUFFICIENT_STORAGE
+
+            sending.send(mail[500:] + b"\r\n.\r\n")
+            assert sending.getreply()[0] == 250
+            assert waiting.data(later)[0] == 250  # the same session, once memory is free
+        server.settle()
+        assert len(stored(seeded)) == 2
+
+
+def test_a_session_lost_during_data_gives_its_memory_back(seeded: App, settings: Settings) -> None:
+    mail = crlf(post(body="x" * 1000 + "\n").as_bytes())
+    with server_with(settings, max_message_size=1024 * 1024, max_data_memory=1024 * 1024) as server:
+        lost = server.client()
+        lost.ehlo()
+        lost.mail("alice@example.com")
+        lost.rcpt(f"design@{DOMAIN}")
+        assert lost.docmd("DATA")[0] == 354
+        lost.send(mail[:500])
+        lost.close()  # gone without a word, in the middle of its DATA
+
+        wait_for(lambda: _data_taken(server), what="the lost session's memory to come back")
+
+
+def _data_taken(server: RunningGateway) -> bool:
+    with server.client() as smtp:
+        smtp.ehlo()
+        smtp.mail("alice@example.com")
+        smtp.rcpt(f"design@{DOMAIN}")
+        code, _ = smtp.docmd("DATA")
+        if code == 354:
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        return code == 354
 
 
 # --- what is stored
