@@ -63,7 +63,7 @@ RECIPIENTS = (
     (f"bounces+ann=example.com@{DOMAIN}", 10),
     (f"nobody@{DOMAIN}", 4),
 )
-IDLE_TIMEOUT = 120.0  # seconds to wait for the gateway to go idle at the end
+STALL_TIMEOUT = 120.0  # seconds without progress after which the gateway is stalled
 _DISPOSITION = re.compile(r" from=(\S+) .*?disposition=(\w+)")
 
 
@@ -305,14 +305,16 @@ class Report:
     deliveries: dict[str, int] = field(default_factory=dict)
     unanswered: int = 0
     peak_mb: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds_sending: float = 0.0
+    seconds_to_idle: float = 0.0
 
     def lines(self) -> list[str]:
         return [
-            f"seed {self.seed}: {self.mails} mails sent in {self.seconds:.0f} s",
+            f"seed {self.seed}: {self.mails} mails sent in {self.seconds_sending:.0f} s, "
+            f"idle {self.seconds_to_idle:.0f} s later",
             f"replies: {dict(sorted(self.replies.items()))}",
             f"250s stored: {self.stored} of {len(self.accepted)} (missing {len(self.missing)})",
-            f"ingest failures: {self.ingest_failures}",
+            f"left in the inbox: {self.ingest_failures}",
             f"tracebacks: {self.tracebacks}",
             f"stalled deliveries: {self.stalled_deliveries} (deliveries {self.deliveries})",
             f"server unanswering checks: {self.unanswered}",
@@ -428,16 +430,25 @@ def _count(database: Path, query: str) -> int:
 
 
 def wait_idle(data: Path) -> None:
-    """Until the inbox is empty (or holds only failed mail) and no delivery is claimed."""
-    deadline = time.monotonic() + IDLE_TIMEOUT
-    quiet_since = None
-    while time.monotonic() < deadline:
+    """Until the inbox holds only failed mail and no delivery is claimed or due, for 3 s.
+
+    Gives up after STALL_TIMEOUT seconds without progress (a stalled round or ingest),
+    however long a backlog takes to drain while it moves.
+    """
+    last: tuple[int, int] | None = None
+    moved_at = time.monotonic()
+    quiet_since: float | None = None
+    while time.monotonic() - moved_at < STALL_TIMEOUT:
         waiting = _count(data / "spool.sqlite3", "SELECT count(*) FROM inbox WHERE attempts = 0")
         busy = _count(
             data / "gateway.sqlite3",
             "SELECT count(*) FROM deliveries WHERE status = 'sending' OR "
             "(status = 'pending' AND next_attempt_at <= datetime('now'))",
         )
+        done = _count(data / "gateway.sqlite3", "SELECT count(*) FROM deliveries WHERE "
+                      "status != 'sending'")  # fmt: skip
+        if (waiting, done) != last:
+            last, moved_at = (waiting, done), time.monotonic()
         if waiting or busy:
             quiet_since = None
         elif quiet_since is None:
@@ -467,6 +478,8 @@ def run(count: int, seed: int, folder: Path, only: int | None = None) -> Report:
             elif not answering(port):
                 report.unanswered += 1
                 print(f"mail {number} ({item.kind}): the server stopped answering", flush=True)
+        sent_at = time.monotonic()
+        report.seconds_sending = sent_at - started
         wait_idle(folder / "data")
         if not answering(port):
             report.unanswered += 1
@@ -475,12 +488,12 @@ def run(count: int, seed: int, folder: Path, only: int | None = None) -> Report:
             data / "gateway.sqlite3", "SELECT count(*) FROM deliveries WHERE status = 'sending'"
         )
         report.ingest_failures = _count(data / "spool.sqlite3", "SELECT count(*) FROM inbox")
+        report.seconds_to_idle = time.monotonic() - sent_at
         with sqlite3.connect(f"file:{data / 'gateway.sqlite3'}?mode=ro", uri=True) as db:
             report.deliveries = dict(
                 db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall()
             )
     report.peak_mb = memory.peaks
-    report.seconds = time.monotonic() - started
     text = log.read_text(errors="replace")
     taken = {m.group(1).lower() for m in _DISPOSITION.finditer(text) if m.group(2) != "failed"}
     report.missing = [sender for sender in report.accepted if sender not in taken]

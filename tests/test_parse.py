@@ -614,3 +614,12 @@ def test_an_unnamed_calendar_part_is_an_attachment_and_nothing_is_printed(
     parsed = parse_message(message(content_type='multipart/mixed; boundary="b"', body=body))
     assert capsys.readouterr() == ("", "")
     assert [a.filename for a in parsed.attachments] == ["attachment.ics"]
+
+
+def test_references_are_kept_once_each_and_trimmed_to_the_root_and_the_nearest() -> None:
+    ids = " ".join(f"<r{n}@example.com>" for n in range(300))
+    repeated = "".join(f"References: {ids}\r\n" for _ in range(20))
+    parsed = parse_message(f"From: a@example.com\r\n{repeated}\r\nbody\r\n".encode())
+    assert len(parsed.references) == 100
+    assert parsed.references[0] == "r0@example.com"
+    assert parsed.references[1:] == tuple(f"r{n}@example.com" for n in range(201, 300))
