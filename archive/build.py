@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import defaultdict
@@ -61,6 +62,8 @@ THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
 PER_WORKER = 300
 STATIC = (urls.STYLESHEET, urls.SEARCH_SCRIPT)
+
+log = logging.getLogger("gateway.archive")
 
 
 @dataclass
@@ -235,11 +238,16 @@ class SiteBuilder:
             for batch in chunks(threads, THREAD_BATCH):
                 bodies = read_bodies(session, (m.id for t in batch for m in t.messages))
                 for thread in batch:
-                    out.write(urls.page_file(urls.thread(thread.id)), pages.thread(thread, bodies))
-                    out.write(
-                        urls.thread_mbox(thread.id),
-                        mbox(self.app.blobs, thread.messages, self.app.settings.gateway.domain),
-                    )
+                    try:
+                        page = pages.thread(thread, bodies)
+                        download = mbox(
+                            self.app.blobs, thread.messages, self.app.settings.gateway.domain
+                        )
+                    except Exception:  # this thread only: the rest of the site is built
+                        log.exception("thread %d could not be rendered; left out", thread.id)
+                        continue
+                    out.write(urls.page_file(urls.thread(thread.id)), page)
+                    out.write(urls.thread_mbox(thread.id), download)
                 progress.advance(len(batch))
             for job in jobs:
                 if isinstance(job, SiteCommunity):

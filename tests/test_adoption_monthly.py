@@ -9,6 +9,7 @@ import email
 import email.message
 import email.policy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from gateway.adoption.monthly import set_monthly_mail
 from gateway.adoption.months import latest_month
 from gateway.app import App
 from gateway.app import build_app
+from gateway.outbound.composer import Composer
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Delivery
@@ -158,3 +160,21 @@ def test_the_mails_and_the_stats_page_in_french(settings: Settings, tmp_path: Pa
         assert "Messages par service" in page
     finally:
         app.close()
+
+
+def test_a_monthly_mail_that_cannot_be_written_is_set_aside_and_the_others_go_out(
+    network: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = Composer.message
+
+    def broken_for_carol(self: Composer, parts: Any, to: str, *args: Any, **kw: Any) -> Any:
+        # No real monthly mail is known to break its writer: this one is made to.
+        if to == "carol@example.com":
+            raise ValueError("a broken template")
+        return write(self, parts, to, *args, **kw)
+
+    monkeypatch.setattr(Composer, "message", broken_for_carol)
+    report = run_monthly(network, AT)
+    assert [p.address for p in report.planned if p.status == "failed"] == ["carol@example.com"]
+    assert report.count("queued") == 8
+    assert "carol@example.com" not in {address for address, _ in mails(network)}

@@ -475,3 +475,24 @@ def test_a_profile_change_updates_the_directory_and_the_person(app: App, site: P
 
     assert report.people == 1 and report.threads == 0
     assert "Accessibility" in (site / "people" / "index.html").read_text()
+
+
+def test_a_thread_that_cannot_be_rendered_is_left_out_and_the_site_is_built(
+    app: App, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    community(app, "design")
+    ingest_post(app, "design", subject="Broken")
+    ingest_post(app, "design", subject="Fine")
+    render = build_module.Pages.thread
+
+    def thread(self: Any, job: Any, bodies: Any) -> str:
+        # No real thread is known to break its page: this one is made to.
+        if job.subject == "Broken":
+            raise ValueError("a broken template")
+        return str(render(self, job, bodies))
+
+    monkeypatch.setattr(build_module.Pages, "thread", thread)
+    build(app, site)
+    pages = list(thread_pages(site).values())
+    assert len(pages) == 1 and "Fine</h1>" in pages[0]
+    assert "Fine" in (site / "c" / "design" / "index.html").read_text()

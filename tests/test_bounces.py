@@ -16,6 +16,7 @@ from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.mail.recipients import parse_recipient
+from gateway.outbound import bounces
 from gateway.outbound.bounces import count_bounce
 from gateway.outbound.bounces import count_refusals
 from gateway.outbound.bounces import handle_bounces
@@ -185,6 +186,28 @@ def test_a_bounce_without_a_token_counts_against_the_reported_recipients(
     assert score(session, "user@aol.com") == (2, NOW, None)
     assert score(session, "bob@example.com") == (0, None, None)
     assert handled_at(session, row) == NOW
+
+
+def test_a_bounce_that_cannot_be_counted_is_set_aside_and_the_others_are(
+    session: Session, app: App, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    design_with(session, "bob@example.com", "carol@example.com")
+    broken = bounce_mail(session, app, MAILBOX_FULL, "bob=example.com")
+    fine = bounce_mail(session, app, MAILBOX_FULL, "carol=example.com")
+    count = bounces.count_bounce
+
+    def count_but_bob(session: Session, address: str, *args: object) -> object:
+        # No real bounce is known to break the counting: this one is made to.
+        if address == "bob@example.com":
+            raise ValueError("a broken membership")
+        return count(session, address, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bounces, "count_bounce", count_but_bob)
+    assert handle_bounces(session, app.blobs, app.templates, settings, NOW) == 2
+    assert score(session, "carol@example.com") == (2, NOW, None)
+    assert score(session, "bob@example.com") == (0, None, None)
+    assert handled_at(session, broken) == NOW and handled_at(session, fine) == NOW
+    assert session.get(ActionMail, broken).outcome == "failed"  # type: ignore[union-attr]
 
 
 def test_an_unreadable_bounce_to_a_verp_address_counts_one_point(

@@ -1003,3 +1003,23 @@ def test_a_muted_thread_is_left_out_of_the_readers_digest(two_communities: App) 
     assert "Grids" in bob_text and "Colours" not in bob_text
     assert f"mute+{thread_id}@" not in bob_text and "?subject=mute" in bob_text
     assert "Colours" in plain_text(mail_for(app, "carol@example.com"))
+
+
+def test_a_digest_that_cannot_be_written_is_set_aside_and_the_others_go_out(
+    two_communities: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = two_communities
+    ingest_post(app, "design", subject="Colours", at=DUE - 5 * HOUR)
+    ingest_post(app, "ux", subject="Fonts", at=DUE - 3 * HOUR)
+    write = runner.DigestWriter.mail
+
+    def mail(self: runner.DigestWriter, digest: Any, *args: Any) -> tuple[str, bytes]:
+        # No real digest is known to break its writer: this one is made to.
+        if digest.reader.address == "bob@example.com":
+            raise ValueError("a broken template")
+        return write(self, digest, *args)
+
+    monkeypatch.setattr(runner.DigestWriter, "mail", mail)
+    report = run_digests(app, DAILY, RUN)
+    assert statuses(report) == {"bob@example.com": "failed", "carol@example.com": "queued"}
+    assert [d["recipient"] for d in digest_deliveries(app)] == ["carol@example.com"]

@@ -62,6 +62,19 @@ def test_spooled_mail_is_ingested_once_and_leaves_the_spool(app: App) -> None:
     assert InboxProcessor(app).process_batch() == 0
 
 
+def test_a_large_mail_is_ingested_in_a_batch_of_its_own(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    # Mail of more than 40 bytes goes to the blob store: "a-large-one" does.
+    monkeypatch.setattr(spool_module, "INLINE_LIMIT", 40)
+    spool(app, "one", "two", "a-large-one", "three")
+    processor = InboxProcessor(app)
+    assert [processor.process_batch() for _ in range(4)] == [2, 1, 1, 0]
+    assert stored(app) == ["a-large-one@x", "one@x", "three@x", "two@x"]
+
+
 def test_a_failing_mail_stays_with_its_error_until_retried(
     app: App, gateway_cli: GatewayCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from gateway.mail.filenames import safe_filename
 from gateway.mail.parse import FLAG_CHARSET_FALLBACK
 from gateway.mail.parse import FLAG_MALFORMED
+from gateway.mail.parse import FLAG_TOO_COMPLEX
 from gateway.mail.parse import ParsedAttachment
 from gateway.mail.parse import ParsedMessage
 from gateway.mail.parse import extract_message_ids
@@ -62,7 +63,7 @@ def assert_sane(parsed: ParsedMessage) -> None:
     assert "\r" not in parsed.body_text
     assert_text(parsed.body_html)
     assert not SCRIPTABLE.search(parsed.body_html)
-    assert set(parsed.flags) <= {FLAG_MALFORMED, FLAG_CHARSET_FALLBACK}
+    assert set(parsed.flags) <= {FLAG_MALFORMED, FLAG_CHARSET_FALLBACK, FLAG_TOO_COMPLEX}
     assert list(parsed.flags) == sorted(set(parsed.flags))
     for name, value in parsed.headers.items():
         assert_text(name)
@@ -551,6 +552,7 @@ def test_deep_nesting_falls_back_to_the_headers() -> None:
         "deep@example.com",
     )
     assert FLAG_MALFORMED in parsed.flags
+    assert FLAG_TOO_COMPLEX in parsed.flags  # stored raw and flagged, never walked
     assert parsed.body_text == ""
 
 
@@ -612,3 +614,12 @@ def test_an_unnamed_calendar_part_is_an_attachment_and_nothing_is_printed(
     parsed = parse_message(message(content_type='multipart/mixed; boundary="b"', body=body))
     assert capsys.readouterr() == ("", "")
     assert [a.filename for a in parsed.attachments] == ["attachment.ics"]
+
+
+def test_references_are_kept_once_each_and_trimmed_to_the_root_and_the_nearest() -> None:
+    ids = " ".join(f"<r{n}@example.com>" for n in range(300))
+    repeated = "".join(f"References: {ids}\r\n" for _ in range(20))
+    parsed = parse_message(f"From: a@example.com\r\n{repeated}\r\nbody\r\n".encode())
+    assert len(parsed.references) == 100
+    assert parsed.references[0] == "r0@example.com"
+    assert parsed.references[1:] == tuple(f"r{n}@example.com" for n in range(201, 300))

@@ -33,6 +33,7 @@ from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.store.db import transaction
+from gateway.store.ledger import FAILED
 from gateway.store.ledger import MONTHLY
 from gateway.store.ledger import QUEUED
 from gateway.store.ledger import Entry
@@ -62,7 +63,7 @@ class Planned:
     address: str
     kind: str
     community: str  # the report's community slug; "" for a network mail
-    status: str  # queued, empty (nothing to say), already (sent by an earlier run)
+    status: str  # queued, empty (nothing to say), already (sent by an earlier run), failed
     subject: str = ""
 
 
@@ -180,14 +181,19 @@ def _queue(
             if entry.status != QUEUED:
                 planned.append(Planned(mail.address, mail.kind, slug, entry.status))
                 continue
-            parts = composer.render(TEMPLATES[mail.kind], mail.values)
+            try:
+                parts = composer.render(TEMPLATES[mail.kind], mail.values)
+                opt_out = network if mail.kind == NETWORK else None
+                raw = composer.message(
+                    parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=opt_out
+                )
+            except Exception:  # this mail only, set aside; the others go out
+                log.exception("monthly %s mail for %s failed", mail.kind, mail.address)
+                planned.append(Planned(mail.address, mail.kind, slug, FAILED))
+                continue
             planned.append(Planned(mail.address, mail.kind, slug, QUEUED, parts.subject))
             if dry_run:
                 continue
-            opt_out = network if mail.kind == NETWORK else None
-            raw = composer.message(
-                parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=opt_out
-            )
             deliveries[entry.run_id] = enqueue_mail(
                 session, mail.address, raw, TEMPLATES[mail.kind], now, person_id=mail.person_id
             )

@@ -32,6 +32,7 @@ from gateway.digests.periods import Due
 from gateway.digests.periods import latest_due
 from gateway.store.db import transaction
 from gateway.store.ledger import DIGESTS
+from gateway.store.ledger import FAILED
 from gateway.store.ledger import QUEUED
 from gateway.store.ledger import Entry
 from gateway.store.ledger import Tally
@@ -63,7 +64,7 @@ class Planned:
     period: str
     messages: int
     subject: str
-    status: str  # queued, empty, already (another run queued it first)
+    status: str  # queued, empty, already (another run queued it first), failed
     text: str = ""
 
 
@@ -120,15 +121,22 @@ def run_digests(
             )
             writer.new_window(news.communities)
             for item in items:
-                digest = assemble(
-                    item.reader,
-                    news,
-                    cadence,
-                    item.due.period,
-                    start,
-                    end,
-                    app.settings.adoption.questions_per_day,
-                )
+                try:
+                    digest = assemble(
+                        item.reader,
+                        news,
+                        cadence,
+                        item.due.period,
+                        start,
+                        end,
+                        app.settings.adoption.questions_per_day,
+                    )
+                except Exception:  # this reader's digest only; tried again next run
+                    log.exception("digest for %s could not be assembled", item.reader.address)
+                    report.planned.append(
+                        Planned(item.reader.address, item.due.period, 0, "", FAILED)
+                    )
+                    continue
                 if dry_run:
                     report.planned.append(_preview(writer, digest, names))
                 else:
@@ -260,7 +268,12 @@ def _queue(
             if recorded.status != QUEUED:
                 planned.append(Planned(reader.address, digest.period, 0, "", recorded.status))
             else:
-                subject, raw = writer.mail(digest, names, now)
+                try:
+                    subject, raw = writer.mail(digest, names, now)
+                except Exception:  # one reader's digest, set aside; the others go out
+                    log.exception("digest for %s %s failed", reader.address, digest.period)
+                    planned.append(Planned(reader.address, digest.period, 0, "", FAILED))
+                    continue
                 planned.append(
                     Planned(reader.address, digest.period, digest.message_count, subject, QUEUED)
                 )

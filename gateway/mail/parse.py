@@ -43,6 +43,7 @@ from gateway.mail.charsets import header_text
 from gateway.mail.filenames import safe_filename
 from gateway.mail.sanitize import html_to_text
 from gateway.mail.sanitize import sanitize_html
+from gateway.mail.structure import too_complex
 
 log = logging.getLogger("gateway.ingest")
 
@@ -50,9 +51,12 @@ _FEED_CHUNK = 64 * 1024
 
 FLAG_MALFORMED = "malformed"  # parser defects, or a part that could not be read
 FLAG_CHARSET_FALLBACK = "charset-fallback"  # a text part did not decode as declared
+# Nested or split past gateway.mail.structure's bounds: only the headers were read.
+FLAG_TOO_COMPLEX = "too-complex"
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_MESSAGE_ID_LENGTH = 998  # RFC 5322 section 2.1.1: no line is longer
+MAX_REFERENCES = 100  # ids kept from References (the root and the nearest ancestors)
 
 # Unnamed parts of a signature or encryption envelope (RFC 3156, RFC 8551).
 _ENVELOPE_TYPES = frozenset(
@@ -105,12 +109,14 @@ class ParsedMessage:
     body_text: str  # text/plain parts, or the HTML as text when there is none
     body_html: str  # text/html parts, sanitized
     attachments: tuple[ParsedAttachment, ...]
-    flags: tuple[str, ...]  # FLAG_MALFORMED, FLAG_CHARSET_FALLBACK, sorted
+    flags: tuple[str, ...]  # FLAG_MALFORMED, FLAG_CHARSET_FALLBACK, FLAG_TOO_COMPLEX, sorted
     headers: Mapping[str, str] = dataclasses.field(hash=False)  # lowercased name -> first value
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse `raw` leniently. Never raises; trouble adds FLAG_MALFORMED to flags."""
+    if too_complex(raw):
+        return _parse(raw, full=False, extra_flag=FLAG_TOO_COMPLEX)
     try:
         return _parse(raw, full=True)
     except Exception:  # mail-parser gives up on deep nesting (MailParserRecursionError)
@@ -143,9 +149,9 @@ def extract_message_ids(value: str) -> tuple[str, ...]:
     )
 
 
-def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
+def _parse(raw: bytes, *, full: bool, extra_flag: str = "") -> ParsedMessage:
     """One attempt: the whole message, or (after a failure) its headers only."""
-    flags: set[str] = set()
+    flags: set[str] = {extra_flag} if extra_flag else set()
     if full:
         message = _parse_tree(raw)
     else:
@@ -172,7 +178,7 @@ def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
         from_name=from_name,
         date=_date(headers.get("date")),
         in_reply_to=extract_message_ids(" ".join(values.get("in-reply-to", []))),
-        references=extract_message_ids(" ".join(values.get("references", []))),
+        references=_bounded_references(extract_message_ids(" ".join(values.get("references", [])))),
         thread_index=values.get("thread-index", [""])[0],
         body_text=clean_text(body_text),
         body_html=clean_text(body_html),
@@ -180,6 +186,16 @@ def _parse(raw: bytes, *, full: bool) -> ParsedMessage:
         flags=tuple(sorted(flags)),
         headers=MappingProxyType(headers),
     )
+
+
+def _bounded_references(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """References without repeats, at most MAX_REFERENCES: the first (the thread's
+    root) and the last ones (the nearest ancestors), as RFC 5322 section 3.6.4 trims
+    them. 2,000 repeated ids in a 13 KB header took the inbox processor to 340 MB."""
+    unique = tuple(dict.fromkeys(ids))
+    if len(unique) <= MAX_REFERENCES:
+        return unique
+    return (unique[0], *unique[-(MAX_REFERENCES - 1) :])
 
 
 def _guarded(convert: Callable[[str], str], html: str, flags: set[str]) -> str:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.mail.structure import too_complex
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import wrap_with_part
 
@@ -49,11 +50,17 @@ LinkText = Callable[[str, str, int], str]
 def rewrite_body(
     entity: bytes, footer: Footer, max_attachment_size: int, link_text: LinkText
 ) -> bytes:
-    """The MIME entity (Content-* fields, blank line, body) as readers get it."""
-    message = email.parser.BytesParser(policy=_POLICY).parsebytes(entity)
-    if any(part.get_content_type() in _SEALED_TYPES for part in message.walk()):
+    """The MIME entity (Content-* fields, blank line, body) as readers get it.
+
+    An entity past gateway.mail.structure's bounds is never parsed: the stdlib would
+    exhaust its stack on it. It goes as it came, like a sealed one.
+    """
+    if too_complex(entity):
         return wrap_with_part(entity, _footer_part(footer.text))
     try:
+        message = email.parser.BytesParser(policy=_POLICY).parsebytes(entity)
+        if any(part.get_content_type() in _SEALED_TYPES for part in message.walk()):
+            return wrap_with_part(entity, _footer_part(footer.text))
         assert isinstance(message, email.message.EmailMessage)
         _replace_large_attachments(message, max_attachment_size, link_text)
         if not _add_footers(message, footer):

@@ -59,7 +59,11 @@ def handle_bounces(
     now: dt.datetime,
     limit: int = 100,
 ) -> int:
-    """Act on up to `limit` unhandled bounce mails; return how many were handled."""
+    """Act on up to `limit` unhandled bounce mails; return how many were handled.
+
+    Each in a savepoint of its own: one that cannot be read or counted is set aside
+    (outcome "failed") and the others are still counted.
+    """
     rows = session.scalars(
         select(ActionMail)
         .where(ActionMail.action == ActionKind.BOUNCES, ActionMail.handled_at.is_(None))
@@ -67,9 +71,14 @@ def handle_bounces(
         .limit(limit)
     ).all()
     for row in rows:
-        for address, points, reason in _failures(row, blobs):
-            for membership in count_bounce(session, address, points, reason, settings, now):
-                _tell_owners(session, templates, settings, membership, reason, now)
+        try:
+            with session.begin_nested():
+                for address, points, reason in _failures(row, blobs):
+                    for membership in count_bounce(session, address, points, reason, settings, now):
+                        _tell_owners(session, templates, settings, membership, reason, now)
+        except Exception:
+            log.exception("bounce %d failed; it is set aside", row.id)
+            row.outcome = "failed"
         row.handled_at = now
     return len(rows)
 

@@ -21,6 +21,7 @@ from email.header import decode_header
 from email.message import Message
 
 from gateway.mail.bounce_scan import scan_bounce
+from gateway.mail.structure import too_complex
 
 log = logging.getLogger("gateway.bounces")
 
@@ -70,6 +71,9 @@ def parse_bounce(raw: bytes, null_sender: bool = False) -> list[BounceReport]:
     `null_sender`: it came with a null envelope sender, so a mailer sent it, whatever
     its headers say."""
     found: dict[str, BounceReport] = {}
+    if too_complex(raw):  # the stdlib would exhaust its stack; no real bounce nests so
+        log.debug("bounce past the structure bounds, not read")
+        return []
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         parts = _parts(msg)

@@ -90,6 +90,29 @@ class DeliveryWorker:
             return 0
         started = time.perf_counter()
         progress = _Progress()
+        try:
+            transactions = await self._deliver(claimed, progress)
+        except Exception as error:
+            # Whatever broke, no claimed row stays "sending": those without an
+            # outcome yet are tried again after the usual wait.
+            log.exception("delivery round failed; its unsent deliveries are retried later")
+            reason = f"4.3.0 the delivery round failed: {error!r}"[:500]
+            known = progress.recorded | {o.delivery.id for o in progress.outcomes}
+            progress.outcomes += [Outcome(c, 451, reason) for c in claimed if c.id not in known]
+            transactions = 0
+        progress.counts.update(self._record(progress))
+        log.info(
+            "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
+            progress.counts[DeliveryResult.SENT],
+            progress.counts[DeliveryResult.RETRY],
+            progress.counts[DeliveryResult.FAILED],
+            transactions,
+            (time.perf_counter() - started) * 1000,
+        )
+        return len(claimed)
+
+    async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
+        """Render, pack and send the claimed deliveries; return how many transactions."""
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
         for key, group in _groups(claimed):
@@ -104,17 +127,7 @@ class DeliveryWorker:
                 transactions += len(envelopes)
                 envelopes, size = [], 0
         await self._send_all(envelopes, progress)
-        transactions += len(envelopes)
-        progress.counts.update(self._record(progress.outcomes))
-        log.info(
-            "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
-            progress.counts[DeliveryResult.SENT],
-            progress.counts[DeliveryResult.RETRY],
-            progress.counts[DeliveryResult.FAILED],
-            transactions,
-            (time.perf_counter() - started) * 1000,
-        )
-        return len(claimed)
+        return transactions + len(envelopes)
 
     async def _send_all(
         self, envelopes: list[tuple[Envelope, Sequence[Claimed]]], progress: _Progress
@@ -124,21 +137,29 @@ class DeliveryWorker:
         for done in asyncio.as_completed([self._send(e, group) for e, group in envelopes]):
             progress.outcomes.extend(await done)
             if time.monotonic() - progress.recorded_at >= RECORD_EVERY:
-                progress.counts.update(self._record(progress.outcomes))
-                progress.outcomes, progress.recorded_at = [], time.monotonic()
+                progress.counts.update(self._record(progress))
+                progress.recorded_at = time.monotonic()
 
     async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
-        replies = await self.relay.send(envelope)
+        try:
+            replies = await self.relay.send(envelope)
+        except Exception as error:  # a relay fault is this envelope's, not the round's
+            log.exception("sending to %d recipients failed", len(group))
+            reason = f"4.3.0 the relay failed: {error!r}"[:500]
+            return [Outcome(c, 451, reason) for c in group]
         return [Outcome(c, r.code, r.text) for c, r in zip(group, replies, strict=True)]
 
-    def _record(self, outcomes: list[Outcome]) -> dict[DeliveryResult, int]:
+    def _record(self, progress: _Progress) -> dict[DeliveryResult, int]:
+        """Record the outcomes not recorded yet, and forget them."""
+        outcomes, progress.outcomes = progress.outcomes, []
         if not outcomes:
             return {}
         now = utcnow()
         with transaction(self.app.sessions) as session:
             counts = record_outcomes(session, outcomes, self.settings.delivery, now)
             count_refusals(session, self.app.templates, self.settings, outcomes, now)
-            return counts
+        progress.recorded.update(o.delivery.id for o in outcomes)
+        return counts
 
     def _pack(
         self, payload: bytes, group: Sequence[Claimed]
@@ -158,7 +179,11 @@ class DeliveryWorker:
             yield Envelope(bounce_address(domain), recipients, payload, xverp=verp), chunk
 
     def _payload(self, key: ContentKey) -> tuple[bytes | None, str]:
-        """What the relay sends for a content, or None and why it cannot be sent."""
+        """What the relay sends for a content, or None and why it cannot be sent.
+
+        A content that cannot be rendered fails its own deliveries only, with the
+        error in their last_error; the rest of the round goes on.
+        """
         message_id, community_id, delivery_id = key
         try:
             with transaction(self.app.read_sessions) as session:
@@ -168,6 +193,9 @@ class DeliveryWorker:
                     rendered = self._render_post(session, message_id, community_id)
         except BlobNotFound:
             return None, "5.3.0 the post's stored copy is missing"
+        except Exception as error:
+            log.exception("message %d could not be rendered; its deliveries fail", message_id)
+            return None, f"5.3.0 the mail could not be rendered: {error!r}"[:500]
         if rendered is None:
             return None, "5.3.0 the mail or its community is no longer stored"
         return self.relay.payload(rendered), ""
@@ -214,6 +242,7 @@ class _Progress:
     """A round's outcomes not recorded yet, and its counts so far."""
 
     outcomes: list[Outcome] = field(default_factory=list)
+    recorded: set[int] = field(default_factory=set)  # ids of the deliveries recorded
     counts: Counter[DeliveryResult] = field(default_factory=Counter)
     recorded_at: float = field(default_factory=time.monotonic)
 

@@ -33,6 +33,7 @@ from gateway.store.sql import insert_if_new
 QUEUED = "queued"  # recorded by this run: its mail is queued
 EMPTY = "empty"  # recorded by this run, with nothing to say: no mail
 ALREADY = "already"  # recorded before, by another run: not sent again
+FAILED = "failed"  # could not be written (logged with its error): set aside, not sent
 
 
 class _HasStatus(Protocol):
