@@ -44,6 +44,10 @@ class GatewaySettings:
     database_url: str = ""
     language: str = "en"
     allowed_domains: tuple[str, ...] = ()
+    # Markers of automatic mail besides those the gateway knows (gateway.mail.headers):
+    # "Name" (any value) or "Name: value". Posts with one are discarded; action mail
+    # with one is neither answered nor acted on.
+    automatic_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,16 @@ def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_domain(item) for item in value)
 
 
+def _header_markers(value: tuple[str, ...]) -> tuple[str, ...]:
+    for marker in value:
+        name = marker.partition(":")[0].strip()
+        if not re.fullmatch(r"[!-9;-~]+", name):
+            raise ValueError(
+                f"each item must be a header name or 'Name: value' (e.g. 'X-Robot'), not {marker!r}"
+            )
+    return tuple(value)
+
+
 def _database_url(value: str) -> str:
     if not value:
         return value
@@ -288,6 +302,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "database_url"): _database_url,
     ("gateway", "language"): _one_of("en", "fr"),
     ("gateway", "allowed_domains"): _domains,
+    ("gateway", "automatic_headers"): _header_markers,
     ("smtp", "host"): _not_empty,
     ("smtp", "port"): _port,
     ("smtp", "max_message_size"): _positive,

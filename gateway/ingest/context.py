@@ -57,6 +57,7 @@ class IngestContext:
     blobs: BlobWriter
     domain: str
     allowed_domains: tuple[str, ...] = ()
+    automatic_headers: tuple[str, ...] = ()  # [gateway] automatic_headers
     cache: BatchCache = field(default_factory=BatchCache)
     # parse
     parsed: ParsedMessage | None = None
