@@ -153,7 +153,12 @@ def test_every_action_kind_is_acted_on_but_those_kept_for_others() -> None:
 
 def test_every_pending_action_has_its_confirmation() -> None:
     assert set(confirm.CONFIRMED) == set(PendingAction)
-    assert confirm.ON_MEMBERSHIP == {PendingAction.JOIN, PendingAction.ADMIT, PendingAction.LEAVE}
+    assert confirm.ON_MEMBERSHIP == {
+        PendingAction.JOIN,
+        PendingAction.ADMIT,
+        PendingAction.LEAVE,
+        PendingAction.DELIVERY,
+    }
 
 
 @pytest.mark.parametrize("language", ["en", "fr"])

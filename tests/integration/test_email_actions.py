@@ -77,6 +77,9 @@ WORDS = {
         "rejected": "Your post was not published",
         "muted": "Thread muted",
         "unmuted": "Thread unmuted",
+        "confirm_delivery": "please confirm you want",
+        "confirm_profile": "Please confirm the change to your profile",
+        "confirm_mute": "Please confirm:",
     },
     "fr": {
         "confirm_join": "confirmez votre inscription",
@@ -104,6 +107,9 @@ WORDS = {
         "rejected": "Votre message n'a pas été publié",
         "muted": "Discussion mise en sourdine",
         "unmuted": "Discussion de nouveau suivie",
+        "confirm_delivery": "confirmez que vous voulez",
+        "confirm_profile": "Confirmez la modification de votre profil",
+        "confirm_mute": "Confirmez :",
     },
 }
 
@@ -240,6 +246,9 @@ def test_join_confirm_welcome_delivery_and_leave(mail: Mail, seeded: App) -> Non
     mail.wait(carol, "already")
 
     mail.send(carol, f"design-daily@{DOMAIN}")
+    asked = mail.wait(carol, "confirm_delivery")
+    assert membership(seeded, "design", carol).delivery is DeliveryMode.INSTANT  # type: ignore[union-attr]
+    mail.send(carol, confirm_address(asked))
     changed = mail.wait(carol, "now_daily")
     assert f"design-instant@{DOMAIN}" in text(changed)  # how to undo it
     joined = membership(seeded, "design", carol)
@@ -293,12 +302,17 @@ def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(mail: Mail, s
             return person.monthly_mail
 
     mail.send(bob, f"profile@{DOMAIN}", "monthly off", "Monthly: off")
+    asked = mail.wait(bob, "confirm_profile")
+    assert monthly() is True  # nothing before the reply
+    mail.send(bob, confirm_address(asked))
     mail.wait(bob, "profile")
     assert monthly() is False
     mail.send(bob, f"profile@{DOMAIN}", "mensuel", "Mensuel: oui\nMonthly: maybe")
-    answer = text(mail.wait(bob, "profile", count=2))
+    asked = mail.wait(bob, "confirm_profile", count=2)
+    assert "Monthly: maybe" in text(asked)  # reported, not guessed
+    mail.send(bob, confirm_address(asked))
+    mail.wait(bob, "profile", count=2)
     assert monthly() is True
-    assert "Monthly: maybe" in answer  # reported, not guessed
 
 
 def test_a_private_community_asks_its_owners(mail: Mail, seeded: App) -> None:
@@ -339,6 +353,9 @@ def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
     )
     quoted = "\n> Name: Mallory\n> Expertise: lock picking\n"
     mail.send(bob, f"profile@{DOMAIN}", "profile", lines + quoted)
+    asked = text(mail.wait(bob, "confirm_profile"))
+    assert "Bob Chen" in asked and "Mallory" not in asked  # what will change
+    mail.send(bob, confirm_address(mail.wait(bob, "confirm_profile")))
     answer = text(mail.wait(bob, "profile", count=2))
     assert "Bob Chen" in answer
     with transaction(seeded.read_sessions) as session:
@@ -352,7 +369,7 @@ def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
     )
     assert interests == (["cycling"] if language == "en" else ["vélo"])
     # The unknown line is reported, the quoted ones are ignored.
-    assert ("Favourite colour: blue" if language == "en" else "Couleur préférée: bleu") in answer
+    assert ("Favourite colour: blue" if language == "en" else "Couleur préférée: bleu") in asked
     assert "Mallory" not in answer and "lock picking" not in answer
 
 
@@ -496,6 +513,10 @@ def test_mute_and_unmute_a_thread(mail: Mail, seeded: App) -> None:
     [mute] = [w for w in text(copy).split() if w.startswith("mailto:mute+")]
     mute_address = mute.removeprefix("mailto:").split("?")[0]
     mail.send("bob@example.com", mute_address, "mute")
+    asked = mail.wait("bob@example.com", "confirm_mute")
+    with transaction(seeded.read_sessions) as session:
+        assert session.scalars(select(ThreadMute)).all() == []  # nothing before the reply
+    mail.send("bob@example.com", confirm_address(asked))
     muted = mail.wait("bob@example.com", "muted")
     with transaction(seeded.read_sessions) as session:
         assert len(session.scalars(select(ThreadMute)).all()) == 1
@@ -507,6 +528,7 @@ def test_mute_and_unmute_a_thread(mail: Mail, seeded: App) -> None:
     assert unmute in text(muted)
     assert "http://localhost:8000/t/" in text(muted)
     mail.send("bob@example.com", unmute, "unmute")
+    mail.send("bob@example.com", confirm_address(mail.wait("bob@example.com", "confirm_mute", 2)))
     mail.wait("bob@example.com", "unmuted")
     with transaction(seeded.read_sessions) as session:
         assert session.scalars(select(ThreadMute)).all() == []
@@ -600,6 +622,94 @@ def test_a_leave_through_a_trusted_relay_needs_no_confirmation(
         mail.wait("bob@example.com", "left")
     assert membership(seeded, "design", "bob@example.com") is None
     assert membership(seeded, "design", "alice@example.com") is not None
+
+
+AUTHENTICATED = (
+    "mx.company.example; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"
+)
+
+
+def forged(mail: Mail, sender: str, to: str, body: str = "\n", envelope: str = "eve@example.org",
+           **headers: str) -> None:  # fmt: skip
+    """A mail whose From is `sender`, sent by someone else (another envelope sender)."""
+    message = post("change", body, message_id=new_message_id(), sender=sender, to=to, **headers)
+    answer = mail.gateway.send(message.as_bytes(), [to], sender=envelope)
+    assert answer.startswith("250"), answer
+
+
+def profile_name(app: App, address: str) -> str:
+    with transaction(app.read_sessions) as session:
+        person = find_person(session, address)
+        return person.name if person is not None else ""
+
+
+@pytest.mark.parametrize("language", ["en"])
+def test_a_forged_from_changes_nothing_and_the_address_is_asked(mail: Mail, seeded: App) -> None:
+    """Issue 16: anyone could rename anyone (shown on the public archive), and change
+    their delivery, mutes and monthly mail. An Authentication-Results header means
+    nothing from a relay that is not trusted."""
+    bob = "bob@example.com"
+    mail.send("alice@example.com", f"design@{DOMAIN}", "Colours", "Blue?")
+    wait_for(lambda: len(mail.to(bob)) == 1)
+    [mute] = [w for w in text(mail.to(bob)[0]).split() if w.startswith("mailto:mute+")]
+    for to, body in [
+        (f"profile@{DOMAIN}", "Name: Mallory\nBio: I was hacked.\nMonthly: off\n"),
+        (f"design-nomail@{DOMAIN}", "\n"),
+        (mute.removeprefix("mailto:").split("?")[0], "\n"),
+    ]:
+        forged(mail, bob, to, body, Authentication_Results=AUTHENTICATED)
+    asked = mail.wait(bob, "confirm_profile")
+    assert "Mallory" in text(asked)  # what will change, before it does
+    mail.wait(bob, "confirm_delivery")
+    mail.wait(bob, "confirm_mute")
+    wait_for(lambda: handled(seeded))
+    assert profile_name(seeded, bob) != "Mallory"
+    with transaction(seeded.read_sessions) as session:
+        person = find_person(session, bob)
+        assert person is not None and person.monthly_mail is True
+        assert session.scalars(select(ThreadMute)).all() == []
+    assert membership(seeded, "design", bob).delivery is DeliveryMode.INSTANT  # type: ignore[union-attr]
+    assert not mail.to("eve@example.org")
+    mail.send(bob, confirm_address(asked))  # bob himself says yes
+    mail.wait(bob, "profile")
+    assert profile_name(seeded, bob) == "Mallory"
+
+
+def test_an_authenticated_change_through_a_trusted_relay_applies_at_once(
+    seeded: App, settings: Settings, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    bob, carol = "bob@example.com", "carol@example.com"
+    with running(configured(settings, port, "en", trusted_relays=("127.0.0.1",))) as gateway:
+        mail = Mail(gateway, handler, "en")
+        # The relay checked DKIM and DMARC for example.com: the envelope (a forwarder's,
+        # say) need not be the From.
+        forged(mail, bob, f"profile@{DOMAIN}", "Name: Bob Chen\n", envelope="srs@fwd.example.net",
+               Authentication_Results=AUTHENTICATED)  # fmt: skip
+        mail.wait(bob, "profile")
+        assert profile_name(seeded, bob) == "Bob Chen"
+        forged(mail, bob, f"design-daily@{DOMAIN}", envelope="srs@fwd.example.net",
+               Authentication_Results=AUTHENTICATED)  # fmt: skip
+        mail.wait(bob, "now_daily")
+        assert membership(seeded, "design", bob).delivery is DeliveryMode.DAILY  # type: ignore[union-attr]
+        # Envelope and From the same, as a relay that checks senders vouches: at once too.
+        mail.send(bob, f"design-weekly@{DOMAIN}")
+        wait_for(lambda: membership(seeded, "design", bob).delivery is DeliveryMode.WEEKLY)  # type: ignore[union-attr]
+        # A signature of another domain, or a pass only in a lower header: asked.
+        for results in [
+            "mx.company.example; dkim=pass header.d=evil.org",
+            "mx.company.example; dmarc=fail header.from=example.com",
+        ]:
+            forged(mail, bob, f"profile@{DOMAIN}", "Name: Mallory\n", envelope=carol,
+                   Authentication_Results=results)  # fmt: skip
+        relay_says = "mx.company.example; none"
+        lower = post("change", "Name: Mallory\n", message_id=new_message_id(), sender=bob,
+                     to=f"profile@{DOMAIN}", Authentication_Results=relay_says)  # fmt: skip
+        lower["Authentication-Results"] = AUTHENTICATED  # below the relay's: the sender's own
+        gateway.send(lower.as_bytes(), [f"profile@{DOMAIN}"], sender=carol)
+        mail.wait(bob, "confirm_profile", count=3)
+        wait_for(lambda: handled(seeded))
+    assert profile_name(seeded, bob) == "Bob Chen"
 
 
 def test_an_action_address_never_publishes_a_post(mail: Mail, seeded: App) -> None:
