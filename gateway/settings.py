@@ -119,8 +119,9 @@ class ActionSettings:
     token_days: int = 7
     # Most answers the email actions send one address in an hour; past it, silence.
     replies_per_hour: int = 10
-    # SMTP peers (IP addresses) that check senders: a leave from the member's own
-    # address through one of them takes effect without a confirmation.
+    # SMTP peers (IP addresses) that check senders: a change on someone's behalf
+    # (leave, delivery, mute, profile) through one of them takes effect without a
+    # confirmation when it vouches for the From (gateway.actions.on_behalf).
     trusted_relays: tuple[str, ...] = ()
 
 
