@@ -40,7 +40,7 @@ def run(ctx: IngestContext) -> None:
     if is_delivery_report(headers, ctx.mail.mail_from) or _mailer_reports_failures(ctx):
         ctx.is_report = True
         return
-    if _from_our_address(ctx):
+    if _from_our_address(ctx) and not ctx.mail.own:
         raise Discard(DiscardReason.OWN_ADDRESS)
     if is_auto_reply(headers, ctx.automatic_headers):
         raise Discard(DiscardReason.AUTO_REPLY)
