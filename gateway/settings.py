@@ -47,6 +47,10 @@ class GatewaySettings:
     database_url: str = ""
     language: str = "en"
     allowed_domains: tuple[str, ...] = ()
+    # Markers of automatic mail besides those the gateway knows (gateway.mail.headers):
+    # "Name" (any value) or "Name: value". Posts with one are discarded; action mail
+    # with one is neither answered nor acted on.
+    automatic_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,9 @@ class ActionSettings:
     token_days: int = 7
     # Most answers the email actions send one address in an hour; past it, silence.
     replies_per_hour: int = 10
-    # SMTP peers (IP addresses) that check senders: a leave from the member's own
-    # address through one of them takes effect without a confirmation.
+    # SMTP peers (IP addresses) that check senders: a change on someone's behalf
+    # (leave, delivery, mute, profile) through one of them takes effect without a
+    # confirmation when it vouches for the From (gateway.actions.on_behalf).
     trusted_relays: tuple[str, ...] = ()
 
 
@@ -249,6 +254,16 @@ def _domains(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(_domain(item) for item in value)
 
 
+def _header_markers(value: tuple[str, ...]) -> tuple[str, ...]:
+    for marker in value:
+        name = marker.partition(":")[0].strip()
+        if not re.fullmatch(r"[!-9;-~]+", name):
+            raise ValueError(
+                f"each item must be a header name or 'Name: value' (e.g. 'X-Robot'), not {marker!r}"
+            )
+    return tuple(value)
+
+
 def _database_url(value: str) -> str:
     if not value:
         return value
@@ -309,6 +324,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "database_url"): _database_url,
     ("gateway", "language"): _one_of("en", "fr"),
     ("gateway", "allowed_domains"): _domains,
+    ("gateway", "automatic_headers"): _header_markers,
     ("smtp", "host"): _not_empty,
     ("smtp", "port"): _port,
     ("smtp", "max_message_size"): _between(KIB, GIB),

@@ -324,6 +324,8 @@ def test_bad_structure_names_file_and_section(
         ("archive", "base_url", '"http://"', "must be an http:// or https:// URL"),
         ("gateway", "database_url", '"not a url"', "'not a url' is not a database URL"),
         ("gateway", "allowed_domains", '["bad domain"]', "'bad domain' is not a valid domain"),
+        ("gateway", "automatic_headers", '["X Robot"]', "each item must be a header name"),
+        ("gateway", "automatic_headers", '[": yes"]', "each item must be a header name"),
     ],
 )
 def test_bad_setting_names_file_section_and_key(

@@ -1,5 +1,6 @@
 """confirm+TOKEN@: a reply that confirms what its token was issued for (join, leave,
-admitting someone to a private community, approving or rejecting a held post).
+admitting someone to a private community, approving or rejecting a held post, a
+change of profile, delivery or mute asked on the address's behalf).
 
 A forged, used, expired or someone else's token is answered and changes nothing.
 """
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.actions import delivery
 from gateway.actions import membership_changes
 from gateway.actions import moderation
+from gateway.actions import mute
+from gateway.actions import profile
 from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.store.models import Community
@@ -24,9 +28,14 @@ CONFIRMED: dict[PendingAction, Confirmed] = {
     PendingAction.LEAVE: membership_changes.confirm_leave,
     PendingAction.APPROVE: moderation.approve,
     PendingAction.REJECT: moderation.reject,
+    PendingAction.PROFILE: profile.confirmed,
+    PendingAction.DELIVERY: delivery.confirmed,
+    PendingAction.MUTE: mute.confirmed,
 }
 # Actions on a community's membership: nothing to do once the community is gone.
-ON_MEMBERSHIP = frozenset({PendingAction.JOIN, PendingAction.ADMIT, PendingAction.LEAVE})
+ON_MEMBERSHIP = frozenset(
+    {PendingAction.JOIN, PendingAction.ADMIT, PendingAction.LEAVE, PendingAction.DELIVERY}
+)
 
 
 def run(ctx: ActionContext) -> None:

@@ -1,12 +1,13 @@
 """SLUG-leave@: asks the member to confirm (confirm+TOKEN@), or leaves at once when the
-mail came from the member's own address through a trusted relay ([actions]
-trusted_relays: an MTA that checks senders, so the From can be believed)."""
+sender is authenticated (gateway.actions.on_behalf: through a trusted relay that
+vouches for the From address)."""
 
 from __future__ import annotations
 
-from gateway.actions import tokens
 from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import leave_now
+from gateway.actions.on_behalf import authenticated
+from gateway.actions.on_behalf import confirm_first
 from gateway.community.members import find_membership
 from gateway.store.models import PendingAction
 
@@ -19,25 +20,7 @@ def run(ctx: ActionContext) -> None:
     if find_membership(ctx.session, community, ctx.sender) is None:
         ctx.answer("action_not_member", values)
         return
-    if trusted(ctx):
+    if authenticated(ctx):
         leave_now(ctx, community)
         return
-    token = tokens.issue(
-        ctx.session, ctx.settings, ctx.now, PendingAction.LEAVE, ctx.sender, community.id
-    )
-    confirm = ctx.confirm_address(token)
-    ctx.answer(
-        "action_leave_confirm",
-        {**values, "confirm": confirm, "days": ctx.settings.actions.token_days},
-        reply_to=confirm,
-    )
-
-
-def trusted(ctx: ActionContext) -> bool:
-    """Whether it came through a trusted relay, from the member's own address: the
-    envelope sender the relay checked is the From address."""
-    return (
-        bool(ctx.row.peer)
-        and ctx.row.peer in ctx.settings.actions.trusted_relays
-        and ctx.row.envelope_sender == ctx.sender
-    )
+    confirm_first(ctx, PendingAction.LEAVE, "action_leave_confirm", values, community.id)

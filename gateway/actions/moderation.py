@@ -64,7 +64,13 @@ def held(ctx: ActionContext) -> None:
             attached=raw,
         )
     ctx.outcome = "notified"
-    if _first_row(ctx) and not is_automatic(ctx.mail.headers, ctx.sender, ctx.domain):
+    if _first_row(ctx) and not is_automatic(
+        ctx.mail.header_values,
+        ctx.sender,
+        ctx.domain,
+        envelope_sender=ctx.row.envelope_sender,
+        extra=ctx.settings.gateway.automatic_headers,
+    ):
         ctx.answer("action_held_sender", values)
 
 

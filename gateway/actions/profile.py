@@ -1,13 +1,19 @@
 """profile@: an empty mail gets the sender's profile back; lines such as "Expertise: a, b"
 (or their French forms) change it. The answer shows the result and lists the lines
-it could not use: unknown lines are reported, never guessed."""
+it could not use: unknown lines are reported, never guessed. A change is made at once
+only when the sender is authenticated; otherwise the address is mailed what will
+change and confirms it first (gateway.actions.on_behalf): a profile shows on the
+public archive, and anyone can write any From."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from dataclasses import replace
 from typing import Any
 
 from gateway.actions.context import ActionContext
+from gateway.actions.on_behalf import authenticated
+from gateway.actions.on_behalf import confirm_first
 from gateway.actions.text import own_lines
 from gateway.community.people import ProfileChanges
 from gateway.community.people import apply_profile_changes
@@ -18,6 +24,8 @@ from gateway.community.people import find_person
 from gateway.community.people import fold_tag
 from gateway.errors import InvalidInput
 from gateway.mail.addresses import domain_allowed
+from gateway.store.models import Confirmation
+from gateway.store.models import PendingAction
 
 # Line names, compared folded (case and accents ignored), to the profile field.
 FIELDS = {
@@ -49,13 +57,38 @@ def run(ctx: ActionContext) -> None:
     monthly, lines, monthly_problems = read_monthly(own_lines(ctx.mail.body_text))
     changes, problems = read_lines(lines)
     problems = monthly_problems + problems
+    asked = changes != ProfileChanges() or monthly is not None
+    if asked and not domain_allowed(ctx.sender, ctx.settings.gateway.allowed_domains):
+        ctx.answer("action_refused", {"reason": "domain", "community": None})
+        return
+    if asked and not authenticated(ctx):
+        confirm_first(
+            ctx,
+            PendingAction.PROFILE,
+            "action_profile_confirm",
+            {"changes": asdict(changes), "monthly": monthly, **_problems(problems)},
+            payload={"changes": asdict(changes), "monthly": monthly},
+        )
+        return
+    _apply(ctx, changes, monthly, problems, asked)
+
+
+def confirmed(ctx: ActionContext, confirmation: Confirmation) -> None:
+    """The address confirmed the changes it was sent (checked when they were asked)."""
+    changes = ProfileChanges(**confirmation.payload.get("changes", {}))
+    _apply(ctx, changes, confirmation.payload.get("monthly"), [], True)
+
+
+def _apply(
+    ctx: ActionContext,
+    changes: ProfileChanges,
+    monthly: bool | None,
+    problems: list[dict[str, Any]],
+    asked: bool,
+) -> None:
     person = find_person(ctx.session, ctx.sender)
     changed = False
-    asked = changes != ProfileChanges() or monthly is not None
     if asked:
-        if not domain_allowed(ctx.sender, ctx.settings.gateway.allowed_domains):
-            ctx.answer("action_refused", {"reason": "domain", "community": None})
-            return
         person = ensure_person(ctx.session, ctx.sender)
         changed = apply_profile_changes(person, changes)
         if monthly is not None and person.monthly_mail != monthly:
@@ -70,11 +103,17 @@ def run(ctx: ActionContext) -> None:
             "changed": changed,
             "asked": asked,
             "monthly": person.monthly_mail if person is not None else True,
-            "problems": problems[:MAX_REPORTED],
-            "more_problems": max(0, len(problems) - MAX_REPORTED),
             "profile_address": ctx.address("profile"),
+            **_problems(problems),
         },
     )
+
+
+def _problems(problems: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "problems": problems[:MAX_REPORTED],
+        "more_problems": max(0, len(problems) - MAX_REPORTED),
+    }
 
 
 def read_monthly(lines: list[str]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:

@@ -154,7 +154,13 @@ def _act(
     except BlobNotFound:
         log.error("action message-id=<%s>: raw mail missing", row.message_id)
         return "missing"
-    if row.action not in INTERNAL and is_automatic(mail.headers, sender, settings.gateway.domain):
+    if row.action not in INTERNAL and is_automatic(
+        mail.header_values,
+        sender,
+        settings.gateway.domain,
+        envelope_sender=row.envelope_sender,
+        extra=settings.gateway.automatic_headers,
+    ):
         return "ignored"
     community = session.get(Community, row.community_id) if row.community_id else None
     ctx = ActionContext(session, blobs, templates, settings, now, row, mail, sender, community)

@@ -51,7 +51,7 @@ def announce_import(app: App, slug: str, reports: list[FileReport]) -> str:
     raw = Composer(app.templates, settings).compose(
         "import_announce", f"{slug}@{domain}", values, now, automatic=False
     )
-    mail = InboundMail(raw, f"help@{domain}", (f"{slug}@{domain}",), now)
+    mail = InboundMail(raw, f"help@{domain}", (f"{slug}@{domain}",), now, own=True)
     [outcome] = ingest_now(app, [mail])
     if isinstance(outcome, Exception):
         raise outcome

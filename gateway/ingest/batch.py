@@ -41,6 +41,7 @@ def ingest_mails(
             blobs=blobs,
             domain=settings.domain,
             allowed_domains=settings.allowed_domains,
+            automatic_headers=settings.automatic_headers,
             cache=cache,
         )
         for mail in mails

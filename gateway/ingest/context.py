@@ -29,6 +29,9 @@ class InboundMail:
     received_at: dt.datetime
     peer: str = ""
     origin: Origin = Origin.SMTP
+    # Written by the gateway itself (an import's announcement From help@), not received:
+    # the only mail From one of our own addresses that may be published.
+    own: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class IngestContext:
     blobs: BlobWriter
     domain: str
     allowed_domains: tuple[str, ...] = ()
+    automatic_headers: tuple[str, ...] = ()  # [gateway] automatic_headers
     cache: BatchCache = field(default_factory=BatchCache)
     # parse
     parsed: ParsedMessage | None = None

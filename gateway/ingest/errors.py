@@ -17,6 +17,7 @@ class DiscardReason(enum.StrEnum):
 
     LOOP = "loop"  # our own mail came back (List-Id or loop header)
     AUTO_REPLY = "auto-reply"
+    OWN_ADDRESS = "own-address"  # From one of the gateway's own addresses: ours, or forged
     REPORT_IN_ARCHIVE = "report-in-archive"  # a delivery report in an imported archive
 
 

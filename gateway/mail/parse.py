@@ -111,6 +111,10 @@ class ParsedMessage:
     attachments: tuple[ParsedAttachment, ...]
     flags: tuple[str, ...]  # FLAG_MALFORMED, FLAG_CHARSET_FALLBACK, FLAG_TOO_COMPLEX, sorted
     headers: Mapping[str, str] = dataclasses.field(hash=False)  # lowercased name -> first value
+    # lowercased name -> every value, in order (a marker may come twice: gateway.mail.headers)
+    header_values: Mapping[str, tuple[str, ...]] = dataclasses.field(
+        hash=False, default_factory=lambda: MappingProxyType({})
+    )
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -185,6 +189,9 @@ def _parse(raw: bytes, *, full: bool, extra_flag: str = "") -> ParsedMessage:
         attachments=walk.attachments(html),
         flags=tuple(sorted(flags)),
         headers=MappingProxyType(headers),
+        header_values=MappingProxyType(
+            {name: tuple(decode_words(text) for text in texts) for name, texts in values.items()}
+        ),
     )
 
 

@@ -185,6 +185,11 @@ class PendingAction(enum.StrEnum):
     LEAVE = "leave"
     APPROVE = "approve"  # a moderator publishes a held post
     REJECT = "reject"
+    # Changes on the sender's behalf, confirmed when the sender was not authenticated
+    # (gateway.actions.authenticated); the payload says what will change.
+    PROFILE = "profile"  # {"changes": ProfileChanges fields, "monthly": bool | None}
+    DELIVERY = "delivery"  # {"mode": "daily"}, with the community
+    MUTE = "mute"  # {"thread_id": 12, "muted": true}
 
 
 def _enum(kind: type[enum.StrEnum], length: int = 16) -> Enum:

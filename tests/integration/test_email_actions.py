@@ -32,6 +32,7 @@ from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
+from gateway.store.models import PendingAction
 from gateway.store.models import Person
 from gateway.store.models import Policy
 from gateway.store.models import Role
@@ -41,6 +42,7 @@ from gateway.store.models import utcnow
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.factories import new_message_id
 from tests.factories import post
 from tests.received import parse_mail
 from tests.sink import Sink
@@ -75,6 +77,9 @@ WORDS = {
         "rejected": "Your post was not published",
         "muted": "Thread muted",
         "unmuted": "Thread unmuted",
+        "confirm_delivery": "please confirm you want",
+        "confirm_profile": "Please confirm the change to your profile",
+        "confirm_mute": "Please confirm:",
     },
     "fr": {
         "confirm_join": "confirmez votre inscription",
@@ -102,6 +107,9 @@ WORDS = {
         "rejected": "Votre message n'a pas été publié",
         "muted": "Discussion mise en sourdine",
         "unmuted": "Discussion de nouveau suivie",
+        "confirm_delivery": "confirmez que vous voulez",
+        "confirm_profile": "Confirmez la modification de votre profil",
+        "confirm_mute": "Confirmez :",
     },
 }
 
@@ -238,6 +246,9 @@ def test_join_confirm_welcome_delivery_and_leave(mail: Mail, seeded: App) -> Non
     mail.wait(carol, "already")
 
     mail.send(carol, f"design-daily@{DOMAIN}")
+    asked = mail.wait(carol, "confirm_delivery")
+    assert membership(seeded, "design", carol).delivery is DeliveryMode.INSTANT  # type: ignore[union-attr]
+    mail.send(carol, confirm_address(asked))
     changed = mail.wait(carol, "now_daily")
     assert f"design-instant@{DOMAIN}" in text(changed)  # how to undo it
     joined = membership(seeded, "design", carol)
@@ -291,12 +302,17 @@ def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(mail: Mail, s
             return person.monthly_mail
 
     mail.send(bob, f"profile@{DOMAIN}", "monthly off", "Monthly: off")
+    asked = mail.wait(bob, "confirm_profile")
+    assert monthly() is True  # nothing before the reply
+    mail.send(bob, confirm_address(asked))
     mail.wait(bob, "profile")
     assert monthly() is False
     mail.send(bob, f"profile@{DOMAIN}", "mensuel", "Mensuel: oui\nMonthly: maybe")
-    answer = text(mail.wait(bob, "profile", count=2))
+    asked = mail.wait(bob, "confirm_profile", count=2)
+    assert "Monthly: maybe" in text(asked)  # reported, not guessed
+    mail.send(bob, confirm_address(asked))
+    mail.wait(bob, "profile", count=2)
     assert monthly() is True
-    assert "Monthly: maybe" in answer  # reported, not guessed
 
 
 def test_a_private_community_asks_its_owners(mail: Mail, seeded: App) -> None:
@@ -337,6 +353,9 @@ def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
     )
     quoted = "\n> Name: Mallory\n> Expertise: lock picking\n"
     mail.send(bob, f"profile@{DOMAIN}", "profile", lines + quoted)
+    asked = text(mail.wait(bob, "confirm_profile"))
+    assert "Bob Chen" in asked and "Mallory" not in asked  # what will change
+    mail.send(bob, confirm_address(mail.wait(bob, "confirm_profile")))
     answer = text(mail.wait(bob, "profile", count=2))
     assert "Bob Chen" in answer
     with transaction(seeded.read_sessions) as session:
@@ -350,7 +369,7 @@ def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
     )
     assert interests == (["cycling"] if language == "en" else ["vélo"])
     # The unknown line is reported, the quoted ones are ignored.
-    assert ("Favourite colour: blue" if language == "en" else "Couleur préférée: bleu") in answer
+    assert ("Favourite colour: blue" if language == "en" else "Couleur préférée: bleu") in asked
     assert "Mallory" not in answer and "lock picking" not in answer
 
 
@@ -494,6 +513,10 @@ def test_mute_and_unmute_a_thread(mail: Mail, seeded: App) -> None:
     [mute] = [w for w in text(copy).split() if w.startswith("mailto:mute+")]
     mute_address = mute.removeprefix("mailto:").split("?")[0]
     mail.send("bob@example.com", mute_address, "mute")
+    asked = mail.wait("bob@example.com", "confirm_mute")
+    with transaction(seeded.read_sessions) as session:
+        assert session.scalars(select(ThreadMute)).all() == []  # nothing before the reply
+    mail.send("bob@example.com", confirm_address(asked))
     muted = mail.wait("bob@example.com", "muted")
     with transaction(seeded.read_sessions) as session:
         assert len(session.scalars(select(ThreadMute)).all()) == 1
@@ -505,6 +528,7 @@ def test_mute_and_unmute_a_thread(mail: Mail, seeded: App) -> None:
     assert unmute in text(muted)
     assert "http://localhost:8000/t/" in text(muted)
     mail.send("bob@example.com", unmute, "unmute")
+    mail.send("bob@example.com", confirm_address(mail.wait("bob@example.com", "confirm_mute", 2)))
     mail.wait("bob@example.com", "unmuted")
     with transaction(seeded.read_sessions) as session:
         assert session.scalars(select(ThreadMute)).all() == []
@@ -524,6 +548,46 @@ def test_automatic_mail_is_never_answered(mail: Mail, seeded: App) -> None:
     mail.wait("yves@example.com", "help")
     wait_for(lambda: handled(seeded))
     assert {rcpt for _, rcpt, _ in mail.sink.copies()} == {"yves@example.com"}
+
+
+@pytest.mark.parametrize("language", ["en"])
+def test_an_owners_out_of_office_reply_admits_nobody(mail: Mail, seeded: App) -> None:
+    """Issue 16: an owner's automatic reply to the admit confirmation let an outsider in.
+    Each responder's way of saying it is automatic is heard; the owner's own reply is."""
+    dave, olga = "dave@example.com", "olga@example.com"
+    mail.send(dave, f"secret-join@{DOMAIN}")
+    mail.send(dave, confirm_address(mail.wait(dave, "confirm_join")))
+    owner_confirm = confirm_address(mail.wait(olga, "request"))
+
+    def out_of_office(envelope_sender: str = olga, **headers: str) -> EmailMessage:
+        reply = post("Out of office", "Back on Monday.\n", message_id=new_message_id(),
+                     sender=olga, to=owner_confirm, **headers)  # fmt: skip
+        answer = mail.gateway.send(reply.as_bytes(), [owner_confirm], sender=envelope_sender)
+        assert answer.startswith("250"), answer
+        return reply
+
+    out_of_office(envelope_sender="")  # the null sender, as many responders send
+    out_of_office(Precedence="auto_reply")
+    out_of_office(X_Precedence="auto_reply")
+    out_of_office(X_Autogenerated="Reply")
+    out_of_office(X_Auto_Response_Suppress="All")
+    twice = post("Out of office", "Back on Monday.\n", message_id=new_message_id(), sender=olga,
+                 to=owner_confirm, Auto_Submitted="no")  # fmt: skip
+    twice["Auto-Submitted"] = "auto-replied"  # a second copy, added by the responder
+    assert mail.gateway.send(twice.as_bytes(), [owner_confirm], sender=olga)[:3] == "250"
+    wait_for(lambda: handled(seeded))
+    assert membership(seeded, "secret", dave) is None
+    with transaction(seeded.read_sessions) as session:
+        unused = session.scalars(
+            select(Confirmation.id).where(
+                Confirmation.action == PendingAction.ADMIT, Confirmation.used_at.is_(None)
+            )
+        ).all()
+    assert len(unused) == 2  # olga's and otto's tokens: neither redeemed
+    assert not mail.to(olga)[1:]  # no answer to any of them: only the request itself
+    mail.send(olga, owner_confirm)  # olga herself
+    mail.wait(dave, "welcome")
+    assert membership(seeded, "secret", dave) is not None
 
 
 def test_answers_are_limited_per_hour(
@@ -558,6 +622,94 @@ def test_a_leave_through_a_trusted_relay_needs_no_confirmation(
         mail.wait("bob@example.com", "left")
     assert membership(seeded, "design", "bob@example.com") is None
     assert membership(seeded, "design", "alice@example.com") is not None
+
+
+AUTHENTICATED = (
+    "mx.company.example; dkim=pass header.d=example.com; dmarc=pass header.from=example.com"
+)
+
+
+def forged(mail: Mail, sender: str, to: str, body: str = "\n", envelope: str = "eve@example.org",
+           **headers: str) -> None:  # fmt: skip
+    """A mail whose From is `sender`, sent by someone else (another envelope sender)."""
+    message = post("change", body, message_id=new_message_id(), sender=sender, to=to, **headers)
+    answer = mail.gateway.send(message.as_bytes(), [to], sender=envelope)
+    assert answer.startswith("250"), answer
+
+
+def profile_name(app: App, address: str) -> str:
+    with transaction(app.read_sessions) as session:
+        person = find_person(session, address)
+        return person.name if person is not None else ""
+
+
+@pytest.mark.parametrize("language", ["en"])
+def test_a_forged_from_changes_nothing_and_the_address_is_asked(mail: Mail, seeded: App) -> None:
+    """Issue 16: anyone could rename anyone (shown on the public archive), and change
+    their delivery, mutes and monthly mail. An Authentication-Results header means
+    nothing from a relay that is not trusted."""
+    bob = "bob@example.com"
+    mail.send("alice@example.com", f"design@{DOMAIN}", "Colours", "Blue?")
+    wait_for(lambda: len(mail.to(bob)) == 1)
+    [mute] = [w for w in text(mail.to(bob)[0]).split() if w.startswith("mailto:mute+")]
+    for to, body in [
+        (f"profile@{DOMAIN}", "Name: Mallory\nBio: I was hacked.\nMonthly: off\n"),
+        (f"design-nomail@{DOMAIN}", "\n"),
+        (mute.removeprefix("mailto:").split("?")[0], "\n"),
+    ]:
+        forged(mail, bob, to, body, Authentication_Results=AUTHENTICATED)
+    asked = mail.wait(bob, "confirm_profile")
+    assert "Mallory" in text(asked)  # what will change, before it does
+    mail.wait(bob, "confirm_delivery")
+    mail.wait(bob, "confirm_mute")
+    wait_for(lambda: handled(seeded))
+    assert profile_name(seeded, bob) != "Mallory"
+    with transaction(seeded.read_sessions) as session:
+        person = find_person(session, bob)
+        assert person is not None and person.monthly_mail is True
+        assert session.scalars(select(ThreadMute)).all() == []
+    assert membership(seeded, "design", bob).delivery is DeliveryMode.INSTANT  # type: ignore[union-attr]
+    assert not mail.to("eve@example.org")
+    mail.send(bob, confirm_address(asked))  # bob himself says yes
+    mail.wait(bob, "profile")
+    assert profile_name(seeded, bob) == "Mallory"
+
+
+def test_an_authenticated_change_through_a_trusted_relay_applies_at_once(
+    seeded: App, settings: Settings, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    bob, carol = "bob@example.com", "carol@example.com"
+    with running(configured(settings, port, "en", trusted_relays=("127.0.0.1",))) as gateway:
+        mail = Mail(gateway, handler, "en")
+        # The relay checked DKIM and DMARC for example.com: the envelope (a forwarder's,
+        # say) need not be the From.
+        forged(mail, bob, f"profile@{DOMAIN}", "Name: Bob Chen\n", envelope="srs@fwd.example.net",
+               Authentication_Results=AUTHENTICATED)  # fmt: skip
+        mail.wait(bob, "profile")
+        assert profile_name(seeded, bob) == "Bob Chen"
+        forged(mail, bob, f"design-daily@{DOMAIN}", envelope="srs@fwd.example.net",
+               Authentication_Results=AUTHENTICATED)  # fmt: skip
+        mail.wait(bob, "now_daily")
+        assert membership(seeded, "design", bob).delivery is DeliveryMode.DAILY  # type: ignore[union-attr]
+        # Envelope and From the same, as a relay that checks senders vouches: at once too.
+        mail.send(bob, f"design-weekly@{DOMAIN}")
+        wait_for(lambda: membership(seeded, "design", bob).delivery is DeliveryMode.WEEKLY)  # type: ignore[union-attr]
+        # A signature of another domain, or a pass only in a lower header: asked.
+        for results in [
+            "mx.company.example; dkim=pass header.d=evil.org",
+            "mx.company.example; dmarc=fail header.from=example.com",
+        ]:
+            forged(mail, bob, f"profile@{DOMAIN}", "Name: Mallory\n", envelope=carol,
+                   Authentication_Results=results)  # fmt: skip
+        relay_says = "mx.company.example; none"
+        lower = post("change", "Name: Mallory\n", message_id=new_message_id(), sender=bob,
+                     to=f"profile@{DOMAIN}", Authentication_Results=relay_says)  # fmt: skip
+        lower["Authentication-Results"] = AUTHENTICATED  # below the relay's: the sender's own
+        gateway.send(lower.as_bytes(), [f"profile@{DOMAIN}"], sender=carol)
+        mail.wait(bob, "confirm_profile", count=3)
+        wait_for(lambda: handled(seeded))
+    assert profile_name(seeded, bob) == "Bob Chen"
 
 
 def test_an_action_address_never_publishes_a_post(mail: Mail, seeded: App) -> None:
