@@ -65,6 +65,9 @@ class GatewaySMTP(SMTP):
     def __init__(self, handler: GatewayHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.gateway_handler = handler
+        # data_size_limit is lowered to each DATA's reservation (smtp_DATA): the
+        # configured limit, for MAIL FROM's SIZE check and the 552's text.
+        self.max_message_size = self.data_size_limit
 
     def connection_made(self, transport: Any) -> None:
         try:
@@ -93,18 +96,25 @@ class GatewaySMTP(SMTP):
         super().connection_lost(error)
 
     async def smtp_DATA(self, arg: str) -> None:
-        """aiosmtpd's DATA, entered only if the memory budget has room for the largest
-        message this session may send: it holds the message in memory until the
-        spool has it. Past the budget, 452 4.3.1: the sender's MTA tries again later."""
+        """aiosmtpd's DATA, entered only if the memory budget has room for this message:
+        it is held in memory until the spool has it. Past the budget, 452 4.3.1: the
+        sender's MTA tries again later.
+
+        A message reserves the size its MAIL FROM declared (RFC 1870: Postfix and
+        Exchange always do), with some slack for the estimate, else the largest one
+        allowed; and may not pass what it reserved (552). So many small mails share
+        the budget while the DATA in memory stays bounded, whatever the clients say."""
         if self.envelope is None or not self.envelope.rcpt_tos or arg:
             await super().smtp_DATA(arg)  # aiosmtpd's own 503 or 501, nothing read
             return
         budget = self.gateway_handler.data_memory
-        size = self.data_size_limit or budget.limit
+        allowed = self.max_message_size or budget.limit
+        size = _reservation(self.envelope.mail_options, allowed)
         if not budget.reserve(size):
             log.warning("SMTP DATA from %s: memory budget full", _peer(self.transport))
             await self.push(replies.INSUFFICIENT_STORAGE)
             return
+        self.data_size_limit = size
         try:
             await super().smtp_DATA(arg)
         except asyncio.CancelledError as cancelled:
@@ -114,12 +124,13 @@ class GatewaySMTP(SMTP):
             traceback.clear_frames(cancelled.__traceback__)
             raise
         finally:
+            self.data_size_limit = self.max_message_size
             budget.release(size)
 
     async def push(self, status: Any) -> None:
         # aiosmtpd words its size refusals itself; ours carry the enhanced code 5.3.4.
         if isinstance(status, str) and status.startswith("552 Error:"):
-            status = replies.MESSAGE_TOO_BIG.format(limit=self.data_size_limit)
+            status = replies.MESSAGE_TOO_BIG.format(limit=self.max_message_size)
         await super().push(status)
 
 
@@ -217,3 +228,18 @@ def _describe(error: Exception) -> str:
 def _peer(transport: Any) -> str:
     peer = transport.get_extra_info("peername")
     return str(peer[0]) if peer else "?"
+
+
+# Slack over a declared SIZE: an estimate (RFC 1870 section 4), counted by some MTAs
+# before line ends became CRLF.
+SIZE_SLACK = 64 * 1024
+
+
+def _reservation(mail_options: list[str], allowed: int) -> int:
+    """What a DATA may hold: its declared SIZE with slack, at most `allowed`."""
+    for option in mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            declared = int(value)
+            return min(allowed, declared + declared // 8 + SIZE_SLACK)
+    return allowed

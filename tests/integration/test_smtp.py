@@ -207,6 +207,36 @@ def test_data_past_max_data_memory_gets_452_until_memory_is_free(
         assert len(stored(seeded)) == 2
 
 
+def test_mail_that_declares_its_size_reserves_that_and_is_held_to_it(
+    seeded: App, settings: Settings
+) -> None:
+    """Postfix and Exchange declare SIZE=: twenty small mails at once fit a budget of
+    one largest mail; a client that declared less than it sends gets 552, not memory."""
+    small = crlf(post(body="z\n", message_id="small@example.com").as_bytes())
+    limits = {"max_message_size": 2 * 1024 * 1024, "max_data_memory": 2 * 1024 * 1024}
+    with server_with(settings, **limits) as server:
+        clients = [server.client() for _ in range(20)]
+        for smtp in clients:
+            smtp.ehlo()
+            smtp.mail("alice@example.com", [f"SIZE={len(small)}"])
+            smtp.rcpt(f"design@{DOMAIN}")
+        assert [smtp.docmd("DATA")[0] for smtp in clients] == [354] * 20
+        for smtp in clients:
+            smtp.send(small + b".\r\n")
+            assert smtp.getreply()[0] == 250
+            smtp.close()
+
+        with server.client() as liar:
+            liar.ehlo()
+            liar.mail("alice@example.com", ["SIZE=100"])
+            liar.rcpt(f"design@{DOMAIN}")
+            big = crlf(post(body="x" * 200_000 + "\n", message_id="big@example.com").as_bytes())
+            code, text = liar.data(big)
+            assert (code, text.decode()[:9]) == (552, "5.3.4 Mes"), text
+        server.settle()
+        assert len(stored(seeded)) == 1  # the small mail (one Message-ID), not the big one
+
+
 def test_a_session_lost_during_data_gives_its_memory_back(seeded: App, settings: Settings) -> None:
     mail = crlf(post(body="x" * 1000 + "\n").as_bytes())
     with server_with(settings, max_message_size=1024 * 1024, max_data_memory=1024 * 1024) as server:
