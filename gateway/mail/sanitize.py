@@ -76,17 +76,10 @@ def sanitize_html(html: str) -> str:
     if not html:
         return ""
     # A Cleaner holds parser state, so each call builds its own: ingest may run
-    # parses in several threads at once.
-    cleaner = Cleaner(
-        # The dropped elements pass bleach's filter so that _DropAndMark can
-        # remove them with their content; bleach alone would keep their text.
-        tags=ALLOWED_TAGS | DROPPED_WITH_CONTENT,
-        attributes=_allow_attribute,
-        protocols=LINK_SCHEMES | IMAGE_SCHEMES | {"data"},
-        strip=True,
-        strip_comments=True,
-        filters=[_DropAndMark],
-    )
+    # parses in several threads at once. The dropped elements pass bleach's filter
+    # so that _DropAndMark can remove them with their content; bleach alone would
+    # keep their text.
+    cleaner = _cleaner(ALLOWED_TAGS | DROPPED_WITH_CONTENT, _DropAndMark)
     result: str = cleaner.clean(html)
     return result
 
@@ -101,16 +94,21 @@ def without_remote_images(html: str) -> str:
     """
     if "<img" not in html.lower():
         return html
-    cleaner = Cleaner(
-        tags=ALLOWED_TAGS,
+    cleaner = _cleaner(ALLOWED_TAGS, _DropRemoteImages)
+    result: str = cleaner.clean(html)
+    return result
+
+
+def _cleaner(tags: frozenset[str] | set[str], only: type[Filter]) -> Cleaner:
+    """A bleach Cleaner with our attribute rules and schemes, and one filter of ours."""
+    return Cleaner(
+        tags=tags,
         attributes=_allow_attribute,
         protocols=LINK_SCHEMES | IMAGE_SCHEMES | {"data"},
         strip=True,
         strip_comments=True,
-        filters=[_DropRemoteImages],
+        filters=[only],
     )
-    result: str = cleaner.clean(html)
-    return result
 
 
 def html_to_text(html: str) -> str:
