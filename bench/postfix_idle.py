@@ -15,7 +15,6 @@ delivery attempts it cost.
 from __future__ import annotations
 
 import argparse
-import csv
 import sqlite3
 import sys
 import tempfile
@@ -27,8 +26,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(PROJECT))
 
+from fanout import seed  # noqa: E402
 from ingest import free_port  # noqa: E402
-from ingest import gateway_command  # noqa: E402
 from ingest import gateway_executable  # noqa: E402
 from ingest import server  # noqa: E402
 
@@ -51,18 +50,6 @@ def configure(root: Path, smtp_port: int, relay_port: int) -> Path:
         encoding="utf-8",
     )
     return config
-
-
-def seed(config: Path, members: int) -> None:
-    gateway_command(config, "init")
-    gateway_command(config, "community", "create", "all", "--name", "Everyone",
-                    "--policy", "open")  # fmt: skip
-    table = config.parent / "members.csv"
-    with table.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["email", "name"])
-        writer.writerows([f"member{n}@example.com", f"Member {n}"] for n in range(members))
-    gateway_command(config, "member", "import", "all", str(table))
 
 
 def send_post(mta: PostfixServer, number: int) -> None:
