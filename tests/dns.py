@@ -1,0 +1,133 @@
+"""A real DNS server for the tests: dnsmasq from Debian, on a loopback port, serving TXT records.
+
+It answers only what it is given (no upstream, no /etc/hosts): every other name
+is NXDOMAIN, as a domain that publishes nothing. Point `[dns] nameservers` at
+`server.address` ("127.0.0.1:PORT"). dnsmasq is in Debian's `dnsmasq-base`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from collections.abc import Sequence
+
+import dns.exception
+import dns.message
+import dns.query
+import dns.rdatatype
+
+
+class DnsUnavailable(Exception):
+    """No dnsmasq here: the tests that need a DNS server are skipped with this reason."""
+
+
+def find_dnsmasq() -> str:
+    path = shutil.which("dnsmasq") or (
+        "/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else ""
+    )
+    if not path:
+        raise DnsUnavailable("dnsmasq is not installed (Debian package 'dnsmasq-base')")
+    return path
+
+
+def _free_udp_port() -> int:
+    """A port free for both UDP and TCP on loopback (dnsmasq listens on both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port: int = udp.getsockname()[1]
+            with socket.socket() as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            return port
+    raise DnsUnavailable("no free loopback port for dnsmasq")
+
+
+class DnsServer:
+    """dnsmasq serving `txt` (name -> one string or several), with a TTL of `ttl` seconds."""
+
+    def __init__(
+        self, txt: Mapping[str, str | Sequence[str]], ttl: int = 300, binary: str = ""
+    ) -> None:
+        self.binary = binary or find_dnsmasq()
+        self.txt = dict(txt)
+        self.ttl = ttl
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.port = _free_udp_port()
+        command = [
+            self.binary,
+            "--keep-in-foreground",
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--local=/#/",  # every name not given here is answered NXDOMAIN, not forwarded
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            f"--port={self.port}",
+            f"--local-ttl={self.ttl}",
+            f"--user={getpass.getuser()}",  # dnsmasq drops to 'nobody' otherwise
+            "--pid-file=",
+        ]
+        for name, value in self.txt.items():
+            strings = [value] if isinstance(value, str) else list(value)
+            # dnsmasq splits a TXT record at commas into strings; a DKIM key is one long
+            # string, given as its 255-octet pieces (RFC 7208 3.3: they are concatenated).
+            pieces = [chunk for text in strings for chunk in _pieces(text)]
+            command.append("--txt-record=" + ",".join([name, *(_quoted(p) for p in pieces)]))
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + 10
+        query = dns.message.make_query("ready.invalid.", dns.rdatatype.TXT)
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                error = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise DnsUnavailable(f"dnsmasq exited: {error.strip()}")
+            try:
+                dns.query.udp(query, "127.0.0.1", port=self.port, timeout=0.2)
+                return
+            except (dns.exception.Timeout, OSError):
+                time.sleep(0.05)
+        raise DnsUnavailable("dnsmasq did not answer within 10 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def __enter__(self) -> DnsServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
+
+
+def _quoted(text: str) -> str:
+    if "," in text or '"' in text:
+        if '"' in text:
+            raise ValueError(f"a TXT string with a double quote is not supported: {text!r}")
+        return f'"{text}"'
+    return text
