@@ -11,8 +11,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
 import pytest
 
+from gateway.mail.dmarc import NEGATIVE_SECONDS
+from gateway.mail.dmarc import AnswerCache
 from gateway.mail.dmarc import DmarcPolicies
 from gateway.mail.dmarc import DmarcRecord
 from gateway.mail.dmarc import Policy
@@ -296,3 +305,31 @@ def test_always_and_none_ask_no_one(server: DnsServer, mode: str, rewritten: boo
     decisions = asyncio.run(rewriting(server, mode).for_authors(AUTHORS))
     assert decisions == dict.fromkeys(AUTHORS, rewritten)
     assert new_queries(server, before) == []
+
+
+def answer_to(name: str, rcode: str, section: str, record: str) -> dns.resolver.Answer:
+    """dnspython's Answer for a response as a server sends it."""
+    response = dns.message.from_text(
+        f"id 1\nopcode QUERY\nrcode {rcode}\nflags QR AA RD\n"
+        f";QUESTION\n{name} IN TXT\n;{section}\n{record}\n"
+    )
+    assert isinstance(response, dns.message.QueryMessage)
+    return dns.resolver.Answer(
+        dns.name.from_text(name), dns.rdatatype.TXT, dns.rdataclass.IN, response
+    )
+
+
+def test_negative_answers_are_kept_minutes_however_long_the_soa_says() -> None:
+    """dnsmasq sends no SOA with its NXDOMAIN; a real zone's says how long to remember
+    the absence, often a day: a domain's first DMARC record would go unseen that long."""
+    soa = "example. 86400 IN SOA ns.example. admin.example. 1 7200 3600 1209600 86400"
+    missing = answer_to("_dmarc.new.example.", "NXDOMAIN", "AUTHORITY", soa)
+    txt = '_dmarc.old.example. 86400 IN TXT "v=DMARC1; p=none"'
+    found = answer_to("_dmarc.old.example.", "NOERROR", "ANSWER", txt)
+    assert missing.expiration > time.time() + 86000  # what dnspython would keep
+    cache = AnswerCache(10)
+    for answer in (missing, found):
+        cache.put((answer.qname, answer.rdtype, answer.rdclass), answer)
+
+    assert missing.expiration <= time.time() + NEGATIVE_SECONDS
+    assert found.expiration > time.time() + 86000  # a record's own TTL is honoured

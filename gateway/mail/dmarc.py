@@ -140,7 +140,7 @@ def organizational_domain(author: str, found: list[tuple[str, DmarcRecord]]) -> 
     return name
 
 
-class _Cache(dns.resolver.LRUCache):
+class AnswerCache(dns.resolver.LRUCache):
     """dnspython's cache (it honours each answer's TTL), with negative answers kept at
     most NEGATIVE_SECONDS: dnspython keeps them for the SOA's minimum, often a day."""
 
@@ -234,7 +234,7 @@ def _resolver(settings: DnsSettings) -> dns.asyncresolver.Resolver:
     else:
         resolver = dns.asyncresolver.Resolver()  # /etc/resolv.conf
     resolver.lifetime = float(settings.timeout)
-    resolver.cache = _Cache(CACHE_ENTRIES)
+    resolver.cache = AnswerCache(CACHE_ENTRIES)
     return resolver
 
 
