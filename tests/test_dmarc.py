@@ -13,11 +13,9 @@ from pathlib import Path
 
 import dns.message
 import dns.name
-import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
-import dns.rrset
 import pytest
 
 from gateway.mail.dmarc import NEGATIVE_SECONDS
@@ -240,7 +238,8 @@ def test_a_dead_resolver_is_a_failure_within_the_timeout_and_remembered(
     again = asyncio.run(finder.policy("reject.example"))
 
     assert first.failed and first.policy is None
-    assert elapsed < 1.5  # the timeout (1 s), never more: deliveries do not wait on DNS
+    # The timeout (1 s), give or take a busy machine; dnspython alone would wait 5 s.
+    assert elapsed < 1.9
     assert again.failed
     [line] = [r.getMessage() for r in caplog.records if r.name == "gateway.dmarc"]
     assert line.startswith("DMARC policy of reject.example not found (")
