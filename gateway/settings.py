@@ -6,6 +6,7 @@ gateway reads the configuration file or the environment (DESIGN.md, principle 6)
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -82,6 +83,22 @@ class RelaySettings:
     idle_seconds: int = 60
 
 
+# Free-mail providers whose records say p=none but whose own inboxes junk or refuse
+# their users' mail when it comes From them through someone else's servers (Gmail's
+# and Yahoo's sender rules of 2024, Outlook's of 2025): rewritten whatever DNS says.
+FREE_MAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "icloud.com",
+    "me.com",
+    "yahoo.com",
+    "aol.com",
+)
+
+
 @dataclass(frozen=True)
 class DeliverySettings:
     # "verp": each recipient's own envelope sender, bounces+alice=example.com@domain
@@ -95,11 +112,25 @@ class DeliverySettings:
     retry_hours: int = 72
     # Larger attachments are replaced by a link to their archived copy.
     max_attachment_size: int = 10 * 1024 * 1024
-    # "rewrite-from": From becomes "Name via Community <slug@domain>" (DMARC).
-    dmarc_mitigation: str = "none"
+    # Posts whose From would fail the author domain's DMARC policy go out From
+    # "Name via Community <slug@domain>" (gateway.outbound.from_rewriting): "auto" when
+    # the policy is quarantine or reject, or the domain is in dmarc_rewrite_domains, or
+    # the lookup failed; "always" for every post; "none" never. "rewrite-from", the
+    # old name of "always", still loads.
+    dmarc_mitigation: str = "auto"
+    dmarc_rewrite_domains: tuple[str, ...] = FREE_MAIL_DOMAINS
     # Bounce points: a permanent failure counts 2, a temporary one 1; at this
     # score the membership's mail is stopped and the owners are told.
     bounce_threshold: int = 10
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    # Resolvers for the DMARC lookups (gateway.mail.dmarc): IP addresses, each "host"
+    # or "host:port" ("[::1]:53" for IPv6 with a port); empty: the system's.
+    nameservers: tuple[str, ...] = ()
+    # Seconds one lookup may take, retries included; past it the lookup has failed.
+    timeout: int = 2
 
 
 @dataclass(frozen=True)
@@ -158,6 +189,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
+    dns: DnsSettings = field(default_factory=DnsSettings)
     path: Path | None = None
 
     @property
@@ -197,6 +229,7 @@ SECTIONS: dict[str, type] = {
     "archive": ArchiveSettings,
     "actions": ActionSettings,
     "adoption": AdoptionSettings,
+    "dns": DnsSettings,
 }
 
 
@@ -319,6 +352,40 @@ def _http_url(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
+def _dmarc_mitigation(value: str) -> str:
+    # "rewrite-from" rewrote every post: the old name of "always".
+    return "always" if value == "rewrite-from" else _one_of("auto", "always", "none")(value)
+
+
+def _nameservers(value: tuple[str, ...]) -> tuple[str, ...]:
+    for item in value:
+        try:
+            nameserver_address(item)
+        except ValueError:
+            raise ValueError(
+                f"each item must be an IP address, or one with a port"
+                f" ('192.0.2.53:5353', '[2001:db8::53]:53'), not {item!r}"
+            ) from None
+    return tuple(value)
+
+
+def nameserver_address(value: str) -> tuple[str, int]:
+    """(IP address, port) of a [dns] nameservers item: "host", "host:port", "[v6]:port"."""
+    host, port = value.strip(), 53
+    if host.startswith("["):
+        host, bracket, rest = host[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(value)
+        if rest:
+            port = int(rest[1:])
+    elif host.count(":") == 1:
+        host, _, number = host.partition(":")
+        port = int(number)  # ValueError when it is not a number
+    ipaddress.ip_address(host)
+    _port(port)
+    return host, port
+
+
 CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "domain"): _domain,
     ("gateway", "database_url"): _database_url,
@@ -343,7 +410,8 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("delivery", "retry_wait_seconds"): _between(1, DAY),
     ("delivery", "retry_hours"): _between(1, 30 * 24),
     ("delivery", "max_attachment_size"): _between(1, GIB),
-    ("delivery", "dmarc_mitigation"): _one_of("none", "rewrite-from"),
+    ("delivery", "dmarc_mitigation"): _dmarc_mitigation,
+    ("delivery", "dmarc_rewrite_domains"): _domains,
     ("delivery", "bounce_threshold"): _between(1, 10_000),
     ("digests", "daily"): _time_of_day,
     ("digests", "weekly"): _day_and_time,
@@ -356,6 +424,8 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("adoption", "unanswered_after_hours"): _between(1, 365 * 24),
     ("adoption", "questions_per_day"): _between(1, 100),
     ("adoption", "monthly_day"): _day_of_month,
+    ("dns", "nameservers"): _nameservers,
+    ("dns", "timeout"): _between(1, 60),
 }
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
+from pathlib import Path
 
 import dns.exception
 import dns.message
@@ -51,14 +53,21 @@ def _free_udp_port() -> int:
 
 
 class DnsServer:
-    """dnsmasq serving `txt` (name -> one string or several), with a TTL of `ttl` seconds."""
+    """dnsmasq serving `txt` (name -> one string or several), with a TTL of `ttl` seconds.
+
+    With `query_log` (a file path), dnsmasq notes every query it gets there: queries()."""
 
     def __init__(
-        self, txt: Mapping[str, str | Sequence[str]], ttl: int = 300, binary: str = ""
+        self,
+        txt: Mapping[str, str | Sequence[str]],
+        ttl: int = 300,
+        binary: str = "",
+        query_log: Path | None = None,
     ) -> None:
         self.binary = binary or find_dnsmasq()
         self.txt = dict(txt)
         self.ttl = ttl
+        self.query_log = query_log
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -84,6 +93,8 @@ class DnsServer:
             f"--user={getpass.getuser()}",  # dnsmasq drops to 'nobody' otherwise
             "--pid-file=",
         ]
+        if self.query_log is not None:
+            command += ["--log-queries", f"--log-facility={self.query_log}"]
         for name, value in self.txt.items():
             strings = [value] if isinstance(value, str) else list(value)
             # dnsmasq splits a TXT record at commas into strings; a DKIM key is one long
@@ -107,10 +118,20 @@ class DnsServer:
                 time.sleep(0.05)
         raise DnsUnavailable("dnsmasq did not answer within 10 s")
 
+    def queries(self) -> list[str]:
+        """The queries asked so far, as "TYPE name" ("TXT _dmarc.example.com"), in order."""
+        assert self.query_log is not None, "start the server with a query_log"
+        if not self.query_log.exists():
+            return []
+        text = self.query_log.read_text(encoding="utf-8", errors="replace")
+        return [f"{kind} {name}" for kind, name in re.findall(r"query\[(\w+)\] (\S+) from", text)]
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
+            if self.process.stderr is not None:
+                self.process.stderr.close()
             self.process = None
 
     def __enter__(self) -> DnsServer:

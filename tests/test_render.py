@@ -65,6 +65,7 @@ def post(
     sender_name: str = "Alice",
     thread_id: int | None = 42,
     attachment_names: dict[str, str] | None = None,
+    rewrite_from: bool = False,
 ) -> Post:
     return Post(
         raw=raw,
@@ -75,6 +76,7 @@ def post(
         thread_id=thread_id,
         received_at=NOW,
         attachment_names=attachment_names or {},
+        rewrite_from=rewrite_from,
     )
 
 
@@ -276,7 +278,7 @@ def test_reply_to_an_address() -> None:
 def test_rewrite_from_puts_the_community_in_from(reply_to: str, expected: str) -> None:
     to = dataclasses.replace(DESIGN, reply_to=reply_to)
     raw = mail("Reply-To: Alice Home <alice@home.example>\r\n")
-    out = render(raw, to, with_renderer=renderer(dmarc_mitigation="rewrite-from"))
+    out = render(raw, to, rewrite_from=True)
     message = parse_mail(out)
     assert message.get_all("From") == ["Alice via Design <design@lists.example.com>"]
     assert message.get_all("Reply-To") == [expected]
@@ -284,8 +286,18 @@ def test_rewrite_from_puts_the_community_in_from(reply_to: str, expected: str) -
     assert b"alice@home.example" not in out
 
 
+def test_rewriting_is_decided_per_post_by_one_renderer() -> None:
+    """One renderer serves a round's posts; each post says whether its From is rewritten
+    (its author's DMARC policy), so two authors' posts differ."""
+    shared = renderer()
+    strict = parse_mail(render(mail(), with_renderer=shared, rewrite_from=True))
+    lenient = parse_mail(render(mail(), with_renderer=shared))
+    assert strict["From"] == "Alice via Design <design@lists.example.com>"
+    assert lenient["From"] == "Alice <alice@example.com>"
+
+
 def test_rewrite_from_without_a_name_uses_the_address() -> None:
-    out = render(mail(), sender_name="", with_renderer=renderer(dmarc_mitigation="rewrite-from"))
+    out = render(mail(), sender_name="", rewrite_from=True)
     [address] = parse_mail(out)["From"].addresses
     assert address.display_name == "alice@example.com via Design"
     assert address.addr_spec == "design@lists.example.com"
@@ -297,7 +309,7 @@ def test_non_ascii_names_are_encoded_and_decode_back() -> None:
         mail(),
         to,
         sender_name="Zoë, O'Brien",
-        with_renderer=renderer(dmarc_mitigation="rewrite-from"),
+        rewrite_from=True,
     )
     out.split(b"\r\n\r\n", 1)[0].decode("ascii")
     message = parse_mail(out)

@@ -326,6 +326,16 @@ def test_bad_structure_names_file_and_section(
         ("gateway", "allowed_domains", '["bad domain"]', "'bad domain' is not a valid domain"),
         ("gateway", "automatic_headers", '["X Robot"]', "each item must be a header name"),
         ("gateway", "automatic_headers", '[": yes"]', "each item must be a header name"),
+        ("delivery", "dmarc_mitigation", '"rewrite"', "must be one of 'auto', 'always', 'none'"),
+        ("delivery", "dmarc_rewrite_domains", '["gmail com"]', "'gmail com' is not a valid"),
+        ("dns", "nameservers", '["dns.example.com"]', "each item must be an IP address"),
+        ("dns", "nameservers", '["127.0.0.1:53x"]', "each item must be an IP address"),
+        ("dns", "nameservers", '["127.0.0.1:70000"]', "each item must be an IP address"),
+        ("dns", "nameservers", '["[::1"]', "each item must be an IP address"),
+        ("dns", "nameservers", '["[::1]x53"]', "each item must be an IP address"),
+        ("dns", "nameservers", '"127.0.0.1"', "expected a list of strings"),
+        ("dns", "timeout", "0", "must be from 1 to 60, not 0"),
+        ("dns", "timeout", "2.5", "expected an integer, got a number (2.5)"),
     ],
 )
 def test_bad_setting_names_file_section_and_key(
@@ -366,6 +376,12 @@ def test_error_from_settings_from_dict_names_the_key_without_a_file(tmp_path: Pa
         ("gateway", "domain", "Lists.Example.COM", "lists.example.com"),
         ("gateway", "language", "fr", "fr"),
         ("relay", "security", "starttls", "starttls"),
+        # the old name of "always" (issue 20) still loads
+        ("delivery", "dmarc_mitigation", "rewrite-from", "always"),
+        ("delivery", "dmarc_mitigation", "none", "none"),
+        ("delivery", "dmarc_rewrite_domains", ["GMail.com."], ("gmail.com",)),
+        ("dns", "nameservers", ["192.0.2.53", "127.0.0.1:5353"], ("192.0.2.53", "127.0.0.1:5353")),
+        ("dns", "nameservers", ["2001:db8::53", "[::1]:5353"], ("2001:db8::53", "[::1]:5353")),
     ],
 )
 def test_values_are_normalized(

@@ -78,6 +78,9 @@ class Post:
     received_at: dt.datetime
     # sha256 -> the stored (sanitized) filename, for links to large attachments
     attachment_names: dict[str, str]
+    # From becomes "Name via Community <slug@domain>" (gateway.outbound.from_rewriting
+    # decides, per post: its author's DMARC policy).
+    rewrite_from: bool = False
 
 
 class Renderer:
@@ -88,7 +91,6 @@ class Renderer:
         self.language = settings.gateway.language
         self.base_url = settings.archive.base_url
         self.max_attachment_size = settings.delivery.max_attachment_size
-        self.rewrite_from = settings.delivery.dmarc_mitigation == "rewrite-from"
         self.templates = templates
         # "for <board@DOMAIN>" in a Received field: the envelope recipient an MTA noted,
         # a private community's address when its copy was the one stored (a Bcc).
@@ -112,7 +114,7 @@ class Renderer:
         )
         entity_fields, entity_body = split_message(new_entity)
         head = self._headers(post, to, fields, thread_url)
-        replaced = self._replaced(to)
+        replaced = self._replaced(post, to)
         kept = [
             self._for_us.sub(b"", f.raw) if f.name == "received" else f.raw
             for f in fields
@@ -121,13 +123,13 @@ class Renderer:
         content = [f.raw for f in entity_fields if f.name.startswith("content-")]
         return b"".join((*head, *kept, fold("MIME-Version", "1.0"), *content, CRLF, entity_body))
 
-    def _replaced(self, to: Destination) -> frozenset[str]:
+    def _replaced(self, post: Post, to: Destination) -> frozenset[str]:
         replaced = set(_DROPPED)
         if to.subject_prefix:
             replaced.add("subject")
-        if to.reply_to != "sender" or self.rewrite_from:
+        if to.reply_to != "sender" or post.rewrite_from:
             replaced.add("reply-to")
-        if self.rewrite_from:
+        if post.rewrite_from:
             replaced.add("from")
         return frozenset(replaced)
 
@@ -137,7 +139,7 @@ class Renderer:
         community = self.address(to.slug)
         names = {f.name for f in fields}
         head: list[bytes] = []
-        if self.rewrite_from:
+        if post.rewrite_from:
             author = post.sender_name or post.sender_address
             head.append(
                 fold("From", email.utils.formataddr((f"{author} via {to.name}", community)))
@@ -165,7 +167,7 @@ class Renderer:
         if to.reply_to == "community":
             return email.utils.formataddr((to.name, community))
         if to.reply_to == "sender":
-            if not self.rewrite_from:
+            if not post.rewrite_from:
                 return ""  # the original Reply-To, if any, is kept
             return email.utils.formataddr((post.sender_name, post.sender_address))
         return to.reply_to

@@ -31,6 +31,7 @@ from gateway.outbound.deliveries import claim_due
 from gateway.outbound.deliveries import generated_content
 from gateway.outbound.deliveries import record_outcomes
 from gateway.outbound.deliveries import resume_in_flight
+from gateway.outbound.from_rewriting import FromRewriting
 from gateway.outbound.render import Destination
 from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
@@ -65,6 +66,8 @@ class DeliveryWorker:
         self.relay = relay
         self.settings = app.settings
         self.renderer = Renderer(app.settings, app.templates)
+        self.from_rewriting = FromRewriting(app.settings)
+        self._rewrite_from: dict[int, bool] = {}  # this round's posts (message id)
         self.batch = batch
 
     async def start(self) -> None:
@@ -113,6 +116,8 @@ class DeliveryWorker:
 
     async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
         """Render, pack and send the claimed deliveries; return how many transactions."""
+        # DMARC-aware From: the authors' policies, looked up at once before rendering.
+        self._rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
         for key, group in _groups(claimed):
@@ -219,6 +224,7 @@ class DeliveryWorker:
             thread_id=message.thread_id,
             received_at=message.received_at,
             attachment_names={sha256: filename for sha256, filename in names},
+            rewrite_from=self._rewrite_from.get(message.id, False),
         )
         destination = Destination(
             slug=community.slug,

@@ -55,10 +55,10 @@ def kill_all(pid: int) -> None:
 
 
 def test_sigkill_mid_fanout_resends_nothing_recorded_as_sent(
-    tmp_path: Path, slow_sink: tuple[Sink, int]
+    tmp_path: Path, slow_sink: tuple[Sink, int], quiet_dns: str
 ) -> None:
     handler, sink_port = slow_sink
-    config, port, log = site(tmp_path)
+    config, port, log = site(tmp_path, quiet_dns)
     with config.open("a") as file:
         file.write(f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n')
     members = tmp_path / "members.csv"

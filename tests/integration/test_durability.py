@@ -102,11 +102,12 @@ def blob_path(data: Path, sha256: str) -> Path:
     return data / "blobs" / sha256[:2] / sha256[2:4] / sha256
 
 
-def site(folder: Path) -> tuple[Path, int, Path]:
-    """A gateway folder with an open community `design` on a free port: (config, port, log)."""
+def site(folder: Path, tables: str = "") -> tuple[Path, int, Path]:
+    """A gateway folder with an open community `design` on a free port: (config, port, log).
+    `tables`: more of the configuration (e.g. conftest's quiet_dns)."""
     port = free_port()
     config = folder / "gateway.toml"
-    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    config.write_text(f'{tables}[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
     gateway("--config", str(config), "init", cwd=folder)
     gateway("--config", str(config), "community", "create", "design", "--name", "Design",
             "--policy", "open", cwd=folder)  # fmt: skip
