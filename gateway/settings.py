@@ -100,6 +100,9 @@ class DeliverySettings:
     # Bounce points: a permanent failure counts 2, a temporary one 1; at this
     # score the membership's mail is stopped and the owners are told.
     bounce_threshold: int = 10
+    # Each member's copy of a post is their own, with their one-click unsubscribe URL
+    # (gateway.outbound.one_click): one transaction and one signature per recipient.
+    personal_copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,19 @@ class AdoptionSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # `gateway serve` answers HTTP here (gateway.web): one-click unsubscribe (RFC 8058)
+    # and, with serve_archive, the archive's folder. Mail links to base_url.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://localhost:8080/"
+    serve_archive: bool = False
+    # An unsubscribe link works this many days after its mail was written.
+    unsubscribe_days: int = 90
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -158,6 +174,7 @@ class Settings:
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     actions: ActionSettings = field(default_factory=ActionSettings)
     adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     path: Path | None = None
 
     @property
@@ -197,6 +214,7 @@ SECTIONS: dict[str, type] = {
     "archive": ArchiveSettings,
     "actions": ActionSettings,
     "adoption": AdoptionSettings,
+    "web": WebSettings,
 }
 
 
@@ -356,6 +374,10 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("adoption", "unanswered_after_hours"): _between(1, 365 * 24),
     ("adoption", "questions_per_day"): _between(1, 100),
     ("adoption", "monthly_day"): _day_of_month,
+    ("web", "host"): _not_empty,
+    ("web", "port"): _port,
+    ("web", "base_url"): _http_url,
+    ("web", "unsubscribe_days"): _between(1, 3650),
 }
 
 

@@ -106,7 +106,9 @@ def site(folder: Path) -> tuple[Path, int, Path]:
     """A gateway folder with an open community `design` on a free port: (config, port, log)."""
     port = free_port()
     config = folder / "gateway.toml"
-    config.write_text(f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    config.write_text(
+        f'[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n[web]\nport = {free_port()}\n'
+    )
     gateway("--config", str(config), "init", cwd=folder)
     gateway("--config", str(config), "community", "create", "design", "--name", "Design",
             "--policy", "open", cwd=folder)  # fmt: skip
