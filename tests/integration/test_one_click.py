@@ -427,6 +427,12 @@ def test_the_archive_folder_is_not_served_by_default(
 # --- start-up
 
 
+def test_with_the_web_server_off_nothing_listens(app: App, settings: Settings) -> None:
+    off = dataclasses.replace(settings, web=dataclasses.replace(settings.web, enabled=False))
+    with running(off) as server, pytest.raises(ConnectionRefusedError):
+        socket.create_connection((off.web.host, server.settings.web.port), timeout=5)
+
+
 def test_a_taken_web_port_is_one_line_and_exit_1(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
