@@ -56,6 +56,19 @@ PAGE_HEADERS = {
     ),
 }
 
+# The archive's files get the headers docs/archive.md asks of any web server: types are
+# never guessed, pages load only the site's own assets (its search), attachments
+# (files/) are downloads.
+ARCHIVE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; form-action 'self'; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+DOWNLOADS = "files"
+
 T = TypeVar("T")
 
 
@@ -187,7 +200,8 @@ class Pages:
 
 class ArchiveFiles:
     """The archive folder's files: a folder's URL ends in "/" and serves its index.html;
-    no path leaves the folder (resolved, symbolic links too, then checked)."""
+    no path leaves the folder (resolved, symbolic links too, then checked). The site
+    is public to whoever reaches the server: put the company's sign-on in front."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -206,4 +220,7 @@ class ArchiveFiles:
             target = target / "index.html"
         if not target.is_file():
             raise web.HTTPNotFound()
-        return web.FileResponse(target)
+        headers = dict(ARCHIVE_HEADERS)
+        if target.relative_to(root).parts[0] == DOWNLOADS:
+            headers["Content-Disposition"] = "attachment"
+        return web.FileResponse(target, headers=headers)

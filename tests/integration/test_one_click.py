@@ -384,6 +384,8 @@ def archive(tmp_path: Path) -> Path:
     site = tmp_path / "site"
     (site / "c" / "design").mkdir(parents=True)
     (site / "index.html").write_text("<h1>Home</h1>", encoding="utf-8")
+    (site / "files" / "ab").mkdir(parents=True)
+    (site / "files" / "ab" / "notes.txt").write_text("notes", encoding="utf-8")
     (site / "c" / "design" / "index.html").write_text("<h1>Design</h1>", encoding="utf-8")
     (tmp_path / "secret.txt").write_text("outside", encoding="utf-8")
     (site / "escape").symlink_to(tmp_path / "secret.txt")
@@ -401,6 +403,13 @@ def test_the_archive_folder_is_served_when_asked_and_never_beyond_it(
     with running(serving) as server:
         home = request(server, "GET", "/")
         assert (home.status, home.text) == (200, "<h1>Home</h1>")
+        assert home.headers["Content-Type"].startswith("text/html")
+        assert home.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src 'none'" in home.headers["Content-Security-Policy"]
+        assert "Content-Disposition" not in home.headers
+        download = request(server, "GET", "/files/ab/notes.txt")
+        assert (download.status, download.text) == (200, "notes")
+        assert download.headers["Content-Disposition"] == "attachment"
         moved = request(server, "GET", "/c/design")
         assert (moved.status, moved.headers["Location"]) == (301, "/c/design/")
         assert request(server, "GET", "/c/design/").text == "<h1>Design</h1>"
