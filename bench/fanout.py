@@ -10,9 +10,11 @@ gateway's processes.
 
 Modes: "batched" ([delivery] envelope = "shared": up to 100 recipients per
 transaction) and "verp" (envelope = "verp" with a relay that has no XVERP: one
-transaction per recipient, each with its own bounces+alice=example.com@ sender).
+transaction per recipient, each with its own bounces+alice=example.com@ sender),
+and "personal" ([delivery] personal_copies = true: each member's copy has their own
+one-click unsubscribe URL, one transaction per recipient; envelope = "shared").
 
-    python bench/fanout.py [--members 1000,10000] [--modes batched,verp] [--posts 100]
+    python bench/fanout.py [--members 1000,10000] [--modes batched,verp,personal] [--posts 100]
 """
 
 from __future__ import annotations
@@ -118,13 +120,16 @@ asyncio.run(main())
 """
 
 
-def configure(root: Path, smtp_port: int, sink_port: int, envelope: str) -> Path:
+def configure(root: Path, smtp_port: int, sink_port: int, mode: str) -> Path:
+    envelope = "verp" if mode == "verp" else "shared"
     config = root / "gateway.toml"
     config.write_text(
         f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
         f"[smtp]\nport = {smtp_port}\n"
         f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
-        f'[delivery]\nenvelope = "{envelope}"\nrecipients_per_transaction = 100\n',
+        f'[delivery]\nenvelope = "{envelope}"\nrecipients_per_transaction = 100\n'
+        f"personal_copies = {'true' if mode == 'personal' else 'false'}\n"
+        f'[web]\nport = {free_port()}\nbase_url = "https://{DOMAIN}/"\n',
         encoding="utf-8",
     )
     return config
@@ -168,7 +173,7 @@ def run(members: int, mode: str, count: int) -> None:
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
         root = Path(folder)
         smtp_port, sink_port = free_port(), free_port()
-        config = configure(root, smtp_port, sink_port, "shared" if mode == "batched" else "verp")
+        config = configure(root, smtp_port, sink_port, mode)
         seed(config, members)
         status = root / "sink.status"
         sink_command = [sys.executable, "-c", SINK, str(sink_port), str(status)]

@@ -381,7 +381,10 @@ class MemoryWatch:
 def setup(folder: Path) -> tuple[Path, int]:
     port = free_port()
     config = folder / "gateway.toml"
-    config.write_text(f'[gateway]\ndata_dir = "data"\ndomain = "{DOMAIN}"\n[smtp]\nport = {port}\n')
+    config.write_text(
+        f'[gateway]\ndata_dir = "data"\ndomain = "{DOMAIN}"\n[smtp]\nport = {port}\n'
+        "[web]\nenabled = false\n"
+    )
     gateway_command(config, "init")
     gateway_command(config, "community", "create", "design", "--name", "Design",
                     "--policy", "open")  # fmt: skip

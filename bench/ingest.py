@@ -434,6 +434,7 @@ def main() -> None:
         config.write_text(
             f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
             f"[smtp]\nport = {gateway_port}\nmax_message_size = {MAX_MESSAGE_SIZE}\n"
+            "[web]\nenabled = false\n"
         )
         gateway_command(config, "init")
         gateway_command(config, "community", "create", "design", "--name", "Design",

@@ -46,7 +46,7 @@ def configure(root: Path, smtp_port: int, relay_port: int) -> Path:
         f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
         f"[smtp]\nport = {smtp_port}\n"
         f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {relay_port}\n'
-        "[archive]\npublish = false\n",
+        "[archive]\npublish = false\n[web]\nenabled = false\n",
         encoding="utf-8",
     )
     return config

@@ -135,7 +135,8 @@ def run(gateway: str, members: int, mta_timeout: float, idle: float) -> None:
         config.write_text(
             f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n[smtp]\nport = {smtp_port}\n'
             f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
-            "[delivery]\nretry_wait_seconds = 1\n[archive]\npublish = false\n",
+            "[delivery]\nretry_wait_seconds = 1\n[archive]\npublish = false\n"
+            "[web]\nenabled = false\n",
             encoding="utf-8",
         )
         command(gateway, config, "init")

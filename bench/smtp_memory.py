@@ -41,7 +41,7 @@ def configure(root: Path, port: int, unbounded: bool) -> Path:
     config.write_text(
         f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
         f"[smtp]\nport = {port}\n{limits}"
-        "[archive]\npublish = false\n",
+        "[archive]\npublish = false\n[web]\nenabled = false\n",
         encoding="utf-8",
     )
     return config

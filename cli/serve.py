@@ -20,7 +20,8 @@ from gateway.settings import Settings
 @click.option("-v", "--verbose", is_flag=True, help="Also log each SMTP session's details.")
 @pass_state
 def serve(state: CliState, verbose: bool) -> None:
-    """Run the SMTP server on [smtp] host and port; stop with Ctrl-C or SIGTERM."""
+    """Run the SMTP server on [smtp] host and port (and the web server on [web] host and
+    port); stop with Ctrl-C or SIGTERM."""
     settings = state.settings
     configure_logging(logging.DEBUG if verbose else logging.INFO)
     try:

@@ -20,3 +20,7 @@ class AlreadyExists(GatewayError):
 
 class InvalidInput(GatewayError):
     """A value that cannot be used: a bad address, slug, time zone or CSV row."""
+
+
+class CannotListen(GatewayError):
+    """An address `gateway serve` cannot listen on (a port in use, an unknown host)."""

@@ -122,6 +122,9 @@ class DeliverySettings:
     # Bounce points: a permanent failure counts 2, a temporary one 1; at this
     # score the membership's mail is stopped and the owners are told.
     bounce_threshold: int = 10
+    # Each member's copy of a post is their own, with their one-click unsubscribe URL
+    # (gateway.outbound.one_click): one transaction and one signature per recipient.
+    personal_copies: bool = False
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,19 @@ class AdoptionSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    # `gateway serve` answers HTTP here (gateway.web): one-click unsubscribe (RFC 8058)
+    # and, with serve_archive, the archive's folder. Mail links to base_url.
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    base_url: str = "http://localhost:8080/"
+    serve_archive: bool = False
+    # An unsubscribe link works this many days after its mail was written.
+    unsubscribe_days: int = 90
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -190,6 +206,7 @@ class Settings:
     actions: ActionSettings = field(default_factory=ActionSettings)
     adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     path: Path | None = None
 
     @property
@@ -230,6 +247,7 @@ SECTIONS: dict[str, type] = {
     "actions": ActionSettings,
     "adoption": AdoptionSettings,
     "dns": DnsSettings,
+    "web": WebSettings,
 }
 
 
@@ -426,6 +444,10 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("adoption", "monthly_day"): _day_of_month,
     ("dns", "nameservers"): _nameservers,
     ("dns", "timeout"): _between(1, 60),
+    ("web", "host"): _not_empty,
+    ("web", "port"): _port,
+    ("web", "base_url"): _http_url,
+    ("web", "unsubscribe_days"): _between(1, 3650),
 }
 
 

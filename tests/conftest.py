@@ -224,11 +224,15 @@ class RunningGateway:
     """A real `serve()` on a free loopback port, in a thread with its own event loop."""
 
     def __init__(self, settings: Settings) -> None:
+        # Free ports for SMTP and for the web server: tests never collide on 8025 or 8080.
         self.settings = dataclasses.replace(
-            settings, smtp=dataclasses.replace(settings.smtp, port=free_port())
+            settings,
+            smtp=dataclasses.replace(settings.smtp, port=free_port()),
+            web=dataclasses.replace(settings.web, port=free_port()),
         )
         self.host = self.settings.smtp.host
         self.port = self.settings.smtp.port
+        self.web_origin = f"http://{self.settings.web.host}:{self.settings.web.port}"
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
         self._ready = threading.Event()

@@ -111,9 +111,10 @@ def test_what_the_mails_say(network: App) -> None:
     assert "Which font for print, asked by carol@example.com in Design" in text
     assert "Accessibility: Accessibility for everyone" in text
     assert f"mailto:a11y-join@{net.DOMAIN}?subject=join" in text
-    assert alice["List-Unsubscribe"] == (
-        f"<mailto:profile@{net.DOMAIN}?subject=monthly%20off&body=Monthly%3A%20off>"
-    )
+    one_click, opt_out = alice["List-Unsubscribe"].split(", ")
+    assert one_click.startswith("<http://localhost:8080/u/")  # [web] base_url
+    assert opt_out == f"<mailto:profile@{net.DOMAIN}?subject=monthly%20off&body=Monthly%3A%20off>"
+    assert alice["List-Unsubscribe-Post"] is None  # http: RFC 8058 wants https
     assert "Your profile says nothing" not in text
     dave = body(sent[("dave@example.com", "monthly_network")])
     assert "Your profile says nothing" in dave

@@ -32,6 +32,7 @@ from gateway.community.people import get_person
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.deliveries import enqueue_mail
+from gateway.outbound.one_click import OneClick
 from gateway.store.db import transaction
 from gateway.store.ledger import FAILED
 from gateway.store.ledger import MONTHLY
@@ -46,6 +47,8 @@ from gateway.store.models import Person
 from gateway.store.models import Role
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
+from gateway.web.tokens import Stop
+from gateway.web.tokens import Unsubscribe
 
 log = logging.getLogger("gateway.adoption")
 
@@ -169,7 +172,8 @@ def _queue(
     """Record a chunk of mails and queue those this run recorded first."""
     planned = []
     composer = Composer(app.templates, app.settings)
-    network = ListFields(unsubscribe=(opt_out_link(app.settings.gateway.domain),))
+    opt_out = opt_out_link(app.settings.gateway.domain)
+    one_click = OneClick(app.settings)
     with transaction(app.read_sessions if dry_run else app.sessions) as session:
         entries = [
             Entry((m.person_id, m.kind, m.community_id, month.period), m.empty) for m in mails
@@ -183,9 +187,16 @@ def _queue(
                 continue
             try:
                 parts = composer.render(TEMPLATES[mail.kind], mail.values)
-                opt_out = network if mail.kind == NETWORK else None
+                network = (
+                    ListFields(
+                        unsubscribe=(opt_out,),
+                        one_click=one_click.url(Unsubscribe(mail.person_id, Stop.MONTHLY)),
+                    )
+                    if mail.kind == NETWORK
+                    else None
+                )
                 raw = composer.message(
-                    parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=opt_out
+                    parts, mail.address, now, kind=TEMPLATES[mail.kind], list_fields=network
                 )
             except Exception:  # this mail only, set aside; the others go out
                 log.exception("monthly %s mail for %s failed", mail.kind, mail.address)

@@ -24,7 +24,10 @@ from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
 from gateway.outbound.composer import mailto
+from gateway.outbound.one_click import OneClick
 from gateway.settings import Settings
+from gateway.web.tokens import Stop
+from gateway.web.tokens import Unsubscribe
 
 if TYPE_CHECKING:
     import jinja2
@@ -39,6 +42,7 @@ class DigestWriter:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
         self._composer = Composer(templates, settings)
+        self._one_click = OneClick(settings)
         language = settings.gateway.language
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
@@ -65,6 +69,10 @@ class DigestWriter:
             unsubscribe=tuple(
                 mailto(f"{section.community.slug}-nomail@{self.domain}", "nomail")
                 for section in digest.sections
+            ),
+            # One click stops mail from the digest's communities, as each -nomail@ does.
+            one_click=self._one_click.url(
+                Unsubscribe(reader.id, Stop.NOMAIL, tuple(s.community.id for s in digest.sections))
             ),
         )
         raw = self._composer.message(

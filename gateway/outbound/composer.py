@@ -27,6 +27,8 @@ from gateway.outbound.mime import MAX_LINE
 from gateway.outbound.mime import fold
 from gateway.outbound.mime import multipart
 from gateway.outbound.mime import to_crlf
+from gateway.outbound.one_click import POST_FIELD
+from gateway.outbound.one_click import has_post_field
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 
@@ -54,16 +56,20 @@ class ListFields:
     subscribe: str = ""
     unsubscribe: tuple[str, ...] = ()
     archive: str = ""
+    # The person's one-click URL (gateway.outbound.one_click), listed before the mailtos.
+    one_click: str = ""
 
     def headers(self) -> list[tuple[str, str]]:
         """The fields in one order, each URI in angle brackets. Mail from a list (it has a
-        List-Id) is also Precedence: list, so that responders leave it alone (RFC 3834 2)."""
+        List-Id) is also Precedence: list, so that responders leave it alone (RFC 3834 2).
+        List-Unsubscribe-Post only with an https one-click URL (RFC 8058 3.1)."""
         fields = [
             ("List-Id", self.id),
             ("List-Post", _uris(self.post)),
             ("List-Help", _uris(self.help)),
             ("List-Subscribe", _uris(self.subscribe)),
-            ("List-Unsubscribe", _uris(*self.unsubscribe)),
+            ("List-Unsubscribe", _uris(self.one_click, *self.unsubscribe)),
+            POST_FIELD if has_post_field(self.one_click) else ("", ""),
             ("List-Archive", _uris(self.archive)),
             ("Precedence", "list" if self.id else ""),
         ]

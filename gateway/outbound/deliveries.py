@@ -56,6 +56,9 @@ class Claimed:
     recipient: str
     attempts: int
     created_at: dt.datetime
+    # The person it goes to (None for mail to an address alone): their own copy of a
+    # post names them in its one-click URL ([delivery] personal_copies).
+    person_id: int | None = None
 
     @property
     def content_key(self) -> tuple[int, int, int]:
@@ -207,6 +210,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
             Delivery.recipient,
             Delivery.attempts,
             Delivery.created_at,
+            Delivery.person_id,
         )
         .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id)

@@ -32,9 +32,11 @@ from gateway.outbound.deliveries import generated_content
 from gateway.outbound.deliveries import record_outcomes
 from gateway.outbound.deliveries import resume_in_flight
 from gateway.outbound.from_rewriting import FromRewriting
+from gateway.outbound.one_click import OneClick
 from gateway.outbound.render import Destination
 from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
+from gateway.outbound.signing import make_signer
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Relay
 from gateway.relay.envelope import bounce_address
@@ -46,6 +48,8 @@ from gateway.store.models import Message
 from gateway.store.models import Visibility
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
+from gateway.web.tokens import Stop
+from gateway.web.tokens import Unsubscribe
 
 log = logging.getLogger("gateway.relay")
 
@@ -68,6 +72,9 @@ class DeliveryWorker:
         self.renderer = Renderer(app.settings, app.templates)
         self.from_rewriting = FromRewriting(app.settings)
         self._rewrite_from: dict[int, bool] = {}  # this round's posts (message id)
+        self.signer = make_signer(app.settings)
+        self.one_click = OneClick(app.settings)
+        self.personal_copies = app.settings.delivery.personal_copies and self.one_click.enabled
         self.batch = batch
 
     async def start(self) -> None:
@@ -121,12 +128,12 @@ class DeliveryWorker:
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
         for key, group in _groups(claimed):
-            payload, failure = self._payload(key)
-            if payload is None:
+            rendered, failure = self._content(key)
+            if rendered is None:
                 progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
-            envelopes.extend(self._pack(payload, group))
-            size += len(payload)
+            envelopes.extend(self._pack(rendered, group))
+            size += len(rendered) * (len(group) if self._personal_post(group) else 1)
             if size >= SLICE_BYTES:
                 await self._send_all(envelopes, progress)
                 transactions += len(envelopes)
@@ -167,12 +174,23 @@ class DeliveryWorker:
         return counts
 
     def _pack(
-        self, payload: bytes, group: Sequence[Claimed]
+        self, rendered: bytes, group: Sequence[Claimed]
     ) -> Iterator[tuple[Envelope, Sequence[Claimed]]]:
         """Envelopes for one content: shared ones when bounces need no VERP or the relay
-        writes it (XVERP), else one transaction per recipient with its VERP sender."""
+        writes it (XVERP), else one transaction per recipient with its VERP sender.
+
+        With [delivery] personal_copies a post's copy is each member's own: the shared
+        rendering with their one-click URL, signed per copy, one transaction each.
+        """
         domain = self.settings.gateway.domain
         verp = self.settings.delivery.envelope == "verp"
+        if self._personal_post(group):
+            for claimed in group:
+                sender = verp_address(claimed.recipient, domain) if verp else bounce_address(domain)
+                copy = self._personal(rendered, claimed)
+                yield Envelope(sender, [claimed.recipient], self._payload(copy)), [claimed]
+            return
+        payload = self._payload(rendered)
         if verp and not self.relay.xverp:
             for claimed in group:
                 sender = verp_address(claimed.recipient, domain)
@@ -183,8 +201,22 @@ class DeliveryWorker:
             recipients = [c.recipient for c in chunk]
             yield Envelope(bounce_address(domain), recipients, payload, xverp=verp), chunk
 
-    def _payload(self, key: ContentKey) -> tuple[bytes | None, str]:
-        """What the relay sends for a content, or None and why it cannot be sent.
+    def _personal_post(self, group: Sequence[Claimed]) -> bool:
+        """Whether these are copies of a post, each made its member's own."""
+        return self.personal_copies and group[0].message_id is not None
+
+    def _personal(self, rendered: bytes, claimed: Claimed) -> bytes:
+        if claimed.person_id is None or claimed.community_id is None:
+            return rendered
+        request = Unsubscribe(claimed.person_id, Stop.LEAVE, (claimed.community_id,))
+        return self.one_click.personal(rendered, request)
+
+    def _payload(self, rendered: bytes) -> bytes:
+        """What the relay sends for a message: signed once, then as the relay wants it."""
+        return self.relay.payload(self.signer.sign(rendered))
+
+    def _content(self, key: ContentKey) -> tuple[bytes | None, str]:
+        """The bytes of a content, or None and why it cannot be sent.
 
         A content that cannot be rendered fails its own deliveries only, with the
         error in their last_error; the rest of the round goes on.
@@ -203,7 +235,7 @@ class DeliveryWorker:
             return None, f"5.3.0 the mail could not be rendered: {error!r}"[:500]
         if rendered is None:
             return None, "5.3.0 the mail or its community is no longer stored"
-        return self.relay.payload(rendered), ""
+        return rendered, ""
 
     def _render_post(self, session: Session, message_id: int, community_id: int) -> bytes | None:
         message = session.get(Message, message_id)

@@ -1,5 +1,5 @@
-"""`gateway serve`: the SMTP server, the spool, the inbox processor, the delivery
-worker, and a clean stop.
+"""`gateway serve`: the SMTP server, the web server ([web]), the spool, the inbox
+processor, the delivery worker, and a clean stop.
 
 On SIGTERM/SIGINT the listener closes at once, the sessions in the middle of a
 message get up to SHUTDOWN_GRACE seconds to finish it (and receive their final
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -41,6 +42,9 @@ from gateway.smtp.handler import GatewayHandler
 from gateway.smtp.handler import GatewaySMTP
 from gateway.store.db import transaction
 from gateway.store.models import Community
+
+if TYPE_CHECKING:
+    from gateway.web.server import WebServer
 
 log = logging.getLogger("gateway.runtime.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
@@ -291,6 +295,12 @@ async def serve(
     except BaseException:
         app.close()
         raise
+    try:
+        web_server = await _start_web(app)
+    except BaseException:
+        server.close()
+        app.close()
+        raise
     workers.start()
     spool.start()
     log.info(
@@ -306,11 +316,25 @@ async def serve(
         log.info("stopping: finishing %d message(s) in flight", handler.in_flight)
     finally:
         server.close()
+        if web_server is not None:
+            await web_server.close()
         await _finish_sessions(handler)
         await loop.run_in_executor(None, spool.stop)
         await loop.run_in_executor(None, workers.stop)
         app.close()
         log.info("stopped")
+
+
+async def _start_web(app: App) -> WebServer | None:
+    """The [web] server, listening, or None when it is off. (Imported here: the commands
+    that serve nothing start without aiohttp.)"""
+    if not app.settings.web.enabled:
+        return None
+    from gateway.web.server import WebServer
+
+    web_server = WebServer(app)
+    await web_server.start()
+    return web_server
 
 
 def _busy(handler: GatewayHandler) -> bool:

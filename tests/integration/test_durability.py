@@ -107,7 +107,10 @@ def site(folder: Path, tables: str = "") -> tuple[Path, int, Path]:
     `tables`: more of the configuration (e.g. conftest's quiet_dns)."""
     port = free_port()
     config = folder / "gateway.toml"
-    config.write_text(f'{tables}[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n')
+    config.write_text(
+        f'{tables}[gateway]\ndata_dir = "data"\n[smtp]\nport = {port}\n'
+        f"[web]\nport = {free_port()}\n"
+    )
     gateway("--config", str(config), "init", cwd=folder)
     gateway("--config", str(config), "community", "create", "design", "--name", "Design",
             "--policy", "open", cwd=folder)  # fmt: skip
