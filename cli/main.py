@@ -42,6 +42,7 @@ COMMANDS = {
     "experts": "cli.experts:experts",
     "suggest": "cli.suggest:suggest",
     "monthly": "cli.monthly:monthly",
+    "dkim": "cli.dkim:dkim",
 }
 
 

@@ -194,6 +194,19 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class DkimSettings:
+    # Sign every outgoing mail with the key of [gateway] domain (gateway.outbound.signing).
+    sign: bool = False
+    selector: str = "gateway"
+    key_file: Path = Path("dkim/gateway.private")
+    # Seal each member's copy of a post with an ARC set, with the same key and selector.
+    arc: bool = False
+    # The authserv-id of the company MTA whose Authentication-Results the seal carries;
+    # empty: none is trusted, and the seal says only arc=none, under [gateway] domain.
+    arc_authserv_id: str = ""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. `path` is the file it came from (None when built in code)."""
 
@@ -207,6 +220,7 @@ class Settings:
     adoption: AdoptionSettings = field(default_factory=AdoptionSettings)
     dns: DnsSettings = field(default_factory=DnsSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    dkim: DkimSettings = field(default_factory=DkimSettings)
     path: Path | None = None
 
     @property
@@ -248,6 +262,7 @@ SECTIONS: dict[str, type] = {
     "adoption": AdoptionSettings,
     "dns": DnsSettings,
     "web": WebSettings,
+    "dkim": DkimSettings,
 }
 
 
@@ -404,6 +419,21 @@ def nameserver_address(value: str) -> tuple[str, int]:
     return host, port
 
 
+def _dns_labels(value: str) -> str:
+    """A DKIM selector: one or more DNS labels (RFC 6376 section 3.1)."""
+    label = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+    if not re.fullmatch(rf"{label}(?:\.{label})*", value.lower()):
+        raise ValueError(f"must be DNS labels such as 'gateway' or 'mail2026', not {value!r}")
+    return value.lower()
+
+
+def _authserv_id(value: str) -> str:
+    """An authserv-id as Authentication-Results headers carry it (RFC 8601 section 2.5)."""
+    if value and not re.fullmatch(r"[!#-'*-:<-\[\]-~]+", value):
+        raise ValueError(f"must be an authserv-id such as 'mx.example.com', not {value!r}")
+    return value
+
+
 CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "domain"): _domain,
     ("gateway", "database_url"): _database_url,
@@ -448,6 +478,8 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("web", "port"): _port,
     ("web", "base_url"): _http_url,
     ("web", "unsubscribe_days"): _between(1, 3650),
+    ("dkim", "selector"): _dns_labels,
+    ("dkim", "arc_authserv_id"): _authserv_id,
 }
 
 

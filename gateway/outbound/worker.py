@@ -188,9 +188,9 @@ class DeliveryWorker:
             for claimed in group:
                 sender = verp_address(claimed.recipient, domain) if verp else bounce_address(domain)
                 copy = self._personal(rendered, claimed)
-                yield Envelope(sender, [claimed.recipient], self._payload(copy)), [claimed]
+                yield Envelope(sender, [claimed.recipient], self._payload(copy, True)), [claimed]
             return
-        payload = self._payload(rendered)
+        payload = self._payload(rendered, forwarded=group[0].message_id is not None)
         if verp and not self.relay.xverp:
             for claimed in group:
                 sender = verp_address(claimed.recipient, domain)
@@ -211,9 +211,10 @@ class DeliveryWorker:
         request = Unsubscribe(claimed.person_id, Stop.LEAVE, (claimed.community_id,))
         return self.one_click.personal(rendered, request)
 
-    def _payload(self, rendered: bytes) -> bytes:
-        """What the relay sends for a message: signed once, then as the relay wants it."""
-        return self.relay.payload(self.signer.sign(rendered))
+    def _payload(self, rendered: bytes, forwarded: bool) -> bytes:
+        """What the relay sends for a message: signed once (a post's copy, `forwarded`,
+        also ARC-sealed), then as the relay wants it."""
+        return self.relay.payload(self.signer.sign(rendered, forwarded=forwarded))
 
     def _content(self, key: ContentKey) -> tuple[bytes | None, str]:
         """The bytes of a content, or None and why it cannot be sent.

@@ -30,6 +30,7 @@ from gateway.app import build_app
 from gateway.app import make_relay
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
+from gateway.outbound.signing import make_signer
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
 from gateway.runtime.outgoing import OutgoingLoop
@@ -263,6 +264,7 @@ async def serve(
     With processor_process the pipeline runs in a child process (what `gateway
     serve` does); without, in a thread (tests).
     """
+    make_signer(settings)  # a bad [dkim] key stops us here, before anything started
     app = build_app(settings)
     workers = Workers(app, in_processes=processor_process, companions=companions)
     spool = Spool(app.spool_engine, app.blobs, on_commit=workers.wake_inbox)

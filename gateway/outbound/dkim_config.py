@@ -1,0 +1,93 @@
+"""Turning DKIM signing on in a configuration file, as `gateway dkim keygen` does.
+
+The file is the admin's: its comments, order and other values stay as they are.
+Only the [dkim] section's `sign`, `selector` and `key_file` lines are written
+(replaced where they are, else added under the section's header); a file without
+a [dkim] section gets one at its end. The result is checked before it replaces
+the file: it must parse, hold those values, and load as settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+
+from gateway.errors import GatewayError
+from gateway.settings import load_settings
+
+SECTION = "dkim"
+_HEADER = re.compile(r"^\s*\[\s*(?P<name>[^\]\s]+)\s*\]\s*(?:#.*)?$")
+_TABLE_START = re.compile(r"^\s*\[")
+
+
+class ConfigEditError(GatewayError):
+    """The configuration file could not be changed safely; it is left as it was."""
+
+
+def with_signing(text: str, values: dict[str, bool | str]) -> str:
+    """`text` with [dkim] holding `values` (key -> TOML boolean or string)."""
+    lines = text.splitlines(keepends=True)
+    written = {key: f"{key} = {_toml(value)}\n" for key, value in values.items()}
+    start = next((i for i, line in enumerate(lines) if _is_header(line, SECTION)), None)
+    if start is None:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        separator = ["\n"] if lines and lines[-1].strip() else []
+        return "".join([*lines, *separator, f"[{SECTION}]\n", *written.values()])
+    end = next(
+        (i for i in range(start + 1, len(lines)) if _TABLE_START.match(lines[i])), len(lines)
+    )
+    missing = []
+    for key, line in written.items():
+        found = [i for i in range(start + 1, end) if re.match(rf"^\s*{key}\s*=", lines[i])]
+        if found:
+            lines[found[0]] = line
+        else:
+            missing.append(line)
+    lines[start + 1 : start + 1] = missing
+    return "".join(lines)
+
+
+def enable_signing(config: Path, values: dict[str, bool | str]) -> None:
+    """Rewrite `config` with [dkim] `values`, or raise ConfigEditError and change nothing."""
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigEditError(f"{config}: cannot read it: {error}") from None
+    edited = with_signing(text, values)
+    try:
+        section = tomllib.loads(edited).get(SECTION, {})
+    except tomllib.TOMLDecodeError as error:
+        raise _cannot(config, values, str(error)) from None
+    if any(section.get(key) != value for key, value in values.items()):
+        raise _cannot(config, values, "its [dkim] keys are written in a way this edit misses")
+    temporary = config.with_name(f".{config.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(edited, encoding="utf-8")
+        if config.exists():
+            os.chmod(temporary, config.stat().st_mode & 0o7777)
+        load_settings(temporary)  # the same folder: relative paths resolve as they will
+        os.replace(temporary, config)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _cannot(config: Path, values: dict[str, bool | str], reason: str) -> ConfigEditError:
+    wanted = ", ".join(f"{key} = {_toml(value)}" for key, value in values.items())
+    return ConfigEditError(
+        f"{config}: cannot turn signing on ({reason}); set [dkim] {wanted} yourself"
+    )
+
+
+def _is_header(line: str, name: str) -> bool:
+    match = _HEADER.match(line)
+    return match is not None and match["name"] == name
+
+
+def _toml(value: bool | str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)  # a JSON string is a TOML basic string
