@@ -7,7 +7,8 @@ import click
 
 from cli.state import CliState
 from cli.state import pass_state
-from gateway.outbound.dkim_config import enable_signing
+from gateway.outbound.dkim_config import edited_config
+from gateway.outbound.dkim_config import replace_config
 from gateway.outbound.dkim_keys import generate
 from gateway.outbound.dkim_keys import key_paths
 from gateway.outbound.dkim_keys import record_name
@@ -53,10 +54,12 @@ def keygen(state: CliState, selector: str | None, bits: int, force: bool) -> Non
     config = state.config_path
     selector = selector or settings.dkim.selector
     private, public = key_paths(config.parent, selector)
+    key_file = private.relative_to(config.parent).as_posix()
+    # Checked first: a configuration it cannot edit leaves no key files behind.
+    edited = edited_config(config, {"sign": True, "selector": selector, "key_file": key_file})
     pair = generate(bits)
     write_key_pair(pair, private, public, force=force)
-    key_file = private.relative_to(config.parent).as_posix()
-    enable_signing(config, {"sign": True, "selector": selector, "key_file": key_file})
+    replace_config(config, edited)
     name = record_name(selector, settings.gateway.domain)
     click.echo(f"Wrote {private} (the private key, mode 0600) and {public}.")
     click.echo(

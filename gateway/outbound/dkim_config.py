@@ -51,8 +51,9 @@ def with_signing(text: str, values: dict[str, bool | str]) -> str:
     return "".join(lines)
 
 
-def enable_signing(config: Path, values: dict[str, bool | str]) -> None:
-    """Rewrite `config` with [dkim] `values`, or raise ConfigEditError and change nothing."""
+def edited_config(config: Path, values: dict[str, bool | str]) -> str:
+    """The text `config` would have with [dkim] `values`, checked (it parses, holds them,
+    and loads as settings); ConfigEditError when it cannot be edited that way."""
     try:
         text = config.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -64,15 +65,29 @@ def enable_signing(config: Path, values: dict[str, bool | str]) -> None:
         raise _cannot(config, values, str(error)) from None
     if any(section.get(key) != value for key, value in values.items()):
         raise _cannot(config, values, "its [dkim] keys are written in a way this edit misses")
-    temporary = config.with_name(f".{config.name}.{os.getpid()}.tmp")
+    temporary = _temporary(config)
     try:
         temporary.write_text(edited, encoding="utf-8")
-        if config.exists():
-            os.chmod(temporary, config.stat().st_mode & 0o7777)
-        load_settings(temporary)  # the same folder: relative paths resolve as they will
+        load_settings(temporary)  # in the same folder: relative paths resolve as they will
+    finally:
+        temporary.unlink(missing_ok=True)
+    return edited
+
+
+def replace_config(config: Path, text: str) -> None:
+    """Write `text` over `config` at once (a reader sees the old file or the new one),
+    keeping the file's permissions."""
+    temporary = _temporary(config)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.chmod(temporary, config.stat().st_mode & 0o7777)
         os.replace(temporary, config)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _temporary(config: Path) -> Path:
+    return config.with_name(f".{config.name}.{os.getpid()}.tmp")
 
 
 def _cannot(config: Path, values: dict[str, bool | str], reason: str) -> ConfigEditError:
