@@ -1,0 +1,222 @@
+"""Signed mail end to end: a real `gateway serve` with [dkim] on sends every kind of mail
+to a loopback SMTP sink, and each verifies against the key a real DNS server publishes
+(dkimpy as a receiver, and opendkim-testmsg where it works); posts carry an ARC seal."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.app import App
+from gateway.community.communities import create_community
+from gateway.community.members import add_members
+from gateway.digests.runner import run_digests
+from gateway.outbound.dkim_keys import KeyPair
+from gateway.outbound.dkim_keys import generate
+from gateway.outbound.dkim_keys import record_name
+from gateway.settings import DkimSettings
+from gateway.settings import Settings
+from gateway.store.db import transaction
+from gateway.store.models import Cadence
+from gateway.store.models import DeliveryMode
+from gateway.store.models import Policy
+from gateway.store.models import Role
+from gateway.store.models import utcnow
+from tests.conftest import RunningGateway
+from tests.conftest import running
+from tests.conftest import wait_for
+from tests.received import parse_mail
+from tests.signing_keys import DOMAIN
+from tests.signing_keys import SELECTOR
+from tests.signing_keys import Published
+from tests.signing_keys import published
+from tests.sink import Sink
+
+HOST = "127.0.0.1"
+MTA = "mx.example.com"  # the company MTA, whose Authentication-Results are trusted
+
+# A post as the company MTA hands it over: its own Authentication-Results on top, an
+# 8-bit UTF-8 body, and a References field folded over several lines.
+POST = (
+    f"Authentication-Results: {MTA}; dkim=pass header.d=example.com;\r\n"
+    " spf=pass smtp.mailfrom=alice@example.com\r\n"
+    "Received: from laptop.example.com by mx.example.com; Sat, 5 Dec 2026 10:00:00 +0000\r\n"
+    "From: Alice <alice@example.com>\r\n"
+    f"To: design@{DOMAIN}\r\n"
+    "Subject: Couleurs de l'été\r\n"
+    "Message-ID: <dkim-post@example.com>\r\n"
+    "References: "
+    + "\r\n ".join(f"<thread-{i}-with-a-long-message-id@example.com>" for i in range(8))
+    + "\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n"
+    "\r\n"
+    "Quel bleu choisit-on ? Déjà vu, ça va.\r\n"
+).encode()
+
+
+def held_post(sender: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: board@{DOMAIN}\r\nSubject: Budget\r\n"
+        "Message-ID: <dkim-held@example.com>\r\n\r\nThe figures.\r\n"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> KeyPair:
+    return generate(2048)
+
+
+@pytest.fixture(scope="module")
+def dkim_dns(key_pair: KeyPair) -> Iterator[Published]:
+    with published(key_pair) as server:
+        yield Published(key_pair, server)
+
+
+@pytest.fixture
+def seeded(app: App) -> App:
+    """design: alice (owner), bob (instant), dave (daily); board (moderated): mona."""
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design")
+        board = create_community(session, "board", "Board", policy=Policy.MODERATED)
+        add_members(session, design, ["alice@example.com"], role=Role.OWNER)
+        add_members(session, design, ["bob@example.com"])
+        add_members(session, design, ["dave@example.com"], delivery=DeliveryMode.DAILY)
+        add_members(session, board, ["mona@example.com"], role=Role.MODERATOR)
+    return app
+
+
+def signing(settings: Settings, port: int, key_file: Path) -> Settings:
+    return dataclasses.replace(
+        settings,
+        relay=dataclasses.replace(settings.relay, backend="smtp", host=HOST, port=port),
+        dkim=DkimSettings(sign=True, key_file=key_file, arc=True, arc_authserv_id=MTA),
+    )
+
+
+@pytest.fixture
+def gateway(
+    seeded: App,
+    settings: Settings,
+    sink: tuple[Sink, int],
+    dkim_dns: Published,
+    tmp_path: Path,
+) -> Iterator[RunningGateway]:
+    key_file = dkim_dns.write_private(tmp_path / "dkim" / "gateway.private")
+    with running(signing(settings, sink[1], key_file)) as server:
+        yield server
+
+
+def received_by(sink: Sink, recipient: str, count: int = 1) -> list[bytes]:
+    def found() -> list[bytes]:
+        return [data for _, rcpt, data in sink.copies() if rcpt == recipient]
+
+    wait_for(lambda: len(found()) >= count, what=f"{count} mail(s) to {recipient}")
+    return found()
+
+
+def test_every_kind_of_mail_arrives_signed_and_verifies(
+    gateway: RunningGateway, seeded: App, sink: tuple[Sink, int], dkim_dns: Published
+) -> None:
+    handler, _ = sink
+    assert gateway.send(POST, [f"design@{DOMAIN}"]).startswith("250")
+    assert (
+        gateway.send(b"Subject: help\r\n\r\n", [f"help@{DOMAIN}"], "zoe@example.com")[:3] == "250"
+    )
+    reply = gateway.send(held_post("yves@example.com"), [f"board@{DOMAIN}"], "yves@example.com")
+    assert reply.startswith("250")
+    [post_copy] = received_by(handler, "bob@example.com")
+    [help_answer] = received_by(handler, "zoe@example.com")
+    [held_notice] = received_by(handler, "mona@example.com")
+    [held_receipt] = received_by(handler, "yves@example.com")
+    now = utcnow()
+    report = run_digests(seeded, Cadence.DAILY, now + dt.timedelta(days=1), until=now)
+    assert [p.status for p in report.planned] == ["queued"]
+    [digest] = received_by(handler, "dave@example.com")
+    mails = {
+        "post": post_copy,
+        "help": help_answer,
+        "held notice": held_notice,
+        "held receipt": held_receipt,
+        "digest": digest,
+    }
+
+    for kind, data in mails.items():
+        assert data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;"), kind
+        message = parse_mail(data)
+        assert f"d={DOMAIN};" in str(message["DKIM-Signature"]), kind
+        assert dkim_dns.verify(data), kind
+        # The gateway's own mail is signed, not sealed: only the forwarded post is.
+        assert ("ARC-Seal" in message) == (kind == "post"), kind
+    assert "Déjà vu, ça va." in post_copy.decode()  # the 8-bit body went out as it came
+    cv, [arc_set], reason = dkim_dns.arc_verify(post_copy)
+    assert (cv, reason) == (b"pass", "success")
+    assert (
+        b" ".join(bytes(arc_set["aar-value"]).split())
+        == (  # type: ignore[call-overload]
+            f"i=1; {MTA}; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=alice@example.com"
+        ).encode()
+    )
+
+
+def test_opendkim_verifies_what_the_gateway_signs(
+    request: pytest.FixtureRequest, sink: tuple[Sink, int], dkim_dns: Published, tmp_path: Path
+) -> None:
+    """opendkim-testmsg asks the system's resolver (port 53 of /etc/resolv.conf): it runs
+    in its own network and mount namespaces (root), beside a dnsmasq on port 53 there."""
+    testmsg = shutil.which("opendkim-testmsg") or "/usr/sbin/opendkim-testmsg"
+    if not Path(testmsg).exists():
+        pytest.skip("opendkim-testmsg is not installed (Debian package 'opendkim-tools')")
+    unsigned = tmp_path / "probe.eml"
+    unsigned.write_bytes(b"From: a@example.com\nSubject: probe\n\nprobe\n")
+    probe_key = dkim_dns.write_private(tmp_path / "probe.private")
+    probe = _run([testmsg, "-d", DOMAIN, "-s", SELECTOR, "-k", str(probe_key)], unsigned)
+    if probe.returncode != 0:
+        pytest.skip(
+            "opendkim-testmsg cannot process any message here, not even sign one itself "
+            f"({probe.stderr.strip()})"
+        )
+    if not (shutil.which("unshare") and shutil.which("ip")) or _not_root():
+        pytest.skip("opendkim-testmsg needs root, unshare and ip to reach a test DNS server")
+    gateway: RunningGateway = request.getfixturevalue("gateway")
+    assert gateway.send(POST, [f"design@{DOMAIN}"]).startswith("250")
+    [data] = received_by(sink[0], "bob@example.com")
+    message = tmp_path / "signed.eml"
+    message.write_bytes(data.replace(b"\r\n", b"\n"))
+    (tmp_path / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    script = (
+        'ip link set lo up && mount --bind "$1" /etc/resolv.conf && '
+        '{ "$2" --keep-in-foreground --no-daemon --conf-file=/dev/null --no-resolv '
+        "--no-hosts --local=/#/ --listen-address=127.0.0.1 --bind-interfaces --port=53 "
+        '--user=root --pid-file= "--txt-record=$3" 2>/dev/null & } && sleep 0.5 && '
+        '"$4" < "$5"; status=$?; kill %1; exit $status'
+    )
+    record = ",".join([record_name(SELECTOR, DOMAIN), *_pieces(dkim_dns.pair.txt_value)])
+    dnsmasq = dkim_dns.server.binary
+    verified = subprocess.run(
+        ["unshare", "--mount", "--net", "sh", "-c", script, "sh",
+         str(tmp_path / "resolv.conf"), dnsmasq, record, testmsg, str(message)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+
+
+def _run(command: list[str], stdin: Path) -> subprocess.CompletedProcess[str]:
+    with stdin.open("rb") as file:
+        return subprocess.run(command, stdin=file, capture_output=True, text=True, timeout=30)
+
+
+def _pieces(value: str) -> list[str]:
+    return [value[i : i + 255] for i in range(0, len(value), 255)]
+
+
+def _not_root() -> bool:
+    return os.geteuid() != 0
