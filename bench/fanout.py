@@ -14,7 +14,12 @@ transaction per recipient, each with its own bounces+alice=example.com@ sender),
 and "personal" ([delivery] personal_copies = true: each member's copy has their own
 one-click unsubscribe URL, one transaction per recipient; envelope = "shared").
 
+DKIM: with --dkim both (the default) each size and mode runs without and then with
+DKIM signing (a throwaway 2048-bit key from `gateway dkim keygen`), and a third line
+gives the ratio of the two rates; the sink counts the signed transactions it got.
+
     python bench/fanout.py [--members 1000,10000] [--modes batched,verp,personal] [--posts 100]
+                           [--dkim off|on|both]
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ SINK = r"""
 import asyncio, signal, sys, time
 
 STATUS = sys.argv[2]
-state = {"delivered": 0, "first": 0.0, "last": 0.0, "written": -1}
+state = {"delivered": 0, "first": 0.0, "last": 0.0, "written": -1, "signed": 0}
 
 class Sink(asyncio.Protocol):
     def connection_made(self, transport):
@@ -61,6 +66,7 @@ class Sink(asyncio.Protocol):
                 end = self.buffer.find(b"\r\n.\r\n")
                 if end < 0:
                     break
+                state["signed"] += self.buffer.startswith(b"\r\nDKIM-Signature:")
                 self.buffer = self.buffer[end + 5:]
                 self.in_data = False
                 now = time.time()
@@ -103,7 +109,7 @@ async def report():
         if state["delivered"] != state["written"]:
             state["written"] = state["delivered"]
             with open(STATUS + ".tmp", "w") as f:
-                f.write(f'{state["delivered"]} {state["first"]} {state["last"]}')
+                f.write(f'{state["delivered"]} {state["first"]} {state["last"]} {state["signed"]}')
             import os; os.replace(STATUS + ".tmp", STATUS)
 
 async def main():
@@ -161,20 +167,23 @@ def posts(count: int) -> list[bytes]:
     ]
 
 
-def sink_status(path: Path) -> tuple[int, float, float]:
+def sink_status(path: Path) -> tuple[int, float, float, int]:
     try:
-        delivered, first, last = path.read_text().split()
+        delivered, first, last, signed = path.read_text().split()
     except (FileNotFoundError, ValueError):
-        return 0, 0.0, 0.0
-    return int(delivered), float(first), float(last)
+        return 0, 0.0, 0.0, 0
+    return int(delivered), float(first), float(last), int(signed)
 
 
-def run(members: int, mode: str, count: int) -> None:
+def run(members: int, mode: str, count: int, dkim: bool) -> float:
+    """One run; its rate in deliveries per second."""
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
         root = Path(folder)
         smtp_port, sink_port = free_port(), free_port()
         config = configure(root, smtp_port, sink_port, mode)
         seed(config, members)
+        if dkim:  # a throwaway key; keygen turns signing on in the configuration
+            gateway_command(config, "dkim", "keygen", "--bits", "2048")
         status = root / "sink.status"
         sink_command = [sys.executable, "-c", SINK, str(sink_port), str(status)]
         serve_command = [gateway_executable(), "--config", str(config), "serve"]
@@ -194,7 +203,7 @@ def run(members: int, mode: str, count: int) -> None:
                     for name in peaks:
                         pid = gateway.pid if name == "serve" else child_pid(gateway.pid, name)
                         peaks[name] = max(peaks[name], memory_mb(pid, "VmHWM"))
-                    delivered, _, last = sink_status(status)
+                    delivered, _, last, signed = sink_status(status)
                     if delivered >= expected:
                         break
                     if time.monotonic() > deadline:
@@ -202,14 +211,16 @@ def run(members: int, mode: str, count: int) -> None:
                     time.sleep(0.1)
         elapsed = last - first_accepted
         print(
-            f"{members:>7,} members  {mode:<8} {count} posts  {expected:>10,} deliveries"
+            f"{members:>7,} members  {mode:<8} {'DKIM' if dkim else 'no DKIM':<7}"
+            f"  {count} posts  {expected:>10,} deliveries"
             f"  {elapsed:8.1f} s  {expected / elapsed:>9,.0f} deliveries/s"
             f"  peak MB: serve {peaks['serve']:.0f}, ingest {peaks['gateway-ingest']:.0f},"
-            f" deliver {peaks['gateway-deliver']:.0f}",
+            f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}",
             flush=True,
         )
         if delivered != expected:
             print(f"  !! the sink counted {delivered} deliveries, {expected} expected")
+        return expected / elapsed
 
 
 def main() -> None:
@@ -217,11 +228,20 @@ def main() -> None:
     parser.add_argument("--members", default="1000,10000")
     parser.add_argument("--modes", default="batched,verp")
     parser.add_argument("--posts", type=int, default=100)
+    parser.add_argument("--dkim", choices=("off", "on", "both"), default="both")
     options = parser.parse_args()
     print(f"python {sys.version.split()[0]}, gateway at {gateway_executable()}")
+    signing = {"off": [False], "on": [True], "both": [False, True]}[options.dkim]
     for members in (int(m) for m in options.members.split(",")):
         for mode in options.modes.split(","):
-            run(members, mode, options.posts)
+            rates = [run(members, mode, options.posts, dkim) for dkim in signing]
+            if len(rates) == 2:
+                ratio = rates[1] / rates[0]
+                print(
+                    f"{members:>7,} members  {mode:<8} with DKIM / without: {ratio:.3f}"
+                    f" (signing costs {(1 - ratio) * 100:+.1f}%)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
