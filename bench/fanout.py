@@ -15,11 +15,13 @@ and "personal" ([delivery] personal_copies = true: each member's copy has their 
 one-click unsubscribe URL, one transaction per recipient; envelope = "shared").
 
 DKIM: with --dkim both (the default) each size and mode runs without and then with
-DKIM signing (a throwaway 2048-bit key from `gateway dkim keygen`), and a third line
+DKIM signing (a throwaway 2048-bit key from `gateway dkim keygen`), and a last line
 gives the ratio of the two rates; the sink counts the signed transactions it got.
+Runs on a shared 2-core machine vary by 20% from one to the next: --repeat N runs
+each N times, alternating, and the ratio compares the best rate of each.
 
     python bench/fanout.py [--members 1000,10000] [--modes batched,verp,personal] [--posts 100]
-                           [--dkim off|on|both]
+                           [--dkim off|on|both] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -229,16 +231,20 @@ def main() -> None:
     parser.add_argument("--modes", default="batched,verp")
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--dkim", choices=("off", "on", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=1)
     options = parser.parse_args()
     print(f"python {sys.version.split()[0]}, gateway at {gateway_executable()}")
     signing = {"off": [False], "on": [True], "both": [False, True]}[options.dkim]
     for members in (int(m) for m in options.members.split(",")):
         for mode in options.modes.split(","):
-            rates = [run(members, mode, options.posts, dkim) for dkim in signing]
-            if len(rates) == 2:
-                ratio = rates[1] / rates[0]
+            best = dict.fromkeys(signing, 0.0)
+            for repetition in range(options.repeat):
+                for dkim in signing if repetition % 2 == 0 else signing[::-1]:
+                    best[dkim] = max(best[dkim], run(members, mode, options.posts, dkim))
+            if len(best) == 2:
+                ratio = best[True] / best[False]
                 print(
-                    f"{members:>7,} members  {mode:<8} with DKIM / without: {ratio:.3f}"
+                    f"{members:>7,} members  {mode:<8} best with DKIM / best without: {ratio:.3f}"
                     f" (signing costs {(1 - ratio) * 100:+.1f}%)",
                     flush=True,
                 )

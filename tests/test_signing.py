@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -302,3 +303,15 @@ def test_dkim_settings_check_their_values(tmp_path: Path) -> None:
     for key, value in (("selector", "bad_selector"), ("arc_authserv_id", "mx example")):
         with pytest.raises(Exception, match=rf"\[dkim\] {key}: must be"):
             settings_with_key(tmp_path, **{key: value})
+
+
+def test_a_content_signed_again_gets_the_same_signature(dkim_dns: Published) -> None:
+    """A post to more members than one delivery round takes is rendered again by the
+    next round: it is not signed again (the signature's t= would show a second one)."""
+    made = signer(dkim_dns.pair, arc_authserv_id="")
+    first = made.sign(POST, forwarded=True)
+    time.sleep(1.1)
+
+    assert made.sign(POST, forwarded=True) == first
+    assert made.sign(POST) != first  # the gateway's own mail: not sealed
+    assert dkim_dns.verify(first) and dkim_dns.arc_verify(first)[0] == b"pass"

@@ -17,9 +17,12 @@ dkimpy does the signing and sealing; this module is its one seam.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import authres
@@ -66,6 +69,7 @@ SIGNED_FIELDS = frozenset(
 )
 OVER_SIGNED = frozenset({b"from"})
 CANONICALIZATION = (b"relaxed", b"relaxed")
+RECENT_CONTENTS = 16  # signatures kept, to sign a content again the same way
 MIN_KEY_BITS = 1024  # RFC 8301 section 3.2: shorter keys are not to be trusted
 AUTHENTICATION_RESULTS = "authentication-results"
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*?)\r?$", re.IGNORECASE | re.MULTILINE)
@@ -124,15 +128,35 @@ class DkimSigner(Signer):
     key: bytes  # PKCS#1 PEM (load_key)
     signs: bool = True
     arc_authserv_id: str | None = None
+    # The fields put on top of the latest contents: a post to more members than a
+    # delivery round takes is rendered again by the next round, and signed only once.
+    _recent: OrderedDict[tuple[bool, bytes], bytes] = field(
+        default_factory=OrderedDict, compare=False, repr=False
+    )
 
     def sign(self, message: bytes, forwarded: bool = False) -> bytes:
-        """Never raises for a message: one dkimpy cannot sign (it would be malformed)
-        is logged and goes out as it is, since a post unsigned beats a post lost."""
-        try:
-            if forwarded and self.arc_authserv_id is not None:
+        """Never raises for a message: one dkimpy cannot seal or sign (it would be
+        malformed) is logged and goes out without, since a post unsigned beats a post
+        lost (and an exception here would fail the whole delivery round)."""
+        content = (forwarded, hashlib.sha256(message).digest())
+        if content in self._recent:
+            self._recent.move_to_end(content)
+            return self._recent[content] + message
+        signed = self._sign(message, forwarded)
+        self._recent[content] = signed[: len(signed) - len(message)]
+        if len(self._recent) > RECENT_CONTENTS:
+            self._recent.popitem(last=False)
+        return signed
+
+    def _sign(self, message: bytes, forwarded: bool) -> bytes:
+        if forwarded and self.arc_authserv_id is not None:
+            try:
                 message = self._seal(message)
-            if not self.signs:
-                return message
+            except Exception:
+                log.exception("message %s could not be sealed (ARC)", _message_id(message))
+        if not self.signs:
+            return message
+        try:
             signer = _prepared(dkim.DKIM(message, linesep=CRLF))
             signature: bytes = signer.sign(
                 self.selector.encode("ascii"),
@@ -140,8 +164,8 @@ class DkimSigner(Signer):
                 self.key,
                 canonicalize=CANONICALIZATION,
             )
-        except dkim.DKIMException as error:
-            log.error("message %s could not be signed: %s", _message_id(message), error)
+        except Exception as error:
+            log.error("message %s could not be signed: %r", _message_id(message), error)
             return message
         return signature + message
 
@@ -174,9 +198,8 @@ class DkimSigner(Signer):
         )
         if not arc_set:
             log.info(
-                "message %s: its ARC chain was not found valid by %s; not sealed",
+                "message %s came with an ARC chain no trusted results vouch for: not sealed",
                 _message_id(message),
-                srv_id,
             )
         return b"".join(arc_set) + message
 
@@ -191,10 +214,10 @@ def _prepared(signer: dkim.DomainSigner) -> dkim.DomainSigner:
 def _trusted_results(fields: list[Field], authserv_id: str) -> tuple[str, bytes] | None:
     """The topmost Authentication-Results of `authserv_id`, if any: its authserv-id as
     written, and its value unfolded (dkimpy folds what it writes)."""
-    for field in fields:
-        if field.name != AUTHENTICATION_RESULTS:
+    for item in fields:
+        if item.name != AUTHENTICATION_RESULTS:
             continue
-        value = field.raw.partition(b":")[2].strip()
+        value = item.raw.partition(b":")[2].strip()
         try:
             parsed = authres.AuthenticationResultsHeader.parse_value(value.decode("utf-8"))
         except (authres.AuthResError, UnicodeDecodeError):
