@@ -75,13 +75,10 @@ def serving(name: str, value: str) -> Iterator[DnsServer]:
         server.start()
     except DnsUnavailable as reason:
         pytest.skip(f"DKIM verification through DNS skipped: {reason}")
-    stderr = server.process.stderr if server.process else None
     try:
         yield server
     finally:
         server.stop()
-        if stderr is not None:  # DnsServer.stop() leaves its pipe open (a ResourceWarning)
-            stderr.close()
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,12 +95,29 @@ def seeded(app: App) -> App:
     return app
 
 
-def signing(settings: Settings, port: int, key_file: Path) -> Settings:
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """One-click links on https (a TLS proxy in front of [web]): mail then carries
+    List-Unsubscribe-Post, which the signature must cover."""
+    return dataclasses.replace(
+        settings, web=dataclasses.replace(settings.web, base_url=f"https://{DOMAIN}/")
+    )
+
+
+def signing(settings: Settings, port: int, key_file: Path, **delivery: Any) -> Settings:
+    """Relaying to the sink, signing and sealing."""
     return dataclasses.replace(
         settings,
         relay=dataclasses.replace(settings.relay, backend="smtp", host=HOST, port=port),
+        delivery=dataclasses.replace(settings.delivery, **delivery),
         dkim=DkimSettings(sign=True, key_file=key_file, arc=True, arc_authserv_id=MTA),
     )
+
+
+def signed_fields(data: bytes) -> list[str]:
+    """The h= tag of the topmost DKIM-Signature."""
+    signature = " ".join(str(parse_mail(data)["DKIM-Signature"]).split())
+    return [name.strip() for name in signature.split(" h=", 1)[1].split(";", 1)[0].split(":")]
 
 
 @pytest.fixture
@@ -156,6 +174,9 @@ def test_every_kind_of_mail_arrives_signed_and_verifies(
         assert dkim_dns.verify(data), kind
         # The gateway's own mail is signed, not sealed: only the forwarded post is.
         assert ("ARC-Seal" in message) == (kind == "post"), kind
+    # RFC 8058 section 4: the one-click fields are covered by the signature.
+    assert parse_mail(digest)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= set(signed_fields(digest))
     assert "Déjà vu, ça va." in post_copy.decode()  # the 8-bit body went out as it came
     cv, [arc_set], reason = dkim_dns.arc_verify(post_copy)
     assert (cv, reason) == (b"pass", "success")
@@ -165,6 +186,30 @@ def test_every_kind_of_mail_arrives_signed_and_verifies(
             f"i=1; {MTA}; dkim=pass header.d=example.com; spf=pass smtp.mailfrom=alice@example.com"
         ).encode()
     )
+
+
+def test_personal_copies_are_each_signed_and_sealed(
+    seeded: App,
+    settings: Settings,
+    sink: tuple[Sink, int],
+    dkim_dns: Published,
+    tmp_path: Path,
+) -> None:
+    """With [delivery] personal_copies each member's copy has its own one-click URL: each
+    is signed (and sealed) on its own, and each verifies."""
+    handler, port = sink
+    key_file = dkim_dns.write_private(tmp_path / "dkim" / "gateway.private")
+    personal = signing(settings, port, key_file, personal_copies=True, envelope="shared")
+    with running(personal) as server:
+        assert server.send(POST, [f"design@{DOMAIN}"]).startswith("250")
+        [bob] = received_by(handler, "bob@example.com")
+
+    unsubscribe = str(parse_mail(bob)["List-Unsubscribe"])
+    assert f"<https://{DOMAIN}/u/" in unsubscribe
+    assert {"list-unsubscribe", "list-unsubscribe-post"} <= set(signed_fields(bob))
+    assert dkim_dns.verify(bob)
+    assert dkim_dns.arc_verify(bob)[0] == b"pass"
+    assert not dkim_dns.verify(bob.replace(b"/u/", b"/x/", 1))  # another member's URL
 
 
 def test_opendkim_verifies_what_the_gateway_signs(
