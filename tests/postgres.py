@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -47,10 +48,33 @@ def find_bindir() -> Path:
 
 
 def free_port() -> int:
+    """A loopback port free now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for bind(0) comes from the same range as the local
+    ports of outgoing connections (to PostgreSQL, to a sink): between this check and
+    the server's own bind, one of them may take it ("Address already in use"). Ports
+    below that range are never given to outgoing connections.
+    """
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        any_port: int = probe.getsockname()[1]
+        return any_port
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 class PostgresServer:
