@@ -34,6 +34,8 @@ from sqlalchemy.orm import Session
 from cli.main import main
 from gateway.app import App
 from gateway.app import build_app
+from gateway.outbound.dkim_keys import KeyPair
+from gateway.outbound.dkim_keys import generate
 from gateway.runtime.serve import serve
 from gateway.settings import Settings
 from gateway.settings import settings_from_dict
@@ -46,6 +48,8 @@ from tests.postgres import PostgresServer
 from tests.postgres import PostgresUnavailable
 from tests.postgres import find_bindir
 from tests.postgres import free_port
+from tests.signing_keys import Published
+from tests.signing_keys import published
 from tests.sink import RecordingController
 from tests.sink import Sink
 
@@ -335,3 +339,17 @@ def sink() -> Iterator[tuple[Sink, int]]:
     controller.start()
     yield handler, port
     controller.stop()
+
+
+# DKIM: one RSA key per test module, its public key published by a real DNS server.
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> KeyPair:
+    return generate(2048)
+
+
+@pytest.fixture(scope="module")
+def dkim_dns(key_pair: KeyPair) -> Iterator[Published]:
+    with published(key_pair) as server:
+        yield Published(key_pair, server)

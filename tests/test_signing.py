@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gateway.outbound.dkim_keys import KeyPair
-from gateway.outbound.dkim_keys import generate
 from gateway.outbound.signing import DkimSigner
 from gateway.outbound.signing import Signer
 from gateway.outbound.signing import SigningKeyError
@@ -25,7 +23,6 @@ from gateway.settings import settings_from_dict
 from tests.signing_keys import DOMAIN
 from tests.signing_keys import SELECTOR
 from tests.signing_keys import Published
-from tests.signing_keys import published
 
 POST = (
     b"Received: from mx.example.com by lists.example.com; Sat, 5 Dec 2026 10:00:00 +0000\r\n"
@@ -47,17 +44,6 @@ POST = (
     b"\r\n"
     b"Which blue do we use? \xc3\xa9t\xc3\xa9\r\n"
 )
-
-
-@pytest.fixture(scope="module")
-def key_pair() -> KeyPair:
-    return generate(2048)
-
-
-@pytest.fixture(scope="module")
-def dkim_dns(key_pair: KeyPair) -> Iterator[Published]:
-    with published(key_pair) as server:
-        yield Published(key_pair, server)
 
 
 def signer(pair: KeyPair, **options: object) -> DkimSigner:

@@ -19,8 +19,6 @@ from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.digests.runner import run_digests
-from gateway.outbound.dkim_keys import KeyPair
-from gateway.outbound.dkim_keys import generate
 from gateway.outbound.dkim_keys import record_name
 from gateway.settings import DkimSettings
 from gateway.settings import Settings
@@ -37,7 +35,6 @@ from tests.received import parse_mail
 from tests.signing_keys import DOMAIN
 from tests.signing_keys import SELECTOR
 from tests.signing_keys import Published
-from tests.signing_keys import published
 from tests.sink import Sink
 
 HOST = "127.0.0.1"
@@ -69,17 +66,6 @@ def held_post(sender: str) -> bytes:
         f"From: {sender}\r\nTo: board@{DOMAIN}\r\nSubject: Budget\r\n"
         "Message-ID: <dkim-held@example.com>\r\n\r\nThe figures.\r\n"
     ).encode()
-
-
-@pytest.fixture(scope="module")
-def key_pair() -> KeyPair:
-    return generate(2048)
-
-
-@pytest.fixture(scope="module")
-def dkim_dns(key_pair: KeyPair) -> Iterator[Published]:
-    with published(key_pair) as server:
-        yield Published(key_pair, server)
 
 
 @pytest.fixture
