@@ -63,10 +63,11 @@ def init(state: CliState, directory: Path | None) -> None:
         )
     gateway = "gateway" if path == Path(DEFAULT_CONFIG_NAME) else f"gateway --config {path}"
     where = "" if path.is_absolute() else " in this folder"
-    smtp = settings.smtp
+    smtp, web = settings.smtp, settings.web
+    answers = f" (and answers unsubscribe links on {web.host}:{web.port})" if web.enabled else ""
     click.echo(
-        f"Next: `{gateway} serve` takes mail in on {smtp.host}:{smtp.port} until Ctrl-C; "
-        f"from a second terminal{where}, create a community and its first owner:"
+        f"Next: `{gateway} serve` takes mail in on {smtp.host}:{smtp.port}{answers} until "
+        f"Ctrl-C; from a second terminal{where}, create a community and its first owner:"
     )
     click.echo(f"  {gateway} community create design --name Design")
     click.echo(f"  {gateway} member add design alice@example.com --role owner")

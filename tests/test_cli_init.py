@@ -81,7 +81,10 @@ def test_init_in_a_fresh_checkout_explains_the_configuration_it_found(
     )
     assert lines[1].startswith(f"Created the database sqlite:///{tmp_path / 'data'}")
     assert f"revision {HEAD}" in lines[1]
-    assert lines[2].startswith("Next: `gateway serve` takes mail in on 127.0.0.1:8025")
+    assert lines[2].startswith(
+        "Next: `gateway serve` takes mail in on 127.0.0.1:8025"
+        " (and answers unsubscribe links on 127.0.0.1:8080) until Ctrl-C"
+    )
     assert "from a second terminal in this folder" in lines[2]
     assert lines[3:] == [
         "  gateway community create design --name Design",
