@@ -7,6 +7,10 @@ a delay 1, and a score last raised more than a week ago starts again from zero, 
 an address that bounced once in a while is never cut off. A relay's refusal counts
 only when it is about the recipient (see refuses_recipient): a relay in trouble must
 not stop everyone's mail.
+
+Several `gateway serve` nodes on one PostgreSQL count at once, and the delivery
+worker's refusals beside the bounce round: a score is raised by one UPDATE on the row
+as it stands (count_bounce), so that the owners are told once.
 """
 
 from __future__ import annotations
@@ -17,7 +21,11 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from sqlalchemy import case
+from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.blobs import BlobNotFound
@@ -94,19 +102,21 @@ def count_refusals(
     a 5xx like a permanent failure, a 4xx like a delay. A delay counts once per delivery,
     on its first attempt: a mailbox full for a day is retried many times, and is one
     delay, not one per retry. Returns how many were counted."""
-    counted = 0
-    for outcome in outcomes:
-        if not refuses_recipient(outcome.code, outcome.text):
-            continue
-        if outcome.code < 500 and outcome.delivery.attempts > 0:
-            continue
-        counted += 1
-        points = PERMANENT_POINTS if outcome.code >= 500 else TRANSIENT_POINTS
-        reason = str(outcome)
-        address = outcome.delivery.recipient.lower()
+    refusals = sorted(
+        (
+            outcome.delivery.recipient.lower(),
+            PERMANENT_POINTS if outcome.code >= 500 else TRANSIENT_POINTS,
+            str(outcome),
+        )
+        for outcome in outcomes
+        if refuses_recipient(outcome.code, outcome.text)
+        and (outcome.code >= 500 or outcome.delivery.attempts == 0)
+    )
+    # In the order of the addresses: two batches never wait for each other in a circle.
+    for address, points, reason in refusals:
         for membership in count_bounce(session, address, points, reason, settings, now):
             _tell_owners(session, templates, settings, membership, reason, now)
-    return counted
+    return len(refusals)
 
 
 def refuses_recipient(code: int, text: str) -> bool:
@@ -153,28 +163,42 @@ def _reason(report: BounceReport) -> str:
 def count_bounce(
     session: Session, address: str, points: int, reason: str, settings: Settings, now: dt.datetime
 ) -> list[Membership]:
-    """Add a bounce to each of the address's active memberships; return those it stopped."""
-    memberships = session.scalars(
-        select(Membership)
-        .join(Person, Person.id == Membership.person_id)
-        .where(Person.address == address, Membership.disabled_at.is_(None))
+    """Add a bounce to each of the address's active memberships; return those it stopped.
+
+    One UPDATE raises the score, or starts it again when stale, and stops the membership
+    when the new score reaches the threshold. Bounces counted at once add up: the
+    database applies each to the row as it stands when it gets the row's lock
+    (PostgreSQL re-reads a row another transaction changed before it updates it), never
+    to a score read before. A stopped membership is not matched, so of two updates that
+    reach the threshold together only the first stops it, and the owners are told once.
+    """
+    stale = or_(Membership.bounced_at.is_(None), Membership.bounced_at < now - STALE_AFTER)
+    score = case((stale, points), else_=Membership.bounce_score + points)
+    stop = case(
+        (score >= settings.delivery.bounce_threshold, literal(now, Membership.disabled_at.type)),
+        else_=Membership.disabled_at,
+    )
+    people = select(Person.id).where(Person.address == address)
+    changed = session.execute(
+        update(Membership)
+        .where(Membership.person_id.in_(people), Membership.disabled_at.is_(None))
+        .values(bounce_score=score, bounced_at=now, disabled_at=stop)
+        .returning(Membership.id, Membership.bounce_score, Membership.disabled_at)
+        .execution_options(synchronize_session="fetch")
     ).all()
     stopped = []
-    for membership in memberships:
-        if membership.bounced_at is None or now - membership.bounced_at > STALE_AFTER:
-            membership.bounce_score = 0
-        membership.bounce_score += points
-        membership.bounced_at = now
-        if membership.bounce_score >= settings.delivery.bounce_threshold:
-            membership.disabled_at = now
-            stopped.append(membership)
-            log.warning(
-                "bounces: mail to %s for %s stopped (score %d): %s",
-                address,
-                membership.community.slug,
-                membership.bounce_score,
-                reason,
-            )
+    for membership_id, new_score, disabled_at in sorted(changed):
+        if disabled_at is None:
+            continue
+        membership = session.get_one(Membership, membership_id)
+        stopped.append(membership)
+        log.warning(
+            "bounces: mail to %s for %s stopped (score %d): %s",
+            address,
+            membership.community.slug,
+            new_score,
+            reason,
+        )
     return stopped
 
 
