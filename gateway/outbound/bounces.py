@@ -10,7 +10,8 @@ not stop everyone's mail.
 
 Several `gateway serve` nodes on one PostgreSQL count at once, and the delivery
 worker's refusals beside the bounce round: a score is raised by one UPDATE on the row
-as it stands (count_bounce), so that the owners are told once.
+as it stands (count_bounce), and a bounce mail is claimed by one round (handle_bounces),
+so that each report counts once and the owners are told once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.blobs import BlobNotFound
@@ -41,6 +43,7 @@ from gateway.store.models import ActionMail
 from gateway.store.models import Membership
 from gateway.store.models import Person
 from gateway.store.models import Role
+from gateway.store.sql import skip_locked
 
 if TYPE_CHECKING:
     import jinja2
@@ -69,26 +72,63 @@ def handle_bounces(
 ) -> int:
     """Act on up to `limit` unhandled bounce mails; return how many were handled.
 
+    The rows are claimed: on PostgreSQL locked, and those another node's round holds
+    skipped; on SQLite the round's transaction is the only writer. Each is marked
+    handled in the same transaction, so a report counts once however many rounds run
+    at once.
+
     Each in a savepoint of its own: one that cannot be read or counted is set aside
-    (outcome "failed") and the others are still counted.
+    (outcome "failed") and the others are still counted. The database's own trouble (a
+    deadlock, a lost connection, a lock wait timed out) is not the mail's fault: it
+    rolls the round back, to be run again. The rows are counted in the order of the
+    addresses they name, the order count_refusals locks memberships in too, so that two
+    rounds never wait for each other in a circle.
     """
-    rows = session.scalars(
+    query = (
         select(ActionMail)
         .where(ActionMail.action == ActionKind.BOUNCES, ActionMail.handled_at.is_(None))
         .order_by(ActionMail.id)
         .limit(limit)
-    ).all()
-    for row in rows:
-        try:
-            with session.begin_nested():
-                for address, points, reason in _failures(row, blobs):
-                    for membership in count_bounce(session, address, points, reason, settings, now):
-                        _tell_owners(session, templates, settings, membership, reason, now)
-        except Exception:
-            log.exception("bounce %d failed; it is set aside", row.id)
+    )
+    rows = session.scalars(skip_locked(session, query)).all()
+    read = {row.id: _read(row, blobs) for row in rows}
+    for row in sorted(rows, key=lambda row: read[row.id] or []):
+        found = read[row.id]
+        if found is None or not _count(session, templates, settings, row, found, now):
             row.outcome = "failed"
         row.handled_at = now
     return len(rows)
+
+
+def _read(row: ActionMail, blobs: BlobStore) -> list[tuple[str, int, str]] | None:
+    """The row's failures by address, or None (logged) when it cannot be read."""
+    try:
+        return sorted(_failures(row, blobs))
+    except Exception:
+        log.exception("bounce %d cannot be read; it is set aside", row.id)
+        return None
+
+
+def _count(
+    session: Session,
+    templates: jinja2.Environment,
+    settings: Settings,
+    row: ActionMail,
+    failures: list[tuple[str, int, str]],
+    now: dt.datetime,
+) -> bool:
+    """Count one bounce mail's failures in a savepoint; False (logged) when it fails."""
+    try:
+        with session.begin_nested():
+            for address, points, reason in failures:
+                for membership in count_bounce(session, address, points, reason, settings, now):
+                    _tell_owners(session, templates, settings, membership, reason, now)
+    except OperationalError:
+        raise
+    except Exception:
+        log.exception("bounce %d failed; it is set aside", row.id)
+        return False
+    return True
 
 
 def count_refusals(
@@ -112,7 +152,7 @@ def count_refusals(
         if refuses_recipient(outcome.code, outcome.text)
         and (outcome.code >= 500 or outcome.delivery.attempts == 0)
     )
-    # In the order of the addresses: two batches never wait for each other in a circle.
+    # In the order of the addresses, like handle_bounces: see there.
     for address, points, reason in refusals:
         for membership in count_bounce(session, address, points, reason, settings, now):
             _tell_owners(session, templates, settings, membership, reason, now)
