@@ -58,7 +58,7 @@ class Lease:
     """
 
     node: str
-    seconds: int = 300
+    seconds: int = DeliverySettings.lease_seconds
 
     def until(self, now: dt.datetime) -> dt.datetime:
         return now + dt.timedelta(seconds=self.seconds)
