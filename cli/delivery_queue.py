@@ -52,6 +52,7 @@ def list_(state: CliState, statuses: tuple[str, ...], limit: int, as_json: bool)
             ("KIND", "kind"),
             ("RECIPIENT", "recipient"),
             ("STATUS", "status"),
+            ("NODE", "claimed_by"),
             ("ATTEMPTS", "attempts"),
             ("NEXT TRY", "next_attempt_at"),
             ("ERROR", "last_error"),
@@ -65,17 +66,19 @@ def list_(state: CliState, statuses: tuple[str, ...], limit: int, as_json: bool)
 @click.argument("ids", nargs=-1, type=numbers.ID)
 @pass_state
 def retry(state: CliState, ids: tuple[int, ...]) -> None:
-    """Make deliveries due now: the IDs given, or every pending and failed one.
+    """Make deliveries due now: the IDs given, or every pending and failed one, and
+    every one left sending by a node whose lease ran out (a node that died).
 
     A failed delivery gets one more try (more if it fails temporarily and its
     retry time has not run out); a running `gateway serve` sends them within
-    a second.
+    a second. A delivery a live node is sending is left to it.
     """
     with state.transaction() as session:
         count = push(session, list(ids), utcnow())
     if ids and count < len(set(ids)):
         raise click.ClickException(
-            f"{len(set(ids)) - count} of the IDs given are not pending or failed deliveries"
+            f"{len(set(ids)) - count} of the IDs given are not pending, failed or stranded"
+            " deliveries"
             f" ({count} will be tried again)"
         )
     click.echo(f"{count} deliveries will be tried now.")

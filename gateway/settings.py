@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 import tomllib
 import typing
 import zoneinfo
@@ -52,6 +53,9 @@ class GatewaySettings:
     # "Name" (any value) or "Name: value". Posts with one are discarded; action mail
     # with one is neither answered nor acted on.
     automatic_headers: tuple[str, ...] = ()
+    # This node's name in the claims it takes (deliveries sending, their lease): empty is
+    # the host name. Keep it when the node restarts, so that it resumes its own rows.
+    node_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ class DeliverySettings:
     # Each member's copy of a post is their own, with their one-click unsubscribe URL
     # (gateway.outbound.one_click): one transaction and one signature per recipient.
     personal_copies: bool = False
+    # A node's claim on the deliveries it is sending lasts this long, renewed while it
+    # sends; a claim not renewed (its node died) is taken over by another node.
+    lease_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,11 @@ class Settings:
         return f"sqlite:///{self.gateway.data_dir / 'spool.sqlite3'}"
 
     @property
+    def node_id(self) -> str:
+        """This node's name in its claims: [gateway] node_id, else the host name."""
+        return self.gateway.node_id or host_node_id()
+
+    @property
     def blob_dir(self) -> Path:
         return self.gateway.data_dir / "blobs"
 
@@ -328,6 +340,24 @@ def _header_markers(value: tuple[str, ...]) -> tuple[str, ...]:
                 f"each item must be a header name or 'Name: value' (e.g. 'X-Robot'), not {marker!r}"
             )
     return tuple(value)
+
+
+# A node id: a short token, shown by `gateway queue list` and stored with each claim.
+NODE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _node_id(value: str) -> str:
+    if value and not NODE_ID.fullmatch(value):
+        raise ValueError(
+            f"must be empty (the host name) or a short name of letters, digits, '.', '_'"
+            f" and '-' (at most 64), such as 'node-1', not {value!r}"
+        )
+    return value
+
+
+def host_node_id() -> str:
+    """The host name as a node id (its first 64 characters)."""
+    return socket.gethostname()[:64] or "localhost"
 
 
 def _database_url(value: str) -> str:
@@ -440,6 +470,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "language"): _one_of("en", "fr"),
     ("gateway", "allowed_domains"): _domains,
     ("gateway", "automatic_headers"): _header_markers,
+    ("gateway", "node_id"): _node_id,
     ("smtp", "host"): _not_empty,
     ("smtp", "port"): _port,
     ("smtp", "max_message_size"): _between(KIB, GIB),
@@ -461,6 +492,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("delivery", "dmarc_mitigation"): _dmarc_mitigation,
     ("delivery", "dmarc_rewrite_domains"): _domains,
     ("delivery", "bounce_threshold"): _between(1, 10_000),
+    ("delivery", "lease_seconds"): _between(30, DAY),
     ("digests", "daily"): _time_of_day,
     ("digests", "weekly"): _day_and_time,
     ("digests", "timezone"): _timezone,

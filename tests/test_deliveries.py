@@ -20,6 +20,7 @@ from gateway.ingest.context import InboundMail
 from gateway.outbound import deliveries
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
+from gateway.outbound.deliveries import Lease
 from gateway.outbound.deliveries import Outcome
 from gateway.settings import DeliverySettings
 from gateway.store.db import transaction
@@ -39,6 +40,13 @@ DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=5)
 SETTINGS = DeliverySettings()
+LEASE = Lease("node-a")
+# A row node-b is sending, its lease running past NOW and LATER.
+HELD_BY_B: dict[str, Any] = {
+    "status": DeliveryStatus.SENDING,
+    "claimed_by": "node-b",
+    "lease_until": LATER + dt.timedelta(minutes=1),
+}
 MAIL_A = b"Subject: a\r\n\r\nA\r\n"
 MAIL_B = b"Subject: b\r\n\r\nB\r\n"
 
@@ -73,6 +81,8 @@ def queued(session: Session, message: Message | None = None) -> dict[str, dict[s
         Delivery.created_at,
         Delivery.sent_at,
         Delivery.last_error,
+        Delivery.claimed_by,
+        Delivery.lease_until,
     )
     if message is not None:
         query = query.where(Delivery.message_id == message.id)
@@ -194,10 +204,10 @@ def test_claim_takes_due_pending_rows_and_marks_them_sending(session: Session) -
     mail_row(session, "future@example.com", next_attempt_at=NOW + dt.timedelta(seconds=1))
     mail_row(session, "sent@example.com", status=DeliveryStatus.SENT)
     mail_row(session, "failed@example.com", status=DeliveryStatus.FAILED)
-    mail_row(session, "sending@example.com", status=DeliveryStatus.SENDING)
+    mail_row(session, "sending@example.com", **HELD_BY_B)
     retried = mail_row(session, "retried@example.com", attempts=2)
 
-    claimed = deliveries.claim_due(session, NOW, limit=10)
+    claimed = deliveries.claim_due(session, NOW, limit=10, lease=LEASE)
 
     assert sorted(c.id for c in claimed) == sorted([due, earlier, retried])
     by_id = {c.id: c for c in claimed}
@@ -212,7 +222,7 @@ def test_claim_takes_due_pending_rows_and_marks_them_sending(session: Session) -
         assert (row["status"], row["attempts"]) == (DeliveryStatus.SENDING, attempts)
     assert rows["future@example.com"]["status"] is DeliveryStatus.PENDING
     assert rows["future@example.com"]["attempts"] == 0
-    assert deliveries.claim_due(session, NOW, limit=10) == []
+    assert deliveries.claim_due(session, NOW, limit=10, lease=LEASE) == []
 
 
 def test_claim_takes_at_most_the_limit_most_overdue_first(session: Session) -> None:
@@ -222,12 +232,12 @@ def test_claim_takes_at_most_the_limit_most_overdue_first(session: Session) -> N
             f"late{minutes}@example.com",
             next_attempt_at=NOW - dt.timedelta(minutes=minutes),
         )
-    claimed = deliveries.claim_due(session, NOW, limit=2)
+    claimed = deliveries.claim_due(session, NOW, limit=2, lease=LEASE)
     assert sorted(c.recipient for c in claimed) == ["late3@example.com", "late4@example.com"]
     rows = queued(session)
     assert rows["late1@example.com"]["status"] is DeliveryStatus.PENDING
     assert rows["late2@example.com"]["status"] is DeliveryStatus.PENDING
-    assert len(deliveries.claim_due(session, NOW, limit=5)) == 2
+    assert len(deliveries.claim_due(session, NOW, limit=5, lease=LEASE)) == 2
 
 
 def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
@@ -246,7 +256,7 @@ def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
     n3 = mail_row(session, "n3@example.com", MAIL_A)
     n4 = mail_row(session, "n4@example.com", MAIL_B)
 
-    claimed = deliveries.claim_due(session, NOW, limit=100)
+    claimed = deliveries.claim_due(session, NOW, limit=100, lease=LEASE)
 
     keys = [c.content_key for c in claimed]
     assert len(keys) == 8
@@ -266,7 +276,7 @@ def test_claimed_rows_come_grouped_by_content(session: Session) -> None:
 
 
 def claim_all(session: Session) -> dict[str, Claimed]:
-    return {c.recipient: c for c in deliveries.claim_due(session, LATER, limit=100)}
+    return {c.recipient: c for c in deliveries.claim_due(session, LATER, limit=100, lease=LEASE)}
 
 
 def test_outcomes_sent_retried_and_failed(session: Session) -> None:
@@ -360,9 +370,9 @@ def test_rows_left_sending_are_due_again_after_a_restart(session: Session) -> No
     mail_row(session, "a@example.com")
     mail_row(session, "b@example.com")
     mail_row(session, "done@example.com", status=DeliveryStatus.SENT)
-    assert len(deliveries.claim_due(session, NOW, limit=10)) == 2
+    assert len(deliveries.claim_due(session, NOW, limit=10, lease=LEASE)) == 2
 
-    assert deliveries.resume_in_flight(session) == 2
+    assert deliveries.resume_in_flight(session, LEASE, NOW) == 2
 
     rows = queued(session)
     for recipient in ("a@example.com", "b@example.com"):
@@ -371,14 +381,141 @@ def test_rows_left_sending_are_due_again_after_a_restart(session: Session) -> No
             1,
         )
     assert rows["done@example.com"]["status"] is DeliveryStatus.SENT
-    assert len(deliveries.claim_due(session, NOW, limit=10)) == 2
+    assert len(deliveries.claim_due(session, NOW, limit=10, lease=LEASE)) == 2
+
+
+def test_a_claim_names_its_node_and_lease_and_an_outcome_clears_them(session: Session) -> None:
+    mail_row(session, "ok@example.com")
+    mail_row(session, "busy@example.com")
+    mail_row(session, "unknown@example.com")
+    claimed = {c.recipient: c for c in deliveries.claim_due(session, NOW, 10, LEASE)}
+    for row in queued(session).values():
+        assert (row["claimed_by"], row["lease_until"]) == ("node-a", NOW + dt.timedelta(minutes=5))
+
+    outcomes = [
+        Outcome(claimed["ok@example.com"], 250, "2.0.0 ok"),
+        Outcome(claimed["busy@example.com"], 451, "4.3.0 try later"),
+        Outcome(claimed["unknown@example.com"], 550, "5.1.1 no such user"),
+    ]
+    deliveries.record_outcomes(session, outcomes, SETTINGS, LATER)
+
+    rows = queued(session)
+    assert [
+        rows[r]["status"] for r in ("ok@example.com", "busy@example.com", "unknown@example.com")
+    ] == [
+        DeliveryStatus.SENT,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.FAILED,
+    ]
+    assert {(row["claimed_by"], row["lease_until"]) for row in rows.values()} == {(None, None)}
+
+
+def test_a_live_lease_of_another_node_is_neither_claimed_nor_resumed(session: Session) -> None:
+    mail_row(session, "b@example.com", **HELD_BY_B)
+    mail_row(session, "due@example.com")
+
+    assert deliveries.resume_in_flight(session, LEASE, LATER) == 0
+    assert [c.recipient for c in deliveries.claim_due(session, LATER, 10, LEASE)] == [
+        "due@example.com"
+    ]
+    row = queued(session)["b@example.com"]
+    assert (row["status"], row["claimed_by"]) == (DeliveryStatus.SENDING, "node-b")
+    assert row["lease_until"] == HELD_BY_B["lease_until"]
+
+
+def test_an_expired_lease_is_taken_over_as_due_work(session: Session) -> None:
+    """node-b died: once its lease ran out, node-a claims its row (before the pending
+    ones, within the same limit), and holds it under its own lease."""
+    stranded = mail_row(session, "b@example.com", **HELD_BY_B, attempts=1)
+    mail_row(session, "due@example.com", next_attempt_at=NOW - dt.timedelta(hours=1))
+    expiry = HELD_BY_B["lease_until"]
+    assert (
+        deliveries.claim_due(session, expiry - dt.timedelta(seconds=1), 1, LEASE)[0].id != stranded
+    )
+
+    [taken] = deliveries.claim_due(session, expiry, 1, LEASE)
+
+    assert (taken.id, taken.attempts) == (stranded, 1)
+    row = queued(session)["b@example.com"]
+    assert (row["status"], row["claimed_by"], row["attempts"]) == (
+        DeliveryStatus.SENDING,
+        "node-a",
+        2,
+    )
+    assert row["lease_until"] == expiry + dt.timedelta(seconds=LEASE.seconds)
+
+
+def test_a_restarted_node_resumes_its_own_rows_and_expired_ones(session: Session) -> None:
+    mail_row(
+        session,
+        "mine@example.com",
+        status=DeliveryStatus.SENDING,
+        claimed_by="node-a",
+        lease_until=LATER + dt.timedelta(minutes=1),
+    )
+    mail_row(session, "b@example.com", **HELD_BY_B)
+    mail_row(
+        session,
+        "dead@example.com",
+        status=DeliveryStatus.SENDING,
+        claimed_by="node-c",
+        lease_until=LATER,
+    )
+    mail_row(session, "old@example.com", status=DeliveryStatus.SENDING)  # before leases
+
+    assert deliveries.resume_in_flight(session, LEASE, LATER) == 3
+
+    rows = queued(session)
+    assert rows.pop("b@example.com")["status"] is DeliveryStatus.SENDING
+    for row in rows.values():
+        assert (row["status"], row["claimed_by"], row["lease_until"]) == (
+            DeliveryStatus.PENDING,
+            None,
+            None,
+        )
+
+
+def test_renewing_extends_only_the_claims_the_node_still_holds(session: Session) -> None:
+    mine = mail_row(session, "mine@example.com")
+    deliveries.claim_due(session, NOW, 10, LEASE)
+    taken = mail_row(session, "b@example.com", **HELD_BY_B)
+
+    assert deliveries.renew_leases(session, [mine, taken], LEASE, LATER) == 1
+
+    rows = queued(session)
+    assert rows["mine@example.com"]["lease_until"] == LATER + dt.timedelta(minutes=5)
+    assert rows["b@example.com"]["lease_until"] == HELD_BY_B["lease_until"]
+
+
+def test_push_releases_rows_stranded_by_a_dead_node_only(session: Session) -> None:
+    live = mail_row(session, "b@example.com", **HELD_BY_B)
+    dead = mail_row(
+        session,
+        "dead@example.com",
+        status=DeliveryStatus.SENDING,
+        claimed_by="node-c",
+        lease_until=NOW,
+    )
+
+    assert deliveries.push(session, [live], LATER) == 0
+    assert deliveries.push(session, [], LATER) == 1
+
+    rows = queued(session)
+    assert rows["b@example.com"]["status"] is DeliveryStatus.SENDING
+    row = rows["dead@example.com"]
+    assert (row["status"], row["claimed_by"], row["next_attempt_at"]) == (
+        DeliveryStatus.PENDING,
+        None,
+        LATER,
+    )
+    assert [c.id for c in deliveries.claim_due(session, LATER, 10, LEASE)] == [dead]
 
 
 def test_push_makes_failed_and_waiting_rows_due_now(session: Session) -> None:
     failed = mail_row(session, "failed@example.com", status=DeliveryStatus.FAILED)
     mail_row(session, "waiting@example.com", next_attempt_at=NOW + dt.timedelta(hours=1))
     mail_row(session, "sent@example.com", status=DeliveryStatus.SENT)
-    mail_row(session, "sending@example.com", status=DeliveryStatus.SENDING)
+    mail_row(session, "sending@example.com", **HELD_BY_B)
 
     assert deliveries.push(session, [failed], LATER) == 1
     rows = queued(session)
@@ -391,7 +528,9 @@ def test_push_makes_failed_and_waiting_rows_due_now(session: Session) -> None:
     assert rows["waiting@example.com"]["next_attempt_at"] == LATER
     assert rows["sent@example.com"]["status"] is DeliveryStatus.SENT
     assert rows["sending@example.com"]["status"] is DeliveryStatus.SENDING
-    assert sorted(c.recipient for c in deliveries.claim_due(session, LATER, limit=10)) == [
+    assert sorted(
+        c.recipient for c in deliveries.claim_due(session, LATER, limit=10, lease=LEASE)
+    ) == [
         "failed@example.com",
         "waiting@example.com",
     ]

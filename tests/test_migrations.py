@@ -175,3 +175,26 @@ def test_0008_downgrade_keeps_the_stored_actions_and_drops_the_check(empty_engin
         connection.execute(text("UPDATE action_mail SET action = 'shout'"))
         columns = {c["name"] for c in inspect(connection).get_columns("message_communities")}
     assert "hold_reasons" not in columns
+
+
+def test_0011_gives_deliveries_a_claim_and_keeps_their_rows_both_ways(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0010")
+    with empty_engine.begin() as connection:
+        _insert(connection, "deliveries", id=1, status="sending", recipient="a@example.com")
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        row = connection.execute(text("SELECT status, claimed_by, lease_until FROM deliveries"))
+        assert tuple(row.one()) == ("sending", None, None)
+        connection.execute(
+            text("UPDATE deliveries SET claimed_by = 'node-a', lease_until = :at"),
+            {"at": dt.datetime(2026, 12, 5, tzinfo=dt.UTC)},
+        )
+    migrate.downgrade(empty_engine, "0010")
+    with empty_engine.begin() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("deliveries")}
+        assert connection.execute(text("SELECT recipient FROM deliveries")).scalar() == (
+            "a@example.com"
+        )
+    assert not {"claimed_by", "lease_until"} & columns

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -301,6 +302,10 @@ def test_bad_structure_names_file_and_section(
         ("delivery", "retry_hours", "99999999999", "must be from 1 to 720"),
         ("delivery", "max_attachment_size", "99999999999", "must be from 1 to 1073741824"),
         ("delivery", "bounce_threshold", "0", "must be from 1 to 10000"),
+        ("delivery", "lease_seconds", "5", "must be from 30 to 86400, not 5"),
+        ("gateway", "node_id", '"node 1"', "must be empty (the host name) or a short name"),
+        ("gateway", "node_id", '"-x"', "must be empty (the host name) or a short name"),
+        ("gateway", "node_id", f'"{"n" * 65}"', "must be empty (the host name) or a short name"),
         ("archive", "rebuild_delay", "99999999999", "must be from 1 to 86400"),
         ("archive", "search_interval", "0", "must be from 1 to 604800"),
         ("adoption", "unanswered_after_hours", "99999999999", "must be from 1 to 8760"),
@@ -351,6 +356,12 @@ def test_bad_setting_names_file_section_and_key(
 
     expected = f"{tmp_path / 'gateway.toml'}: [{section}] {key}: {reason}"
     assert str(caught.value).startswith(expected)
+
+
+def test_the_node_id_is_the_host_name_unless_one_is_given(tmp_path: Path) -> None:
+    assert settings_from_dict({}, base_dir=tmp_path).node_id == socket.gethostname()[:64]
+    named = settings_from_dict({"gateway": {"node_id": "node-1.eu"}}, base_dir=tmp_path)
+    assert named.node_id == "node-1.eu"
 
 
 def test_error_from_settings_from_dict_names_the_key_without_a_file(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
 """The delivery queue: one row per (message, person), claimed, sent, retried, resumed.
 
 A post is queued in the transaction that publishes it, so it is delivered if and
-only if it is stored. The worker claims due rows (status sending), hands them to
-the relay and records each recipient's outcome; rows still "sending" at start-up
-were in flight when the gateway stopped and are sent again (DESIGN.md,
-principle 1: nothing recorded as sent is sent twice).
+only if it is stored. A worker claims due rows (status sending) under a lease: its
+node id and a time until which the claim holds unless renewed. It hands them to the
+relay and records each recipient's outcome. Rows whose lease ran out belong to a
+node that died: another node takes them over as due work. A starting node releases
+only its own rows (its previous run's) and expired ones, never a live node's
+(DESIGN.md, principle 1: nothing recorded as sent is sent twice).
 """
 
 from __future__ import annotations
@@ -44,6 +46,22 @@ from gateway.store.sql import skip_locked
 POST = "post"
 # Retries are never further apart than this.
 MAX_RETRY_WAIT = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who claims deliveries, and how long a claim lasts unless renewed.
+
+    [delivery] lease_seconds (300 by default) is far longer than a round takes (a
+    round's SMTP exchanges time out after 60 s each, and the worker renews its claims
+    meanwhile), and short enough that a dead node's rows go out again within minutes.
+    """
+
+    node: str
+    seconds: int = DeliverySettings.lease_seconds
+
+    def until(self, now: dt.datetime) -> dt.datetime:
+        return now + dt.timedelta(seconds=self.seconds)
 
 
 @dataclass(frozen=True)
@@ -185,45 +203,95 @@ def enqueue_mail(
     return delivery
 
 
-def resume_in_flight(session: Session) -> int:
-    """Deliveries left "sending" by a stopped worker are due again."""
+def _lease_over(now: dt.datetime) -> Any:
+    """A sending row nobody holds any more: its lease ran out, or it has none (left
+    by a gateway older than leases)."""
+    return and_(
+        Delivery.status == DeliveryStatus.SENDING,
+        or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
+    )
+
+
+def _released() -> dict[str, object]:
+    return {"status": DeliveryStatus.PENDING, "claimed_by": None, "lease_until": None}
+
+
+def resume_in_flight(session: Session, lease: Lease, now: dt.datetime) -> int:
+    """At start-up: this node's rows left "sending" by its previous run, and rows
+    whose lease ran out, are due again. Rows a live node holds are left to it."""
     return _rowcount(
         session.execute(
             update(Delivery)
-            .where(Delivery.status == DeliveryStatus.SENDING)
-            .values(status=DeliveryStatus.PENDING)
+            .where(
+                Delivery.status == DeliveryStatus.SENDING,
+                or_(Delivery.claimed_by == lease.node, _lease_over(now)),
+            )
+            .values(**_released())
         )
     )
 
 
-def claim_due(session: Session, now: dt.datetime, limit: int) -> list[Claimed]:
-    """Take up to `limit` due deliveries, grouped by content so each is rendered once.
+def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> list[Claimed]:
+    """Take up to `limit` due deliveries for `lease.node`, grouped by content so each is
+    rendered once.
 
-    On PostgreSQL rows another worker holds are skipped (FOR UPDATE SKIP LOCKED),
-    so several `gateway serve` processes can share the queue.
+    Due are pending rows whose time has come and sending rows whose lease ran out (their
+    node died): those are taken over like any due row, first. On PostgreSQL rows
+    another worker holds are skipped (FOR UPDATE SKIP LOCKED), so several `gateway
+    serve` processes share the queue.
     """
-    query = (
-        select(
-            Delivery.id,
-            Delivery.message_id,
-            Delivery.community_id,
-            Delivery.recipient,
-            Delivery.attempts,
-            Delivery.created_at,
-            Delivery.person_id,
-        )
+    columns = (
+        Delivery.id,
+        Delivery.message_id,
+        Delivery.community_id,
+        Delivery.recipient,
+        Delivery.attempts,
+        Delivery.created_at,
+        Delivery.person_id,
+    )
+    # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
+    # in order, and the rows sending are few.
+    stranded = select(*columns).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
+    claimed = [Claimed(*row) for row in session.execute(skip_locked(session, stranded))]
+    due = (
+        select(*columns)
         .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
+        .limit(limit - len(claimed))
     )
-    claimed = [Claimed(*row) for row in session.execute(skip_locked(session, query))]
+    if len(claimed) < limit:
+        claimed += [Claimed(*row) for row in session.execute(skip_locked(session, due))]
     for chunk in chunks([c.id for c in claimed]):
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
-            .values(status=DeliveryStatus.SENDING, attempts=Delivery.attempts + 1)
+            .values(
+                status=DeliveryStatus.SENDING,
+                attempts=Delivery.attempts + 1,
+                claimed_by=lease.node,
+                lease_until=lease.until(now),
+            )
         )
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
+
+
+def renew_leases(session: Session, ids: Sequence[int], lease: Lease, now: dt.datetime) -> int:
+    """Extend the claims `lease.node` still holds among `ids` (rows not sent yet in a
+    long round), so that no other node takes them over; returns how many."""
+    renewed = 0
+    for chunk in chunks(ids):
+        renewed += _rowcount(
+            session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(chunk),
+                    Delivery.status == DeliveryStatus.SENDING,
+                    Delivery.claimed_by == lease.node,
+                )
+                .values(lease_until=lease.until(now))
+            )
+        )
+    return renewed
 
 
 def generated_content(session: Session, delivery_id: int) -> bytes | None:
@@ -244,13 +312,12 @@ def record_outcomes(
             sent.append(outcome.delivery.id)
             continue
         claimed = outcome.delivery
+        values: dict[str, object] = {"claimed_by": None, "lease_until": None}
         if result is DeliveryResult.FAILED:
-            values: dict[str, object] = {"status": DeliveryStatus.FAILED}
+            values["status"] = DeliveryStatus.FAILED
         else:
-            values = {
-                "status": DeliveryStatus.PENDING,
-                "next_attempt_at": now + retry_wait(claimed.attempts + 1, settings),
-            }
+            values["status"] = DeliveryStatus.PENDING
+            values["next_attempt_at"] = now + retry_wait(claimed.attempts + 1, settings)
         session.execute(
             update(Delivery)
             .where(Delivery.id == claimed.id)
@@ -260,7 +327,14 @@ def record_outcomes(
         session.execute(
             update(Delivery)
             .where(Delivery.id.in_(chunk))
-            .values(status=DeliveryStatus.SENT, sent_at=now, last_error="", content=None)
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                last_error="",
+                content=None,
+                claimed_by=None,
+                lease_until=None,
+            )
         )
     return counts
 
@@ -273,15 +347,17 @@ def retry_wait(attempts: int, settings: DeliverySettings) -> dt.timedelta:
 
 
 def push(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
-    """Make deliveries due now (all pending and failed ones when no id is given)."""
+    """Make deliveries due now: pending and failed ones, and sending ones whose lease ran
+    out (stranded by a node that died); all of them when no id is given."""
     query = update(Delivery).where(
-        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.FAILED))
+        or_(
+            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.FAILED)),
+            _lease_over(now),
+        )
     )
     if ids:
         query = query.where(Delivery.id.in_(ids))
-    return _rowcount(
-        session.execute(query.values(status=DeliveryStatus.PENDING, next_attempt_at=now))
-    )
+    return _rowcount(session.execute(query.values(**_released(), next_attempt_at=now)))
 
 
 def _rowcount(result: Result[Any]) -> int:
@@ -311,6 +387,8 @@ def list_deliveries(
             "last_error": delivery.last_error,
             "created_at": delivery.created_at.isoformat(),
             "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
+            "claimed_by": delivery.claimed_by,
+            "lease_until": delivery.lease_until.isoformat() if delivery.lease_until else None,
         }
         for delivery, message_id in rows
     ]

@@ -3,16 +3,19 @@
 Each round claims a batch of due rows, renders each distinct content once, packs
 recipients into envelopes (shared transactions, XVERP, or one VERP transaction
 each) and sends them over the relay's connections in parallel, then records
-every recipient's outcome in one transaction. gateway.runtime.outgoing runs its
-rounds inside `gateway serve`.
+every recipient's outcome in one transaction. Its claims are leased to this node
+([gateway] node_id) and renewed while a round goes on, so that no other node takes
+them over. gateway.runtime.outgoing runs its rounds inside `gateway serve`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,10 +29,12 @@ from gateway.blobs import BlobNotFound
 from gateway.outbound.bounces import count_refusals
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
+from gateway.outbound.deliveries import Lease
 from gateway.outbound.deliveries import Outcome
 from gateway.outbound.deliveries import claim_due
 from gateway.outbound.deliveries import generated_content
 from gateway.outbound.deliveries import record_outcomes
+from gateway.outbound.deliveries import renew_leases
 from gateway.outbound.deliveries import resume_in_flight
 from gateway.outbound.from_rewriting import FromRewriting
 from gateway.outbound.one_click import OneClick
@@ -58,6 +63,8 @@ BATCH = 5000  # deliveries claimed per round
 RECORD_EVERY = 0.25
 # Bytes of distinct contents held at once by a round (digests are each their own).
 SLICE_BYTES = 32 * 1024 * 1024
+# Renewals of a round's claims per lease: one missed renewal does not lose them.
+LEASE_RENEWALS = 3
 
 ContentKey = tuple[int, int, int]
 
@@ -65,7 +72,13 @@ ContentKey = tuple[int, int, int]
 class DeliveryWorker:
     """start() once, deliver_round() whenever there may be work, close() at the end."""
 
-    def __init__(self, app: App, relay: Relay, batch: int = BATCH) -> None:
+    def __init__(
+        self,
+        app: App,
+        relay: Relay,
+        batch: int = BATCH,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
         self.app = app
         self.relay = relay
         self.settings = app.settings
@@ -76,12 +89,15 @@ class DeliveryWorker:
         self.one_click = OneClick(app.settings)
         self.personal_copies = app.settings.delivery.personal_copies and self.one_click.enabled
         self.batch = batch
+        self.clock = clock
+        self.lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
 
     async def start(self) -> None:
-        """Open the relay, and queue again what a previous run left in flight."""
+        """Open the relay, and queue again what this node's previous run left in flight
+        (and what a dead node's expired lease left)."""
         await self.relay.start()
         with transaction(self.app.sessions) as session:
-            resumed = resume_in_flight(session)
+            resumed = resume_in_flight(session, self.lease, self.clock())
         if resumed:
             log.info("resuming %d deliveries that were in flight", resumed)
 
@@ -95,11 +111,12 @@ class DeliveryWorker:
         of large digests, each its own content, never holds them all in memory.
         """
         with transaction(self.app.sessions) as session:
-            claimed = claim_due(session, utcnow(), self.batch)
+            claimed = claim_due(session, self.clock(), self.batch, self.lease)
         if not claimed:
             return 0
         started = time.perf_counter()
         progress = _Progress()
+        renewing = asyncio.create_task(self._keep_leases(claimed, progress))
         try:
             transactions = await self._deliver(claimed, progress)
         except Exception as error:
@@ -110,6 +127,8 @@ class DeliveryWorker:
             known = progress.recorded | {o.delivery.id for o in progress.outcomes}
             progress.outcomes += [Outcome(c, 451, reason) for c in claimed if c.id not in known]
             transactions = 0
+        finally:
+            renewing.cancel()
         progress.counts.update(self._record(progress))
         log.info(
             "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
@@ -120,6 +139,18 @@ class DeliveryWorker:
             (time.perf_counter() - started) * 1000,
         )
         return len(claimed)
+
+    async def _keep_leases(self, claimed: Sequence[Claimed], progress: _Progress) -> None:
+        """Renew the round's claims not recorded yet, a few times per lease, while it
+        goes on: a slow round (a slow relay, large digests) is not taken over."""
+        while True:
+            await asyncio.sleep(self.lease.seconds / LEASE_RENEWALS)
+            unrecorded = [c.id for c in claimed if c.id not in progress.recorded]
+            try:
+                with transaction(self.app.sessions) as session:
+                    renew_leases(session, unrecorded, self.lease, self.clock())
+            except Exception:  # the store may be back before the lease runs out
+                log.exception("renewing the leases of %d deliveries failed", len(unrecorded))
 
     async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
         """Render, pack and send the claimed deliveries; return how many transactions."""
@@ -166,7 +197,7 @@ class DeliveryWorker:
         outcomes, progress.outcomes = progress.outcomes, []
         if not outcomes:
             return {}
-        now = utcnow()
+        now = self.clock()
         with transaction(self.app.sessions) as session:
             counts = record_outcomes(session, outcomes, self.settings.delivery, now)
             count_refusals(session, self.app.templates, self.settings, outcomes, now)

@@ -517,6 +517,11 @@ class Delivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # While "sending": the node that claimed it and until when its claim holds unless
+    # renewed (gateway.outbound.deliveries); None otherwise. No index of their own: the
+    # rows sending are few, found through ix_deliveries_due's status.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DigestRun(Base):

@@ -348,7 +348,9 @@ def test_queue_commands_show_and_push_deliveries(
         assert "1 deliveries will be tried now" in cli("queue", "retry", str(failed["id"])).stdout
         wait_for(lambda: len(copies_to(handler, "carol@example.com")) == 1)
         assert cli.json("queue", "list") == []
-        assert "are not pending or failed" in cli.error("queue", "retry", str(sent[0]["id"]))
+        assert "are not pending, failed or stranded" in cli.error(
+            "queue", "retry", str(sent[0]["id"])
+        )
 
 
 def test_a_bounce_raises_the_score_and_stops_mail_past_the_threshold(

@@ -1,0 +1,143 @@
+"""Two `gateway serve` nodes on one PostgreSQL and one data folder share a fan-out: a node
+that starts mid-fan-out leaves the other's deliveries alone, and when the sending node
+is killed (SIGKILL) the other takes its deliveries over once the lease ran out.
+
+Every member gets the post; those recorded as sent before the kill get it once; the
+copies sent twice are at most the documented window (docs/sending.md, "In flight").
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+import smtplib
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+from gateway.outbound.worker import RECORD_EVERY
+from tests.conftest import wait_for
+from tests.factories import post
+from tests.integration.test_delivery_durability import kill_all
+from tests.integration.test_durability import start_server
+from tests.integration.test_gateway_command import gateway
+from tests.postgres import PostgresServer
+from tests.postgres import free_port
+from tests.sink import RecordingController
+from tests.sink import Sink
+
+DOMAIN = "lists.example.com"
+MEMBERS = 300
+DATA_DELAY = 0.2  # seconds the sink takes per copy: a fan-out of about 15 s
+CONNECTIONS = 4
+LEASE_SECONDS = 30
+_numbers = itertools.count()
+
+
+@pytest.fixture
+def slow_sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink(data_delay=DATA_DELAY)
+    port = free_port()
+    controller: Controller = RecordingController(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+@pytest.fixture
+def database(postgres_server: PostgresServer) -> Iterator[str]:
+    name = f"two_nodes_{next(_numbers)}"
+    postgres_server.execute(f"CREATE DATABASE {name}")
+    yield postgres_server.url(name)
+    postgres_server.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def node_config(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
+    config = folder / f"{node}.toml"
+    config.write_text(
+        f'{dns}[gateway]\ndata_dir = "data"\ndatabase_url = "{database}"\n'
+        f'domain = "{DOMAIN}"\nnode_id = "{node}"\n'
+        f"[smtp]\nport = {free_port()}\n[web]\nport = {free_port()}\n"
+        f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
+        f"connections = {CONNECTIONS}\n[delivery]\nlease_seconds = {LEASE_SECONDS}\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def smtp_port(config: Path) -> int:
+    return int(config.read_text().split("[smtp]\nport = ")[1].split()[0])
+
+
+def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
+    tmp_path: Path, slow_sink: tuple[Sink, int], database: str, quiet_dns: str
+) -> None:
+    handler, sink_port = slow_sink
+    config_a = node_config(tmp_path, "node-a", database, sink_port, quiet_dns)
+    config_b = node_config(tmp_path, "node-b", database, sink_port, quiet_dns)
+    gateway("--config", str(config_a), "init", cwd=tmp_path)
+    gateway("--config", str(config_a), "community", "create", "design", "--name", "Design",
+            "--policy", "open", cwd=tmp_path)  # fmt: skip
+    members = tmp_path / "members.csv"
+    members.write_text(
+        "email\n" + "".join(f"member{n}@example.com\n" for n in range(MEMBERS)), encoding="utf-8"
+    )
+    gateway("--config", str(config_a), "member", "import", "design", str(members), cwd=tmp_path)
+    engine = create_engine(database)
+
+    def rows() -> dict[str, tuple[str, str | None]]:
+        with engine.connect() as connection:
+            query = text("SELECT recipient, status, claimed_by FROM deliveries")
+            return {rcpt: (status, node) for rcpt, status, node in connection.execute(query)}
+
+    def copies() -> Counter[str]:
+        return Counter(rcpt for _, rcpt, _ in handler.copies())
+
+    node_a = start_server(config_a, tmp_path / "node-a.log")
+    node_b: subprocess.Popen[bytes] | None = None
+    try:
+        message = post("For everyone", "Hello all.\n", message_id="fanout@example.com")
+        with smtplib.SMTP("127.0.0.1", smtp_port(config_a), timeout=30) as smtp:
+            smtp.sendmail("alice@example.com", [f"design@{DOMAIN}"], message.as_bytes())
+        wait_for(lambda: len(copies()) >= MEMBERS // 5, timeout=60, what="node-a sending")
+
+        node_b = start_server(config_b, tmp_path / "node-b.log")
+        wait_for(lambda: len(copies()) >= MEMBERS // 2, timeout=60, what="half the copies")
+        # node-b started mid-fan-out: node-a's rows stay its own, nothing went out twice.
+        assert max(copies().values()) == 1
+        assert {node for status, node in rows().values() if status == "sending"} == {"node-a"}
+        kill_all(node_a.pid)
+        node_a.wait()
+        sent_before = {rcpt for rcpt, (status, _) in rows().items() if status == "sent"}
+        assert 0 < len(sent_before) < MEMBERS
+
+        wait_for(
+            lambda: {status for status, _ in rows().values()} == {"sent"},
+            timeout=LEASE_SECONDS + 60,
+            what="node-b to take node-a's deliveries over",
+        )
+        claims_left = {node for _, node in rows().values()}
+    finally:
+        if node_a.poll() is None:
+            kill_all(node_a.pid)
+            node_a.wait()
+        if node_b is not None:
+            node_b.send_signal(signal.SIGTERM)
+            node_b.wait(60)
+        engine.dispose()
+
+    received = copies()
+    assert set(received) == {f"member{n}@example.com" for n in range(MEMBERS)}
+    assert {rcpt: received[rcpt] for rcpt in sent_before} == dict.fromkeys(sent_before, 1)
+    twice = sorted(rcpt for rcpt, count in received.items() if count > 1)
+    # At most one transaction per connection, plus what the sink took in RECORD_EVERY.
+    window = CONNECTIONS + math.ceil(RECORD_EVERY / DATA_DELAY * CONNECTIONS)
+    assert max(received.values()) <= 2 and len(twice) <= window, twice
+    assert claims_left == {None}
