@@ -11,7 +11,6 @@ import getpass
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Mapping
@@ -22,6 +21,8 @@ import dns.exception
 import dns.message
 import dns.query
 import dns.rdatatype
+
+from tests.postgres import free_port
 
 
 class DnsUnavailable(Exception):
@@ -35,21 +36,6 @@ def find_dnsmasq() -> str:
     if not path:
         raise DnsUnavailable("dnsmasq is not installed (Debian package 'dnsmasq-base')")
     return path
-
-
-def _free_udp_port() -> int:
-    """A port free for both UDP and TCP on loopback (dnsmasq listens on both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket() as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-            return port
-    raise DnsUnavailable("no free loopback port for dnsmasq")
 
 
 class DnsServer:
@@ -76,7 +62,7 @@ class DnsServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self.port = _free_udp_port()
+        self.port = free_port(udp=True)  # dnsmasq listens on UDP and TCP
         command = [
             self.binary,
             "--keep-in-foreground",
@@ -99,7 +85,7 @@ class DnsServer:
             strings = [value] if isinstance(value, str) else list(value)
             # dnsmasq splits a TXT record at commas into strings; a DKIM key is one long
             # string, given as its 255-octet pieces (RFC 7208 3.3: they are concatenated).
-            pieces = [chunk for text in strings for chunk in _pieces(text)]
+            pieces = [chunk for text in strings for chunk in txt_pieces(text)]
             command.append("--txt-record=" + ",".join([name, *(_quoted(p) for p in pieces)]))
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_ready()
@@ -142,7 +128,8 @@ class DnsServer:
         self.stop()
 
 
-def _pieces(text: str) -> list[str]:
+def txt_pieces(text: str) -> list[str]:
+    """A TXT value as strings of at most 255 octets (a DKIM key is longer)."""
     return [text[i : i + 255] for i in range(0, len(text), 255)] or [""]
 
 

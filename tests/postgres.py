@@ -47,8 +47,9 @@ def find_bindir() -> Path:
     )
 
 
-def free_port() -> int:
-    """A loopback port free now, below the kernel's ephemeral range.
+def free_port(udp: bool = False) -> int:
+    """A loopback port free now (for TCP, and for UDP too when `udp`), below the
+    kernel's ephemeral range.
 
     A port the kernel hands out for bind(0) comes from the same range as the local
     ports of outgoing connections (to PostgreSQL, to a sink): between this check and
@@ -58,16 +59,21 @@ def free_port() -> int:
     low = _ephemeral_low()
     for _ in range(100):
         port = random.randrange(max(1024, low - 12000), low)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if _bindable(port, socket.SOCK_STREAM) and (not udp or _bindable(port, socket.SOCK_DGRAM)):
             return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         any_port: int = probe.getsockname()[1]
         return any_port
+
+
+def _bindable(port: int, kind: socket.SocketKind) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _ephemeral_low() -> int:

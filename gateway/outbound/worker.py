@@ -84,7 +84,6 @@ class DeliveryWorker:
         self.settings = app.settings
         self.renderer = Renderer(app.settings, app.templates)
         self.from_rewriting = FromRewriting(app.settings)
-        self._rewrite_from: dict[int, bool] = {}  # this round's posts (message id)
         self.signer = make_signer(app.settings)
         self.one_click = OneClick(app.settings)
         self.personal_copies = app.settings.delivery.personal_copies and self.one_click.enabled
@@ -146,6 +145,8 @@ class DeliveryWorker:
         while True:
             await asyncio.sleep(self.lease.seconds / LEASE_RENEWALS)
             unrecorded = [c.id for c in claimed if c.id not in progress.recorded]
+            if not unrecorded:
+                return
             try:
                 with transaction(self.app.sessions) as session:
                     renew_leases(session, unrecorded, self.lease, self.clock())
@@ -155,16 +156,17 @@ class DeliveryWorker:
     async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
         """Render, pack and send the claimed deliveries; return how many transactions."""
         # DMARC-aware From: the authors' policies, looked up at once before rendering.
-        self._rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
+        rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
         for key, group in _groups(claimed):
-            rendered, failure = self._content(key)
+            rendered, failure = self._content(key, rewrite_from)
             if rendered is None:
                 progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
-            envelopes.extend(self._pack(rendered, group))
-            size += len(rendered) * (len(group) if self._personal_post(group) else 1)
+            personal = self.personal_copies and key[2] == 0  # a post's copies, made personal
+            envelopes.extend(self._pack(rendered, group, personal))
+            size += len(rendered) * (len(group) if personal else 1)
             if size >= SLICE_BYTES:
                 await self._send_all(envelopes, progress)
                 transactions += len(envelopes)
@@ -205,36 +207,33 @@ class DeliveryWorker:
         return counts
 
     def _pack(
-        self, rendered: bytes, group: Sequence[Claimed]
+        self, rendered: bytes, group: Sequence[Claimed], personal: bool
     ) -> Iterator[tuple[Envelope, Sequence[Claimed]]]:
         """Envelopes for one content: shared ones when bounces need no VERP or the relay
         writes it (XVERP), else one transaction per recipient with its VERP sender.
 
-        With [delivery] personal_copies a post's copy is each member's own: the shared
-        rendering with their one-click URL, signed per copy, one transaction each.
+        `personal` ([delivery] personal_copies, for a post): each member's copy is their
+        own, the shared rendering with their one-click URL, signed per copy, one
+        transaction each.
         """
         domain = self.settings.gateway.domain
         verp = self.settings.delivery.envelope == "verp"
-        if self._personal_post(group):
+        forwarded = group[0].message_id is not None
+        shared = None if personal else self._payload(rendered, forwarded)
+        if personal or (verp and not self.relay.xverp):
             for claimed in group:
                 sender = verp_address(claimed.recipient, domain) if verp else bounce_address(domain)
-                copy = self._personal(rendered, claimed)
-                yield Envelope(sender, [claimed.recipient], self._payload(copy, True)), [claimed]
-            return
-        payload = self._payload(rendered, forwarded=group[0].message_id is not None)
-        if verp and not self.relay.xverp:
-            for claimed in group:
-                sender = verp_address(claimed.recipient, domain)
+                payload = shared
+                if payload is None:
+                    payload = self._payload(self._personal(rendered, claimed), forwarded)
                 yield Envelope(sender, [claimed.recipient], payload), [claimed]
             return
+        assert shared is not None
+        payload = shared
         size = self.settings.delivery.recipients_per_transaction
         for chunk in chunks(group, size):
             recipients = [c.recipient for c in chunk]
             yield Envelope(bounce_address(domain), recipients, payload, xverp=verp), chunk
-
-    def _personal_post(self, group: Sequence[Claimed]) -> bool:
-        """Whether these are copies of a post, each made its member's own."""
-        return self.personal_copies and group[0].message_id is not None
 
     def _personal(self, rendered: bytes, claimed: Claimed) -> bytes:
         if claimed.person_id is None or claimed.community_id is None:
@@ -247,7 +246,7 @@ class DeliveryWorker:
         also ARC-sealed), then as the relay wants it."""
         return self.relay.payload(self.signer.sign(rendered, forwarded=forwarded))
 
-    def _content(self, key: ContentKey) -> tuple[bytes | None, str]:
+    def _content(self, key: ContentKey, rewrite_from: dict[int, bool]) -> tuple[bytes | None, str]:
         """The bytes of a content, or None and why it cannot be sent.
 
         A content that cannot be rendered fails its own deliveries only, with the
@@ -259,7 +258,7 @@ class DeliveryWorker:
                 if delivery_id:
                     rendered = generated_content(session, delivery_id)
                 else:
-                    rendered = self._render_post(session, message_id, community_id)
+                    rendered = self._render_post(session, message_id, community_id, rewrite_from)
         except BlobNotFound:
             return None, "5.3.0 the post's stored copy is missing"
         except Exception as error:
@@ -269,7 +268,10 @@ class DeliveryWorker:
             return None, "5.3.0 the mail or its community is no longer stored"
         return rendered, ""
 
-    def _render_post(self, session: Session, message_id: int, community_id: int) -> bytes | None:
+    def _render_post(
+        self, session: Session, message_id: int, community_id: int, rewrite_from: dict[int, bool]
+    ) -> bytes | None:
+        """A post's copy for one community; `rewrite_from`: the round's DMARC decisions."""
         message = session.get(Message, message_id)
         community = session.get(Community, community_id)
         if message is None or community is None:
@@ -288,7 +290,7 @@ class DeliveryWorker:
             thread_id=message.thread_id,
             received_at=message.received_at,
             attachment_names={sha256: filename for sha256, filename in names},
-            rewrite_from=self._rewrite_from.get(message.id, False),
+            rewrite_from=rewrite_from.get(message.id, False),
         )
         destination = Destination(
             slug=community.slug,

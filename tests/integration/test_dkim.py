@@ -31,6 +31,7 @@ from gateway.store.models import utcnow
 from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.dns import txt_pieces
 from tests.received import parse_mail
 from tests.signing_keys import DOMAIN
 from tests.signing_keys import SELECTOR
@@ -237,7 +238,7 @@ def test_opendkim_verifies_what_the_gateway_signs(
         '--user=root --pid-file= "--txt-record=$3" >/dev/null 2>&1 & } && dns=$! && '
         'sleep 0.5 && "$4" < "$5"; status=$?; kill "$dns"; exit $status'
     )  # dnsmasq's output goes nowhere: an open pipe would keep run() waiting
-    record = ",".join([record_name(SELECTOR, DOMAIN), *_pieces(dkim_dns.pair.txt_value)])
+    record = ",".join([record_name(SELECTOR, DOMAIN), *txt_pieces(dkim_dns.pair.txt_value)])
     dnsmasq = dkim_dns.server.binary
 
     def opendkim_verify(path: Path) -> subprocess.CompletedProcess[str]:
@@ -256,10 +257,6 @@ def test_opendkim_verifies_what_the_gateway_signs(
 def _run(command: list[str], stdin: Path) -> subprocess.CompletedProcess[str]:
     with stdin.open("rb") as file:
         return subprocess.run(command, stdin=file, capture_output=True, text=True, timeout=30)
-
-
-def _pieces(value: str) -> list[str]:
-    return [value[i : i + 255] for i in range(0, len(value), 255)]
 
 
 def _not_root() -> bool:
