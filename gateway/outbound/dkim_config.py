@@ -16,7 +16,9 @@ import tomllib
 from pathlib import Path
 
 from gateway.errors import GatewayError
-from gateway.settings import load_settings
+from gateway.outbound.dkim_keys import write_atomically
+from gateway.settings import SettingsError
+from gateway.settings import settings_from_dict
 
 SECTION = "dkim"
 _HEADER = re.compile(r"^\s*\[\s*(?P<name>[^\]\s]+)\s*\]\s*(?:#.*)?$")
@@ -60,34 +62,24 @@ def edited_config(config: Path, values: dict[str, bool | str]) -> str:
         raise ConfigEditError(f"{config}: cannot read it: {error}") from None
     edited = with_signing(text, values)
     try:
-        section = tomllib.loads(edited).get(SECTION, {})
+        document = tomllib.loads(edited)
     except tomllib.TOMLDecodeError as error:
         raise _cannot(config, values, str(error)) from None
+    section = document.get(SECTION, {})
     if any(section.get(key) != value for key, value in values.items()):
         raise _cannot(config, values, "its [dkim] keys are written in a way this edit misses")
-    temporary = _temporary(config)
+    folder = Path(os.path.abspath(config)).parent  # as load_settings resolves relative paths
     try:
-        temporary.write_text(edited, encoding="utf-8")
-        load_settings(temporary)  # in the same folder: relative paths resolve as they will
-    finally:
-        temporary.unlink(missing_ok=True)
+        settings_from_dict(document, base_dir=folder, path=config)
+    except SettingsError as error:
+        raise SettingsError(f"{config}: {error}") from None
     return edited
 
 
 def replace_config(config: Path, text: str) -> None:
     """Write `text` over `config` at once (a reader sees the old file or the new one),
     keeping the file's permissions."""
-    temporary = _temporary(config)
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.chmod(temporary, config.stat().st_mode & 0o7777)
-        os.replace(temporary, config)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-def _temporary(config: Path) -> Path:
-    return config.with_name(f".{config.name}.{os.getpid()}.tmp")
+    write_atomically(config, text.encode("utf-8"), config.stat().st_mode & 0o7777)
 
 
 def _cannot(config: Path, values: dict[str, bool | str], reason: str) -> ConfigEditError:

@@ -45,17 +45,22 @@ def generate(bits: int) -> KeyPair:
     key = rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=bits)
     public = key.public_key()
     return KeyPair(
-        private_pem=key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ),
+        private_pem=pkcs1_pem(key),
         public_pem=public.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
         public_der=public.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
+    )
+
+
+def pkcs1_pem(key: rsa.RSAPrivateKey) -> bytes:
+    """The private key as the PKCS#1 PEM ("BEGIN RSA PRIVATE KEY") dkimpy parses."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
     )
 
 
@@ -72,11 +77,11 @@ def write_key_pair(pair: KeyPair, private: Path, public: Path, force: bool) -> N
             if path.exists():
                 raise KeyExists(f"{path} already exists; give --force to replace it")
     private.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    _write_atomically(private, pair.private_pem, 0o600)
-    _write_atomically(public, pair.public_pem, 0o644)
+    write_atomically(private, pair.private_pem, 0o600)
+    write_atomically(public, pair.public_pem, 0o644)
 
 
-def _write_atomically(path: Path, data: bytes, mode: int) -> None:
+def write_atomically(path: Path, data: bytes, mode: int) -> None:
     """A new file with `mode` from its creation, renamed over `path` once synced."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

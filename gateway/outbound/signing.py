@@ -30,6 +30,7 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from gateway.outbound.dkim_keys import pkcs1_pem
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import Field
 from gateway.outbound.mime import split_message
@@ -102,19 +103,17 @@ def load_key(path: Path) -> bytes:
         raise SigningKeyError(f"{where}: not an RSA key (DKIM with rsa-sha256 needs one)")
     if key.key_size < MIN_KEY_BITS:
         raise SigningKeyError(f"{where}: {key.key_size} bits, fewer than {MIN_KEY_BITS}")
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
+    return pkcs1_pem(key)
 
 
 class Signer:
     """Signs a whole message (CRLF lines); this one, signing off, returns it unchanged."""
 
-    def sign(self, message: bytes, forwarded: bool = False) -> bytes:
+    def sign(self, message: bytes, forwarded: bool = False, remember: bool = False) -> bytes:
         """The message as it is sent. `forwarded`: a member's copy of a post (the mail
-        the gateway relays, which an ARC seal is for), not mail the gateway wrote."""
+        the gateway relays, which an ARC seal is for), not mail the gateway wrote.
+        `remember`: a content the next round may send again (a post's shared copy), whose
+        signature is kept; not a digest or a personal copy, which never come back."""
         return message
 
 
@@ -134,10 +133,12 @@ class DkimSigner(Signer):
         default_factory=OrderedDict, compare=False, repr=False
     )
 
-    def sign(self, message: bytes, forwarded: bool = False) -> bytes:
+    def sign(self, message: bytes, forwarded: bool = False, remember: bool = False) -> bytes:
         """Never raises for a message: one dkimpy cannot seal or sign (it would be
         malformed) is logged and goes out without, since a post unsigned beats a post
         lost (and an exception here would fail the whole delivery round)."""
+        if not remember:
+            return self._sign(message, forwarded)
         content = (forwarded, hashlib.sha256(message).digest())
         if content in self._recent:
             self._recent.move_to_end(content)

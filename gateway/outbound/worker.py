@@ -219,7 +219,7 @@ class DeliveryWorker:
         domain = self.settings.gateway.domain
         verp = self.settings.delivery.envelope == "verp"
         forwarded = group[0].message_id is not None
-        shared = None if personal else self._payload(rendered, forwarded)
+        shared = None if personal else self._payload(rendered, forwarded, remember=forwarded)
         if personal or (verp and not self.relay.xverp):
             for claimed in group:
                 sender = verp_address(claimed.recipient, domain) if verp else bounce_address(domain)
@@ -241,10 +241,10 @@ class DeliveryWorker:
         request = Unsubscribe(claimed.person_id, Stop.LEAVE, (claimed.community_id,))
         return self.one_click.personal(rendered, request)
 
-    def _payload(self, rendered: bytes, forwarded: bool) -> bytes:
+    def _payload(self, rendered: bytes, forwarded: bool, remember: bool = False) -> bytes:
         """What the relay sends for a message: signed once (a post's copy, `forwarded`,
-        also ARC-sealed), then as the relay wants it."""
-        return self.relay.payload(self.signer.sign(rendered, forwarded=forwarded))
+        also ARC-sealed; `remember`: see Signer.sign), then as the relay wants it."""
+        return self.relay.payload(self.signer.sign(rendered, forwarded, remember))
 
     def _content(self, key: ContentKey, rewrite_from: dict[int, bool]) -> tuple[bytes | None, str]:
         """The bytes of a content, or None and why it cannot be sent.
