@@ -114,8 +114,10 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
                     and not values["profile_empty"]
                 )
             mails.append(_Mail(person_id, address, kind, community_id, values, empty))
+    composer = Composer(app.templates, app.settings)
+    one_click = OneClick(app.settings)  # reads the token key: once a run
     for chunk in chunks(mails, CHUNK):
-        report.planned.extend(_queue(app, month, chunk, queued_at, dry_run))
+        report.planned.extend(_queue(app, composer, one_click, month, chunk, queued_at, dry_run))
     if report.planned and not dry_run:
         log.info(
             "monthly mail %s queued=%d empty=%d already=%d",
@@ -167,13 +169,17 @@ def _recipients(
 
 
 def _queue(
-    app: App, month: Month, mails: list[_Mail], now: dt.datetime, dry_run: bool
+    app: App,
+    composer: Composer,
+    one_click: OneClick,
+    month: Month,
+    mails: list[_Mail],
+    now: dt.datetime,
+    dry_run: bool,
 ) -> list[Planned]:
     """Record a chunk of mails and queue those this run recorded first."""
     planned = []
-    composer = Composer(app.templates, app.settings)
     opt_out = opt_out_link(app.settings.gateway.domain)
-    one_click = OneClick(app.settings)
     with transaction(app.read_sessions if dry_run else app.sessions) as session:
         entries = [
             Entry((m.person_id, m.kind, m.community_id, month.period), m.empty) for m in mails

@@ -212,8 +212,12 @@ def _lease_over(now: dt.datetime) -> Any:
     )
 
 
+# A row no node holds: what every outcome and every release writes.
+UNCLAIMED: dict[str, object] = {"claimed_by": None, "lease_until": None}
+
+
 def _released() -> dict[str, object]:
-    return {"status": DeliveryStatus.PENDING, "claimed_by": None, "lease_until": None}
+    return {"status": DeliveryStatus.PENDING, **UNCLAIMED}
 
 
 def resume_in_flight(session: Session, lease: Lease, now: dt.datetime) -> int:
@@ -312,7 +316,7 @@ def record_outcomes(
             sent.append(outcome.delivery.id)
             continue
         claimed = outcome.delivery
-        values: dict[str, object] = {"claimed_by": None, "lease_until": None}
+        values: dict[str, object] = dict(UNCLAIMED)
         if result is DeliveryResult.FAILED:
             values["status"] = DeliveryStatus.FAILED
         else:
@@ -332,8 +336,7 @@ def record_outcomes(
                 sent_at=now,
                 last_error="",
                 content=None,
-                claimed_by=None,
-                lease_until=None,
+                **UNCLAIMED,
             )
         )
     return counts

@@ -51,6 +51,8 @@ class FromRewriting:
         """Message id -> whether its copies go out From the community, for every post
         among the claimed deliveries."""
         message_ids = sorted({c.message_id for c in claimed if c.message_id is not None})
+        if not message_ids:  # a round of digests and notices
+            return {}
         if self.mode != "auto":
             return dict.fromkeys(message_ids, self.mode == "always")
         authors: dict[int, str] = {}
@@ -66,7 +68,7 @@ class FromRewriting:
     async def for_authors(self, addresses: Iterable[str]) -> dict[str, bool]:
         """Author address -> whether their posts go out From the community."""
         addresses = set(addresses)
-        if self.mode != "auto" or self.policies is None:
+        if self.policies is None:  # not "auto"
             return dict.fromkeys(addresses, self.mode == "always")
         domains = {address: domain_of(address) for address in addresses if "@" in address}
         listed = {

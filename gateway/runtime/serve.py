@@ -294,13 +294,12 @@ async def serve(
             host=settings.smtp.host,
             port=settings.smtp.port,
         )
+        try:
+            web_server = await _start_web(app)
+        except BaseException:
+            server.close()
+            raise
     except BaseException:
-        app.close()
-        raise
-    try:
-        web_server = await _start_web(app)
-    except BaseException:
-        server.close()
         app.close()
         raise
     workers.start()

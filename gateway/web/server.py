@@ -204,23 +204,30 @@ class ArchiveFiles:
     is public to whoever reaches the server: put the company's sign-on in front."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = root.resolve()
 
     async def get(self, request: web.Request) -> web.StreamResponse:
-        root = self.root.resolve()
+        # The file system is asked in a thread: this loop also answers SMTP sessions.
+        target = await asyncio.get_running_loop().run_in_executor(
+            None, self._find, request.match_info["path"], request.rel_url.raw_path
+        )
+        headers = dict(ARCHIVE_HEADERS)
+        if target.relative_to(self.root).parts[0] == DOWNLOADS:
+            headers["Content-Disposition"] = "attachment"
+        return web.FileResponse(target, headers=headers)
+
+    def _find(self, path: str, raw_path: str) -> Path:
+        """The file a request names, or the HTTP answer that says why not."""
         try:
-            target = (root / request.match_info["path"]).resolve()
+            target = (self.root / path).resolve()
         except (ValueError, OSError):  # a NUL byte, a loop of links
             raise web.HTTPNotFound() from None
-        if not target.is_relative_to(root):
+        if not target.is_relative_to(self.root):
             raise web.HTTPNotFound()
         if target.is_dir():
-            if not request.rel_url.raw_path.endswith("/"):
-                raise web.HTTPMovedPermanently(request.rel_url.raw_path + "/")
+            if not raw_path.endswith("/"):
+                raise web.HTTPMovedPermanently(raw_path + "/")
             target = target / "index.html"
         if not target.is_file():
             raise web.HTTPNotFound()
-        headers = dict(ARCHIVE_HEADERS)
-        if target.relative_to(root).parts[0] == DOWNLOADS:
-            headers["Content-Disposition"] = "attachment"
-        return web.FileResponse(target, headers=headers)
+        return target
