@@ -20,10 +20,10 @@ from gateway.ingest.context import InboundMail
 from gateway.outbound import deliveries
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
-from gateway.outbound.deliveries import Lease
 from gateway.outbound.deliveries import Outcome
 from gateway.settings import DeliverySettings
 from gateway.store.db import transaction
+from gateway.store.leases import Lease
 from gateway.store.models import Community
 from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode

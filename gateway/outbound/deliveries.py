@@ -32,6 +32,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.settings import DeliverySettings
+from gateway.store.leases import Lease
+from gateway.store.leases import lease_over
 from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
@@ -46,22 +48,6 @@ from gateway.store.sql import skip_locked
 POST = "post"
 # Retries are never further apart than this.
 MAX_RETRY_WAIT = dt.timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who claims deliveries, and how long a claim lasts unless renewed.
-
-    [delivery] lease_seconds (300 by default) is far longer than a round takes (a
-    round's SMTP exchanges time out after 60 s each, and the worker renews its claims
-    meanwhile), and short enough that a dead node's rows go out again within minutes.
-    """
-
-    node: str
-    seconds: int = DeliverySettings.lease_seconds
-
-    def until(self, now: dt.datetime) -> dt.datetime:
-        return now + dt.timedelta(seconds=self.seconds)
 
 
 @dataclass(frozen=True)
@@ -206,10 +192,7 @@ def enqueue_mail(
 def _lease_over(now: dt.datetime) -> Any:
     """A sending row nobody holds any more: its lease ran out, or it has none (left
     by a gateway older than leases)."""
-    return and_(
-        Delivery.status == DeliveryStatus.SENDING,
-        or_(Delivery.lease_until.is_(None), Delivery.lease_until <= now),
-    )
+    return and_(Delivery.status == DeliveryStatus.SENDING, lease_over(Delivery.lease_until, now))
 
 
 # A row no node holds: what every outcome and every release writes.

@@ -29,7 +29,6 @@ from gateway.blobs import BlobNotFound
 from gateway.outbound.bounces import count_refusals
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
-from gateway.outbound.deliveries import Lease
 from gateway.outbound.deliveries import Outcome
 from gateway.outbound.deliveries import claim_due
 from gateway.outbound.deliveries import generated_content
@@ -47,6 +46,7 @@ from gateway.relay.envelope import Relay
 from gateway.relay.envelope import bounce_address
 from gateway.relay.envelope import verp_address
 from gateway.store.db import transaction
+from gateway.store.leases import Lease
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Message
