@@ -21,13 +21,12 @@ if TYPE_CHECKING:
 
     from gateway.relay.envelope import Relay
 from gateway.blobs import BlobStore
+from gateway.ingest.spool_file import prepare_spool_file
 from gateway.settings import Settings
 from gateway.store import migrate
 from gateway.store.db import make_engine
 from gateway.store.db import make_sessionmaker
 from gateway.store.db import sqlite_file
-from gateway.store.models import Base
-from gateway.store.models import InboxMail
 
 
 def make_template_environment() -> jinja2.Environment:
@@ -99,7 +98,7 @@ def build_app(settings: Settings) -> App:
         spool_engine = engine
     else:
         spool_engine = make_engine(settings.spool_url)
-        Base.metadata.create_all(spool_engine, tables=[InboxMail.__table__])  # type: ignore[list-item]
+        prepare_spool_file(spool_engine)
     return App(
         settings=settings,
         engine=engine,

@@ -149,8 +149,8 @@ def test_0008_reads_stored_actions_as_enums_and_gives_each_link_no_hold_reason(
         )
         _insert(connection, "messages", id=1, message_id="m1@x", status="held", origin="smtp")
         _insert(connection, "message_communities", message_id=1, community_id=1)
-        _insert(connection, "action_mail", id=1, action="held", community_id=1)
-        _insert(connection, "action_mail", id=2, action="join", community_id=1)
+        _insert(connection, "action_mail", id=1, action="held", community_id=1, message_id="m1@x")
+        _insert(connection, "action_mail", id=2, action="join", community_id=1, message_id="j@x")
         _insert(connection, "confirmations", id=1, token="t1", action="approve", community_id=1)
     migrate.upgrade(empty_engine)
     with Session(empty_engine) as session:
@@ -197,4 +197,37 @@ def test_0011_gives_deliveries_a_claim_and_keeps_their_rows_both_ways(
         assert connection.execute(text("SELECT recipient FROM deliveries")).scalar() == (
             "a@example.com"
         )
+    assert not {"claimed_by", "lease_until"} & columns
+
+
+def test_0012_keeps_the_first_of_repeated_action_mail_and_makes_the_pair_unique(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0011")
+    with empty_engine.begin() as connection:
+        for row_id, message_id, recipient in [
+            (1, "m1@x", "help@lists.example.com"),
+            (2, "m1@x", "help@lists.example.com"),  # answered twice before 0012
+            (3, "m1@x", "design-join@lists.example.com"),  # the same mail, another action
+            (4, "m2@x", "help@lists.example.com"),
+            (5, "m1@x", "help@lists.example.com"),
+        ]:
+            _insert(connection, "action_mail", id=row_id, action="help",
+                    message_id=message_id, recipient=recipient)  # fmt: skip
+        _insert(connection, "inbox", id=1, raw=b"Subject: waiting\r\n\r\nx\r\n")
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        kept = connection.execute(text("SELECT id FROM action_mail ORDER BY id")).scalars()
+        assert list(kept) == [1, 3, 4]
+        row = connection.execute(text("SELECT raw, claimed_by, lease_until FROM inbox")).one()
+        assert tuple(row) == (b"Subject: waiting\r\n\r\nx\r\n", None, None)
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        _insert(connection, "action_mail", id=6, action="help",
+                message_id="m2@x", recipient="help@lists.example.com")  # fmt: skip
+    migrate.downgrade(empty_engine, "0011")
+    with empty_engine.begin() as connection:
+        _insert(connection, "action_mail", id=6, action="help",
+                message_id="m2@x", recipient="help@lists.example.com")  # fmt: skip
+        columns = {c["name"] for c in inspect(connection).get_columns("inbox")}
+        assert connection.execute(text("SELECT count(*) FROM inbox")).scalar() == 1
     assert not {"claimed_by", "lease_until"} & columns

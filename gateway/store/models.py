@@ -414,6 +414,10 @@ class InboxMail(Base):
     # Failed ingest attempts (a bug, logged); after MAX_ATTEMPTS the mail waits for an admin.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # The node whose inbox processor took the mail, and until when it holds it
+    # (gateway.ingest.spool_claims); None while the mail waits for a processor.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class DiscardedMail(Base):
@@ -436,9 +440,13 @@ class DiscardedMail(Base):
 class ActionMail(Base):
     """Mail to an action address (join, leave, profile, confirm, bounces...), a
     delivery report, or a post just held (HELD: its moderators are to be told):
-    kept, with its raw blob, for the code that acts on it (gateway.actions)."""
+    kept, with its raw blob, for the code that acts on it (gateway.actions).
+
+    One row per Message-ID and recipient: a mail that reaches the gateway twice (an
+    MTA's retry, on the same node or another) is acted on, and answered, once."""
 
     __tablename__ = "action_mail"
+    __table_args__ = (UniqueConstraint("message_id", "recipient"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254))
