@@ -14,7 +14,7 @@ from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
 from gateway.ingest.discards import list_discarded
-from gateway.ingest.processor import MAX_ATTEMPTS
+from gateway.ingest.spool_claims import MAX_ATTEMPTS
 from gateway.store.models import InboxMail
 
 

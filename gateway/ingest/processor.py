@@ -1,9 +1,11 @@
 """The inbox processor: runs the ingest pipeline on spooled mail, in batches.
 
-Each batch is stored in one transaction, then its inbox rows are deleted, so a
-mail is ingested once, also if the process dies halfway (see process_batch): the
-rows are still there at the next start. A mail whose ingest fails (a bug, logged
-with its traceback) keeps its row with the error; it is tried again at each start
+Each batch is claimed for this node (gateway.ingest.spool_claims: several nodes share
+one spool on PostgreSQL), stored in one transaction, then its inbox rows are deleted,
+so a mail is ingested once, also if the process dies halfway (see process_batch): the
+rows are still there, for this node at its next start or for another once the lease
+ran out. A mail whose ingest fails (a bug, logged with its traceback) keeps its row
+with the error, released; it is tried again (not by the process that saw it fail)
 and after MAX_ATTEMPTS it waits for an admin.
 """
 
@@ -12,13 +14,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy import delete
-from sqlalchemy import select
-from sqlalchemy import update
 
 from gateway.app import App
 from gateway.ingest.batch import Outcome
@@ -26,15 +24,18 @@ from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
+from gateway.ingest.spool_claims import SPOOL_LEASE_SECONDS
+from gateway.ingest.spool_claims import claim_mail
+from gateway.ingest.spool_claims import finish_mail
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
-from gateway.store.models import InboxMail
+from gateway.store.leases import Lease
 from gateway.store.models import as_utc
+from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.ingest")
 
 BATCH = 16  # mails per transaction: short, so the spool's commits are not kept waiting
-MAX_ATTEMPTS = 3
 # How long the processor sleeps when the inbox is empty and nobody wakes it.
 IDLE_WAIT = 1.0
 # What gives the delivery worker and the email actions something new to do.
@@ -48,6 +49,7 @@ class InboxProcessor(BackgroundLoop):
         wake: Signal | None = None,
         stopping: Signal | None = None,
         published: Signal | None = None,
+        lease: Lease | None = None,
     ) -> None:
         super().__init__("gateway-ingest", wake, stopping)
         self.app = app
@@ -56,6 +58,9 @@ class InboxProcessor(BackgroundLoop):
         self._published = published
         # Rows that failed in this process: not retried until the next start.
         self._failed: set[int] = set()
+        self.lease = lease or Lease(app.settings.node_id, SPOOL_LEASE_SECONDS)
+        # Whether this processor took back its node's claims of a previous run.
+        self._resumed = False
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
         """Process until stopped (or until `alive` says the parent process is gone)."""
@@ -66,44 +71,31 @@ class InboxProcessor(BackgroundLoop):
                     continue
             except Exception:
                 log.exception("the inbox processor failed; trying again shortly")
+                # The mail it had claimed is taken back at once, not after the lease.
+                self._resumed = False
                 time.sleep(IDLE_WAIT)
             self._wake.wait(IDLE_WAIT)
 
     def process_batch(self) -> int:
         """Ingest up to BATCH spooled mails; return how many were taken.
 
-        The mails are stored in one transaction of the store, then their spool rows
-        are deleted. A crash between the two makes the next start ingest them again,
-        which stores nothing twice: messages and action mail are keyed by Message-ID
-        (generated from the content when missing).
+        The mails are claimed, stored in one transaction of the store, then their
+        spool rows are deleted. A crash between the two makes them ingested again
+        (by this node at its next start, or by another after the lease), which stores
+        nothing twice: messages and action mail are keyed by Message-ID (generated
+        from the content when missing).
         """
         spool = self.app.spool_engine
-        with spool.connect() as connection:
-            query = (
-                select(InboxMail.__table__)
-                .where(InboxMail.attempts < MAX_ATTEMPTS)
-                .order_by(InboxMail.id)
-                .limit(BATCH)
-            )
-            if self._failed:
-                query = query.where(InboxMail.id.not_in(self._failed))
-            rows = _alone_if_large(connection.execute(query).all())
+        rows = claim_mail(spool, self.lease, utcnow(), BATCH, self._failed, not self._resumed)
+        self._resumed = True
         if not rows:
             return 0
         started = time.perf_counter()
         outcomes = ingest_now(self.app, [self._mail(row) for row in rows])
         milliseconds = (time.perf_counter() - started) * 1000 / len(rows)
-        with spool.begin() as connection:
-            done = [row.id for row, o in zip(rows, outcomes, strict=True) if not _failed(o)]
-            connection.execute(delete(InboxMail).where(InboxMail.id.in_(done)))
-            for row, outcome in zip(rows, outcomes, strict=True):
-                if _failed(outcome):
-                    self._failed.add(row.id)
-                    connection.execute(
-                        update(InboxMail)
-                        .where(InboxMail.id == row.id)
-                        .values(attempts=InboxMail.attempts + 1, last_error=repr(outcome))
-                    )
+        failed = {row.id: repr(o) for row, o in zip(rows, outcomes, strict=True) if _failed(o)}
+        self._failed.update(failed)
+        finish_mail(spool, self.lease, [row.id for row in rows if row.id not in failed], failed)
         for row, outcome in zip(rows, outcomes, strict=True):
             _log(row.mail_from, outcome, milliseconds)
         if self._published is not None and any(
@@ -120,16 +112,6 @@ class InboxProcessor(BackgroundLoop):
             received_at=as_utc(row.received_at),
             peer=row.peer,
         )
-
-
-def _alone_if_large(rows: Sequence[Row[Any]]) -> Sequence[Row[Any]]:
-    """The batch, cut so that a large mail (kept in the blob store by the spool) is
-    ingested alone: a batch holds every mail's parse at once, and 16 mails of a few
-    MB each took the processor past 1.5 GB (bench/fuzz.py)."""
-    for index, row in enumerate(rows):
-        if row.raw_sha256:
-            return rows[: index or 1]
-    return rows
 
 
 def _failed(outcome: Outcome) -> bool:
