@@ -29,14 +29,14 @@ def prepare_spool_file(engine: Engine) -> list[str]:
     """Create the inbox table in the spool file, or add the columns it lacks; return
     the names of the columns added."""
     table = InboxMail.__table__
+    name = InboxMail.__tablename__
     Base.metadata.create_all(engine, tables=[table])  # type: ignore[list-item]
-    present = {column["name"] for column in inspect(engine).get_columns(table.name)}
+    present = {column["name"] for column in inspect(engine).get_columns(name)}
     missing = [name for name, _ in ADDED_COLUMNS if name not in present]
     if not missing:
         return []
     with engine.begin() as connection:
-        for name in missing:
-            column = table.columns[name]
-            kind = column.type.compile(dialect=engine.dialect)
-            connection.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+        for column in missing:
+            kind = table.columns[column].type.compile(dialect=engine.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {column} {kind}")
     return missing
