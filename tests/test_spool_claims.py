@@ -1,7 +1,9 @@
 """Claims on the spool with two nodes on one database: two inbox processors working at
 once take each mail once; mail a dead node claimed is taken over once its lease ran
 out; a live node's claim is left to it; a node restarted under its own id takes its
-claims back at once; a mail that fails is released to be tried by another node.
+claims back at once; a mail that fails is released to be tried by another node. And
+the same mail spooled twice (an MTA that retried on another node), taken by two nodes
+at the same moment, is stored once, its action mail recorded and answered once.
 
 Each node is an App of its own (its engine, its [gateway] node_id) on the test's
 database; on SQLite they share the data folder, hence its spool file.
@@ -25,14 +27,18 @@ from gateway.app import App
 from gateway.app import build_app
 from gateway.community.communities import create_community
 from gateway.ingest import pipeline
+from gateway.ingest import processor as processor_module
 from gateway.ingest.context import InboundMail
+from gateway.ingest.context import IngestContext
 from gateway.ingest.processor import InboxProcessor
 from gateway.ingest.spool import Spool
 from gateway.ingest.spool_claims import SPOOL_LEASE_SECONDS
 from gateway.ingest.spool_claims import claim_mail
+from gateway.ingest.stages import write_messages
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.leases import Lease
+from gateway.store.models import ActionMail
 from gateway.store.models import Delivery
 from gateway.store.models import InboxMail
 from gateway.store.models import Message
@@ -181,3 +187,67 @@ def test_a_failed_mail_is_released_with_its_attempt_for_another_node(
     assert InboxProcessor(node_b).process_batch() == 1
     assert stored(node_a) == ["bad@x", "one@x"]
     assert spooled(node_a) == []
+
+
+class Rendezvous:
+    """An ingest stage that holds each mail until the other node's mail got there too
+    (each thread waits once per Message-ID): the two transactions then write the same
+    Message-ID at the same moment. Only on PostgreSQL: with SQLite the first writer
+    holds the database until its commit, so the two never meet (nor race)."""
+
+    def __init__(self) -> None:
+        self.barrier = threading.Barrier(2)
+        self.seen: set[tuple[int, str]] = set()
+
+    def run(self, ctx: IngestContext) -> None:
+        key = (threading.get_ident(), ctx.message_id)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.barrier.wait(30)
+
+
+def test_the_same_mail_spooled_on_two_nodes_and_taken_at_once_is_stored_and_answered_once(
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    node_a, node_b = nodes
+    if node_a.spool_engine.dialect.name == "postgresql":
+        write = pipeline.STAGES.index(write_messages)
+        stages = (*pipeline.STAGES[:write], Rendezvous(), *pipeline.STAGES[write:])
+        monkeypatch.setattr(pipeline, "STAGES", stages)
+    monkeypatch.setattr(processor_module, "BATCH", 1)  # one mail for each node
+    help_address = f"help@{DOMAIN}"
+    asking = (mail("asking", help_address, "ann@example.com"), "ann@example.com", help_address)
+    spool(node_a, *posts("twice"), *posts("twice"), asking, asking)
+    taken: Counter[str] = Counter()
+
+    def work(app: App) -> None:
+        processor = InboxProcessor(app)
+        for _ in range(2):
+            taken[app.settings.node_id] += processor.process_batch()
+
+    with caplog.at_level(logging.INFO):
+        threads = [threading.Thread(target=work, args=(app,)) for app in nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert taken.total() == 4 and spooled(node_a) == []
+    assert stored(node_a) == ["twice@x"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
+    dispositions = Counter(
+        line.split("disposition=")[1].split()[0]
+        for line in (r.getMessage() for r in caplog.records)
+        if "disposition=" in line
+    )
+    assert dispositions == {"published": 1, "duplicate": 1, "action": 2}
+    # The action mail's second row is left by ON CONFLICT DO NOTHING, not by taking the
+    # mail again after a unique key refused it (as the post's may have been).
+    again = [r.getMessage() for r in caplog.records if "once more" in r.getMessage()]
+    assert not [line for line in again if "asking@x" in line]
+    with transaction(node_a.read_sessions) as session:
+        assert session.scalars(select(ActionMail.recipient)).all() == [help_address]
+    for app in nodes:
+        run_actions(app.sessions, app.blobs, app.templates, app.settings, utcnow)
+    with transaction(node_a.read_sessions) as session:
+        answers = session.scalars(select(Delivery.recipient).where(Delivery.kind == "action_help"))
+        assert answers.all() == ["ann@example.com"]

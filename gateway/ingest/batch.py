@@ -5,6 +5,13 @@ is rolled back and the mails are taken again one by one, each in a savepoint of
 its own, so that the failing mail fails alone and its neighbours are still stored.
 The batch's blobs are fsynced together before the commit (gateway.blobs.BlobBatch):
 a committed row never points at a lost blob.
+
+A mail may lose a race: the same mail taken in by another node at the same moment
+(an MTA that retried on another node after a timeout spools the same bytes twice).
+Its message row then collides with the other's on the Message-ID's unique key;
+PostgreSQL reports it once the other transaction has committed, so the mail is taken
+again once, in a savepoint of its own, and the pipeline finds it stored: a duplicate,
+not a failure.
 """
 
 from __future__ import annotations
@@ -12,6 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -27,10 +36,16 @@ from gateway.store.db import transaction
 log = logging.getLogger("gateway.ingest")
 
 Outcome = IngestResult | Exception
+# PostgreSQL's SQLSTATE for a deadlock detected (one of the two transactions is refused).
+DEADLOCK = "40P01"
 
 
 def ingest_mails(
-    session: Session, blobs: BlobWriter, settings: GatewaySettings, mails: Sequence[InboundMail]
+    session: Session,
+    blobs: BlobWriter,
+    settings: GatewaySettings,
+    mails: Sequence[InboundMail],
+    again_if_raced: bool = True,
 ) -> list[Outcome]:
     """Run the pipeline on the mails inside the caller's transaction."""
     cache = BatchCache()
@@ -51,10 +66,25 @@ def ingest_mails(
             return list(run_batch(contexts))
     except Exception as error:
         if len(mails) == 1:
+            if again_if_raced and lost_a_race(error):
+                log.info(
+                    "message-id=<%s> was taken in by another transaction meanwhile; once more",
+                    contexts[0].message_id or "?",
+                )
+                return ingest_mails(session, blobs, settings, mails, again_if_raced=False)
             log.exception("ingest failed for message-id=<%s>", contexts[0].message_id or "?")
             return [error]
         log.info("a batch of %d mails failed; taking them one by one", len(mails))
     return [outcome for mail in mails for outcome in ingest_mails(session, blobs, settings, [mail])]
+
+
+def lost_a_race(error: Exception) -> bool:
+    """The database refused a statement because of another transaction: a row it
+    committed took a unique key (23505), or the two waited for each other (a deadlock,
+    40P01). Taken again, the mail sees what the other one committed."""
+    if isinstance(error, IntegrityError):
+        return True
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", "") == DEADLOCK
 
 
 def ingest_now(app: App, mails: Sequence[InboundMail]) -> list[Outcome]:

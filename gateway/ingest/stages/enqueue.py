@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from gateway.ingest.action_rows import action_row
+from gateway.ingest.action_rows import add_action_row
 from gateway.ingest.context import IngestContext
 from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import ActionKind
@@ -51,4 +51,4 @@ def _keep_reasons(ctx: IngestContext, message_id: int) -> None:
 def _tell_moderators(ctx: IngestContext) -> None:
     for community in ctx.communities:
         address = f"{community.slug}@{ctx.domain}"
-        ctx.session.add(action_row(ctx, address, ActionKind.HELD, community.id))
+        add_action_row(ctx, address, ActionKind.HELD, community.id)
