@@ -27,9 +27,11 @@ def inbox() -> None:
 @json_option
 @pass_state
 def list_(state: CliState, as_json: bool) -> None:
-    """Mail accepted and not yet ingested; failed attempts show their error."""
+    """Mail accepted and not yet ingested; failed attempts show their error, mail being
+    ingested the node that claimed it."""
     columns = (InboxMail.id, InboxMail.mail_from, InboxMail.recipients, InboxMail.received_at,
-               InboxMail.attempts, InboxMail.last_error)  # fmt: skip
+               InboxMail.attempts, InboxMail.last_error, InboxMail.claimed_by,
+               InboxMail.lease_until)  # fmt: skip
     with state.app.spool_engine.connect() as connection:
         rows = connection.execute(select(*columns).order_by(InboxMail.id)).all()
     described = [
@@ -40,6 +42,8 @@ def list_(state: CliState, as_json: bool) -> None:
             "received_at": str(row.received_at),
             "attempts": row.attempts,
             "waiting_for_admin": row.attempts >= MAX_ATTEMPTS,
+            "claimed_by": row.claimed_by,
+            "lease_until": str(row.lease_until) if row.lease_until else None,
             "last_error": row.last_error,
         }
         for row in rows
@@ -49,7 +53,13 @@ def list_(state: CliState, as_json: bool) -> None:
         return
     emit_table(
         described,
-        [("ID", "id"), ("FROM", "from"), ("ATTEMPTS", "attempts"), ("ERROR", "last_error")],
+        [
+            ("ID", "id"),
+            ("FROM", "from"),
+            ("NODE", "claimed_by"),
+            ("ATTEMPTS", "attempts"),
+            ("ERROR", "last_error"),
+        ],
         empty="The inbox is empty: every accepted mail went through the pipeline.",
     )
 

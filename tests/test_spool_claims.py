@@ -44,6 +44,7 @@ from gateway.store.models import InboxMail
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import utcnow
+from tests.conftest import GatewayCli
 from tests.faults import FailsOnBadSubject
 
 DOMAIN = "lists.example.com"
@@ -140,7 +141,9 @@ def test_two_processors_at_once_take_each_mail_once_and_answer_each_help_mail_on
     assert sorted(answers) == sorted((asker, 1) for asker in helpers)
 
 
-def test_a_dead_nodes_mail_is_taken_over_once_its_lease_ran_out(nodes: tuple[App, App]) -> None:
+def test_a_dead_nodes_mail_is_taken_over_once_its_lease_ran_out(
+    nodes: tuple[App, App], gateway_cli: GatewayCli
+) -> None:
     node_a, node_b = nodes
     spool(node_a, *posts("held", "left"))
     lease_b = Lease("node-b", SPOOL_LEASE_SECONDS)
@@ -157,6 +160,9 @@ def test_a_dead_nodes_mail_is_taken_over_once_its_lease_ran_out(nodes: tuple[App
     assert processor_a.process_batch() == 0  # node-b is alive: its claim is its own
     assert spooled(node_a) == [("node-b", 0)]
     assert InboxProcessor(node_a).process_batch() == 0  # also for a node just started
+    [listed] = gateway_cli.json("inbox", "list")
+    assert listed["claimed_by"] == "node-b" and listed["lease_until"] is not None
+    assert "node-b" in gateway_cli("inbox", "list").stdout
 
 
 def test_a_node_started_again_takes_its_claims_back_at_once(nodes: tuple[App, App]) -> None:
