@@ -24,12 +24,11 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
+# NOT IN a grouped subquery rather than a correlated EXISTS: with no index on the pair
+# yet, SQLite would scan the table once per row; both databases build the set once.
 REPEATS = """
-DELETE FROM action_mail WHERE EXISTS (
-    SELECT 1 FROM action_mail AS first
-    WHERE first.message_id = action_mail.message_id
-      AND first.recipient = action_mail.recipient
-      AND first.id < action_mail.id
+DELETE FROM action_mail WHERE id NOT IN (
+    SELECT min(id) FROM action_mail GROUP BY message_id, recipient
 )
 """
 
