@@ -99,7 +99,11 @@ def child_setup(name: str, log_level: int) -> None:
         Path("/proc/self/comm").write_text(name[:15])
     except OSError:
         pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # The parent decides when we stop: Ctrl-C reaches the whole process group, and a
+    # service manager's SIGTERM every process of the unit (systemd's KillMode=
+    # control-group); the parent drains us, each finishing the batch in hand.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Background work: when both compete for a core, answering SMTP sessions comes
     # first; the spool absorbs bursts and the children catch up after them.
     os.nice(CHILD_NICENESS)
