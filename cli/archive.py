@@ -73,7 +73,8 @@ def build(
     from archive.search import SearchIndexError
 
     site = out or state.settings.archive.out_dir
-    # This process runs no other thread: the build may fork a renderer per core.
+    # This process runs no other thread (but the archive singleton's renewal, which a fork
+    # waits for): the build may fork a renderer per core.
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     search = state.settings.archive.search and not no_search
     builder = SiteBuilder(state.app, site, full=full, search=search, workers=workers)

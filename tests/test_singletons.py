@@ -22,6 +22,7 @@ from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.digests.periods import latest_due
 from gateway.runtime.scheduler import DigestScheduler
+from gateway.runtime.singleton import SingletonLease
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.leases import Lease
@@ -198,3 +199,20 @@ def test_the_build_command_with_wait_builds_once_the_node_is_done(
     finally:
         timer.cancel()
     assert report["written"] > 0
+
+
+def test_a_long_turn_keeps_its_singleton_renewed(app: App) -> None:
+    singleton = SingletonLease(app.sessions, ARCHIVE, Lease("node-a", 1))  # renewed every 1/3 s
+    assert singleton.take()
+    with transaction(app.read_sessions) as session:
+        [_, first_until] = holder(session, ARCHIVE, utcnow()) or ("", NOW)
+    with singleton.kept():
+        time.sleep(1.5)  # longer than the lease: only the renewals keep it
+        with transaction(app.read_sessions) as session:
+            held = holder(session, ARCHIVE, utcnow())
+    assert (
+        held is not None
+        and held[0] == "node-a"
+        and held[1] > first_until + dt.timedelta(seconds=0.9)
+    )
+    assert not take(app, ARCHIVE, B, utcnow())

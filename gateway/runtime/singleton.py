@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -28,6 +29,22 @@ log = logging.getLogger("gateway.runtime.singleton")
 
 # Renewals per lease while a turn of work goes on: one missed renewal loses nothing.
 RENEWALS = 3
+
+# Held by a renewal while it runs, and by a fork while it forks (archive.parallel forks
+# renderers during `gateway archive build`): the child never starts with a lock (the
+# database pool's, logging's) that the renewal thread held at that moment.
+_RENEWING = threading.Lock()
+_forks_wait: list[bool] = []
+
+
+def _make_forks_wait() -> None:
+    if not _forks_wait:
+        os.register_at_fork(
+            before=_RENEWING.acquire,
+            after_in_parent=_RENEWING.release,
+            after_in_child=_RENEWING.release,
+        )
+        _forks_wait.append(True)
 
 
 class SingletonLease:
@@ -72,12 +89,16 @@ class SingletonLease:
 
     @contextmanager
     def kept(self) -> Iterator[None]:
-        """Renew the lease in a thread while the block runs (a long build)."""
+        """Renew the lease in a thread while the block runs (a long build). The block
+        may fork: a fork waits for a renewal in progress to end."""
+        _make_forks_wait()
         done = threading.Event()
 
         def renew() -> None:
             while not done.wait(self.lease.seconds / RENEWALS):
-                if not self.take():
+                with _RENEWING:
+                    held = self.take()
+                if not held:
                     log.warning("the %s singleton was lost during a long turn", self.name)
 
         renewer = threading.Thread(target=renew, name=f"renew-{self.name}", daemon=True)

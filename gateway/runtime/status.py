@@ -18,6 +18,7 @@ from gateway.store.models import Delivery
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import InboxMail
 from gateway.store.models import Node
+from gateway.store.models import NodeState
 from gateway.store.models import Singleton
 from gateway.store.singletons import NAMES
 
@@ -36,7 +37,7 @@ def nodes(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
             "state": node.state.value,
             "started_at": _iso(node.started_at),
             "seen_at": _iso(node.seen_at),
-            "alive": alive(node.seen_at, now) and node.state.value != "stopped",
+            "alive": alive(node.seen_at, now) and node.state is not NodeState.STOPPED,
         }
         for node in session.scalars(select(Node).order_by(Node.node_id))
     ]
@@ -49,13 +50,15 @@ def singletons(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     result = []
     for name in sorted(set(NAMES) | set(rows)):
         row = rows.get(name)
-        held = row is not None and row.lease_until is not None and row.lease_until > now
+        if row is None or row.lease_until is None or row.lease_until <= now:
+            result.append({"name": name, "node_id": None, "since": None, "lease_until": None})
+            continue
         result.append(
             {
                 "name": name,
-                "node_id": row.node_id if held and row else None,
-                "since": _iso(row.since) if held and row else None,
-                "lease_until": _iso(row.lease_until) if held and row else None,
+                "node_id": row.node_id,
+                "since": _iso(row.since),
+                "lease_until": _iso(row.lease_until),
             }
         )
     return result
