@@ -14,6 +14,7 @@ import importlib.metadata
 import logging
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from typing import cast
 
@@ -83,12 +84,15 @@ def give_back(session: Session, node_id: str, now: dt.datetime) -> tuple[int, in
 
 class NodeRegistry:
     """The parent process's side of the registry: register(), run() beating until
-    cancelled, drain() and stop(). Every database call runs off the event loop, and a
-    failed one is logged, never raised: the registry must not stop SMTP."""
+    cancelled, drain() and stop(). Every database call runs off the event loop, in a
+    thread of its own (a heartbeat waiting for SQLite's write lock holds none of the
+    threads the SMTP sessions use), and a failed one is logged, never raised: the
+    registry must not stop SMTP."""
 
     def __init__(self, sessions: sessionmaker[Session], node_id: str) -> None:
         self.sessions = sessions
         self.node_id = node_id
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gateway-node")
 
     async def register(self) -> None:
         await self._write("register", lambda s, now: register(s, self.node_id, now))
@@ -123,6 +127,7 @@ class NodeRegistry:
             set_state(session, self.node_id, NodeState.STOPPED, now)
 
         await self._write("stopped", stopped)
+        self._thread.shutdown(wait=False)
 
     async def _write(self, what: str, change: Any) -> None:
         def run() -> None:
@@ -130,6 +135,6 @@ class NodeRegistry:
                 change(session, utcnow())
 
         try:
-            await asyncio.get_running_loop().run_in_executor(None, run)
+            await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except Exception:
             log.exception("recording this node as %s failed", what)
