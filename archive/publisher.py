@@ -4,6 +4,10 @@ the search index at most every [archive] search_interval seconds.
 It polls a cheap fingerprint of the store (a few aggregates) every rebuild_delay
 seconds and runs an ordinary incremental build when it changed, so a restart, a
 post approved later, or a profile edited by the CLI are all picked up the same way.
+
+With several nodes, [archive] out_dir is one folder they all see, and only the node
+holding the "archive" singleton builds (renewed each turn and during a long build);
+the others keep watching, and take it over when the builder stops or dies.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from gateway.runtime.background import Signal
 from gateway.runtime.serve import Companion
 from gateway.runtime.serve import child_setup
 from gateway.runtime.serve import parent_alive
+from gateway.runtime.singleton import SingletonLease
 from gateway.settings import Settings
 from gateway.store.db import transaction
+from gateway.store.leases import Lease
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
@@ -34,6 +40,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import Visibility
+from gateway.store.singletons import ARCHIVE
 
 log = logging.getLogger("gateway.archive")
 NAME = "gateway-archive"
@@ -74,12 +81,25 @@ class ArchivePublisher(BackgroundLoop):
         super().__init__(NAME, None, stopping)
         self.app = app
         self.settings = app.settings.archive
+        lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
+        self.singleton = SingletonLease(app.sessions, ARCHIVE, lease)
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
+        try:
+            self._run(alive)
+        finally:
+            if self.singleton.held:
+                self.singleton.release()
+
+    def _run(self, alive: Callable[[], bool]) -> None:
         seen: tuple[object, ...] | None = None
         indexed_at = float("-inf")
         unindexed = True
         while not self._stopping.is_set() and alive():
+            if not self.singleton.take():  # another node builds: ask again next turn
+                seen = None  # and build what changed meanwhile when this node takes over
+                self._stopping.wait(self.settings.rebuild_delay)
+                continue
             try:
                 with transaction(self.app.read_sessions) as session:
                     current = store_fingerprint(session)
@@ -98,7 +118,8 @@ class ArchivePublisher(BackgroundLoop):
             self._stopping.wait(self.settings.rebuild_delay)
 
     def build(self, search: bool) -> BuildReport:
-        report = SiteBuilder(self.app, self.settings.out_dir, search=search).run()
+        with self.singleton.kept():
+            report = SiteBuilder(self.app, self.settings.out_dir, search=search).run()
         if report.counts.written or report.counts.removed or report.searched:
             log.info(
                 "archive: %d threads, %d communities, %d people rendered; %d files written, "

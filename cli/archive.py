@@ -1,9 +1,16 @@
-"""`gateway archive build`: write the static site, or bring it up to date."""
+"""`gateway archive build`: write the static site, or bring it up to date.
+
+A build into [archive] out_dir holds the "archive" singleton for its run, as a
+node's publisher does: one build at a time into the folder the nodes share.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +20,14 @@ from cli.output import emit_json
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.runtime.singleton import SingletonLease
+from gateway.store.leases import Lease
+from gateway.store.models import utcnow
+from gateway.store.singletons import ARCHIVE
+from gateway.store.singletons import holder
+
+# Seconds between two asks for the archive singleton with --wait.
+WAIT_STEP = 2.0
 
 
 @click.group()
@@ -33,10 +48,21 @@ def archive() -> None:
     help="A quick update: no search index, and the stats page is left as it was.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="If a node is building the archive, wait until it is done instead of failing.",
+)
 @json_option
 @pass_state
 def build(
-    state: CliState, out: Path | None, full: bool, no_search: bool, quiet: bool, as_json: bool
+    state: CliState,
+    out: Path | None,
+    full: bool,
+    no_search: bool,
+    quiet: bool,
+    wait: bool,
+    as_json: bool,
 ) -> None:
     """Write the site: after the first build, only the pages new mail touched.
 
@@ -47,13 +73,16 @@ def build(
     from archive.search import SearchIndexError
 
     site = out or state.settings.archive.out_dir
-    # This process runs no other thread: the build may fork a renderer per core.
+    # This process runs no other thread (but the archive singleton's renewal, which a fork
+    # waits for): the build may fork a renderer per core.
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     search = state.settings.archive.search and not no_search
     builder = SiteBuilder(state.app, site, full=full, search=search, workers=workers)
     show = not quiet and not as_json and sys.stderr.isatty()
+    shared = out is None or out.resolve() == state.settings.archive.out_dir.resolve()
     try:
-        report = builder.run(_Bar() if show else None)
+        with _one_builder(state, wait) if shared else _alone():
+            report = builder.run(_Bar() if show else None)
     except (SearchIndexError, UnsafePath) as error:
         raise click.ClickException(str(error)) from None
     summary: dict[str, Any] = {
@@ -81,6 +110,38 @@ def build(
         + ("; search index rebuilt" if report.searched else "")
         + f" ({report.seconds:.2f} s)"
     )
+
+
+@contextmanager
+def _one_builder(state: CliState, wait: bool) -> Iterator[None]:
+    """Hold the archive singleton while the block builds into the shared out_dir; fail
+    (or with `wait`, wait) while a node holds it. The holder is this command, not its
+    node: the node's own publisher must not build beside it."""
+    settings = state.settings
+    name = f"cli-{os.getpid()}@{settings.node_id}"[:64]
+    singleton = SingletonLease(
+        state.app.sessions, ARCHIVE, Lease(name, settings.delivery.lease_seconds)
+    )
+    while not singleton.take():
+        if not wait:
+            with state.read_transaction() as session:
+                held = holder(session, ARCHIVE, utcnow())
+            who = f"node {held[0]} (until {held[1]:%Y-%m-%d %H:%M:%S} UTC)" if held else "a node"
+            raise click.ClickException(
+                f"the archive is being built by {who}; try again later, or use --wait"
+            )
+        time.sleep(WAIT_STEP)
+    try:
+        with singleton.kept():
+            yield
+    finally:
+        singleton.release()
+
+
+@contextmanager
+def _alone() -> Iterator[None]:
+    """A build into a folder of its own (--out): nobody else builds there."""
+    yield
 
 
 class _Bar:

@@ -36,6 +36,7 @@ COMMANDS = {
     "export": "cli.export:export",
     "archive": "cli.archive:archive",
     "serve": "cli.serve:serve",
+    "status": "cli.status:status",
     "thread": "cli.thread:thread",
     "held": "cli.held:held",
     "stats": "cli.stats:stats",

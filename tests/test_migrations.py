@@ -231,3 +231,28 @@ def test_0012_keeps_the_first_of_repeated_action_mail_and_makes_the_pair_unique(
         columns = {c["name"] for c in inspect(connection).get_columns("inbox")}
         assert connection.execute(text("SELECT count(*) FROM inbox")).scalar() == 1
     assert not {"claimed_by", "lease_until"} & columns
+
+
+def test_0013_adds_the_node_registry_and_the_singletons_and_removes_them(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0011")
+    with empty_engine.begin() as connection:
+        _insert(connection, "deliveries", id=1, status="sending", recipient="a@example.com")
+        assert not {"nodes", "singletons"} & set(inspect(connection).get_table_names())
+    migrate.upgrade(empty_engine)
+    at = dt.datetime(2026, 12, 5, 13, 0, tzinfo=dt.UTC)
+    with empty_engine.begin() as connection:
+        _insert(connection, "nodes", node_id="node-a", host="h1", state="running")
+        connection.execute(
+            text("INSERT INTO singletons VALUES ('scheduler', 'node-a', :at, :at)"), {"at": at}
+        )
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            _insert(connection, "nodes", node_id="node-b", state="asleep")
+        assert connection.execute(text("SELECT node_id FROM singletons")).scalar() == "node-a"
+    migrate.downgrade(empty_engine, "0011")
+    with empty_engine.begin() as connection:
+        assert not {"nodes", "singletons"} & set(inspect(connection).get_table_names())
+        assert connection.execute(text("SELECT recipient FROM deliveries")).scalar() == (
+            "a@example.com"
+        )

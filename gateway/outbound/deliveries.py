@@ -218,6 +218,18 @@ def resume_in_flight(session: Session, lease: Lease, now: dt.datetime) -> int:
     )
 
 
+def release_claims(session: Session, node: str, now: dt.datetime) -> int:
+    """A node stopping cleanly: the rows it still has "sending" (a delivery process that
+    did not finish its round) are due again for any node at once, not after the lease."""
+    return _rowcount(
+        session.execute(
+            update(Delivery)
+            .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == node)
+            .values(**_released(), next_attempt_at=now)
+        )
+    )
+
+
 def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> list[Claimed]:
     """Take up to `limit` due deliveries for `lease.node`, grouped by content so each is
     rendered once.

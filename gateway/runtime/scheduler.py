@@ -3,8 +3,10 @@
 (gateway.adoption.monthly), is due.
 
 The runs themselves are gateway.digests.runner.run_digests, which queues each
-digest once however often it is called; so the scheduler needs no lock, a late
-start catches up with one digest, and two gateways on one database are safe.
+digest once however often it is called, so a late start catches up with one digest.
+With several nodes on one database only the node holding the "scheduler" singleton
+(gateway.store.singletons) runs them; the others ask again the next minute, and take
+it over when its holder stops (at once) or dies (after its lease).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from gateway.adoption.monthly import run_monthly
 from gateway.app import App
 from gateway.digests.runner import run_digests
+from gateway.runtime.singleton import SingletonLease
+from gateway.store.leases import Lease
 from gateway.store.models import Cadence
 from gateway.store.models import utcnow
+from gateway.store.singletons import SCHEDULER
 
 log = logging.getLogger("gateway.digests")
 
@@ -31,6 +36,8 @@ class DigestScheduler:
         self.app = app
         self.queued = queued  # wakes the delivery worker
         self._scheduler = BackgroundScheduler(timezone="UTC")
+        lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
+        self.singleton = SingletonLease(app.sessions, SCHEDULER, lease)
 
     def start(self) -> None:
         self._scheduler.add_job(
@@ -47,8 +54,18 @@ class DigestScheduler:
     def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        if self.singleton.held:
+            self.singleton.release()
 
     def run_due(self) -> None:
+        """The due digests and monthly mails, if this node holds the scheduler (kept
+        renewed while they run, so a long run is not taken over halfway)."""
+        if not self.singleton.take():
+            return
+        with self.singleton.kept():
+            self._run_all()
+
+    def _run_all(self) -> None:
         for cadence in Cadence:
             try:
                 report = run_digests(self.app, cadence, utcnow())

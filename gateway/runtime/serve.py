@@ -1,11 +1,15 @@
 """`gateway serve`: the SMTP server, the web server ([web]), the spool, the inbox
 processor, the delivery worker, and a clean stop.
 
-On SIGTERM/SIGINT the listener closes at once, the sessions in the middle of a
-message get up to SHUTDOWN_GRACE seconds to finish it (and receive their final
-reply), the remaining connections are told 421, the spool commits what it holds,
-and the processor and the worker finish their batch; mail still in the inbox is
-ingested, and deliveries still due are sent, at the next start.
+The node registers itself (gateway.runtime.nodes) and beats while it runs. On
+SIGTERM/SIGINT it drains: the node is marked draining, the listener closes at once,
+the sessions in the middle of a message get up to SHUTDOWN_GRACE seconds to finish
+it (and receive their final reply), the remaining connections are told 421, the
+spool commits what it holds, and the processor and the worker finish their batch
+and claim nothing more. Then the node gives back what it still holds (deliveries
+left sending, its singletons) so that other nodes take them at once, and is marked
+stopped. Mail still in the inbox, and deliveries still due, are for the other nodes
+or the next start.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from gateway.ingest.spool import Spool
 from gateway.outbound.signing import make_signer
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
+from gateway.runtime.nodes import NodeRegistry
 from gateway.runtime.outgoing import OutgoingLoop
 from gateway.runtime.scheduler import DigestScheduler
 from gateway.runtime.wakeup import PipeSignal
@@ -94,7 +99,11 @@ def child_setup(name: str, log_level: int) -> None:
         Path("/proc/self/comm").write_text(name[:15])
     except OSError:
         pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    # The parent decides when we stop: Ctrl-C reaches the whole process group, and a
+    # service manager's SIGTERM every process of the unit (systemd's KillMode=
+    # control-group); the parent drains us, each finishing the batch in hand.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Background work: when both compete for a core, answering SMTP sessions comes
     # first; the spool absorbs bursts and the children catch up after them.
     os.nice(CHILD_NICENESS)
@@ -168,9 +177,12 @@ class ChildProcess:
             )
             self.start()
 
-    def join(self, timeout: float) -> None:
-        if self.process is not None:
-            self.process.join(timeout)
+    def join(self, timeout: float) -> bool:
+        """Wait for the process to end; whether it did."""
+        if self.process is None:
+            return True
+        self.process.join(timeout)
+        return not self.process.is_alive()
 
 
 @dataclass(frozen=True)
@@ -237,8 +249,9 @@ class Workers:
         if self.scheduler is not None:
             self.scheduler.start()
 
-    def stop(self) -> None:
-        """Blocking: each finishes the batch in hand."""
+    def stop(self) -> bool:
+        """Blocking: each finishes the batch in hand. Whether all of them ended (a child
+        process still busy after SHUTDOWN_GRACE may still hold claims)."""
         self.stopping.set()
         self.inbox_wake.set()
         self.deliver_wake.set()
@@ -248,8 +261,7 @@ class Workers:
             self.scheduler.stop()
         for worker in self.threads:
             worker.stop()
-        for child in self.children:
-            child.join(SHUTDOWN_GRACE)
+        return all([child.join(SHUTDOWN_GRACE) for child in self.children])
 
 
 async def serve(
@@ -302,6 +314,9 @@ async def serve(
     except BaseException:
         app.close()
         raise
+    registry = NodeRegistry(app.sessions, settings.node_id)
+    await registry.register()
+    beating = asyncio.create_task(registry.run())
     workers.start()
     spool.start()
     log.info(
@@ -317,11 +332,16 @@ async def serve(
         log.info("stopping: finishing %d message(s) in flight", handler.in_flight)
     finally:
         server.close()
+        await registry.drain()
         if web_server is not None:
             await web_server.close()
         await _finish_sessions(handler)
         await loop.run_in_executor(None, spool.stop)
-        await loop.run_in_executor(None, workers.stop)
+        ended = await loop.run_in_executor(None, workers.stop)
+        beating.cancel()
+        if not ended:
+            log.warning("a worker is still busy: its claims are released when their lease ends")
+        await registry.stop(give_back_claims=ended)
         app.close()
         log.info("stopped")
 

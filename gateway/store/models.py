@@ -177,6 +177,14 @@ class ActionKind(enum.StrEnum):
     HELD = "held"
 
 
+class NodeState(enum.StrEnum):
+    """Where a `gateway serve` node is in its life (gateway.runtime.nodes)."""
+
+    RUNNING = "running"
+    DRAINING = "draining"  # SIGTERM came: it takes no new work and finishes its own
+    STOPPED = "stopped"  # it exited cleanly, holding nothing
+
+
 class PendingAction(enum.StrEnum):
     """What a confirmation token was issued for; a reply to confirm+TOKEN@ does it."""
 
@@ -608,3 +616,33 @@ class ThreadMute(Base):
         ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Node(Base):
+    """A `gateway serve` process on one database ([gateway] node_id): registered at its
+    start, its heartbeat (seen_at) written every few seconds, for `gateway status`."""
+
+    __tablename__ = "nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[NodeState] = mapped_column(_enum(NodeState), default=NodeState.RUNNING)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Singleton(Base):
+    """Work that one node at a time does (the digest scheduler, the archive builder):
+    the node holding it and until when its lease lasts unless renewed
+    (gateway.store.singletons). lease_until None: released, free to take."""
+
+    __tablename__ = "singletons"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # No foreign key to nodes: `gateway archive build` holds one without being a node.
+    node_id: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Since when this holder has held it (kept across renewals).
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
