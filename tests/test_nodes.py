@@ -95,13 +95,17 @@ def two_nodes(app: App) -> App:
         for _ in range(2):
             _delivery(session, DeliveryStatus.SENDING, claimed_by="node-b", lease_until=now)
         _delivery(session, DeliveryStatus.FAILED)
-        for action, handled in (
-            (ActionKind.HELP, None),
-            (ActionKind.BOUNCES, None),
-            (ActionKind.BOUNCES, now),
+        for number, (action, handled) in enumerate(
+            ((ActionKind.HELP, None), (ActionKind.BOUNCES, None), (ActionKind.BOUNCES, now))
         ):
             session.add(
-                ActionMail(recipient="help@x", action=action, raw_sha256="0", handled_at=handled)
+                ActionMail(
+                    recipient="help@x",
+                    action=action,
+                    message_id=f"{number}@x",
+                    raw_sha256="0",
+                    handled_at=handled,
+                )
             )
     with Session(app.spool_engine) as spool, spool.begin():
         spool.add(InboxMail(raw=b"x", recipients=["design@lists.example.com"]))
