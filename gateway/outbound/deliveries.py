@@ -39,6 +39,7 @@ from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import Membership
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import Person
 from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
@@ -46,6 +47,19 @@ from gateway.store.sql import chunks
 from gateway.store.sql import skip_locked
 
 POST = "post"
+# The columns a post's queued rows are written with (enqueue_post, enqueue_posts).
+QUEUED_COLUMNS = [
+    "message_id",
+    "community_id",
+    "person_id",
+    "recipient",
+    "kind",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+]
 # Retries are never further apart than this.
 MAX_RETRY_WAIT = dt.timedelta(hours=1)
 
@@ -151,20 +165,60 @@ def enqueue_post(
         )
         .group_by(Membership.person_id, Person.address)
     )
-    columns = [
-        "message_id",
-        "community_id",
-        "person_id",
-        "recipient",
-        "kind",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "created_at",
-    ]
     # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
-    statement = insert(Delivery).from_select(columns, chosen)
+    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
+    return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
+
+
+def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
+    """Queue stored posts just published (a batch of ingest) for the instant members of
+    the communities each is linked to, in one statement: what enqueue_post does for each,
+    with the sender, thread and time the store holds for it. Returns how many rows."""
+    if not message_ids:
+        return 0
+    post = MessageCommunity
+    not_sender = or_(
+        Message.sender_id.is_(None),
+        Membership.person_id != Message.sender_id,
+        Membership.own_posts.is_(True),
+    )
+    already = exists().where(
+        and_(Delivery.message_id == post.message_id, Delivery.person_id == Membership.person_id)
+    )
+    muted = exists().where(
+        and_(
+            ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == Message.thread_id
+        )
+    )
+    chosen = (
+        select(
+            post.message_id,
+            func.min(post.community_id),
+            Membership.person_id,
+            Person.address,
+            literal(POST),
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            Message.received_at,
+            literal(""),
+            Message.received_at,
+        )
+        .join(Message, Message.id == post.message_id)
+        .join(Membership, Membership.community_id == post.community_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            post.message_id.in_(message_ids),
+            Membership.delivery == DeliveryMode.INSTANT,
+            Membership.disabled_at.is_(None),
+            not_sender,
+            ~already,
+            ~muted,
+        )
+        .group_by(post.message_id, Message.received_at, Membership.person_id, Person.address)
+        # Each post's rows together, as one enqueue_post each would have written them.
+        .order_by(post.message_id, Membership.person_id)
+    )
+    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
     return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
