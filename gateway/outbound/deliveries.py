@@ -16,7 +16,6 @@ import enum
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import replace
 from typing import Any
 from typing import cast
 
@@ -319,8 +318,9 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
             .returning(*CLAIMED_COLUMNS),
             execution_options={"synchronize_session": False},
         )
-        # RETURNING gives the row as updated: Claimed.attempts counts the tries before.
-        claimed += [replace(c, attempts=c.attempts - 1) for c in (Claimed(*row) for row in taken)]
+        # RETURNING gives the row as updated: Claimed.attempts counts the tries before
+        # (CLAIMED_COLUMNS[4]).
+        claimed += [Claimed(*row[:4], row[4] - 1, *row[5:]) for row in taken]
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
 
 
