@@ -241,7 +241,7 @@ def run(
             connections = [smtplib.SMTP("127.0.0.1", n.smtp_port, timeout=120) for n in cluster]
             for smtp in connections:
                 smtp.ehlo()
-            cpu_before = cpu_seconds(measured)
+            cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
             for number, mail in enumerate(mails):
                 connections[number % nodes].sendmail(POSTER, [f"all@{DOMAIN}"], mail)
                 if not number:
@@ -261,6 +261,7 @@ def run(
                     raise SystemExit(f"only {delivered} of {expected} deliveries in an hour")
                 time.sleep(0.1)
             cpu = cpu_seconds(measured) - cpu_before
+            database_cpu = cpu - (cpu_seconds(pids) - gateway_before)
         if postgres and url and postgres.statements:
             postgres.print_statements(url)
         elapsed = last - first_accepted
@@ -271,7 +272,8 @@ def run(
             f"  {elapsed:8.1f} s  {expected / elapsed:>9,.0f} deliveries/s"
             f"  peak MB: serve {peaks['serve']:.0f}, ingest {peaks['gateway-ingest']:.0f},"
             f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}"
-            f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries]",
+            f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries,"
+            f" PostgreSQL's {database_cpu * 100_000 / expected:.1f} of them]",
             flush=True,
         )
         if delivered != expected:

@@ -550,14 +550,16 @@ def run_gateway(
             peaks: dict[str, tuple[float, float]] = {}
             pipeline: list[tuple[str, int, float, float]] = []
             acks: dict[str, float] = {}
+            database_cpu: dict[str, float] = {}
             exact = True
             print_header()
             for workload, mails in workloads:
                 exact = reset_peak_memory(gateway) and reset_peak_memory(child)
-                cpu_before = cpu_seconds(measured)
+                cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
                 gateway_run = blast(ports, mails, options.clients)
                 drained = wait_ingested(spool)
                 cpu = cpu_seconds(measured) - cpu_before
+                database_cpu[workload] = cpu - (cpu_seconds(pids) - gateway_before)
                 pipeline.append((workload, len(mails), gateway_run.seconds + drained, cpu))
                 peaks[workload] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
                 print_run(workload, "gateway", gateway_run)
@@ -591,6 +593,9 @@ def run_gateway(
                 print(f"  {workload}: {count} mails in {seconds:.2f} s, "
                       f"{count / seconds:.1f} mails/s through the whole pipeline, "
                       f"{cpu * 1000 / count:.1f} CPU s per 1,000 mails")  # fmt: skip
+                if url and workload in database_cpu:
+                    print(f"    PostgreSQL's share: {database_cpu[workload] * 1000 / count:.1f} "
+                          "CPU s per 1,000 mails")  # fmt: skip
             print()
             since = "during that run" if exact else "since the gateway started"
             print(f"gateway peak memory (VmHWM) {since}, node 1:")
