@@ -272,8 +272,9 @@ def run(
             f"  {elapsed:8.1f} s  {expected / elapsed:>9,.0f} deliveries/s"
             f"  peak MB: serve {peaks['serve']:.0f}, ingest {peaks['gateway-ingest']:.0f},"
             f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}"
-            f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries,"
-            f" PostgreSQL's {database_cpu * 100_000 / expected:.1f} of them]",
+            f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries"
+            + (f", PostgreSQL's {database_cpu * 100_000 / expected:.1f} of them" if url else "")
+            + "]",
             flush=True,
         )
         if delivered != expected:
