@@ -20,19 +20,28 @@ gives the ratio of the two rates; the sink counts the signed transactions it got
 Runs on a shared 2-core machine vary by 20% from one to the next: --repeat N runs
 each N times, alternating, and the ratio compares the best rate of each.
 
+On PostgreSQL (--database postgresql or both), a throwaway durable server is started
+from the installed binaries and --nodes 1,2,3 runs one, two and three `gateway serve`
+nodes on it (one shared data folder; post i is sent to node i % N); SQLite runs one
+node. Each run also prints the CPU seconds per 100,000 deliveries of the gateway's
+processes and PostgreSQL's, and a last table compares the configurations' best runs.
+
     python bench/fanout.py [--members 1000,10000] [--modes batched,verp,personal] [--posts 100]
                            [--dkim off|on|both] [--repeat 1]
+                           [--database sqlite|postgresql|both] [--nodes 1,2,3] [--pg-statements]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import smtplib
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +52,16 @@ from ingest import gateway_command  # noqa: E402
 from ingest import gateway_executable  # noqa: E402
 from ingest import memory_mb  # noqa: E402
 from ingest import server  # noqa: E402
+from nodes import DurablePostgres  # noqa: E402
+from nodes import Node  # noqa: E402
+from nodes import configurations  # noqa: E402
+from nodes import cpu_seconds  # noqa: E402
+from nodes import gateway_section  # noqa: E402
+from nodes import parse_databases  # noqa: E402
+from nodes import parse_nodes  # noqa: E402
+from nodes import postgres_if  # noqa: E402
+from nodes import ratio as ratio_text  # noqa: E402
+from nodes import start_nodes  # noqa: E402
 
 DOMAIN = "lists.example.com"
 POSTER = "poster@example.com"
@@ -128,12 +147,13 @@ asyncio.run(main())
 """
 
 
-def configure(root: Path, smtp_port: int, sink_port: int, mode: str) -> Path:
+def configure(
+    root: Path, smtp_port: int, sink_port: int, mode: str, database_url: str = "", node: int = 1
+) -> Path:
     envelope = "verp" if mode == "verp" else "shared"
-    config = root / "gateway.toml"
+    config = root / f"gateway{node}.toml"
     config.write_text(
-        f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
-        f"[smtp]\nport = {smtp_port}\n"
+        gateway_section(DOMAIN, database_url, node) + f"[smtp]\nport = {smtp_port}\n"
         f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
         f'[delivery]\nenvelope = "{envelope}"\nrecipients_per_transaction = 100\n'
         f"personal_copies = {'true' if mode == 'personal' else 'false'}\n"
@@ -177,52 +197,89 @@ def sink_status(path: Path) -> tuple[int, float, float, int]:
     return int(delivered), float(first), float(last), int(signed)
 
 
-def run(members: int, mode: str, count: int, dkim: bool) -> float:
-    """One run; its rate in deliveries per second."""
+@dataclass(frozen=True)
+class Figures:
+    rate: float  # deliveries per second
+    cpu_per_100k: float  # CPU seconds of the gateway's processes and PostgreSQL's
+
+
+def run(
+    members: int,
+    mode: str,
+    count: int,
+    dkim: bool,
+    database: str = "sqlite",
+    nodes: int = 1,
+    postgres: DurablePostgres | None = None,
+) -> Figures:
+    """One run on `nodes` nodes (post i sent to node i % nodes); its rate and CPU cost."""
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
         root = Path(folder)
-        smtp_port, sink_port = free_port(), free_port()
-        config = configure(root, smtp_port, sink_port, mode)
+        url = postgres.fresh_database() if postgres and database == "postgresql" else ""
+        sink_port = free_port()
+        cluster = [
+            Node(configure(root, port, sink_port, mode, url, number), port)
+            for number, port in enumerate((free_port() for _ in range(nodes)), 1)
+        ]
+        config = cluster[0].config
         seed(config, members)
         if dkim:  # a throwaway key; keygen turns signing on in the configuration
             gateway_command(config, "dkim", "keygen", "--bits", "2048")
+            key = config.read_text().split("[dkim]", 1)[1]
+            for node in cluster[1:]:
+                node.config.write_text(node.config.read_text() + "[dkim]" + key)
         status = root / "sink.status"
         sink_command = [sys.executable, "-c", SINK, str(sink_port), str(status)]
-        serve_command = [gateway_executable(), "--config", str(config), "serve"]
         expected = members * count
-        with server(sink_command, sink_port, root / "sink.log"):
-            with server(serve_command, smtp_port, root / "gateway.log") as gateway:
-                mails = posts(count)
-                with smtplib.SMTP("127.0.0.1", smtp_port, timeout=120) as smtp:
-                    smtp.ehlo()
-                    smtp.sendmail(POSTER, [f"all@{DOMAIN}"], mails[0])
+        with (
+            server(sink_command, sink_port, root / "sink.log"),
+            start_nodes(cluster, server, gateway_executable()) as pids,
+        ):
+            gateway = pids[0]
+            measured = pids + ([postgres.postmaster_pid()] if postgres and url else [])
+            mails = posts(count)
+            connections = [smtplib.SMTP("127.0.0.1", n.smtp_port, timeout=120) for n in cluster]
+            for smtp in connections:
+                smtp.ehlo()
+            cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
+            for number, mail in enumerate(mails):
+                connections[number % nodes].sendmail(POSTER, [f"all@{DOMAIN}"], mail)
+                if not number:
                     first_accepted = time.time()
-                    for mail in mails[1:]:
-                        smtp.sendmail(POSTER, [f"all@{DOMAIN}"], mail)
-                deadline = time.monotonic() + 3600
-                peaks = {"serve": 0.0, "gateway-ingest": 0.0, "gateway-deliver": 0.0}
-                while True:
-                    for name in peaks:
-                        pid = gateway.pid if name == "serve" else child_pid(gateway.pid, name)
-                        peaks[name] = max(peaks[name], memory_mb(pid, "VmHWM"))
-                    delivered, _, last, signed = sink_status(status)
-                    if delivered >= expected:
-                        break
-                    if time.monotonic() > deadline:
-                        raise SystemExit(f"only {delivered} of {expected} deliveries in an hour")
-                    time.sleep(0.1)
+            for smtp in connections:
+                smtp.quit()
+            deadline = time.monotonic() + 3600
+            peaks = {"serve": 0.0, "gateway-ingest": 0.0, "gateway-deliver": 0.0}
+            while True:
+                for name in peaks:
+                    pid = gateway if name == "serve" else child_pid(gateway, name)
+                    peaks[name] = max(peaks[name], memory_mb(pid, "VmHWM"))
+                delivered, _, last, signed = sink_status(status)
+                if delivered >= expected:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"only {delivered} of {expected} deliveries in an hour")
+                time.sleep(0.1)
+            cpu = cpu_seconds(measured) - cpu_before
+            database_cpu = cpu - (cpu_seconds(pids) - gateway_before)
+        if postgres and url and postgres.statements:
+            postgres.print_statements(url)
         elapsed = last - first_accepted
+        where = f"{database}, {nodes} node{'s' if nodes > 1 else ''}"
         print(
             f"{members:>7,} members  {mode:<8} {'DKIM' if dkim else 'no DKIM':<7}"
             f"  {count} posts  {expected:>10,} deliveries"
             f"  {elapsed:8.1f} s  {expected / elapsed:>9,.0f} deliveries/s"
             f"  peak MB: serve {peaks['serve']:.0f}, ingest {peaks['gateway-ingest']:.0f},"
-            f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}",
+            f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}"
+            f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries"
+            + (f", PostgreSQL's {database_cpu * 100_000 / expected:.1f} of them" if url else "")
+            + "]",
             flush=True,
         )
         if delivered != expected:
             print(f"  !! the sink counted {delivered} deliveries, {expected} expected")
-        return expected / elapsed
+        return Figures(expected / elapsed, cpu * 100_000 / expected)
 
 
 def main() -> None:
@@ -232,22 +289,55 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=100)
     parser.add_argument("--dkim", choices=("off", "on", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or both")
+    parser.add_argument("--nodes", default="1", help="node counts to run on PostgreSQL, e.g. 1,2,3")
+    parser.add_argument("--pg-statements", action="store_true",
+                        help="list PostgreSQL's costliest statements after each run")  # fmt: skip
     options = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, gateway at {gateway_executable()}")
+    runs = configurations(parse_databases(options.database), parse_nodes(options.nodes))
+    print(f"python {sys.version.split()[0]}, gateway at {gateway_executable()}; "
+          f"cores: {os.cpu_count()}")  # fmt: skip
     signing = {"off": [False], "on": [True], "both": [False, True]}[options.dkim]
-    for members in (int(m) for m in options.members.split(",")):
-        for mode in options.modes.split(","):
-            best = dict.fromkeys(signing, 0.0)
-            for repetition in range(options.repeat):
-                for dkim in signing if repetition % 2 == 0 else signing[::-1]:
-                    best[dkim] = max(best[dkim], run(members, mode, options.posts, dkim))
-            if len(best) == 2:
-                ratio = best[True] / best[False]
-                print(
-                    f"{members:>7,} members  {mode:<8} best with DKIM / best without: {ratio:.3f}"
-                    f" (signing costs {(1 - ratio) * 100:+.1f}%)",
-                    flush=True,
-                )
+    using_postgres = any(database == "postgresql" for database, _ in runs)
+    best: dict[tuple[int, str, bool, str, int], Figures] = {}
+    with postgres_if(using_postgres, options.pg_statements) as postgres:
+        for members in (int(m) for m in options.members.split(",")):
+            for mode in options.modes.split(","):
+                for repetition in range(options.repeat):
+                    for database, nodes in runs:
+                        for dkim in signing if repetition % 2 == 0 else signing[::-1]:
+                            key = (members, mode, dkim, database, nodes)
+                            figures = run(members, mode, options.posts, dkim, database, nodes,
+                                          postgres)  # fmt: skip
+                            if key not in best or figures.rate > best[key].rate:
+                                best[key] = figures
+                for database, nodes in runs:
+                    with_dkim = best.get((members, mode, True, database, nodes))
+                    without = best.get((members, mode, False, database, nodes))
+                    if with_dkim and without:
+                        ratio = with_dkim.rate / without.rate
+                        print(
+                            f"{members:>7,} members  {mode:<8} {database} {nodes} node(s): best "
+                            f"with DKIM / best without: {ratio:.3f}"
+                            f" (signing costs {(1 - ratio) * 100:+.1f}%)",
+                            flush=True,
+                        )
+    print_summary(best, options.repeat)
+
+
+def print_summary(best: dict[tuple[int, str, bool, str, int], Figures], repeat: int) -> None:
+    """Every configuration's best run, with PG 1 node / SQLite and N nodes / 1 node."""
+    print(f"\nBest of {repeat} run(s) per configuration:")
+    print(f"{'members':>8} {'mode':<8} {'DKIM':<4} {'database':<11} {'nodes':>5} "
+          f"{'deliveries/s':>12} {'CPU s/100k':>10} {'vs SQLite':>9} {'vs 1 node':>9}")  # fmt: skip
+    for (members, mode, dkim, database, nodes), figures in best.items():
+        sqlite = best.get((members, mode, dkim, "sqlite", 1))
+        one_node = best.get((members, mode, dkim, database, 1))
+        versus_sqlite = ratio_text(figures.rate, sqlite and sqlite.rate)
+        versus_one = ratio_text(figures.rate, one_node and one_node.rate)
+        print(f"{members:>8,} {mode:<8} {'on' if dkim else 'off':<4} {database:<11} {nodes:>5} "
+              f"{figures.rate:>12,.0f} {figures.cpu_per_100k:>10.1f} {versus_sqlite:>9} "
+              f"{versus_one:>9}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -13,8 +13,17 @@ fsynced blobs, so every 250 means the mail is on disk. Message bytes are built
 before the clock starts; the clients send them pre-quoted, so the timings are
 mostly the servers' (clients and servers share the machine's cores).
 
+On PostgreSQL (--database postgresql or both) a throwaway durable server is started
+from the installed binaries, and --nodes 1,2,3 runs one, two and three `gateway serve`
+nodes on it (one shared data folder, the clients spread over the nodes); SQLite runs
+one node. Each run also prints the sustained rate (from the first mail sent until
+every mail is stored) and the CPU seconds per 1,000 mails of the gateway's processes
+and PostgreSQL's; a last table compares the configurations.
+
     python bench/ingest.py [--messages 2000] [--clients 10] [--attachment-messages 100]
                            [--large-messages 6] [--large-clients 2]
+                           [--database sqlite|postgresql|both] [--nodes 1,2,3]
+                           [--pg-statements]
 """
 
 from __future__ import annotations
@@ -27,7 +36,6 @@ import re
 import signal
 import smtplib
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -38,6 +46,23 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from nodes import DurablePostgres  # noqa: E402
+from nodes import Node  # noqa: E402
+from nodes import configurations  # noqa: E402
+from nodes import cpu_seconds  # noqa: E402
+from nodes import gateway_section  # noqa: E402
+from nodes import parse_databases  # noqa: E402
+from nodes import parse_nodes  # noqa: E402
+from nodes import postgres_if  # noqa: E402
+from nodes import ratio  # noqa: E402
+from nodes import start_nodes  # noqa: E402
 
 DOMAIN = "lists.example.com"
 RECIPIENT = f"design@{DOMAIN}"
@@ -159,8 +184,9 @@ def attachment_mails(count: int, run: str, name: str, encoded_size: int) -> list
 
 
 def send(smtp: smtplib.SMTP, mail: Mail) -> tuple[int, str]:
-    """One mail transaction; returns the first reply that is not the expected one, or 250."""
-    code, reply = smtp.mail(mail.sender)
+    """One mail transaction; returns the first reply that is not the expected one, or 250.
+    MAIL FROM declares the size, as MTAs do: the gateway reserves memory for that much."""
+    code, reply = smtp.mail(mail.sender, [f"SIZE={len(mail.payload)}"])
     if code != 250:
         return code, f"MAIL: {reply.decode(errors='replace')}"
     code, reply = smtp.rcpt(RECIPIENT)
@@ -238,14 +264,17 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[max(0, math.ceil(fraction * len(sorted_values)) - 1)]
 
 
-def blast(port: int, mails: list[Mail], clients: int) -> Run:
-    """Send the mails from `clients` threads, mail i by thread i % clients; time the whole."""
+def blast(ports: list[int], mails: list[Mail], clients: int) -> Run:
+    """Send the mails from `clients` threads, mail i by thread i % clients, thread c to
+    ports[c % len(ports)] (the nodes); time the whole."""
     clients = max(1, min(clients, len(mails)))
     outcome = Outcome()
     start, stop = threading.Barrier(clients + 1), threading.Event()
     threads = [
         threading.Thread(
-            target=client, args=(port, mails[c::clients], start, stop, outcome), daemon=True
+            target=client,
+            args=(ports[c % len(ports)], mails[c::clients], start, stop, outcome),
+            daemon=True,
         )  # fmt: skip
         for c in range(clients)
     ]
@@ -353,13 +382,13 @@ def child_pid(pid: int, name: str) -> int:
     return pid
 
 
-def wait_ingested(spool: Path) -> float:
+def wait_ingested(spool: Engine) -> float:
     """Seconds until the gateway's pipeline has taken every spooled mail."""
     began = time.perf_counter()
     while True:
-        with sqlite3.connect(spool) as connection:
-            [[waiting]] = connection.execute("SELECT count(*) FROM inbox").fetchall()
-        if not waiting:
+        with spool.connect() as connection:
+            waiting = connection.execute(text("SELECT 1 FROM inbox LIMIT 1")).first()
+        if waiting is None:
             return time.perf_counter() - began
         time.sleep(0.01)
 
@@ -403,6 +432,15 @@ def print_header() -> None:
                         "p50 ms", "p99 ms"))  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Figures:
+    """One configuration's 5 KB run: the rates and the CPU cost."""
+
+    ack_rate: float  # mails/s acknowledged (250) by the gateway
+    sustained_rate: float  # mails/s from the first mail sent until every one was stored
+    cpu_per_1000: float  # CPU seconds of the gateway's processes and PostgreSQL's
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=2_000, help="5 KB mails per server")
@@ -413,7 +451,13 @@ def main() -> None:
                         help="25 MB mails, to the gateway only")  # fmt: skip
     parser.add_argument("--large-clients", type=int, default=1,
                         help="concurrent clients for the 25 MB mails")  # fmt: skip
+    parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or both")
+    parser.add_argument("--nodes", default="1",
+                        help="node counts to run on PostgreSQL, e.g. 1,2,3")  # fmt: skip
+    parser.add_argument("--pg-statements", action="store_true",
+                        help="list PostgreSQL's costliest statements after each run")  # fmt: skip
     options = parser.parse_args()
+    runs = configurations(parse_databases(options.database), parse_nodes(options.nodes))
     # A plain `kill` of the bench also stops the servers and removes the folder.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -426,98 +470,174 @@ def main() -> None:
         options.attachment_messages, run, "attached", ATTACHMENT_SIZE * 78 // 57
     )
     large = attachment_mails(options.large_messages, run, "large", LARGE_SIZE - 2000)
+    named = (("5 KB plain text", plain), ("1 MB attachment", attached))
+    workloads = [(workload, mails) for workload, mails in named if mails]
 
-    with tempfile.TemporaryDirectory(prefix="gateway-bench-ingest-") as folder:
+    using_postgres = any(database == "postgresql" for database, _ in runs)
+    with (
+        tempfile.TemporaryDirectory(prefix="gateway-bench-ingest-") as folder,
+        postgres_if(using_postgres, options.pg_statements) as postgres,
+    ):
         root = Path(folder)
-        gateway_port, bare_port = free_port(), free_port()
-        config = root / "gateway.toml"
+        print(f"cores: {os.cpu_count()}; clients: {options.clients}; data folder on "
+              f"{filesystem_of(root)} (SQLite synchronous=FULL, fsynced blobs; PostgreSQL "
+              f"with fsync and synchronous_commit on); latency: MAIL FROM to the final reply "
+              f"after DATA")  # fmt: skip
+        bare_port = free_port()
+        bare_cmd = [sys.executable, "-c", BARE_SERVER, str(bare_port), str(MAX_MESSAGE_SIZE)]
+        print()
+        print_header()
+        with server(bare_cmd, bare_port, root / "bare.log") as bare:
+            blast([bare_port], warmup, min(options.clients, WARMUP_MESSAGES))
+            bare_runs = {w: blast([bare_port], mails, options.clients) for w, mails in workloads}
+            for workload, bare_run in bare_runs.items():
+                print_run(workload, "bare", bare_run)
+            print(f"bare server peak memory (VmHWM) since start: "
+                  f"{memory_mb(bare.pid, 'VmHWM'):.0f} MB")  # fmt: skip
+        figures: dict[tuple[str, int], Figures] = {}
+        for database, nodes in runs:
+            url = postgres.fresh_database() if postgres and database == "postgresql" else ""
+            print(f"\n=== {database}, {nodes} node{'s' if nodes > 1 else ''}")
+            figures[database, nodes] = run_gateway(
+                root / f"{database}-{nodes}", url, nodes, options, warmup, workloads, large,
+                bare_runs, postgres,
+            )  # fmt: skip
+            if postgres and url and options.pg_statements:
+                postgres.print_statements(url)
+    print_summary(figures)
+
+
+def run_gateway(
+    folder: Path,
+    url: str,
+    nodes: int,
+    options: argparse.Namespace,
+    warmup: list[Mail],
+    workloads: list[tuple[str, list[Mail]]],
+    large: list[Mail],
+    bare_runs: dict[str, Run],
+    postgres: DurablePostgres | None,
+) -> Figures:
+    """The workloads sent to `nodes` nodes on one database (SQLite when url is empty),
+    the clients spread over them; the figures of the 5 KB one."""
+    folder.mkdir()
+    cluster = []
+    for number in range(1, nodes + 1):
+        port = free_port()
+        config = folder / f"gateway{number}.toml"
         config.write_text(
-            f'[gateway]\ndomain = "{DOMAIN}"\ndata_dir = "data"\n'
-            f"[smtp]\nport = {gateway_port}\nmax_message_size = {MAX_MESSAGE_SIZE}\n"
+            gateway_section(DOMAIN, url, number)
+            + f"[smtp]\nport = {port}\nmax_message_size = {MAX_MESSAGE_SIZE}\n"
             "[web]\nenabled = false\n"
         )
-        gateway_command(config, "init")
-        gateway_command(config, "community", "create", "design", "--name", "Design",
-                        "--policy", "open")  # fmt: skip
-        gateway_cmd = [gateway_executable(), "--config", str(config), "serve"]
-        bare_cmd = [sys.executable, "-c", BARE_SERVER, str(bare_port), str(MAX_MESSAGE_SIZE)]
-        with (
-            server(gateway_cmd, gateway_port, root / "serve.log") as gateway,
-            server(bare_cmd, bare_port, root / "bare.log") as bare,
-        ):
-            print(f"cores: {os.cpu_count()}; clients: {options.clients}; "
-                  f"data folder on {filesystem_of(root)} (SQLite synchronous=FULL, fsynced "
-                  f"blobs); latency: MAIL FROM to the final reply after DATA")  # fmt: skip
-            for port in (bare_port, gateway_port):
-                blast(port, warmup, min(options.clients, WARMUP_MESSAGES))
+        cluster.append(Node(config, port))
+    gateway_command(cluster[0].config, "init")
+    gateway_command(cluster[0].config, "community", "create", "design", "--name", "Design",
+                    "--policy", "open")  # fmt: skip
+    ports = [node.smtp_port for node in cluster]
+    spool = create_engine(url or f"sqlite:///{folder / 'data' / 'spool.sqlite3'}")
+    store = create_engine(url or f"sqlite:///{folder / 'data' / 'gateway.sqlite3'}")
+    result = Figures(math.nan, math.nan, math.nan)
+    try:
+        with start_nodes(cluster, server, gateway_executable()) as pids:
+            gateway = pids[0]
+            measured = pids + ([postgres.postmaster_pid()] if postgres and url else [])
+            blast(ports, warmup, min(options.clients, WARMUP_MESSAGES))
             print(f"gateway memory after start and {WARMUP_MESSAGES} warm-up mails: "
-                  f"{memory_mb(gateway.pid, 'VmRSS'):.0f} MB")  # fmt: skip
-            print()
-            print_header()
-
-            database = root / "data" / "spool.sqlite3"
-            wait_ingested(database)
-            child = child_pid(gateway.pid, "gateway-ingest")
+                  f"{memory_mb(gateway, 'VmRSS'):.0f} MB (node 1)")  # fmt: skip
+            wait_ingested(spool)
+            child = child_pid(gateway, "gateway-ingest")
             peaks: dict[str, tuple[float, float]] = {}
-            pipeline: list[tuple[str, int, float]] = []
+            pipeline: list[tuple[str, int, float, float]] = []
+            acks: dict[str, float] = {}
+            database_cpu: dict[str, float] = {}
             exact = True
-            workloads = [("5 KB plain text", plain), ("1 MB attachment", attached)]
-            ratios = []
+            print_header()
             for workload, mails in workloads:
-                if not mails:
-                    continue
-                bare_run = blast(bare_port, mails, options.clients)
-                print_run(workload, "bare", bare_run)
-                exact = reset_peak_memory(gateway.pid) and reset_peak_memory(child)
-                gateway_run = blast(gateway_port, mails, options.clients)
-                drained = wait_ingested(database)
-                pipeline.append((workload, len(mails), gateway_run.seconds + drained))
-                peaks[workload] = (memory_mb(gateway.pid, "VmHWM"), memory_mb(child, "VmHWM"))
+                exact = reset_peak_memory(gateway) and reset_peak_memory(child)
+                cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
+                gateway_run = blast(ports, mails, options.clients)
+                drained = wait_ingested(spool)
+                cpu = cpu_seconds(measured) - cpu_before
+                database_cpu[workload] = cpu - (cpu_seconds(pids) - gateway_before)
+                pipeline.append((workload, len(mails), gateway_run.seconds + drained, cpu))
+                peaks[workload] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
                 print_run(workload, "gateway", gateway_run)
-                ratios.append((workload, gateway_run.rate / bare_run.rate))
+                acks[workload] = gateway_run.rate
+                if workload == workloads[0][0]:
+                    result = Figures(
+                        gateway_run.rate,
+                        len(mails) / (gateway_run.seconds + drained),
+                        cpu * 1000 / len(mails),
+                    )
             if large:
-                exact = reset_peak_memory(gateway.pid) and reset_peak_memory(child)
-                large_run = blast(gateway_port, large, options.large_clients)
-                drained = wait_ingested(database)
-                pipeline.append(("25 MB messages", len(large), large_run.seconds + drained))
-                peaks["25 MB messages"] = (
-                    memory_mb(gateway.pid, "VmHWM"),
-                    memory_mb(child, "VmHWM"),
-                )
+                exact = reset_peak_memory(gateway) and reset_peak_memory(child)
+                cpu_before = cpu_seconds(measured)
+                large_run = blast(ports, large, options.large_clients)
+                drained = wait_ingested(spool)
+                cpu = cpu_seconds(measured) - cpu_before
+                pipeline.append(("25 MB messages", len(large), large_run.seconds + drained, cpu))
+                peaks["25 MB messages"] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
                 print_run("25 MB messages", "gateway", large_run)
 
             print()
-            for workload, ratio in ratios:
-                print(f"gateway/bare messages/s, {workload}: {ratio:.2f}")
+            for workload, gateway_rate in acks.items():
+                print(f"gateway/bare messages/s, {workload}: "
+                      f"{gateway_rate / bare_runs[workload].rate:.2f}")  # fmt: skip
             print()
             print("The 250 comes once a mail is spooled; the pipeline (parse, thread, store)")
-            print("runs behind it. Until every mail of a run was through the pipeline:")
-            for workload, count, seconds in pipeline:
+            print("runs behind it. From the first mail sent until every mail of a run was")
+            print("through the pipeline (sustained), and the CPU seconds of the gateway's")
+            print(f"processes{' and PostgreSQL' if url else ''} meanwhile:")
+            for workload, count, seconds, cpu in pipeline:
                 print(f"  {workload}: {count} mails in {seconds:.2f} s, "
-                      f"{count / seconds:.1f} mails/s through the whole pipeline")  # fmt: skip
+                      f"{count / seconds:.1f} mails/s through the whole pipeline, "
+                      f"{cpu * 1000 / count:.1f} CPU s per 1,000 mails")  # fmt: skip
+                if url and workload in database_cpu:
+                    print(f"    PostgreSQL's share: {database_cpu[workload] * 1000 / count:.1f} "
+                          "CPU s per 1,000 mails")  # fmt: skip
             print()
             since = "during that run" if exact else "since the gateway started"
-            print(f"gateway peak memory (VmHWM) {since}:")
+            print(f"gateway peak memory (VmHWM) {since}, node 1:")
             for workload, (smtp_peak, pipeline_peak) in peaks.items():
                 print(f"  {workload}: SMTP process {smtp_peak:.0f} MB, "
                       f"pipeline process {pipeline_peak:.0f} MB")  # fmt: skip
-            print(f"bare server peak memory (VmHWM) since start: "
-                  f"{memory_mb(bare.pid, 'VmHWM'):.0f} MB")  # fmt: skip
+        with store.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM messages")).scalar_one()
+        expected = WARMUP_MESSAGES + sum(len(m) for _, m in workloads) + len(large)
+        print(f"gateway stored {stored} messages (sent {expected}, warm-up included)")
+    finally:
+        spool.dispose()
+        store.dispose()
+    for number in range(1, nodes + 1):
+        print_problems(folder / f"serve{number}.log", f"node {number}")
+    return result
 
-        database = root / "data" / "gateway.sqlite3"
-        if database.is_file():
-            with sqlite3.connect(database) as connection:
-                [[stored]] = connection.execute("SELECT count(*) FROM messages").fetchall()
-            expected = WARMUP_MESSAGES + len(plain) + len(attached) + len(large)
-            print(f"gateway stored {stored} messages (sent {expected}, warm-up included)")
-        log = (root / "serve.log").read_text(errors="replace")
-        problems = [
-            line for line in log.splitlines() if re.search(r"WARNING|ERROR|Traceback", line)
-        ]
-        if problems:
-            print(f"gateway log: {len(problems)} warning/error line(s), the first ones:")
-            for line in problems[:5]:
-                print(f"  {line[:200]}")
+
+def print_problems(log: Path, name: str) -> None:
+    problems = [
+        line for line in log.read_text(errors="replace").splitlines() if PROBLEM.search(line)
+    ]
+    if problems:
+        print(f"gateway log of {name}: {len(problems)} warning/error line(s), the first ones:")
+        for line in problems[:5]:
+            print(f"  {line[:200]}")
+
+
+def print_summary(figures: dict[tuple[str, int], Figures]) -> None:
+    """The 5 KB figures of every configuration, with PG 1 node / SQLite and N / 1 node."""
+    sqlite_figures = figures.get(("sqlite", 1))
+    print("\n5 KB plain text, every configuration (sustained: first mail sent to last stored):")
+    print(f"{'database':<11} {'nodes':>5} {'ack msg/s':>10} {'sustained':>10} "
+          f"{'CPU s/1000':>10} {'vs SQLite':>9} {'vs 1 node':>9}")  # fmt: skip
+    for (database, nodes), figure in figures.items():
+        one_node = figures.get((database, 1))
+        rate = figure.sustained_rate
+        versus_sqlite = ratio(rate, sqlite_figures and sqlite_figures.sustained_rate)
+        versus_one = ratio(rate, one_node and one_node.sustained_rate)
+        print(f"{database:<11} {nodes:>5} {figure.ack_rate:>10.1f} {rate:>10.1f} "
+              f"{figure.cpu_per_1000:>10.1f} {versus_sqlite:>9} {versus_one:>9}")  # fmt: skip
+    print("(vs SQLite and vs 1 node: ratios of the sustained rates)")
 
 
 if __name__ == "__main__":

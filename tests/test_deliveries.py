@@ -33,6 +33,8 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import Policy
+from gateway.store.models import Thread
+from gateway.store.models import ThreadMute
 from tests.factories import raw_post
 from tests.factories import stored_post
 
@@ -193,6 +195,45 @@ def test_no_communities_queue_nothing(session: Session) -> None:
     message = stored_post(session, "m1@x", design)
     assert deliveries.enqueue_post(session, message.id, [], None, NOW) == 0
     assert queued(session) == {}
+
+
+def test_posts_queued_together_get_the_rows_each_would_get_alone(session: Session) -> None:
+    design = create_community(session, "design", "Design")
+    ux = create_community(session, "ux", "UX")
+    alice = member(session, design, "alice@example.com")
+    member(session, ux, "alice@example.com", own_posts=True)
+    bob = member(session, design, "bob@example.com")
+    member(session, ux, "bob@example.com")
+    member(session, ux, "carol@example.com")
+    member(session, design, "dan@example.com", DeliveryMode.DAILY)
+    erin = member(session, ux, "erin@example.com")
+    thread = Thread(subject="muted")
+    session.add(thread)
+    session.flush()
+    session.add(ThreadMute(person_id=erin.id, thread_id=thread.id))
+    first = stored_post(session, "m1@x", design, sender=alice, received_at=NOW)
+    cross = stored_post(session, "m2@x", design, ux, received_at=LATER)
+    muted = stored_post(session, "m3@x", ux, sender=alice, received_at=NOW, thread_id=thread.id)
+    deliveries.enqueue_post(session, muted.id, [ux.id], alice.id, NOW)  # queued already
+
+    assert deliveries.enqueue_posts(session, [first.id, cross.id, muted.id]) == 5
+
+    assert sorted(queued(session, first)) == ["bob@example.com"]
+    rows = queued(session, cross)
+    assert {r: (rows[r]["community_id"], rows[r]["created_at"]) for r in rows} == {
+        "alice@example.com": (design.id, LATER),
+        "bob@example.com": (design.id, LATER),
+        "carol@example.com": (ux.id, LATER),
+        "erin@example.com": (ux.id, LATER),
+    }
+    assert rows["bob@example.com"]["person_id"] == bob.id
+    assert rows["erin@example.com"]["next_attempt_at"] == LATER
+    assert sorted(queued(session, muted)) == [
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+    ]
+    assert deliveries.enqueue_posts(session, [first.id, cross.id]) == 0
 
 
 # --- claim_due

@@ -230,9 +230,37 @@ def test_authorize(
     add_members(session, community, ["moderator@example.com"], role=Role.MODERATOR)
     ctx = context(session, app, f"design@{DOMAIN}", sender=sender)
     route.run(ctx)
-    authorize.run(ctx)
+    authorize.run_batch([ctx])
     assert ctx.reasons == held_for
     assert ctx.status is (MessageStatus.HELD if held_for else MessageStatus.PUBLISHED)
+
+
+def test_authorize_takes_a_batch_s_senders_together(session: Session, app: App) -> None:
+    design = create_community(session, "design", "Design", policy=Policy.MEMBERS)
+    ux = create_community(session, "ux", "UX", policy=Policy.ANNOUNCE)
+    add_members(session, design, ["member@elsewhere.org"])
+    add_members(session, ux, ["member@elsewhere.org"], role=Role.OWNER)
+    add_members(session, ux, ["zoe@example.com"])
+    mails = [
+        (f"design@{DOMAIN}", "member@elsewhere.org"),
+        (f"design@{DOMAIN}", "zoe@example.com"),
+        (f"ux@{DOMAIN}", "member@elsewhere.org"),
+        (f"ux@{DOMAIN}", "zoe@example.com"),
+        (f"design@{DOMAIN}", "stranger@example.com"),
+    ]
+    ctxs = [context(session, app, address, sender=sender) for address, sender in mails]
+    for ctx in ctxs:
+        route.run(ctx)
+
+    assert authorize.run_batch(ctxs) == [None] * 5
+
+    assert [ctx.reasons for ctx in ctxs] == [
+        [],
+        [HoldReason.NOT_MEMBER],
+        [],
+        [HoldReason.ANNOUNCE_ONLY],
+        [HoldReason.NOT_MEMBER],
+    ]
 
 
 @pytest.mark.parametrize(
@@ -253,7 +281,7 @@ def test_a_community_may_hold_mail_from_another_list(
     ctx = context(session, app, f"open@{DOMAIN}", sender="zoe@example.com", headers=headers)
     screen.run(ctx)
     route.run(ctx)
-    authorize.run(ctx)
+    authorize.run_batch([ctx])
     assert ctx.reasons == held_for
 
 
@@ -262,7 +290,7 @@ def test_a_cross_post_is_held_if_any_community_holds_it(session: Session, app: A
     moderated = create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
     ctx = context(session, app, f"open@{DOMAIN}", f"mod@{DOMAIN}")
     route.run(ctx)
-    authorize.run(ctx)
+    authorize.run_batch([ctx])
     assert (ctx.status, ctx.reasons) == (MessageStatus.HELD, [HoldReason.MODERATED])
     assert ctx.holds == {moderated.id: [HoldReason.MODERATED]}  # open holds nothing itself
 
@@ -275,7 +303,7 @@ def test_each_community_keeps_its_own_reasons(session: Session, app: App) -> Non
     ctx = context(session, app, f"design@{DOMAIN}", f"news@{DOMAIN}", f"board@{DOMAIN}",
                   sender="zoe@example.com")  # fmt: skip
     route.run(ctx)
-    authorize.run(ctx)
+    authorize.run_batch([ctx])
     assert ctx.holds == {
         members.id: [HoldReason.NOT_MEMBER],
         announce.id: [HoldReason.ANNOUNCE_ONLY],
@@ -296,7 +324,7 @@ def test_a_community_closed_after_the_edge_accepted_holds_in_authorize_not_route
     route.run(ctx)
     assert [c.slug for c in ctx.communities] == ["old", "open"]
     assert ctx.holds == {}  # routing finds where it goes; it decides nothing
-    authorize.run(ctx)
+    authorize.run_batch([ctx])
     assert ctx.holds == {closed.id: [HoldReason.COMMUNITY_CLOSED]}
 
 

@@ -39,13 +39,37 @@ from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
 from gateway.store.models import Membership
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import Person
 from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
-from gateway.store.sql import chunks
+from gateway.store.sql import among
 from gateway.store.sql import skip_locked
 
 POST = "post"
+# What claim_due reads of a claimed row: Claimed's fields, in order.
+CLAIMED_COLUMNS = (
+    Delivery.id,
+    Delivery.message_id,
+    Delivery.community_id,
+    Delivery.recipient,
+    Delivery.attempts,
+    Delivery.created_at,
+    Delivery.person_id,
+)
+# The columns a post's queued rows are written with (enqueue_post, enqueue_posts).
+QUEUED_COLUMNS = [
+    "message_id",
+    "community_id",
+    "person_id",
+    "recipient",
+    "kind",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+]
 # Retries are never further apart than this.
 MAX_RETRY_WAIT = dt.timedelta(hours=1)
 
@@ -151,20 +175,60 @@ def enqueue_post(
         )
         .group_by(Membership.person_id, Person.address)
     )
-    columns = [
-        "message_id",
-        "community_id",
-        "person_id",
-        "recipient",
-        "kind",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "last_error",
-        "created_at",
-    ]
     # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
-    statement = insert(Delivery).from_select(columns, chosen)
+    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
+    return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
+
+
+def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
+    """Queue stored posts just published (a batch of ingest) for the instant members of
+    the communities each is linked to, in one statement: what enqueue_post does for each,
+    with the sender, thread and time the store holds for it. Returns how many rows."""
+    if not message_ids:
+        return 0
+    post = MessageCommunity
+    not_sender = or_(
+        Message.sender_id.is_(None),
+        Membership.person_id != Message.sender_id,
+        Membership.own_posts.is_(True),
+    )
+    already = exists().where(
+        and_(Delivery.message_id == post.message_id, Delivery.person_id == Membership.person_id)
+    )
+    muted = exists().where(
+        and_(
+            ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == Message.thread_id
+        )
+    )
+    chosen = (
+        select(
+            post.message_id,
+            func.min(post.community_id),
+            Membership.person_id,
+            Person.address,
+            literal(POST),
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            Message.received_at,
+            literal(""),
+            Message.received_at,
+        )
+        .join(Message, Message.id == post.message_id)
+        .join(Membership, Membership.community_id == post.community_id)
+        .join(Person, Person.id == Membership.person_id)
+        .where(
+            post.message_id.in_(message_ids),
+            Membership.delivery == DeliveryMode.INSTANT,
+            Membership.disabled_at.is_(None),
+            not_sender,
+            ~already,
+            ~muted,
+        )
+        .group_by(post.message_id, Message.received_at, Membership.person_id, Person.address)
+        # Each post's rows together, as one enqueue_post each would have written them.
+        .order_by(post.message_id, Membership.person_id)
+    )
+    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
     return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
 
@@ -237,40 +301,38 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     Due are pending rows whose time has come and sending rows whose lease ran out (their
     node died): those are taken over like any due row, first. On PostgreSQL rows
     another worker holds are skipped (FOR UPDATE SKIP LOCKED), so several `gateway
-    serve` processes share the queue.
+    serve` processes share the queue. The pending rows are taken by one UPDATE ...
+    RETURNING (one round trip for the round, and no separate row lock before the update).
     """
-    columns = (
-        Delivery.id,
-        Delivery.message_id,
-        Delivery.community_id,
-        Delivery.recipient,
-        Delivery.attempts,
-        Delivery.created_at,
-        Delivery.person_id,
-    )
+    claim = {
+        "status": DeliveryStatus.SENDING,
+        "attempts": Delivery.attempts + 1,
+        "claimed_by": lease.node,
+        "lease_until": lease.until(now),
+    }
     # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
     # in order, and the rows sending are few.
-    stranded = select(*columns).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
+    stranded = select(*CLAIMED_COLUMNS).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
     claimed = [Claimed(*row) for row in session.execute(skip_locked(session, stranded))]
-    due = (
-        select(*columns)
-        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit - len(claimed))
-    )
+    for chosen in among(session, Delivery.id, [c.id for c in claimed]):
+        session.execute(update(Delivery).where(chosen).values(**claim))
     if len(claimed) < limit:
-        claimed += [Claimed(*row) for row in session.execute(skip_locked(session, due))]
-    for chunk in chunks([c.id for c in claimed]):
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chunk))
-            .values(
-                status=DeliveryStatus.SENDING,
-                attempts=Delivery.attempts + 1,
-                claimed_by=lease.node,
-                lease_until=lease.until(now),
-            )
+        due = (
+            select(Delivery.id)
+            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit - len(claimed))
         )
+        taken = session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(skip_locked(session, due).scalar_subquery()))
+            .values(**claim)
+            .returning(*CLAIMED_COLUMNS),
+            execution_options={"synchronize_session": False},
+        )
+        # RETURNING gives the row as updated: Claimed.attempts counts the tries before
+        # (CLAIMED_COLUMNS[4]).
+        claimed += [Claimed(*row[:4], row[4] - 1, *row[5:]) for row in taken]
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
 
 
@@ -278,12 +340,12 @@ def renew_leases(session: Session, ids: Sequence[int], lease: Lease, now: dt.dat
     """Extend the claims `lease.node` still holds among `ids` (rows not sent yet in a
     long round), so that no other node takes them over; returns how many."""
     renewed = 0
-    for chunk in chunks(ids):
+    for chosen in among(session, Delivery.id, ids):
         renewed += _rowcount(
             session.execute(
                 update(Delivery)
                 .where(
-                    Delivery.id.in_(chunk),
+                    chosen,
                     Delivery.status == DeliveryStatus.SENDING,
                     Delivery.claimed_by == lease.node,
                 )
@@ -303,29 +365,30 @@ def record_outcomes(
 ) -> dict[DeliveryResult, int]:
     """Sent, failed for good, or due again later; returns how many of each."""
     sent: list[int] = []
+    failed: list[dict[str, object]] = []
+    retried: list[dict[str, object]] = []
     counts = dict.fromkeys(DeliveryResult, 0)
     for outcome in outcomes:
         result = DeliveryResult.of(outcome, settings, now)
         counts[result] += 1
-        if result is DeliveryResult.SENT:
-            sent.append(outcome.delivery.id)
-            continue
         claimed = outcome.delivery
-        values: dict[str, object] = dict(UNCLAIMED)
+        if result is DeliveryResult.SENT:
+            sent.append(claimed.id)
+            continue
+        row = {"id": claimed.id, "last_error": str(outcome)[:1000], **UNCLAIMED}
         if result is DeliveryResult.FAILED:
-            values["status"] = DeliveryStatus.FAILED
+            failed.append({**row, "status": DeliveryStatus.FAILED})
         else:
-            values["status"] = DeliveryStatus.PENDING
-            values["next_attempt_at"] = now + retry_wait(claimed.attempts + 1, settings)
+            retry_at = now + retry_wait(claimed.attempts + 1, settings)
+            retried.append({**row, "status": DeliveryStatus.PENDING, "next_attempt_at": retry_at})
+    # The rows not sent: one executemany per kind (by primary key), not a statement each.
+    for rows in (failed, retried):
+        if rows:
+            session.execute(update(Delivery), rows)
+    for chosen in among(session, Delivery.id, sent):
         session.execute(
             update(Delivery)
-            .where(Delivery.id == claimed.id)
-            .values(last_error=str(outcome)[:1000], **values)
-        )
-    for chunk in chunks(sent):
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chunk))
+            .where(chosen)
             .values(
                 status=DeliveryStatus.SENT,
                 sent_at=now,

@@ -1,5 +1,5 @@
-"""SQL helpers for every store user: long lists in chunks, insert-if-new and SKIP LOCKED
-in the store's dialect (SQLite or PostgreSQL)."""
+"""SQL helpers for every store user: long lists in chunks (or one array on PostgreSQL),
+insert-if-new and SKIP LOCKED in the store's dialect (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ from typing import Any
 from typing import TypeVar
 from typing import overload
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import Insert
+from sqlalchemy import Integer
 from sqlalchemy import Select
+from sqlalchemy import any_
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -35,6 +39,20 @@ def chunks(items: Sequence[T], size: int = IN_LIST) -> Iterator[Sequence[T]]:
         raise ValueError(f"chunk size must be at least 1, not {size}")
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def among(session: Session, column: Any, ids: Sequence[int]) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together select the rows whose `column` is one of `ids`, one
+    statement each: on PostgreSQL one `column = ANY(array)` with a single parameter (one
+    round trip, one prepared statement whatever the count); on SQLite IN (...) lists of
+    IN_LIST values."""
+    if not ids:
+        return
+    if _is_postgresql(session):
+        yield column == any_(bindparam("ids", list(ids), type_=postgresql.ARRAY(Integer)))
+        return
+    for chunk in chunks(ids):
+        yield column.in_(chunk)
 
 
 def insert_if_new(session: Session, model: type[Base], key: Sequence[str]) -> Insert:

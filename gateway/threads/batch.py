@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
+from sqlalchemy import Select
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
 from sqlalchemy.orm.util import identity_key
 
 from gateway.store.models import Community
@@ -45,6 +48,10 @@ from gateway.threads.audience import audience
 _NEW = 1 << 62
 # How far back a subject-only reply looks for its thread.
 SUBJECT_WINDOW = dt.timedelta(days=30)
+
+# Ancestors loaded with a message by by_id: a walk up a long thread costs one query
+# per this many messages, not one per message (a round trip each on PostgreSQL).
+ANCESTRY = 1000
 
 _NODE_COLUMNS = (
     Message.id,
@@ -185,8 +192,13 @@ class ThreadBatch:
         return node.parent
 
     def by_id(self, row_id: int) -> Node | None:
+        """The message with this row id; loaded with its stored ancestors (up to
+        ANCESTRY of them) in one query, as walking up a thread asks for them next."""
         if row_id not in self._by_id:
-            self._add_rows(self.session.execute(select(*_NODE_COLUMNS).where(Message.id == row_id)))
+            ancestry = _ancestry(row_id)
+            self._add_rows(
+                self.session.execute(select(*_NODE_COLUMNS).where(Message.id.in_(ancestry)))
+            )
             self._load_threads()
         return self._by_id.get(row_id)
 
@@ -538,3 +550,20 @@ def expire(
         loaded = session.identity_map.get(identity_key(model, row_id))
         if loaded is not None:
             session.expire(loaded)
+
+
+def _ancestry(row_id: int) -> Select[tuple[int]]:
+    """The ids of a message and of its stored ancestors, at most ANCESTRY in all (the
+    depth bound also ends a walk round a cycle of parent links)."""
+    chain = (
+        select(Message.id, Message.parent_id, literal(1).label("depth"))
+        .where(Message.id == row_id)
+        .cte("ancestry", recursive=True)
+    )
+    parent = aliased(Message)
+    chain = chain.union_all(
+        select(parent.id, parent.parent_id, chain.c.depth + 1)
+        .join(chain, parent.id == chain.c.parent_id)
+        .where(chain.c.depth < ANCESTRY)
+    )
+    return select(chain.c.id)
