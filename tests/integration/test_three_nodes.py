@@ -207,8 +207,8 @@ POSTS = {  # Message-ID: communities
     **{f"plain-{n}@example.com": (("design", "ops")[n % 2],) for n in range(6)},
     **{f"cross-{n}@example.com": ("design", "ops") for n in range(3)},
 }
-HELP_MAILS = 30  # distinct mails to help@, each from its own asker
-RETRIED = range(10)  # of which these reach two nodes at once (an MTA retrying on another)
+HELP_MAILS = 60  # distinct mails to help@, each from its own asker
+RETRIED = range(20)  # of which these reach two nodes at once (an MTA retrying on another)
 ASKERS = [f"asker{n}@example.com" for n in range(HELP_MAILS)]
 # Delivery reports counted per person; member120's and member50's reach two nodes at once.
 BOUNCED = {member(3): 2, member(120): 1, member(200): 1, member(50): 1}
