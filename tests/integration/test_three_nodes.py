@@ -342,12 +342,14 @@ def needs_part_n(cluster: Cluster, table: str) -> None:
         pytest.skip(f"needs part N of issue 21 (the `{table}` table): not on this branch")
 
 
-def test_the_scheduler_singleton_is_held_by_the_node_that_built_the_digests(
-    traffic: Cluster,
-) -> None:
+def test_the_node_that_built_the_digests_held_the_scheduler_singleton(traffic: Cluster) -> None:
     needs_part_n(traffic, "singletons")
-    holders = traffic.rows("SELECT node_id FROM singletons WHERE name = 'scheduler'")
-    assert [holder for (holder,) in holders] == digest_builders(traffic)
+    [(holder,)] = traffic.rows("SELECT node_id FROM singletons WHERE name = 'scheduler'")
+    assert holder in NODES
+    # The singleton's lease is [delivery] lease_seconds, 30 s here, shorter than the
+    # scheduler's minute: it may have gone to another node since. Its holder said so.
+    [builder] = [node for node in traffic.nodes if node.name in digest_builders(traffic)]
+    assert f"node {builder.name} holds the scheduler" in builder.logged()
 
 
 def test_the_three_nodes_are_registered(traffic: Cluster) -> None:
