@@ -112,9 +112,9 @@ def cluster(
             for name, config in zip(NODES, configs, strict=True)
         ]
         engine = create_engine(database, pool_size=2)
-        with ThreadPoolExecutor(len(nodes)) as pool:  # together: their digest checks race
-            list(pool.map(Node.start, nodes))
         try:
+            with ThreadPoolExecutor(len(nodes)) as pool:  # together: their digest checks race
+                list(pool.map(Node.start, nodes))
             yield Cluster(folder, engine, sink, Inbox(sink), nodes)
         finally:
             for node in nodes:
