@@ -8,8 +8,6 @@ copies sent twice are at most the documented window (docs/sending.md, "In flight
 
 from __future__ import annotations
 
-import itertools
-import math
 import signal
 import smtplib
 import subprocess
@@ -18,19 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
-from gateway.outbound.worker import RECORD_EVERY
 from tests.conftest import wait_for
 from tests.factories import post
+from tests.integration.cluster import fresh_database
+from tests.integration.cluster import node_config
+from tests.integration.cluster import resend_window
+from tests.integration.cluster import sink_on_loopback
+from tests.integration.cluster import smtp_port
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
 from tests.postgres import PostgresServer
-from tests.postgres import free_port
-from tests.sink import RecordingController
 from tests.sink import Sink
 
 DOMAIN = "lists.example.com"
@@ -38,50 +37,31 @@ MEMBERS = 300
 DATA_DELAY = 0.2  # seconds the sink takes per copy: a fan-out of about 15 s
 CONNECTIONS = 4
 LEASE_SECONDS = 30
-_numbers = itertools.count()
 
 
 @pytest.fixture
 def slow_sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink(data_delay=DATA_DELAY)
-    port = free_port()
-    controller: Controller = RecordingController(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with sink_on_loopback(DATA_DELAY) as sink:
+        yield sink
 
 
 @pytest.fixture
 def database(postgres_server: PostgresServer) -> Iterator[str]:
-    name = f"two_nodes_{next(_numbers)}"
-    postgres_server.execute(f"CREATE DATABASE {name}")
-    yield postgres_server.url(name)
-    postgres_server.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with fresh_database(postgres_server, "two_nodes") as url:
+        yield url
 
 
-def node_config(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
-    config = folder / f"{node}.toml"
-    config.write_text(
-        f'{dns}[gateway]\ndata_dir = "data"\ndatabase_url = "{database}"\n'
-        f'domain = "{DOMAIN}"\nnode_id = "{node}"\n'
-        f"[smtp]\nport = {free_port()}\n[web]\nport = {free_port()}\n"
-        f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
-        f"connections = {CONNECTIONS}\n[delivery]\nlease_seconds = {LEASE_SECONDS}\n",
-        encoding="utf-8",
-    )
-    return config
-
-
-def smtp_port(config: Path) -> int:
-    return int(config.read_text().split("[smtp]\nport = ")[1].split()[0])
+def config_of(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
+    return node_config(folder, node, database, sink_port, connections=CONNECTIONS,
+                       lease_seconds=LEASE_SECONDS, tables=dns)  # fmt: skip
 
 
 def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
     tmp_path: Path, slow_sink: tuple[Sink, int], database: str, quiet_dns: str
 ) -> None:
     handler, sink_port = slow_sink
-    config_a = node_config(tmp_path, "node-a", database, sink_port, quiet_dns)
-    config_b = node_config(tmp_path, "node-b", database, sink_port, quiet_dns)
+    config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
+    config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)
     gateway("--config", str(config_a), "init", cwd=tmp_path)
     gateway("--config", str(config_a), "community", "create", "design", "--name", "Design",
             "--policy", "open", cwd=tmp_path)  # fmt: skip
@@ -137,7 +117,6 @@ def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
     assert set(received) == {f"member{n}@example.com" for n in range(MEMBERS)}
     assert {rcpt: received[rcpt] for rcpt in sent_before} == dict.fromkeys(sent_before, 1)
     twice = sorted(rcpt for rcpt, count in received.items() if count > 1)
-    # At most one transaction per connection, plus what the sink took in RECORD_EVERY.
-    window = CONNECTIONS + math.ceil(RECORD_EVERY / DATA_DELAY * CONNECTIONS)
+    window = resend_window(CONNECTIONS, DATA_DELAY)
     assert max(received.values()) <= 2 and len(twice) <= window, twice
     assert claims_left == {None}
