@@ -29,10 +29,9 @@ from gateway.runtime.background import Signal
 from gateway.runtime.serve import Companion
 from gateway.runtime.serve import child_setup
 from gateway.runtime.serve import parent_alive
-from gateway.runtime.singleton import SingletonLease
+from gateway.runtime.singleton import for_turns
 from gateway.settings import Settings
 from gateway.store.db import transaction
-from gateway.store.leases import Lease
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
@@ -81,8 +80,13 @@ class ArchivePublisher(BackgroundLoop):
         super().__init__(NAME, None, stopping)
         self.app = app
         self.settings = app.settings.archive
-        lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
-        self.singleton = SingletonLease(app.sessions, ARCHIVE, lease)
+        self.singleton = for_turns(
+            app.sessions,
+            ARCHIVE,
+            app.settings.node_id,
+            app.settings.delivery.lease_seconds,
+            self.settings.rebuild_delay,
+        )
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
         try:

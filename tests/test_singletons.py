@@ -21,6 +21,7 @@ from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.digests.periods import latest_due
+from gateway.runtime.scheduler import CHECK_EVERY_SECONDS
 from gateway.runtime.scheduler import DigestScheduler
 from gateway.runtime.singleton import SingletonLease
 from gateway.settings import Settings
@@ -216,3 +217,17 @@ def test_a_long_turn_keeps_its_singleton_renewed(app: App) -> None:
         and held[1] > first_until + dt.timedelta(seconds=0.9)
     )
     assert not take(app, ARCHIVE, B, utcnow())
+
+
+def test_a_singleton_taken_once_a_turn_outlasts_the_time_between_two_turns(app: App) -> None:
+    """With the shortest lease_seconds (30), the scheduler's lease still spans several of
+    its one-minute checks, so a live holder's singleton never lapses to another node."""
+    short = dataclasses.replace(
+        app.settings, delivery=dataclasses.replace(app.settings.delivery, lease_seconds=30)
+    )
+    scheduler = DigestScheduler(dataclasses.replace(app, settings=short), queued=lambda: None)
+    assert scheduler.singleton.lease.seconds >= 3 * CHECK_EVERY_SECONDS
+    publisher = ArchivePublisher(
+        as_node(dataclasses.replace(app, settings=short), "n", rebuild_delay=5)
+    )
+    assert publisher.singleton.lease.seconds == 30

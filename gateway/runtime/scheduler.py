@@ -20,8 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from gateway.adoption.monthly import run_monthly
 from gateway.app import App
 from gateway.digests.runner import run_digests
-from gateway.runtime.singleton import SingletonLease
-from gateway.store.leases import Lease
+from gateway.runtime.singleton import for_turns
 from gateway.store.models import Cadence
 from gateway.store.models import utcnow
 from gateway.store.singletons import SCHEDULER
@@ -36,8 +35,13 @@ class DigestScheduler:
         self.app = app
         self.queued = queued  # wakes the delivery worker
         self._scheduler = BackgroundScheduler(timezone="UTC")
-        lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
-        self.singleton = SingletonLease(app.sessions, SCHEDULER, lease)
+        self.singleton = for_turns(
+            app.sessions,
+            SCHEDULER,
+            app.settings.node_id,
+            app.settings.delivery.lease_seconds,
+            CHECK_EVERY_SECONDS,
+        )
 
     def start(self) -> None:
         self._scheduler.add_job(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -45,6 +46,17 @@ def _make_forks_wait() -> None:
             after_in_child=_RENEWING.release,
         )
         _forks_wait.append(True)
+
+
+def for_turns(
+    sessions: sessionmaker[Session], name: str, node: str, lease_seconds: int, turn_seconds: float
+) -> SingletonLease:
+    """The singleton of a job that takes it once per turn, every `turn_seconds`: its lease
+    lasts [delivery] lease_seconds, and never less than RENEWALS turns, so that a live
+    holder's lease does not lapse between two turns and pass to another node (the digest
+    scheduler checks every minute; lease_seconds may be 30)."""
+    seconds = max(lease_seconds, math.ceil(RENEWALS * turn_seconds))
+    return SingletonLease(sessions, name, Lease(node, seconds))
 
 
 class SingletonLease:
