@@ -113,8 +113,10 @@ class PostfixServer:
         self.maillog = self.root / "maillog"
         self._master_pid = 0
 
-    def start(self, gateway_port: int) -> PostfixServer:
-        self._write_config(gateway_port)
+    def start(self, *gateway_ports: int) -> PostfixServer:
+        """Start, relaying the list domain to the gateway on `gateway_ports`: several
+        are several nodes, tried in order (a next-hop list, Postfix 3.5 and later)."""
+        self._write_config(gateway_ports)
         result = self._postfix("start")
         if result.returncode != 0:
             raise RuntimeError(f"postfix start failed ({result.returncode}):\n{self.log()}")
@@ -158,11 +160,12 @@ class PostfixServer:
             timeout=60,
         )
 
-    def _write_config(self, gateway_port: int) -> None:
+    def _write_config(self, gateway_ports: tuple[int, ...]) -> None:
         self.config.mkdir()
         (self.root / "queue").mkdir()
         transport = self.config / "transport"
-        transport.write_text(f"{DOMAIN} smtp:[{HOST}]:{gateway_port}\n")
+        next_hops = ", ".join(f"[{HOST}]:{port}" for port in gateway_ports)
+        transport.write_text(f"{DOMAIN} smtp:{next_hops}\n")
         access = self.config / "recipient_access"
         access.write_text("".join(f"{rcpt} {reply}\n" for rcpt, reply in self.refused.items()))
         settings = {

@@ -122,7 +122,7 @@ def company(seeded: App, settings: Settings, sink: tuple[Sink, int]) -> Iterator
     delivery = dataclasses.replace(settings.delivery, retry_wait_seconds=1)
     gateway = RunningGateway(dataclasses.replace(settings, relay=relay, delivery=delivery))
     try:
-        mta.start(gateway_port=gateway.port)
+        mta.start(gateway.port)
         gateway.start()
         yield Company(seeded, mta, gateway, handler)
     finally:
