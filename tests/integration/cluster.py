@@ -7,11 +7,13 @@ node may send twice (docs/sending.md, "In flight")."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import signal
 import smtplib
 import subprocess
+import tomllib
 from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -24,7 +26,6 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlalchemy import bindparam
-from sqlalchemy import inspect
 from sqlalchemy import text
 
 from gateway.outbound.worker import RECORD_EVERY
@@ -74,26 +75,38 @@ def node_config(
     lease_seconds: int,
     tables: str = "",
     web: bool = True,
+    **sections: dict[str, object],
 ) -> Path:
     """`folder/<node>.toml`: one node of several on `database`, all with the data folder
-    `folder/data` (and the archive's `folder/site`), sending to the sink. Nodes differ
-    only in node_id and ports. `tables`: more configuration put first (e.g. quiet_dns);
-    the [smtp] port comes first of all ports (tests.integration.test_durability reads it)."""
-    config = folder / f"{node}.toml"
-    web_table = f"[web]\nport = {free_port()}\n" if web else "[web]\nenabled = false\n"
-    config.write_text(
-        f'{tables}[gateway]\ndata_dir = "data"\ndatabase_url = "{database}"\n'
-        f'domain = "{DOMAIN}"\nnode_id = "{node}"\n'
-        f"[smtp]\nport = {free_port()}\n{web_table}"
-        f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
-        f"connections = {connections}\n[delivery]\nlease_seconds = {lease_seconds}\n",
+    `folder/data`, sending to the sink. Nodes differ only in node_id and ports.
+    `tables` (TOML, e.g. quiet_dns) and `sections` (e.g. archive={"search": False}) add
+    keys, merged into the node's own tables, so each table is written once. [smtp]
+    comes first (tests.integration.test_durability.start_server reads the first port)."""
+    config: dict[str, dict[str, object]] = {
+        "smtp": {"port": free_port()},
+        "gateway": {"data_dir": "data", "database_url": database, "domain": DOMAIN,
+                    "node_id": node},
+        "web": {"port": free_port()} if web else {"enabled": False},
+        "relay": {"backend": "smtp", "host": "127.0.0.1", "port": sink_port,
+                  "connections": connections},
+        "delivery": {"lease_seconds": lease_seconds},
+    }  # fmt: skip
+    for name, keys in [*tomllib.loads(tables).items(), *sections.items()]:
+        config.setdefault(name, {}).update(keys)
+    path = folder / f"{node}.toml"
+    path.write_text(
+        "".join(
+            f"[{name}]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in keys.items())
+            for name, keys in config.items()
+        ),
         encoding="utf-8",
     )
-    return config
+    return path
 
 
 def smtp_port(config: Path) -> int:
-    return int(config.read_text().split("[smtp]\nport = ")[1].split()[0])
+    port: int = tomllib.loads(config.read_text())["smtp"]["port"]
+    return port
 
 
 def resend_window(connections: int, data_delay: float) -> int:
@@ -193,9 +206,6 @@ class Cluster:
     def count(self, sql: str, **params: Any) -> int:
         [(value,)] = self.rows(sql, **params)
         return int(value)
-
-    def has_table(self, name: str) -> bool:
-        return inspect(self.engine).has_table(name)
 
     def deliveries_of(self, message_ids: Iterable[str]) -> list[Any]:
         """(recipient, status, claimed_by, Message-ID) of the posts' deliveries."""

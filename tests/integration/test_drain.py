@@ -8,7 +8,6 @@ once, not after the lease; `gateway status` shows all of it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -23,50 +22,38 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.factories import post
+from tests.integration.cluster import DOMAIN
+from tests.integration.cluster import fresh_database
+from tests.integration.cluster import node_config
+from tests.integration.cluster import sink_on_loopback
+from tests.integration.cluster import smtp_port
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
 from tests.postgres import PostgresServer
-from tests.postgres import free_port
-from tests.sink import RecordingController
 from tests.sink import Sink
 
-DOMAIN = "lists.example.com"
 MEMBERS = 100
 DATA_DELAY = 0.3  # seconds the sink takes per copy: node-a's fan-out lasts about 15 s
 LEASE_SECONDS = 300  # far longer than the test: a take-over within it was a release
-_numbers = itertools.count()
 
 
 @pytest.fixture
 def slow_sink() -> Iterator[tuple[Sink, int]]:
-    handler = Sink(data_delay=DATA_DELAY)
-    port = free_port()
-    controller = RecordingController(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with sink_on_loopback(DATA_DELAY) as sink:
+        yield sink
 
 
 @pytest.fixture
 def database(postgres_server: PostgresServer) -> Iterator[str]:
-    name = f"drain_{next(_numbers)}"
-    postgres_server.execute(f"CREATE DATABASE {name}")
-    yield postgres_server.url(name)
-    postgres_server.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    with fresh_database(postgres_server, "drain") as url:
+        yield url
 
 
-def node_config(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
-    config = folder / f"{node}.toml"
-    config.write_text(
-        f'{dns}[gateway]\ndata_dir = "data"\ndatabase_url = "{database}"\n'
-        f'domain = "{DOMAIN}"\nnode_id = "{node}"\n'
-        f"[smtp]\nport = {free_port()}\n[web]\nport = {free_port()}\n"
-        f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\nconnections = 2\n'
-        f'[delivery]\nlease_seconds = {LEASE_SECONDS}\nenvelope = "verp"\n'
-        "[archive]\nsearch = false\nrebuild_delay = 1\n",
-        encoding="utf-8",
-    )
-    return config
+def config_of(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
+    return node_config(
+        folder, node, database, sink_port, connections=2, lease_seconds=LEASE_SECONDS,
+        tables=dns, delivery={"envelope": "verp"}, archive={"search": False, "rebuild_delay": 1},
+    )  # fmt: skip
 
 
 def terminate_unit(pid: int) -> None:
@@ -80,8 +67,8 @@ def test_a_drained_node_finishes_its_fanout_and_hands_its_singletons_over(
     tmp_path: Path, slow_sink: tuple[Sink, int], database: str, quiet_dns: str
 ) -> None:
     sink, sink_port = slow_sink
-    config_a = node_config(tmp_path, "node-a", database, sink_port, quiet_dns)
-    config_b = node_config(tmp_path, "node-b", database, sink_port, quiet_dns)
+    config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
+    config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)
     gateway("--config", str(config_a), "init", cwd=tmp_path)
     gateway("--config", str(config_a), "community", "create", "design", "--name", "Design",
             "--policy", "open", cwd=tmp_path)  # fmt: skip
@@ -109,8 +96,7 @@ def test_a_drained_node_finishes_its_fanout_and_hands_its_singletons_over(
         )
         # node-a claims the whole fan-out; node-b starts while it is being sent.
         message = post("For everyone", "Hello all.\n", message_id="drain@example.com")
-        port_a = int(config_a.read_text().split("[smtp]\nport = ")[1].split()[0])
-        with smtplib.SMTP("127.0.0.1", port_a, timeout=30) as smtp:
+        with smtplib.SMTP("127.0.0.1", smtp_port(config_a), timeout=30) as smtp:
             smtp.sendmail("alice@example.com", [f"design@{DOMAIN}"], message.as_bytes())
         wait_for(lambda: len(sink.received) >= 5, timeout=60, what="node-a sending")
         node_b = start_server(config_b, tmp_path / "node-b.log")

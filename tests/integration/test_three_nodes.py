@@ -8,8 +8,7 @@ docs/sending.md ("In flight").
 The nodes are real subprocesses (started together, so their start-up digest checks
 race), each with its own configuration file differing only in node_id and port; they
 send to one loopback sink. The tests share the cluster and run in order: the mixed
-traffic first, then a clean restart, then a kill. The checks of part N of the issue
-(the `nodes` and `singletons` tables) skip where that part has not landed.
+traffic first, then a clean restart, then a kill.
 """
 
 from __future__ import annotations
@@ -336,14 +335,7 @@ def digest_builders(cluster: Cluster) -> list[str]:
     ]
 
 
-def needs_part_n(cluster: Cluster, table: str) -> None:
-    """Skip a check of part N of issue 21 (nodes, singletons) where it has not landed."""
-    if not cluster.has_table(table):
-        pytest.skip(f"needs part N of issue 21 (the `{table}` table): not on this branch")
-
-
 def test_the_node_that_built_the_digests_held_the_scheduler_singleton(traffic: Cluster) -> None:
-    needs_part_n(traffic, "singletons")
     [(holder,)] = traffic.rows("SELECT node_id FROM singletons WHERE name = 'scheduler'")
     assert holder in NODES
     # The singleton's lease is [delivery] lease_seconds, 30 s here, shorter than the
@@ -353,7 +345,6 @@ def test_the_node_that_built_the_digests_held_the_scheduler_singleton(traffic: C
 
 
 def test_the_three_nodes_are_registered(traffic: Cluster) -> None:
-    needs_part_n(traffic, "nodes")
     states = dict(traffic.rows("SELECT node_id, state FROM nodes"))
     assert states == dict.fromkeys(NODES, "running")
 
@@ -454,7 +445,6 @@ def test_a_killed_node_s_fanout_is_taken_over_within_its_lease(traffic: Cluster)
 
 
 def test_one_archive_build_at_a_time(traffic: Cluster) -> None:
-    needs_part_n(traffic, "singletons")
     builds = sorted(
         (start, end, node.name) for node in traffic.nodes for start, end in archive_builds(node)
     )
