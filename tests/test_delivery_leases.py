@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select
 
 from gateway.app import App
@@ -75,10 +76,13 @@ class Clock:
         return utcnow() + self.offset
 
 
-def node_settings(settings: Settings, node_id: str) -> Settings:
+def node_settings(settings: Settings, node_id: str, connections: int = len(MEMBERS)) -> Settings:
+    """A node's settings; by default with a relay connection per member, so that every
+    copy can be in flight at once."""
     return dataclasses.replace(
         settings,
         gateway=dataclasses.replace(settings.gateway, node_id=node_id),
+        relay=dataclasses.replace(settings.relay, connections=connections),
         delivery=dataclasses.replace(settings.delivery, lease_seconds=LEASE_SECONDS),
     )
 
@@ -260,3 +264,53 @@ def test_a_slow_round_renews_its_lease_and_is_not_taken_over(
     asyncio.run(scenario())
 
     assert copies(relay_a, relay_b) == Counter(MEMBERS)
+
+
+class RecordWatchingRelay(GatedRelay):
+    """Notes, as each envelope arrives, how many copies it took earlier whose outcome
+    the store has not recorded yet."""
+
+    def __init__(self, path: Path, app: App) -> None:
+        super().__init__(path, app.settings.gateway.domain, accept=len(MEMBERS))
+        self.app = app
+        self.unrecorded: list[int] = []
+
+    async def send(self, envelope: Envelope) -> list[Reply]:
+        sent = DeliveryStatus.SENT
+        with transaction(self.app.read_sessions) as session:
+            recorded = session.scalar(select(func.count()).where(Delivery.status == sent))
+        self.unrecorded.append(len(self.sent) - (recorded or 0))
+        return await super().send(envelope)
+
+
+PER_TRANSACTION = 2  # recipients: the five members' copies go in three transactions
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_connection_starts_a_transaction_only_once_its_last_one_is_recorded(
+    settings: Settings, tmp_path: Path, connections: int
+) -> None:
+    """The crash window: at most one transaction per connection is sent and not recorded
+    (docs/sending.md, "In flight"). When a transaction leaves, the copies that left
+    before it and are not recorded yet are at most those of the other connections."""
+    node = node_settings(settings, "node-a", connections=connections)
+    shared = dataclasses.replace(
+        node.delivery, envelope="shared", recipients_per_transaction=PER_TRANSACTION
+    )
+    app = build_app(dataclasses.replace(node, delivery=shared))
+    try:
+        post_to_members(app)
+        relay = RecordWatchingRelay(tmp_path / "outbox", app)
+
+        async def scenario() -> None:
+            worker = DeliveryWorker(app, relay)
+            await worker.start()
+            assert await worker.deliver_round() == len(MEMBERS)
+            await worker.close()
+
+        asyncio.run(scenario())
+    finally:
+        app.close()
+    assert copies(relay) == Counter(MEMBERS)
+    assert len(relay.unrecorded) == 3
+    assert max(relay.unrecorded) <= (connections - 1) * PER_TRANSACTION, relay.unrecorded

@@ -2,10 +2,11 @@
 
 Each round claims a batch of due rows, renders each distinct content once, packs
 recipients into envelopes (shared transactions, XVERP, or one VERP transaction
-each) and sends them over the relay's connections in parallel, then records
-every recipient's outcome in one transaction. Its claims are leased to this node
-([gateway] node_id) and renewed while a round goes on, so that no other node takes
-them over. gateway.runtime.outgoing runs its rounds inside `gateway serve`.
+each) and sends them over the relay's connections in parallel, recording each
+transaction's outcome before its connection starts the next one. Its claims are
+leased to this node ([gateway] node_id) and renewed while a round goes on, so that
+no other node takes them over. gateway.runtime.outgoing runs its rounds inside
+`gateway serve`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ from gateway.web.tokens import Unsubscribe
 log = logging.getLogger("gateway.relay")
 
 BATCH = 5000  # deliveries claimed per round
-# Seconds of sending between two records of outcomes.
+# Seconds between two records of the outcomes of copies sent one per transaction.
 RECORD_EVERY = 0.25
 # Bytes of distinct contents held at once by a round (digests are each their own).
 SLICE_BYTES = 32 * 1024 * 1024
@@ -89,6 +90,8 @@ class DeliveryWorker:
         self.personal_copies = app.settings.delivery.personal_copies and self.one_click.enabled
         self.batch = batch
         self.clock = clock
+        # Transactions in flight at once: one per relay connection.
+        self.connections = max(1, app.settings.relay.connections)
         self.lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
 
     async def start(self) -> None:
@@ -177,13 +180,45 @@ class DeliveryWorker:
     async def _send_all(
         self, envelopes: list[tuple[Envelope, Sequence[Claimed]]], progress: _Progress
     ) -> None:
-        """Send envelopes in parallel; record outcomes as they come in: a crash repeats
-        at most RECORD_EVERY of sending."""
-        for done in asyncio.as_completed([self._send(e, group) for e, group in envelopes]):
-            progress.outcomes.extend(await done)
-            if time.monotonic() - progress.recorded_at >= RECORD_EVERY:
-                progress.counts.update(self._record(progress))
-                progress.recorded_at = time.monotonic()
+        """Send envelopes in parallel, as many at once as the relay has connections.
+
+        A transaction to several recipients is recorded before its connection starts
+        another, so a crash sends it again at most once per connection. Copies sent one
+        per transaction (VERP without XVERP, personal copies, digests) are recorded
+        together every RECORD_EVERY: one commit per copy would cut their rate sevenfold
+        (bench/fanout.py --modes verp); a crash may send again what was answered in the
+        last RECORD_EVERY (docs/sending.md, "In flight").
+        """
+        slots = asyncio.Semaphore(self.connections)
+
+        async def send_and_record(envelope: Envelope, group: Sequence[Claimed]) -> None:
+            async with slots:
+                outcomes = await self._send(envelope, group)
+                # Only now: progress.outcomes is another list after a record meanwhile.
+                progress.outcomes.extend(outcomes)
+                if len(group) > 1 or time.monotonic() - progress.recorded_at >= RECORD_EVERY:
+                    await self._record_waiting(progress)
+
+        async with asyncio.TaskGroup() as tasks:
+            for envelope, group in envelopes:
+                tasks.create_task(send_and_record(envelope, group))
+
+    async def _record_waiting(self, progress: _Progress) -> None:
+        """Record every outcome waiting, in a thread, so that the other connections go on
+        sending meanwhile. Whoever holds the lock records those of everyone waiting
+        behind it too (a group commit: one transaction for many replies)."""
+        async with progress.recording:
+            outcomes, progress.outcomes = progress.outcomes, []
+            if not outcomes:
+                return  # recorded by the transaction of the one before us
+            try:
+                counts = await asyncio.to_thread(self._record_outcomes, outcomes)
+            except Exception:
+                progress.outcomes[:0] = outcomes  # rolled back: still to be recorded
+                raise
+            progress.recorded.update(o.delivery.id for o in outcomes)
+            progress.counts.update(counts)
+            progress.recorded_at = time.monotonic()
 
     async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
         try:
@@ -195,15 +230,19 @@ class DeliveryWorker:
         return [Outcome(c, r.code, r.text) for c, r in zip(group, replies, strict=True)]
 
     def _record(self, progress: _Progress) -> dict[DeliveryResult, int]:
-        """Record the outcomes not recorded yet, and forget them."""
+        """Record the outcomes not recorded yet (at the end of a round), and forget them."""
         outcomes, progress.outcomes = progress.outcomes, []
         if not outcomes:
             return {}
+        counts = self._record_outcomes(outcomes)
+        progress.recorded.update(o.delivery.id for o in outcomes)
+        return counts
+
+    def _record_outcomes(self, outcomes: Sequence[Outcome]) -> dict[DeliveryResult, int]:
         now = self.clock()
         with transaction(self.app.sessions) as session:
             counts = record_outcomes(session, outcomes, self.settings.delivery, now)
             count_refusals(session, self.app.templates, self.settings, outcomes, now)
-        progress.recorded.update(o.delivery.id for o in outcomes)
         return counts
 
     def _pack(
@@ -317,6 +356,8 @@ class _Progress:
     recorded: set[int] = field(default_factory=set)  # ids of the deliveries recorded
     counts: Counter[DeliveryResult] = field(default_factory=Counter)
     recorded_at: float = field(default_factory=time.monotonic)
+    # Held while outcomes are being recorded (see DeliveryWorker._record_waiting).
+    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _groups(claimed: Sequence[Claimed]) -> Iterator[tuple[ContentKey, list[Claimed]]]:

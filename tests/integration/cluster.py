@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import re
 import signal
 import smtplib
@@ -28,7 +27,6 @@ from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import text
 
-from gateway.outbound.worker import RECORD_EVERY
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
 from tests.postgres import PostgresServer
@@ -109,11 +107,11 @@ def smtp_port(config: Path) -> int:
     return port
 
 
-def resend_window(connections: int, data_delay: float) -> int:
+def resend_window(connections: int) -> int:
     """Most copies a node killed mid-fan-out may have sent without recording them, under
-    VERP without XVERP (one recipient per transaction): one transaction per connection,
-    plus what the sink took in the last RECORD_EVERY on every connection."""
-    return connections + math.ceil(RECORD_EVERY / data_delay * connections)
+    VERP without XVERP (one recipient per transaction): the transaction in flight on each
+    connection (a connection starts the next only once the last one is recorded)."""
+    return connections
 
 
 @dataclass
