@@ -20,8 +20,6 @@ from typing import cast
 
 from sqlalchemy import CursorResult
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -31,6 +29,7 @@ from gateway.store.models import Node
 from gateway.store.models import NodeState
 from gateway.store.models import utcnow
 from gateway.store.singletons import release_all
+from gateway.store.sql import dialect_insert
 
 log = logging.getLogger("gateway.runtime.nodes")
 
@@ -52,7 +51,6 @@ def gateway_version() -> str:
 
 def register(session: Session, node_id: str, now: dt.datetime) -> None:
     """This node is running (again): its host, process, version and start time."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {
         "host": socket.gethostname()[:255],
         "pid": os.getpid(),
@@ -61,7 +59,7 @@ def register(session: Session, node_id: str, now: dt.datetime) -> None:
         "started_at": now,
         "seen_at": now,
     }
-    insert = dialect.insert(Node).values(node_id=node_id, **values)
+    insert = dialect_insert(session, Node).values(node_id=node_id, **values)
     session.execute(insert.on_conflict_do_update(index_elements=[Node.node_id], set_=values))
 
 
