@@ -36,10 +36,11 @@ log = logging.getLogger("gateway.runtime.nodes")
 BEAT_SECONDS = 5.0
 # A node is alive while its last heartbeat is at most this many beats old.
 ALIVE_BEATS = 3
+ALIVE_SECONDS = BEAT_SECONDS * ALIVE_BEATS
 
 
 def alive(seen_at: dt.datetime, now: dt.datetime) -> bool:
-    return now - seen_at <= dt.timedelta(seconds=BEAT_SECONDS * ALIVE_BEATS)
+    return now - seen_at <= dt.timedelta(seconds=ALIVE_SECONDS)
 
 
 def gateway_version() -> str:

@@ -83,6 +83,6 @@ def holder(session: Session, name: str, now: dt.datetime) -> tuple[str, dt.datet
             Singleton.name == name, ~lease_over(Singleton.lease_until, now)
         )
     ).first()
-    if row is None or row.lease_until is None:
+    if row is None:
         return None
     return row.node_id, row.lease_until
