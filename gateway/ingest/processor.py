@@ -51,7 +51,6 @@ class InboxProcessor(BackgroundLoop):
         wake: Signal | None = None,
         stopping: Signal | None = None,
         published: Signal | None = None,
-        lease: Lease | None = None,
     ) -> None:
         super().__init__("gateway-ingest", wake, stopping)
         self.app = app
@@ -60,7 +59,7 @@ class InboxProcessor(BackgroundLoop):
         self._published = published
         # Rows that failed in this process: not retried until the next start.
         self._failed: set[int] = set()
-        self.lease = lease or Lease(app.settings.node_id, SPOOL_LEASE_SECONDS)
+        self.lease = Lease(app.settings.node_id, SPOOL_LEASE_SECONDS)
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
         """Process until stopped (or until `alive` says the parent process is gone),

@@ -8,12 +8,10 @@ singletons within one lease and another node takes them over.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import os
 import threading
-from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -60,17 +58,10 @@ def for_turns(
 
 
 class SingletonLease:
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        name: str,
-        lease: Lease,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], name: str, lease: Lease) -> None:
         self.sessions = sessions
         self.name = name
         self.lease = lease
-        self.clock = clock
         self.held = False
 
     def take(self) -> bool:
@@ -78,7 +69,7 @@ class SingletonLease:
         not holding (the work waits for the next turn)."""
         try:
             with transaction(self.sessions) as session:
-                held = hold(session, self.name, self.lease, self.clock())
+                held = hold(session, self.name, self.lease, utcnow())
         except Exception:
             log.exception("taking the %s singleton failed", self.name)
             held = False
