@@ -8,6 +8,7 @@ singletons within one lease and another node takes them over.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -33,17 +34,16 @@ RENEWALS = 3
 # renderers during `gateway archive build`): the child never starts with a lock (the
 # database pool's, logging's) that the renewal thread held at that moment.
 _RENEWING = threading.Lock()
-_forks_wait: list[bool] = []
 
 
+@functools.cache
 def _make_forks_wait() -> None:
-    if not _forks_wait:
-        os.register_at_fork(
-            before=_RENEWING.acquire,
-            after_in_parent=_RENEWING.release,
-            after_in_child=_RENEWING.release,
-        )
-        _forks_wait.append(True)
+    """Once per process: forks wait for a renewal in progress."""
+    os.register_at_fork(
+        before=_RENEWING.acquire,
+        after_in_parent=_RENEWING.release,
+        after_in_child=_RENEWING.release,
+    )
 
 
 def for_turns(
