@@ -77,7 +77,9 @@ def set_state(session: Session, node_id: str, state: NodeState, now: dt.datetime
 def give_back(session: Session, node_id: str, now: dt.datetime) -> tuple[int, int]:
     """At a clean exit: the deliveries this node still has "sending" are due again and
     its singletons free, so other nodes take them at once rather than after the lease.
-    Returns (deliveries, singletons) released."""
+    Returns (deliveries, singletons) released. A worker lets go of its singleton itself
+    when it stops (SingletonLease.release); release_all is the safety net for a child
+    process that died before it could."""
     return release_claims(session, node_id, now), release_all(session, node_id)
 
 

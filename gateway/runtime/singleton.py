@@ -82,7 +82,10 @@ class SingletonLease:
         return held
 
     def release(self) -> None:
-        """Let go (at a stop), so another node takes it at once."""
+        """Let go (at a stop), so another node takes it at once; nothing to do unless
+        this process holds it."""
+        if not self.held:
+            return
         try:
             with transaction(self.sessions) as session:
                 release(session, self.name, self.lease.node)
