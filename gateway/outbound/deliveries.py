@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 from typing import cast
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import CursorResult
+from sqlalchemy import FromClause
 from sqlalchemy import Result
+from sqlalchemy import Select
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import join
 from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -139,45 +143,14 @@ def enqueue_post(
     who muted its thread."""
     if not community_ids:
         return 0
-    not_sender = (
-        or_(Membership.person_id != sender_id, Membership.own_posts.is_(True))
-        if sender_id is not None
-        else literal(True)
-    )
-    already = exists().where(
-        and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
-    )
-    thread_id = select(Message.thread_id).where(Message.id == message_id).scalar_subquery()
-    muted = exists().where(
-        and_(ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == thread_id)
-    )
-    chosen = (
-        select(
-            literal(message_id),
-            func.min(Membership.community_id),
-            Membership.person_id,
-            Person.address,
-            literal(POST),
-            literal(DeliveryStatus.PENDING.value),
-            literal(0),
-            literal(now, UTCDateTime()),
-            literal(""),
-            literal(now, UTCDateTime()),
-        )
-        .join(Person, Person.id == Membership.person_id)
-        .where(
-            Membership.community_id.in_(community_ids),
-            Membership.delivery == DeliveryMode.INSTANT,
-            Membership.disabled_at.is_(None),
-            not_sender,
-            ~already,
-            ~muted,
-        )
-        .group_by(Membership.person_id, Person.address)
-    )
-    # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
-    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
-    return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
+    chosen = _copies(
+        join(Membership, Person, Person.id == Membership.person_id),
+        message_id=literal(message_id),
+        sender_id=sender_id,
+        thread_id=select(Message.thread_id).where(Message.id == message_id).scalar_subquery(),
+        created_at=literal(now, UTCDateTime()),
+    ).where(Membership.community_id.in_(community_ids))
+    return _insert_copies(session, chosen)
 
 
 def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
@@ -187,47 +160,80 @@ def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
     if not message_ids:
         return 0
     post = MessageCommunity
-    not_sender = or_(
-        Message.sender_id.is_(None),
-        Membership.person_id != Message.sender_id,
-        Membership.own_posts.is_(True),
-    )
-    already = exists().where(
-        and_(Delivery.message_id == post.message_id, Delivery.person_id == Membership.person_id)
-    )
-    muted = exists().where(
-        and_(
-            ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == Message.thread_id
-        )
+    source = (
+        join(post, Message, Message.id == post.message_id)
+        .join(Membership, Membership.community_id == post.community_id)
+        .join(Person, Person.id == Membership.person_id)
     )
     chosen = (
+        _copies(
+            source,
+            message_id=post.message_id,
+            sender_id=Message.sender_id,
+            thread_id=Message.thread_id,
+            created_at=Message.received_at,
+            per=(post.message_id, Message.received_at),
+        )
+        .where(post.message_id.in_(message_ids))
+        # Each post's rows together, as one enqueue_post each would have written them.
+        .order_by(post.message_id, Membership.person_id)
+    )
+    return _insert_copies(session, chosen)
+
+
+def _copies(
+    source: FromClause,
+    message_id: ColumnElement[Any],
+    sender_id: int | ColumnElement[Any] | None,
+    thread_id: ColumnElement[Any],
+    created_at: ColumnElement[Any],
+    per: Sequence[ColumnElement[Any]] = (),
+) -> Select[Any]:
+    """The queued rows (QUEUED_COLUMNS) of a post for the instant members `source`
+    joins: one per person (in the first of their communities), none for the sender
+    unless a membership asks for own posts (a stored post's sender may be none), none
+    for a person it was already queued for or who muted its thread. `per`: the columns
+    besides the person that make one row (several posts at once)."""
+    if sender_id is None:
+        not_sender: ColumnElement[bool] = literal(True)
+    else:
+        not_sender = or_(Membership.person_id != sender_id, Membership.own_posts.is_(True))
+        if not isinstance(sender_id, int):  # a column
+            not_sender = or_(sender_id.is_(None), not_sender)
+    already = exists().where(
+        and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
+    )
+    muted = exists().where(
+        and_(ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == thread_id)
+    )
+    return (
         select(
-            post.message_id,
-            func.min(post.community_id),
+            message_id,
+            func.min(Membership.community_id),
             Membership.person_id,
             Person.address,
             literal(POST),
             literal(DeliveryStatus.PENDING.value),
             literal(0),
-            Message.received_at,
+            created_at,
             literal(""),
-            Message.received_at,
+            created_at,
         )
-        .join(Message, Message.id == post.message_id)
-        .join(Membership, Membership.community_id == post.community_id)
-        .join(Person, Person.id == Membership.person_id)
+        .select_from(source)
         .where(
-            post.message_id.in_(message_ids),
             Membership.delivery == DeliveryMode.INSTANT,
             Membership.disabled_at.is_(None),
             not_sender,
             ~already,
             ~muted,
         )
-        .group_by(post.message_id, Message.received_at, Membership.person_id, Person.address)
-        # Each post's rows together, as one enqueue_post each would have written them.
-        .order_by(post.message_id, Membership.person_id)
+        .group_by(*per, Membership.person_id, Person.address)
     )
+
+
+def _insert_copies(session: Session, chosen: Select[Any]) -> int:
+    """INSERT ... SELECT of the rows `chosen` gives; how many were queued."""
+    # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
     statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
     return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
