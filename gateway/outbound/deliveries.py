@@ -51,13 +51,15 @@ from gateway.store.sql import among
 from gateway.store.sql import skip_locked
 
 POST = "post"
-# What claim_due reads of a claimed row: Claimed's fields, in order.
+# What claim_due reads of a claimed row: Claimed's fields, in order. The claim's
+# UPDATE ... RETURNING gives the row as updated: Claimed.attempts counts the tries
+# before this one.
 CLAIMED_COLUMNS = (
     Delivery.id,
     Delivery.message_id,
     Delivery.community_id,
     Delivery.recipient,
-    Delivery.attempts,
+    Delivery.attempts - 1,
     Delivery.created_at,
     Delivery.person_id,
 )
@@ -307,8 +309,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     Due are pending rows whose time has come and sending rows whose lease ran out (their
     node died): those are taken over like any due row, first. On PostgreSQL rows
     another worker holds are skipped (FOR UPDATE SKIP LOCKED), so several `gateway
-    serve` processes share the queue. The pending rows are taken by one UPDATE ...
-    RETURNING (one round trip for the round, and no separate row lock before the update).
+    serve` processes share the queue.
     """
     claim = {
         "status": DeliveryStatus.SENDING,
@@ -318,10 +319,8 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     }
     # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
     # in order, and the rows sending are few.
-    stranded = select(*CLAIMED_COLUMNS).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
-    claimed = [Claimed(*row) for row in session.execute(skip_locked(session, stranded))]
-    for chosen in among(session, Delivery.id, [c.id for c in claimed]):
-        session.execute(update(Delivery).where(chosen).values(**claim))
+    stranded = select(Delivery.id).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
+    claimed = _claim(session, stranded, claim)
     if len(claimed) < limit:
         due = (
             select(Delivery.id)
@@ -329,17 +328,22 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit - len(claimed))
         )
-        taken = session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(skip_locked(session, due).scalar_subquery()))
-            .values(**claim)
-            .returning(*CLAIMED_COLUMNS),
-            execution_options={"synchronize_session": False},
-        )
-        # RETURNING gives the row as updated: Claimed.attempts counts the tries before
-        # (CLAIMED_COLUMNS[4]).
-        claimed += [Claimed(*row[:4], row[4] - 1, *row[5:]) for row in taken]
+        claimed += _claim(session, due, claim)
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
+
+
+def _claim(session: Session, ids: Select[Any], claim: dict[str, Any]) -> list[Claimed]:
+    """Claim the rows whose `ids` the query selects, skipping those another worker
+    holds, in one UPDATE ... RETURNING (one round trip, and no separate row lock
+    before the update)."""
+    taken = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(skip_locked(session, ids).scalar_subquery()))
+        .values(**claim)
+        .returning(*CLAIMED_COLUMNS),
+        execution_options={"synchronize_session": False},
+    )
+    return [Claimed(*row) for row in taken]
 
 
 def renew_leases(session: Session, ids: Sequence[int], lease: Lease, now: dt.datetime) -> int:
