@@ -24,6 +24,7 @@ from sqlalchemy import CursorResult
 from sqlalchemy import FromClause
 from sqlalchemy import Result
 from sqlalchemy import Select
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -185,11 +186,11 @@ def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
 
 def _copies(
     source: FromClause,
-    message_id: ColumnElement[Any],
-    sender_id: int | ColumnElement[Any] | None,
-    thread_id: ColumnElement[Any],
-    created_at: ColumnElement[Any],
-    per: Sequence[ColumnElement[Any]] = (),
+    message_id: SQLColumnExpression[Any],
+    sender_id: int | SQLColumnExpression[Any] | None,
+    thread_id: SQLColumnExpression[Any],
+    created_at: SQLColumnExpression[Any],
+    per: Sequence[SQLColumnExpression[Any]] = (),
 ) -> Select[Any]:
     """The queued rows (QUEUED_COLUMNS) of a post for the instant members `source`
     joins: one per person (in the first of their communities), none for the sender
