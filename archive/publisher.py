@@ -92,8 +92,7 @@ class ArchivePublisher(BackgroundLoop):
         try:
             self._run(alive)
         finally:
-            if self.singleton.held:
-                self.singleton.release()
+            self.singleton.release()
 
     def _run(self, alive: Callable[[], bool]) -> None:
         seen: tuple[object, ...] | None = None

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,9 @@ def build(
     show = not quiet and not as_json and sys.stderr.isatty()
     shared = out is None or out.resolve() == state.settings.archive.out_dir.resolve()
     try:
-        with _one_builder(state, wait) if shared else _alone():
+        # One builder at a time in the shared out_dir; in a folder of its own (--out)
+        # nobody else builds.
+        with _one_builder(state, wait) if shared else nullcontext():
             report = builder.run(_Bar() if show else None)
     except (SearchIndexError, UnsafePath) as error:
         raise click.ClickException(str(error)) from None
@@ -136,12 +139,6 @@ def _one_builder(state: CliState, wait: bool) -> Iterator[None]:
             yield
     finally:
         singleton.release()
-
-
-@contextmanager
-def _alone() -> Iterator[None]:
-    """A build into a folder of its own (--out): nobody else builds there."""
-    yield
 
 
 class _Bar:

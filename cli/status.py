@@ -13,19 +13,21 @@ from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.runtime.nodes import ALIVE_SECONDS
 from gateway.runtime.status import status as read_status
 from gateway.store.db import make_sessionmaker
 from gateway.store.db import transaction
 from gateway.store.models import utcnow
 
 
-@click.command()
+@click.command(
+    help=f"""The nodes running `gateway serve` (alive: a heartbeat in the last
+    {ALIVE_SECONDS:g} seconds), the singletons and their holders, and the queues: mail
+    waiting for the pipeline, deliveries, action mail and bounces not handled yet."""
+)
 @json_option
 @pass_state
 def status(state: CliState, as_json: bool) -> None:
-    """The nodes running `gateway serve` (alive: a heartbeat in the last 15 seconds),
-    the singletons and their holders, and the queues: mail waiting for the pipeline,
-    deliveries, action mail and bounces not handled yet."""
     now = utcnow()
     spool_sessions = make_sessionmaker(state.app.spool_engine, read_only=True)
     with state.read_transaction() as session, transaction(spool_sessions) as spool:
@@ -57,8 +59,7 @@ def status(state: CliState, as_json: bool) -> None:
     )
     click.echo("\nQueues")
     inbox = report["inbox"]
-    claimed = f" ({inbox['claimed']} claimed)" if "claimed" in inbox else ""
-    click.echo(f"inbox:       {inbox['waiting']} waiting{claimed}")
+    click.echo(f"inbox:       {inbox['waiting']} waiting ({inbox['claimed']} claimed)")
     queue = report["deliveries"]
     sending = sum(queue["sending"].values())
     per_node = ", ".join(f"{node} {count}" for node, count in queue["sending"].items())

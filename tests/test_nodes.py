@@ -124,7 +124,7 @@ def test_status_shows_the_nodes_the_singletons_and_the_queues(
         ("archive", None),
         ("scheduler", "node-a"),
     ]
-    assert report["inbox"]["waiting"] == 1
+    assert report["inbox"] == {"waiting": 1, "claimed": 0}
     assert report["deliveries"] == {
         "pending": 2,
         "deferred": 1,

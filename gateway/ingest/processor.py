@@ -11,6 +11,7 @@ and after MAX_ATTEMPTS it waits for an admin.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from gateway.ingest.context import IngestResult
 from gateway.ingest.spool_claims import SPOOL_LEASE_SECONDS
 from gateway.ingest.spool_claims import claim_mail
 from gateway.ingest.spool_claims import finish_mail
+from gateway.ingest.spool_claims import release_mail
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
 from gateway.store.leases import Lease
@@ -49,7 +51,6 @@ class InboxProcessor(BackgroundLoop):
         wake: Signal | None = None,
         stopping: Signal | None = None,
         published: Signal | None = None,
-        lease: Lease | None = None,
     ) -> None:
         super().__init__("gateway-ingest", wake, stopping)
         self.app = app
@@ -58,12 +59,12 @@ class InboxProcessor(BackgroundLoop):
         self._published = published
         # Rows that failed in this process: not retried until the next start.
         self._failed: set[int] = set()
-        self.lease = lease or Lease(app.settings.node_id, SPOOL_LEASE_SECONDS)
-        # Whether this processor took back its node's claims of a previous run.
-        self._resumed = False
+        self.lease = Lease(app.settings.node_id, SPOOL_LEASE_SECONDS)
 
     def run(self, alive: Callable[[], bool] = lambda: True) -> None:
-        """Process until stopped (or until `alive` says the parent process is gone)."""
+        """Process until stopped (or until `alive` says the parent process is gone),
+        starting with the mail this node's previous run claimed."""
+        release_mail(self.app.spool_engine, self.lease.node)
         while not self._stopping.is_set() and alive():
             self._wake.clear()
             try:
@@ -71,9 +72,12 @@ class InboxProcessor(BackgroundLoop):
                     continue
             except Exception:
                 log.exception("the inbox processor failed; trying again shortly")
-                # The mail it had claimed is taken back at once, not after the lease.
-                self._resumed = False
                 time.sleep(IDLE_WAIT)
+                # The mail it had claimed is taken back at once, not after the lease
+                # (which brings it back all the same if the spool does not answer now
+                # either: that error was just logged).
+                with contextlib.suppress(Exception):
+                    release_mail(self.app.spool_engine, self.lease.node)
             self._wake.wait(IDLE_WAIT)
 
     def process_batch(self) -> int:
@@ -86,8 +90,7 @@ class InboxProcessor(BackgroundLoop):
         from the content when missing).
         """
         spool = self.app.spool_engine
-        rows = claim_mail(spool, self.lease, utcnow(), BATCH, self._failed, not self._resumed)
-        self._resumed = True
+        rows = claim_mail(spool, self.lease, utcnow(), BATCH, self._failed)
         if not rows:
             return 0
         started = time.perf_counter()

@@ -50,21 +50,10 @@ def claim_mail(
     now: dt.datetime,
     limit: int,
     skip: Collection[int] = (),
-    resume: bool = False,
 ) -> Sequence[Row[Any]]:
     """Claim up to `limit` spooled mails for `lease.node`, oldest first, and return
-    their rows; mails in `skip` (failed in this process) are left.
-
-    `resume` (at a processor's start): this node's claims from a previous run are
-    released first, so that its mail is taken again now rather than after the lease.
-    """
+    their rows; mails in `skip` (failed in this process) are left."""
     with Session(engine) as session, session.begin():
-        if resume:
-            session.execute(
-                update(InboxMail)
-                .where(InboxMail.claimed_by == lease.node)
-                .values(claimed_by=None, lease_until=None)
-            )
         query = (
             select(InboxMail.__table__)
             .where(InboxMail.attempts < MAX_ATTEMPTS, lease_over(InboxMail.lease_until, now))
@@ -81,6 +70,19 @@ def claim_mail(
                 .values(claimed_by=lease.node, lease_until=lease.until(now))
             )
     return rows
+
+
+def release_mail(engine: Engine, node: str) -> int:
+    """Let go of every mail `node` claimed (at a processor's start: its previous run's;
+    after a failed batch: that batch's), so that it is taken again now rather than
+    after the lease; returns how many."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(InboxMail)
+            .where(InboxMail.claimed_by == node)
+            .values(claimed_by=None, lease_until=None)
+        )
+    return result.rowcount or 0
 
 
 def finish_mail(

@@ -4,10 +4,9 @@ later gateways added.
 With SQLite the spool is a file of its own (spool.sqlite3, see Settings.spool_url),
 which Alembic does not migrate: the store's revisions run on the store. The mail a
 stopped gateway left in an older spool file must still be ingested after an upgrade,
-so the gateway adds the missing columns when it opens the file. Each one is listed
-here explicitly with the revision that brought it to the store's inbox table: a
-column added to InboxMail must be added here too (and be nullable, as SQLite's
-ADD COLUMN requires for a column without a default).
+so the gateway adds the model's columns the file lacks when it opens it (a column
+added to InboxMail must be nullable, as SQLite's ADD COLUMN requires for a column
+without a default).
 """
 
 from __future__ import annotations
@@ -18,12 +17,6 @@ from sqlalchemy import inspect
 from gateway.store.models import Base
 from gateway.store.models import InboxMail
 
-# Columns of the inbox table newer than the first spool files: (name, since revision).
-ADDED_COLUMNS = (
-    ("claimed_by", "0012"),
-    ("lease_until", "0012"),
-)
-
 
 def prepare_spool_file(engine: Engine) -> list[str]:
     """Create the inbox table in the spool file, or add the columns it lacks; return
@@ -32,7 +25,7 @@ def prepare_spool_file(engine: Engine) -> list[str]:
     name = InboxMail.__tablename__
     Base.metadata.create_all(engine, tables=[table])  # type: ignore[list-item]
     present = {column["name"] for column in inspect(engine).get_columns(name)}
-    missing = [name for name, _ in ADDED_COLUMNS if name not in present]
+    missing = [column.name for column in table.columns if column.name not in present]
     if not missing:
         return []
     with engine.begin() as connection:

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 from typing import cast
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import CursorResult
+from sqlalchemy import FromClause
 from sqlalchemy import Result
+from sqlalchemy import Select
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import and_
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import join
 from sqlalchemy import literal
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -47,13 +52,15 @@ from gateway.store.sql import among
 from gateway.store.sql import skip_locked
 
 POST = "post"
-# What claim_due reads of a claimed row: Claimed's fields, in order.
+# What claim_due reads of a claimed row: Claimed's fields, in order. The claim's
+# UPDATE ... RETURNING gives the row as updated: Claimed.attempts counts the tries
+# before this one.
 CLAIMED_COLUMNS = (
     Delivery.id,
     Delivery.message_id,
     Delivery.community_id,
     Delivery.recipient,
-    Delivery.attempts,
+    Delivery.attempts - 1,
     Delivery.created_at,
     Delivery.person_id,
 )
@@ -139,45 +146,14 @@ def enqueue_post(
     who muted its thread."""
     if not community_ids:
         return 0
-    not_sender = (
-        or_(Membership.person_id != sender_id, Membership.own_posts.is_(True))
-        if sender_id is not None
-        else literal(True)
-    )
-    already = exists().where(
-        and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
-    )
-    thread_id = select(Message.thread_id).where(Message.id == message_id).scalar_subquery()
-    muted = exists().where(
-        and_(ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == thread_id)
-    )
-    chosen = (
-        select(
-            literal(message_id),
-            func.min(Membership.community_id),
-            Membership.person_id,
-            Person.address,
-            literal(POST),
-            literal(DeliveryStatus.PENDING.value),
-            literal(0),
-            literal(now, UTCDateTime()),
-            literal(""),
-            literal(now, UTCDateTime()),
-        )
-        .join(Person, Person.id == Membership.person_id)
-        .where(
-            Membership.community_id.in_(community_ids),
-            Membership.delivery == DeliveryMode.INSTANT,
-            Membership.disabled_at.is_(None),
-            not_sender,
-            ~already,
-            ~muted,
-        )
-        .group_by(Membership.person_id, Person.address)
-    )
-    # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
-    statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
-    return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
+    chosen = _copies(
+        join(Membership, Person, Person.id == Membership.person_id),
+        message_id=literal(message_id),
+        sender_id=sender_id,
+        thread_id=select(Message.thread_id).where(Message.id == message_id).scalar_subquery(),
+        created_at=literal(now, UTCDateTime()),
+    ).where(Membership.community_id.in_(community_ids))
+    return _insert_copies(session, chosen)
 
 
 def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
@@ -187,47 +163,80 @@ def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
     if not message_ids:
         return 0
     post = MessageCommunity
-    not_sender = or_(
-        Message.sender_id.is_(None),
-        Membership.person_id != Message.sender_id,
-        Membership.own_posts.is_(True),
-    )
-    already = exists().where(
-        and_(Delivery.message_id == post.message_id, Delivery.person_id == Membership.person_id)
-    )
-    muted = exists().where(
-        and_(
-            ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == Message.thread_id
-        )
+    source = (
+        join(post, Message, Message.id == post.message_id)
+        .join(Membership, Membership.community_id == post.community_id)
+        .join(Person, Person.id == Membership.person_id)
     )
     chosen = (
+        _copies(
+            source,
+            message_id=post.message_id,
+            sender_id=Message.sender_id,
+            thread_id=Message.thread_id,
+            created_at=Message.received_at,
+            per=(post.message_id, Message.received_at),
+        )
+        .where(post.message_id.in_(message_ids))
+        # Each post's rows together, as one enqueue_post each would have written them.
+        .order_by(post.message_id, Membership.person_id)
+    )
+    return _insert_copies(session, chosen)
+
+
+def _copies(
+    source: FromClause,
+    message_id: SQLColumnExpression[Any],
+    sender_id: int | SQLColumnExpression[Any] | None,
+    thread_id: SQLColumnExpression[Any],
+    created_at: SQLColumnExpression[Any],
+    per: Sequence[SQLColumnExpression[Any]] = (),
+) -> Select[Any]:
+    """The queued rows (QUEUED_COLUMNS) of a post for the instant members `source`
+    joins: one per person (in the first of their communities), none for the sender
+    unless a membership asks for own posts (a stored post's sender may be none), none
+    for a person it was already queued for or who muted its thread. `per`: the columns
+    besides the person that make one row (several posts at once)."""
+    if sender_id is None:
+        not_sender: ColumnElement[bool] = literal(True)
+    else:
+        not_sender = or_(Membership.person_id != sender_id, Membership.own_posts.is_(True))
+        if not isinstance(sender_id, int):  # a column
+            not_sender = or_(sender_id.is_(None), not_sender)
+    already = exists().where(
+        and_(Delivery.message_id == message_id, Delivery.person_id == Membership.person_id)
+    )
+    muted = exists().where(
+        and_(ThreadMute.person_id == Membership.person_id, ThreadMute.thread_id == thread_id)
+    )
+    return (
         select(
-            post.message_id,
-            func.min(post.community_id),
+            message_id,
+            func.min(Membership.community_id),
             Membership.person_id,
             Person.address,
             literal(POST),
             literal(DeliveryStatus.PENDING.value),
             literal(0),
-            Message.received_at,
+            created_at,
             literal(""),
-            Message.received_at,
+            created_at,
         )
-        .join(Message, Message.id == post.message_id)
-        .join(Membership, Membership.community_id == post.community_id)
-        .join(Person, Person.id == Membership.person_id)
+        .select_from(source)
         .where(
-            post.message_id.in_(message_ids),
             Membership.delivery == DeliveryMode.INSTANT,
             Membership.disabled_at.is_(None),
             not_sender,
             ~already,
             ~muted,
         )
-        .group_by(post.message_id, Message.received_at, Membership.person_id, Person.address)
-        # Each post's rows together, as one enqueue_post each would have written them.
-        .order_by(post.message_id, Membership.person_id)
+        .group_by(*per, Membership.person_id, Person.address)
     )
+
+
+def _insert_copies(session: Session, chosen: Select[Any]) -> int:
+    """INSERT ... SELECT of the rows `chosen` gives; how many were queued."""
+    # psycopg 3 forgets an INSERT's rowcount once its cursor closes (sqlalchemy#10974).
     statement = insert(Delivery).from_select(QUEUED_COLUMNS, chosen)
     return _rowcount(session.execute(statement.execution_options(preserve_rowcount=True)))
 
@@ -301,8 +310,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     Due are pending rows whose time has come and sending rows whose lease ran out (their
     node died): those are taken over like any due row, first. On PostgreSQL rows
     another worker holds are skipped (FOR UPDATE SKIP LOCKED), so several `gateway
-    serve` processes share the queue. The pending rows are taken by one UPDATE ...
-    RETURNING (one round trip for the round, and no separate row lock before the update).
+    serve` processes share the queue.
     """
     claim = {
         "status": DeliveryStatus.SENDING,
@@ -312,10 +320,8 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     }
     # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
     # in order, and the rows sending are few.
-    stranded = select(*CLAIMED_COLUMNS).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
-    claimed = [Claimed(*row) for row in session.execute(skip_locked(session, stranded))]
-    for chosen in among(session, Delivery.id, [c.id for c in claimed]):
-        session.execute(update(Delivery).where(chosen).values(**claim))
+    stranded = select(Delivery.id).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
+    claimed = _claim(session, stranded, claim)
     if len(claimed) < limit:
         due = (
             select(Delivery.id)
@@ -323,17 +329,22 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
             .order_by(Delivery.next_attempt_at, Delivery.id)
             .limit(limit - len(claimed))
         )
-        taken = session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(skip_locked(session, due).scalar_subquery()))
-            .values(**claim)
-            .returning(*CLAIMED_COLUMNS),
-            execution_options={"synchronize_session": False},
-        )
-        # RETURNING gives the row as updated: Claimed.attempts counts the tries before
-        # (CLAIMED_COLUMNS[4]).
-        claimed += [Claimed(*row[:4], row[4] - 1, *row[5:]) for row in taken]
+        claimed += _claim(session, due, claim)
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
+
+
+def _claim(session: Session, ids: Select[Any], claim: dict[str, Any]) -> list[Claimed]:
+    """Claim the rows whose `ids` the query selects, skipping those another worker
+    holds, in one UPDATE ... RETURNING (one round trip, and no separate row lock
+    before the update)."""
+    taken = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(skip_locked(session, ids).scalar_subquery()))
+        .values(**claim)
+        .returning(*CLAIMED_COLUMNS),
+        execution_options={"synchronize_session": False},
+    )
+    return [Claimed(*row) for row in taken]
 
 
 def renew_leases(session: Session, ids: Sequence[int], lease: Lease, now: dt.datetime) -> int:

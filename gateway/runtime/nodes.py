@@ -20,8 +20,6 @@ from typing import cast
 
 from sqlalchemy import CursorResult
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -31,16 +29,18 @@ from gateway.store.models import Node
 from gateway.store.models import NodeState
 from gateway.store.models import utcnow
 from gateway.store.singletons import release_all
+from gateway.store.sql import dialect_insert
 
 log = logging.getLogger("gateway.runtime.nodes")
 
 BEAT_SECONDS = 5.0
 # A node is alive while its last heartbeat is at most this many beats old.
 ALIVE_BEATS = 3
+ALIVE_SECONDS = BEAT_SECONDS * ALIVE_BEATS
 
 
 def alive(seen_at: dt.datetime, now: dt.datetime) -> bool:
-    return now - seen_at <= dt.timedelta(seconds=BEAT_SECONDS * ALIVE_BEATS)
+    return now - seen_at <= dt.timedelta(seconds=ALIVE_SECONDS)
 
 
 def gateway_version() -> str:
@@ -52,7 +52,6 @@ def gateway_version() -> str:
 
 def register(session: Session, node_id: str, now: dt.datetime) -> None:
     """This node is running (again): its host, process, version and start time."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {
         "host": socket.gethostname()[:255],
         "pid": os.getpid(),
@@ -61,7 +60,7 @@ def register(session: Session, node_id: str, now: dt.datetime) -> None:
         "started_at": now,
         "seen_at": now,
     }
-    insert = dialect.insert(Node).values(node_id=node_id, **values)
+    insert = dialect_insert(session, Node).values(node_id=node_id, **values)
     session.execute(insert.on_conflict_do_update(index_elements=[Node.node_id], set_=values))
 
 
@@ -78,7 +77,9 @@ def set_state(session: Session, node_id: str, state: NodeState, now: dt.datetime
 def give_back(session: Session, node_id: str, now: dt.datetime) -> tuple[int, int]:
     """At a clean exit: the deliveries this node still has "sending" are due again and
     its singletons free, so other nodes take them at once rather than after the lease.
-    Returns (deliveries, singletons) released."""
+    Returns (deliveries, singletons) released. A worker lets go of its singleton itself
+    when it stops (SingletonLease.release); release_all is the safety net for a child
+    process that died before it could."""
     return release_claims(session, node_id, now), release_all(session, node_id)
 
 

@@ -58,8 +58,7 @@ class DigestScheduler:
     def stop(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
-        if self.singleton.held:
-            self.singleton.release()
+        self.singleton.release()
 
     def run_due(self) -> None:
         """The due digests and monthly mails, if this node holds the scheduler (kept

@@ -8,12 +8,11 @@ singletons within one lease and another node takes them over.
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import logging
 import math
 import os
 import threading
-from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,17 +34,16 @@ RENEWALS = 3
 # renderers during `gateway archive build`): the child never starts with a lock (the
 # database pool's, logging's) that the renewal thread held at that moment.
 _RENEWING = threading.Lock()
-_forks_wait: list[bool] = []
 
 
+@functools.cache
 def _make_forks_wait() -> None:
-    if not _forks_wait:
-        os.register_at_fork(
-            before=_RENEWING.acquire,
-            after_in_parent=_RENEWING.release,
-            after_in_child=_RENEWING.release,
-        )
-        _forks_wait.append(True)
+    """Once per process: forks wait for a renewal in progress."""
+    os.register_at_fork(
+        before=_RENEWING.acquire,
+        after_in_parent=_RENEWING.release,
+        after_in_child=_RENEWING.release,
+    )
 
 
 def for_turns(
@@ -60,17 +58,10 @@ def for_turns(
 
 
 class SingletonLease:
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        name: str,
-        lease: Lease,
-        clock: Callable[[], dt.datetime] = utcnow,
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], name: str, lease: Lease) -> None:
         self.sessions = sessions
         self.name = name
         self.lease = lease
-        self.clock = clock
         self.held = False
 
     def take(self) -> bool:
@@ -78,7 +69,7 @@ class SingletonLease:
         not holding (the work waits for the next turn)."""
         try:
             with transaction(self.sessions) as session:
-                held = hold(session, self.name, self.lease, self.clock())
+                held = hold(session, self.name, self.lease, utcnow())
         except Exception:
             log.exception("taking the %s singleton failed", self.name)
             held = False
@@ -91,7 +82,10 @@ class SingletonLease:
         return held
 
     def release(self) -> None:
-        """Let go (at a stop), so another node takes it at once."""
+        """Let go (at a stop), so another node takes it at once; nothing to do unless
+        this process holds it."""
+        if not self.held:
+            return
         try:
             with transaction(self.sessions) as session:
                 release(session, self.name, self.lease.node)

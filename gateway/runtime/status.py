@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.runtime.nodes import alive
 from gateway.store.leases import lease_over
+from gateway.store.leases import lease_ran_out
 from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Delivery
@@ -50,7 +51,7 @@ def singletons(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
     result = []
     for name in sorted(set(NAMES) | set(rows)):
         row = rows.get(name)
-        if row is None or row.lease_until is None or row.lease_until <= now:
+        if row is None or lease_ran_out(row.lease_until, now):
             result.append({"name": name, "node_id": None, "since": None, "lease_until": None})
             continue
         result.append(
@@ -65,18 +66,12 @@ def singletons(session: Session, now: dt.datetime) -> list[dict[str, Any]]:
 
 
 def inbox(session: Session, now: dt.datetime) -> dict[str, int]:
-    """Mail waiting for the pipeline; with claims on the spool (a `claimed_by` column),
-    how many of them a node is working on."""
+    """Mail waiting for the pipeline, and how many of them a node is working on (claimed
+    under a lease that holds)."""
     waiting = session.scalar(select(func.count()).select_from(InboxMail)) or 0
-    depth = {"waiting": waiting}
-    claimed_by = getattr(InboxMail, "claimed_by", None)
-    if claimed_by is not None:
-        held = claimed_by.is_not(None)
-        lease_until = getattr(InboxMail, "lease_until", None)
-        if lease_until is not None:
-            held = held & ~lease_over(lease_until, now)
-        depth["claimed"] = session.scalar(select(func.count()).where(held)) or 0
-    return depth
+    claimed = ~lease_over(InboxMail.lease_until, now)
+    held = session.scalar(select(func.count()).select_from(InboxMail).where(claimed)) or 0
+    return {"waiting": waiting, "claimed": held}
 
 
 def deliveries(session: Session, now: dt.datetime) -> dict[str, Any]:

@@ -38,3 +38,8 @@ def lease_over(lease_until: Any, now: dt.datetime) -> ColumnElement[bool]:
     """No node holds the claim any more: its lease ran out, or there is none (work
     left by a gateway older than leases, or released)."""
     return or_(lease_until.is_(None), lease_until <= now)
+
+
+def lease_ran_out(lease_until: dt.datetime | None, now: dt.datetime) -> bool:
+    """lease_over for a row already loaded: no lease, or one that ran out."""
+    return lease_until is None or lease_until <= now

@@ -20,13 +20,12 @@ from sqlalchemy import CursorResult
 from sqlalchemy import case
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from gateway.store.leases import Lease
 from gateway.store.leases import lease_over
 from gateway.store.models import Singleton
+from gateway.store.sql import dialect_insert
 
 SCHEDULER = "scheduler"  # digests and monthly mails (gateway.runtime.scheduler)
 ARCHIVE = "archive"  # the archive build into [archive] out_dir (archive/)
@@ -36,9 +35,8 @@ NAMES = (SCHEDULER, ARCHIVE)
 def hold(session: Session, name: str, lease: Lease, now: dt.datetime) -> bool:
     """Take the singleton `name` for `lease.node`, or renew it if the node holds it
     already; whether the node holds it now. A live lease of another node is left alone."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     until = lease.until(now)
-    insert = dialect.insert(Singleton).values(
+    insert = dialect_insert(session, Singleton).values(
         name=name, node_id=lease.node, lease_until=until, since=now
     )
     table = Singleton.__table__.c
@@ -85,6 +83,6 @@ def holder(session: Session, name: str, now: dt.datetime) -> tuple[str, dt.datet
             Singleton.name == name, ~lease_over(Singleton.lease_until, now)
         )
     ).first()
-    if row is None or row.lease_until is None:
+    if row is None:
         return None
     return row.node_id, row.lease_until

@@ -1,5 +1,6 @@
 """SQL helpers for every store user: long lists in chunks (or one array on PostgreSQL),
-insert-if-new and SKIP LOCKED in the store's dialect (SQLite or PostgreSQL)."""
+INSERT ... ON CONFLICT, insert-if-new and SKIP LOCKED in the store's dialect (SQLite or
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -55,11 +56,20 @@ def among(session: Session, column: Any, ids: Sequence[int]) -> Iterator[ColumnE
         yield column.in_(chunk)
 
 
+def dialect_insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """INSERT into `model`'s table in the session's dialect, whose ON CONFLICT clauses
+    (do nothing, do update) both SQLite and PostgreSQL have."""
+    if _is_postgresql(session):
+        return postgresql.insert(model)
+    return sqlite.insert(model)
+
+
 def insert_if_new(session: Session, model: type[Base], key: Sequence[str]) -> Insert:
     """INSERT ... ON CONFLICT (key) DO NOTHING for the session's database: a row whose
     key is already stored is left as it is, and RETURNING gives only the rows inserted."""
-    dialect = postgresql if _is_postgresql(session) else sqlite
-    statement: Insert = dialect.insert(model).on_conflict_do_nothing(index_elements=list(key))
+    statement: Insert = dialect_insert(session, model).on_conflict_do_nothing(
+        index_elements=list(key)
+    )
     return statement
 
 

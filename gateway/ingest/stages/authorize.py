@@ -70,8 +70,7 @@ def _authorize(ctx: IngestContext) -> None:
     if not ctx.communities or ctx.mail.origin is Origin.IMPORT:
         return
     sender = ctx.sender
-    _fetch_roles([ctx])  # asked already, with the batch's other mails
-    roles = ctx.cache.roles[_roles_key(ctx)]
+    roles = ctx.cache.roles[_roles_key(ctx)]  # asked by run_batch for the whole batch
     list_mail = ctx.parsed is not None and is_list_mail(ctx.parsed.headers)
     for community in ctx.communities:
         if list_mail and community.hold_list_mail:

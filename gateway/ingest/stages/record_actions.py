@@ -4,18 +4,14 @@ A mail taken in again adds no row (gateway.ingest.action_rows)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from gateway.ingest.action_rows import add_action_row
+from gateway.ingest.communities import community_for
 from gateway.ingest.context import IngestContext
-from gateway.store.models import Community
 
 
 def run(ctx: IngestContext) -> None:
     for action in ctx.actions:
         assert action.action is not None  # route keeps only the action addresses
-        slug = action.slug
-        community_id = (
-            ctx.session.scalar(select(Community.id).where(Community.slug == slug)) if slug else None
-        )
+        community = community_for(ctx, action.slug) if action.slug else None
+        community_id = community.id if community is not None else None
         add_action_row(ctx, action.address, action.action, community_id, action.token)

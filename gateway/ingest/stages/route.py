@@ -6,14 +6,12 @@ delivery report sent to a community address is routed as a bounce, not a post.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
+from gateway.ingest.communities import communities_for
 from gateway.ingest.context import IngestContext
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import Recipient
 from gateway.mail.recipients import parse_recipient
 from gateway.store.models import ActionKind
-from gateway.store.models import Community
 
 
 def run(ctx: IngestContext) -> None:
@@ -25,17 +23,7 @@ def run(ctx: IngestContext) -> None:
     ctx.actions = [r for r in recipients if r.kind is Kind.ACTION]
     if not slugs:
         return
-    known = ctx.cache.communities
-    missing = [slug for slug in slugs if slug not in known]
-    if missing:
-        found = {
-            community.slug: community
-            for community in ctx.session.scalars(
-                select(Community).where(Community.slug.in_(missing))
-            )
-        }
-        known.update((slug, found.get(slug)) for slug in missing)
-    ctx.communities = [c for c in (known[slug] for slug in slugs) if c is not None]
+    ctx.communities = [c for c in communities_for(ctx, slugs) if c is not None]
 
 
 def _as_bounce(recipient: Recipient) -> Recipient:
