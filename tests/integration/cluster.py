@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import signal
 import smtplib
@@ -27,6 +28,7 @@ from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import text
 
+from gateway.outbound.worker import RECORD_EVERY
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
 from tests.postgres import PostgresServer
@@ -107,11 +109,14 @@ def smtp_port(config: Path) -> int:
     return port
 
 
-def resend_window(connections: int) -> int:
+def resend_window(connections: int, data_delay: float) -> int:
     """Most copies a node killed mid-fan-out may have sent without recording them, under
-    VERP without XVERP (one recipient per transaction): the transaction in flight on each
-    connection (a connection starts the next only once the last one is recorded)."""
-    return connections
+    VERP without XVERP (one recipient per transaction, recorded together every
+    RECORD_EVERY): the transaction in flight on each connection, plus what every
+    connection had answered since the last record, which comes at the first reply after
+    RECORD_EVERY (so up to RECORD_EVERY + one transaction's time)."""
+    answered = math.ceil((RECORD_EVERY + data_delay) / data_delay) * connections
+    return connections + answered
 
 
 @dataclass

@@ -437,7 +437,7 @@ def test_a_killed_node_s_fanout_is_taken_over_within_its_lease(traffic: Cluster)
     assert {copy: received[copy] for copy in sent_before} == dict.fromkeys(sent_before, 1)
     twice = sorted(copy for copy, count in received.items() if count > 1)
     assert max(received.values()) <= 2
-    assert len(twice) <= resend_window(CONNECTIONS), twice
+    assert len(twice) <= resend_window(CONNECTIONS, KILL_DELAY), twice
     assert claimers(cluster, message_ids) == set()
 
 
