@@ -413,7 +413,7 @@ def filesystem_of(path: Path) -> str:
 
 # --- the report
 
-PROBLEM = re.compile(r"WARNING|ERROR|Traceback")
+PROBLEM = re.compile(r"WARNING|ERROR|^\w+(\.\w+)*(Error|Exception|Violation|Detected): ")
 HEADER = "{:<16} {:<8} {:>8} {:>8} {:>8} {:>11} {:>9} {:>9}"
 ROW = "{:<16} {:<8} {:>8} {:>8} {:>8.2f} {:>11.1f} {:>9.1f} {:>9.1f}"
 

@@ -10,8 +10,9 @@ A mail may lose a race: the same mail taken in by another node at the same momen
 (an MTA that retried on another node after a timeout spools the same bytes twice).
 Its message row then collides with the other's on the Message-ID's unique key;
 PostgreSQL reports it once the other transaction has committed, so the mail is taken
-again once, in a savepoint of its own, and the pipeline finds it stored: a duplicate,
-not a failure.
+again, in a savepoint of its own, and the pipeline finds it stored: a duplicate, not a
+failure. Two nodes' batches may also deadlock (PostgreSQL refuses one of them): the
+refused mail is taken again the same way, up to RACE_RETRIES times.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ log = logging.getLogger("gateway.ingest")
 Outcome = IngestResult | Exception
 # PostgreSQL's SQLSTATE for a deadlock detected (one of the two transactions is refused).
 DEADLOCK = "40P01"
+# Times a mail that lost a race is taken again in the same transaction; after that it
+# counts as a failed attempt and is released for a later batch (the processor's).
+RACE_RETRIES = 3
 
 
 def ingest_mails(
@@ -45,7 +49,7 @@ def ingest_mails(
     blobs: BlobWriter,
     settings: GatewaySettings,
     mails: Sequence[InboundMail],
-    again_if_raced: bool = True,
+    races_left: int = RACE_RETRIES,
 ) -> list[Outcome]:
     """Run the pipeline on the mails inside the caller's transaction."""
     cache = BatchCache()
@@ -66,12 +70,20 @@ def ingest_mails(
             return list(run_batch(contexts))
     except Exception as error:
         if len(mails) == 1:
-            if again_if_raced and lost_a_race(error):
-                log.info(
-                    "message-id=<%s> was taken in by another transaction meanwhile; once more",
+            if lost_a_race(error):
+                if races_left:
+                    log.info(
+                        "message-id=<%s> raced another transaction (%s); once more",
+                        contexts[0].message_id or "?",
+                        type(error.orig).__name__ if isinstance(error, DBAPIError) else error,
+                    )
+                    return ingest_mails(session, blobs, settings, mails, races_left - 1)
+                log.warning(
+                    "message-id=<%s> lost %d races to other transactions; tried again later",
                     contexts[0].message_id or "?",
+                    RACE_RETRIES + 1,
                 )
-                return ingest_mails(session, blobs, settings, mails, again_if_raced=False)
+                return [error]
             log.exception("ingest failed for message-id=<%s>", contexts[0].message_id or "?")
             return [error]
         log.info("a batch of %d mails failed; taking them one by one", len(mails))

@@ -381,7 +381,12 @@ class ThreadBatch:
             if links:
                 session.execute(insert(MessageCommunity), links)
         written = set(threads)
-        changed = [t for t in self._changed if t.merged_into is None and t not in written]
+        # In the order of their ids: two nodes' batches that update the same threads
+        # lock them in the same order, and so never wait for each other in a circle.
+        changed = sorted(
+            (t for t in self._changed if t.merged_into is None and t not in written),
+            key=lambda t: t.id or 0,
+        )
         self._changed = {}
         if changed:
             session.execute(update(Thread), [_thread_row(t) | {"id": t.id} for t in changed])
