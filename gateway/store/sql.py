@@ -16,6 +16,8 @@ from sqlalchemy import Integer
 from sqlalchemy import Select
 from sqlalchemy import any_
 from sqlalchemy import bindparam
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -84,3 +86,11 @@ def skip_locked(session: Session, query: Query) -> Query:
 
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def one_at_a_time(session: Session, key: int) -> None:
+    """Wait until no other transaction holds `key`, then hold it until this one ends
+    (pg_advisory_xact_lock): several nodes' transactions doing that work take turns.
+    On SQLite, whose writers already take turns on the whole database, nothing to do."""
+    if _is_postgresql(session):
+        session.execute(select(func.pg_advisory_xact_lock(key)))

@@ -29,6 +29,7 @@ from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
+from gateway.store.sql import one_at_a_time
 from gateway.threads.audience import audience
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
@@ -37,6 +38,9 @@ from gateway.threads.rules import canonical_thread_index
 from gateway.threads.rules import conversation_key
 from gateway.threads.rules import decode_thread_index
 from gateway.threads.rules import thread_message
+
+# The advisory lock key of threading (gateway.store.sql.one_at_a_time): "thread".
+THREADING = 0x746872656164
 
 
 def _usable(reference: str) -> bool:
@@ -55,6 +59,10 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     if not posts:
         return [None] * len(ctxs)
     session = posts[0].session
+    # Threading reads and rewrites rows that other nodes' batches may be threading at
+    # the same moment (a conversation's threads, merged when a parent arrives late):
+    # done one node at a time, it never deadlocks nor links to a thread merged away.
+    one_at_a_time(session, THREADING)
     headers = {id(ctx): _headers(ctx) for ctx in posts}
     batch = ThreadBatch(session)
     message_ids = {ctx.message_id for ctx in posts}
