@@ -31,6 +31,7 @@ from sqlalchemy import text
 from gateway.outbound.worker import RECORD_EVERY
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
+from tests.integration.test_gateway_command import gateway
 from tests.postgres import PostgresServer
 from tests.postgres import free_port
 from tests.sink import RecordingController
@@ -109,6 +110,19 @@ def smtp_port(config: Path) -> int:
     return port
 
 
+def design_with_members(folder: Path, config: Path, members: int) -> None:
+    """With the CLI, as an admin starts: the database, an open community `design`, and
+    member0@example.com ... member<members - 1>@example.com in it."""
+    gateway("--config", str(config), "init", cwd=folder)
+    gateway("--config", str(config), "community", "create", "design", "--name", "Design",
+            "--policy", "open", cwd=folder)  # fmt: skip
+    listing = folder / "members.csv"
+    listing.write_text(
+        "email\n" + "".join(f"member{n}@example.com\n" for n in range(members)), encoding="utf-8"
+    )
+    gateway("--config", str(config), "member", "import", "design", str(listing), cwd=folder)
+
+
 def resend_window(connections: int, data_delay: float) -> int:
     """Most copies a node killed mid-fan-out may have sent without recording them, under
     VERP without XVERP (one recipient per transaction, recorded together every
@@ -144,6 +158,14 @@ class Node:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(90)
+
+    def stop_or_kill(self) -> None:
+        """Stop it if it still runs: SIGTERM, or SIGKILL when it does not exit in time."""
+        if self.running:
+            try:
+                self.stop()
+            except subprocess.TimeoutExpired:
+                self.kill()
 
     def kill(self) -> None:
         """SIGKILL the node and its children at once, as a power cut would."""

@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.factories import post
 from tests.integration.cluster import DOMAIN
+from tests.integration.cluster import design_with_members
 from tests.integration.cluster import fresh_database
 from tests.integration.cluster import node_config
 from tests.integration.cluster import sink_on_loopback
@@ -69,14 +70,7 @@ def test_a_drained_node_finishes_its_fanout_and_hands_its_singletons_over(
     sink, sink_port = slow_sink
     config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
     config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)
-    gateway("--config", str(config_a), "init", cwd=tmp_path)
-    gateway("--config", str(config_a), "community", "create", "design", "--name", "Design",
-            "--policy", "open", cwd=tmp_path)  # fmt: skip
-    members = tmp_path / "members.csv"
-    members.write_text(
-        "email\n" + "".join(f"member{n}@example.com\n" for n in range(MEMBERS)), encoding="utf-8"
-    )
-    gateway("--config", str(config_a), "member", "import", "design", str(members), cwd=tmp_path)
+    design_with_members(tmp_path, config_a, MEMBERS)
 
     def status() -> dict[str, Any]:
         result = gateway("--config", str(config_b), "status", "--json", cwd=tmp_path)

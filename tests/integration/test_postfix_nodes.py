@@ -6,19 +6,12 @@ hands the mail to the second node, and nothing is lost or taken twice.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
-from gateway.app import build_app
-from gateway.community.communities import create_community
-from gateway.community.members import add_members
-from gateway.settings import load_settings
-from gateway.store.db import transaction
-from gateway.store.models import Policy
 from tests.conftest import wait_for
 from tests.factories import as_bytes
 from tests.factories import post
@@ -26,18 +19,18 @@ from tests.integration.cluster import DOMAIN
 from tests.integration.cluster import Cluster
 from tests.integration.cluster import Inbox
 from tests.integration.cluster import Node
+from tests.integration.cluster import design_with_members
 from tests.integration.cluster import fresh_database
 from tests.integration.cluster import node_config
 from tests.integration.cluster import sink_on_loopback
 from tests.integration.cluster import smtp_port
-from tests.integration.test_gateway_command import gateway
 from tests.postfix import PostfixServer
 from tests.postfix import PostfixUnavailable
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.postgresql
 
-MEMBERS = [f"member{n}@example.com" for n in range(20)]
+MEMBERS = 20
 POSTS = 5
 PROMPTLY = 60  # seconds: a bound for the waits, far above what the mail takes
 
@@ -59,7 +52,7 @@ def mta_and_nodes(
                         lease_seconds=30, tables=quiet_dns, web=False)
             for name in ("node-a", "node-b")
         ]  # fmt: skip
-        seed(tmp_path, configs[0])
+        design_with_members(tmp_path, configs[0], MEMBERS)
         nodes = [Node(c.stem, c, tmp_path / f"{c.stem}.log") for c in configs]
         engine = create_engine(database, pool_size=1)
         try:
@@ -72,23 +65,8 @@ def mta_and_nodes(
                 mta.stop()
             finally:
                 for node in nodes:
-                    if node.running:
-                        try:
-                            node.stop()
-                        except subprocess.TimeoutExpired:
-                            node.kill()
+                    node.stop_or_kill()
                 engine.dispose()
-
-
-def seed(folder: Path, config: Path) -> None:
-    gateway("--config", str(config), "init", cwd=folder)
-    app = build_app(load_settings(config))
-    try:
-        with transaction(app.sessions) as session:
-            design = create_community(session, "design", "Design", policy=Policy.OPEN)
-            add_members(session, design, MEMBERS)
-    finally:
-        app.close()
 
 
 def send_posts(mta: PostfixServer, prefix: str) -> list[str]:
@@ -102,7 +80,7 @@ def send_posts(mta: PostfixServer, prefix: str) -> list[str]:
 def delivered_once(cluster: Cluster, ids: list[str]) -> bool:
     copies = cluster.inbox.of(ids)
     assert max(copies.values(), default=1) == 1, "a member got a post twice"
-    return len(copies) == len(ids) * len(MEMBERS)
+    return len(copies) == len(ids) * MEMBERS
 
 
 def handed_to(mta: PostfixServer, node: Node) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -117,11 +116,7 @@ def cluster(
             yield Cluster(folder, engine, sink, Inbox(sink), nodes)
         finally:
             for node in nodes:
-                if node.running:
-                    try:
-                        node.stop()
-                    except subprocess.TimeoutExpired:
-                        node.kill()
+                node.stop_or_kill()
             engine.dispose()
 
 

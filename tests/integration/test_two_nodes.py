@@ -21,6 +21,8 @@ from sqlalchemy import text
 
 from tests.conftest import wait_for
 from tests.factories import post
+from tests.integration.cluster import DOMAIN
+from tests.integration.cluster import design_with_members
 from tests.integration.cluster import fresh_database
 from tests.integration.cluster import node_config
 from tests.integration.cluster import resend_window
@@ -28,11 +30,9 @@ from tests.integration.cluster import sink_on_loopback
 from tests.integration.cluster import smtp_port
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
-from tests.integration.test_gateway_command import gateway
 from tests.postgres import PostgresServer
 from tests.sink import Sink
 
-DOMAIN = "lists.example.com"
 MEMBERS = 300
 DATA_DELAY = 0.2  # seconds the sink takes per copy: a fan-out of about 15 s
 CONNECTIONS = 4
@@ -62,14 +62,7 @@ def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
     handler, sink_port = slow_sink
     config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
     config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)
-    gateway("--config", str(config_a), "init", cwd=tmp_path)
-    gateway("--config", str(config_a), "community", "create", "design", "--name", "Design",
-            "--policy", "open", cwd=tmp_path)  # fmt: skip
-    members = tmp_path / "members.csv"
-    members.write_text(
-        "email\n" + "".join(f"member{n}@example.com\n" for n in range(MEMBERS)), encoding="utf-8"
-    )
-    gateway("--config", str(config_a), "member", "import", "design", str(members), cwd=tmp_path)
+    design_with_members(tmp_path, config_a, MEMBERS)
     engine = create_engine(database)
 
     def rows() -> dict[str, tuple[str, str | None]]:
