@@ -42,6 +42,7 @@ from tests.corpus import sample
 DOMAIN = "lists.example.com"
 NOW = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 MAILBOX_FULL = sample("mime/flanker/bounce/mailbox-full.eml")  # 5.2.2: permanent, 2 points
+LIMIT = 1000  # bounce mails per round: all of them
 PEOPLE = [f"member{n:03d}@example.com" for n in range(300)]
 OWNER = "olga@example.com"
 # How long round A keeps its transaction open while round B runs: B returns at once on
@@ -135,6 +136,12 @@ def handled(app: App) -> int:
         )
 
 
+def bounce_round(app: App, settings: Settings) -> int:
+    """One bounce round of the delivery worker, in its own transaction."""
+    with transaction(app.sessions) as session:
+        return handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=LIMIT)
+
+
 def test_bounces_counted_at_once_add_up(app: App, settings: Settings) -> None:
     community_of(app, PEOPLE)
     passes = refusal_pass(app, settings)
@@ -170,11 +177,7 @@ def test_a_bounce_mail_handled_by_two_rounds_in_turn_counts_once(
     community_of(app, PEOPLE)
     bounce_mails(app)
 
-    def bounce_round() -> int:
-        with transaction(app.sessions) as session:
-            return handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=1000)
-
-    assert [bounce_round(), bounce_round()] == [len(PEOPLE), 0]
+    assert [bounce_round(app, settings), bounce_round(app, settings)] == [len(PEOPLE), 0]
     assert scores(app) == [(2, False)] * len(PEOPLE)
 
 
@@ -187,14 +190,10 @@ def test_a_bounce_mail_is_not_counted_by_a_round_while_another_holds_it(
     community_of(app, PEOPLE)
     bounce_mails(app)
 
-    def bounce_round() -> int:
-        with transaction(app.sessions) as session:
-            return handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=1000)
-
     with ThreadPoolExecutor(1) as pool:
         with transaction(app.sessions) as session:
-            first = handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=1000)
-            second = pool.submit(bounce_round)
+            first = handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=LIMIT)
+            second = pool.submit(bounce_round, app, settings)
             wait([second], timeout=HOLD)
         assert (first, second.result()) == (len(PEOPLE), 0)
 
@@ -208,11 +207,7 @@ def test_two_rounds_at_once_share_the_bounce_mails_and_count_each_once(
     community_of(app, PEOPLE)
     bounce_mails(app)
 
-    def bounce_round() -> int:
-        with transaction(app.sessions) as session:
-            return handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=1000)
-
-    counted = at_once(bounce_round, bounce_round)
+    counted = at_once(*[lambda: bounce_round(app, settings)] * 2)
 
     assert sum(counted) == len(PEOPLE)  # type: ignore[arg-type]
     assert handled(app) == len(PEOPLE)
@@ -235,16 +230,12 @@ def test_a_round_the_database_fails_is_rolled_back_and_counted_by_the_next(
             raise OperationalError("UPDATE memberships ...", {}, Exception("deadlock detected"))
         return count(session, address, *args)
 
-    def bounce_round() -> int:
-        with transaction(app.sessions) as session:
-            return handle_bounces(session, app.blobs, app.templates, settings, NOW, limit=1000)
-
     monkeypatch.setattr(bounces, "count_bounce", deadlocked)
     with pytest.raises(OperationalError):
-        bounce_round()
+        bounce_round(app, settings)
     assert handled(app) == 0
     assert scores(app) == [(0, False)] * len(PEOPLE)
 
     monkeypatch.setattr(bounces, "count_bounce", count)
-    assert bounce_round() == len(PEOPLE)
+    assert bounce_round(app, settings) == len(PEOPLE)
     assert scores(app) == [(2, False)] * len(PEOPLE)

@@ -16,7 +16,9 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import func
@@ -102,6 +104,15 @@ def stored(app: App) -> list[str]:
         return sorted(session.scalars(select(Message.message_id)))
 
 
+def in_threads(work: Callable[[App], None], nodes: Sequence[App]) -> None:
+    """work(node) for each node, in threads of their own at the same time."""
+    threads = [threading.Thread(target=work, args=(app,)) for app in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+
 def test_two_processors_at_once_take_each_mail_once_and_answer_each_help_mail_once(
     nodes: tuple[App, App], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -121,11 +132,7 @@ def test_two_processors_at_once_take_each_mail_once_and_answer_each_help_mail_on
             taken[app.settings.node_id] += processor.process_batch()
 
     with caplog.at_level(logging.INFO):
-        threads = [threading.Thread(target=work, args=(app,)) for app in nodes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+        in_threads(work, nodes)
     assert spooled(node_a) == []
     assert taken.total() == len(subjects) + len(helpers)  # each mail taken by one node
     assert stored(node_a) == sorted(f"{s}@x" for s in subjects)
@@ -235,11 +242,7 @@ def test_the_same_mail_spooled_on_two_nodes_and_taken_at_once_is_stored_and_answ
             taken[app.settings.node_id] += processor.process_batch()
 
     with caplog.at_level(logging.INFO):
-        threads = [threading.Thread(target=work, args=(app,)) for app in nodes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+        in_threads(work, nodes)
     assert taken.total() == 4 and spooled(node_a) == []
     assert stored(node_a) == ["twice@x"]
     assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []

@@ -24,13 +24,11 @@ from tests.conftest import wait_for
 from tests.factories import post
 from tests.integration.cluster import DOMAIN
 from tests.integration.cluster import design_with_members
-from tests.integration.cluster import fresh_database
 from tests.integration.cluster import node_config
 from tests.integration.cluster import sink_on_loopback
 from tests.integration.cluster import smtp_port
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
-from tests.postgres import PostgresServer
 from tests.sink import Sink
 
 MEMBERS = 100
@@ -42,12 +40,6 @@ LEASE_SECONDS = 300  # far longer than the test: a take-over within it was a rel
 def slow_sink() -> Iterator[tuple[Sink, int]]:
     with sink_on_loopback(DATA_DELAY) as sink:
         yield sink
-
-
-@pytest.fixture
-def database(postgres_server: PostgresServer) -> Iterator[str]:
-    with fresh_database(postgres_server, "drain") as url:
-        yield url
 
 
 def config_of(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
@@ -65,8 +57,9 @@ def terminate_unit(pid: int) -> None:
 
 
 def test_a_drained_node_finishes_its_fanout_and_hands_its_singletons_over(
-    tmp_path: Path, slow_sink: tuple[Sink, int], database: str, quiet_dns: str
+    tmp_path: Path, slow_sink: tuple[Sink, int], nodes_database: str, quiet_dns: str
 ) -> None:
+    database = nodes_database
     sink, sink_port = slow_sink
     config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
     config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)

@@ -23,14 +23,12 @@ from tests.conftest import wait_for
 from tests.factories import post
 from tests.integration.cluster import DOMAIN
 from tests.integration.cluster import design_with_members
-from tests.integration.cluster import fresh_database
 from tests.integration.cluster import node_config
 from tests.integration.cluster import resend_window
 from tests.integration.cluster import sink_on_loopback
 from tests.integration.cluster import smtp_port
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
-from tests.postgres import PostgresServer
 from tests.sink import Sink
 
 MEMBERS = 300
@@ -45,20 +43,15 @@ def slow_sink() -> Iterator[tuple[Sink, int]]:
         yield sink
 
 
-@pytest.fixture
-def database(postgres_server: PostgresServer) -> Iterator[str]:
-    with fresh_database(postgres_server, "two_nodes") as url:
-        yield url
-
-
 def config_of(folder: Path, node: str, database: str, sink_port: int, dns: str) -> Path:
     return node_config(folder, node, database, sink_port, connections=CONNECTIONS,
                        lease_seconds=LEASE_SECONDS, tables=dns)  # fmt: skip
 
 
 def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
-    tmp_path: Path, slow_sink: tuple[Sink, int], database: str, quiet_dns: str
+    tmp_path: Path, slow_sink: tuple[Sink, int], nodes_database: str, quiet_dns: str
 ) -> None:
+    database = nodes_database
     handler, sink_port = slow_sink
     config_a = config_of(tmp_path, "node-a", database, sink_port, quiet_dns)
     config_b = config_of(tmp_path, "node-b", database, sink_port, quiet_dns)
