@@ -131,7 +131,7 @@ class DeliveryWorker:
             transactions = 0
         finally:
             renewing.cancel()
-        progress.counts.update(self._record(progress))
+        await self._record_waiting(progress)  # what the round has not recorded yet
         log.info(
             "delivered sent=%d retry=%d failed=%d transactions=%d ms=%.0f",
             progress.counts[DeliveryResult.SENT],
@@ -228,15 +228,6 @@ class DeliveryWorker:
             reason = f"4.3.0 the relay failed: {error!r}"[:500]
             return [Outcome(c, 451, reason) for c in group]
         return [Outcome(c, r.code, r.text) for c, r in zip(group, replies, strict=True)]
-
-    def _record(self, progress: _Progress) -> dict[DeliveryResult, int]:
-        """Record the outcomes not recorded yet (at the end of a round), and forget them."""
-        outcomes, progress.outcomes = progress.outcomes, []
-        if not outcomes:
-            return {}
-        counts = self._record_outcomes(outcomes)
-        progress.recorded.update(o.delivery.id for o in outcomes)
-        return counts
 
     def _record_outcomes(self, outcomes: Sequence[Outcome]) -> dict[DeliveryResult, int]:
         now = self.clock()
