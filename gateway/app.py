@@ -33,7 +33,9 @@ def make_template_environment() -> jinja2.Environment:
     """One environment for every mail and page; HTML pages are autoescaped, mail is text."""
     import jinja2
 
-    return jinja2.Environment(
+    from gateway.outbound import wording
+
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates.PATH),
         # Compiled templates kept between runs (in the temporary folder, per user):
         # compiling the archive's pages costs a short `gateway archive build` 0.1 s.
@@ -42,6 +44,9 @@ def make_template_environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "xml")),
         keep_trailing_newline=True,
     )
+    # Dates, times, durations and plurals in the reader's language and zone.
+    wording.register(environment)
+    return environment
 
 
 @dataclass

@@ -129,7 +129,8 @@ def test_the_opt_out_and_the_command(network: App, gateway_cli: GatewayCli) -> N
         set_monthly_mail(session, "carol@example.com", False)
     at = AT.isoformat()
     dry = gateway_cli("monthly", "run", "--at", at, "--dry-run").stdout
-    assert "2026-12: 8 would be queued" in dry
+    assert "2026-12: 8 would be queued if run without --dry-run" in dry
+    assert "Nothing was sent or recorded." in dry
     assert mails(network) == {}
     data = gateway_cli.json("monthly", "run", "--at", at)
     assert data["period"] == "2026-12" and len(data["mails"]) == 8
@@ -153,7 +154,9 @@ def test_the_mails_and_the_stats_page_in_french(settings: Settings, tmp_path: Pa
         assert run_monthly(app, AT).count("queued") == 9
         sent = mails(app)
         alice = body(sent[("alice@example.com", "monthly_network")])
-        assert "Des communautés pour vous" in alice and "votre expertise « Accessibility »" in alice
+        assert "Des communautés pour vous" in alice
+        assert "votre expertise «\u00a0Accessibility\u00a0»" in alice
+        assert "depuis le 1 novembre 2026." in alice and "-01" not in alice
         design = body(sent[("alice@example.com", "Design")])
         assert "1 question a attendu plus de 3 jours une réponse" in design
         SiteBuilder(app, tmp_path / "site", search=False).run()

@@ -263,7 +263,8 @@ def test_stopping_a_member_tells_each_owner_of_the_community(
         body = notice.get_body(preferencelist=("plain",))
         assert body is not None
         text = body.get_content()
-        assert "gateway member set design bob@example.com --enable" in text
+        assert "who run the gateway to start its mail to Design again" in text
+        assert "gateway member" not in text and "--enable" not in text  # no command
         assert "552 5.2.2 E4.12 user MAILBOX FULL" in text
 
 

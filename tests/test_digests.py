@@ -657,6 +657,10 @@ def test_a_profile_time_zone_moves_the_digest_to_seven_there(two_communities: Ap
     assert "Overnight" in bob_text and "Morning in Paris" in bob_text
     carol_text = plain_text(mails_for(app, "carol@example.com")[-1])
     assert "Overnight" in carol_text and "Morning in Paris" not in carol_text
+    # Each says when its window started in the reader's own zone, in words.
+    assert "since Wednesday 25 November, 07:00 (New York)." in bob_text
+    assert "since Wednesday 25 November, 07:00 (Paris)." in carol_text
+    assert "UTC" not in bob_text + carol_text
 
 
 # --- what a digest invites the reader to do
@@ -913,14 +917,14 @@ def test_a_digest_in_french(french: App) -> None:
     ingest_post(app, "design", subject="Question ?", at=DUE - 3 * DAY, sender="erin@example.com")
     run_digests(app, DAILY, RUN)
     message = mail_for(app, "bob@example.com")
-    assert message["Subject"] == "Votre résumé quotidien : 2 nouveaux messages dans Design"
+    assert message["Subject"] == "Votre résumé quotidien\u00a0: 2 nouveaux messages dans Design"
     text = plain_text(message)
     assert text.startswith("Bonjour bob@example.com,\n\n2 nouveaux messages dans 1 discussion")
-    assert "Sommaire\n  - Design : 1 discussion\n" in text
+    assert "Sommaire\n  - Design\u00a0: 1 discussion\n" in text
     assert "* Couleurs - 2 nouveaux messages, aussi dans UX\n" in text
-    assert "  - carol@example.com : Le plus foncé.\n" in text
-    assert "En attente de réponse : pouvez-vous aider ?" in text
-    assert "Question ?, posée par erin@example.com dans Design" in text
+    assert "  - carol@example.com\u00a0: Le plus foncé.\n" in text
+    assert "En attente de réponse\u00a0: pouvez-vous aider\u00a0?" in text
+    assert "Question\u00a0?, posée par erin@example.com dans Design" in text
     assert "Votre profil ne dit encore rien" in text
     assert "chaque message mailto:design-instant@" in text
     html = html_of(message)

@@ -422,11 +422,11 @@ def test_the_footer_names_the_other_communities_of_a_cross_post() -> None:
 def test_the_footer_is_in_french_for_a_french_gateway() -> None:
     settings = Settings(gateway=GatewaySettings(language="fr"))
     body = plain_text(parse_mail(render(mail(), with_renderer=renderer(settings))))
-    assert "Design : design@lists.example.com\n" in body
-    assert "Lire toute la discussion : http://localhost:8000/t/42/\n" in body
+    assert "Design\u00a0: design@lists.example.com\n" in body
+    assert "Lire toute la discussion\u00a0: http://localhost:8000/t/42/\n" in body
     assert body.endswith(
-        "Quitter Design : mailto:design-leave@lists.example.com?subject=leave\n"
-        "Ne plus suivre cette discussion : mailto:mute+42@lists.example.com?subject=mute\n"
+        "Quitter Design\u00a0: mailto:design-leave@lists.example.com?subject=leave\n"
+        "Ne plus suivre cette discussion\u00a0: mailto:mute+42@lists.example.com?subject=mute\n"
     )
     assert "Leave Design" not in body
 

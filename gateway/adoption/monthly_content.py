@@ -96,6 +96,8 @@ class MonthContent:
         community = self._community(community_id)
         return {
             "month": self.month.start.strftime("%Y-%m"),
+            # The start of the month looked back on: the mail names it in words.
+            "since": self.month.start,
             "community": community,
             "figures": describe_figures(figures),
             "advice": advice(figures)[:ADVICE],
@@ -137,6 +139,8 @@ class MonthContent:
         ]
         return {
             "month": self.month.start.strftime("%Y-%m"),
+            # The start of the month looked back on: the mail names it in words.
+            "since": self.month.start,
             "communities": communities,
             "questions": questions,
             "suggestions": suggestions,

@@ -30,6 +30,7 @@ class Reader:
     expertise: frozenset[str]  # folded tags (gateway.community.people.fold_tag)
     profile_empty: bool
     muted: frozenset[int] = frozenset()  # threads the reader muted (mute+THREAD@)
+    timezone: str | None = None  # the profile's zone; None: the configured one
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ class DigestWriter:
     def _values(self, digest: Digest, names: dict[int, str]) -> dict[str, Any]:
         return {
             "reader": {"name": digest.reader.name, "address": digest.reader.address},
+            # Dates and times in the reader's zone (Composer: else the configured one).
+            "zone": digest.reader.timezone,
             "cadence": digest.cadence.value,
             "since": digest.start,
             "message_count": digest.message_count,

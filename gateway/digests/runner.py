@@ -230,6 +230,7 @@ def _pending(
             expertise,
             profile_empty=not expertise and not tags[person_id][TagKind.INTEREST],
             muted=frozenset(muted.get(person_id, ())),
+            timezone=zone,
         )
         last = last_end.get(person_id)
         if last is not None and last >= due.at:  # a preview of a digest already sent

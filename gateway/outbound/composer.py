@@ -29,6 +29,7 @@ from gateway.outbound.mime import multipart
 from gateway.outbound.mime import to_crlf
 from gateway.outbound.one_click import POST_FIELD
 from gateway.outbound.one_click import has_post_field
+from gateway.outbound.typography import french
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 
@@ -104,16 +105,23 @@ class Composer:
         self.templates = templates
         self.domain = settings.gateway.domain
         self.language = settings.gateway.language
+        # Dates and times are said in this zone unless the caller gives the reader's.
+        self.zone = settings.digests.timezone
         self._html: dict[str, jinja2.Template | None] = {}
 
     def render(self, kind: str, values: Mapping[str, Any]) -> Parts:
         """templates/mail/<kind>.<language>.txt, its `subject` and `body` blocks, and the
-        <kind>.<language>.html beside it when there is one (rendered whole)."""
-        values = {"domain": self.domain, **values}
+        <kind>.<language>.html beside it when there is one (rendered whole).
+
+        `zone` in values is the reader's time zone (gateway.outbound.wording says dates
+        and times in it); without it, or when it is empty, the configured one."""
+        values = {"domain": self.domain, **values, "zone": values.get("zone") or self.zone}
         template = self.templates.get_template(f"mail/{kind}.{self.language}.txt")
         context = template.new_context(values)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
         text = "".join(template.blocks["body"](context)).lstrip("\n")
+        if self.language == "fr":
+            subject, text = french(subject), french(text)
         html = self._html_template(kind)
         return Parts(subject, text, html.render(values) if html is not None else None)
 

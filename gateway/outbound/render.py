@@ -26,6 +26,7 @@ from gateway.outbound.mime import fold
 from gateway.outbound.mime import is_content_field
 from gateway.outbound.mime import split_message
 from gateway.outbound.mime import to_crlf
+from gateway.outbound.typography import french
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -188,8 +189,9 @@ class Renderer:
                 for action in ("instant", "daily", "weekly", "nomail", "leave")
             },
         }
+        text = self._template("footer", "txt").render(values)
         return Footer(
-            text=self._template("footer", "txt").render(values),
+            text=french(text) if self.language == "fr" else text,
             html=self._template("footer", "html").render(values),
         )
 
