@@ -693,11 +693,11 @@ def test_unanswered_questions_matching_the_readers_expertise_come_first(question
     text = plain_text(mail_for(questions, "bob@example.com"))
     section = text[text.index("Still waiting for an answer - can you help?") :]
     listed = [line for line in section.splitlines() if line.startswith("  - ")]
-    assert listed == [
-        "  - Accessibility audit tool, asked by frank@example.com in Design"
+    assert listed == [  # how long each has waited, in words, at the digest's moment
+        "  - Accessibility audit tool, asked by frank@example.com in Design 3 days ago"
         " (matches your expertise)",
-        "  - Which grid for the intranet?, asked by erin@example.com in Design",
-        "  - Colour contrast?, asked by erin@example.com in UX",
+        "  - Which grid for the intranet?, asked by erin@example.com in Design 4 days ago",
+        "  - Colour contrast?, asked by erin@example.com in UX 3 days ago",
     ]
     assert "    Has anyone tried one they recommend?" in section
     for absent in ("style guide", "Who has the logo", "Minutes", "Forgotten", "lunch?"):

@@ -92,6 +92,7 @@ class DigestWriter:
             "zone": digest.reader.timezone,
             "cadence": digest.cadence.value,
             "since": digest.start,
+            "until": digest.end,
             "message_count": digest.message_count,
             "thread_count": digest.thread_count,
             "community_names": [section.community.name for section in digest.sections],

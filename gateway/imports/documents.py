@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from gateway.imports.sources import SourceMail
 from gateway.mail.filenames import safe_filename
 from gateway.mail.sizes import human_size
+from gateway.outbound.typography import typeset
 
 if TYPE_CHECKING:
     import jinja2
@@ -42,7 +43,10 @@ def document_messages(
         digest = hashlib.sha256(content + name.encode()).hexdigest()[:32]
         message["Message-ID"] = f"<document-{digest}@{domain}>"
         relative = str(path.relative_to(folder))
-        body = template.render(filename=name, folder=relative, size=human_size(len(content)))
+        body = typeset(
+            template.render(filename=name, folder=relative, size=human_size(len(content))),
+            language,
+        )
         message.set_content(body, charset="utf-8")
         maintype, subtype = _content_type(path)
         message.add_attachment(content, maintype=maintype, subtype=subtype, filename=name)

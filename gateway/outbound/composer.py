@@ -30,6 +30,7 @@ from gateway.outbound.mime import to_crlf
 from gateway.outbound.one_click import POST_FIELD
 from gateway.outbound.one_click import has_post_field
 from gateway.outbound.typography import french
+from gateway.outbound.typography import french_html
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 
@@ -120,10 +121,12 @@ class Composer:
         context = template.new_context(values)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
         text = "".join(template.blocks["body"](context)).lstrip("\n")
+        template_html = self._html_template(kind)
+        html = template_html.render(values) if template_html is not None else None
         if self.language == "fr":
             subject, text = french(subject), french(text)
-        html = self._html_template(kind)
-        return Parts(subject, text, html.render(values) if html is not None else None)
+            html = french_html(html) if html is not None else None
+        return Parts(subject, text, html)
 
     def compose(
         self, kind: str, to: str, values: Mapping[str, Any], now: dt.datetime, **options: Any

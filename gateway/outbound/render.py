@@ -27,6 +27,8 @@ from gateway.outbound.mime import is_content_field
 from gateway.outbound.mime import split_message
 from gateway.outbound.mime import to_crlf
 from gateway.outbound.typography import french
+from gateway.outbound.typography import french_html
+from gateway.outbound.typography import typeset
 from gateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -190,18 +192,19 @@ class Renderer:
             },
         }
         text = self._template("footer", "txt").render(values)
-        return Footer(
-            text=french(text) if self.language == "fr" else text,
-            html=self._template("footer", "html").render(values),
-        )
+        html = self._template("footer", "html").render(values)
+        if self.language == "fr":
+            text, html = french(text), french_html(html)
+        return Footer(text=text, html=html)
 
     def _link_text(self, post: Post, sha256: str, name: str, size: int) -> str:
         filename = post.attachment_names.get(sha256, name)
-        return self._template("large_attachment", "txt").render(
+        text = self._template("large_attachment", "txt").render(
             filename=filename,
             size=human_size(size),
             url=links.attachment_url(self.base_url, sha256, filename),
         )
+        return typeset(text, self.language)
 
     def _template(self, key: str, extension: str) -> jinja2.Template:
         return self.templates.get_template(f"mail/{key}.{self.language}.{extension}")

@@ -75,12 +75,23 @@ def duration(value: dt.timedelta | float, language: str, unit: str = "seconds") 
     return format_timedelta(value, granularity="minute", threshold=1.5, locale=language)
 
 
+def ago(value: dt.datetime, reference: dt.datetime, language: str) -> str:
+    """How long before `reference` (the mail's own moment) `value` was: "3 days ago" /
+    "il y a 3 jours"."""
+    delta = _aware(value) - _aware(reference)
+    return format_timedelta(
+        delta, granularity="minute", threshold=1.5, add_direction=True, locale=language
+    )
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # The store keeps UTC; SQLite gives it back naive.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
 def _local(value: dt.datetime | dt.date, zone: str) -> dt.datetime | dt.date:
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            # The store keeps UTC; SQLite gives it back naive.
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(_zone(zone))
+        return _aware(value).astimezone(_zone(zone))
     return value
 
 
@@ -114,6 +125,11 @@ def _time_filter(context: jinja2.runtime.Context, value: dt.datetime) -> str:
 
 
 @jinja2.pass_context
+def _ago_filter(context: jinja2.runtime.Context, value: dt.datetime, reference: dt.datetime) -> str:
+    return ago(value, reference, _context_language(context))
+
+
+@jinja2.pass_context
 def _duration_filter(
     context: jinja2.runtime.Context, value: dt.timedelta | float, unit: str = "seconds"
 ) -> str:
@@ -126,6 +142,7 @@ FILTERS = {
     "month_name": _month_filter,
     "time": _time_filter,
     "duration": _duration_filter,
+    "ago": _ago_filter,
 }
 
 

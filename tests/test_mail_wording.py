@@ -1,0 +1,205 @@
+"""Every kind of mail the gateway writes, rendered in English and French: human dates in
+the reader's zone, plurals right, no shell command, aligned help, the reader's own
+profile as the example, and French typography in every French template."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.app import make_template_environment
+from gateway.outbound.composer import Composer
+from gateway.outbound.composer import Parts
+from gateway.outbound.typography import NBSP
+from gateway.settings import DigestSettings
+from gateway.settings import GatewaySettings
+from gateway.settings import Settings
+from tests.mail_samples import KINDS
+from tests.mail_samples import PROFILE
+from tests.mail_samples import sample
+
+LANGUAGES = ("en", "fr")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}(-\d{2})?\b")
+# A shell command of the CLI: "gateway held approve 353", "gateway member set ...".
+NOUNS = "archive|community|digest|dkim|experts|held|import|member|monthly|profile|queue|stats"
+COMMAND = re.compile(rf"\bgateway ({NOUNS})\b")
+# Held notices are part C's (issue 18): they still name the CLI for now.
+HELD_NOTICES = ("action_held",)
+
+
+def composer(language: str, zone: str = "Europe/Paris") -> Composer:
+    settings = Settings(
+        gateway=GatewaySettings(language=language, domain="lists.example.com"),
+        digests=DigestSettings(timezone=zone),
+    )
+    return Composer(make_template_environment(), settings)
+
+
+def words(parts: Parts) -> Iterator[str]:
+    """The mail's subject, text, and the text of its HTML (tags removed)."""
+    yield parts.subject
+    yield parts.text
+    if parts.html is not None:
+        yield html.unescape(re.sub(r"<style.*?</style>|<[^>]*>", " ", parts.html, flags=re.DOTALL))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_french_mail_has_its_no_break_spaces(kind: str) -> None:
+    parts = composer("fr").render(kind, sample(kind, zone="Europe/Berlin"))
+    for text in words(parts):
+        # A space before : ; ? ! » or after « is a no-break one...
+        assert not re.search(r"[ \t][:;?!»]|«[ \t]", text), text
+        # ...and there is one: "Nom: Alice" and "suivre: mailto" were French typos.
+        missing = re.findall(r"\w+[:;!?](?=[ \t\n])", text.replace("https:", "").replace("-- ", ""))
+        assert missing == [], missing
+    assert NBSP in parts.subject + parts.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_mail_shows_an_iso_date_utc_or_a_shell_command(kind: str, language: str) -> None:
+    parts = composer(language).render(kind, sample(kind, zone="Europe/Berlin"))
+    for text in words(parts):
+        assert not ISO_DATE.search(text), ISO_DATE.search(text)
+        assert "UTC" not in text
+        if kind not in HELD_NOTICES:
+            assert not COMMAND.search(text), COMMAND.search(text)
+        assert "{{" not in text and "None" not in text
+
+
+def test_the_digest_states_its_times_in_the_readers_zone() -> None:
+    values = sample("digest", zone="Europe/Berlin")
+    english = composer("en").render("digest", values)
+    assert "1 new message in 1 thread since Monday 30 November, 06:00 (Berlin)." in english.text
+    assert english.subject == "Your daily digest: 1 new message in Design practice"
+    assert "Which grid, asked by Erin in Design practice 3 days ago" in english.text
+    assert "since Monday 30 November, 06:00 (Berlin)." in english.html
+    french = composer("fr").render("digest", values)
+    assert "1 nouveau message dans 1 discussion depuis le lundi 30 novembre à 06:00 (Berlin)." in (
+        french.text
+    )
+    assert french.subject == f"Votre résumé quotidien{NBSP}: 1 nouveau message dans Design practice"
+    assert "posée par Erin dans Design practice il y a 3 jours" in french.text
+    # No zone of their own: the configured one, named.
+    paris = composer("en", "America/New_York").render("digest", sample("digest"))
+    assert "since Monday 30 November, 00:00 (New York)." in paris.text
+
+
+@pytest.mark.parametrize(
+    ("count", "english", "french"),
+    [
+        (0, "0 new messages", "0 nouveau message"),
+        (1, "1 new message", "1 nouveau message"),
+        (2, "2 new messages", "2 nouveaux messages"),
+    ],
+)
+def test_digest_subjects_count_in_words(count: int, english: str, french: str) -> None:
+    values = sample("digest", message_count=count, thread_count=count)
+    assert english in composer("en").render("digest", values).subject
+    assert french in composer("fr").render("digest", values).subject
+
+
+def test_the_monthly_report_says_durations_in_words_and_counts_right() -> None:
+    values = sample("monthly_report")
+    english = composer("en").render("monthly_report", values)
+    assert english.subject == "Design practice in November 2026: 0 posts, 1 member"
+    assert "since 1 November 2026." in english.text
+    assert "First reply        about 2 hours (median)" in english.text
+    assert "Posted             1 member; 0 only read" in english.text
+    assert "in 2 new threads" in english.text
+    assert "1 question waited more than 3 days for an answer" in english.text
+    assert "Posts waited about 30 hours for a first reply" in english.text
+    assert "2 members have no complete profile" in english.text
+    assert "0.0" not in english.text and "1.6" not in english.text
+    french = composer("fr").render("monthly_report", values)
+    assert french.subject == f"Design practice en novembre 2026{NBSP}: 0 message, 1 membre"
+    assert f"environ 2{NBSP}heures (médiane)" in french.text
+    assert "1 question a attendu plus de 3 jours une réponse" in french.text
+    assert "Seul 1 membre sur 12 a écrit" in french.text
+    fast = sample("monthly_report", figures={**values["figures"], "median_first_reply_hours": 0})
+    assert "within a minute (median)" in composer("en").render("monthly_report", fast).text
+
+
+def test_the_monthly_network_mail_is_wholly_french() -> None:
+    french = composer("fr").render("monthly_network", sample("monthly_network"))
+    assert french.subject == f"Votre réseau en novembre 2026{NBSP}: 1 question pour vous"
+    assert "depuis le 1 novembre 2026." in french.text
+    assert "1 message, 0 nouvelle discussion, 1 nouveau membre" in french.text
+    assert f"«{NBSP}Centres d'intérêt{NBSP}: typographie{NBSP}»" in french.text
+    for english in ("Interests", "Expertise:", "post", "thread"):
+        assert english not in french.text
+
+
+def test_the_import_announcement_gives_its_dates_in_words() -> None:
+    english = composer("en").render("import_announce", sample("import_announce"))
+    assert english.subject == "1 message from earlier archives is now in Design practice"
+    assert "from 3 March 2019 to 1 December 2026:" in english.text
+    french = composer("fr").render("import_announce", sample("import_announce", imported=3))
+    assert "3 messages d'archives antérieures ont été ajoutés" in french.text
+    assert "du 3 mars 2019 au 1 décembre 2026" in french.text
+    assert "1 importé, 1 déjà présent" in french.text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("domain", ["lists.example.com", "x.io", "communities.big-company.example"])
+def test_help_lists_its_addresses_in_one_column(language: str, domain: str) -> None:
+    settings = Settings(gateway=GatewaySettings(language=language, domain=domain))
+    values = sample(
+        "action_help",
+        community=None,
+        help_address=f"help@{domain}",
+        profile_address=f"profile@{domain}",
+    )
+    text = Composer(make_template_environment(), settings).render("action_help", values).text
+    rows = [line for line in text.splitlines() if re.match(r"  (SLUG|help@|profile@)", line)]
+    assert len(rows) == 11
+    starts = {len(re.match(r"  \S+\s+", row).group(0)) for row in rows}  # type: ignore[union-attr]
+    assert len(starts) == 1, rows
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_profile_shows_the_readers_own_values_as_the_example(language: str) -> None:
+    text = composer(language).render("action_profile", sample("action_profile")).text
+    example = text[text.index("profile@lists.example.com") :]
+    assert "Alice Martin" in example and "HDS, pentest" in example and "Security" in example
+    assert "Europe/Berlin" in example
+    assert "photography" in example or "photographie" in example  # interests: empty, so an example
+    assert "typography" not in example and "typographie" not in example  # expertise: theirs
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_profile_without_one_shows_a_filled_in_example(language: str) -> None:
+    text = composer(language).render("action_profile", sample("action_profile", profile=None)).text
+    example = text[text.index("profile@lists.example.com") :]
+    assert "Alice Martin" in example and "Europe/Paris" in example  # the configured zone
+    assert ("accessibility, typography" if language == "en" else "accessibilité, typographie") in (
+        example
+    )
+    assert "HDS" not in example
+
+
+@pytest.mark.parametrize(
+    ("days", "english", "french"), [(1, "1 day,", "1 jour,"), (2, "2 days,", "2 jours,")]
+)
+def test_confirmations_say_how_long_they_work(days: int, english: str, french: str) -> None:
+    values = sample("action_join_confirm", days=days)
+    assert f"works for {english} once" in composer("en").render("action_join_confirm", values).text
+    assert (
+        f"valable {french} une seule fois"
+        in composer("fr").render("action_join_confirm", values).text
+    )
+
+
+def test_the_profile_example_still_reads_as_profile_lines() -> None:
+    from gateway.actions.profile import read_lines
+    from gateway.actions.profile import read_monthly
+
+    text = composer("fr").render("action_profile", sample("action_profile", problems=[])).text
+    lines = [line for line in text.splitlines() if line.startswith("    ")]
+    changes, problems = read_lines(lines)
+    assert problems == []
+    assert changes.expertise == PROFILE["expertise"] and changes.timezone == "Europe/Berlin"
+    assert read_monthly([f"Mensuel{NBSP}: non"])[0] is False
