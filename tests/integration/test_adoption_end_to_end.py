@@ -75,7 +75,7 @@ def test_the_network_over_smtp(app: App, settings: Settings, gateway_cli: Gatewa
         again = gateway_cli("monthly", "run", "--at", at).stdout
         assert "every one was already sent" in again
 
-    label = month.start.strftime("%Y-%m")
+    label = month.start.strftime("%B %Y")  # "November 2026": the month in words
     for address in ("alice@example.com", "bob@example.com", "carol@example.com"):
         [mail] = [
             m for m in outbox_for(settings, address) if m["Subject"].startswith("Your network")

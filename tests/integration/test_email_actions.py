@@ -91,7 +91,7 @@ WORDS = {
         "left": "départ confirmé",
         "profile": "Votre profil",
         "help": "Les communautés et leur mode d'emploi",
-        "community_help": "Design : mode d'emploi",
+        "community_help": "Design\u00a0: mode d'emploi",  # French typography
         "owner": "un message pour les responsables",
         "expired": "Cette confirmation a expiré",
         "used": "Cette confirmation a déjà servi",
@@ -109,7 +109,7 @@ WORDS = {
         "unmuted": "Discussion de nouveau suivie",
         "confirm_delivery": "confirmez que vous voulez",
         "confirm_profile": "Confirmez la modification de votre profil",
-        "confirm_mute": "Confirmez :",
+        "confirm_mute": "Confirmez\u00a0:",
     },
 }
 
@@ -358,6 +358,13 @@ def test_profile_by_mail(mail: Mail, seeded: App, language: str) -> None:
     mail.send(bob, confirm_address(mail.wait(bob, "confirm_profile")))
     answer = text(mail.wait(bob, "profile", count=2))
     assert "Bob Chen" in answer
+    # The lines to change it are bob's own, ready to edit.
+    assert (
+        "\n    Name: Bob Chen\n    Department: Design\n    Expertise: accessibility, typography\n"
+        if language == "en"
+        else "\n    Nom\u00a0: Bob Chen\n    Service\u00a0: Design\n"
+        "    Expertise\u00a0: accessibilité, typographie\n"
+    ) in answer
     with transaction(seeded.read_sessions) as session:
         person = find_person(session, bob)
         assert person is not None
