@@ -83,6 +83,7 @@ def test_the_digest_states_its_times_in_the_readers_zone() -> None:
     )
     assert french.subject == f"Votre résumé quotidien{NBSP}: 1 nouveau message dans Design practice"
     assert "posée par Erin dans Design practice il y a 3 jours" in french.text
+    assert "posée par Erin dans Design practice il y a 3 jours" in french.html
     # No zone of their own: the configured one, named.
     paris = composer("en", "America/New_York").render("digest", sample("digest"))
     assert "since Monday 30 November, 00:00 (New York)." in paris.text
