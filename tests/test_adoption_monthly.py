@@ -20,6 +20,8 @@ from gateway.adoption.monthly import set_monthly_mail
 from gateway.adoption.months import latest_month
 from gateway.app import App
 from gateway.app import build_app
+from gateway.community.people import ProfileChanges
+from gateway.community.people import set_profile
 from gateway.outbound.composer import Composer
 from gateway.settings import Settings
 from gateway.store.db import transaction
@@ -100,8 +102,17 @@ def test_owners_and_members_get_their_monthly_mail_once(network: App) -> None:
 
 
 def test_what_the_mails_say(network: App) -> None:
+    with transaction(network.sessions) as session:
+        set_profile(session, "dave@example.com", ProfileChanges(timezone="America/Los_Angeles"))
     run_monthly(network, AT)
     sent = mails(network)
+    # The month is named in words; its first day in each reader's own zone: 07:00 on
+    # 1 November in Paris is still 31 October in Los Angeles.
+    assert sent[("alice@example.com", "Design")]["Subject"] == (
+        "Design in November 2026: 7 posts, 4 members"
+    )
+    assert "since 1 November 2026." in body(sent[("alice@example.com", "monthly_network")])
+    assert "since 31 October 2026." in body(sent[("dave@example.com", "monthly_network")])
     design = body(sent[("alice@example.com", "Design")])
     # Design's month: p1, p2, p3, p4, p7, p8, i2 (the imported i1 is older).
     assert "Posts              7 (0 imported), in 3 new threads" in design

@@ -102,6 +102,9 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
             return report
         content = MonthContent(session, app.settings, month)
         people = profiles(session, list({r[0] for r in todo if r[2] == NETWORK}))
+        # Dates in each reader's own zone (the mails say the month's first day).
+        zoned = select(Person.id, Person.timezone).where(Person.timezone.is_not(None))
+        zones = {person_id: zone for person_id, zone in session.execute(zoned)}
         mails = []
         for person_id, address, kind, community_id, community_ids in todo:
             if kind == REPORT:
@@ -113,6 +116,7 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
                     not (values["communities"] or values["questions"] or values["suggestions"])
                     and not values["profile_empty"]
                 )
+            values["zone"] = zones.get(person_id)
             mails.append(_Mail(person_id, address, kind, community_id, values, empty))
     composer = Composer(app.templates, app.settings)
     one_click = OneClick(app.settings)  # reads the token key: once a run
