@@ -61,7 +61,7 @@ def time(value: dt.datetime, language: str, zone: str) -> str:
     """A time of day in the zone, the zone's city after it: "06:00 (Berlin)". The city is
     always said: the reader may not be where the configured zone is, and "UTC" alone
     reads like a machine."""
-    local = _local(value, zone)
+    local = _aware(value).astimezone(_zone(zone))
     city = get_timezone_location(_zone(zone), locale=language, return_city=True)
     return f"{format_time(local, 'HH:mm', locale=language)} ({city})"
 
