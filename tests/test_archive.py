@@ -260,8 +260,15 @@ def test_a_cross_post_shows_where_it_is_published_and_where_approved_later(
     with transaction(app.sessions) as session:
         message = session.scalars(select(Message).where(Message.message_id == message_id)).one()
         assert approve(session, message, AT) == 0  # no one to deliver to
+    # A reply to the open copy, to both: its subject adds only a marker and a prefix, so
+    # the thread's page does not repeat it (a changed subject is shown).
+    ingest_post(app, "open", "checked", subject="[checked] Re: [open] Cross wombat",
+                parent=message_id)  # fmt: skip
+    ingest_post(app, "open", subject="Re: Cross wombat, the date", parent=message_id)
     build(app, site)
     assert "Cross wombat" in (site / "c" / "checked" / "index.html").read_text()
+    [page] = thread_pages(site).values()
+    assert page.count('class="subject"') == 1 and "Cross wombat, the date" in page
 
 
 def test_an_update_renders_only_what_a_new_reply_touches(app: App, site: Path) -> None:
