@@ -23,6 +23,7 @@ from gateway.mail.headers import is_automatic
 from gateway.store.models import Confirmation
 from gateway.store.models import Message
 from gateway.store.models import PendingAction
+from gateway.store.models import Visibility
 
 
 def held(ctx: ActionContext) -> None:
@@ -42,7 +43,13 @@ def held(ctx: ActionContext) -> None:
             for place in held_posts.held_in(ctx.session, message)
             if place.community.id == community.id
         ],
-        "published_in": [c.name for c in held_posts.published_in(ctx.session, message)],
+        # where it is published already; only public communities are named (as in the
+        # copies' "also posted in": a moderator need not know a private one)
+        "published_in": [
+            c.name
+            for c in held_posts.published_in(ctx.session, message)
+            if c.visibility is Visibility.PUBLIC
+        ],
         "author": message.sender_address,
         "name": message.sender_name,
         "subject": message.subject,
