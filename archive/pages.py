@@ -8,6 +8,7 @@ Values are prepared here as plain mappings so that templates only lay them out.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from gateway.adoption.stats import describe_figures
 from gateway.mail.sizes import human_size
 from gateway.settings import Settings
 from gateway.store.models import Kind
+from gateway.threads.rules import normalize_subject
 
 if TYPE_CHECKING:
     import jinja2
@@ -132,7 +134,7 @@ class Pages:
                     "author": self._author(entry),
                     "person_url": self._person_url(entry.sender_id),
                     "date": entry.received_at,
-                    "subject": body.subject,
+                    "subject": shown_subject(body.subject, thread.subject),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
                     "body": body_html(body, file_url, self.labels["quoted"]),
@@ -329,6 +331,19 @@ class Pages:
 
     def _absolute_file_url(self, sha256: str, filename: str) -> str:
         return self.base_url + urls.attachment(sha256, filename)
+
+
+# "[design] " tags before a subject's reply markers (a list's prefix, the author's client
+# keeping it): normalize_subject takes out those after a marker only.
+_LEADING_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+\s*")
+
+
+def shown_subject(subject: str, thread_subject: str) -> str:
+    """A message's subject on its thread's page: the thread's own when it only adds reply
+    markers or a community's prefix ("Re: [atlas] Colours" in "Colours"), so that the
+    page does not repeat it; a subject changed in the thread is shown."""
+    normalized, _ = normalize_subject(_LEADING_TAGS.sub("", subject))
+    return thread_subject if normalized.lower() == thread_subject.lower() else subject
 
 
 def reply_order(messages: list[MessageEntry]) -> list[tuple[MessageEntry, int]]:

@@ -35,6 +35,7 @@ from gateway.store.db import transaction
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
@@ -56,6 +57,11 @@ def store_fingerprint(session: Session) -> tuple[object, ...]:
             select(
                 select(func.count()).select_from(Message).where(published).scalar_subquery(),
                 select(func.max(Message.id)).where(published).scalar_subquery(),
+                # A cross-post approved in one more community shows on more pages.
+                select(func.count())
+                .select_from(MessageCommunity)
+                .where(MessageCommunity.status == MessageStatus.PUBLISHED)
+                .scalar_subquery(),
                 select(func.max(Person.updated_at)).scalar_subquery(),
                 select(func.count()).select_from(PersonTag).scalar_subquery(),
                 select(func.count()).select_from(Membership).scalar_subquery(),

@@ -186,8 +186,12 @@ def _public_threads(
     session: Session, communities: dict[int, SiteCommunity]
 ) -> dict[int, SiteThread]:
     posted_in: dict[int, list[int]] = defaultdict(list)
+    # Where each post is published: a cross-post held in one community shows only in
+    # the others until a moderator approves it there.
     for message_id, community_id in session.execute(
-        select(MessageCommunity.message_id, MessageCommunity.community_id)
+        select(MessageCommunity.message_id, MessageCommunity.community_id).where(
+            MessageCommunity.status == MessageStatus.PUBLISHED
+        )
     ):
         if community_id in communities:
             posted_in[message_id].append(community_id)

@@ -43,7 +43,8 @@ def list_(state: CliState, as_json: bool) -> None:
 
 
 def why(reasons: dict[str, list[str]]) -> str:
-    """design (not-member), ux (moderated); a community that holds nothing itself bare."""
+    """design (not-member), ux (moderated): each community where the post waits, and why
+    (a cross-post's communities that published it are in published_in)."""
     return ", ".join(
         f"{slug} ({', '.join(keys)})" if keys else slug for slug, keys in reasons.items()
     )

@@ -14,6 +14,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -22,6 +23,8 @@ from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
 from gateway.store.models import Community
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 
@@ -145,4 +148,10 @@ def stored_post(
     message.communities = list(communities)
     session.add(message)
     session.flush()
+    if message.status is not MessageStatus.PUBLISHED:  # the same in each community
+        session.execute(
+            update(MessageCommunity)
+            .where(MessageCommunity.message_id == message.id)
+            .values(status=message.status)
+        )
     return message

@@ -18,6 +18,9 @@ from gateway.actions.tokens import new_token
 from gateway.actions.tokens import redeem
 from gateway.app import make_template_environment
 from gateway.community.people import ProfileChanges
+from gateway.community.people import ensure_person
+from gateway.community.people import find_person
+from gateway.community.people import keep_display_name
 from gateway.ingest.errors import HoldReason
 from gateway.mail.headers import is_automatic
 from gateway.settings import Settings
@@ -170,3 +173,24 @@ def test_every_hold_reason_is_said_in_both_languages(language: str) -> None:
     assert all("Design" in text for text in said.values()), said
     assert len(set(said.values())) == len(HoldReason)  # each its own sentence
     assert held_reason(HoldReason.NOT_MEMBER, community, you=True) != said[HoldReason.NOT_MEMBER]
+
+
+@pytest.mark.parametrize(
+    ("known", "name", "kept"),
+    [
+        (None, "Hugo Lefèvre", "Hugo Lefèvre"),  # new: the From's display name
+        ("", "Hugo  Lefèvre", "Hugo Lefèvre"),  # known without a name
+        ("Hugo L.", "Hugo Lefèvre", "Hugo L."),  # a name in the profile stays
+        ("", "hugo@example.com", ""),  # an address is not a name
+        ("", "", ""),
+    ],
+)
+def test_joining_by_mail_keeps_the_from_display_name(
+    session: Session, known: str | None, name: str, kept: str
+) -> None:
+    if known is not None:
+        ensure_person(session, "hugo@example.com").name = known
+    person = ensure_person(session, "hugo@example.com")
+    assert keep_display_name(person, name) is (kept != (known or ""))
+    session.flush()
+    assert find_person(session, "hugo@example.com").name == kept  # type: ignore[union-attr]

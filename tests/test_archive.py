@@ -28,6 +28,7 @@ from gateway.community.communities import CommunityChanges
 from gateway.community.communities import create_community
 from gateway.community.communities import edit_community
 from gateway.community.communities import get_community
+from gateway.community.held import approve
 from gateway.community.members import add_members
 from gateway.community.people import ProfileChanges
 from gateway.community.people import set_profile
@@ -245,6 +246,29 @@ def test_private_communities_and_held_posts_never_appear(app: App, site: Path) -
     assert "Shared news" in everything and "Public root" in everything
     assert not (site / "c" / "hidden").exists()
     assert "0 posts" in (site / "c" / "checked" / "index.html").read_text()
+
+
+def test_a_cross_post_shows_where_it_is_published_and_where_approved_later(
+    app: App, site: Path
+) -> None:
+    community(app, "open")
+    community(app, "checked", policy=Policy.MODERATED)
+    message_id = ingest_post(app, "open", "checked", subject="Cross wombat")
+    build(app, site)
+    assert "Cross wombat" in (site / "c" / "open" / "index.html").read_text()
+    assert "Cross wombat" not in (site / "c" / "checked" / "index.html").read_text()
+    with transaction(app.sessions) as session:
+        message = session.scalars(select(Message).where(Message.message_id == message_id)).one()
+        assert approve(session, message, AT) == 0  # no one to deliver to
+    # A reply to the open copy, to both: its subject adds only a marker and a prefix, so
+    # the thread's page does not repeat it (a changed subject is shown).
+    ingest_post(app, "open", "checked", subject="[checked] Re: [open] Cross wombat",
+                parent=message_id)  # fmt: skip
+    ingest_post(app, "open", subject="Re: Cross wombat, the date", parent=message_id)
+    build(app, site)
+    assert "Cross wombat" in (site / "c" / "checked" / "index.html").read_text()
+    [page] = thread_pages(site).values()
+    assert page.count('class="subject"') == 1 and "Cross wombat, the date" in page
 
 
 def test_an_update_renders_only_what_a_new_reply_touches(app: App, site: Path) -> None:

@@ -14,6 +14,7 @@ from tests.factories import ingest
 from tests.factories import post
 
 DOMAIN = "lists.example.com"
+ZOE = "zoe@example.com"
 
 
 def held_post(
@@ -59,6 +60,27 @@ def test_held_list_says_why_in_each_community(cli: GatewayCli, app: App) -> None
     assert row["reasons"] == {"board": ["moderated"], "design": ["not-member"]}
     [line] = [line for line in cli("held", "list").stdout.splitlines() if "Offsite" in line]
     assert "board (moderated), design (not-member)" in line
+
+
+def test_a_cross_post_is_listed_where_it_waits_and_approved_there(
+    cli: GatewayCli, app: App
+) -> None:
+    """Open to zoe, ops publishes it at once; board holds it: listed for board alone.
+    alice, in both, has her copy from ops: approving in board sends her no second one."""
+    cli("community", "create", "ops", "--name", "Ops", "--policy", "open")
+    cli("member", "add", "ops", "alice@example.com", "olaf@example.com")
+    message_id = "Budget@example.com"
+    mail = post("Budget", "Figures.\n", message_id=message_id, sender=ZOE, to=("board", "ops"))
+    assert ingest(app, mail, ("board", "ops"), sender=ZOE).disposition == "published"
+    [row] = [r for r in cli.json("held", "list") if r["subject"] == "Budget"]
+    assert (row["communities"], row["reasons"], row["published_in"]) == (
+        ["board"], {"board": ["moderated"]}, ["ops"]
+    )  # fmt: skip
+    assert kinds(app).count(("post", "alice@example.com")) == 1  # from ops, at once
+    assert ("post", "olaf@example.com") in kinds(app)
+    assert "copies queued: 0." in cli("held", "approve", str(row["id"])).stdout  # she had it
+    assert [r["subject"] for r in cli.json("held", "list")] == ["First plan", "Second plan"]
+    assert kinds(app).count(("post", "alice@example.com")) == 1
 
 
 def test_approve_publishes_and_delivers(cli: GatewayCli, app: App) -> None:

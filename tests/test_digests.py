@@ -437,6 +437,20 @@ def test_held_posts_are_not_in_digests(app: App) -> None:
     assert statuses(run_digests(app, DAILY, RUN)) == {"bob@example.com": "empty"}
 
 
+def test_a_cross_post_held_in_one_community_is_in_the_digests_of_the_other_only(
+    app: App,
+) -> None:
+    community(app, "design", "Design")
+    with transaction(app.sessions) as session:
+        create_community(session, "board", "Board", policy=Policy.MODERATED)
+    join(app, "design", "carol@example.com")
+    join(app, "board", "bob@example.com")
+    ingest_post(app, "design", "board", subject="Offsite", body="Where?\n", at=DUE - HOUR)
+    report = run_digests(app, DAILY, RUN)
+    assert statuses(report) == {"bob@example.com": "empty", "carol@example.com": "queued"}
+    assert "Offsite" in plain_text(mail_for(app, "carol@example.com"))
+
+
 def test_a_second_run_of_the_same_period_queues_nothing(two_communities: App) -> None:
     app = two_communities
     ingest_post(app, "design", subject="Colours", at=DUE - HOUR)

@@ -285,14 +285,28 @@ def test_a_community_may_hold_mail_from_another_list(
     assert ctx.reasons == held_for
 
 
-def test_a_cross_post_is_held_if_any_community_holds_it(session: Session, app: App) -> None:
-    create_community(session, "open", "Open", policy=Policy.OPEN)
+def test_a_cross_post_is_held_only_where_a_community_holds_it(session: Session, app: App) -> None:
+    open_ = create_community(session, "open", "Open", policy=Policy.OPEN)
     moderated = create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
     ctx = context(session, app, f"open@{DOMAIN}", f"mod@{DOMAIN}")
     route.run(ctx)
     authorize.run_batch([ctx])
-    assert (ctx.status, ctx.reasons) == (MessageStatus.HELD, [HoldReason.MODERATED])
+    assert (ctx.status, ctx.reasons) == (MessageStatus.PUBLISHED, [HoldReason.MODERATED])
     assert ctx.holds == {moderated.id: [HoldReason.MODERATED]}  # open holds nothing itself
+    assert (ctx.published_in, ctx.held_in) == ([open_], [moderated])
+    assert (ctx.status_in(open_.id), ctx.status_in(moderated.id)) == (
+        MessageStatus.PUBLISHED,
+        MessageStatus.HELD,
+    )
+
+
+def test_a_post_held_in_all_its_communities_is_held(session: Session, app: App) -> None:
+    create_community(session, "mod", "Moderated", policy=Policy.MODERATED)
+    create_community(session, "closed", "Closed", policy=Policy.MEMBERS)
+    ctx = context(session, app, f"mod@{DOMAIN}", f"closed@{DOMAIN}", sender="zoe@example.com")
+    route.run(ctx)
+    authorize.run_batch([ctx])
+    assert (ctx.status, ctx.published_in) == (MessageStatus.HELD, [])
 
 
 def test_each_community_keeps_its_own_reasons(session: Session, app: App) -> None:
@@ -337,16 +351,23 @@ def test_a_held_post_is_stored_with_its_reasons_per_community(app: App) -> None:
     to = tuple(f"{slug}@{DOMAIN}" for slug in ("design", "board", "open"))
     [result] = ingest_now(app, [InboundMail(raw, "zoe@example.com", to, NOW)])
     assert not isinstance(result, Exception), result
-    assert result.disposition is Disposition.HELD
+    # Published in open, where zoe may post; held in the two others.
+    assert result.disposition is Disposition.PUBLISHED
     assert result.reasons == (HoldReason.MODERATED, HoldReason.NOT_MEMBER)  # board, design
     with transaction(app.read_sessions) as session:
         rows = session.execute(
-            select(Community.slug, MessageCommunity.hold_reasons).join(
+            select(Community.slug, MessageCommunity.hold_reasons, MessageCommunity.status).join(
                 MessageCommunity, MessageCommunity.community_id == Community.id
             )
         )
-        stored = {slug: reasons for slug, reasons in rows}
-    assert stored == {"design": ["not-member"], "board": ["moderated"], "open": []}
+        stored = {slug: (reasons, status.value) for slug, reasons, status in rows}
+        message_status = session.scalar(select(Message.status))
+    assert stored == {
+        "design": (["not-member"], "held"),
+        "board": (["moderated"], "held"),
+        "open": ([], "published"),
+    }
+    assert message_status is MessageStatus.PUBLISHED  # published somewhere
 
 
 def test_a_published_post_has_no_hold_reason(app: App) -> None:

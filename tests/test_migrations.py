@@ -256,3 +256,42 @@ def test_0013_adds_the_node_registry_and_the_singletons_and_removes_them(
         assert connection.execute(text("SELECT recipient FROM deliveries")).scalar() == (
             "a@example.com"
         )
+
+
+def test_0014_gives_each_link_its_messages_status_and_drops_it_on_the_way_back(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0013")
+    with empty_engine.begin() as connection:
+        for community_id, slug in [(1, "design"), (2, "atlas")]:
+            _insert(connection, "communities", id=community_id, slug=slug, kind="project",
+                    visibility="public", policy="members", default_delivery="instant")  # fmt: skip
+        _insert(connection, "messages", id=1, message_id="held@x", status="held", origin="smtp")
+        _insert(connection, "messages", id=2, message_id="pub@x", status="published", origin="smtp")
+        for message_id in (1, 2):
+            for community_id in (1, 2):
+                _insert(connection, "message_communities", message_id=message_id,
+                        community_id=community_id)  # fmt: skip
+    migrate.upgrade(empty_engine)
+    with Session(empty_engine) as session:
+        links = session.execute(
+            select(
+                MessageCommunity.message_id, MessageCommunity.community_id, MessageCommunity.status
+            ).order_by(MessageCommunity.message_id, MessageCommunity.community_id)  # fmt: skip
+        ).all()
+        assert [(m, c, s.value) for m, c, s in links] == [
+            (1, 1, "held"), (1, 2, "held"), (2, 1, "published"), (2, 2, "published"),
+        ]  # fmt: skip
+    with empty_engine.begin() as connection:
+        # A cross-post published in design, held in atlas, as 0014 lets the gateway store it.
+        connection.execute(text("UPDATE message_communities SET status = 'held' "
+                                "WHERE message_id = 2 AND community_id = 2"))  # fmt: skip
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE message_communities SET status = 'lost'"))
+    migrate.downgrade(empty_engine, "0013")
+    with empty_engine.begin() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("message_communities")}
+        assert connection.execute(text("SELECT count(*) FROM message_communities")).scalar() == 4
+        statuses = connection.execute(text("SELECT id, status FROM messages ORDER BY id")).all()
+    assert "status" not in columns
+    assert [tuple(row) for row in statuses] == [(1, "held"), (2, "published")]

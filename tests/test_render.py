@@ -220,13 +220,31 @@ def test_a_from_is_added_when_the_mail_had_none() -> None:
         ("Colours", "[design] Colours"),
         ("Re: [design] Colours", "Re: [design] Colours"),
         ("[design] Colours", "[design] Colours"),
-        ("Re: [Design] Colours", "Re: [Design] Colours"),
+        ("Re: [Design] Colours", "Re: [design] Colours"),
         ("", "[design]"),
+        # a reply to the atlas copy of a cross-post, sent to both
+        ("Re: [atlas] Colours", "Re: [design] Colours"),
+        ("[design] Re: [atlas] Colours", "Re: [design] Colours"),
+        ("RE : [atlas] RE : [design] Couleurs", "RE : [design] Couleurs"),
     ],
 )
 def test_the_subject_prefix_is_added_once(subject: str, expected: str) -> None:
-    message = parse_mail(render(mail(subject=subject), subject=subject))
+    design = dataclasses.replace(DESIGN, other_prefixes=("[atlas]",))
+    message = parse_mail(render(mail(subject=subject), design, subject=subject))
     assert message.get_all("Subject") == [expected]
+
+
+def test_each_copy_of_a_cross_post_reply_carries_only_its_own_prefix() -> None:
+    raw = mail(subject="Re: [atlas] Colours")
+    atlas = dataclasses.replace(
+        DESIGN, slug="atlas", name="Atlas", subject_prefix="[atlas]", other_prefixes=("[design]",)
+    )
+    design = dataclasses.replace(DESIGN, other_prefixes=("[atlas]",))
+    subjects = [
+        parse_mail(render(raw, to, subject="Re: [atlas] Colours"))["Subject"]
+        for to in (atlas, design)
+    ]
+    assert subjects == ["Re: [atlas] Colours", "Re: [design] Colours"]
 
 
 def test_a_non_ascii_subject_is_encoded_and_decodes_back() -> None:

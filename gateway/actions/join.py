@@ -1,7 +1,9 @@
 """SLUG-join@: asks the sender to confirm (confirm+TOKEN@); the confirmation makes them a
 member, or, for a private community, asks its owners to admit them.
 
-An existing member is told so; an address outside [gateway] allowed_domains, or a
+The display name of the mail's From goes with the token: a new person, or one
+known without a name, keeps it in their profile (a name already there is never
+replaced). An existing member is told so; an address outside [gateway] allowed_domains, or a
 closed community, gets a refusal saying why.
 """
 
@@ -29,8 +31,15 @@ def run(ctx: ActionContext) -> None:
     if membership is not None:
         ctx.answer("action_already_member", {**values, "delivery": membership.delivery.value})
         return
+    # The From's display name, kept for the profile when the join is confirmed.
     token = tokens.issue(
-        ctx.session, ctx.settings, ctx.now, PendingAction.JOIN, ctx.sender, community.id
+        ctx.session,
+        ctx.settings,
+        ctx.now,
+        PendingAction.JOIN,
+        ctx.sender,
+        community.id,
+        {"name": ctx.mail.from_name},
     )
     confirm = ctx.confirm_address(token)
     ctx.answer(

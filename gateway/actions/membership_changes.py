@@ -14,6 +14,7 @@ from gateway.actions.welcome import send_welcome
 from gateway.community.members import find_membership
 from gateway.community.people import ensure_person
 from gateway.community.people import find_person
+from gateway.community.people import keep_display_name
 from gateway.store.models import Community
 from gateway.store.models import Confirmation
 from gateway.store.models import Membership
@@ -30,11 +31,12 @@ def confirm_join(ctx: ActionContext, confirmation: Confirmation) -> None:
     if find_membership(ctx.session, community, ctx.sender) is not None:
         ctx.answer("action_already_member", {**values, "delivery": _delivery(ctx, community)})
         return
+    name = _joiner_name(ctx, confirmation)
     if community.visibility is Visibility.PRIVATE:
-        _ask_owners(ctx, community)
+        _ask_owners(ctx, community, name)
         ctx.answer("action_join_pending", values)
         return
-    person = _add(ctx, community, ctx.sender)
+    person = _add(ctx, community, ctx.sender, name)
     send_welcome(ctx, community, person)
     ctx.outcome = "joined"
 
@@ -48,7 +50,7 @@ def admit(ctx: ActionContext, confirmation: Confirmation) -> None:
     if find_membership(ctx.session, community, address) is not None:
         ctx.answer("action_admitted", {**values, "already": True})
         return
-    person = _add(ctx, community, address)
+    person = _add(ctx, community, address, str(confirmation.payload.get("name", "")))
     send_welcome(ctx, community, person)
     ctx.answer("action_admitted", {**values, "already": False})
 
@@ -70,8 +72,15 @@ def leave_now(ctx: ActionContext, community: Community) -> None:
     ctx.answer("action_left", values)
 
 
-def _add(ctx: ActionContext, community: Community, address: str) -> Person:
+def _joiner_name(ctx: ActionContext, confirmation: Confirmation) -> str:
+    """The display name of the join mail's From, else of the confirming reply's."""
+    return str(confirmation.payload.get("name") or "") or ctx.mail.from_name
+
+
+def _add(ctx: ActionContext, community: Community, address: str, name: str = "") -> Person:
+    """A member now; a display name from their mail if the profile has none."""
     person = ensure_person(ctx.session, address)
+    keep_display_name(person, name)
     ctx.session.add(
         Membership(
             person_id=person.id,
@@ -85,10 +94,10 @@ def _add(ctx: ActionContext, community: Community, address: str) -> Person:
     return person
 
 
-def _ask_owners(ctx: ActionContext, community: Community) -> None:
+def _ask_owners(ctx: ActionContext, community: Community, joiner_name: str) -> None:
     """Each owner gets their own token to admit the sender (bound to the owner)."""
     person = find_person(ctx.session, ctx.sender)
-    name = person.name if person is not None else ""
+    name = person.name if person is not None and person.name else joiner_name
     for owner in _staff(ctx, community, (Role.OWNER,)):
         token = tokens.issue(
             ctx.session,
@@ -97,7 +106,7 @@ def _ask_owners(ctx: ActionContext, community: Community) -> None:
             PendingAction.ADMIT,
             owner.address,
             community.id,
-            {"address": ctx.sender},
+            {"address": ctx.sender, "name": joiner_name},
         )
         confirm = ctx.confirm_address(token)
         ctx.notify(

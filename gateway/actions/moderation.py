@@ -1,10 +1,15 @@
-"""Moderation by mail: a held post sends each owner and moderator a notice with the post
-attached and two reply addresses (approve, reject: confirm+TOKEN@, one pair per
-moderator); the sender is told the post waits. Both notices say, for each community,
-why the post waits there, as the ingest stages stored it. Replies act through
-gateway.community.held."""
+"""Moderation by mail: a post held in a community sends that community's owners and
+moderators a notice with the post attached, naming the community and why the post
+waits there; they approve by replying to it (its Reply-To is their approve address,
+confirm+TOKEN@) or reject by writing to the reject address (one pair per moderator).
+The sender is told, for each community that holds the post, that it waits there and
+why, and where it was published already. A cross-post held in two communities sends
+two notices, each to its own community's moderators. Replies act through
+gateway.community.held, in the community of their token only."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from sqlalchemy import select
 
@@ -13,35 +18,41 @@ from gateway.actions.context import ActionContext
 from gateway.actions.membership_changes import staff
 from gateway.actions.text import own_text
 from gateway.community import held as held_posts
+from gateway.community.publishing import held_communities
 from gateway.mail.headers import is_automatic
-from gateway.store.models import ActionKind
-from gateway.store.models import ActionMail
 from gateway.store.models import Confirmation
 from gateway.store.models import Message
-from gateway.store.models import MessageStatus
 from gateway.store.models import PendingAction
+from gateway.store.models import Visibility
 
 
 def held(ctx: ActionContext) -> None:
-    """A post was held in ctx.community (a row per community of a cross-post)."""
+    """A post was held in ctx.community (a row per community that holds a cross-post)."""
     community = ctx.community
     message = _message(ctx, ctx.row.message_id)
-    if community is None or message is None or message.status is not MessageStatus.HELD:
+    if community is None or message is None or not _waits_in(ctx, message, community.id):
         ctx.outcome = "gone"
         return
     raw = ctx.blobs.get(ctx.row.raw_sha256)
     values = {
         "community": ctx.community_values(),
         "communities": [c.name for c in message.communities],
+        # this community only: where the post waits, and why
         "held_in": [
             {"community": ctx.community_values(place.community), "reasons": place.reasons}
             for place in held_posts.held_in(ctx.session, message)
-            if place.reasons
+            if place.community.id == community.id
+        ],
+        # where it is published already; only public communities are named (as in the
+        # copies' "also posted in": a moderator need not know a private one)
+        "published_in": [
+            c.name
+            for c in held_posts.published_in(ctx.session, message)
+            if c.visibility is Visibility.PUBLIC
         ],
         "author": message.sender_address,
         "name": message.sender_name,
         "subject": message.subject,
-        "id": message.id,
         "days": ctx.settings.actions.token_days,
     }
     payload = {"message_id": message.message_id}
@@ -52,19 +63,24 @@ def held(ctx: ActionContext) -> None:
             )
             for action in (PendingAction.APPROVE, PendingAction.REJECT)
         )
+        approve_address = ctx.confirm_address(approve_token)
+        reject_address = ctx.confirm_address(reject_token)
         ctx.notify(
             "action_held",
             person.address,
             {
                 **values,
-                "approve": ctx.confirm_address(approve_token),
-                "reject": ctx.confirm_address(reject_token),
+                "approve": approve_address,
+                "reject": reject_address,
+                "approve_link": _mailto(approve_address, "approve"),
+                "reject_link": _mailto(reject_address, "reject"),
             },
             person_id=person.id,
             attached=raw,
+            reply_to=approve_address,  # replying to the notice approves the post
         )
     ctx.outcome = "notified"
-    if _first_row(ctx) and not is_automatic(
+    if not is_automatic(
         ctx.mail.header_values,
         ctx.sender,
         ctx.domain,
@@ -75,48 +91,73 @@ def held(ctx: ActionContext) -> None:
 
 
 def approve(ctx: ActionContext, confirmation: Confirmation) -> None:
+    """Publish the post in the token's community (not in others that hold it)."""
     message = _message(ctx, str(confirmation.payload.get("message_id", "")))
-    if message is None or message.status is not MessageStatus.HELD:
-        _already(ctx, message)
+    where = _token_communities(confirmation)
+    if message is None or not _waits_in(ctx, message, *where):
+        _already(ctx, message, where)
         return
-    held_posts.approve(ctx.session, message, ctx.now)
-    ctx.answer("action_moderated", {"result": "approved", "subject": message.subject})
+    held_posts.approve(ctx.session, message, ctx.now, where or None)
+    ctx.answer(
+        "action_moderated",
+        {"result": "approved", "subject": message.subject, **_named(ctx)},
+    )
 
 
 def reject(ctx: ActionContext, confirmation: Confirmation) -> None:
+    """Reject the post in the token's community, and tell its author why."""
     message = _message(ctx, str(confirmation.payload.get("message_id", "")))
-    if message is None or message.status is not MessageStatus.HELD:
-        _already(ctx, message)
+    where = _token_communities(confirmation)
+    if message is None or not _waits_in(ctx, message, *where):
+        _already(ctx, message, where)
         return
     reason = own_text(ctx.mail.body_text)
-    held_posts.reject(ctx.session, ctx.templates, ctx.settings, message, reason, ctx.now)
+    held_posts.reject(
+        ctx.session, ctx.templates, ctx.settings, message, reason, ctx.now, where or None
+    )
     ctx.answer(
-        "action_moderated", {"result": "rejected", "subject": message.subject, "reason": reason}
+        "action_moderated",
+        {"result": "rejected", "subject": message.subject, "reason": reason, **_named(ctx)},
     )
 
 
-def _already(ctx: ActionContext, message: Message | None) -> None:
+def _token_communities(confirmation: Confirmation) -> list[int]:
+    """The community a moderator's token acts in (none for tokens issued before: all)."""
+    return [confirmation.community_id] if confirmation.community_id is not None else []
+
+
+def _waits_in(ctx: ActionContext, message: Message, *community_ids: int) -> bool:
+    """Whether the post waits in one of these communities (none named: in any)."""
+    waiting = held_communities(ctx.session, message)
+    return any(i in waiting for i in community_ids) if community_ids else bool(waiting)
+
+
+def _named(ctx: ActionContext) -> dict[str, str]:
+    return {"community_name": ctx.community.name if ctx.community is not None else ""}
+
+
+def _already(ctx: ActionContext, message: Message | None, where: list[int]) -> None:
+    """Decided already in that community (by another moderator, or from the CLI)."""
+    result = "gone"
+    if message is not None:
+        statuses = held_posts.statuses_in(ctx.session, message, where)
+        result = statuses[0].value if statuses else message.status.value
     ctx.answer(
         "action_moderated",
         {
-            "result": message.status.value if message is not None else "gone",
+            "result": result,
             "subject": message.subject if message is not None else "",
+            **_named(ctx),
         },
     )
+
+
+def _mailto(address: str, subject: str) -> str:
+    """A one-click link (RFC 6068) that writes the mail to `address`."""
+    return f"mailto:{address}?subject={quote(subject)}"
 
 
 def _message(ctx: ActionContext, message_id: str) -> Message | None:
     if not message_id:
         return None
     return ctx.session.scalar(select(Message).where(Message.message_id == message_id))
-
-
-def _first_row(ctx: ActionContext) -> bool:
-    """The sender is told once for a post held in several communities."""
-    first = ctx.session.scalar(
-        select(ActionMail.id)
-        .where(ActionMail.action == ActionKind.HELD, ActionMail.message_id == ctx.row.message_id)
-        .order_by(ActionMail.id)
-        .limit(1)
-    )
-    return first == ctx.row.id

@@ -66,7 +66,7 @@ def catch_up(ctx: ActionContext, community: Community) -> list[dict[str, Any]]:
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
             MessageCommunity.community_id == community.id,
-            Message.status == MessageStatus.PUBLISHED,
+            MessageCommunity.status == MessageStatus.PUBLISHED,
             Message.received_at >= since,
         )
         .group_by(Thread.id, Thread.subject, Thread.last_activity_at)

@@ -135,7 +135,7 @@ def _activity(session: Session, topic: tuple[str, ...]) -> list[Any]:
             .join(MessageCommunity, MessageCommunity.message_id == Message.id)
             .join(Thread, Thread.id == Message.thread_id)
             .where(
-                Message.status == MessageStatus.PUBLISHED,
+                MessageCommunity.status == MessageStatus.PUBLISHED,
                 Message.sender_id.is_not(None),
                 topics.subject_matches(Thread.subject, topic),
             )
@@ -153,7 +153,7 @@ def _answers_in(session: Session, community_ids: list[int]) -> list[Any]:
             .join(MessageCommunity, MessageCommunity.message_id == Message.id)
             .where(
                 MessageCommunity.community_id.in_(community_ids),
-                Message.status == MessageStatus.PUBLISHED,
+                MessageCommunity.status == MessageStatus.PUBLISHED,
                 Message.sender_id.is_not(None),
                 Message.parent_id.is_not(None),
             )

@@ -213,7 +213,7 @@ def _highlights(session: Session, month: Month) -> dict[int, list[Highlight]]:
         )
         .join(Message, Message.id == MessageCommunity.message_id)
         .where(
-            Message.status == MessageStatus.PUBLISHED,
+            MessageCommunity.status == MessageStatus.PUBLISHED,
             Message.thread_id.is_not(None),
             Message.received_at >= month.start,
             Message.received_at < month.due,

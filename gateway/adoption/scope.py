@@ -56,10 +56,16 @@ def posts(
         query = (
             select(MessageCommunity.community_id.label("key"), *columns)
             .join(Message, Message.id == MessageCommunity.message_id)
-            .where(MessageCommunity.community_id.in_(ids))
+            .where(
+                MessageCommunity.community_id.in_(ids),
+                MessageCommunity.status == MessageStatus.PUBLISHED,
+            )
         )
     else:
-        posted = select(MessageCommunity.message_id).where(MessageCommunity.community_id.in_(ids))
+        posted = select(MessageCommunity.message_id).where(
+            MessageCommunity.community_id.in_(ids),
+            MessageCommunity.status == MessageStatus.PUBLISHED,
+        )
         query = select(literal(OVERALL).label("key"), *columns).where(Message.id.in_(posted))
     return query.where(Message.status == MessageStatus.PUBLISHED, window).subquery("posts")
 

@@ -187,7 +187,7 @@ def community_activity(session: Session, community_ids: list[int]) -> dict[int, 
             .join(Message, Message.id == MessageCommunity.message_id)
             .where(
                 MessageCommunity.community_id.in_(community_ids),
-                Message.status == MessageStatus.PUBLISHED,
+                MessageCommunity.status == MessageStatus.PUBLISHED,
             )
             .group_by(MessageCommunity.community_id)
         )

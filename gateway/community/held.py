@@ -1,19 +1,25 @@
-"""Held posts and their moderation: list with why each waits in each community, approve
-(publish as if just arrived), reject (tell the sender why). Used by `gateway held` and
-by the moderators' notices and replies."""
+"""Held posts and their moderation: list where and why each waits, approve (publish as
+if just arrived), reject (tell the sender why). A cross-post waits only in the
+communities that hold it (gateway.community.publishing), and is approved or rejected
+in each of them: by a moderator's reply, in that community; from the CLI, in all of
+them at once. Used by `gateway held` and by the moderators' notices and replies."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from sqlalchemy import exists
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.publishing import held_communities
 from gateway.community.publishing import publish_held
+from gateway.community.publishing import set_status
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
 from gateway.ingest.errors import HoldReason
@@ -30,50 +36,79 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class HeldIn:
-    """One community of a held post, and why the post waits there: no reason when
-    it waits only because another community of a cross-post holds it."""
+    """One community where a post waits, and why it waits there."""
 
     community: Community
     reasons: tuple[HoldReason, ...]
 
 
 def held_in(session: Session, message: Message) -> list[HeldIn]:
-    """The post's communities by slug, with the reasons the ingest stages stored."""
+    """The communities where the post waits, by slug, with the reasons the ingest
+    stages stored for each."""
     rows = session.execute(
         select(Community, MessageCommunity.hold_reasons)
         .join(MessageCommunity, MessageCommunity.community_id == Community.id)
-        .where(MessageCommunity.message_id == message.id)
+        .where(
+            MessageCommunity.message_id == message.id,
+            MessageCommunity.status == MessageStatus.HELD,
+        )
         .order_by(Community.slug)
     )
     return [HeldIn(community, tuple(map(HoldReason, reasons))) for community, reasons in rows]
 
 
-def held_messages(session: Session) -> list[Message]:
+def published_in(session: Session, message: Message) -> list[Community]:
+    """The communities where the post is published, by slug."""
     return list(
         session.scalars(
-            select(Message)
-            .where(Message.status == MessageStatus.HELD)
-            .order_by(Message.received_at, Message.id)
+            select(Community)
+            .join(MessageCommunity, MessageCommunity.community_id == Community.id)
+            .where(
+                MessageCommunity.message_id == message.id,
+                MessageCommunity.status == MessageStatus.PUBLISHED,
+            )
+            .order_by(Community.slug)
         )
     )
 
 
+def _waiting() -> Any:
+    return exists().where(
+        MessageCommunity.message_id == Message.id, MessageCommunity.status == MessageStatus.HELD
+    )
+
+
+def held_messages(session: Session) -> list[Message]:
+    """The posts that wait in at least one community, oldest first (a cross-post may
+    be published in another already)."""
+    return list(
+        session.scalars(select(Message).where(_waiting()).order_by(Message.received_at, Message.id))
+    )
+
+
 def get_held(session: Session, ids: Sequence[int]) -> list[Message]:
-    """The held messages with these ids; raises if one is unknown or no longer held."""
+    """The messages with these ids, each waiting in some community; raises if one is
+    unknown or waits nowhere."""
     messages = []
     for message_id in dict.fromkeys(ids):
         message = session.get(Message, message_id)
         if message is None:
             raise NotFound(f"no message with id {message_id}")
-        if message.status is not MessageStatus.HELD:
+        if not held_communities(session, message):
             raise InvalidInput(f"message {message_id} is {message.status.value}, not held")
         messages.append(message)
     return messages
 
 
-def approve(session: Session, message: Message, now: dt.datetime) -> int:
-    """Publish a held post; return how many deliveries were queued."""
-    return publish_held(session, message, now)
+def approve(
+    session: Session,
+    message: Message,
+    now: dt.datetime,
+    community_ids: Collection[int] | None = None,
+) -> int:
+    """Publish a held post in these communities (None: wherever it waits); return how
+    many deliveries were queued."""
+    return publish_held(session, message, now, community_ids)
 
 
 def reject(
@@ -83,12 +118,17 @@ def reject(
     message: Message,
     reason: str,
     now: dt.datetime,
+    community_ids: Collection[int] | None = None,
 ) -> None:
-    """Reject a held post and tell its sender, with the moderator's reason if any."""
-    if message.status is not MessageStatus.HELD:
+    """Reject a held post in these communities (None: wherever it waits) and tell its
+    sender, with the moderator's reason if any."""
+    waiting = held_in(session, message)
+    chosen = [
+        p.community for p in waiting if community_ids is None or p.community.id in community_ids
+    ]
+    if not chosen:
         raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
-    message.status = MessageStatus.REJECTED
-    session.flush()
+    set_status(session, message, [c.id for c in chosen], MessageStatus.REJECTED)
     if message.sender_address:
         send_notice(
             session,
@@ -98,7 +138,7 @@ def reject(
             message.sender_address,
             {
                 "subject": message.subject,
-                "communities": [c.name for c in message.communities],
+                "communities": [c.name for c in chosen],
                 "reason": reason.strip(),
             },
             now,
@@ -108,7 +148,7 @@ def reject(
 
 
 def describe_held(session: Session, message: Message) -> dict[str, Any]:
-    """The shape `gateway held list --json` prints (README)."""
+    """The shape `gateway held list` prints (README)."""
     places = held_in(session, message)
     return {
         "id": message.id,
@@ -117,8 +157,20 @@ def describe_held(session: Session, message: Message) -> dict[str, Any]:
         "name": message.sender_name,
         "subject": message.subject,
         "communities": [place.community.slug for place in places],
-        # per community, why it waits there (none: another community holds it)
+        # per community where it waits, why it waits there
         "reasons": {place.community.slug: [str(r) for r in place.reasons] for place in places},
+        # where a cross-post is published already
+        "published_in": [c.slug for c in published_in(session, message)],
         "received_at": message.received_at.isoformat(),
         "size": message.raw_size,
     }
+
+
+def statuses_in(
+    session: Session, message: Message, community_ids: Collection[int]
+) -> list[MessageStatus]:
+    """The post's status in these communities (all of its communities if none named)."""
+    query = select(MessageCommunity.status).where(MessageCommunity.message_id == message.id)
+    if community_ids:
+        query = query.where(MessageCommunity.community_id.in_(list(community_ids)))
+    return list(session.scalars(query.order_by(MessageCommunity.community_id)))

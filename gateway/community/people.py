@@ -104,6 +104,17 @@ def ensure_person(session: Session, address: str, allowed_domains: tuple[str, ..
     return person
 
 
+def keep_display_name(person: Person, name: str) -> bool:
+    """Give a person without a name the display name of their mail's From header (a
+    person who joins by mail); a name already in the profile is never overwritten.
+    Returns whether the name was set."""
+    name = " ".join(name.split())[:200]
+    if person.name or not name or "@" in name:  # "alice@example.com" is not a name
+        return False
+    person.name = name
+    return True
+
+
 def people_by_address(session: Session, addresses: Iterable[str]) -> dict[str, Person]:
     """The known people among these canonical addresses, with their tags, in a few queries."""
     wanted = list(addresses)

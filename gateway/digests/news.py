@@ -165,8 +165,13 @@ def unanswered_questions(
 
 
 def _published_smtp() -> ColumnElement[bool]:
-    """Posts people were told about: not held, not imported history."""
-    return and_(Message.status == MessageStatus.PUBLISHED, Message.origin == Origin.SMTP)
+    """Posts people were told about: published in the community (a cross-post may still
+    wait in another), not imported history."""
+    return and_(
+        MessageCommunity.status == MessageStatus.PUBLISHED,
+        Message.status == MessageStatus.PUBLISHED,
+        Message.origin == Origin.SMTP,
+    )
 
 
 def _threads(

@@ -35,7 +35,7 @@ def _published(session: Session, community: Community) -> Iterator[Message]:
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
             MessageCommunity.community_id == community.id,
-            Message.status == MessageStatus.PUBLISHED,
+            MessageCommunity.status == MessageStatus.PUBLISHED,
         )
         # In the order the gateway took them in: importing the export replays the
         # same arrivals, so threading (which depends on it) gives the same threads.

@@ -85,8 +85,22 @@ class IngestContext:
 
     @property
     def status(self) -> MessageStatus:
-        """A post held in any of its communities is held in all of them."""
-        return MessageStatus.HELD if self.holds else MessageStatus.PUBLISHED
+        """The message's own status: published if it is published in any of its
+        communities (each community's is on its link: status_in)."""
+        return MessageStatus.PUBLISHED if self.published_in else MessageStatus.HELD
+
+    @property
+    def published_in(self) -> list[Community]:
+        """The communities where the post is published at once: none holds it there."""
+        return [community for community in self.communities if community.id not in self.holds]
+
+    @property
+    def held_in(self) -> list[Community]:
+        """The communities where the post waits for a moderator."""
+        return [community for community in self.communities if community.id in self.holds]
+
+    def status_in(self, community_id: int) -> MessageStatus:
+        return MessageStatus.HELD if community_id in self.holds else MessageStatus.PUBLISHED
 
     @property
     def reasons(self) -> list[HoldReason]:

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.publishing import set_status
 from gateway.ingest.context import IngestContext
 from gateway.outbound.deliveries import enqueue_post
 from gateway.store.models import Message
@@ -57,8 +58,10 @@ def stored_copies(session: Session, ids: Sequence[int | None]) -> dict[str, Stor
 
 def add_communities(ctx: IngestContext, copy: StoredCopy) -> None:
     """A copy of a stored post sent to more communities (an MTA split the envelope):
-    linked to them, and queued for their members who did not get it yet."""
-    added = [c for c in ctx.communities if c.id not in copy.community_ids]
+    linked to those where its sender may post, and queued for their members who did
+    not get it yet. (Where a policy holds this copy, it is not linked: as before the
+    hold was kept per community, nothing is held from a second copy.)"""
+    added = [c for c in ctx.published_in if c.id not in copy.community_ids]
     if not added:
         return
     ctx.session.execute(
@@ -67,7 +70,14 @@ def add_communities(ctx: IngestContext, copy: StoredCopy) -> None:
     )
     copy.community_ids.update(community.id for community in added)
     expire(ctx.session, Message, [copy.id])
-    if copy.status is MessageStatus.PUBLISHED and copy.origin is Origin.SMTP:
+    if copy.status is not MessageStatus.PUBLISHED:
+        # Held or rejected where it went first, published in these: the message's own
+        # status says so now (gateway.community.publishing).
+        message = ctx.session.get(Message, copy.id)
+        assert message is not None
+        set_status(ctx.session, message, [c.id for c in added], MessageStatus.PUBLISHED)
+        copy.status = message.status
+    if copy.origin is Origin.SMTP:
         enqueue_post(
             ctx.session,
             copy.id,

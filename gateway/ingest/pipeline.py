@@ -122,7 +122,8 @@ def _result(ctx: IngestContext) -> IngestResult:
         actions = tuple(a.action for a in ctx.actions if a.action is not None)
         return IngestResult(Disposition.ACTION, ctx.message_id, reasons=actions)
     flags = tuple(ctx.parsed.flags) if ctx.parsed is not None else ()
-    disposition = Disposition.HELD if ctx.holds else Disposition.PUBLISHED
+    # Published if published in any community (a cross-post may wait in others: reasons).
+    disposition = Disposition.PUBLISHED if ctx.published_in else Disposition.HELD
     return IngestResult(disposition, ctx.message_id, _slugs(ctx), tuple(ctx.reasons), flags)
 
 

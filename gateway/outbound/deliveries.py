@@ -45,6 +45,7 @@ from gateway.store.models import DeliveryStatus
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
@@ -158,8 +159,9 @@ def enqueue_post(
 
 def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
     """Queue stored posts just published (a batch of ingest) for the instant members of
-    the communities each is linked to, in one statement: what enqueue_post does for each,
-    with the sender, thread and time the store holds for it. Returns how many rows."""
+    the communities where each is published (not those that hold it), in one statement:
+    what enqueue_post does for each, with the sender, thread and time the store holds
+    for it. Returns how many rows."""
     if not message_ids:
         return 0
     post = MessageCommunity
@@ -177,7 +179,7 @@ def enqueue_posts(session: Session, message_ids: Sequence[int]) -> int:
             created_at=Message.received_at,
             per=(post.message_id, Message.received_at),
         )
-        .where(post.message_id.in_(message_ids))
+        .where(post.message_id.in_(message_ids), post.status == MessageStatus.PUBLISHED)
         # Each post's rows together, as one enqueue_post each would have written them.
         .order_by(post.message_id, Membership.person_id)
     )

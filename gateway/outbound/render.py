@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from gateway import links
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
+from gateway.mail.subjects import community_subject
 from gateway.mail.traces import for_clause
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
@@ -68,6 +69,9 @@ class Destination:
     reply_to: str  # "community", "sender" or an address
     public: bool
     also: tuple[tuple[str, str], ...] = ()  # (slug, name) of the other communities
+    # The subject prefixes of the gateway's other communities: a reply to a cross-post
+    # loses them ("Re: [atlas] x" is "Re: [design] x" for design).
+    other_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,11 @@ class Renderer:
             head.append(fold("Reply-To", reply_to))
         head.append(fold("To", email.utils.formataddr((to.name, community))))
         if to.subject_prefix:
-            head.append(fold("Subject", prefixed(post.subject, to.subject_prefix)))
+            head.append(
+                fold(
+                    "Subject", community_subject(post.subject, to.subject_prefix, to.other_prefixes)
+                )
+            )
         if "message-id" not in names:
             head.append(fold("Message-ID", f"<{post.message_id}>"))
         if "date" not in names:
@@ -208,10 +216,3 @@ class Renderer:
 
     def _template(self, key: str, extension: str) -> jinja2.Template:
         return self.templates.get_template(f"mail/{key}.{self.language}.{extension}")
-
-
-def prefixed(subject: str, prefix: str) -> str:
-    """The subject with the community's prefix, never twice ("Re: [design] x" stays)."""
-    if prefix.lower() in subject.lower():
-        return subject
-    return f"{prefix} {subject}".strip()

@@ -322,6 +322,11 @@ class DeliveryWorker:
             attachment_names={sha256: filename for sha256, filename in names},
             rewrite_from=rewrite_from.get(message.id, False),
         )
+        prefixes = session.scalars(
+            select(Community.subject_prefix).where(
+                Community.subject_prefix != "", Community.id != community.id
+            )
+        )
         destination = Destination(
             slug=community.slug,
             name=community.name,
@@ -335,6 +340,7 @@ class DeliveryWorker:
                 for c in message.communities
                 if c.id != community.id and c.visibility is Visibility.PUBLIC
             ),
+            other_prefixes=tuple(prefixes),
         )
         return self.renderer.render(post, destination)
 

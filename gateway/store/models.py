@@ -377,9 +377,15 @@ class MessageCommunity(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     # Why a held post waits in this community (gateway.ingest.errors.HoldReason values,
-    # set by the authorize stage); empty where another community holds it. Kept once
+    # set by the authorize stage); empty where the post is published. Kept once
     # the post is approved: the record of why it waited.
     hold_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Where the post stands in this community: a cross-post is published where its
+    # sender may post and held only where a policy holds it (issue 18). The message's
+    # own status sums its links up: published if published in any community.
+    status: Mapped[MessageStatus] = mapped_column(
+        _enum(MessageStatus), default=MessageStatus.PUBLISHED
+    )
 
 
 class MessageReference(Base):

@@ -24,7 +24,6 @@ from gateway.ingest.copies import add_communities
 from gateway.ingest.copies import stored_copies
 from gateway.ingest.errors import Duplicate
 from gateway.store.models import MAX_MESSAGE_ID
-from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import utcnow
@@ -78,8 +77,7 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     for ctx in posts:
         copy = copies.get(ctx.message_id)
         if copy is not None:
-            if ctx.status is MessageStatus.PUBLISHED:
-                add_communities(ctx, copy)
+            add_communities(ctx, copy)
             stopped[id(ctx)] = Duplicate(ctx.message_id)
             continue
         references, in_reply_to = headers[id(ctx)]
