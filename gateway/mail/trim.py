@@ -1,0 +1,504 @@
+"""A reply split into the words its sender wrote now and the parts a reader can fold
+away: the quoted history (with its attribution line or Outlook header block), and the
+signature with its disclaimer and the mail client's furniture ("Sent from my iPhone").
+
+One set of rules for plain text and for sanitized HTML (gateway.mail.sanitize keeps
+the clients' marker classes for this), used by the archive, digest excerpts, monthly
+mails, previews and the email actions (issue 18, items 2 and 3). A body is first cut
+into pieces (lines of text, or the blocks of the HTML), each piece is classified, and
+consecutive pieces of one kind make a part. Nothing is deleted: the parts put together
+are the whole body. A body whose new text would be empty is returned whole.
+
+The rules, not quotequail or mail-parser-reply: on the labelled replies in
+tests/fixtures/replies/ (bench/trim.py) neither library handles interleaved replies,
+the sanitized HTML or the French and German Outlook header blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from lxml import etree
+from lxml import html as lxml_html
+
+
+class Kind(StrEnum):
+    NEW = "new"
+    QUOTED = "quoted"
+    SIGNATURE = "signature"
+
+
+# Marker classes of the mail clients' HTML (the sanitizer keeps these and no other
+# class), by what they open. Outlook's ids are kept as classes of the same name.
+QUOTE_CLASSES = frozenset(
+    {
+        "gmail_quote",  # Gmail: the attribution and the quoted history
+        "gmail_quote_container",
+        "gmail_attr",  # Gmail: "On ... wrote:"
+        "moz-cite-prefix",  # Thunderbird: "Le ... a écrit :"
+        "yahoo_quoted",  # Yahoo Mail
+        "protonmail_quote",  # Proton Mail
+        "moz-forward-container",
+    }
+)
+SIGNATURE_CLASSES = frozenset(
+    {
+        "gmail_signature",
+        "gmail_signature_prefix",  # Gmail's "-- " before the signature
+        "moz-signature",  # Thunderbird
+        "protonmail_signature_block",  # Proton Mail: signature and "Sent with Proton Mail"
+        "Signature",  # Outlook on the web and new Outlook: <div id="Signature">
+        "ms-outlook-mobile-signature",  # Outlook for iOS and Android: "Get Outlook for iOS"
+    }
+)
+# From here to the end everything is history: Outlook on the web's reply header and
+# the empty marker and <hr> before it, new Outlook's quoted container.
+HISTORY_CLASSES = frozenset(
+    {"divRplyFwdMsg", "appendonsend", "mail-editor-reference-message-container"}
+)
+MARKER_CLASSES = QUOTE_CLASSES | SIGNATURE_CLASSES | HISTORY_CLASSES
+MARKER_IDS = frozenset(
+    {
+        "divRplyFwdMsg",
+        "appendonsend",
+        "Signature",
+        "ms-outlook-mobile-signature",
+        "mail-editor-reference-message-container",
+    }
+)
+
+_QUOTED_LINE = re.compile(r"^\s*>")
+# An attribution line, once quoted lines are set aside (item 3 of issue 18): in French
+# "Le ..." starts many sentences, so only the whole line, ending as clients end it, counts.
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:"
+    r"On\b.{3,300}\bwrote"
+    r"|Le\b.{3,300}\ba\s+écrit"
+    r"|Am\b.{3,300}\bschrieb\b.{0,300}"
+    r"|.{0,300}(?:\bwrote|\ba\s+écrit|\bschrieb|\bgeschrieben|\bescribió)"
+    r")\s*:\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+# An attribution with a time, a year or an address opens the history even when the
+# client does not mark the quoted lines (Yahoo's and Outlook mobile's text parts).
+_DATED = re.compile(r"\d{1,2}:\d\d|\b(?:19|20)\d\d\b|@")
+_ORIGINAL_MESSAGE = re.compile(
+    r"^[\s*_]*-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht"
+    r"|Mensaje original)\s*-{2,}[\s*_]*$",
+    re.IGNORECASE,
+)
+# Outlook's reply header block: "From:" (De :, Von:) then Sent/To/Subject lines.
+_HEADER_FROM = re.compile(r"^[\s*_]*(?:From|De|Von|Van)[\s*_]*:[\s*_]*\S", re.IGNORECASE)
+_HEADER_FIELD = re.compile(
+    r"^[\s*_]*(?:Sent|Date|Envoyé|Gesendet|Datum|To|À|A|An|Cc|Subject|Objet|Betreff)"
+    r"[\s*_]*:",
+    re.IGNORECASE,
+)
+_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+_SIGNATURE_SEPARATOR = re.compile(r"^\s*\\?--\s?$")
+# The mobile and web clients' own line under a message.
+_FURNITURE = re.compile(
+    r"^\s*(?:Sent from my \S+|Sent from (?:Yahoo Mail|Mail for Windows|Outlook)\b.*"
+    r"|Get Outlook for (?:iOS|Android)|Envoyé de mon \S+|Envoyé depuis mon \S+"
+    r"|(?:Obtenir|Télécharger) Outlook pour (?:iOS|Android)|Envoyé à partir de Outlook.*"
+    r"|Von meinem \S+ gesendet|Outlook für (?:iOS|Android) beziehen|Sent with Proton Mail.*"
+    r"|Envoyé avec (?:la messagerie )?"
+    r"(?:sécurisée )?Proton Mail.*)\s*\.?\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"\b(?:confidential|privileged|intended (?:solely )?for the (?:sole )?(?:use of the )?"
+    r"(?:addressee|recipient)|confidentiel|destinataires? (?:exclusifs?|désignés?)"
+    r"|strictement interdite?|vertraulich|think before printing|avant d'imprimer"
+    r"|before printing this)",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(
+    r"(?:\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
+    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\b(?:Tél|Tel|Phone|Mobile|Mob|Fax|Portable)\b\.?\s*:?)",
+    re.IGNORECASE,
+)
+_IMAGE_PLACEHOLDER = re.compile(r"\[(?:cid:|image:)[^\]]*\]|!\[[^\]]*\]\(cid:", re.IGNORECASE)
+# A sign-off line belongs to the message, not to the contact block under it.
+_SIGNOFF = re.compile(
+    r"^\s*(?:(?:best|kind|warm)?\s*regards|best|cheers|thanks|many thanks|cordialement"
+    r"|bien (?:à vous|cordialement)|bonne (?:journée|soirée)|à bientôt|amicalement|bises"
+    r"|(?:viele|beste|liebe|freundliche) grüße|mit freundlichen grüßen|lg|vg|mfg)\b",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"[.?!:;,]\s*$")
+# A contact block (name, title, phone, logo) is short lines only.
+_CONTACT_LINE_CHARS = 60
+_CONTACT_LINE_WORDS = 8
+_CONTACT_BLOCK_LINES = 12
+_ATTRIBUTION_WRAP = 3  # an attribution wrapped over at most this many lines
+
+# HTML: elements shown as one block and never opened, and containers that are opened.
+_ATOMIC = frozenset(
+    {"p", "table", "ul", "ol", "dl", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "hr"}
+)
+_CONTAINERS = frozenset({"div", "section", "article", "center", "font", "span", "body"})
+_BLOCKS = _ATOMIC | {"div", "section", "article", "center", "blockquote", "body"}
+
+
+@dataclass(frozen=True)
+class Part:
+    kind: Kind
+    text: str
+    html: str = ""  # the part's HTML when the body was HTML
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    """A body as consecutive parts; joined, they are the whole body."""
+
+    parts: tuple[Part, ...]
+
+    @property
+    def new_text(self) -> str:
+        """What the sender wrote now, blank lines at its edges removed."""
+        return _strip_blank_lines("\n".join(p.text for p in self.parts if p.kind is Kind.NEW))
+
+    @property
+    def folded(self) -> bool:
+        return any(p.kind is not Kind.NEW for p in self.parts)
+
+
+@dataclass
+class _Piece:
+    text: str
+    html: str = ""
+    marker: Kind | None = None
+    history: bool = False  # from here to the end is quoted history
+    image: bool = False
+
+    @property
+    def blank(self) -> bool:
+        return not self.text.strip() and not self.image
+
+
+def trim_text(text: str) -> Trimmed:
+    """A plain-text body split into its parts."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    pieces = [
+        _Piece(line, marker=Kind.QUOTED if _QUOTED_LINE.match(line) else None) for line in lines
+    ]
+    return _parts(pieces, html=False)
+
+
+def trim_html(html: str) -> Trimmed:
+    """A sanitized HTML body split into its parts, each with its HTML and its text."""
+    if not html.strip():
+        return Trimmed((Part(Kind.NEW, "", html),))
+    root = lxml_html.fragment_fromstring(html, create_parent="div")
+    pieces = list(_html_pieces(root))
+    if not pieces:
+        return Trimmed((Part(Kind.NEW, _text_of(root), html),))
+    return _parts(pieces, html=True)
+
+
+def new_text(text: str) -> str:
+    """The words the sender wrote now in a plain-text body."""
+    return trim_text(text).new_text
+
+
+def _parts(pieces: list[_Piece], *, html: bool) -> Trimmed:
+    kinds = _classify(pieces)
+    parts: list[Part] = []
+    start = 0
+    for index in range(1, len(pieces) + 1):
+        if index == len(pieces) or kinds[index] is not kinds[start]:
+            run = pieces[start:index]
+            parts.append(
+                Part(
+                    kinds[start],
+                    "\n".join(p.text for p in run),
+                    "".join(p.html for p in run) if html else "",
+                )
+            )
+            start = index
+    trimmed = Trimmed(tuple(parts))
+    if trimmed.folded and not trimmed.new_text.strip():
+        whole = "\n".join(p.text for p in pieces)
+        return Trimmed((Part(Kind.NEW, whole, "".join(p.html for p in pieces) if html else ""),))
+    return trimmed
+
+
+def _classify(pieces: list[_Piece]) -> list[Kind]:
+    count = len(pieces)
+    kinds: list[Kind | None] = [p.marker for p in pieces]
+    # The history: everything from Outlook's header block or "Original Message" on.
+    for index, piece in enumerate(pieces):
+        if kinds[index] is not None and not piece.history:
+            continue
+        if piece.history or _opens_history(pieces, index):
+            start = index
+            while start > 0 and kinds[start - 1] is None and _separator(pieces[start - 1]):
+                start -= 1
+            kinds[start:] = [Kind.QUOTED] * (count - start)
+            break
+    # Attributions: a line (or a few wrapped lines) just before a quote.
+    for index in range(count):
+        if kinds[index] is not None or pieces[index].blank:
+            continue
+        following = _next_filled(pieces, index)
+        for width in range(1, _ATTRIBUTION_WRAP + 1):
+            end = index + width
+            if end > count or any(k is not None for k in kinds[index:end]):
+                break
+            if any(p.blank for p in pieces[index:end]):
+                break
+            joined = " ".join(p.text.strip() for p in pieces[index:end])
+            following = _next_filled(pieces, end - 1)
+            if not _ATTRIBUTION.match(joined):
+                continue
+            if following is not None and kinds[following] is Kind.QUOTED:
+                kinds[index:following] = [Kind.QUOTED] * (following - index)
+                break
+            if _DATED.search(joined) and _has_new_before(pieces, kinds, index):
+                kinds[index:] = [Kind.QUOTED] * (count - index)
+                break
+    # Signatures: from the separator, the client's line or a disclaimer to the next quote.
+    index = 0
+    while index < count:
+        piece = pieces[index]
+        starts = kinds[index] is Kind.SIGNATURE or (
+            kinds[index] is None
+            and (
+                _SIGNATURE_SEPARATOR.match(piece.text)
+                or _FURNITURE.match(piece.text)
+                or (_DISCLAIMER.search(piece.text) and _has_new_before(pieces, kinds, index))
+            )
+        )
+        if starts:
+            while index < count and kinds[index] is not Kind.QUOTED:
+                kinds[index] = Kind.SIGNATURE
+                index += 1
+        index += 1
+    _mark_contact_block(pieces, kinds)
+    # Blank pieces left unclassified go with what is before them.
+    resolved: list[Kind] = []
+    for index, kind in enumerate(kinds):
+        if kind is None:
+            kind = resolved[-1] if pieces[index].blank and resolved else Kind.NEW
+        resolved.append(kind)
+    return resolved
+
+
+def _opens_history(pieces: list[_Piece], index: int) -> bool:
+    text = pieces[index].text
+    if _ORIGINAL_MESSAGE.match(text.split("\n", 1)[0]):
+        return True
+    lines = [line for line in _lines(pieces[index:], 8) if line.strip()]
+    if not lines or not _HEADER_FROM.match(lines[0]):
+        return False
+    return sum(1 for line in lines[1:6] if _HEADER_FIELD.match(line)) >= 2
+
+
+def _lines(pieces: Iterable[_Piece], limit: int) -> Iterator[str]:
+    count = 0
+    for piece in pieces:
+        for line in piece.text.split("\n"):
+            yield line
+            count += 1
+            if count >= limit:
+                return
+
+
+def _separator(piece: _Piece) -> bool:
+    return piece.blank or bool(_UNDERSCORES.match(piece.text))
+
+
+def _next_filled(pieces: list[_Piece], index: int) -> int | None:
+    for following in range(index + 1, len(pieces)):
+        if not pieces[following].blank:
+            return following
+    return None
+
+
+def _has_new_before(pieces: list[_Piece], kinds: list[Kind | None], index: int) -> bool:
+    return any(kinds[i] is None and not pieces[i].blank for i in range(index))
+
+
+def _mark_contact_block(pieces: list[_Piece], kinds: list[Kind | None]) -> None:
+    """The last run of new text may end with a contact block without a "-- " before
+    it (Outlook's signatures): short lines, no sentence, a phone number or a logo."""
+    end = len(kinds)
+    while end > 0 and kinds[end - 1] is not None:
+        end -= 1
+    while end > 0 and pieces[end - 1].blank:
+        end -= 1
+    start = end
+    while start > 0 and kinds[start - 1] is None:
+        start -= 1
+    paragraphs: list[tuple[int, int]] = []
+    index = start
+    while index < end:
+        if pieces[index].blank:
+            index += 1
+            continue
+        first = index
+        while index < end and not pieces[index].blank:
+            index += 1
+        paragraphs.append((first, index))
+    block_start = None
+    strong = False
+    lines = 0
+    for first, last in reversed(paragraphs[1:]):
+        texts = [line for p in pieces[first:last] for line in p.text.split("\n") if line.strip()]
+        lines += len(texts)
+        if lines > _CONTACT_BLOCK_LINES or not all(_contact_line(line) for line in texts):
+            break
+        block_start = first
+        strong = strong or any(
+            _PHONE.search(line) or _IMAGE_PLACEHOLDER.search(line) for line in texts
+        )
+        strong = strong or any(p.image for p in pieces[first:last])
+    if block_start is not None and strong:
+        kinds[block_start:end] = [Kind.SIGNATURE] * (end - block_start)
+
+
+def _contact_line(line: str) -> bool:
+    line = line.strip()
+    if _PHONE.search(line) or _IMAGE_PLACEHOLDER.search(line) or "@" in line or "://" in line:
+        return len(line) <= 2 * _CONTACT_LINE_CHARS
+    return (
+        not _SIGNOFF.match(line)
+        and len(line) <= _CONTACT_LINE_CHARS
+        and len(line.split()) <= _CONTACT_LINE_WORDS
+        and not _SENTENCE_END.search(line)
+    )
+
+
+def _strip_blank_lines(text: str) -> str:
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines)
+
+
+# HTML ----------------------------------------------------------------------------
+
+
+def _html_pieces(element: etree._Element) -> Iterator[_Piece]:
+    """The blocks of `element` in document order: marker elements and atomic blocks
+    whole, containers opened, inline runs cut at each <br>."""
+    inline: list[str] = []
+    inline_text: list[str] = []
+    inline_image = False
+
+    def flush() -> Iterator[_Piece]:
+        nonlocal inline_image
+        if inline:
+            markup = "".join(inline)
+            text = "".join(inline_text)
+            if text.strip() or inline_image or "<br>" in markup:
+                markup = f"<div>{markup}</div>"  # a line of its own once cut from its block
+            yield _Piece(text, markup, image=inline_image)
+            inline.clear()
+            inline_text.clear()
+            inline_image = False
+
+    if element.text:
+        inline.append(_escape(element.text))
+        inline_text.append(element.text)
+    for child in element:
+        tag = child.tag if isinstance(child.tag, str) else ""
+        marker = _marker(child)
+        if marker is not None or tag in _BLOCKS:
+            yield from flush()
+            if marker is not None or tag in _ATOMIC or not _has_blocks(child):
+                yield _piece_of(child, marker)
+            else:
+                yield from _html_pieces(child)
+        elif tag == "br":
+            inline.append("<br>")
+            yield from flush()
+        elif tag in _CONTAINERS and _has_blocks(child):
+            yield from flush()
+            yield from _html_pieces(child)
+        elif tag:
+            inline.append(_outer(child))
+            inline_text.append(_text_of(child))
+            inline_image = inline_image or _has_image(child)
+        if child.tail:
+            inline.append(_escape(child.tail))
+            inline_text.append(child.tail)
+    yield from flush()
+
+
+def _marker(element: etree._Element) -> _Piece | None:
+    classes = set((element.get("class") or "").split())
+    if classes & HISTORY_CLASSES:
+        return _Piece("", history=True)
+    if element.tag == "blockquote":
+        return _Piece("", marker=Kind.QUOTED)
+    if classes & QUOTE_CLASSES:
+        # Opened when it holds quotes: an interleaved reply writes between them.
+        if next(element.iter("blockquote"), None) is not None:
+            return None
+        return _Piece("", marker=Kind.QUOTED)
+    if classes & SIGNATURE_CLASSES:
+        return _Piece("", marker=Kind.SIGNATURE)
+    return None
+
+
+def _piece_of(element: etree._Element, marker: _Piece | None) -> _Piece:
+    return _Piece(
+        _text_of(element).strip("\n"),
+        _outer(element),
+        marker=marker.marker if marker else None,
+        history=marker.history if marker else False,
+        image=_has_image(element),
+    )
+
+
+def _has_blocks(element: etree._Element) -> bool:
+    return any(
+        isinstance(d.tag, str) and (d.tag in _BLOCKS or _marker(d) is not None)
+        for d in element.iterdescendants()
+    )
+
+
+def _has_image(element: etree._Element) -> bool:
+    return element.tag == "img" or next(element.iter("img"), None) is not None
+
+
+def _outer(element: etree._Element) -> str:
+    markup: str = lxml_html.tostring(element, encoding="unicode", with_tail=False)
+    return markup
+
+
+def _text_of(element: etree._Element) -> str:
+    out: list[str] = []
+
+    def walk(node: etree._Element) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag == "br":
+            out.append("\n")
+        elif tag in _BLOCKS or tag in ("li", "tr"):
+            out.append("\n")
+        if node.text and tag:
+            out.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                out.append(child.tail)
+        if tag in _BLOCKS or tag in ("li", "tr"):
+            out.append("\n")
+        elif tag in ("td", "th"):
+            out.append(" ")
+
+    walk(element)
+    text = "".join(out).replace("\xa0", " ")
+    return re.sub(r"\n{2,}", "\n", text).strip("\n") if text.strip() else text.strip("\n")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
