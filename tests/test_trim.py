@@ -78,10 +78,17 @@ def test_a_french_sentence_starting_le_is_kept_when_a_quoted_attribution_follows
     assert trim_text(text).new_text == "Le projet avance bien.\nLe devis suit."
 
 
-def test_an_attribution_not_followed_by_a_quote_is_the_senders_text() -> None:
-    text = "Alice wrote:\nthe plan is ready.\n"
-    assert trim_text(text).new_text == "Alice wrote:\nthe plan is ready."
+@pytest.mark.parametrize(
+    "text",
+    ["Alice wrote:\nthe plan is ready.\n", "Voici.\nLe résumé qu'Alice a écrit :\n- un\n- deux\n"],
+)
+def test_an_attribution_like_sentence_not_followed_by_a_quote_is_kept(text: str) -> None:
     assert not trim_text(text).folded
+
+
+def test_an_attribution_with_a_date_opens_unmarked_history() -> None:
+    text = "Fine.\n\nLe mardi 3 mars 2026 à 10:12, Alice a écrit :\n\nQuestion sans chevron\n"
+    assert trim_text(text).new_text == "Fine."
 
 
 def test_interleaved_answers_are_kept_between_folded_quotes() -> None:

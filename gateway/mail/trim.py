@@ -79,13 +79,15 @@ _ATTRIBUTION = re.compile(
     r"On\b.{3,300}\bwrote"
     r"|Le\b.{3,300}\ba\s+écrit"
     r"|Am\b.{3,300}\bschrieb\b.{0,300}"
-    r"|.{0,300}(?:\bwrote|\ba\s+écrit|\bschrieb|\bgeschrieben|\bescribió)"
+    r"|.{0,300}(?:\bwrote|\bwrites|\ba\s+écrit|\bschrieb|\bgeschrieben|\bescribió)"
     r")\s*:\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-# An attribution with a time, a year or an address opens the history even when the
-# client does not mark the quoted lines (Yahoo's and Outlook mobile's text parts).
-_DATED = re.compile(r"\d{1,2}:\d\d|\b(?:19|20)\d\d\b|@")
+# The clients' own attribution forms, which open the history even when the client does
+# not mark the quoted lines (Yahoo's and Outlook mobile's text parts).
+# "Le" and "Am" start sentences too ("Le texte qu'Alice a écrit :"): those need a
+# date, a time or an address as well.
+_FULL_ATTRIBUTION = re.compile(r"^\s*(?:On\s|(?:Le|Am)\s(?=.*(?:\d|@)))", re.IGNORECASE)
 _ORIGINAL_MESSAGE = re.compile(
     r"^[\s*_]*-{2,}\s*(?:Original Message|Message d'origine|Ursprüngliche Nachricht"
     r"|Mensaje original)\s*-{2,}[\s*_]*$",
@@ -99,6 +101,8 @@ _HEADER_FIELD = re.compile(
     re.IGNORECASE,
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+# A rule line: Outlook's line above its header block, or a mailing list's footer.
+_RULE = re.compile(r"^\s*(?:_{10,}|-{10,})\s*$")
 _SIGNATURE_SEPARATOR = re.compile(r"^\s*\\?--\s?$")
 # The mobile and web clients' own line under a message.
 _FURNITURE = re.compile(
@@ -181,13 +185,15 @@ class _Piece:
         return not self.text.strip() and not self.image
 
 
-def trim_text(text: str) -> Trimmed:
-    """A plain-text body split into its parts."""
+def trim_text(text: str, *, whole_if_empty: bool = True) -> Trimmed:
+    """A plain-text body split into its parts. A body with no new text is returned
+    whole, unless `whole_if_empty` is false (the email actions: a reply quoting the
+    gateway's own answer must not re-apply what it quoted)."""
     lines = text.replace("\r\n", "\n").split("\n")
     pieces = [
         _Piece(line, marker=Kind.QUOTED if _QUOTED_LINE.match(line) else None) for line in lines
     ]
-    return _parts(pieces, html=False)
+    return _parts(pieces, html=False, whole_if_empty=whole_if_empty)
 
 
 def trim_html(html: str) -> Trimmed:
@@ -206,7 +212,7 @@ def new_text(text: str) -> str:
     return trim_text(text).new_text
 
 
-def _parts(pieces: list[_Piece], *, html: bool) -> Trimmed:
+def _parts(pieces: list[_Piece], *, html: bool, whole_if_empty: bool = True) -> Trimmed:
     kinds = _classify(pieces)
     parts: list[Part] = []
     start = 0
@@ -222,7 +228,7 @@ def _parts(pieces: list[_Piece], *, html: bool) -> Trimmed:
             )
             start = index
     trimmed = Trimmed(tuple(parts))
-    if trimmed.folded and not trimmed.new_text.strip():
+    if whole_if_empty and trimmed.folded and not trimmed.new_text.strip():
         whole = "\n".join(p.text for p in pieces)
         return Trimmed((Part(Kind.NEW, whole, "".join(p.html for p in pieces) if html else ""),))
     return trimmed
@@ -259,7 +265,7 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
             if following is not None and kinds[following] is Kind.QUOTED:
                 kinds[index:following] = [Kind.QUOTED] * (following - index)
                 break
-            if _DATED.search(joined) and _has_new_before(pieces, kinds, index):
+            if _FULL_ATTRIBUTION.match(joined) and _has_new_before(pieces, kinds, index):
                 kinds[index:] = [Kind.QUOTED] * (count - index)
                 break
     # Signatures: from the separator, the client's line or a disclaimer to the next quote.
@@ -271,6 +277,7 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
             and (
                 _SIGNATURE_SEPARATOR.match(piece.text)
                 or _FURNITURE.match(piece.text)
+                or _RULE.match(piece.text)
                 or (_DISCLAIMER.search(piece.text) and _has_new_before(pieces, kinds, index))
             )
         )
