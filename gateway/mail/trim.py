@@ -333,7 +333,8 @@ def _has_new_before(pieces: list[_Piece], kinds: list[Kind | None], index: int) 
 
 def _mark_contact_block(pieces: list[_Piece], kinds: list[Kind | None]) -> None:
     """The last run of new text may end with a contact block without a "-- " before
-    it (Outlook's signatures): short lines, no sentence, a phone number or a logo."""
+    it (Outlook's signatures): at least two short lines that are no sentence, among
+    them a phone number or a logo, after some text of the sender's."""
     end = len(kinds)
     while end > 0 and kinds[end - 1] is not None:
         end -= 1
@@ -342,31 +343,25 @@ def _mark_contact_block(pieces: list[_Piece], kinds: list[Kind | None]) -> None:
     start = end
     while start > 0 and kinds[start - 1] is None:
         start -= 1
-    paragraphs: list[tuple[int, int]] = []
-    index = start
-    while index < end:
-        if pieces[index].blank:
-            index += 1
-            continue
-        first = index
-        while index < end and not pieces[index].blank:
-            index += 1
-        paragraphs.append((first, index))
     block_start = None
-    strong = False
     lines = 0
-    for first, last in reversed(paragraphs[1:]):
-        texts = [line for p in pieces[first:last] for line in p.text.split("\n") if line.strip()]
-        lines += len(texts)
-        if lines > _CONTACT_BLOCK_LINES or not all(_contact_line(line) for line in texts):
+    strong = False
+    for index in range(end - 1, start - 1, -1):
+        piece = pieces[index]
+        if piece.blank:
+            continue
+        texts = [line for line in piece.text.split("\n") if line.strip()]
+        if lines + len(texts) > _CONTACT_BLOCK_LINES or not all(map(_contact_line, texts)):
             break
-        block_start = first
-        strong = strong or any(
-            _PHONE.search(line) or _IMAGE_PLACEHOLDER.search(line) for line in texts
-        )
-        strong = strong or any(p.image for p in pieces[first:last])
-    if block_start is not None and strong:
-        kinds[block_start:end] = [Kind.SIGNATURE] * (end - block_start)
+        lines += len(texts) or piece.image
+        block_start = index
+        strong = strong or piece.image
+        strong = strong or any(_PHONE.search(t) or _IMAGE_PLACEHOLDER.search(t) for t in texts)
+    if block_start is None or not strong or lines < 2:
+        return
+    if not any(not p.blank for p in pieces[start:block_start]):
+        return  # nothing of the sender's before it: not a signature
+    kinds[block_start:end] = [Kind.SIGNATURE] * (end - block_start)
 
 
 def _contact_line(line: str) -> bool:
