@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field
 from enum import StrEnum
 
 from lxml import etree
@@ -102,8 +103,8 @@ _HEADER_FIELD = re.compile(
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 # A rule line: Outlook's line above its header block, or a mailing list's footer.
-_RULE = re.compile(r"^\s*(?:_{10,}|-{10,})\s*$")
-_SIGNATURE_SEPARATOR = re.compile(r"^\s*\\?--\s?$")
+_RULE = re.compile(r"\s*(?:_{10,}|-{10,})\s*$")
+_SIGNATURE_SEPARATOR = re.compile(r"\s*\\?--\s?$")
 # The mobile and web clients' own line under a message.
 _FURNITURE = re.compile(
     r"^\s*(?:Sent from my \S+|Sent from (?:Yahoo Mail|Mail for Windows|Outlook)\b.*"
@@ -112,6 +113,10 @@ _FURNITURE = re.compile(
     r"|Von meinem \S+ gesendet|Outlook für (?:iOS|Android) beziehen|Sent with Proton Mail.*"
     r"|Envoyé avec (?:la messagerie )?"
     r"(?:sécurisée )?Proton Mail.*)\s*\.?\s*$",
+    re.IGNORECASE,
+)
+_SIGNATURE_START = re.compile(
+    f"(?:{_SIGNATURE_SEPARATOR.pattern}|{_RULE.pattern}|{_FURNITURE.pattern.lstrip('^')})",
     re.IGNORECASE,
 )
 _DISCLAIMER = re.compile(
@@ -179,10 +184,10 @@ class _Piece:
     marker: Kind | None = None
     history: bool = False  # from here to the end is quoted history
     image: bool = False
+    blank: bool = field(init=False)
 
-    @property
-    def blank(self) -> bool:
-        return not self.text.strip() and not self.image
+    def __post_init__(self) -> None:
+        self.blank = not self.text.strip() and not self.image
 
 
 def trim_text(text: str, *, whole_if_empty: bool = True) -> Trimmed:
@@ -251,13 +256,12 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
     for index in range(count):
         if kinds[index] is not None or pieces[index].blank:
             continue
-        following = _next_filled(pieces, index)
         for width in range(1, _ATTRIBUTION_WRAP + 1):
             end = index + width
-            if end > count or any(k is not None for k in kinds[index:end]):
+            if end > count or kinds[end - 1] is not None or pieces[end - 1].blank:
                 break
-            if any(p.blank for p in pieces[index:end]):
-                break
+            if not pieces[end - 1].text.rstrip().endswith(":"):
+                continue
             joined = " ".join(p.text.strip() for p in pieces[index:end])
             following = _next_filled(pieces, end - 1)
             if not _ATTRIBUTION.match(joined):
@@ -274,10 +278,9 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
         piece = pieces[index]
         starts = kinds[index] is Kind.SIGNATURE or (
             kinds[index] is None
+            and not piece.blank
             and (
-                _SIGNATURE_SEPARATOR.match(piece.text)
-                or _FURNITURE.match(piece.text)
-                or _RULE.match(piece.text)
+                _SIGNATURE_START.match(piece.text)
                 or (_DISCLAIMER.search(piece.text) and _has_new_before(pieces, kinds, index))
             )
         )
@@ -297,9 +300,13 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
 
 
 def _opens_history(pieces: list[_Piece], index: int) -> bool:
-    text = pieces[index].text
-    if _ORIGINAL_MESSAGE.match(text.split("\n", 1)[0]):
+    if pieces[index].blank:
+        return False
+    first = pieces[index].text.lstrip("\n").split("\n", 1)[0]
+    if _ORIGINAL_MESSAGE.match(first):
         return True
+    if not _HEADER_FROM.match(first):
+        return False
     lines = [line for line in _lines(pieces[index:], 8) if line.strip()]
     if not lines or not _HEADER_FROM.match(lines[0]):
         return False
