@@ -46,7 +46,7 @@ def test_quoted_lines_and_their_attribution_are_folded() -> None:
     trimmed = trim_text("Agreed.\n\nOn Tue, 3 Mar 2026, Alice wrote:\n> Shall we?\n> Yes\n")
     assert trimmed.new_text == "Agreed."
     assert kinds(trimmed) == [Kind.NEW, Kind.QUOTED]
-    assert trimmed.parts[1].text.startswith("On Tue, 3 Mar 2026, Alice wrote:")
+    assert trimmed.parts[1].text.lstrip().startswith("On Tue, 3 Mar 2026, Alice wrote:")
 
 
 @pytest.mark.parametrize(

@@ -290,12 +290,24 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
                 index += 1
         index += 1
     _mark_contact_block(pieces, kinds)
-    # Blank pieces left unclassified go with what is before them.
+    # Blank pieces left unclassified go with what is before them, except that the new
+    # text does not end with the blank lines before a folded part.
     resolved: list[Kind] = []
     for index, kind in enumerate(kinds):
         if kind is None:
             kind = resolved[-1] if pieces[index].blank and resolved else Kind.NEW
         resolved.append(kind)
+    index = 0
+    while index < count:
+        if kinds[index] is None and pieces[index].blank and resolved[index] is Kind.NEW:
+            end = index
+            while end < count and kinds[end] is None and pieces[end].blank:
+                end += 1
+            if end < count and resolved[end] is not Kind.NEW:
+                resolved[index:end] = [resolved[end]] * (end - index)
+            index = end
+        else:
+            index += 1
     return resolved
 
 
