@@ -270,3 +270,14 @@ def test_html_parts_put_together_keep_every_word() -> None:
     joined = "".join(part.html for part in trim_html(html).parts)
     for word in ("Yes.", "--", "Hugo", "On Tue, Alice wrote:", "Shall we?"):
         assert word in joined
+
+
+def test_a_rule_under_a_title_is_the_senders_text() -> None:
+    text = "Known issues\n------------\n- the cache may be stale\n"
+    assert not trim_text(text).folded
+
+
+def test_a_double_dash_above_a_long_text_is_the_senders_separator() -> None:
+    report = "\n".join(f"package-{n}: BADURL" for n in range(30))
+    trimmed = trim_text(f"Here is this week's run.\n--\n{report}\n")
+    assert not trimmed.folded

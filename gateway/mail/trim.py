@@ -145,6 +145,8 @@ _CONTACT_LINE_CHARS = 60
 _CONTACT_LINE_WORDS = 8
 _CONTACT_BLOCK_LINES = 12
 _ATTRIBUTION_WRAP = 3  # an attribution wrapped over at most this many lines
+# A signature with its disclaimer is rarely longer; more after a "--" is the sender's.
+_SIGNATURE_MAX_LINES = 20
 
 # HTML: elements shown as one block and never opened, and containers that are opened.
 _ATOMIC = frozenset(
@@ -284,10 +286,17 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
                 or (_DISCLAIMER.search(piece.text) and _has_new_before(pieces, kinds, index))
             )
         )
+        if starts and kinds[index] is None and _RULE.match(piece.text):
+            starts = not _heading_underline(pieces, index)
         if starts:
-            while index < count and kinds[index] is not Kind.QUOTED:
-                kinds[index] = Kind.SIGNATURE
-                index += 1
+            end = index
+            while end < count and kinds[end] is not Kind.QUOTED:
+                end += 1
+            # A "--" or a rule line above a long text is the sender's own separator.
+            lines = sum(1 for p in pieces[index:end] for t in p.text.split("\n") if t.strip())
+            if kinds[index] is Kind.SIGNATURE or lines <= _SIGNATURE_MAX_LINES:
+                kinds[index:end] = [Kind.SIGNATURE] * (end - index)
+                index = end
         index += 1
     _mark_contact_block(pieces, kinds)
     # Blank pieces left unclassified go with what is before them, except that the new
@@ -309,6 +318,14 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
         else:
             index += 1
     return resolved
+
+
+def _heading_underline(pieces: list[_Piece], index: int) -> bool:
+    """A rule line under a title of about its length ("Known issues" over dashes)."""
+    if index == 0 or pieces[index - 1].blank:
+        return False
+    title = pieces[index - 1].text.strip()
+    return abs(len(title) - len(pieces[index].text.strip())) <= 3
 
 
 def _opens_history(pieces: list[_Piece], index: int) -> bool:
