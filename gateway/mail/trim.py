@@ -115,6 +115,7 @@ _FURNITURE = re.compile(
     r"(?:sécurisée )?Proton Mail.*)\s*\.?\s*$",
     re.IGNORECASE,
 )
+_DISCLAIMER_MIN_CHARS = 24  # "Ce message est confidentiel." and longer
 _SIGNATURE_START = re.compile(
     f"(?:{_SIGNATURE_SEPARATOR.pattern}|{_RULE.pattern}|{_FURNITURE.pattern.lstrip('^')})",
     re.IGNORECASE,
@@ -283,7 +284,11 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
             and not piece.blank
             and (
                 _SIGNATURE_START.match(piece.text)
-                or (_DISCLAIMER.search(piece.text) and _has_new_before(pieces, kinds, index))
+                or (
+                    len(piece.text) >= _DISCLAIMER_MIN_CHARS
+                    and _DISCLAIMER.search(piece.text)
+                    and _has_new_before(pieces, kinds, index)
+                )
             )
         )
         if starts and kinds[index] is None and _RULE.match(piece.text):
