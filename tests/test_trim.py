@@ -281,3 +281,16 @@ def test_a_double_dash_above_a_long_text_is_the_senders_separator() -> None:
     report = "\n".join(f"package-{n}: BADURL" for n in range(30))
     trimmed = trim_text(f"Here is this week's run.\n--\n{report}\n")
     assert not trimmed.folded
+
+
+@pytest.mark.parametrize(
+    "phone", ["Tél. +33 1 23 45 67 89", "Mobile: 06 12 34 56 78", "T +44 20 7946 0958"]
+)
+def test_contact_lines_with_a_label(phone: str) -> None:
+    trimmed = trim_text(f"Merci.\n\nHugo Lefèvre\n{phone}\n")
+    assert trimmed.new_text == "Merci."
+
+
+def test_a_sentence_giving_a_phone_number_is_the_senders_text() -> None:
+    text = "Hi,\n\nCall me tomorrow on +44 20 7946 0958 if that is easier.\nHugo\n"
+    assert not trim_text(text).folded

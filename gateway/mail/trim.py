@@ -107,10 +107,11 @@ _RULE = re.compile(r"\s*(?:_{10,}|-{10,})\s*$")
 _SIGNATURE_SEPARATOR = re.compile(r"\s*\\?--\s?$")
 # The mobile and web clients' own line under a message.
 _FURNITURE = re.compile(
-    r"^\s*(?:Sent from my \S+|Sent from (?:Yahoo Mail|Mail for Windows|Outlook)\b.*"
-    r"|Get Outlook for (?:iOS|Android)|Envoyé de mon \S+|Envoyé depuis mon \S+"
-    r"|(?:Obtenir|Télécharger) Outlook pour (?:iOS|Android)|Envoyé à partir de Outlook.*"
-    r"|Von meinem \S+ gesendet|Outlook für (?:iOS|Android) beziehen|Sent with Proton Mail.*"
+    r"^\s*(?:Sent from my .{1,40}|Sent from (?:Yahoo Mail|Mail for Windows|Outlook)\b.*"
+    r"|Get Outlook for (?:iOS|Android)|Envoyé de mon .{1,40}|Envoyé depuis mon .{1,40}"
+    r"|(?:Obtenir|Télécharger) Outlook pour (?:iOS|Android)|Envoyé à partir de .{1,40}"
+    r"|Von (?:meinem )?.{1,40} gesendet|Outlook für (?:iOS|Android) beziehen"
+    r"|Sent with Proton Mail.*"
     r"|Envoyé avec (?:la messagerie )?"
     r"(?:sécurisée )?Proton Mail.*)\s*\.?\s*$",
     re.IGNORECASE,
@@ -140,6 +141,13 @@ _SIGNOFF = re.compile(
     r"|(?:viele|beste|liebe|freundliche) grüße|mit freundlichen grüßen|lg|vg|mfg)\b",
     re.IGNORECASE,
 )
+# What a contact line holds besides its label: phone, address, link, logo.
+_CONTACT_MARKS = re.compile(
+    r"\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
+    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\S+@\S+|\S+://\S+|\bwww\.\S+|\[(?:cid:|image:)[^\]]*\]|!\[[^\]]*\]\(cid:[^)]*\)"
+)
+_CONTACT_LABEL_WORDS = 4
+_SENTENCE_STOP = re.compile(r"[.?!]\s*$")
 _SENTENCE_END = re.compile(r"[.?!:;,]\s*$")
 # A contact block (name, title, phone, logo) is short lines only.
 _CONTACT_LINE_CHARS = 60
@@ -377,9 +385,7 @@ def _mark_contact_block(pieces: list[_Piece], kinds: list[Kind | None]) -> None:
     it (Outlook's signatures): at least two short lines that are no sentence, among
     them a phone number or a logo, after some text of the sender's."""
     end = len(kinds)
-    while end > 0 and kinds[end - 1] is not None:
-        end -= 1
-    while end > 0 and pieces[end - 1].blank:
+    while end > 0 and (kinds[end - 1] is not None or pieces[end - 1].blank):
         end -= 1
     start = end
     while start > 0 and kinds[start - 1] is None:
@@ -407,8 +413,11 @@ def _mark_contact_block(pieces: list[_Piece], kinds: list[Kind | None]) -> None:
 
 def _contact_line(line: str) -> bool:
     line = line.strip()
-    if _PHONE.search(line) or _IMAGE_PLACEHOLDER.search(line) or "@" in line or "://" in line:
-        return len(line) <= 2 * _CONTACT_LINE_CHARS
+    rest = _CONTACT_MARKS.sub(" ", line)
+    if rest != line:  # a label and a number, an address or a logo: no sentence around it
+        words = len(rest.split())
+        # "Tél. +33 ..." ends its label with a dot; a longer rest ending so is a sentence.
+        return words <= _CONTACT_LABEL_WORDS and (words <= 2 or not _SENTENCE_STOP.search(rest))
     return (
         not _SIGNOFF.match(line)
         and len(line) <= _CONTACT_LINE_CHARS
