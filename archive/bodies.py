@@ -1,5 +1,7 @@
 """A message's body as page HTML: the sanitized HTML part, or the plain text with its
-links made clickable and each quoted run folded away.
+links made clickable; either way the new text shown and what gateway.mail.trim tells
+apart from it (the quoted history with its attribution or Outlook's header block, the
+signature with its disclaimer) folded one click away in <details>, nothing deleted.
 
 The HTML was sanitized once at ingest (gateway.mail.sanitize) and is not sanitized again
 (DESIGN.md, "Known costs"); this only points its cid: images at the archived files.
@@ -10,50 +12,58 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 from markupsafe import Markup
 from markupsafe import escape
 
 from archive.snapshot import MessageBody
 from gateway.mail.sanitize import without_remote_images
+from gateway.mail.trim import Kind
+from gateway.mail.trim import Part
+from gateway.mail.trim import trim_html
+from gateway.mail.trim import trim_text
 
 URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
 CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
-BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
-BLOCKQUOTE = re.compile(r"<(/?)blockquote\b[^>]*>", re.IGNORECASE)
-# Quoted lines ("> ...") and the attribution line before them ("On ..., X wrote:").
-QUOTED = re.compile(r"^\s*>")
-ATTRIBUTION = re.compile(r"(wrote|a écrit|schrieb|escribió)\s*:\s*$", re.IGNORECASE)
-# Quoted runs shorter than this stay open: folding one line hides more than it saves.
+# Quoted runs of plain text shorter than this stay open (an interleaved reply's context):
+# folding one line hides more than it saves.
 FOLD_MIN_LINES = 3
 
 
-def body_html(body: MessageBody, file_url: Callable[[str, str], str], quoted_label: str) -> Markup:
+@dataclass(frozen=True)
+class FoldLabels:
+    """The summaries of the folded parts, in the page's language (labels.*.toml)."""
+
+    quoted: str
+    signature: str
+
+    def of(self, kind: Kind) -> str:
+        return self.signature if kind is Kind.SIGNATURE else self.quoted
+
+
+def body_html(body: MessageBody, file_url: Callable[[str, str], str], labels: FoldLabels) -> Markup:
     if body.body_html.strip():
-        return Markup(fold_blockquotes(_inline_images(body, file_url), quoted_label))
-    return plain_text_html(body.body_text, quoted_label)
+        return html_body_html(_inline_images(body, file_url), labels)
+    return plain_text_html(body.body_text, labels)
 
 
-def fold_blockquotes(html: str, quoted_label: str) -> str:
-    """Each outermost <blockquote> of a (sanitized) HTML body folded away, as the
-    quoted runs of plain text are."""
-    out: list[str] = []
-    depth = position = 0
-    for tag in BLOCKQUOTE.finditer(html):
-        closing = tag.group(1) == "/"
-        if not closing and depth == 0:
-            out.append(html[position : tag.start()])
-            out.append(f'<details class="quoted"><summary>{escape(quoted_label)}</summary>')
-            position = tag.start()
-        depth = max(0, depth + (-1 if closing else 1))
-        if closing and depth == 0:
-            out.append(html[position : tag.end()] + "</details>")
-            position = tag.end()
-    out.append(html[position:])
-    if depth:  # an unclosed quote (the sanitizer closes them; belt and braces)
-        out.append("</details>")
-    return "".join(out)
+def html_body_html(html: str, labels: FoldLabels) -> Markup:
+    """A sanitized HTML body with its trimmed parts folded."""
+    return Markup("".join(_html_part(part, labels) for part in trim_html(html).parts))
+
+
+def _html_part(part: Part, labels: FoldLabels) -> str:
+    if part.kind is Kind.NEW or not part.text.strip() and "<img" not in part.html:
+        return part.html
+    return _folded(part.kind, labels, part.html)
+
+
+def _folded(kind: Kind, labels: FoldLabels, inner: str) -> str:
+    return (
+        f'<details class="{kind.value}"><summary>{escape(labels.of(kind))}</summary>'
+        f"{inner}</details>"
+    )
 
 
 def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> str:
@@ -79,40 +89,20 @@ def shown_inline(body: MessageBody) -> set[str]:
     return {match.group(2).strip("<>") for match in CID_SRC.finditer(body.body_html)}
 
 
-def plain_text_html(text: str, quoted_label: str) -> Markup:
+def plain_text_html(text: str, labels: FoldLabels) -> Markup:
     parts: list[str] = []
-    for quoted, lines in _runs(text.rstrip().splitlines()):
+    for part in trim_text(text.rstrip()).parts:
+        lines = part.text.strip("\n").split("\n")
+        if not part.text.strip():
+            continue
         block = _linkify("\n".join(lines))
-        if quoted and len(lines) >= FOLD_MIN_LINES:
-            parts.append(
-                f'<details class="quoted"><summary>{escape(quoted_label)}</summary>'
-                f"<pre>{block}</pre></details>"
-            )
+        if part.kind is Kind.NEW:
+            parts.append(f'<pre class="text">{block}</pre>')
+        elif part.kind is Kind.QUOTED and len(lines) < FOLD_MIN_LINES:
+            parts.append(f'<pre class="quoted">{block}</pre>')
         else:
-            parts.append(f'<pre class="{"quoted" if quoted else "text"}">{block}</pre>')
+            parts.append(_folded(part.kind, labels, f"<pre>{block}</pre>"))
     return Markup("".join(parts))
-
-
-def _runs(lines: list[str]) -> Iterator[tuple[bool, list[str]]]:
-    """Consecutive lines grouped by whether they are quoted; an attribution line
-    ("On Monday, Bob wrote:") goes with the quote that follows it, blank lines between
-    them included."""
-    quoted = [bool(QUOTED.match(line)) for line in lines]
-    for index, line in enumerate(lines):
-        if ATTRIBUTION.search(line):
-            following = index + 1
-            while following < len(lines) and not lines[following].strip():
-                following += 1
-            if following < len(lines) and quoted[following]:
-                quoted[index:following] = [True] * (following - index)
-    current: list[str] = []
-    for index, line in enumerate(lines):
-        if current and quoted[index] != quoted[index - 1]:
-            yield quoted[index - 1], current
-            current = []
-        current.append(line)
-    if current:
-        yield quoted[-1], current
 
 
 def _linkify(text: str) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from archive import urls
+from archive.bodies import FoldLabels
 from archive.bodies import body_html
 from archive.bodies import shown_inline
 from archive.charts import posts_per_week
@@ -65,6 +66,7 @@ class Pages:
         language = settings.gateway.language
         labels = environment.loader.get_source(environment, f"archive/labels.{language}.toml")[0]  # type: ignore[union-attr]
         self.labels: dict[str, Any] = tomllib.loads(labels)
+        self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
         self.index = index
@@ -137,7 +139,7 @@ class Pages:
                     "subject": shown_subject(body.subject, thread.subject),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
-                    "body": body_html(body, file_url, self.labels["quoted"]),
+                    "body": body_html(body, file_url, self.fold_labels),
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
@@ -265,7 +267,7 @@ class Pages:
                     "author": self._author(m),
                     "date": m.received_at,
                     "content": str(
-                        body_html(bodies[m.id], self._absolute_file_url, self.labels["quoted"])
+                        body_html(bodies[m.id], self._absolute_file_url, self.fold_labels)
                     ),
                 }
                 for m in entries

@@ -40,7 +40,12 @@ DOMAIN = "lists.example.com"
         ("\n\nToo late.\nOn Tue, Alice wrote:\nName: Mallory\n", ["Too late."]),
         ("Non.\nLe mardi 3, Alice a écrit :\nNom: Mallory\n", ["Non."]),
         ("Ok\n-----Original Message-----\nFrom: x\n", ["Ok"]),
-        ("Ok\r\nDe : Alice\r\nNom: Mallory\r\n", ["Ok"]),
+        (
+            "Ok\r\nDe : Alice\r\nEnvoyé : mardi 3 mars 2026\r\nÀ : profile@lists.example.com\r\n"
+            "Objet : RE: Votre profil\r\nNom: Mallory\r\n",
+            ["Ok"],
+        ),
+        ("> Name: Mallory\n", []),
     ],
 )
 def test_own_lines_leave_quotes_and_signatures_out(body: str, expected: list[str]) -> None:

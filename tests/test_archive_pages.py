@@ -6,8 +6,9 @@ import datetime as dt
 import mimetypes
 
 from archive import urls
+from archive.bodies import FoldLabels
 from archive.bodies import body_html
-from archive.bodies import fold_blockquotes
+from archive.bodies import html_body_html
 from archive.bodies import plain_text_html
 from archive.charts import posts_per_week
 from archive.charts import top_contributors
@@ -19,6 +20,7 @@ from gateway.links import SAFE_EXTENSIONS
 from gateway.links import published_filename
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+LABELS = FoldLabels("Quoted text", "Signature")
 
 
 def entry(
@@ -31,14 +33,14 @@ def entry(
 
 
 def test_plain_text_is_escaped_and_its_links_clickable() -> None:
-    html = plain_text_html('See <b>this</b> & https://example.com/a?b=1&c="2".\n', "Quoted")
+    html = plain_text_html('See <b>this</b> & https://example.com/a?b=1&c="2".\n', LABELS)
     assert "&lt;b&gt;this&lt;/b&gt; &amp;" in html
     assert '<a href="https://example.com/a?b=1&amp;c=" rel="nofollow noopener">' in html
 
 
 def test_long_quotes_fold_with_their_attribution_and_short_ones_stay_open() -> None:
     text = "My answer.\nOn Monday, Bob wrote:\n> one\n> two\n> three\nThanks.\n\n> just this\n"
-    html = plain_text_html(text, "Quoted text")
+    html = plain_text_html(text, LABELS)
     assert html.count("<details") == 1
     folded = html[html.index("<details") : html.index("</details>")]
     assert "On Monday, Bob wrote:" in folded and "&gt; three" in folded
@@ -50,7 +52,7 @@ def test_inline_images_point_at_the_published_files() -> None:
         "s", None, "", '<p><img src="cid:logo@x"><img src="cid:unknown"></p>',
         (SiteAttachment("logo.png", "image/png", 3, "ab" * 32, "<logo@x>", True),),
     )  # fmt: skip
-    html = body_html(body, urls.attachment, "Quoted")
+    html = body_html(body, urls.attachment, LABELS)
     assert f'src="files/ab/{"ab" * 32}/logo.png"' in html and 'src=""' in html
 
 
@@ -135,15 +137,38 @@ def test_every_page_url_ends_in_a_slash_and_has_a_relative_root() -> None:
 
 
 def test_an_attribution_folds_with_its_quote_across_blank_lines() -> None:
-    html = plain_text_html("Yes.\n\nOn Fri, Ann wrote:\n\n> a\n> b\n> c\n", "Quoted text")
+    html = plain_text_html("Yes.\n\nOn Fri, Ann wrote:\n\n> a\n> b\n> c\n", LABELS)
     folded = html[html.index("<details") : html.index("</details>")]
     assert "On Fri, Ann wrote:" in folded and html.startswith('<pre class="text">Yes.')
 
 
 def test_outermost_html_quotes_fold() -> None:
     html = "<p>Yes.</p><blockquote>a<blockquote>b</blockquote>c</blockquote><p>End</p>"
-    folded = fold_blockquotes(html, "Quoted")
+    folded = html_body_html(html, LABELS)
     assert folded == (
-        '<p>Yes.</p><details class="quoted"><summary>Quoted</summary>'
+        '<p>Yes.</p><details class="quoted"><summary>Quoted text</summary>'
         "<blockquote>a<blockquote>b</blockquote>c</blockquote></details><p>End</p>"
     )
+
+
+def test_a_plain_text_signature_and_its_disclaimer_fold_under_their_own_label() -> None:
+    html = plain_text_html("See you.\n\n-- \nAnn\n\nThis email is confidential.\n", LABELS)
+    assert html.startswith('<pre class="text">See you.</pre>')
+    folded = html[html.index("<details") :]
+    assert folded.startswith('<details class="signature"><summary>Signature</summary>')
+    assert "confidential" in folded
+
+
+def test_an_outlook_html_reply_shows_its_new_words_and_folds_the_rest() -> None:
+    html = (
+        "<p>Oui pour jeudi.</p><p>Hugo</p><p>Tél. : +33 1 23 45 67 89</p>"
+        '<p><img src="files/logo.png"></p><p>Ce message est confidentiel.</p><hr>'
+        "<p><b>De :</b> Alice<br><b>Envoyé :</b> mardi<br><b>À :</b> Hugo<br>"
+        "<b>Objet :</b> Planning</p><p>Old question</p>"
+    )
+    page = html_body_html(html, LABELS)
+    assert page.startswith("<p>Oui pour jeudi.</p>")
+    signature = page[page.index('<details class="signature">') : page.index("</details>")]
+    assert "Hugo" in signature and "logo.png" in signature and "confidentiel" in signature
+    quoted = page[page.index('<details class="quoted">') :]
+    assert "Envoyé" in quoted and "Old question" in quoted and "<hr>" in quoted

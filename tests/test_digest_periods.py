@@ -277,7 +277,10 @@ def test_a_short_message_is_kept_whole_on_one_line() -> None:
 def test_quoted_lines_are_dropped() -> None:
     text = "I agree.\n> Shall we use the darker blue?\n>> Which blue?\nLet's do it.\n"
     assert excerpt(text) == "I agree. Let's do it."
-    assert excerpt("> only quoted\n>also quoted\n   > indented quote\n") == ""
+    # All quotes: shown whole rather than empty (issue 18, item 3).
+    assert excerpt("> only quoted\n>also quoted\n   > indented quote\n") == (
+        "only quoted also quoted indented quote"
+    )
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,21 @@ ALLOWED = [
     ),
     ("unknown tag stripped, text kept", "<font color=red>f</font><center>c</center>", "fc"),
     ("classes and ids dropped", '<span class="c" id="i">s</span>', "<span>s</span>"),
+    (
+        "the clients' quote markers kept, other classes dropped",
+        '<div class="gmail_quote x"><blockquote type="cite" class="y">q</blockquote></div>',
+        '<div class="gmail_quote"><blockquote type="cite">q</blockquote></div>',
+    ),
+    (
+        "Outlook's marker ids kept as classes, never as ids",
+        '<div id="divRplyFwdMsg" class="x">h</div><div id="Signature">s</div>',
+        '<div class="divRplyFwdMsg">h</div><div class="Signature">s</div>',
+    ),
+    (
+        "blockquote type other than cite dropped",
+        '<blockquote type="x">q</blockquote>',
+        "<blockquote>q</blockquote>",
+    ),
     ("text escaped", "1 < 2 & 3 > 2", "1 &lt; 2 &amp; 3 &gt; 2"),
 ]
 

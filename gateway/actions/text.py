@@ -1,39 +1,20 @@
-"""The part of a mail its sender wrote now: quoted replies and signatures left out.
+"""The part of a mail its sender wrote now: quoted replies and signatures left out
+(gateway.mail.trim, the one set of reply rules).
 
 Profile lines and a moderator's reason are read from it, so that a reply quoting
-the gateway's own answer never re-applies what it quoted.
+the gateway's own answer never re-applies what it quoted: a mail that is all quotes
+gives no lines here, where the archive and digests would show it whole.
 """
 
 from __future__ import annotations
 
-import re
-
-# Lines that open the quoted part of a reply, in the clients' common forms.
-_QUOTE_OPENERS = re.compile(
-    r"^\s*(?:"
-    r"On .+wrote\s*:|Le .+a écrit\s*:|-+\s*Original Message\s*-+|-+\s*Message d'origine\s*-+"
-    r"|_{10,}|(?:From|De)\s*:.+"
-    r")\s*$",
-    re.IGNORECASE,
-)
-SIGNATURE = "-- "
+from gateway.mail.trim import trim_text
 
 
 def own_lines(body: str) -> list[str]:
-    """The lines written by the sender: up to the first quote opener or signature,
-    without '>' quoted lines."""
-    lines: list[str] = []
-    for line in body.replace("\r\n", "\n").split("\n"):
-        if line == SIGNATURE or line.rstrip() == "--" or _QUOTE_OPENERS.match(line):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        lines.append(line.rstrip())
-    while lines and not lines[-1].strip():
-        lines.pop()
-    while lines and not lines[0].strip():
-        lines.pop(0)
-    return lines
+    """The lines written by the sender, without blank lines at either end."""
+    text = trim_text(body, whole_if_empty=False).new_text
+    return text.split("\n") if text else []
 
 
 def own_text(body: str) -> str:

@@ -18,6 +18,9 @@ import html2text
 from bleach.html5lib_shim import Filter
 from bleach.sanitizer import Cleaner
 
+from gateway.mail.trim import MARKER_CLASSES
+from gateway.mail.trim import MARKER_IDS
+
 # Elements kept in a mail body; every other element is removed and its text kept.
 ALLOWED_TAGS = frozenset(
     {
@@ -29,7 +32,8 @@ ALLOWED_TAGS = frozenset(
     }
 )  # fmt: skip
 
-# Attributes kept, per element. No style, no on* handler, no class or id.
+# Attributes kept, per element. No style, no on* handler; no class or id but the mail
+# clients' quote and signature markers (gateway.mail.trim), kept as classes.
 ALLOWED_ATTRIBUTES: Mapping[str, frozenset[str]] = {
     "a": frozenset({"href", "title"}),
     "abbr": frozenset({"title"}),
@@ -125,6 +129,12 @@ def html_to_text(html: str) -> str:
 
 def _allow_attribute(tag: str, name: str, value: str) -> bool:
     """bleach's attribute filter: the allow-list, plus a scheme check on URLs."""
+    if name == "class":
+        return bool(MARKER_CLASSES.intersection(value.split()))
+    if name == "id":
+        return value in MARKER_IDS
+    if tag == "blockquote" and name == "type":
+        return value.lower() == "cite"
     if name not in ALLOWED_ATTRIBUTES.get(tag, ()):
         return False
     if tag == "a" and name == "href":
@@ -182,7 +192,20 @@ class _DropAndMark(Filter):  # type: ignore[misc]  # bleach ships no type hints
                     token.setdefault("data", {})[(None, "rel")] = LINK_REL
                 if kind in ("StartTag", "EmptyTag") and token["name"] == "img":
                     _canonical_source(token)
+                if kind in ("StartTag", "EmptyTag"):
+                    _markers_only(token)
                 yield token
+
+
+def _markers_only(token: dict[str, Any]) -> None:
+    """Keep only the clients' marker classes, an allowed id moved into them: an id from
+    a mail must not collide with the page's own."""
+    attributes = token.get("data") or {}
+    classes = attributes.pop((None, "class"), "").split()
+    classes += [attributes.pop((None, "id"))] if (None, "id") in attributes else []
+    kept = [name for name in dict.fromkeys(classes) if name in MARKER_CLASSES]
+    if kept:
+        attributes[(None, "class")] = " ".join(kept)
 
 
 def _canonical_source(token: dict[str, Any]) -> None:
