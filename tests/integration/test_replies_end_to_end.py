@@ -25,6 +25,7 @@ from gateway.digests.periods import latest_due
 from gateway.digests.runner import run_digests
 from gateway.settings import Settings
 from gateway.store.db import transaction
+from gateway.store.models import ActionMail
 from gateway.store.models import Cadence
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DigestRun
@@ -93,14 +94,18 @@ def language(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def site(app: App, settings: Settings, sink: tuple[Sink, int], language: str) -> Iterator[Site]:
+def seed(app: App) -> None:
     """design: alice (owner) and carol get every post, bob a daily digest."""
     with transaction(app.sessions) as session:
         design = create_community(session, "design", "Design")
         add_members(session, design, [ALICE], role=Role.OWNER)
         add_members(session, design, [CAROL])
         add_members(session, design, [BOB], delivery=DeliveryMode.DAILY)
+
+
+@pytest.fixture
+def site(app: App, settings: Settings, sink: tuple[Sink, int], language: str) -> Iterator[Site]:
+    seed(app)
     with running(configured(settings, sink[1], language)) as gateway:
         yield Site(app, gateway, sink[0])
 
@@ -248,6 +253,20 @@ def test_a_reply_to_a_welcome_notice_is_answered_not_with_the_help_text(
     site.wait(ERIN, WORDS[language]["help"])
 
 
+def test_a_reply_to_a_post_sent_to_help_is_posted_in_its_thread(site: Site) -> None:
+    first = new_id()
+    site.send(post("Colours", "Which blue?\n", message_id=first), f"design@{DOMAIN}")
+    copy = site.wait(CAROL, "Colours")
+    reply = reply_to(copy, "The darker one.\n\n" + quoted(plain_text(copy)), sender=CAROL)
+    del reply["To"]
+    reply["To"] = f"help@{DOMAIN}"  # a slip of the finger, or a client that answered help@
+    site.send(reply, f"help@{DOMAIN}")
+    wait_for(lambda: site.stored(str(reply["Message-ID"])) is not None, what="the reply posted")
+    stored = site.stored(str(reply["Message-ID"]))
+    assert stored is not None and (stored[0], stored[1], stored[3]) == ("Colours", CAROL, first)
+    site.wait(ALICE, "Re: ")
+
+
 def test_a_question_in_reply_to_a_confirmation_reaches_the_owners(
     site: Site, language: str
 ) -> None:
@@ -275,3 +294,35 @@ def test_the_digest_address_is_accepted_and_unknown_ones_still_refused(site: Sit
     assert site.gateway.send(message.as_bytes(), [f"digest@{DOMAIN}"], BOB).startswith("250")
     refused = site.gateway.send(message.as_bytes(), [f"digests@{DOMAIN}"], BOB)
     assert refused.startswith("550"), refused
+
+
+def test_automatic_replies_are_ignored_and_answers_are_limited(
+    app: App, settings: Settings, sink: tuple[Sink, int]
+) -> None:
+    seed(app)
+    with running(configured(settings, sink[1], "en", replies_per_hour=1)) as gateway:
+        site = Site(app, gateway, sink[0])
+        digest, _ = digest_for_bob(site)
+        text = plain_text(digest)
+        before = site.posts()
+        away = reply_to(digest, "I am away until Monday.\n\n" + quoted(text))
+        away["Auto-Submitted"] = "auto-replied"
+        site.send(away, f"digest@{DOMAIN}")
+        for _ in range(2):
+            site.send(reply_to(digest, "Agreed.\n\n" + quoted(text)), f"digest@{DOMAIN}")
+        wait_for(lambda: handled(app) and outcomes(app) == ["answered", "limited"], what="both")
+        site.wait(BOB, NOT_POSTED["en"])
+        assert len([m for m in site.to(BOB) if NOT_POSTED["en"] in str(m["Subject"])]) == 1
+        assert site.posts() == before
+        assert not [m for m in site.to(BOB) if "away" in plain_text(m)]
+
+
+def outcomes(app: App) -> list[str]:
+    with transaction(app.read_sessions) as session:
+        return list(
+            session.scalars(
+                select(ActionMail.outcome)
+                .where(ActionMail.recipient == f"digest@{DOMAIN}")
+                .order_by(ActionMail.id)
+            )
+        )
