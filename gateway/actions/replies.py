@@ -59,6 +59,7 @@ from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
+from gateway.store.models import ThreadMute
 
 NOT_POSTED = "reply_not_posted"
 
@@ -139,7 +140,8 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
 
 
 def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
-    """The threads of the digest's window in its reader's communities (today's ones)."""
+    """The threads of the digest's window in its reader's communities (today's ones),
+    but those the reader muted, as gateway.digests.assemble picks them."""
     run = ctx.session.scalar(
         select(DigestRun).where(
             DigestRun.person_id == digest.person_id,
@@ -165,10 +167,15 @@ def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
         run.window_end,
         ctx.settings.archive.base_url,
     )
+    muted = set(
+        ctx.session.scalars(
+            select(ThreadMute.thread_id).where(ThreadMute.person_id == digest.person_id)
+        )
+    )
     shown: dict[int, Shown] = {}
     for community_id in communities:
         for thread in news.threads.get(community_id, []):
-            if thread.thread_id not in shown:
+            if thread.thread_id not in shown and thread.thread_id not in muted:
                 ids = [i for i in thread.community_ids if i in communities]
                 shown[thread.thread_id] = Shown(thread, [communities[i] for i in ids])
     return list(shown.values())
