@@ -202,3 +202,16 @@ def test_what_says_yes_to_a_confirmation(text: str, yes: bool) -> None:
 def test_what_follows_the_yes_is_kept() -> None:
     assert after_yes("Yes, thanks") == ""
     assert after_yes("Yes\nAnd can I get the weekly digest?") == "And can I get the weekly digest?"
+
+
+def test_a_notice_is_answered_only_below_a_thread_it_lists() -> None:
+    welcome = "Welcome to Design.\n  - Colours\n    http://x/t/1/\n  - Fonts\n    http://x/t/2/\n"
+    colours, fonts = Candidate(1, ("http://x/t/1/",)), Candidate(2, ("http://x/t/2/",))
+    below = quoted(welcome[: welcome.index("  - Fonts")]) + "\nNavy.\n\n" + quoted("  - Fonts")
+    assert choose(below, [colours, fonts], interleaved_only=True) == Choice(
+        1, "interleaved", "Navy."
+    )
+    # Above the quote, even of one thread: a thanks for the notice, not an answer.
+    above = "Thanks!\n\n" + quoted(welcome)
+    assert choose(above, [colours], interleaved_only=True) == Choice(None, "ambiguous", "Thanks!")
+    assert choose(quoted(welcome), [colours], interleaved_only=True).how == "empty"

@@ -16,8 +16,10 @@ as ActionKind.HELP: gateway.mail.recipients). How the thread is told, in this or
    would publish its reader's personal links), as a new mail with the sender's From,
    Date and Message-ID, "Re: <thread subject>" and In-Reply-To the thread's newest
    message that digest showed;
-3. they name another of the gateway's own Message-IDs (a notice): nothing tells a
-   thread;
+3. they name another of the gateway's own Message-IDs (a notice): the threads whose
+   archive links its quote holds (a welcome's or a monthly mail's) are the candidates,
+   and only own words written below one of them (interleaved) answer it: a "Thanks!"
+   above a welcome that lists threads answers none;
 else it is not a reply: help@ answers with the help text.
 
 A post made here goes through ingest like any post (gateway.ingest.batch, in the
@@ -31,6 +33,7 @@ from __future__ import annotations
 import email.message
 import email.policy
 import email.utils
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +44,7 @@ from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import choose
+from gateway.digests.news import Entry
 from gateway.digests.news import ThreadNews
 from gateway.digests.news import gather
 from gateway.ingest.batch import ingest_mails
@@ -59,9 +63,11 @@ from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
+from gateway.store.models import Thread
 from gateway.store.models import ThreadMute
 
 NOT_POSTED = "reply_not_posted"
+MAX_LINKED = 20  # thread links of a notice looked at
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ def run(ctx: ActionContext) -> bool:
             _digest_reply(ctx, digest)
             return True
     if any(is_own(message_id, ctx.domain) for message_id in named):
-        _not_posted(ctx, "notice", [], _communities_of(ctx, ctx.sender))
+        _notice_reply(ctx)
         return True
     return False
 
@@ -137,6 +143,40 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
         return
     raw = _reply_mail(ctx, chosen, choice.text)
     _ingest(ctx, raw, chosen.communities)
+
+
+def _notice_reply(ctx: ActionContext) -> None:
+    shown = _linked(ctx, ctx.mail.body_text)
+    candidates = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
+    choice = choose(ctx.mail.body_text, candidates, interleaved_only=True)
+    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    if chosen is None:
+        _not_posted(ctx, "notice", [], _communities_of(ctx, ctx.sender))
+        return
+    _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities)
+
+
+def _linked(ctx: ActionContext, body: str) -> list[Shown]:
+    """The published threads whose archive links a mail holds, each with its newest
+    published post (answered) and its communities."""
+    base_url = ctx.settings.archive.base_url
+    pattern = re.escape(links.thread_url(base_url, 0).removesuffix("0/")) + "([0-9]{1,18})/"
+    thread_ids = sorted({int(found) for found in re.findall(pattern, body)})[:MAX_LINKED]
+    shown = []
+    for thread_id in thread_ids:
+        latest = ctx.session.scalar(
+            select(Message)
+            .where(Message.thread_id == thread_id, Message.status == MessageStatus.PUBLISHED)
+            .order_by(Message.received_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        if latest is None or not latest.communities:
+            continue
+        subject = ctx.session.scalar(select(Thread.subject).where(Thread.id == thread_id)) or ""
+        news = ThreadNews(thread_id, subject, links.thread_url(base_url, thread_id))
+        news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
+        shown.append(Shown(news, list(latest.communities)))
+    return shown
 
 
 def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:

@@ -50,8 +50,18 @@ class Choice:
     text: str
 
 
-def choose(body: str, candidates: Sequence[Candidate]) -> Choice:
+def choose(body: str, candidates: Sequence[Candidate], interleaved_only: bool = False) -> Choice:
+    """The thread a reply answers. `interleaved_only`: only own text written below a
+    quoted thread counts (a notice that lists threads: a "Thanks!" above it answers
+    none of them)."""
     lines = _until_signature(body.replace("\r\n", "\n").split("\n"))
+    if interleaved_only:
+        followed, text = _interleaved(lines, candidates)
+        if not text:
+            return Choice(None, "empty", "")
+        if _starts_with_quote(lines) and len(followed) == 1 and None not in followed:
+            return Choice(followed.pop(), "interleaved", text)
+        return Choice(None, "ambiguous", text)
     if _starts_with_quote(lines):
         followed, text = _interleaved(lines, candidates)
         if not text:

@@ -235,6 +235,8 @@ def test_a_reply_through_the_digest_reply_link_lands_in_the_thread(site: Site) -
 def test_a_reply_to_a_welcome_notice_is_answered_not_with_the_help_text(
     site: Site, language: str
 ) -> None:
+    colours = new_id()
+    site.send(post("Colours", "Which blue?\n", message_id=colours), f"design@{DOMAIN}")
     join = post("join", "\n", message_id=new_id(), sender=ERIN, to=f"design-join@{DOMAIN}")
     site.send(join, f"design-join@{DOMAIN}")
     asked = site.wait(ERIN, WORDS[language]["confirm_join"])
@@ -247,6 +249,21 @@ def test_a_reply_to_a_welcome_notice_is_answered_not_with_the_help_text(
     said = plain_text(answer)
     assert f"Design: design@{DOMAIN}" in said or f"Design\u00a0: design@{DOMAIN}" in said
     assert "help@" in said  # where the list of communities is
+    assert site.stored(str(thanks["Message-ID"])) is None
+    # Written below a thread the welcome lists: an answer to that thread.
+    welcome_text = plain_text(welcome)
+    cut = welcome_text.index("/t/")
+    cut = welcome_text.index("\n", cut) + 1
+    answer_body = (
+        quoted(welcome_text[:cut]) + "\nNavy blue, as in the logo.\n\n" + quoted(welcome_text[cut:])
+    )
+    below = reply_to(welcome, answer_body, ERIN)
+    site.send(below, f"help@{DOMAIN}")
+    wait_for(lambda: site.stored(str(below["Message-ID"])) is not None, what="the answer")
+    stored = site.stored(str(below["Message-ID"]))
+    assert stored is not None and (stored[0], stored[1], stored[3]) == ("Colours", ERIN, colours)
+    assert stored[2].strip() == "Navy blue, as in the logo."
+    site.wait(ALICE, "Re: Colours")
     # A plain mail to help@ still gets the help text.
     site.send(post("help", "\n", message_id=new_id(), sender=ERIN, to=f"help@{DOMAIN}"),
               f"help@{DOMAIN}")  # fmt: skip
