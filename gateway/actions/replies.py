@@ -12,10 +12,11 @@ as ActionKind.HELP: gateway.mail.recipients). How the thread is told, in this or
 2. they name a digest (digest.CADENCE.PERIOD.PERSON@domain, gateway.mail.own_ids): the
    threads that digest showed (its window, from the digest ledger, in its reader's
    communities) are the candidates, and gateway.actions.reply_thread picks one from
-   the reply's text. Only the sender's own words are posted (a digest quoted whole
-   would publish its reader's personal links), as a new mail with the sender's From,
-   Date and Message-ID, "Re: <thread subject>" and In-Reply-To the thread's newest
-   message that digest showed;
+   the reply's text. Only for the digest's reader: its id is easily guessed, and
+   what it showed is theirs (anyone else is read as in 3). Only the sender's own
+   words are posted (a digest quoted whole would publish its reader's personal
+   links), as a new mail with the sender's From, Date and Message-ID, "Re: <thread
+   subject>" and In-Reply-To the thread's newest message that digest showed;
 3. they name another of the gateway's own Message-IDs (a notice): the threads whose
    archive links its quote holds (a welcome's or a monthly mail's) are the candidates,
    and only own words written below one of them (interleaved) answer it: a "Thanks!"
@@ -88,7 +89,7 @@ def run(ctx: ActionContext) -> bool:
         return True
     for message_id in named:
         digest = digest_id(message_id, ctx.domain)
-        if digest is not None:
+        if digest is not None and _is_reader(ctx, digest):
             _digest_reply(ctx, digest)
             return True
     if any(is_own(message_id, ctx.domain) for message_id in named):
@@ -177,6 +178,14 @@ def _linked(ctx: ActionContext, body: str) -> list[Shown]:
         news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
         shown.append(Shown(news, list(latest.communities)))
     return shown
+
+
+def _is_reader(ctx: ActionContext, digest: DigestId) -> bool:
+    """Whether the sender is the digest's reader: a digest's id is easily guessed, and
+    what it showed (private communities' threads included) is theirs only. Anyone
+    else's reply to it is read as a reply to a notice."""
+    person = ctx.session.get(Person, digest.person_id)
+    return person is not None and person.address == ctx.sender
 
 
 def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:

@@ -208,6 +208,13 @@ def test_a_reply_to_a_digest_is_posted_to_the_thread_it_answers(site: Site, lang
     subject, _, _, parent = site.stored(str(selected["Message-ID"]))  # type: ignore[misc]
     assert (subject, parent) == ("Colours", ids["reply"])  # the newest post the digest showed
 
+    # Someone else answering bob's digest (its id is easy to guess) learns nothing of it.
+    forged = reply_to(digest, "Agreed.\n\n" + quoted(text), sender=CAROL)
+    site.send(forged, f"digest@{DOMAIN}")
+    told = plain_text(site.wait(CAROL, NOT_POSTED[language]))
+    assert "Fonts" not in told and "In-Reply-To" not in told
+    assert site.stored(str(forged["Message-ID"])) is None
+
 
 def test_a_reply_through_the_digest_reply_link_lands_in_the_thread(site: Site) -> None:
     digest, ids = digest_for_bob(site)
