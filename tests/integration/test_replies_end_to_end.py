@@ -350,3 +350,32 @@ def outcomes(app: App) -> list[str]:
                 .order_by(ActionMail.id)
             )
         )
+
+
+def test_a_yes_with_a_question_confirms_and_a_question_without_community_says_whom_to_ask(
+    site: Site, language: str
+) -> None:
+    join = post("join", "\n", message_id=new_id(), sender=ERIN, to=f"design-join@{DOMAIN}")
+    site.send(join, f"design-join@{DOMAIN}")
+    asked = site.wait(ERIN, WORDS[language]["confirm_join"])
+    yes = reply_to(
+        asked, "Yes please.\nIs there a weekly digest?\n\n" + quoted(plain_text(asked)), ERIN
+    )
+    site.send(yes, str(asked["Reply-To"]))
+    site.wait(ERIN, WORDS[language]["welcome"])
+    assert membership(site.app, "design", ERIN) is not None
+    forwarded = site.wait(ALICE, WORDS[language]["owner"])  # what followed the yes
+    assert forwarded["Reply-To"] == ERIN
+
+    # A profile change has no community: the answer names the owners to ask.
+    change = post(
+        "profile", "Name: Erin\n", message_id=new_id(), sender=ERIN, to=f"profile@{DOMAIN}"
+    )
+    site.send(change, f"profile@{DOMAIN}")
+    asked = site.wait(ERIN, WORDS[language]["confirm_profile"])
+    site.send(reply_to(asked, "What is this about?\n", ERIN), str(asked["Reply-To"]))
+    answer = plain_text(site.wait(ERIN, CONFIRM_QUESTION[language]))
+    assert f"design-owner@{DOMAIN}" in answer and str(asked["Reply-To"]) in answer
+    wait_for(lambda: handled(site.app), what="the question handled")
+    owners = [m for m in site.to(ALICE) if WORDS[language]["owner"] in str(m["Subject"])]
+    assert len(owners) == 1  # only the join's question went to design's owners
