@@ -84,6 +84,12 @@ def between(after: str, own: str) -> str:
             + DIGEST[DIGEST.index("* Fonts") :],
             Choice(2, "quoted", "Inter."),
         ),
+        # Thunderbird's signature above the quote: the quote still names the thread.
+        (
+            "Inter.\n-- \nBob Durand\n\nOn Thu, digest wrote:\n"
+            + quoted(DIGEST[DIGEST.index("* Fonts") :]),
+            Choice(2, "quoted", "Inter."),
+        ),
         # Only quotes, no own words.
         (quoted(DIGEST), Choice(None, "empty", "")),
         ("\n\n-- \nBob\n", Choice(None, "empty", "")),

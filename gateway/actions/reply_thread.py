@@ -54,7 +54,8 @@ def choose(body: str, candidates: Sequence[Candidate], interleaved_only: bool = 
     """The thread a reply answers. `interleaved_only`: only own text written below a
     quoted thread counts (a notice that lists threads: a "Thanks!" above it answers
     none of them)."""
-    lines = _until_signature(body.replace("\r\n", "\n").split("\n"))
+    every_line = body.replace("\r\n", "\n").split("\n")
+    lines = _until_signature(every_line)
     if interleaved_only:
         followed, text = _interleaved(lines, candidates)
         if not text:
@@ -78,9 +79,9 @@ def choose(body: str, candidates: Sequence[Candidate], interleaved_only: bool = 
     if len(candidates) == 1:
         return Choice(candidates[0].key, "single", text)
     kept = set(own)
-    named = {
+    named = {  # the quote may follow the sender's signature ("-- ", then "On ... wrote:")
         found
-        for line in lines
+        for line in every_line
         if line.rstrip() not in kept and (found := _named(line, candidates)) is not None
     }
     if len(named) == 1:
