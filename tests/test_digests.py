@@ -9,7 +9,10 @@ import datetime as dt
 import email
 import email.message
 import email.policy
+import html
+import re
 import threading
+import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -830,7 +833,7 @@ def test_the_mail_is_multipart_alternative_with_list_headers_and_actions(
     parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert {p.get_content_charset() for p in parts} == {"utf-8"}
-    assert message["From"] == f"help@{DOMAIN}"
+    assert message["From"] == f"digest@{DOMAIN}"  # replies to it: gateway.actions.replies
     assert message["To"] == "Bob Durand <bob@example.com>"
     assert message["Message-ID"] == (f"<digest.daily.2026-11-26.{delivery['person_id']}@{DOMAIN}>")
     assert message["List-Id"] == f"Digest <digest.{DOMAIN}>"
@@ -853,6 +856,45 @@ def test_the_mail_is_multipart_alternative_with_list_headers_and_actions(
             assert link in footer
             assert f'href="{link}"' in html
     assert_safe_html(html)
+
+
+def test_each_thread_has_a_reply_link_and_each_message_one_to_its_author(app: App) -> None:
+    community(app, "design", "Design")
+    join(app, "design", "bob@example.com", "carol@example.com")
+    first = ingest_post(app, "design", subject="Colours & fonts?", at=DUE - 3 * HOUR)
+    latest = ingest_post(app, "design", subject="RE: Re: Colours & fonts?", at=DUE - 2 * HOUR,
+        parent=first, sender="bob@example.com", name="Bob")  # fmt: skip
+    run_digests(app, DAILY, RUN)
+
+    def links(message: email.message.EmailMessage) -> list[dict[str, Any]]:
+        found = []
+        for link in re.findall(r'href="(mailto:[^"]+)"', html.unescape(html_of(message))):
+            parts = urllib.parse.urlsplit(link)
+            fields = urllib.parse.parse_qs(parts.query)
+            if "In-Reply-To" in fields:
+                found.append({"to": urllib.parse.unquote(parts.path), **fields})
+        return found
+
+    subject = ["Re: Colours & fonts?"]  # never "Re: RE: Re:"
+    for_carol = links(mail_for(app, "carol@example.com"))
+    assert for_carol == [
+        {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
+        {"to": "alice@example.com", "subject": subject, "In-Reply-To": [f"<{first}>"]},
+        {"to": "bob@example.com", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
+    ]
+    # bob reads his own message: no link to reply to himself; the rest is the same.
+    assert links(mail_for(app, "bob@example.com")) == for_carol[:2]
+    text = plain_text(mail_for(app, "carol@example.com"))
+    [line] = [line for line in text.splitlines() if line.startswith("  Reply: ")]
+    assert line == f"  Reply: {for_carol_link(latest)}"
+
+
+def for_carol_link(latest: str) -> str:
+    """The thread's Reply link as the text part shows it: RFC 6068, percent-encoded."""
+    return (
+        f"mailto:design@{DOMAIN}?subject=Re%3A%20Colours%20%26%20fonts%3F"
+        f"&In-Reply-To=%3C{urllib.parse.quote(latest, safe='')}%3E"
+    )
 
 
 def test_the_html_escapes_what_posts_say(app: App) -> None:

@@ -2,13 +2,16 @@
 admitting someone to a private community, approving or rejecting a held post, a
 change of profile, delivery or mute asked on the address's behalf).
 
-A forged, used, expired or someone else's token is answered and changes nothing.
+A forged, used, expired or someone else's token is answered and changes nothing. A
+reply that asks a question instead of confirming one's own request confirms nothing
+and is sent on to the owners (gateway.actions.confirm_questions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.actions import confirm_questions
 from gateway.actions import delivery
 from gateway.actions import membership_changes
 from gateway.actions import moderation
@@ -39,6 +42,8 @@ ON_MEMBERSHIP = frozenset(
 
 
 def run(ctx: ActionContext) -> None:
+    if confirm_questions.handle(ctx):
+        return
     result = tokens.redeem(ctx.session, ctx.row.token, ctx.sender, ctx.now)
     if isinstance(result, tokens.TokenProblem):
         ctx.answer("action_token", {"problem": result.value, "help": ctx.address("help")})

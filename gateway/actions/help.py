@@ -1,5 +1,8 @@
 """help@ and SLUG-help@: the public communities grouped by kind, with their addresses and
-descriptions, and the actions; SLUG-help@ puts that community first."""
+descriptions, and the actions; SLUG-help@ puts that community first.
+
+A reply to the gateway's own mail or to a post (help@ and digest@ receive those) is not
+answered with the help text: gateway.actions.replies posts it or says why it could not."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gateway.actions import replies
 from gateway.actions.context import ActionContext
 from gateway.actions.context import community_values
 from gateway.store.models import Community
@@ -15,6 +19,8 @@ from gateway.store.models import Visibility
 
 
 def run(ctx: ActionContext) -> None:
+    if replies.run(ctx):
+        return
     ctx.answer(
         "action_help",
         {

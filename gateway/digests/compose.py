@@ -4,6 +4,14 @@ composed by gateway.outbound.composer.
 Each thread's block is rendered once per window and community and shared by
 every reader who gets it (DigestWriter caches them), so a digest costs one small
 render of its outer template per part, not one render per thread.
+
+A block has a Reply link to the thread (to the community, In-Reply-To its newest
+message shown) and one to each author (gateway.outbound.reply_links): links that are
+the same for every reader. Only an author reading their own thread gets a variant,
+without the link to reply to themselves (one more render per such author).
+
+Digests come From digest@ (DIGEST_SENDER): a reply to the digest itself is read by
+gateway.actions.replies, posted to the thread it answers when that can be told.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
 from gateway.outbound.composer import mailto
 from gateway.outbound.one_click import OneClick
+from gateway.outbound.reply_links import reply_mailto
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -33,6 +42,7 @@ if TYPE_CHECKING:
     import jinja2
 
 ACTIONS = ("instant", "daily", "weekly", "nomail")
+DIGEST_SENDER = "digest"  # digests come From digest@ (gateway.mail.recipients)
 
 
 class DigestWriter:
@@ -46,7 +56,7 @@ class DigestWriter:
         language = settings.gateway.language
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
-        self._blocks: dict[tuple[int, int], tuple[str, Markup]] = {}
+        self._blocks: dict[tuple[int, int, str], tuple[str, Markup]] = {}
         self._communities: dict[int, CommunityRef] = {}
 
     def new_window(self, communities: dict[int, CommunityRef]) -> None:
@@ -80,6 +90,7 @@ class DigestWriter:
             email.utils.formataddr((reader.name, reader.address)),
             now,
             kind="digest",
+            sender=DIGEST_SENDER,
             message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
             list_fields=digest_list,
         )
@@ -100,7 +111,8 @@ class DigestWriter:
                 {
                     **self._community(section.community),
                     "threads": [
-                        self._block(thread, section.community) for thread in section.threads
+                        self._block(thread, section.community, digest.reader.address)
+                        for thread in section.threads
                     ],
                 }
                 for section in digest.sections
@@ -142,8 +154,9 @@ class DigestWriter:
             },
         }
 
-    def _block(self, thread: ThreadNews, community: CommunityRef) -> dict[str, Any]:
-        key = (thread.thread_id, community.id)
+    def _block(self, thread: ThreadNews, community: CommunityRef, reader: str) -> dict[str, Any]:
+        author = reader if any(e.address == reader for e in thread.entries) else ""
+        key = (thread.thread_id, community.id, author)
         if key not in self._blocks:
             values = {
                 "thread": _thread(thread),
@@ -155,6 +168,15 @@ class DigestWriter:
                 ],
                 "entries": thread.entries,
                 "mute": f"mailto:mute+{thread.thread_id}@{self.domain}?subject=mute",
+                "reply": reply_mailto(
+                    f"{community.slug}@{self.domain}", thread.subject, thread.latest_message_id
+                ),
+                # message id -> a reply to its author, unless the author is the reader
+                "author_replies": {
+                    e.message_id: reply_mailto(e.address, thread.subject, e.message_id)
+                    for e in thread.entries
+                    if e.address and e.address != author
+                },
                 "files": [
                     {"filename": f.filename, "url": f.url, "size": human_size(f.size)}
                     for f in thread.files

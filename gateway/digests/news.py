@@ -63,6 +63,8 @@ class Entry:
     author: str
     excerpt: str
     received_at: dt.datetime
+    address: str = ""  # the author's, for a reply to them
+    message_id: str = ""  # without angle brackets, for a reply's In-Reply-To
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ class ThreadNews:
     @property
     def new_count(self) -> int:
         return len(self.entries)
+
+    @property
+    def latest_message_id(self) -> str:
+        """The newest message shown: a reply to the thread answers it."""
+        return self.entries[-1].message_id if self.entries else ""
 
     @property
     def authors(self) -> list[str]:
@@ -190,6 +197,7 @@ def _threads(
             func.substr(Message.body_text, 1, EXCERPT_SOURCE),
             Message.received_at,
             MessageCommunity.community_id,
+            Message.message_id,
         )
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
@@ -208,7 +216,7 @@ def _threads(
     news: dict[int, ThreadNews] = {}
     seen: set[tuple[int, int]] = set()
     message_thread: dict[int, int] = {}
-    for message_id, thread_id, name, address, body, received_at, community_id in rows:
+    for message_id, thread_id, name, address, body, received_at, community_id, mid in rows:
         item = news.get(thread_id)
         if item is None:
             item = news[thread_id] = ThreadNews(thread_id, subjects.get(thread_id, ""), "")
@@ -219,7 +227,9 @@ def _threads(
         if (thread_id, message_id) not in seen:
             seen.add((thread_id, message_id))
             message_thread[message_id] = thread_id
-            item.entries.append(Entry(name or address, excerpt(body or ""), as_utc(received_at)))
+            item.entries.append(
+                Entry(name or address, excerpt(body or ""), as_utc(received_at), address, mid)
+            )
     for message_id, filename, sha256, size in session.execute(
         select(Attachment.message_id, Attachment.filename, Attachment.sha256, Attachment.size)
         .where(Attachment.message_id.in_(list(message_thread)), Attachment.inline.is_(False))

@@ -13,6 +13,7 @@ RESERVED_LOCAL_PARTS = frozenset(
     {
         "profile",
         "help",
+        "digest",
         "confirm",
         "bounces",
         "mute",

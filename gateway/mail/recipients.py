@@ -17,6 +17,9 @@ from gateway.store.models import ActionKind
 GLOBAL_ACTIONS = frozenset(
     {ActionKind.PROFILE, ActionKind.HELP, ActionKind.POSTMASTER, ActionKind.ABUSE}
 )
+# digest@, where digests come from: what comes to it is read as help@ reads it (a reply
+# to the gateway's own mail: gateway.actions.replies), so it needs no action of its own.
+REPLY_ADDRESSES = {"digest": ActionKind.HELP}
 # Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@, and
 # mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy).
 TOKEN_ACTIONS = frozenset(
@@ -57,6 +60,8 @@ def parse_recipient(address: str, domain: str) -> Recipient:
         return Recipient(text, Kind.UNKNOWN)
     if local in GLOBAL_ACTIONS:
         return Recipient(text, Kind.ACTION, action=ActionKind(local))
+    if local in REPLY_ADDRESSES:
+        return Recipient(text, Kind.ACTION, action=REPLY_ADDRESSES[local])
     slug, dash, suffix = local.rpartition("-")
     if dash and suffix in ACTION_SUFFIXES and SLUG_PATTERN.fullmatch(slug):
         return Recipient(text, Kind.ACTION, slug=slug, action=ActionKind(suffix))

@@ -1,0 +1,306 @@
+"""Replies to the gateway's own mail, never lost: a mail to help@ or digest@ that answers
+a digest, a notice (help, welcome, profile answer, bounce notice, monthly mail...) or a
+stored post is posted to the thread it answers when that can be told, else its sender is
+told it was not posted and how to reply; never sent the help text.
+
+Digests come From digest@, every other mail of the gateway From help@ (both land here,
+as ActionKind.HELP: gateway.mail.recipients). How the thread is told, in this order:
+
+1. the reply's In-Reply-To or References name a published post: its thread. The mail
+   is posted as it came, to that post's communities where the sender is a member (all
+   of them when none);
+2. they name a digest (digest.CADENCE.PERIOD.PERSON@domain, gateway.mail.own_ids): the
+   threads that digest showed (its window, from the digest ledger, in its reader's
+   communities) are the candidates, and gateway.actions.reply_thread picks one from
+   the reply's text. Only for the digest's reader: its id is easily guessed, and
+   what it showed is theirs (anyone else is read as in 3). Only the sender's own
+   words are posted (a digest quoted whole would publish its reader's personal
+   links), as a new mail with the sender's From, Date and Message-ID, "Re: <thread
+   subject>" and In-Reply-To the thread's newest message that digest showed;
+3. they name another of the gateway's own Message-IDs (a notice): the threads whose
+   archive links its quote holds (a welcome's or a monthly mail's) are the candidates,
+   and only own words written below one of them (interleaved) answer it: a "Thanks!"
+   above a welcome that lists threads answers none;
+else it is not a reply: help@ answers with the help text.
+
+A post made here goes through ingest like any post (gateway.ingest.batch, in the
+action's transaction): the authorize stage decides whether the sender may post, and
+holds it otherwise. The "not posted" answer (reply_not_posted) is an action answer:
+rate-limited per hour, and automatic mail never reaches it (gateway.actions.runner).
+"""
+
+from __future__ import annotations
+
+import email.message
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from gateway import links
+from gateway.actions.context import ActionContext
+from gateway.actions.reply_thread import Candidate
+from gateway.actions.reply_thread import choose
+from gateway.digests.news import Entry
+from gateway.digests.news import ThreadNews
+from gateway.digests.news import gather
+from gateway.ingest.batch import ingest_mails
+from gateway.ingest.context import Disposition
+from gateway.ingest.context import InboundMail
+from gateway.mail.own_ids import DigestId
+from gateway.mail.own_ids import answered
+from gateway.mail.own_ids import digest_id
+from gateway.mail.own_ids import is_own
+from gateway.outbound.reply_links import reply_mailto
+from gateway.outbound.reply_links import reply_subject
+from gateway.store.models import Cadence
+from gateway.store.models import Community
+from gateway.store.models import DigestRun
+from gateway.store.models import Membership
+from gateway.store.models import Message
+from gateway.store.models import MessageStatus
+from gateway.store.models import Person
+from gateway.store.models import Thread
+from gateway.store.models import ThreadMute
+
+NOT_POSTED = "reply_not_posted"
+MAX_LINKED = 20  # thread links of a notice looked at
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A thread a digest showed, in the reader's communities."""
+
+    news: ThreadNews
+    communities: list[Community]
+
+
+def run(ctx: ActionContext) -> bool:
+    """Act on a reply to the gateway's mail or to a post; False when the mail is no reply
+    (the caller answers it with the help text)."""
+    named = answered(ctx.mail.in_reply_to, ctx.mail.references)
+    post = _published_post(ctx, named)
+    if post is not None:
+        _repost(ctx, post)
+        return True
+    for message_id in named:
+        digest = digest_id(message_id, ctx.domain)
+        if digest is not None and _is_reader(ctx, digest):
+            _digest_reply(ctx, digest)
+            return True
+    if any(is_own(message_id, ctx.domain) for message_id in named):
+        _notice_reply(ctx)
+        return True
+    return False
+
+
+def _published_post(ctx: ActionContext, named: list[str]) -> Message | None:
+    if not named:
+        return None
+    found = {
+        m.message_id: m
+        for m in ctx.session.scalars(
+            select(Message).where(
+                Message.message_id.in_(named),
+                Message.status == MessageStatus.PUBLISHED,
+                Message.thread_id.is_not(None),
+            )
+        )
+    }
+    return next((found[m] for m in named if m in found), None)
+
+
+def _repost(ctx: ActionContext, post: Message) -> None:
+    """The mail as it came, to the communities of the post it answers."""
+    communities = list(post.communities)
+    mine = {c.id for c in _communities_of(ctx, ctx.sender)}
+    chosen = [c for c in communities if c.id in mine] or communities
+    _ingest(ctx, ctx.blobs.get(ctx.row.raw_sha256), chosen)
+
+
+def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
+    shown = _shown(ctx, digest)
+    candidates = [Candidate(s.news.thread_id, _markers(ctx, s.news)) for s in shown]
+    choice = choose(ctx.mail.body_text, candidates)
+    communities = list({c.id: c for s in shown for c in s.communities}.values())
+    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    if chosen is None:
+        threads = [
+            {
+                "subject": s.news.subject,
+                "reply": reply_mailto(
+                    f"{s.communities[0].slug}@{ctx.domain}",
+                    s.news.subject,
+                    s.news.latest_message_id,
+                ),
+            }
+            for s in shown
+        ]
+        _not_posted(ctx, choice.how if shown else "digest", threads, communities)
+        return
+    raw = _reply_mail(ctx, chosen, choice.text)
+    _ingest(ctx, raw, chosen.communities)
+
+
+def _notice_reply(ctx: ActionContext) -> None:
+    shown = _linked(ctx, ctx.mail.body_text)
+    candidates = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
+    choice = choose(ctx.mail.body_text, candidates, interleaved_only=True)
+    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    if chosen is None:
+        _not_posted(ctx, "notice", [], _communities_of(ctx, ctx.sender))
+        return
+    _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities)
+
+
+def _linked(ctx: ActionContext, body: str) -> list[Shown]:
+    """The published threads whose archive links a mail holds, each with its newest
+    published post (answered) and its communities."""
+    base_url = ctx.settings.archive.base_url
+    pattern = re.escape(links.thread_url(base_url, 0).removesuffix("0/")) + "([0-9]{1,18})/"
+    thread_ids = sorted({int(found) for found in re.findall(pattern, body)})[:MAX_LINKED]
+    shown = []
+    for thread_id in thread_ids:
+        latest = ctx.session.scalar(
+            select(Message)
+            .where(Message.thread_id == thread_id, Message.status == MessageStatus.PUBLISHED)
+            .order_by(Message.received_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        if latest is None or not latest.communities:
+            continue
+        subject = ctx.session.scalar(select(Thread.subject).where(Thread.id == thread_id)) or ""
+        news = ThreadNews(thread_id, subject, links.thread_url(base_url, thread_id))
+        news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
+        shown.append(Shown(news, list(latest.communities)))
+    return shown
+
+
+def _is_reader(ctx: ActionContext, digest: DigestId) -> bool:
+    """Whether the sender is the digest's reader: a digest's id is easily guessed, and
+    what it showed (private communities' threads included) is theirs only. Anyone
+    else's reply to it is read as a reply to a notice."""
+    person = ctx.session.get(Person, digest.person_id)
+    return person is not None and person.address == ctx.sender
+
+
+def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
+    """The threads of the digest's window in its reader's communities (today's ones),
+    but those the reader muted, as gateway.digests.assemble picks them."""
+    run = ctx.session.scalar(
+        select(DigestRun).where(
+            DigestRun.person_id == digest.person_id,
+            DigestRun.cadence == Cadence(digest.cadence),
+            DigestRun.period == digest.period,
+        )
+    )
+    if run is None or run.window_start is None or run.window_end is None:
+        return []
+    communities = {
+        c.id: c
+        for c in ctx.session.scalars(
+            select(Community)
+            .join(Membership, Membership.community_id == Community.id)
+            .where(Membership.person_id == digest.person_id)
+            .order_by(Community.name)
+        )
+    }
+    news = gather(
+        ctx.session,
+        list(communities),
+        run.window_start,
+        run.window_end,
+        ctx.settings.archive.base_url,
+    )
+    muted = set(
+        ctx.session.scalars(
+            select(ThreadMute.thread_id).where(ThreadMute.person_id == digest.person_id)
+        )
+    )
+    shown: dict[int, Shown] = {}
+    for community_id in communities:
+        for thread in news.threads.get(community_id, []):
+            if thread.thread_id not in shown and thread.thread_id not in muted:
+                ids = [i for i in thread.community_ids if i in communities]
+                shown[thread.thread_id] = Shown(thread, [communities[i] for i in ids])
+    return list(shown.values())
+
+
+def _markers(ctx: ActionContext, thread: ThreadNews) -> tuple[str, ...]:
+    """What in a quoted digest names this thread (see gateway.actions.reply_thread)."""
+    latest = thread.latest_message_id
+    return tuple(
+        marker.lower()
+        for marker in (
+            latest,
+            quote(latest, safe=""),
+            f"mute+{thread.thread_id}@{ctx.domain}",
+            links.thread_url(ctx.settings.archive.base_url, thread.thread_id),
+            thread.subject,
+        )
+        if marker
+    )
+
+
+def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
+    """The sender's own words as a reply to the thread's newest message shown."""
+    mail = email.message.EmailMessage(policy=email.policy.SMTP)
+    mail["From"] = email.utils.formataddr((ctx.mail.from_name, ctx.sender))
+    mail["To"] = ", ".join(f"{c.slug}@{ctx.domain}" for c in shown.communities)
+    mail["Subject"] = reply_subject(shown.news.subject)
+    mail["Date"] = email.utils.format_datetime(ctx.mail.date or ctx.now)
+    mail["Message-ID"] = f"<{ctx.row.message_id}>"
+    mail["In-Reply-To"] = f"<{shown.news.latest_message_id}>"
+    mail["References"] = f"<{shown.news.latest_message_id}>"
+    mail.set_content(text + "\n")
+    return mail.as_bytes()
+
+
+def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> None:
+    """Post through ingest, in this transaction: screened and authorized like any post."""
+    mail = InboundMail(
+        raw,
+        ctx.row.envelope_sender or ctx.sender,
+        tuple(f"{c.slug}@{ctx.domain}" for c in communities),
+        ctx.now,
+        peer=ctx.row.peer,
+    )
+    [outcome] = ingest_mails(ctx.session, ctx.blobs, ctx.settings.gateway, [mail])
+    if isinstance(outcome, Exception):
+        raise outcome
+    ctx.outcome = {
+        Disposition.PUBLISHED: "posted",
+        Disposition.HELD: "posted-held",
+        Disposition.DUPLICATE: "already-posted",
+    }.get(outcome.disposition, "discarded")
+
+
+def _not_posted(
+    ctx: ActionContext, why: str, threads: list[dict[str, Any]], communities: list[Community]
+) -> None:
+    ctx.answer(
+        NOT_POSTED,
+        {
+            "why": why,  # ambiguous, empty, digest (not found), notice
+            "subject": ctx.mail.subject,
+            "threads": threads,
+            "communities": [ctx.community_values(c) for c in communities],
+            "help_address": ctx.address("help"),
+        },
+    )
+
+
+def _communities_of(ctx: ActionContext, address: str) -> list[Community]:
+    return list(
+        ctx.session.scalars(
+            select(Community)
+            .join(Membership, Membership.community_id == Community.id)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.address == address, Community.closed_at.is_(None))
+            .order_by(Community.name)
+        )
+    )
