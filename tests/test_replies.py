@@ -78,9 +78,10 @@ def between(after: str, own: str) -> str:
             + quoted(DIGEST[DIGEST.index("* Colours") : DIGEST.index("* Fonts")]),
             Choice(1, "quoted", "Navy, I think."),
         ),
-        # Outlook's header block instead of '>' quoting: own_text stops there.
+        # Outlook's header block instead of '>' quoting: the history starts there.
         (
-            "Inter.\n\nFrom: digest@lists.example.com\nSent: Thursday\n"
+            "Inter.\n\nFrom: digest@lists.example.com\nSent: Thursday, December 3, 2026 7:00 AM\n"
+            "To: Bob Durand <bob@example.com>\nSubject: Your daily digest\n\n"
             + DIGEST[DIGEST.index("* Fonts") :],
             Choice(2, "quoted", "Inter."),
         ),

@@ -19,17 +19,11 @@ on one line, the longest wins ("Colours" is in "Colours of the brand").
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.actions.text import own_lines
-
-QUOTE = ">"
-SIGNATURE = "-- "
-# The line before a quote that says who wrote it: "On ... wrote:", "Le ... a écrit :",
-# "Am ... schrieb ...:".
-_ATTRIBUTION = re.compile(r"\b(wrote|writes|a écrit|schrieb)\b.*:\s*$", re.IGNORECASE)
+from gateway.mail.trim import Kind
+from gateway.mail.trim import trim_text
 
 
 @dataclass(frozen=True)
@@ -53,89 +47,43 @@ class Choice:
 def choose(body: str, candidates: Sequence[Candidate], interleaved_only: bool = False) -> Choice:
     """The thread a reply answers. `interleaved_only`: only own text written below a
     quoted thread counts (a notice that lists threads: a "Thanks!" above it answers
-    none of them)."""
-    every_line = body.replace("\r\n", "\n").split("\n")
-    lines = _until_signature(every_line)
-    if interleaved_only:
-        followed, text = _interleaved(lines, candidates)
-        if not text:
-            return Choice(None, "empty", "")
-        if _starts_with_quote(lines) and len(followed) == 1 and None not in followed:
-            return Choice(followed.pop(), "interleaved", text)
+    none of them).
+
+    The reply is read as gateway.mail.trim splits it: its new text, its quoted
+    history, its signature. Each piece of new text follows the thread named last in
+    the quote before it (None when no quote comes before it)."""
+    parts = trim_text(body, whole_if_empty=False).parts
+    current: int | None = None
+    followed: set[int | None] = set()
+    named: set[int] = set()
+    pieces: list[str] = []
+    for part in parts:
+        if part.kind is Kind.NEW:
+            if part.text.strip():
+                followed.add(current)
+                pieces.append(part.text.strip())
+            continue
+        for line in part.text.split("\n"):
+            found = _named(line, candidates)
+            if found is not None:
+                named.add(found)
+                if part.kind is Kind.QUOTED:
+                    current = found
+    text = "\n\n".join(pieces)
+    if not text:
+        return Choice(None, "empty", "")
+    top_posted = parts[0].kind is Kind.NEW and bool(parts[0].text.strip())
+    if interleaved_only and top_posted:
         return Choice(None, "ambiguous", text)
-    if _starts_with_quote(lines):
-        followed, text = _interleaved(lines, candidates)
-        if not text:
-            return Choice(None, "empty", "")
-        if len(candidates) == 1:
-            return Choice(candidates[0].key, "single", text)
+    if len(candidates) == 1 and not interleaved_only:
+        return Choice(candidates[0].key, "single", text)
+    if not top_posted:
         if len(followed) == 1 and None not in followed:
             return Choice(followed.pop(), "interleaved", text)
         return Choice(None, "ambiguous", text)
-    own = own_lines(body)
-    text = "\n".join(own).strip()
-    if not text:
-        return Choice(None, "empty", "")
-    if len(candidates) == 1:
-        return Choice(candidates[0].key, "single", text)
-    kept = set(own)
-    named = {  # the quote may follow the sender's signature ("-- ", then "On ... wrote:")
-        found
-        for line in every_line
-        if line.rstrip() not in kept and (found := _named(line, candidates)) is not None
-    }
-    if len(named) == 1:
+    if len(named) == 1 and not interleaved_only:  # a quote of what was selected
         return Choice(named.pop(), "quoted", text)
     return Choice(None, "ambiguous", text)
-
-
-def _until_signature(lines: list[str]) -> list[str]:
-    for index, line in enumerate(lines):
-        if line == SIGNATURE or line.rstrip() == "--":
-            return lines[:index]
-    return lines
-
-
-def _quoted(line: str) -> bool:
-    return line.lstrip().startswith(QUOTE)
-
-
-def _starts_with_quote(lines: list[str]) -> bool:
-    """The first words are quoted, or an attribution then quoted lines."""
-    written = [line for line in lines if line.strip()]
-    if not written:
-        return False
-    if _quoted(written[0]):
-        return True
-    return len(written) > 1 and bool(_ATTRIBUTION.search(written[0])) and _quoted(written[1])
-
-
-def _interleaved(lines: list[str], candidates: Sequence[Candidate]) -> tuple[set[int | None], str]:
-    """The threads the pieces of own text follow (None: no thread named before it),
-    and the own text, its pieces separated by a blank line."""
-    current: int | None = None
-    followed: set[int | None] = set()
-    pieces: list[list[str]] = [[]]
-    for index, line in enumerate(lines):
-        if _quoted(line):
-            found = _named(line, candidates)
-            current = found if found is not None else current
-            if pieces[-1]:
-                pieces.append([])
-            continue
-        if _ATTRIBUTION.search(line) and _next_is_quoted(lines, index):
-            continue
-        if line.strip() or pieces[-1]:
-            pieces[-1].append(line.rstrip())
-        if line.strip():
-            followed.add(current)
-    text = "\n\n".join("\n".join(piece).strip() for piece in pieces if "".join(piece).strip())
-    return followed, text
-
-
-def _next_is_quoted(lines: list[str], index: int) -> bool:
-    after = [line for line in lines[index + 1 :] if line.strip()]
-    return bool(after) and _quoted(after[0])
 
 
 def _named(line: str, candidates: Sequence[Candidate]) -> int | None:

@@ -183,7 +183,7 @@ def test_a_reply_to_a_digest_is_posted_to_the_thread_it_answers(site: Site, lang
     assert (subject, sender, parent) == ("Fonts", BOB, ids["fonts"])
     assert posted.strip() == "Inter, for its figures.\n\nBob"
     for member in (ALICE, CAROL):
-        copy = site.wait(member, "Re: Fonts")
+        copy = site.wait(member, "Re: [design] Fonts")
         assert copy["In-Reply-To"] == f"<{ids['fonts']}>"
         assert "Inter, for its figures." in plain_text(copy)
 
@@ -236,7 +236,7 @@ def test_a_reply_through_the_digest_reply_link_lands_in_the_thread(site: Site) -
     site.send(reply, str(reply["To"]))
     stored = site.stored(str(reply["Message-ID"]))
     assert stored is not None and stored[0] == "Colours" and stored[3] == ids["reply"]
-    site.wait(ALICE, "Re: Colours", count=2)  # carol's reply, then bob's
+    site.wait(ALICE, "Re: [design] Colours", count=2)  # carol's reply, then bob's
 
 
 def test_a_reply_to_a_welcome_notice_is_answered_not_with_the_help_text(
@@ -270,7 +270,7 @@ def test_a_reply_to_a_welcome_notice_is_answered_not_with_the_help_text(
     stored = site.stored(str(below["Message-ID"]))
     assert stored is not None and (stored[0], stored[1], stored[3]) == ("Colours", ERIN, colours)
     assert stored[2].strip() == "Navy blue, as in the logo."
-    site.wait(ALICE, "Re: Colours")
+    site.wait(ALICE, "Re: [design] Colours")
     # A plain mail to help@ still gets the help text.
     site.send(post("help", "\n", message_id=new_id(), sender=ERIN, to=f"help@{DOMAIN}"),
               f"help@{DOMAIN}")  # fmt: skip
