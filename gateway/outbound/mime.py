@@ -102,14 +102,16 @@ def wrap_with_part(original: bytes, part: bytes) -> bytes:
     return multipart("mixed", [original, part])
 
 
-def multipart(subtype: str, entities: Sequence[bytes]) -> bytes:
+def multipart(subtype: str, entities: Sequence[bytes], parameters: str = "") -> bytes:
     """A multipart/<subtype> entity holding `entities` (each its Content-* fields, an empty
-    line and its body), between delimiters of a random boundary (RFC 2046 5.1.1)."""
+    line and its body), between delimiters of a random boundary (RFC 2046 5.1.1);
+    `parameters` more of its Content-Type ('type="text/html"' for a related, RFC 2387)."""
     boundary = f"=_gateway_{secrets.token_hex(12)}".encode("ascii")
     delimited = [b"--" + boundary + CRLF + entity + CRLF for entity in entities]
     return b"".join(
         (
             b"Content-Type: multipart/" + subtype.encode("ascii"),
+            (b"; " + parameters.encode("ascii")) if parameters else b"",
             b'; boundary="' + boundary + b'"' + CRLF + CRLF,
             *delimited,
             b"--" + boundary + b"--" + CRLF,

@@ -16,6 +16,7 @@ from gateway import links
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
 from gateway.mail.traces import for_clause
+from gateway.outbound import mail_style
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
 from gateway.outbound.composer import community_list
@@ -190,7 +191,8 @@ class Renderer:
         }
         return Footer(
             text=self._template("footer", "txt").render(values),
-            html=self._template("footer", "html").render(values),
+            # In the style of the gateway's own mail (gateway.outbound.mail_style).
+            html=self._template("footer", "html").render({**values, "style": mail_style.as_dict()}),
         )
 
     def _link_text(self, post: Post, sha256: str, name: str, size: int) -> str:
