@@ -48,7 +48,9 @@ class Converted:
 
 @dataclass
 class _Block:
-    kind: str  # "p", "ul", "rows", "links", "button", "link", "example", "h"
+    # "p", "title", "ul", "rows", "links", "labelled-button", "button", "link",
+    # "example", "h"
+    kind: str
     lines: list[str] = field(default_factory=list)
 
 
@@ -133,24 +135,61 @@ def _kind(line: str) -> str:
     return "p"
 
 
+def _value_column(paragraph: list[str]) -> int:
+    """Where the values of aligned "Label    value" lines start, when at least two of
+    the paragraph's lines agree on it (0: no such column)."""
+    columns = [m.start("value") for m in map(_ROW.match, paragraph) if m]
+    common = max(set(columns), key=columns.count, default=0)
+    return common if columns.count(common) >= 2 else 0
+
+
+def _aligned(line: str, column: int) -> bool:
+    """A line of a table whose label leaves one space before the column of values
+    ("Threads replied to 84%")."""
+    return (
+        len(line) > column > 1
+        and line[column - 1] == " "
+        and line[column] != " "
+        and bool(line[:column].strip())
+    )
+
+
 def _shape(paragraph: list[str]) -> list[_Block]:
     blocks: list[_Block] = []
+    column = _value_column(paragraph)
     for line in paragraph:
         kind = _kind(line)
+        if kind == "p" and column and _aligned(line, column):
+            line = f"{line[:column]} {line[column:]}"
+            kind = "rows"
         last = blocks[-1] if blocks else None
         if last is not None and last.kind == "ul" and kind != "ul" and _continues(last, line):
             last.lines[-1] += "\n" + line.strip()
             continue
         if kind == "lone":
-            kind = "button" if _LONE_LINK.match(line).group("url").startswith("mailto:") else "link"  # type: ignore[union-attr]
+            # An address or a mailto is something to do: a button; a URL, a link.
+            kind = "link" if line.strip().startswith(("http://", "https://")) else "button"
         if last is not None and last.kind == kind and kind not in ("h", "button", "link"):
             last.lines.append(line)
         else:
             blocks.append(_Block(kind, [line]))
-    for block in blocks:
+    for block, following in zip(blocks, [*blocks[1:], None], strict=True):
         if block.kind == "links" and len(block.lines) == 1:
             block.kind = "labelled-button"
+        if block.kind == "p" and following is not None and _is_title(block, following):
+            block.kind = "title"
     return blocks
+
+
+def _is_title(block: _Block, following: _Block) -> bool:
+    """A short line alone, without end punctuation, right above a list: its title."""
+    line = block.lines[0].strip()
+    return (
+        following.kind == "ul"
+        and len(block.lines) == 1
+        and len(line) <= 60
+        and not line.endswith((".", ":", ",", ";", "!", "?"))
+    )
 
 
 def _continues(block: _Block, line: str) -> bool:
@@ -164,6 +203,8 @@ def _render(block: _Block) -> Markup:
     if block.kind == "h":
         text = _HEADING.match(block.lines[0]).group("text")  # type: ignore[union-attr]
         return Markup('<h2 style="{}">{}</h2>\n').format(style.H2, linkify(text))
+    if block.kind == "title":
+        return Markup('<h3 style="{}">{}</h3>\n').format(style.H3, linkify(block.lines[0].strip()))
     if block.kind == "ul":
         items = Markup("").join(
             Markup('<li style="{}">{}</li>').format(style.LI, _item(line)) for line in block.lines
@@ -185,7 +226,7 @@ def _render(block: _Block) -> Markup:
         assert match is not None
         return button(match.group("url"), match.group("label").strip())
     if block.kind == "button":
-        href = block.lines[0].strip()
+        href = _href(block.lines[0].strip())
         return button(href, link_text(href))
     if block.kind == "link":
         href = block.lines[0].strip()
