@@ -40,6 +40,7 @@ from gateway.outbound.composer import Parts
 from gateway.outbound.composer import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.sender_names import digest_name
+from gateway.outbound.text_html import linkify
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -240,12 +241,13 @@ class DigestWriter:
             }
             thumbnails = self._thumbnails_of(thread, community.public)
             style = mail_style.as_dict()
-            html = Markup(self._thread_html.render(values, thumbnails=thumbnails, style=style))
+            html_values = {**values, "style": style, "linkify": linkify}
+            html = Markup(self._thread_html.render(html_values, thumbnails=thumbnails))
             self._blocks[key] = Block(
                 text=self._thread_text.render(values),
                 html=html,
                 bare_html=(
-                    Markup(self._thread_html.render(values, thumbnails=[], style=style))
+                    Markup(self._thread_html.render(html_values, thumbnails=[]))
                     if thumbnails
                     else html
                 ),

@@ -157,7 +157,12 @@ class Composer:
             "preheader": converted.preheader,
             "heading": heading or self._heading(values),
         }
-        html_values = {**values, "layout": layout, "style": mail_style.as_dict()}
+        html_values = {
+            **values,
+            "layout": layout,
+            "style": mail_style.as_dict(),
+            "linkify": text_html.linkify,
+        }
         own = self._html_template(kind)
         if own is not None:
             html = own.render(html_values)

@@ -75,11 +75,14 @@ def preheader(lines: list[str]) -> str:
     return ""
 
 
-def linkify(text: str) -> Markup:
-    """Escaped text with its URLs, mailto URIs and addresses as links."""
+def linkify(text: str, urls: bool = True) -> Markup:
+    """Escaped text with its URLs, mailto URIs and addresses as links. Without `urls`,
+    addresses only: what a post says (a digest's excerpts) links to no site."""
     out = []
     position = 0
     for match in _LINKABLE.finditer(text):
+        if not urls and match.group("url"):
+            continue
         start, end = match.span()
         target = match.group()
         while target and target[-1] in _TRAILING:
