@@ -275,3 +275,25 @@ def test_long_ascii_fields_fold_at_spaces_and_are_never_encoded() -> None:
     assert "\r\nSubject: Board: a post waits" in head
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert parsed["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # Python 3.11's folding writes "services  numériques,accessibilité" for this one.
+        "Your daily digest: 3 new messages in Conception de services numériques, "
+        "accessibilité et recherche utilisateur, Design practice",
+        "Votre résumé quotidien : 3 nouveaux messages dans Conception de services "
+        "numériques, accessibilité et recherche utilisateur",
+        "é" * 80,
+        "Ré: [design] l'été, à bientôt",
+    ],
+)
+def test_a_non_ascii_subject_keeps_every_space_between_its_words(subject: str) -> None:
+    """Readers drop the white space between two encoded words (RFC 2047 6.2): the space
+    before an accented word that follows another goes inside its encoded word."""
+    write, _ = composer()
+    raw = write.message(Parts(subject, "Text.\n"), "zoe@example.com", NOW, kind="plain")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and max(len(line) for line in head.split(b"\r\n")) <= 78
+    assert parse(raw)["Subject"] == subject
