@@ -1,5 +1,5 @@
 """Every kind of mail's HTML, looked at in a real Chromium (tests/browser.py), in English
-and French, with long names, long French words and long URLs (tests/mail_samples.py):
+and French, with long names, long French words and long URLs (tests/mail_html_samples.py):
 nothing is wider than the window at 800 px (a desktop client's reading pane) nor at
 390 px (a phone), and the HTML says what the text says (each of the text's links,
 mailto URIs and addresses is a link of the HTML).
@@ -24,12 +24,12 @@ from gateway.app import make_template_environment
 from gateway.blobs import BlobStore
 from gateway.outbound.composer import Composer
 from gateway.settings import Settings
-from tests import mail_samples
+from tests import mail_html_samples
 from tests.browser import launched_chromium
 
 WIDTHS = (800, 390)
 LANGUAGES = ("en", "fr")
-MAILS = (*mail_samples.KINDS, "digest", "notification")
+MAILS = (*mail_html_samples.KINDS, "digest", "notification")
 _LINK = re.compile(
     r"(?:https?://|mailto:)[^\s<>\"]+|[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 )
@@ -60,7 +60,7 @@ def settings_for(language: str, data_dir: Path) -> Settings:
     return dataclasses.replace(
         settings,
         gateway=dataclasses.replace(settings.gateway, language=language, data_dir=data_dir),
-        archive=dataclasses.replace(settings.archive, base_url=mail_samples.BASE_URL),
+        archive=dataclasses.replace(settings.archive, base_url=mail_html_samples.BASE_URL),
     )
 
 
@@ -69,13 +69,13 @@ def render(name: str, language: str, data_dir: Path) -> Rendered:
     settings = settings_for(language, data_dir)
     templates = make_template_environment()
     if name == "digest":
-        writer, digest, names = mail_samples.digest(settings, templates, BlobStore(data_dir))
-        _, raw = writer.mail(digest, names, mail_samples.NOW)
+        writer, digest, names = mail_html_samples.digest(settings, templates, BlobStore(data_dir))
+        _, raw = writer.mail(digest, names, mail_html_samples.NOW)
     elif name == "notification":
-        raw = mail_samples.notification(settings, templates)
+        raw = mail_html_samples.notification(settings, templates)
     else:
         raw = Composer(templates, settings).compose(
-            name, "bob@example.com", mail_samples.values(name), mail_samples.NOW
+            name, "bob@example.com", mail_html_samples.values(name), mail_html_samples.NOW
         )
     return parts_of(raw)
 
