@@ -5,7 +5,9 @@ by docs/screenshots.py.
 
 The values have the shapes the gateway's code gives them (gateway/actions/context.py
 community_values, gateway/adoption/monthly_content.py, ...), so that a template
-that reads a value the code does not give fails here too.
+that reads a value the code does not give fails here too; a few are there for the
+templates of the other parts of issue 18 (held notices' `published_in`, one-click
+links and the sender's `community`, the monthly mails' `since`), unused by these.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ LONG_URL = (
 )
 TOKEN = "k3J9xQ2mZpL8vW4tR7yB1nC6dF0hG5sA"
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
+MONTH_START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 ACTIONS = ("join", "leave", "instant", "daily", "weekly", "nomail", "owner", "help")
 
 
@@ -129,8 +132,17 @@ def values(kind: str) -> dict[str, Any]:
             "held_in": held_in,
             "id": 353,
             "subject": subject,
+            "published_in": ["Design practice"],
+            "approve_link": f"mailto:{confirm()}?subject=approve",
+            "reject_link": f"mailto:confirm+z{TOKEN[1:]}@{DOMAIN}?subject=reject",
         },
-        "action_held_sender": {"communities": [c["name"]], "held_in": held_in, "subject": subject},
+        "action_held_sender": {
+            "communities": [c["name"]],
+            "community": c,
+            "held_in": held_in,
+            "subject": subject,
+            "published_in": ["Design practice"],
+        },
         "action_help": {
             "community": c,
             "help_address": f"help@{DOMAIN}",
@@ -250,6 +262,7 @@ def values(kind: str) -> dict[str, Any]:
         },
         "monthly_network": {
             "month": "2026-11",
+            "since": MONTH_START,
             "communities": [
                 {
                     **c,
@@ -275,6 +288,7 @@ def values(kind: str) -> dict[str, Any]:
         },
         "monthly_report": {
             "month": "2026-11",
+            "since": MONTH_START,
             "community": c,
             "figures": _figures(),
             "advice": [
