@@ -48,6 +48,9 @@ class GatewaySettings:
     data_dir: Path = Path("data")
     database_url: str = ""
     language: str = "en"
+    # The display name of the gateway's own mail ("Community gateway <help@domain>"),
+    # and the name of a digest of several communities ("Community gateway digest").
+    name: str = "Community gateway"
     allowed_domains: tuple[str, ...] = ()
     # Markers of automatic mail besides those the gateway knows (gateway.mail.headers):
     # "Name" (any value) or "Name: value". Posts with one are discarded; action mail
@@ -290,6 +293,14 @@ def _one_of(*choices: str) -> Callable[[str], str]:
     return check
 
 
+def _display_name(value: str) -> str:
+    """A name for the From of mail: one printable line, not empty, short."""
+    value = " ".join(value.split())
+    if not value or len(value) > 64 or not value.isprintable():
+        raise ValueError(f"must be a name of 1 to 64 printable characters, not {value!r}")
+    return value
+
+
 def _port(value: int) -> int:
     if not 1 <= value <= 65535:
         raise ValueError(f"must be a TCP port from 1 to 65535, not {value}")
@@ -468,6 +479,7 @@ CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("gateway", "domain"): _domain,
     ("gateway", "database_url"): _database_url,
     ("gateway", "language"): _one_of("en", "fr"),
+    ("gateway", "name"): _display_name,
     ("gateway", "allowed_domains"): _domains,
     ("gateway", "automatic_headers"): _header_markers,
     ("gateway", "node_id"): _node_id,

@@ -62,7 +62,10 @@ def mails(app: App) -> dict[tuple[str, str], email.message.EmailMessage]:
 
 
 def body(message: email.message.EmailMessage) -> str:
-    return str(message.get_content())
+    """The text part (the HTML beside it is the same text in the mail layout)."""
+    text = message.get_body(preferencelist=("plain",))
+    assert text is not None
+    return str(text.get_content())
 
 
 def test_months_are_due_on_the_configured_day(settings: Settings) -> None:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import templates
 from gateway.app import make_template_environment
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.headers import is_auto_reply
@@ -41,6 +42,8 @@ TEMPLATES = {
     "mail/rich.en.txt": "{% block subject %}News for {{ name }}{% endblock %}\n"
     "{% block body %}Plain news: {{ news }}\n{% endblock %}",
     "mail/rich.en.html": "<p>HTML news: <b>{{ news }}</b></p>\n",
+    # The real layout: kinds without an HTML template of their own are converted into it.
+    "mail/layout.html": (templates.PATH / "mail" / "layout.html").read_text(),
 }
 
 
@@ -76,15 +79,20 @@ def text_of(message: email.message.EmailMessage, subtype: str) -> str:
     return content.replace("\r\n", "\n")
 
 
-def test_a_text_only_kind_is_one_text_part_with_the_common_headers() -> None:
+def test_a_text_kind_gets_its_html_from_the_layout_with_the_common_headers() -> None:
     mails, settings = composer()
     domain = settings.gateway.domain
     raw = mails.compose("plain", "Bob <bob@example.com>", {"name": "Bob"}, NOW)
     assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF throughout
     message = parse(raw)
-    assert message.get_content_type() == "text/plain"
-    assert message.get_content_charset() == "utf-8"
-    assert message["From"] == f"help@{domain}"
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in message.iter_parts())
+    html = text_of(message, "html")
+    assert '<html lang="en">' in html and "<title>Hello Bob</title>" in html
+    assert f'<a href="mailto:{domain}"' not in html  # a domain alone is no address
+    assert "Dear Bob, your mail reached" in html  # the wrapped lines reflow
+    assert message["From"] == f"Community gateway <help@{domain}>"
     assert message["To"] == "Bob <bob@example.com>"
     assert message["Subject"] == "Hello Bob"
     assert email.utils.parsedate_to_datetime(message["Date"]) == NOW
@@ -105,7 +113,8 @@ def test_the_language_picks_the_template_and_non_ascii_stays_7bit_safe() -> None
     assert raw.isascii()  # encoded words and quoted-printable
     message = parse(raw)
     assert message["Subject"] == "Bonjour Béatrice"
-    assert message["Content-Transfer-Encoding"] == "quoted-printable"
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None and plain["Content-Transfer-Encoding"] == "quoted-printable"
     assert text_of(message, "plain") == "Cher Béatrice, votre message est arrivé.\n"
 
 
@@ -114,7 +123,7 @@ def test_a_kind_with_an_html_template_is_multipart_alternative() -> None:
     parts = mails.render("rich", {"name": "Bob", "news": "<new>"})
     assert parts == Parts(
         "News for Bob", "Plain news: <new>\n", "<p>HTML news: <b>&lt;new&gt;</b></p>\n"
-    )
+    )  # its own HTML template, rendered whole
     message = parse(mails.message(parts, "bob@example.com", NOW, kind="rich"))
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
@@ -136,7 +145,7 @@ def test_options_set_reply_to_threading_and_a_chosen_message_id() -> None:
             message_id="<chosen@example.org>",
         )
     )
-    assert message["From"] == f"design-owner@{settings.gateway.domain}"
+    assert message["From"] == f"Community gateway <design-owner@{settings.gateway.domain}>"
     assert message["Reply-To"] == "confirm+abc@example.org"
     assert message["In-Reply-To"] == message["References"] == "<question@example.com>"
     assert message["Message-ID"] == "<chosen@example.org>"
@@ -158,7 +167,7 @@ def test_an_attached_mail_goes_along_as_it_came() -> None:
     message = parse(raw)
     assert message.get_content_type() == "multipart/mixed"
     text, attached = message.iter_parts()
-    assert text.get_content_type() == "text/plain"
+    assert text.get_content_type() == "multipart/alternative"
     assert attached.get_content_type() == "message/rfc822"
     assert attached["Content-Transfer-Encoding"] == "8bit"
 
@@ -242,7 +251,7 @@ def test_a_notice_is_queued_with_its_bytes(
     assert message["To"] == "bob@example.com"
     assert message["Subject"] == "Hello Bob"
     assert message[LOOP_HEADER] == settings.gateway.domain
-    expected = "multipart/mixed" if attached else "text/plain"
+    expected = "multipart/mixed" if attached else "multipart/alternative"
     assert message.get_content_type() == expected
 
 
@@ -266,3 +275,25 @@ def test_long_ascii_fields_fold_at_spaces_and_are_never_encoded() -> None:
     assert "\r\nSubject: Board: a post waits" in head
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert parsed["Subject"] == subject
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # Python 3.11's folding writes "services  numériques,accessibilité" for this one.
+        "Your daily digest: 3 new messages in Conception de services numériques, "
+        "accessibilité et recherche utilisateur, Design practice",
+        "Votre résumé quotidien : 3 nouveaux messages dans Conception de services "
+        "numériques, accessibilité et recherche utilisateur",
+        "é" * 80,
+        "Ré: [design] l'été, à bientôt",
+    ],
+)
+def test_a_non_ascii_subject_keeps_every_space_between_its_words(subject: str) -> None:
+    """Readers drop the white space between two encoded words (RFC 2047 6.2): the space
+    before an accented word that follows another goes inside its encoded word."""
+    write, _ = composer()
+    raw = write.message(Parts(subject, "Text.\n"), "zoe@example.com", NOW, kind="plain")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and max(len(line) for line in head.split(b"\r\n")) <= 78
+    assert parse(raw)["Subject"] == subject

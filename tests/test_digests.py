@@ -833,7 +833,9 @@ def test_the_mail_is_multipart_alternative_with_list_headers_and_actions(
     parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert {p.get_content_charset() for p in parts} == {"utf-8"}
-    assert message["From"] == f"digest@{DOMAIN}"  # replies to it: gateway.actions.replies
+    # Two communities: the digest is the gateway's (one community: test_the_digest_is_named...).
+    # Replies to it: gateway.actions.replies.
+    assert message["From"] == f"Community gateway digest <digest@{DOMAIN}>"
     assert message["To"] == "Bob Durand <bob@example.com>"
     assert message["Message-ID"] == (f"<digest.daily.2026-11-26.{delivery['person_id']}@{DOMAIN}>")
     assert message["List-Id"] == f"Digest <digest.{DOMAIN}>"

@@ -3,7 +3,10 @@ composed by gateway.outbound.composer.
 
 Each thread's block is rendered once per window and community and shared by
 every reader who gets it (DigestWriter caches them), so a digest costs one small
-render of its outer template per part, not one render per thread.
+render of its outer template per part, not one render per thread. So are the
+thumbnails of its attached images (gateway.digests.thumbnails), made once per run;
+a digest carries those of its first threads up to DIGEST_BUDGET bytes, and the
+blocks of the threads past it are rendered without theirs.
 
 A block has a Reply link to the thread (to the community, In-Reply-To its newest
 message shown) and one to each author (gateway.outbound.reply_links): links that are
@@ -11,13 +14,17 @@ the same for every reader. Only an author reading their own thread gets a varian
 without the link to reply to themselves (one more render per such author).
 
 Digests come From digest@ (DIGEST_SENDER): a reply to the digest itself is read by
-gateway.actions.replies, posted to the thread it answers when that can be told.
+gateway.actions.replies, posted to the thread it answers when that can be told. The
+From name says what it is: "Design practice digest" for one community, "<gateway
+name> digest" for several (gateway.outbound.sender_names).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -27,13 +34,21 @@ from gateway import links
 from gateway.digests.assemble import Digest
 from gateway.digests.news import CommunityRef
 from gateway.digests.news import ThreadNews
+from gateway.digests.thumbnails import DIGEST_BUDGET
+from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
+from gateway.digests.thumbnails import Thumbnails
+from gateway.digests.thumbnails import is_image
 from gateway.mail.sizes import human_size
+from gateway.outbound import mail_style
 from gateway.outbound.composer import Composer
+from gateway.outbound.composer import InlineImage
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
 from gateway.outbound.composer import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
+from gateway.outbound.sender_names import digest_name
+from gateway.outbound.text_html import linkify
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -41,23 +56,45 @@ from gateway.web.tokens import Unsubscribe
 if TYPE_CHECKING:
     import jinja2
 
+    from gateway.blobs import BlobStore
+
 ACTIONS = ("instant", "daily", "weekly", "nomail")
 DIGEST_SENDER = "digest"  # digests come From digest@ (gateway.mail.recipients)
 
 
-class DigestWriter:
-    """Renders digests for one run; keeps the thread blocks it has rendered."""
+@dataclass(frozen=True)
+class Block:
+    """A thread as every digest shows it: its text, its HTML with its thumbnails (and
+    the images they show), and its HTML without them (for a digest past its budget)."""
 
-    def __init__(self, settings: Settings, templates: jinja2.Environment) -> None:
+    text: str
+    html: Markup
+    bare_html: Markup
+    images: tuple[InlineImage, ...]
+
+    @property
+    def images_size(self) -> int:
+        return sum(len(image.data) for image in self.images)
+
+
+class DigestWriter:
+    """Renders digests for one run; keeps the thread blocks and thumbnails it made."""
+
+    def __init__(
+        self, settings: Settings, templates: jinja2.Environment, blobs: BlobStore | None = None
+    ) -> None:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
+        self.language = settings.gateway.language
+        self.name = settings.gateway.name
         self._composer = Composer(templates, settings)
         self._one_click = OneClick(settings)
         language = settings.gateway.language
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
-        self._blocks: dict[tuple[int, int, str], tuple[str, Markup]] = {}
+        self._blocks: dict[tuple[int, int, str], Block] = {}
         self._communities: dict[int, CommunityRef] = {}
+        self._thumbnails = Thumbnails(blobs, self.domain)
 
     def new_window(self, communities: dict[int, CommunityRef]) -> None:
         """Thread blocks are per window: forget those of the last one."""
@@ -65,8 +102,15 @@ class DigestWriter:
         self._communities = communities
 
     def parts(self, digest: Digest, names: dict[int, str]) -> Parts:
-        """The subject, the plain text and the HTML of a digest."""
-        return self._composer.render("digest", self._values(digest, names))
+        """The subject, the plain text, the HTML of a digest and its thumbnails."""
+        images: dict[str, InlineImage] = {}
+        values = self._values(digest, names, images)
+        parts = self._composer.render("digest", values, heading=self.sender_name(digest))
+        return dataclasses.replace(parts, images=tuple(images.values()))
+
+    def sender_name(self, digest: Digest) -> str:
+        names = [section.community.name for section in digest.sections]
+        return digest_name(self.language, self.name, names)
 
     def mail(self, digest: Digest, names: dict[int, str], now: dt.datetime) -> tuple[str, bytes]:
         """The subject and the whole message, ready for the delivery queue. Its Message-ID
@@ -91,12 +135,16 @@ class DigestWriter:
             now,
             kind="digest",
             sender=DIGEST_SENDER,
+            sender_name=self.sender_name(digest),
             message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
             list_fields=digest_list,
         )
         return parts.subject, raw
 
-    def _values(self, digest: Digest, names: dict[int, str]) -> dict[str, Any]:
+    def _values(
+        self, digest: Digest, names: dict[int, str], images: dict[str, InlineImage]
+    ) -> dict[str, Any]:
+        """The template's values; `images` gets the thumbnails the HTML shows."""
         return {
             "reader": {"name": digest.reader.name, "address": digest.reader.address},
             # Dates and times in the reader's zone (Composer: else the configured one).
@@ -111,7 +159,9 @@ class DigestWriter:
                 {
                     **self._community(section.community),
                     "threads": [
-                        self._block(thread, section.community, digest.reader.address)
+                        self._shown(
+                            self._block(thread, section.community, digest.reader.address), images
+                        )
                         for thread in section.threads
                     ],
                 }
@@ -154,7 +204,39 @@ class DigestWriter:
             },
         }
 
-    def _block(self, thread: ThreadNews, community: CommunityRef, reader: str) -> dict[str, Any]:
+    def _shown(self, block: Block, images: dict[str, InlineImage]) -> dict[str, Any]:
+        """A thread's block in one digest: with its thumbnails while the digest's budget
+        allows them (the same image twice counts once), else without."""
+        new = [image for image in block.images if image.content_id not in images]
+        spent = sum(len(image.data) for image in images.values())
+        if spent + sum(len(image.data) for image in new) > DIGEST_BUDGET:
+            return {"text": block.text, "html": block.bare_html}
+        images.update((image.content_id, image) for image in new)
+        return {"text": block.text, "html": block.html}
+
+    def _thumbnails_of(self, thread: ThreadNews, public: bool) -> list[dict[str, Any]]:
+        shown = []
+        for file in thread.files:
+            if len(shown) == THUMBNAILS_PER_THREAD:
+                break
+            if not file.sha256 or not is_image(file.filename, file.content_type):
+                continue
+            made = self._thumbnails.of(file.sha256, file.filename, file.size)
+            if made is not None:
+                shown.append(
+                    {
+                        "cid": made.image.content_id,
+                        "image": made.image,
+                        "width": made.width,
+                        "height": made.height,
+                        "filename": file.filename,
+                        # Shared by every reader: linked only where the archive shows it.
+                        "url": file.url if public else "",
+                    }
+                )
+        return shown
+
+    def _block(self, thread: ThreadNews, community: CommunityRef, reader: str) -> Block:
         author = reader if any(e.address == reader for e in thread.entries) else ""
         key = (thread.thread_id, community.id, author)
         if key not in self._blocks:
@@ -182,12 +264,21 @@ class DigestWriter:
                     for f in thread.files
                 ],
             }
-            self._blocks[key] = (
-                self._thread_text.render(values),
-                Markup(self._thread_html.render(values)),
+            thumbnails = self._thumbnails_of(thread, community.public)
+            style = mail_style.as_dict()
+            html_values = {**values, "style": style, "linkify": linkify}
+            html = Markup(self._thread_html.render(html_values, thumbnails=thumbnails))
+            self._blocks[key] = Block(
+                text=self._thread_text.render(values),
+                html=html,
+                bare_html=(
+                    Markup(self._thread_html.render(html_values, thumbnails=[]))
+                    if thumbnails
+                    else html
+                ),
+                images=tuple(thumb["image"] for thumb in thumbnails),
             )
-        text, html = self._blocks[key]
-        return {"text": text, "html": html}
+        return self._blocks[key]
 
 
 def _thread(thread: ThreadNews) -> dict[str, Any]:

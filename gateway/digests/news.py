@@ -72,6 +72,8 @@ class FileLink:
     filename: str
     url: str
     size: int
+    sha256: str = ""
+    content_type: str = ""
 
 
 @dataclass
@@ -230,14 +232,20 @@ def _threads(
             item.entries.append(
                 Entry(name or address, excerpt(body or ""), as_utc(received_at), address, mid)
             )
-    for message_id, filename, sha256, size in session.execute(
-        select(Attachment.message_id, Attachment.filename, Attachment.sha256, Attachment.size)
+    for message_id, filename, sha256, size, content_type in session.execute(
+        select(
+            Attachment.message_id,
+            Attachment.filename,
+            Attachment.sha256,
+            Attachment.size,
+            Attachment.content_type,
+        )
         .where(Attachment.message_id.in_(list(message_thread)), Attachment.inline.is_(False))
         .order_by(Attachment.message_id, Attachment.position)
     ):
         item = news[message_thread[message_id]]
         url = links.attachment_url(base_url, sha256, filename) if item.url else ""
-        item.files.append(FileLink(filename, url, size))
+        item.files.append(FileLink(filename, url, size, sha256, content_type))
     by_community: dict[int, list[ThreadNews]] = defaultdict(list)
     for item in news.values():
         for community_id in item.community_ids:

@@ -101,7 +101,7 @@ def run_digests(
     now = at if until is None else min(at, until)
     started = time.perf_counter()
     report = RunReport(cadence=cadence, at=at)
-    writer = DigestWriter(app.settings, app.templates)
+    writer = DigestWriter(app.settings, app.templates, app.blobs)
     with transaction(app.read_sessions) as session:
         pending = _pending(session, app, cadence, at, only, again=dry_run and only is not None)
         names = dict(session.execute(select(Community.id, Community.name)).all())

@@ -1,6 +1,12 @@
 """Every mail the gateway writes itself: a template pair rendered for a kind and a
 language, the headers all such mail carries, the list headers, and notices queued.
 
+Every kind goes out as multipart/alternative, its text first, then its HTML in the
+one shared layout (templates/mail/layout.html): a kind with an HTML template of its
+own (the digest) extends the layout; the others have their text converted into it
+(gateway.outbound.text_html), so that each wording is written once. Images shown in
+the HTML (the digest's thumbnails) go with it in a multipart/related, by cid.
+
 Notices (answers to email actions, held and bounce notices), digests, monthly mails
 and import announcements are all built here; a member's copy of a post is not
 (gateway.outbound.render keeps the post's own bytes), but its list headers are.
@@ -21,6 +27,8 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from gateway.mail.headers import LOOP_HEADER
+from gateway.outbound import mail_style
+from gateway.outbound import text_html
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import MAX_LINE
@@ -29,6 +37,7 @@ from gateway.outbound.mime import multipart
 from gateway.outbound.mime import to_crlf
 from gateway.outbound.one_click import POST_FIELD
 from gateway.outbound.one_click import has_post_field
+from gateway.outbound.sender_names import notice_name
 from gateway.outbound.typography import french
 from gateway.outbound.typography import french_html
 from gateway.settings import Settings
@@ -40,12 +49,36 @@ MAX_SMTP_LINE = 998
 
 
 @dataclass(frozen=True)
+class InlineImage:
+    """An image the HTML shows by `cid:<content_id>`, sent in the mail itself: clients
+    block remote images, and a thumbnail must not tell anyone who opened the mail."""
+
+    content_id: str  # without angle brackets
+    data: bytes
+    mime_type: str = "image/png"
+    filename: str = "image.png"
+
+    def part(self) -> bytes:
+        return b"".join(
+            (
+                fold("Content-Type", f'{self.mime_type}; name="{self.filename}"'),
+                fold("Content-Transfer-Encoding", "base64"),
+                fold("Content-ID", f"<{self.content_id}>"),
+                fold("Content-Disposition", f'inline; filename="{self.filename}"'),
+                CRLF,
+                to_crlf(base64.encodebytes(self.data)),
+            )
+        )
+
+
+@dataclass(frozen=True)
 class Parts:
     """What a mail says, rendered from its template pair, before any header."""
 
     subject: str
     text: str
     html: str | None = None
+    images: tuple[InlineImage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,11 +141,14 @@ class Composer:
         self.language = settings.gateway.language
         # Dates and times are said in this zone unless the caller gives the reader's.
         self.zone = settings.digests.timezone
+        self.name = settings.gateway.name
         self._html: dict[str, jinja2.Template | None] = {}
 
-    def render(self, kind: str, values: Mapping[str, Any]) -> Parts:
-        """templates/mail/<kind>.<language>.txt, its `subject` and `body` blocks, and the
-        <kind>.<language>.html beside it when there is one (rendered whole).
+    def render(self, kind: str, values: Mapping[str, Any], heading: str = "") -> Parts:
+        """templates/mail/<kind>.<language>.txt, its `subject` and `body` blocks, and its
+        HTML: the <kind>.<language>.html beside it when there is one (it extends the
+        layout), else the text converted into the layout. `heading` heads the HTML
+        (without it, the community the values name, else the gateway's name).
 
         `zone` in values is the reader's time zone (gateway.outbound.wording says dates
         and times in it); without it, or when it is empty, the configured one."""
@@ -121,17 +157,42 @@ class Composer:
         context = template.new_context(values)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
         text = "".join(template.blocks["body"](context)).lstrip("\n")
-        template_html = self._html_template(kind)
-        html = template_html.render(values) if template_html is not None else None
+        converted = text_html.convert(text)
+        layout = {
+            "lang": self.language,
+            "title": subject,
+            "preheader": converted.preheader,
+            "heading": heading or self._heading(values),
+        }
+        html_values = {
+            **values,
+            "layout": layout,
+            "style": mail_style.as_dict(),
+            "linkify": text_html.linkify,
+        }
+        own = self._html_template(kind)
+        if own is not None:
+            html = own.render(html_values)
+        else:
+            html = self.templates.get_template("mail/layout.html").render(
+                {**html_values, "content": converted.body, "footer": converted.footer}
+            )
         if self.language == "fr":
-            subject, text = french(subject), french(text)
-            html = french_html(html) if html is not None else None
+            subject, text, html = french(subject), french(text), french_html(html)
         return Parts(subject, text, html)
+
+    def _heading(self, values: Mapping[str, Any]) -> str:
+        community = values.get("community")
+        if isinstance(community, Mapping) and community.get("name"):
+            return str(community["name"])
+        return self.name
 
     def compose(
         self, kind: str, to: str, values: Mapping[str, Any], now: dt.datetime, **options: Any
     ) -> bytes:
-        """The mail of `kind` to `to`, rendered from `values` (options: see message)."""
+        """The mail of `kind` to `to`, rendered from `values` (options: see message),
+        From the community's moderators for their notices, else from the gateway."""
+        options.setdefault("sender_name", notice_name(self.language, self.name, kind, values))
         return self.message(self.render(kind, values), to, now, kind=kind, **options)
 
     def message(
@@ -142,6 +203,7 @@ class Composer:
         *,
         kind: str,
         sender: str = "help",
+        sender_name: str | None = None,
         reply_to: str = "",
         in_reply_to: str = "",
         message_id: str = "",
@@ -149,9 +211,11 @@ class Composer:
         attached: bytes | None = None,
         automatic: bool = True,
     ) -> bytes:
-        """The whole mail: text, or text and HTML as multipart/alternative.
+        """The whole mail: text, or text and HTML as multipart/alternative (the HTML and
+        its images in a multipart/related).
 
-        `sender` is the local part of From; `reply_to` an address replies should go to
+        `sender` is the local part of From, `sender_name` its display name (without
+        it, the gateway's name); `reply_to` an address replies should go to
         (confirm+TOKEN@); `in_reply_to` the Message-ID answered, so that clients thread
         the answer; `message_id` one chosen by the caller (without it, a new one named
         after `kind`); `attached` a mail's raw bytes, sent along as a message/rfc822
@@ -159,7 +223,8 @@ class Composer:
         responders do not answer it and it never comes back in; not when `automatic` is
         False: a post the gateway writes into a community goes through ingest like any.
         """
-        fields = [("From", f"{sender}@{self.domain}"), ("To", to)]
+        name = self.name if sender_name is None else sender_name
+        fields = [("From", email.utils.formataddr((name, f"{sender}@{self.domain}"))), ("To", to)]
         if reply_to:
             fields.append(("Reply-To", reply_to))
         fields.append(("Subject", parts.subject))
@@ -176,7 +241,14 @@ class Composer:
             fields.append((LOOP_HEADER, self.domain))
         content = _text("plain", parts.text)
         if parts.html is not None:
-            content = multipart("alternative", [content, _text("html", parts.html)])
+            html = _text("html", parts.html)
+            if parts.images:
+                html = multipart(
+                    "related",
+                    [html, *(image.part() for image in parts.images)],
+                    'type="text/html"',
+                )
+            content = multipart("alternative", [content, html])
         if attached is not None:
             content = multipart("mixed", [content, _attached(attached)])
         head = b"".join(fold(name, value) for name, value in fields)

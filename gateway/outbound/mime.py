@@ -65,6 +65,8 @@ def fold(name: str, value: str) -> bytes:
         if len(line) <= MAX_LINE:
             return line.encode("ascii") + CRLF  # the common case
         return _fold_ascii(line)
+    if name.lower() == "subject" and value.isprintable():
+        return _fold_text(name, value)
     header = _FOLDING.header_factory(name, value)
     folded: str = header.fold(policy=_FOLDING)
     return folded.encode("ascii")
@@ -82,6 +84,59 @@ def _fold_ascii(line: str) -> bytes:
         else:
             lines.append(" " + word)
     return "\r\n".join(lines).encode("ascii") + CRLF
+
+
+def _fold_text(name: str, value: str) -> bytes:
+    """An unstructured field with non-ASCII words (a Subject): ASCII words as they are,
+    the others as RFC 2047 encoded words, folded between words. The space before an
+    encoded word that follows another goes inside it: readers drop the white space
+    between two encoded words (RFC 2047 6.2), so "numériques, accessibilité" would read
+    "numériques,accessibilité" (as the folding of Python 3.11's email package writes it).
+    """
+    tokens: list[str] = []
+    encoded_before = False
+    for word in value.split(" "):
+        if word.isascii():
+            tokens.append(word)
+            encoded_before = False
+        else:
+            tokens.extend(_encoded_words((" " if encoded_before else "") + word))
+            encoded_before = True
+    lines = [f"{name}: {tokens[0]}"]
+    for token in tokens[1:]:
+        if len(lines[-1]) + 1 + len(token) <= MAX_LINE:
+            lines[-1] += " " + token
+        else:
+            lines.append(" " + token)
+    return "\r\n".join(lines).encode("ascii") + CRLF
+
+
+def _encoded_words(text: str) -> list[str]:
+    """`text` as "Q" encoded words short enough for a line with "Subject: " (RFC 2047 2
+    allows 75 characters), cut between characters, never inside one (readers join
+    adjacent encoded words)."""
+    words: list[str] = []
+    chunk = ""
+    for char in text:
+        if chunk and len(_q_word(chunk + char)) > _ENCODED_WORD:
+            words.append(_q_word(chunk))
+            chunk = ""
+        chunk += char
+    words.append(_q_word(chunk))
+    return words
+
+
+def _q_word(text: str) -> str:
+    """RFC 2047 4.2: letters and digits as they are, a space as "_", the rest =XX."""
+    encoded = "".join(
+        "_" if byte == 0x20 else chr(byte) if chr(byte) in _Q_PLAIN else f"={byte:02X}"
+        for byte in text.encode("utf-8")
+    )
+    return f"=?utf-8?q?{encoded}?="
+
+
+_ENCODED_WORD = MAX_LINE - len("Subject: ") - 3
+_Q_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 
 
 def is_content_field(name: str) -> bool:
@@ -102,14 +157,16 @@ def wrap_with_part(original: bytes, part: bytes) -> bytes:
     return multipart("mixed", [original, part])
 
 
-def multipart(subtype: str, entities: Sequence[bytes]) -> bytes:
+def multipart(subtype: str, entities: Sequence[bytes], parameters: str = "") -> bytes:
     """A multipart/<subtype> entity holding `entities` (each its Content-* fields, an empty
-    line and its body), between delimiters of a random boundary (RFC 2046 5.1.1)."""
+    line and its body), between delimiters of a random boundary (RFC 2046 5.1.1);
+    `parameters` more of its Content-Type ('type="text/html"' for a related, RFC 2387)."""
     boundary = f"=_gateway_{secrets.token_hex(12)}".encode("ascii")
     delimited = [b"--" + boundary + CRLF + entity + CRLF for entity in entities]
     return b"".join(
         (
             b"Content-Type: multipart/" + subtype.encode("ascii"),
+            (b"; " + parameters.encode("ascii")) if parameters else b"",
             b'; boundary="' + boundary + b'"' + CRLF + CRLF,
             *delimited,
             b"--" + boundary + b"--" + CRLF,
