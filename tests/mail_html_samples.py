@@ -232,6 +232,26 @@ def values(kind: str) -> dict[str, Any]:
             "subject": subject,
         },
         "action_token": {"help": f"help@{DOMAIN}", "problem": "expired", "sender": sender},
+        "action_confirm_question": {
+            "community": c,
+            "forwarded": True,
+            "confirm": confirm(),
+            "owners": [f"{LONG_SLUG}-owner@{DOMAIN}"],
+            "help": f"help@{DOMAIN}",
+        },
+        "reply_not_posted": {
+            "why": "ambiguous",
+            "subject": f"Re: {subject}",
+            "threads": [
+                {
+                    "subject": subject,
+                    "reply": f"mailto:{LONG_SLUG}@{DOMAIN}?subject=Re%3A%20Refonte"
+                    "&In-Reply-To=%3Cm3%40example.com%3E",
+                }
+            ],
+            "communities": [c],
+            "help_address": f"help@{DOMAIN}",
+        },
         "action_welcome": {
             "community": c,
             "delivery": "daily",
@@ -327,11 +347,13 @@ KINDS = (
     "action_refused",
     "action_rejected",
     "action_token",
+    "action_confirm_question",
     "action_welcome",
     "bounce_disabled",
     "import_announce",
     "monthly_network",
     "monthly_report",
+    "reply_not_posted",
 )
 
 

@@ -111,11 +111,16 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "held_in": [{"community": COMMUNITY, "reasons": ["moderated"]}],
         "id": 353,
         "subject": "Hello",
+        "published_in": ["Atlas"],
+        "approve_link": f"mailto:approve+abc@{DOMAIN}?subject=approve",
+        "reject_link": f"mailto:reject+abc@{DOMAIN}?subject=reject",
     },
     "action_held_sender": {
         "communities": ["Design practice"],
+        "community": COMMUNITY,
         "held_in": [{"community": COMMUNITY, "reasons": ["not-member"]}],
         "subject": "Hello",
+        "published_in": ["Atlas"],
     },
     "action_help": {
         "community": COMMUNITY,
@@ -194,6 +199,20 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "action_refused": {"community": COMMUNITY, "reason": "closed", "sender": "bob@example.com"},
     "action_rejected": {"communities": ["Design practice"], "reason": "Off topic", "subject": "Hi"},
     "action_token": {"help": f"help@{DOMAIN}", "problem": "expired", "sender": "bob@example.com"},
+    "action_confirm_question": {
+        "community": None,
+        "forwarded": False,
+        "confirm": f"confirm+abc@{DOMAIN}",
+        "owners": [f"design-owner@{DOMAIN}"],
+        "help": f"help@{DOMAIN}",
+    },
+    "reply_not_posted": {
+        "why": "notice",
+        "subject": "Merci pour l’accueil",
+        "threads": [],
+        "communities": [COMMUNITY],
+        "help_address": f"help@{DOMAIN}",
+    },
     "action_welcome": {
         "community": COMMUNITY,
         "delivery": "daily",

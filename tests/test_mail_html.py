@@ -25,6 +25,7 @@ from gateway.blobs import BlobStore
 from gateway.outbound.composer import Composer
 from gateway.settings import Settings
 from tests import mail_html_samples
+from tests import mail_samples
 from tests.browser import launched_chromium
 
 WIDTHS = (800, 390)
@@ -173,3 +174,16 @@ def test_the_checks_see_an_overflow_and_a_missing_link(browser: Any) -> None:
         "https://x.example.com/a",
     }
     assert hrefs('<a href="mailto:a@example.com">a</a>') == ["mailto:a@example.com"]
+
+
+# Templates that are pieces of other mails, not mails of their own.
+PIECES = {"action_macros", "digest_thread", "document_post", "footer", "large_attachment"}
+
+
+def test_every_kind_of_mail_is_checked() -> None:
+    """A new kind of mail cannot escape the width and wording checks: each template in
+    templates/mail/ is a mail these tests render (or a piece of one)."""
+    root = Path(__file__).parent.parent / "templates" / "mail"
+    kinds = {path.name.split(".")[0] for path in root.glob("*.en.txt")} - PIECES
+    assert kinds - set(MAILS) == set()
+    assert kinds - {"digest"} - set(mail_samples.KINDS) == set()
