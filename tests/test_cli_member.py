@@ -50,10 +50,12 @@ def test_add_stores_addresses_lowercased_with_the_defaults(cli: GatewayCli) -> N
 
 
 def test_add_uses_the_community_default_delivery(gateway_cli: GatewayCli) -> None:
-    gateway_cli("community", "create", "digest", "--name", "Digest", "--default-delivery", "daily")
-    gateway_cli("member", "add", "digest", "alice@example.com")
-    gateway_cli("member", "add", "digest", "bob@example.com", "--delivery", "weekly")
-    found = members(gateway_cli, slug="digest")
+    gateway_cli(
+        "community", "create", "newsletter", "--name", "Newsletter", "--default-delivery", "daily"
+    )
+    gateway_cli("member", "add", "newsletter", "alice@example.com")
+    gateway_cli("member", "add", "newsletter", "bob@example.com", "--delivery", "weekly")
+    found = members(gateway_cli, slug="newsletter")
     assert summary(found["alice@example.com"]) == ("member", "daily")
     assert summary(found["bob@example.com"]) == ("member", "weekly")
 
@@ -319,10 +321,12 @@ def test_import_reads_semicolon_separated_files(
 def test_import_uses_the_community_default_delivery(
     gateway_cli: GatewayCli, write_file: Callable[..., Path]
 ) -> None:
-    gateway_cli("community", "create", "digest", "--name", "Digest", "--default-delivery", "daily")
+    gateway_cli(
+        "community", "create", "newsletter", "--name", "Newsletter", "--default-delivery", "daily"
+    )
     path = write_file("members.csv", "email\nalice@example.com\n")
-    import_json(gateway_cli, path, slug="digest")
-    found = members(gateway_cli, slug="digest")
+    import_json(gateway_cli, path, slug="newsletter")
+    found = members(gateway_cli, slug="newsletter")
     assert summary(found["alice@example.com"]) == ("member", "daily")
 
 
