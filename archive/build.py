@@ -366,6 +366,7 @@ def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
         [(m.id, m.parent_id, m.sender_id) for m in thread.messages],
         _names(index, thread.messages),
         communities,
+        index.subject_prefixes,  # which subjects the page shows (archive.pages.shown_subject)
     )
 
 

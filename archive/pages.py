@@ -8,11 +8,11 @@ Values are prepared here as plain mappings so that templates only lay them out.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -136,7 +136,9 @@ class Pages:
                     "author": self._author(entry),
                     "person_url": self._person_url(entry.sender_id),
                     "date": entry.received_at,
-                    "subject": shown_subject(body.subject, thread.subject),
+                    "subject": shown_subject(
+                        body.subject, thread.subject, self.index.subject_prefixes
+                    ),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
                     "body": body_html(body, file_url, self.fold_labels),
@@ -335,16 +337,12 @@ class Pages:
         return self.base_url + urls.attachment(sha256, filename)
 
 
-# "[design] " tags before a subject's reply markers (a list's prefix, the author's client
-# keeping it): normalize_subject takes out those after a marker only.
-_LEADING_TAGS = re.compile(r"^(?:\s*\[[^\]]*\])+\s*")
-
-
-def shown_subject(subject: str, thread_subject: str) -> str:
+def shown_subject(subject: str, thread_subject: str, prefixes: Sequence[str] = ()) -> str:
     """A message's subject on its thread's page: the thread's own when it only adds reply
-    markers or a community's prefix ("Re: [atlas] Colours" in "Colours"), so that the
-    page does not repeat it; a subject changed in the thread is shown."""
-    normalized, _ = normalize_subject(_LEADING_TAGS.sub("", subject))
+    markers or community prefixes (`prefixes`: "Re: [atlas] Colours" in "Colours"), so
+    that the page does not repeat it; a subject changed in the thread is shown, and so
+    is a tag no community of the gateway uses ("[RFC] Colours" in "Colours")."""
+    normalized, _ = normalize_subject(subject, prefixes)
     return thread_subject if normalized.lower() == thread_subject.lower() else subject
 
 

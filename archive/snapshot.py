@@ -125,6 +125,9 @@ class SiteIndex:
     communities: dict[int, SiteCommunity]
     threads: dict[int, SiteThread]
     people: dict[int, SitePerson]
+    # Every community's subject prefix, private ones too: a thread's page takes them off
+    # its messages' subjects (archive.pages.shown_subject); another "[tag]" stays.
+    subject_prefixes: tuple[str, ...] = ()
 
     def messages(self) -> Iterator[MessageEntry]:
         for thread in self.threads.values():
@@ -144,7 +147,13 @@ class SiteIndex:
 def read_index(session: Session) -> SiteIndex:
     communities = _public_communities(session)
     threads = _public_threads(session, communities)
-    return SiteIndex(communities, threads, _people(session, communities, threads))
+    prefixes = session.scalars(select(Community.subject_prefix).distinct())
+    return SiteIndex(
+        communities,
+        threads,
+        _people(session, communities, threads),
+        tuple(sorted(prefix for prefix in prefixes if prefix)),
+    )
 
 
 def _public_communities(session: Session) -> dict[int, SiteCommunity]:

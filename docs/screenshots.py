@@ -1,5 +1,5 @@
 """The README's pictures of the mail: a digest and a member's copy of a post (with its
-footer), rendered from the test samples (tests/mail_html_samples.py) in the headless
+footer), rendered from the long test samples (tests/mail_samples.py) in the headless
 Chromium of the tests, and written as small PNGs under docs/.
 
     .venv/bin/python docs/screenshots.py [--width 640] [--out docs]
@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
-from tests import mail_html_samples  # noqa: E402
+from tests import mail_samples  # noqa: E402
 from tests.browser import LAUNCH_ARGS  # noqa: E402
 from tests.browser import find_chromium  # noqa: E402
 from tests.test_mail_html import render  # noqa: E402
@@ -50,7 +50,7 @@ def main() -> None:
             # 256 colours: a third of the size, and text stays sharp.
             with Image.open(target) as shot:
                 shot.convert("RGB").quantize(256).save(target, optimize=True)
-            print(target, f"({mail_html_samples.LONG_NAME[:20]}...: {target.stat().st_size} bytes)")
+            print(target, f"({mail_samples.LONG_NAME[:20]}...: {target.stat().st_size} bytes)")
         browser.close()
 
 

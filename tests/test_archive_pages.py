@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 
+import pytest
+
 from archive import urls
 from archive.bodies import FoldLabels
 from archive.bodies import body_html
@@ -13,6 +15,7 @@ from archive.bodies import plain_text_html
 from archive.charts import posts_per_week
 from archive.charts import top_contributors
 from archive.pages import reply_order
+from archive.pages import shown_subject
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteAttachment
@@ -117,6 +120,27 @@ def test_replies_follow_their_parents_whatever_the_arrival_order() -> None:
     order = [(m.id, depth) for m, depth in reply_order(messages)]
     assert order == [(1, 0), (2, 1), (3, 2), (4, 1), (5, 0)]
     assert [m.id for m, _ in reply_order([entry(1, parent=2), entry(2, parent=1)])] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("subject", "thread_subject", "shown"),
+    [
+        # markers and the gateway's community prefixes add nothing: the thread's subject
+        ("Re: [atlas] Colours", "Colours", "Colours"),
+        ("[design] Re: [atlas] colours", "Colours", "Colours"),
+        ("AW: Colours", "Colours", "Colours"),
+        # a thread about "[RFC] Colours" keeps its tag
+        ("[design] [RFC] Colours", "[RFC] Colours", "[RFC] Colours"),
+        ("[RFC] Colours", "[RFC] Colours", "[RFC] Colours"),
+        # a tag no community uses, or other words, make another subject: shown
+        ("[RFC] Colours", "Colours", "[RFC] Colours"),
+        ("Re: Colours, the date", "Colours", "Re: Colours, the date"),
+    ],
+)
+def test_a_message_shows_its_subject_when_it_is_not_the_threads(
+    subject: str, thread_subject: str, shown: str
+) -> None:
+    assert shown_subject(subject, thread_subject, ("[atlas]", "[design]")) == shown
 
 
 def test_posts_per_week_and_top_contributors() -> None:

@@ -23,10 +23,10 @@ from gateway.digests.news import FileLink
 from gateway.digests.thumbnails import BOX
 from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
-from tests import mail_html_samples
+from tests import mail_samples
 from tests.test_mail_html import settings_for
 
-DOMAIN = mail_html_samples.DOMAIN
+DOMAIN = mail_samples.DOMAIN
 
 
 def png(width: int, height: int, mode: str = "RGB") -> bytes:
@@ -47,7 +47,7 @@ class CountingBlobs(BlobStore):
 
 def test_a_thumbnail_fits_its_box_and_is_made_once(tmp_path: Path) -> None:
     blobs = CountingBlobs(tmp_path)
-    photo = mail_html_samples.picture(1200, 800)
+    photo = mail_samples.picture(1200, 800)
     sha256 = blobs.put(photo)
     thumbnails = Thumbnails(blobs, DOMAIN)
     made = thumbnails.of(sha256, "photo.jpg", len(photo))
@@ -97,10 +97,10 @@ def parse(raw: bytes) -> email.message.EmailMessage:
 def sample_digest(tmp_path: Path, files: int = 2):  # type: ignore[no-untyped-def]
     settings = settings_for("en", tmp_path)
     blobs = BlobStore(tmp_path / "blobs")
-    writer, digest, names = mail_html_samples.digest(settings, make_template_environment(), blobs)
+    writer, digest, names = mail_samples.digest(settings, make_template_environment(), blobs)
     thread = digest.sections[0].threads[0]
     for number in range(files - 2):
-        data = mail_html_samples.picture(300 + number, 200, seed=number % 3)
+        data = mail_samples.picture(300 + number, 200, seed=number % 3)
         sha256 = blobs.put(data)
         name = f"photo-{number}.jpg"
         url = links.attachment_url(settings.archive.base_url, sha256, name)
@@ -110,7 +110,7 @@ def sample_digest(tmp_path: Path, files: int = 2):  # type: ignore[no-untyped-de
 
 def test_the_digest_carries_its_thumbnails_by_cid_in_a_related_part(tmp_path: Path) -> None:
     writer, digest, names = sample_digest(tmp_path)
-    _, raw = writer.mail(digest, names, mail_html_samples.NOW)
+    _, raw = writer.mail(digest, names, mail_samples.NOW)
     message = parse(raw)
     assert message.get_content_type() == "multipart/alternative"
     text, related = message.iter_parts()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from gateway.settings import GatewaySettings
 from gateway.settings import Settings
 from tests.mail_samples import KINDS
 from tests.mail_samples import PROFILE
+from tests.mail_samples import long_sample
 from tests.mail_samples import sample
 
 LANGUAGES = ("en", "fr")
@@ -44,9 +46,14 @@ def words(parts: Parts) -> Iterator[str]:
         yield html.unescape(re.sub(r"<style.*?</style>|<[^>]*>", " ", parts.html, flags=re.DOTALL))
 
 
+# Both variants: each takes branches the other leaves out (tests/mail_samples.py).
+VARIANTS = pytest.mark.parametrize("values", [sample, long_sample], ids=["short", "long"])
+
+
+@VARIANTS
 @pytest.mark.parametrize("kind", KINDS)
-def test_every_french_mail_has_its_no_break_spaces(kind: str) -> None:
-    parts = composer("fr").render(kind, sample(kind, zone="Europe/Berlin"))
+def test_every_french_mail_has_its_no_break_spaces(kind: str, values: Any) -> None:
+    parts = composer("fr").render(kind, values(kind, zone="Europe/Berlin"))
     for text in words(parts):
         # A space before : ; ? ! » or after « is a no-break one...
         assert not re.search(r"[ \t][:;?!»]|«[ \t]", text), text
@@ -56,10 +63,13 @@ def test_every_french_mail_has_its_no_break_spaces(kind: str) -> None:
     assert NBSP in parts.subject + parts.text
 
 
+@VARIANTS
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", KINDS)
-def test_no_mail_shows_an_iso_date_utc_or_a_shell_command(kind: str, language: str) -> None:
-    parts = composer(language).render(kind, sample(kind, zone="Europe/Berlin"))
+def test_no_mail_shows_an_iso_date_utc_or_a_shell_command(
+    kind: str, language: str, values: Any
+) -> None:
+    parts = composer(language).render(kind, values(kind, zone="Europe/Berlin"))
     for text in words(parts):
         assert not ISO_DATE.search(text), ISO_DATE.search(text)
         assert "UTC" not in text

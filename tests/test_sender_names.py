@@ -16,7 +16,7 @@ from gateway.blobs import BlobStore
 from gateway.outbound.composer import Composer
 from gateway.outbound.sender_names import digest_name
 from gateway.outbound.sender_names import moderators_name
-from tests import mail_html_samples
+from tests import mail_samples
 from tests.test_mail_html import settings_for
 
 
@@ -35,9 +35,9 @@ def test_names_in_english_and_french() -> None:
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("action_held", f"{mail_html_samples.LONG_NAME} moderators"),
-        ("action_join_request", f"{mail_html_samples.LONG_NAME} moderators"),
-        ("bounce_disabled", f"{mail_html_samples.LONG_NAME} moderators"),
+        ("action_held", f"{mail_samples.LONG_NAME} moderators"),
+        ("action_join_request", f"{mail_samples.LONG_NAME} moderators"),
+        ("bounce_disabled", f"{mail_samples.LONG_NAME} moderators"),
         ("action_welcome", "Acme communities"),
         ("action_help", "Acme communities"),
         ("monthly_report", "Acme communities"),
@@ -52,27 +52,27 @@ def test_notices_come_from_the_moderators_or_the_gateway(
     )
     composer = Composer(make_template_environment(), settings)
     raw = composer.compose(
-        kind, "bob@example.com", mail_html_samples.values(kind), mail_html_samples.NOW
+        kind, "bob@example.com", mail_samples.long_sample(kind), mail_samples.NOW
     )
-    assert email.utils.parseaddr(from_of(raw)) == (expected, f"help@{mail_html_samples.DOMAIN}")
+    assert email.utils.parseaddr(from_of(raw)) == (expected, f"help@{mail_samples.DOMAIN}")
 
 
 def test_the_address_and_the_name_are_two_parameters(tmp_path: Path) -> None:
     composer = Composer(make_template_environment(), settings_for("en", tmp_path))
-    parts = composer.render("action_left", mail_html_samples.values("action_left"))
+    parts = composer.render("action_left", mail_samples.long_sample("action_left"))
     raw = composer.message(
-        parts, "bob@example.com", mail_html_samples.NOW, kind="x", sender="digest", sender_name="Z"
+        parts, "bob@example.com", mail_samples.NOW, kind="x", sender="digest", sender_name="Z"
     )
-    assert from_of(raw) == f"Z <digest@{mail_html_samples.DOMAIN}>"
+    assert from_of(raw) == f"Z <digest@{mail_samples.DOMAIN}>"
 
 
 def test_a_digest_of_one_community_is_named_after_it(tmp_path: Path) -> None:
     settings = settings_for("fr", tmp_path)
-    writer, digest, names = mail_html_samples.digest(
+    writer, digest, names = mail_samples.digest(
         settings, make_template_environment(), BlobStore(tmp_path / "blobs")
     )
     one = dataclasses.replace(digest, sections=digest.sections[1:])
-    _, raw = writer.mail(one, names, mail_html_samples.NOW)
-    assert from_of(raw) == f"Résumé Design practice <digest@{mail_html_samples.DOMAIN}>"
-    _, raw = writer.mail(digest, names, mail_html_samples.NOW)
-    assert from_of(raw) == f"Résumé Community gateway <digest@{mail_html_samples.DOMAIN}>"
+    _, raw = writer.mail(one, names, mail_samples.NOW)
+    assert from_of(raw) == f"Résumé Design practice <digest@{mail_samples.DOMAIN}>"
+    _, raw = writer.mail(digest, names, mail_samples.NOW)
+    assert from_of(raw) == f"Résumé Community gateway <digest@{mail_samples.DOMAIN}>"

@@ -55,3 +55,9 @@ def test_without_a_prefix_the_subject_is_kept() -> None:
 
 def test_a_prefix_the_gateway_does_not_know_is_kept() -> None:
     assert community_subject("Re: [atlas] Colours", "[design]") == "Re: [design] [atlas] Colours"
+
+
+def test_the_markers_are_the_ones_threading_knows() -> None:
+    """A Nordic forward is taken apart like the others (gateway.threads.rules)."""
+    assert community_subject("VS: [atlas] Farger", "[design]", KNOWN) == "VS: [design] Farger"
+    assert community_subject("SV: SV: [design] Färger", "[design]") == "SV: [design] Färger"

@@ -51,6 +51,10 @@ def raw_mail(message_id: str | None, subject: str = "Colours", **headers: str) -
         ("TR : Colours", ("Colours", True)),
         ("AW: Farben", ("Farben", True)),
         ("SV: Färger", ("Färger", True)),
+        # German and Nordic forwards (WG: Weitergeleitet, VS: Videresendt)
+        ("WG: Farben", ("Farben", True)),
+        ("VS: Farger", ("Farger", True)),
+        ("WG: AW: [design] Farben", ("Farben", True)),
         ("Réf. : Couleurs", ("Couleurs", True)),
         ("Re[2]: Colours", ("Colours", True)),
         ("[design] Re: Colours", ("Colours", True)),
@@ -188,6 +192,13 @@ def test_the_subject_joins_only_a_headerless_reply_to_a_recent_thread(post: Post
     fresh = post("c@x", "Budget 2027")  # no reply prefix: a new thread
     assert by_subject.thread_id == root.thread_id and by_subject.parent_id == root.id
     assert fresh.thread_id != root.thread_id
+
+
+def test_a_headerless_german_or_nordic_forward_joins_by_subject(post: Post) -> None:
+    root = post("a@x", "Budget 2027")
+    german = post("b@x", "WG: Budget 2027")
+    nordic = post("c@x", "VS: [design] Budget 2027")
+    assert german.thread_id == nordic.thread_id == root.thread_id
 
 
 def test_thread_cli_lists_and_shows_a_tree(gateway_cli: GatewayCli, app: App) -> None:

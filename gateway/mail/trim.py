@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from enum import StrEnum
+from html import escape
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -128,9 +129,13 @@ _DISCLAIMER = re.compile(
     r"|before printing this)",
     re.IGNORECASE,
 )
+# A phone number: international, French, North American.
+_PHONE_NUMBER = (
+    r"\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
+    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b"
+)
 _PHONE = re.compile(
-    r"(?:\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
-    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\b(?:Tél|Tel|Phone|Mobile|Mob|Fax|Portable)\b\.?\s*:?)",
+    rf"(?:{_PHONE_NUMBER}|\b(?:Tél|Tel|Phone|Mobile|Mob|Fax|Portable)\b\.?\s*:?)",
     re.IGNORECASE,
 )
 _IMAGE_PLACEHOLDER = re.compile(r"\[(?:cid:|image:)[^\]]*\]|!\[[^\]]*\]\(cid:", re.IGNORECASE)
@@ -143,8 +148,8 @@ _SIGNOFF = re.compile(
 )
 # What a contact line holds besides its label: phone, address, link, logo.
 _CONTACT_MARKS = re.compile(
-    r"\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
-    r"|\b\d{3}[-.]\d{3}[-.]\d{4}\b|\S+@\S+|\S+://\S+|\bwww\.\S+|\[(?:cid:|image:)[^\]]*\]|!\[[^\]]*\]\(cid:[^)]*\)"
+    rf"{_PHONE_NUMBER}|\S+@\S+|\S+://\S+|\bwww\.\S+"
+    r"|\[(?:cid:|image:)[^\]]*\]|!\[[^\]]*\]\(cid:[^)]*\)"
 )
 _CONTACT_LABEL_WORDS = 4
 _SENTENCE_STOP = re.compile(r"[.?!]\s*$")
@@ -274,9 +279,9 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
             if not pieces[end - 1].text.rstrip().endswith(":"):
                 continue
             joined = " ".join(p.text.strip() for p in pieces[index:end])
-            following = _next_filled(pieces, end - 1)
             if not _ATTRIBUTION.match(joined):
                 continue
+            following = _next_filled(pieces, end - 1)
             if following is not None and kinds[following] is Kind.QUOTED:
                 kinds[index:following] = [Kind.QUOTED] * (following - index)
                 break
@@ -458,7 +463,7 @@ def _html_pieces(element: etree._Element) -> Iterator[_Piece]:
             inline_image = False
 
     if element.text:
-        inline.append(_escape(element.text))
+        inline.append(escape(element.text, quote=False))
         inline_text.append(element.text)
     for child in element:
         tag = child.tag if isinstance(child.tag, str) else ""
@@ -480,7 +485,7 @@ def _html_pieces(element: etree._Element) -> Iterator[_Piece]:
             inline_text.append(_text_of(child))
             inline_image = inline_image or _has_image(child)
         if child.tail:
-            inline.append(_escape(child.tail))
+            inline.append(escape(child.tail, quote=False))
             inline_text.append(child.tail)
     yield from flush()
 
@@ -550,7 +555,3 @@ def _text_of(element: etree._Element) -> str:
     walk(element)
     text = "".join(out).replace("\xa0", " ")
     return re.sub(r"\n{2,}", "\n", text).strip("\n") if text.strip() else text.strip("\n")
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -28,6 +28,7 @@ import base64
 import binascii
 import datetime as dt
 import re
+from collections.abc import Iterable
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -45,10 +46,31 @@ MAX_DEPTH = 10_000
 CONVERSATION_BYTES = 22
 REPLY_BYTES = 5
 
-_REPLY_PREFIX = re.compile(
-    r"^\s*(?:re|fwd?|fw|tr|aw|sv|r[ée]f\.?)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*", re.IGNORECASE
+# The reply and forward markers clients put before a subject, in English, French,
+# German and Nordic mail (Re, Fwd, Fw, TR, AW, WG, SV, VS, Réf.), with Outlook's "RE :"
+# spacing and counters such as "Re[2]:". gateway.mail.subjects reads them too.
+REPLY_MARKER = re.compile(
+    r"^\s*(?:re|fwd?|fw|tr|aw|wg|sv|vs|r[ée]f\.?)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*", re.IGNORECASE
 )
 _TAG = re.compile(r"^\s*\[[^\]]*\]\s*")
+
+
+def split_markers(text: str, prefixes: Iterable[str] = ()) -> tuple[list[str], str]:
+    """The leading run of reply markers and of the given community prefixes taken off
+    `text`: the markers as written, and what follows.
+    "Re: [design] AW: Colours" -> (["Re:", "AW:"], "Colours")."""
+    lowered = sorted({p.lower() for p in prefixes if p}, key=len, reverse=True)
+    markers: list[str] = []
+    while True:
+        match = REPLY_MARKER.match(text)
+        if match:
+            markers.append(match.group(0).strip())
+            text = text[match.end() :]
+            continue
+        prefix = next((p for p in lowered if text.lower().startswith(p)), None)
+        if prefix is None:
+            return markers, text
+        text = text[len(prefix) :].lstrip()
 
 
 def normalize_subject(subject: str, prefixes: Sequence[str] = ()) -> tuple[str, bool]:
@@ -56,24 +78,13 @@ def normalize_subject(subject: str, prefixes: Sequence[str] = ()) -> tuple[str, 
     a reply or forward prefix. "RE : [design] Re: Colours" -> ("Colours", True)."""
     text = " ".join(subject.split())
     had_prefix = False
-    lowered_prefixes = [p.lower() for p in prefixes if p]
     while True:
-        match = _REPLY_PREFIX.match(text)
-        if match:
-            text, had_prefix = text[match.end() :], True
-            continue
-        stripped = next(
-            (text[len(p) :].lstrip() for p in lowered_prefixes if text.lower().startswith(p)),
-            None,
-        )
-        if stripped is not None:
-            text = stripped
-            continue
+        markers, text = split_markers(text, prefixes)
+        had_prefix = had_prefix or bool(markers)
         match = _TAG.match(text)
-        if match and had_prefix:  # "[tag]" after a "Re:" is some list's prefix
-            text = text[match.end() :]
-            continue
-        return text.strip(), had_prefix
+        if not (match and had_prefix):  # "[tag]" after a "Re:" is some list's prefix
+            return text.strip(), had_prefix
+        text = text[match.end() :]
 
 
 def decode_thread_index(value: str) -> bytes:

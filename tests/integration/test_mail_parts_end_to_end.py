@@ -23,7 +23,7 @@ from gateway.store.models import Cadence
 from gateway.store.models import DeliveryMode
 from gateway.store.models import Role
 from gateway.store.models import utcnow
-from tests import mail_html_samples
+from tests import mail_samples
 from tests.conftest import GatewayCli
 from tests.conftest import running
 from tests.conftest import wait_for
@@ -105,7 +105,7 @@ def test_a_welcome_and_a_digest_arrive_with_both_parts_and_their_names(
         # A digest: alice posts a picture; bob's daily digest shows its thumbnail.
         picture = post("Workshop", "The whiteboard after the workshop.\n", message_id="p1@x")
         picture.add_attachment(
-            mail_html_samples.picture(1200, 800), "image", "jpeg", filename="whiteboard.jpg"
+            mail_samples.picture(1200, 800), "image", "jpeg", filename="whiteboard.jpg"
         )
         sent = server.send(picture.as_bytes(), [f"design@{DOMAIN}"], sender="alice@example.com")
         assert sent.startswith("250")
@@ -121,7 +121,7 @@ def test_a_welcome_and_a_digest_arrive_with_both_parts_and_their_names(
     [digest] = received(mails, bob, "daily digest")
     assert email.utils.parseaddr(str(digest["From"])) == (
         "Design practice digest",
-        f"digest@{DOMAIN}",
+        f"digest@{DOMAIN}",  # digests come From digest@ (gateway.digests.compose)
     )
     text, html = both_parts(digest)
     assert "whiteboard.jpg" in text and "The whiteboard after the workshop." in html
