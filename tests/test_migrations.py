@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.errors import InvalidInput
 from gateway.store import migrate
 from gateway.store.db import make_engine
 from gateway.store.models import ActionKind
@@ -295,3 +296,18 @@ def test_0014_gives_each_link_its_messages_status_and_drops_it_on_the_way_back(
         statuses = connection.execute(text("SELECT id, status FROM messages ORDER BY id")).all()
     assert "status" not in columns
     assert [tuple(row) for row in statuses] == [(1, "held"), (2, "published")]
+
+
+def test_0014_refuses_while_a_community_has_the_digest_address(empty_engine: Engine) -> None:
+    """digest@ is the gateway's own from 0014: a community that had it is not silently
+    cut off; the upgrade says why and changes nothing."""
+    migrate.upgrade(empty_engine, "0013")
+    with empty_engine.begin() as connection:
+        _insert(connection, "communities", id=1, slug="digest", kind="interest",
+                visibility="public", policy="members", default_delivery="instant")  # fmt: skip
+    with pytest.raises(InvalidInput, match="digest@"):
+        migrate.upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        assert migrate.current_revision(empty_engine) == "0013"
+        columns = {c["name"] for c in inspect(connection).get_columns("message_communities")}
+    assert "status" not in columns
