@@ -13,6 +13,9 @@ the libraries compared (issue 18, item 2):
 A reply counts only if every view of it passes. The libraries see the plain text
 (quotequail also the HTML: quote_html); mail-parser-reply reads plain text only.
     python bench/trim.py [--verbose]
+
+The libraries compared are in the `bench` extra (`pip install -e '.[bench]'`); without
+them the bench prints the gateway's figures and says which library is missing.
 """
 
 from __future__ import annotations
@@ -24,9 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import quotequail
 from lxml import html as lxml_html
-from mailparser_reply import EmailReplyParser
+
+try:
+    import quotequail
+except ImportError:  # the bench extra is not installed
+    quotequail = None
+try:
+    from mailparser_reply import EmailReplyParser
+except ImportError:
+    EmailReplyParser = None
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -106,10 +116,14 @@ def mail_parser_reply_text(reply: Labelled) -> str:
 
 
 Method = dict[str, Callable[[Labelled], str]]
-METHODS: dict[str, Method] = {
+METHODS: dict[str, Method | None] = {
     "gateway.mail.trim": {"text": ours_text, "html": ours_html},
-    "quotequail 0.5": {"text": quotequail_text, "html": quotequail_html},
-    "mail-parser-reply 1.36": {"text": mail_parser_reply_text},
+    "quotequail 0.5": (
+        {"text": quotequail_text, "html": quotequail_html} if quotequail is not None else None
+    ),
+    "mail-parser-reply 1.36": (
+        {"text": mail_parser_reply_text} if EmailReplyParser is not None else None
+    ),
 }
 
 
@@ -135,6 +149,9 @@ def main() -> None:
     print(f"{len(replies)} labelled replies in {FIXTURES.relative_to(ROOT)}")
     print(f"{'method':<24} {'new text kept whole':>20} {'history and signature folded':>30}")
     for name, method in METHODS.items():
+        if method is None:
+            print(f"{name:<24} not installed: pip install -e '.[bench]'")
+            continue
         cut, unfolded = score(method, replies)
         kept = len(replies) - len(cut)
         folded_count = kept - len(unfolded)
