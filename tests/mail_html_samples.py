@@ -239,6 +239,15 @@ def values(kind: str) -> dict[str, Any]:
             "owners": [f"{LONG_SLUG}-owner@{DOMAIN}"],
             "help": f"help@{DOMAIN}",
         },
+        "action_staff_question": {
+            "community": c,
+            "action": "admit",
+            "subject": "",
+            "address": sender,
+            "forwarded": True,
+            "confirm": confirm(),
+            "reject": "",
+        },
         "reply_not_posted": {
             "why": "ambiguous",
             "subject": f"Re: {subject}",
@@ -348,6 +357,7 @@ KINDS = (
     "action_rejected",
     "action_token",
     "action_confirm_question",
+    "action_staff_question",
     "action_welcome",
     "bounce_disabled",
     "import_announce",

@@ -206,6 +206,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "owners": [f"design-owner@{DOMAIN}"],
         "help": f"help@{DOMAIN}",
     },
+    "action_staff_question": {
+        "community": COMMUNITY,
+        "action": "approve",
+        "subject": "Hello",
+        "address": "",
+        "forwarded": True,
+        "confirm": f"confirm+abc@{DOMAIN}",
+        "reject": f"confirm+def@{DOMAIN}",
+    },
     "reply_not_posted": {
         "why": "notice",
         "subject": "Merci pour l’accueil",

@@ -8,6 +8,7 @@ import urllib.parse
 import pytest
 
 from gateway.actions.confirm_questions import after_yes
+from gateway.actions.confirm_questions import approves
 from gateway.actions.confirm_questions import says_yes
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import Choice
@@ -208,7 +209,33 @@ def test_what_says_yes_to_a_confirmation(text: str, yes: bool) -> None:
 
 def test_what_follows_the_yes_is_kept() -> None:
     assert after_yes("Yes, thanks") == ""
+    assert after_yes("Oui merci") == after_yes("Yes please.") == ""
     assert after_yes("Yes\nAnd can I get the weekly digest?") == "And can I get the weekly digest?"
+    same_line = "Yes, but can I also get the weekly digest instead?"
+    assert after_yes(same_line) == "but can I also get the weekly digest instead?"
+    assert after_yes("Yes, thanks?") == "thanks?"  # a question is never mere courtesy
+
+
+@pytest.mark.parametrize(
+    ("text", "approves_it"),
+    [
+        ("", True),
+        ("yes", True),
+        ("Approve", True),
+        ("approved, thanks!", True),
+        ("Publier", True),
+        ("OK merci", True),
+        ("👍", True),
+        ("No, spam", False),
+        ("no", False),
+        ("Yes, but fix the subject first", False),
+        ("OK?", False),
+        ("Approve? Is this on topic?", False),
+        ("Who is this?", False),
+    ],
+)
+def test_what_approves_a_held_post(text: str, approves_it: bool) -> None:
+    assert approves(text) is approves_it
 
 
 def test_a_notice_is_answered_only_below_a_thread_it_lists() -> None:

@@ -36,7 +36,6 @@ def held(ctx: ActionContext) -> None:
     raw = ctx.blobs.get(ctx.row.raw_sha256)
     values = {
         "community": ctx.community_values(),
-        "communities": [c.name for c in message.communities],
         # this community only: where the post waits, and why
         "held_in": [
             {"community": ctx.community_values(place.community), "reasons": place.reasons}
@@ -119,6 +118,37 @@ def reject(ctx: ActionContext, confirmation: Confirmation) -> None:
         "action_moderated",
         {"result": "rejected", "subject": message.subject, "reason": reason, **_named(ctx)},
     )
+
+
+def waits(ctx: ActionContext, confirmation: Confirmation) -> bool:
+    """Whether the post of a moderator's token still waits in the token's community."""
+    message = _message(ctx, str(confirmation.payload.get("message_id", "")))
+    return message is not None and _waits_in(ctx, message, *_token_communities(confirmation))
+
+
+def held_subject(ctx: ActionContext, confirmation: Confirmation) -> str:
+    message = _message(ctx, str(confirmation.payload.get("message_id", "")))
+    return message.subject if message is not None else ""
+
+
+def reject_token(ctx: ActionContext, approving: Confirmation) -> str | None:
+    """The unused reject token issued with a moderator's approve token (same notice)."""
+    same_community = (
+        Confirmation.community_id == approving.community_id
+        if approving.community_id is not None
+        else Confirmation.community_id.is_(None)
+    )
+    candidates = ctx.session.scalars(
+        select(Confirmation).where(
+            Confirmation.action == PendingAction.REJECT,
+            Confirmation.address == approving.address,
+            same_community,
+            Confirmation.used_at.is_(None),
+            Confirmation.expires_at > ctx.now,
+        )
+    )
+    message_id = approving.payload.get("message_id")
+    return next((c.token for c in candidates if c.payload.get("message_id") == message_id), None)
 
 
 def _token_communities(confirmation: Confirmation) -> list[int]:

@@ -45,6 +45,7 @@ from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import choose
+from gateway.community.members import communities_of
 from gateway.digests.news import Entry
 from gateway.digests.news import ThreadNews
 from gateway.digests.news import gather
@@ -117,7 +118,7 @@ def _published_post(ctx: ActionContext, named: list[str]) -> Message | None:
 def _repost(ctx: ActionContext, post: Message) -> None:
     """The mail as it came, to the communities of the post it answers."""
     communities = list(post.communities)
-    mine = {c.id for c in _communities_of(ctx, ctx.sender)}
+    mine = {c.id for c in communities_of(ctx.session, ctx.sender)}
     chosen = [c for c in communities if c.id in mine] or communities
     _ingest(ctx, ctx.blobs.get(ctx.row.raw_sha256), chosen)
 
@@ -152,7 +153,7 @@ def _notice_reply(ctx: ActionContext) -> None:
     choice = choose(ctx.mail.body_text, candidates, interleaved_only=True)
     chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
     if chosen is None:
-        _not_posted(ctx, "notice", [], _communities_of(ctx, ctx.sender))
+        _not_posted(ctx, "notice", [], communities_of(ctx.session, ctx.sender))
         return
     _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities)
 
@@ -291,16 +292,4 @@ def _not_posted(
             "communities": [ctx.community_values(c) for c in communities],
             "help_address": ctx.address("help"),
         },
-    )
-
-
-def _communities_of(ctx: ActionContext, address: str) -> list[Community]:
-    return list(
-        ctx.session.scalars(
-            select(Community)
-            .join(Membership, Membership.community_id == Community.id)
-            .join(Person, Person.id == Membership.person_id)
-            .where(Person.address == address, Community.closed_at.is_(None))
-            .order_by(Community.name)
-        )
     )
