@@ -14,8 +14,8 @@ from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import Choice
 from gateway.actions.reply_thread import choose
 from gateway.mail.own_ids import DigestId
-from gateway.mail.own_ids import answered
 from gateway.mail.own_ids import digest_id
+from gateway.mail.own_ids import digest_message_id
 from gateway.mail.own_ids import is_own
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import parse_recipient
@@ -142,9 +142,9 @@ def test_the_gateways_own_message_ids(message_id: str, own: bool, digest: Digest
     assert digest_id(message_id, DOMAIN) == digest
 
 
-def test_the_ids_a_reply_names_the_answered_one_first() -> None:
-    assert answered(["c"], ["a", "b", "c"]) == ["c", "b", "a"]
-    assert answered([], ["a", "b"]) == ["b", "a"]
+def test_a_digests_message_id_is_read_back() -> None:
+    made = digest_message_id("weekly", "2026-W49", 7, DOMAIN)
+    assert digest_id(made, DOMAIN) == DigestId("weekly", "2026-W49", 7)
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,6 @@ from gateway.ingest.batch import ingest_mails
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.mail.own_ids import DigestId
-from gateway.mail.own_ids import answered
 from gateway.mail.own_ids import digest_id
 from gateway.mail.own_ids import is_own
 from gateway.outbound.reply_links import reply_mailto
@@ -67,6 +66,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Thread
 from gateway.store.models import ThreadMute
+from gateway.threads.rules import candidates
 
 NOT_POSTED = "reply_not_posted"
 MAX_LINKED = 20  # thread links of a notice looked at
@@ -83,7 +83,7 @@ class Shown:
 def run(ctx: ActionContext) -> bool:
     """Act on a reply to the gateway's mail or to a post; False when the mail is no reply
     (the caller answers it with the help text)."""
-    named = answered(ctx.mail.in_reply_to, ctx.mail.references)
+    named = candidates(ctx.mail.references, ctx.mail.in_reply_to)
     post = _published_post(ctx, named)
     if post is not None:
         _repost(ctx, post)
@@ -125,8 +125,8 @@ def _repost(ctx: ActionContext, post: Message) -> None:
 
 def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
     shown = _shown(ctx, digest)
-    candidates = [Candidate(s.news.thread_id, _markers(ctx, s.news)) for s in shown]
-    choice = choose(ctx.mail.body_text, candidates)
+    offered = [Candidate(s.news.thread_id, _markers(ctx, s.news)) for s in shown]
+    choice = choose(ctx.mail.body_text, offered)
     communities = list({c.id: c for s in shown for c in s.communities}.values())
     chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
     if chosen is None:
@@ -149,8 +149,8 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
 
 def _notice_reply(ctx: ActionContext) -> None:
     shown = _linked(ctx, ctx.mail.body_text)
-    candidates = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
-    choice = choose(ctx.mail.body_text, candidates, interleaved_only=True)
+    offered = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
+    choice = choose(ctx.mail.body_text, offered, interleaved_only=True)
     chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
     if chosen is None:
         _not_posted(ctx, "notice", [], communities_of(ctx.session, ctx.sender))

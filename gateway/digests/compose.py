@@ -38,6 +38,8 @@ from gateway.digests.thumbnails import DIGEST_BUDGET
 from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
 from gateway.digests.thumbnails import is_image
+from gateway.mail.addresses import DIGEST_SENDER
+from gateway.mail.own_ids import digest_message_id
 from gateway.mail.sizes import human_size
 from gateway.outbound import mail_style
 from gateway.outbound.composer import Composer
@@ -59,7 +61,6 @@ if TYPE_CHECKING:
     from gateway.blobs import BlobStore
 
 ACTIONS = ("instant", "daily", "weekly", "nomail")
-DIGEST_SENDER = "digest"  # digests come From digest@ (gateway.mail.recipients)
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,9 @@ class DigestWriter:
             kind="digest",
             sender=DIGEST_SENDER,
             sender_name=self.sender_name(digest),
-            message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
+            message_id=digest_message_id(
+                digest.cadence.value, digest.period, reader.id, self.domain
+            ),
             list_fields=digest_list,
         )
         return parts.subject, raw
