@@ -47,6 +47,18 @@ def held_communities(session: Session, message: Message) -> list[int]:
     )
 
 
+def chosen_held(
+    session: Session, message: Message, community_ids: Collection[int] | None
+) -> list[int]:
+    """The communities among these (None: any) where the post waits; raises when it
+    waits in none of them (decided already)."""
+    waiting = held_communities(session, message)
+    chosen = waiting if community_ids is None else [i for i in waiting if i in community_ids]
+    if not chosen:
+        raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
+    return chosen
+
+
 def summed_up(found: Collection[MessageStatus]) -> MessageStatus:
     """The message's own status from its statuses per community."""
     if MessageStatus.PUBLISHED in found:
@@ -84,10 +96,7 @@ def publish_held(
 ) -> int:
     """Publish a held post in these communities (None: everywhere it waits); return how
     many deliveries were queued."""
-    waiting = held_communities(session, message)
-    chosen = waiting if community_ids is None else [i for i in waiting if i in community_ids]
-    if not chosen:
-        raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
+    chosen = chosen_held(session, message, community_ids)
     set_status(session, message, chosen, MessageStatus.PUBLISHED)
     if message.origin is not Origin.SMTP:
         return 0
