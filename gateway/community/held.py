@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.community.publishing import chosen_held
 from gateway.community.publishing import held_communities
 from gateway.community.publishing import publish_held
+from gateway.community.publishing import published_here
 from gateway.community.publishing import set_status
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
@@ -98,7 +99,7 @@ def published_in(session: Session, message: Message) -> list[Community]:
             .join(MessageCommunity, MessageCommunity.community_id == Community.id)
             .where(
                 MessageCommunity.message_id == message.id,
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
             )
             .order_by(Community.slug)
         )

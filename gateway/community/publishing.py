@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -26,6 +27,14 @@ from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.threads.rules import refresh_thread
+
+
+def published_here() -> ColumnElement[bool]:
+    """The clause "published in this community", on a post's link to a community. It
+    implies the message's own status is published (summed_up); a post published in one
+    community may still be held or rejected in another, so Message.status alone is not
+    enough where a community is concerned."""
+    return MessageCommunity.status == MessageStatus.PUBLISHED
 
 
 def statuses(session: Session, message_id: int) -> dict[int, MessageStatus]:

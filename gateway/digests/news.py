@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 
 from gateway import links
 from gateway.community.people import fold_tag
+from gateway.community.publishing import published_here
 from gateway.digests.excerpts import excerpt
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
@@ -177,8 +177,7 @@ def _published_smtp() -> ColumnElement[bool]:
     """Posts people were told about: published in the community (a cross-post may still
     wait in another), not imported history."""
     return and_(
-        MessageCommunity.status == MessageStatus.PUBLISHED,
-        Message.status == MessageStatus.PUBLISHED,
+        published_here(),
         Message.origin == Origin.SMTP,
     )
 
