@@ -45,6 +45,7 @@ from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import choose
+from gateway.community.held import published_in
 from gateway.community.members import communities_of
 from gateway.digests.news import Entry
 from gateway.digests.news import ThreadNews
@@ -116,8 +117,9 @@ def _published_post(ctx: ActionContext, named: list[str]) -> Message | None:
 
 
 def _repost(ctx: ActionContext, post: Message) -> None:
-    """The mail as it came, to the communities of the post it answers."""
-    communities = list(post.communities)
+    """The mail as it came, to the communities where the post it answers is published
+    (not where it is held or rejected)."""
+    communities = published_in(ctx.session, post)
     mine = {c.id for c in communities_of(ctx.session, ctx.sender)}
     chosen = [c for c in communities if c.id in mine] or communities
     _ingest(ctx, ctx.blobs.get(ctx.row.raw_sha256), chosen)
@@ -172,12 +174,13 @@ def _linked(ctx: ActionContext, body: str) -> list[Shown]:
             .order_by(Message.received_at.desc(), Message.id.desc())
             .limit(1)
         )
-        if latest is None or not latest.communities:
+        communities = published_in(ctx.session, latest) if latest is not None else []
+        if latest is None or not communities:
             continue
         subject = ctx.session.scalar(select(Thread.subject).where(Thread.id == thread_id)) or ""
         news = ThreadNews(thread_id, subject, links.thread_url(base_url, thread_id))
         news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
-        shown.append(Shown(news, list(latest.communities)))
+        shown.append(Shown(news, communities))
     return shown
 
 
@@ -248,7 +251,9 @@ def _markers(ctx: ActionContext, thread: ThreadNews) -> tuple[str, ...]:
 
 
 def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
-    """The sender's own words as a reply to the thread's newest message shown."""
+    """The sender's own words as a reply to the thread's newest message shown, with the
+    files the sender attached (nothing accepted is lost); inline parts, such as the
+    quoted digest's pictures, are left out."""
     mail = email.message.EmailMessage(policy=email.policy.SMTP)
     mail["From"] = email.utils.formataddr((ctx.mail.from_name, ctx.sender))
     mail["To"] = ", ".join(f"{c.slug}@{ctx.domain}" for c in shown.communities)
@@ -258,6 +263,17 @@ def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
     mail["In-Reply-To"] = f"<{shown.news.latest_message_id}>"
     mail["References"] = f"<{shown.news.latest_message_id}>"
     mail.set_content(text + "\n")
+    for attached in ctx.mail.attachments:
+        if attached.inline:
+            continue
+        maintype, _, subtype = attached.content_type.partition("/")
+        if maintype == "message":  # an attached mail stays a mail (RFC 2046 5.2.1)
+            inner = email.message_from_bytes(attached.payload, policy=email.policy.SMTP)
+            mail.add_attachment(inner, filename=attached.filename)
+        else:
+            mail.add_attachment(
+                attached.payload, maintype, subtype or "octet-stream", filename=attached.filename
+            )
     return mail.as_bytes()
 
 
