@@ -860,7 +860,7 @@ def test_the_mail_is_multipart_alternative_with_list_headers_and_actions(
     assert_safe_html(html)
 
 
-def test_each_thread_has_a_reply_link_and_each_message_one_to_its_author(app: App) -> None:
+def test_each_thread_and_each_message_have_a_reply_link_and_one_to_its_author(app: App) -> None:
     community(app, "design", "Design")
     join(app, "design", "bob@example.com", "carol@example.com")
     first = ingest_post(app, "design", subject="Colours & fonts?", at=DUE - 3 * HOUR)
@@ -879,13 +879,16 @@ def test_each_thread_has_a_reply_link_and_each_message_one_to_its_author(app: Ap
 
     subject = ["Re: Colours & fonts?"]  # never "Re: RE: Re:"
     for_carol = links(mail_for(app, "carol@example.com"))
+    # The thread's, then per message the community's and its author's.
     assert for_carol == [
         {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
+        {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{first}>"]},
         {"to": "alice@example.com", "subject": subject, "In-Reply-To": [f"<{first}>"]},
+        {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
         {"to": "bob@example.com", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
     ]
     # bob reads his own message: no link to reply to himself; the rest is the same.
-    assert links(mail_for(app, "bob@example.com")) == for_carol[:2]
+    assert links(mail_for(app, "bob@example.com")) == for_carol[:4]
     text = plain_text(mail_for(app, "carol@example.com"))
     [line] = [line for line in text.splitlines() if line.startswith("  Reply: ")]
     assert line == f"  Reply: {for_carol_link(latest)}"

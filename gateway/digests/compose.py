@@ -9,7 +9,8 @@ a digest carries those of its first threads up to DIGEST_BUDGET bytes, and the
 blocks of the threads past it are rendered without theirs.
 
 A block has a Reply link to the thread (to the community, In-Reply-To its newest
-message shown) and one to each author (gateway.outbound.reply_links): links that are
+message shown), in HTML one to the community in answer to each message shown, and one
+to each author (gateway.outbound.reply_links): links that are
 the same for every reader. Only an author reading their own thread gets a variant,
 without the link to reply to themselves (one more render per such author).
 
@@ -256,6 +257,15 @@ class DigestWriter:
                 "reply": reply_mailto(
                     f"{community.slug}@{self.domain}", thread.subject, thread.latest_message_id
                 ),
+                # message id -> a reply to the community in answer to that message (HTML
+                # only: the text part keeps one Reply line per thread)
+                "message_replies": {
+                    e.message_id: reply_mailto(
+                        f"{community.slug}@{self.domain}", thread.subject, e.message_id
+                    )
+                    for e in thread.entries
+                    if e.message_id
+                },
                 # message id -> a reply to its author, unless the author is the reader
                 "author_replies": {
                     e.message_id: reply_mailto(e.address, thread.subject, e.message_id)
