@@ -13,6 +13,8 @@ from gateway.actions.confirm_questions import says_yes
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import Choice
 from gateway.actions.reply_thread import choose
+from gateway.links import thread_ids_in
+from gateway.links import thread_url
 from gateway.mail.own_ids import DigestId
 from gateway.mail.own_ids import digest_id
 from gateway.mail.own_ids import digest_message_id
@@ -249,3 +251,9 @@ def test_a_notice_is_answered_only_below_a_thread_it_lists() -> None:
     above = "Thanks!\n\n" + quoted(welcome)
     assert choose(above, [colours], interleaved_only=True) == Choice(None, "ambiguous", "Thanks!")
     assert choose(quoted(welcome), [colours], interleaved_only=True).how == "empty"
+
+
+def test_the_thread_links_a_notice_holds() -> None:
+    base = "https://x.example/archive/"
+    text = f"See {thread_url(base, 12)} and\n<{thread_url(base, 3)}>, not https://y/t/4/."
+    assert thread_ids_in(base, text) == [12, 3]

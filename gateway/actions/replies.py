@@ -34,7 +34,6 @@ from __future__ import annotations
 import email.message
 import email.policy
 import email.utils
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -47,9 +46,7 @@ from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import choose
 from gateway.community.held import published_in
 from gateway.community.members import communities_of
-from gateway.digests.news import Entry
-from gateway.digests.news import ThreadNews
-from gateway.digests.news import gather
+from gateway.digests.news import thread_heads
 from gateway.ingest.batch import ingest_mails
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
@@ -75,9 +72,12 @@ MAX_LINKED = 20  # thread links of a notice looked at
 
 @dataclass(frozen=True)
 class Shown:
-    """A thread a digest showed, in the reader's communities."""
+    """A thread a digest (or a notice's link) showed: what a reply to it needs, and the
+    communities (the reader's, where it is published) the reply goes to."""
 
-    news: ThreadNews
+    thread_id: int
+    subject: str
+    latest_message_id: str  # the newest message shown: a reply answers it
     communities: list[Community]
 
 
@@ -127,18 +127,18 @@ def _repost(ctx: ActionContext, post: Message) -> None:
 
 def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
     shown = _shown(ctx, digest)
-    offered = [Candidate(s.news.thread_id, _markers(ctx, s.news)) for s in shown]
+    offered = [Candidate(s.thread_id, _markers(ctx, s)) for s in shown]
     choice = choose(ctx.mail.body_text, offered)
     communities = list({c.id: c for s in shown for c in s.communities}.values())
-    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    chosen = next((s for s in shown if s.thread_id == choice.thread), None)
     if chosen is None:
         threads = [
             {
-                "subject": s.news.subject,
+                "subject": s.subject,
                 "reply": reply_mailto(
                     f"{s.communities[0].slug}@{ctx.domain}",
-                    s.news.subject,
-                    s.news.latest_message_id,
+                    s.subject,
+                    s.latest_message_id,
                 ),
             }
             for s in shown
@@ -151,9 +151,12 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
 
 def _notice_reply(ctx: ActionContext) -> None:
     shown = _linked(ctx, ctx.mail.body_text)
-    offered = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
+    base_url = ctx.settings.archive.base_url
+    offered = [
+        Candidate(s.thread_id, (links.thread_url(base_url, s.thread_id).lower(),)) for s in shown
+    ]
     choice = choose(ctx.mail.body_text, offered, interleaved_only=True)
-    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    chosen = next((s for s in shown if s.thread_id == choice.thread), None)
     if chosen is None:
         _not_posted(ctx, "notice", [], communities_of(ctx.session, ctx.sender))
         return
@@ -162,25 +165,26 @@ def _notice_reply(ctx: ActionContext) -> None:
 
 def _linked(ctx: ActionContext, body: str) -> list[Shown]:
     """The published threads whose archive links a mail holds, each with its newest
-    published post (answered) and its communities."""
-    base_url = ctx.settings.archive.base_url
-    pattern = re.escape(links.thread_url(base_url, 0).removesuffix("0/")) + "([0-9]{1,18})/"
-    thread_ids = sorted({int(found) for found in re.findall(pattern, body)})[:MAX_LINKED]
+    published post (answered) and the communities where that post is published."""
+    found = links.thread_ids_in(ctx.settings.archive.base_url, body)
+    thread_ids = sorted(set(found))[:MAX_LINKED]
+    rows = ctx.session.execute(
+        select(Message, Thread.subject)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Message.thread_id.in_(thread_ids), Message.status == MessageStatus.PUBLISHED)
+        .order_by(Message.thread_id, Message.received_at.desc(), Message.id.desc())
+    )
+    latest: dict[int, tuple[Message, str]] = {}
+    for message, subject in rows:
+        latest.setdefault(message.thread_id, (message, subject or ""))
     shown = []
     for thread_id in thread_ids:
-        latest = ctx.session.scalar(
-            select(Message)
-            .where(Message.thread_id == thread_id, Message.status == MessageStatus.PUBLISHED)
-            .order_by(Message.received_at.desc(), Message.id.desc())
-            .limit(1)
-        )
-        communities = published_in(ctx.session, latest) if latest is not None else []
-        if latest is None or not communities:
+        if thread_id not in latest:
             continue
-        subject = ctx.session.scalar(select(Thread.subject).where(Thread.id == thread_id)) or ""
-        news = ThreadNews(thread_id, subject, links.thread_url(base_url, thread_id))
-        news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
-        shown.append(Shown(news, communities))
+        message, subject = latest[thread_id]
+        communities = published_in(ctx.session, message)
+        if communities:
+            shown.append(Shown(thread_id, subject, message.message_id, communities))
     return shown
 
 
@@ -213,13 +217,7 @@ def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
             .order_by(Community.name)
         )
     }
-    news = gather(
-        ctx.session,
-        list(communities),
-        run.window_start,
-        run.window_end,
-        ctx.settings.archive.base_url,
-    )
+    heads = thread_heads(ctx.session, list(communities), run.window_start, run.window_end)
     muted = set(
         ctx.session.scalars(
             select(ThreadMute.thread_id).where(ThreadMute.person_id == digest.person_id)
@@ -227,14 +225,19 @@ def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
     )
     shown: dict[int, Shown] = {}
     for community_id in communities:
-        for thread in news.threads.get(community_id, []):
-            if thread.thread_id not in shown and thread.thread_id not in muted:
-                ids = [i for i in thread.community_ids if i in communities]
-                shown[thread.thread_id] = Shown(thread, [communities[i] for i in ids])
+        for head in heads.get(community_id, []):
+            if head.thread_id not in shown and head.thread_id not in muted:
+                ids = [i for i in head.community_ids if i in communities]
+                shown[head.thread_id] = Shown(
+                    head.thread_id,
+                    head.subject,
+                    head.latest_message_id,
+                    [communities[i] for i in ids],
+                )
     return list(shown.values())
 
 
-def _markers(ctx: ActionContext, thread: ThreadNews) -> tuple[str, ...]:
+def _markers(ctx: ActionContext, thread: Shown) -> tuple[str, ...]:
     """What in a quoted digest names this thread (see gateway.actions.reply_thread)."""
     latest = thread.latest_message_id
     return tuple(
@@ -257,11 +260,11 @@ def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
     mail = email.message.EmailMessage(policy=email.policy.SMTP)
     mail["From"] = email.utils.formataddr((ctx.mail.from_name, ctx.sender))
     mail["To"] = ", ".join(f"{c.slug}@{ctx.domain}" for c in shown.communities)
-    mail["Subject"] = reply_subject(shown.news.subject)
+    mail["Subject"] = reply_subject(shown.subject)
     mail["Date"] = email.utils.format_datetime(ctx.mail.date or ctx.now)
     mail["Message-ID"] = f"<{ctx.row.message_id}>"
-    mail["In-Reply-To"] = f"<{shown.news.latest_message_id}>"
-    mail["References"] = f"<{shown.news.latest_message_id}>"
+    mail["In-Reply-To"] = f"<{shown.latest_message_id}>"
+    mail["References"] = f"<{shown.latest_message_id}>"
     mail.set_content(text + "\n")
     for attached in ctx.mail.attachments:
         if attached.inline:
