@@ -29,6 +29,7 @@ from gateway.actions import moderation
 from gateway.actions.context import ActionContext
 from gateway.actions.owner import forward_to_staff
 from gateway.actions.text import own_text
+from gateway.community.communities import addresses
 from gateway.community.members import communities_of
 from gateway.store.models import Confirmation
 from gateway.store.models import PendingAction
@@ -110,8 +111,7 @@ def handle(ctx: ActionContext, confirmation: Confirmation) -> bool:
             "forwarded": forwarded,
             "confirm": ctx.confirm_address(confirmation.token),
             "owners": [
-                ctx.community_values(c)["addresses"]["owner"]
-                for c in communities_of(ctx.session, ctx.sender)
+                addresses(c, ctx.domain)["owner"] for c in communities_of(ctx.session, ctx.sender)
             ],
             "help": ctx.address("help"),
         },

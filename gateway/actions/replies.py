@@ -176,7 +176,8 @@ def _linked(ctx: ActionContext, body: str) -> list[Shown]:
     )
     latest: dict[int, tuple[Message, str]] = {}
     for message, subject in rows:
-        latest.setdefault(message.thread_id, (message, subject or ""))
+        if message.thread_id is not None:  # it is: the query names the thread
+            latest.setdefault(message.thread_id, (message, subject or ""))
     shown = []
     for thread_id in thread_ids:
         if thread_id not in latest:

@@ -301,6 +301,8 @@ def thread_heads(
     heads: dict[int, ThreadHead] = {}
     seen: set[int] = set()
     for message_id, thread_id, community_id, mid in rows:
+        if thread_id is None:  # _in_window holds threaded posts only
+            continue
         head = heads.get(thread_id)
         if head is None:
             head = heads[thread_id] = ThreadHead(thread_id, subjects.get(thread_id, ""))
