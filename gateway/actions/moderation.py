@@ -1,7 +1,9 @@
 """Moderation by mail: a post held in a community sends that community's owners and
 moderators a notice with the post attached, naming the community and why the post
-waits there; they approve by replying to it (its Reply-To is their approve address,
-confirm+TOKEN@) or reject by writing to the reject address (one pair per moderator).
+waits there; they approve by replying to it with an empty mail or a bare yes (its
+Reply-To is their approve address, confirm+TOKEN@; any other words approve nothing:
+gateway.actions.confirm_questions) or reject by writing to the reject address (one
+pair per moderator).
 The sender is told, for each community that holds the post, that it waits there and
 why, and where it was published already. A cross-post held in two communities sends
 two notices, each to its own community's moderators. Replies act through
