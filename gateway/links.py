@@ -7,6 +7,7 @@ attachments under their content hash. Page URLs end in "/" (STYLE.md).
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
@@ -42,6 +43,12 @@ def community_url(base_url: str, slug: str) -> str:
 
 def thread_url(base_url: str, thread_id: int) -> str:
     return f"{base_url}t/{thread_id}/"
+
+
+def thread_ids_in(base_url: str, text: str) -> list[int]:
+    """The thread numbers of the archive links (thread_url) a text holds, in order."""
+    pattern = re.escape(f"{base_url}t/") + "([0-9]{1,18})/"
+    return [int(found) for found in re.findall(pattern, text)]
 
 
 def message_url(base_url: str, thread_id: int, message_id: int) -> str:

@@ -279,6 +279,15 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
             "owners": [c["addresses"]["owner"]],
             "help": f"help@{DOMAIN}",
         },
+        "action_staff_question": {
+            "community": c,
+            "action": "approve",
+            "subject": v.subject,
+            "address": "",
+            "forwarded": True,
+            "confirm": confirm(v.token),
+            "reject": confirm(v.token[::-1]),
+        },
         "reply_not_posted": {
             "why": "notice",
             "subject": "Merci pour l’accueil",
@@ -493,6 +502,12 @@ LONG = Variant(
         "action_profile": {"asked": True, "changed": True, "more_problems": 2},
         "action_refused": {"reason": "domain"},
         "action_confirm_question": {"community": _LONG, "forwarded": True},
+        "action_staff_question": {
+            "action": "admit",
+            "subject": "",
+            "address": "jean-baptiste.de-la-fontaine@filiale.example.com",
+            "reject": "",
+        },
         "reply_not_posted": {
             "why": "ambiguous",
             "subject": f"RE : {_LONG_SUBJECT}",  # French Outlook's marker

@@ -13,6 +13,7 @@ from gateway.actions import runner
 from gateway.actions.profile import read_lines
 from gateway.actions.text import own_lines
 from gateway.actions.tokens import TokenProblem
+from gateway.actions.tokens import check
 from gateway.actions.tokens import issue
 from gateway.actions.tokens import new_token
 from gateway.actions.tokens import redeem
@@ -91,6 +92,16 @@ def test_tokens_are_single_use_bound_and_expire(session: Session, settings: Sett
     assert not isinstance(confirmation, TokenProblem)
     assert confirmation.action is PendingAction.JOIN
     assert redeem(session, token, "bob@example.com", now) is TokenProblem.USED
+
+
+def test_a_checked_token_stays_usable(session: Session, settings: Settings) -> None:
+    now = utcnow()
+    token = issue(session, settings, now, PendingAction.APPROVE, "mona@example.com")
+    assert check(session, token, "eve@example.com", now) is TokenProblem.OTHER_PERSON
+    checked = check(session, token, "mona@example.com", now)
+    assert not isinstance(checked, TokenProblem) and checked.used_at is None
+    assert not isinstance(redeem(session, token, "mona@example.com", now), TokenProblem)
+    assert check(session, token, "mona@example.com", now) is TokenProblem.USED
 
 
 @pytest.mark.parametrize(

@@ -32,11 +32,14 @@ from gateway.community.people import ProfileChanges
 from gateway.community.people import set_profile
 from gateway.digests import news
 from gateway.digests import runner
+from gateway.digests.news import gather
+from gateway.digests.news import thread_heads
 from gateway.digests.runner import RunReport
 from gateway.digests.runner import run_digests
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Cadence
+from gateway.store.models import Community
 from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DeliveryStatus
@@ -860,7 +863,7 @@ def test_the_mail_is_multipart_alternative_with_list_headers_and_actions(
     assert_safe_html(html)
 
 
-def test_each_thread_has_a_reply_link_and_each_message_one_to_its_author(app: App) -> None:
+def test_each_thread_and_each_message_have_a_reply_link_and_one_to_its_author(app: App) -> None:
     community(app, "design", "Design")
     join(app, "design", "bob@example.com", "carol@example.com")
     first = ingest_post(app, "design", subject="Colours & fonts?", at=DUE - 3 * HOUR)
@@ -879,13 +882,16 @@ def test_each_thread_has_a_reply_link_and_each_message_one_to_its_author(app: Ap
 
     subject = ["Re: Colours & fonts?"]  # never "Re: RE: Re:"
     for_carol = links(mail_for(app, "carol@example.com"))
+    # The thread's, then per message the community's and its author's.
     assert for_carol == [
         {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
+        {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{first}>"]},
         {"to": "alice@example.com", "subject": subject, "In-Reply-To": [f"<{first}>"]},
+        {"to": f"design@{DOMAIN}", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
         {"to": "bob@example.com", "subject": subject, "In-Reply-To": [f"<{latest}>"]},
     ]
     # bob reads his own message: no link to reply to himself; the rest is the same.
-    assert links(mail_for(app, "bob@example.com")) == for_carol[:2]
+    assert links(mail_for(app, "bob@example.com")) == for_carol[:4]
     text = plain_text(mail_for(app, "carol@example.com"))
     [line] = [line for line in text.splitlines() if line.startswith("  Reply: ")]
     assert line == f"  Reply: {for_carol_link(latest)}"
@@ -1085,3 +1091,28 @@ def test_a_digest_that_cannot_be_written_is_set_aside_and_the_others_go_out(
     report = run_digests(app, DAILY, RUN)
     assert statuses(report) == {"bob@example.com": "failed", "carol@example.com": "queued"}
     assert [d["recipient"] for d in digest_deliveries(app)] == ["carol@example.com"]
+
+
+def test_the_thread_heads_replies_read_are_the_threads_a_digest_shows(app: App) -> None:
+    """gateway.actions.replies knows a digest's threads by thread_heads, a light query:
+    the same threads, order, newest message and communities as gather's."""
+    community(app, "design", "Design")
+    community(app, "ux", "UX")
+    first = ingest_post(app, "design", subject="Colours", at=DUE - 5 * HOUR)
+    ingest_post(app, "design", subject="Re: Colours", at=DUE - 4 * HOUR, parent=first)
+    ingest_post(app, "design", "ux", subject="Fonts", at=DUE - 3 * HOUR)
+    ingest_post(app, "ux", subject="Grids", at=DUE - 2 * HOUR)
+    ingest_post(app, "ux", subject="Yesterday", at=DUE - DAY - HOUR)  # outside the window
+    with transaction(app.read_sessions) as session:
+        ids = list(session.scalars(select(Community.id)))
+        news = gather(session, ids, DUE - DAY, DUE, "http://x/")
+        heads = thread_heads(session, ids, DUE - DAY, DUE)
+
+    def seen(threads: Any) -> dict[int, list[tuple[Any, ...]]]:
+        return {
+            c: [(t.thread_id, t.subject, t.latest_message_id, t.community_ids) for t in ts]
+            for c, ts in threads.items()
+        }
+
+    assert seen(heads) == seen(news.threads)
+    assert sum(len(ts) for ts in heads.values()) == 4  # Fonts in both communities

@@ -8,13 +8,16 @@ import urllib.parse
 import pytest
 
 from gateway.actions.confirm_questions import after_yes
+from gateway.actions.confirm_questions import approves
 from gateway.actions.confirm_questions import says_yes
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import Choice
 from gateway.actions.reply_thread import choose
+from gateway.links import thread_ids_in
+from gateway.links import thread_url
 from gateway.mail.own_ids import DigestId
-from gateway.mail.own_ids import answered
 from gateway.mail.own_ids import digest_id
+from gateway.mail.own_ids import digest_message_id
 from gateway.mail.own_ids import is_own
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import parse_recipient
@@ -141,9 +144,9 @@ def test_the_gateways_own_message_ids(message_id: str, own: bool, digest: Digest
     assert digest_id(message_id, DOMAIN) == digest
 
 
-def test_the_ids_a_reply_names_the_answered_one_first() -> None:
-    assert answered(["c"], ["a", "b", "c"]) == ["c", "b", "a"]
-    assert answered([], ["a", "b"]) == ["b", "a"]
+def test_a_digests_message_id_is_read_back() -> None:
+    made = digest_message_id("weekly", "2026-W49", 7, DOMAIN)
+    assert digest_id(made, DOMAIN) == DigestId("weekly", "2026-W49", 7)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +211,33 @@ def test_what_says_yes_to_a_confirmation(text: str, yes: bool) -> None:
 
 def test_what_follows_the_yes_is_kept() -> None:
     assert after_yes("Yes, thanks") == ""
+    assert after_yes("Oui merci") == after_yes("Yes please.") == ""
     assert after_yes("Yes\nAnd can I get the weekly digest?") == "And can I get the weekly digest?"
+    same_line = "Yes, but can I also get the weekly digest instead?"
+    assert after_yes(same_line) == "but can I also get the weekly digest instead?"
+    assert after_yes("Yes, thanks?") == "thanks?"  # a question is never mere courtesy
+
+
+@pytest.mark.parametrize(
+    ("text", "approves_it"),
+    [
+        ("", True),
+        ("yes", True),
+        ("Approve", True),
+        ("approved, thanks!", True),
+        ("Publier", True),
+        ("OK merci", True),
+        ("👍", True),
+        ("No, spam", False),
+        ("no", False),
+        ("Yes, but fix the subject first", False),
+        ("OK?", False),
+        ("Approve? Is this on topic?", False),
+        ("Who is this?", False),
+    ],
+)
+def test_what_approves_a_held_post(text: str, approves_it: bool) -> None:
+    assert approves(text) is approves_it
 
 
 def test_a_notice_is_answered_only_below_a_thread_it_lists() -> None:
@@ -222,3 +251,9 @@ def test_a_notice_is_answered_only_below_a_thread_it_lists() -> None:
     above = "Thanks!\n\n" + quoted(welcome)
     assert choose(above, [colours], interleaved_only=True) == Choice(None, "ambiguous", "Thanks!")
     assert choose(quoted(welcome), [colours], interleaved_only=True).how == "empty"
+
+
+def test_the_thread_links_a_notice_holds() -> None:
+    base = "https://x.example/archive/"
+    text = f"See {thread_url(base, 12)} and\n<{thread_url(base, 3)}>, not https://y/t/4/."
+    assert thread_ids_in(base, text) == [12, 3]

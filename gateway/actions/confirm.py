@@ -3,8 +3,9 @@ admitting someone to a private community, approving or rejecting a held post, a
 change of profile, delivery or mute asked on the address's behalf).
 
 A forged, used, expired or someone else's token is answered and changes nothing. A
-reply that asks a question instead of confirming one's own request confirms nothing
-and is sent on to the owners (gateway.actions.confirm_questions).
+reply that asks a question instead of confirming one's own request, or that says more
+than yes to a staff member's approve or admit token, confirms nothing and is sent on to
+the owners (gateway.actions.confirm_questions).
 """
 
 from __future__ import annotations
@@ -42,14 +43,15 @@ ON_MEMBERSHIP = frozenset(
 
 
 def run(ctx: ActionContext) -> None:
-    if confirm_questions.handle(ctx):
-        return
-    result = tokens.redeem(ctx.session, ctx.row.token, ctx.sender, ctx.now)
+    result = tokens.check(ctx.session, ctx.row.token, ctx.sender, ctx.now)
     if isinstance(result, tokens.TokenProblem):
         ctx.answer("action_token", {"problem": result.value, "help": ctx.address("help")})
         return
     if result.community_id is not None:
         ctx.community = ctx.session.get(Community, result.community_id)
+    if confirm_questions.handle(ctx, result):
+        return  # a question: the token still works
+    result.used_at = ctx.now
     if ctx.community is None and result.action in ON_MEMBERSHIP:
         ctx.answer("action_refused", {"reason": "unknown", "community": None})
         return

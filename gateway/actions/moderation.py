@@ -1,7 +1,9 @@
 """Moderation by mail: a post held in a community sends that community's owners and
 moderators a notice with the post attached, naming the community and why the post
-waits there; they approve by replying to it (its Reply-To is their approve address,
-confirm+TOKEN@) or reject by writing to the reject address (one pair per moderator).
+waits there; they approve by replying to it with an empty mail or a bare yes (its
+Reply-To is their approve address, confirm+TOKEN@; any other words approve nothing:
+gateway.actions.confirm_questions) or reject by writing to the reject address (one
+pair per moderator).
 The sender is told, for each community that holds the post, that it waits there and
 why, and where it was published already. A cross-post held in two communities sends
 two notices, each to its own community's moderators. Replies act through
@@ -19,9 +21,12 @@ from gateway.actions.membership_changes import staff
 from gateway.actions.text import own_text
 from gateway.community import held as held_posts
 from gateway.community.publishing import held_communities
+from gateway.community.publishing import statuses
+from gateway.errors import InvalidInput
 from gateway.mail.headers import is_automatic
 from gateway.store.models import Confirmation
 from gateway.store.models import Message
+from gateway.store.models import MessageStatus
 from gateway.store.models import PendingAction
 from gateway.store.models import Visibility
 
@@ -30,25 +35,30 @@ def held(ctx: ActionContext) -> None:
     """A post was held in ctx.community (a row per community that holds a cross-post)."""
     community = ctx.community
     message = _message(ctx, ctx.row.message_id)
-    if community is None or message is None or not _waits_in(ctx, message, community.id):
+    places = held_posts.places(ctx.session, message) if message is not None else []
+    # this community only: where the post waits, and why
+    here = [
+        p
+        for p in places
+        if community is not None
+        and p.community.id == community.id
+        and p.status is MessageStatus.HELD
+    ]
+    if community is None or message is None or not here:
         ctx.outcome = "gone"
         return
     raw = ctx.blobs.get(ctx.row.raw_sha256)
     values = {
         "community": ctx.community_values(),
-        "communities": [c.name for c in message.communities],
-        # this community only: where the post waits, and why
         "held_in": [
-            {"community": ctx.community_values(place.community), "reasons": place.reasons}
-            for place in held_posts.held_in(ctx.session, message)
-            if place.community.id == community.id
+            {"community": ctx.community_values(p.community), "reasons": p.reasons} for p in here
         ],
         # where it is published already; only public communities are named (as in the
         # copies' "also posted in": a moderator need not know a private one)
         "published_in": [
-            c.name
-            for c in held_posts.published_in(ctx.session, message)
-            if c.visibility is Visibility.PUBLIC
+            p.community.name
+            for p in places
+            if p.status is MessageStatus.PUBLISHED and p.community.visibility is Visibility.PUBLIC
         ],
         "author": message.sender_address,
         "name": message.sender_name,
@@ -94,10 +104,13 @@ def approve(ctx: ActionContext, confirmation: Confirmation) -> None:
     """Publish the post in the token's community (not in others that hold it)."""
     message = _message(ctx, str(confirmation.payload.get("message_id", "")))
     where = _token_communities(confirmation)
-    if message is None or not _waits_in(ctx, message, *where):
+    try:
+        if message is None:
+            raise InvalidInput("gone")
+        held_posts.approve(ctx.session, message, ctx.now, where or None)
+    except InvalidInput:  # decided already (or no longer stored)
         _already(ctx, message, where)
         return
-    held_posts.approve(ctx.session, message, ctx.now, where or None)
     ctx.answer(
         "action_moderated",
         {"result": "approved", "subject": message.subject, **_named(ctx)},
@@ -108,17 +121,51 @@ def reject(ctx: ActionContext, confirmation: Confirmation) -> None:
     """Reject the post in the token's community, and tell its author why."""
     message = _message(ctx, str(confirmation.payload.get("message_id", "")))
     where = _token_communities(confirmation)
-    if message is None or not _waits_in(ctx, message, *where):
+    reason = own_text(ctx.mail.body_text)
+    try:
+        if message is None:
+            raise InvalidInput("gone")
+        held_posts.reject(
+            ctx.session, ctx.templates, ctx.settings, message, reason, ctx.now, where or None
+        )
+    except InvalidInput:  # decided already (or no longer stored)
         _already(ctx, message, where)
         return
-    reason = own_text(ctx.mail.body_text)
-    held_posts.reject(
-        ctx.session, ctx.templates, ctx.settings, message, reason, ctx.now, where or None
-    )
     ctx.answer(
         "action_moderated",
         {"result": "rejected", "subject": message.subject, "reason": reason, **_named(ctx)},
     )
+
+
+def waits(ctx: ActionContext, confirmation: Confirmation) -> bool:
+    """Whether the post of a moderator's token still waits in the token's community."""
+    message = _message(ctx, str(confirmation.payload.get("message_id", "")))
+    return message is not None and _waits_in(ctx, message, *_token_communities(confirmation))
+
+
+def held_subject(ctx: ActionContext, confirmation: Confirmation) -> str:
+    message = _message(ctx, str(confirmation.payload.get("message_id", "")))
+    return message.subject if message is not None else ""
+
+
+def reject_token(ctx: ActionContext, approving: Confirmation) -> str | None:
+    """The unused reject token issued with a moderator's approve token (same notice)."""
+    same_community = (
+        Confirmation.community_id == approving.community_id
+        if approving.community_id is not None
+        else Confirmation.community_id.is_(None)
+    )
+    candidates = ctx.session.scalars(
+        select(Confirmation).where(
+            Confirmation.action == PendingAction.REJECT,
+            Confirmation.address == approving.address,
+            same_community,
+            Confirmation.used_at.is_(None),
+            Confirmation.expires_at > ctx.now,
+        )
+    )
+    message_id = approving.payload.get("message_id")
+    return next((c.token for c in candidates if c.payload.get("message_id") == message_id), None)
 
 
 def _token_communities(confirmation: Confirmation) -> list[int]:
@@ -140,8 +187,9 @@ def _already(ctx: ActionContext, message: Message | None, where: list[int]) -> N
     """Decided already in that community (by another moderator, or from the CLI)."""
     result = "gone"
     if message is not None:
-        statuses = held_posts.statuses_in(ctx.session, message, where)
-        result = statuses[0].value if statuses else message.status.value
+        found = statuses(ctx.session, message.id)
+        mine = [found[i] for i in sorted(found) if not where or i in where]
+        result = mine[0].value if mine else message.status.value
     ctx.answer(
         "action_moderated",
         {

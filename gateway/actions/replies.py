@@ -34,7 +34,6 @@ from __future__ import annotations
 import email.message
 import email.policy
 import email.utils
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -45,14 +44,13 @@ from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.actions.reply_thread import Candidate
 from gateway.actions.reply_thread import choose
-from gateway.digests.news import Entry
-from gateway.digests.news import ThreadNews
-from gateway.digests.news import gather
+from gateway.community.held import published_in
+from gateway.community.members import communities_of
+from gateway.digests.news import thread_heads
 from gateway.ingest.batch import ingest_mails
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.mail.own_ids import DigestId
-from gateway.mail.own_ids import answered
 from gateway.mail.own_ids import digest_id
 from gateway.mail.own_ids import is_own
 from gateway.outbound.reply_links import reply_mailto
@@ -66,6 +64,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Thread
 from gateway.store.models import ThreadMute
+from gateway.threads.rules import candidates
 
 NOT_POSTED = "reply_not_posted"
 MAX_LINKED = 20  # thread links of a notice looked at
@@ -73,16 +72,19 @@ MAX_LINKED = 20  # thread links of a notice looked at
 
 @dataclass(frozen=True)
 class Shown:
-    """A thread a digest showed, in the reader's communities."""
+    """A thread a digest (or a notice's link) showed: what a reply to it needs, and the
+    communities (the reader's, where it is published) the reply goes to."""
 
-    news: ThreadNews
+    thread_id: int
+    subject: str
+    latest_message_id: str  # the newest message shown: a reply answers it
     communities: list[Community]
 
 
 def run(ctx: ActionContext) -> bool:
     """Act on a reply to the gateway's mail or to a post; False when the mail is no reply
     (the caller answers it with the help text)."""
-    named = answered(ctx.mail.in_reply_to, ctx.mail.references)
+    named = candidates(ctx.mail.references, ctx.mail.in_reply_to)
     post = _published_post(ctx, named)
     if post is not None:
         _repost(ctx, post)
@@ -115,27 +117,28 @@ def _published_post(ctx: ActionContext, named: list[str]) -> Message | None:
 
 
 def _repost(ctx: ActionContext, post: Message) -> None:
-    """The mail as it came, to the communities of the post it answers."""
-    communities = list(post.communities)
-    mine = {c.id for c in _communities_of(ctx, ctx.sender)}
+    """The mail as it came, to the communities where the post it answers is published
+    (not where it is held or rejected)."""
+    communities = published_in(ctx.session, post)
+    mine = {c.id for c in communities_of(ctx.session, ctx.sender)}
     chosen = [c for c in communities if c.id in mine] or communities
     _ingest(ctx, ctx.blobs.get(ctx.row.raw_sha256), chosen)
 
 
 def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
     shown = _shown(ctx, digest)
-    candidates = [Candidate(s.news.thread_id, _markers(ctx, s.news)) for s in shown]
-    choice = choose(ctx.mail.body_text, candidates)
+    offered = [Candidate(s.thread_id, _markers(ctx, s)) for s in shown]
+    choice = choose(ctx.mail.body_text, offered)
     communities = list({c.id: c for s in shown for c in s.communities}.values())
-    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    chosen = next((s for s in shown if s.thread_id == choice.thread), None)
     if chosen is None:
         threads = [
             {
-                "subject": s.news.subject,
+                "subject": s.subject,
                 "reply": reply_mailto(
                     f"{s.communities[0].slug}@{ctx.domain}",
-                    s.news.subject,
-                    s.news.latest_message_id,
+                    s.subject,
+                    s.latest_message_id,
                 ),
             }
             for s in shown
@@ -148,35 +151,41 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
 
 def _notice_reply(ctx: ActionContext) -> None:
     shown = _linked(ctx, ctx.mail.body_text)
-    candidates = [Candidate(s.news.thread_id, (s.news.url.lower(),)) for s in shown]
-    choice = choose(ctx.mail.body_text, candidates, interleaved_only=True)
-    chosen = next((s for s in shown if s.news.thread_id == choice.thread), None)
+    base_url = ctx.settings.archive.base_url
+    offered = [
+        Candidate(s.thread_id, (links.thread_url(base_url, s.thread_id).lower(),)) for s in shown
+    ]
+    choice = choose(ctx.mail.body_text, offered, interleaved_only=True)
+    chosen = next((s for s in shown if s.thread_id == choice.thread), None)
     if chosen is None:
-        _not_posted(ctx, "notice", [], _communities_of(ctx, ctx.sender))
+        _not_posted(ctx, "notice", [], communities_of(ctx.session, ctx.sender))
         return
     _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities)
 
 
 def _linked(ctx: ActionContext, body: str) -> list[Shown]:
     """The published threads whose archive links a mail holds, each with its newest
-    published post (answered) and its communities."""
-    base_url = ctx.settings.archive.base_url
-    pattern = re.escape(links.thread_url(base_url, 0).removesuffix("0/")) + "([0-9]{1,18})/"
-    thread_ids = sorted({int(found) for found in re.findall(pattern, body)})[:MAX_LINKED]
+    published post (answered) and the communities where that post is published."""
+    found = links.thread_ids_in(ctx.settings.archive.base_url, body)
+    thread_ids = sorted(set(found))[:MAX_LINKED]
+    rows = ctx.session.execute(
+        select(Message, Thread.subject)
+        .join(Thread, Thread.id == Message.thread_id)
+        .where(Message.thread_id.in_(thread_ids), Message.status == MessageStatus.PUBLISHED)
+        .order_by(Message.thread_id, Message.received_at.desc(), Message.id.desc())
+    )
+    latest: dict[int, tuple[Message, str]] = {}
+    for message, subject in rows:
+        if message.thread_id is not None:  # it is: the query names the thread
+            latest.setdefault(message.thread_id, (message, subject or ""))
     shown = []
     for thread_id in thread_ids:
-        latest = ctx.session.scalar(
-            select(Message)
-            .where(Message.thread_id == thread_id, Message.status == MessageStatus.PUBLISHED)
-            .order_by(Message.received_at.desc(), Message.id.desc())
-            .limit(1)
-        )
-        if latest is None or not latest.communities:
+        if thread_id not in latest:
             continue
-        subject = ctx.session.scalar(select(Thread.subject).where(Thread.id == thread_id)) or ""
-        news = ThreadNews(thread_id, subject, links.thread_url(base_url, thread_id))
-        news.entries.append(Entry("", "", latest.received_at, "", latest.message_id))
-        shown.append(Shown(news, list(latest.communities)))
+        message, subject = latest[thread_id]
+        communities = published_in(ctx.session, message)
+        if communities:
+            shown.append(Shown(thread_id, subject, message.message_id, communities))
     return shown
 
 
@@ -209,13 +218,7 @@ def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
             .order_by(Community.name)
         )
     }
-    news = gather(
-        ctx.session,
-        list(communities),
-        run.window_start,
-        run.window_end,
-        ctx.settings.archive.base_url,
-    )
+    heads = thread_heads(ctx.session, list(communities), run.window_start, run.window_end)
     muted = set(
         ctx.session.scalars(
             select(ThreadMute.thread_id).where(ThreadMute.person_id == digest.person_id)
@@ -223,14 +226,19 @@ def _shown(ctx: ActionContext, digest: DigestId) -> list[Shown]:
     )
     shown: dict[int, Shown] = {}
     for community_id in communities:
-        for thread in news.threads.get(community_id, []):
-            if thread.thread_id not in shown and thread.thread_id not in muted:
-                ids = [i for i in thread.community_ids if i in communities]
-                shown[thread.thread_id] = Shown(thread, [communities[i] for i in ids])
+        for head in heads.get(community_id, []):
+            if head.thread_id not in shown and head.thread_id not in muted:
+                ids = [i for i in head.community_ids if i in communities]
+                shown[head.thread_id] = Shown(
+                    head.thread_id,
+                    head.subject,
+                    head.latest_message_id,
+                    [communities[i] for i in ids],
+                )
     return list(shown.values())
 
 
-def _markers(ctx: ActionContext, thread: ThreadNews) -> tuple[str, ...]:
+def _markers(ctx: ActionContext, thread: Shown) -> tuple[str, ...]:
     """What in a quoted digest names this thread (see gateway.actions.reply_thread)."""
     latest = thread.latest_message_id
     return tuple(
@@ -247,16 +255,29 @@ def _markers(ctx: ActionContext, thread: ThreadNews) -> tuple[str, ...]:
 
 
 def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
-    """The sender's own words as a reply to the thread's newest message shown."""
+    """The sender's own words as a reply to the thread's newest message shown, with the
+    files the sender attached (nothing accepted is lost); inline parts, such as the
+    quoted digest's pictures, are left out."""
     mail = email.message.EmailMessage(policy=email.policy.SMTP)
     mail["From"] = email.utils.formataddr((ctx.mail.from_name, ctx.sender))
     mail["To"] = ", ".join(f"{c.slug}@{ctx.domain}" for c in shown.communities)
-    mail["Subject"] = reply_subject(shown.news.subject)
+    mail["Subject"] = reply_subject(shown.subject)
     mail["Date"] = email.utils.format_datetime(ctx.mail.date or ctx.now)
     mail["Message-ID"] = f"<{ctx.row.message_id}>"
-    mail["In-Reply-To"] = f"<{shown.news.latest_message_id}>"
-    mail["References"] = f"<{shown.news.latest_message_id}>"
+    mail["In-Reply-To"] = f"<{shown.latest_message_id}>"
+    mail["References"] = f"<{shown.latest_message_id}>"
     mail.set_content(text + "\n")
+    for attached in ctx.mail.attachments:
+        if attached.inline:
+            continue
+        maintype, _, subtype = attached.content_type.partition("/")
+        if maintype == "message":  # an attached mail stays a mail (RFC 2046 5.2.1)
+            inner = email.message_from_bytes(attached.payload, policy=email.policy.SMTP)
+            mail.add_attachment(inner, filename=attached.filename)
+        else:
+            mail.add_attachment(
+                attached.payload, maintype, subtype or "octet-stream", filename=attached.filename
+            )
     return mail.as_bytes()
 
 
@@ -291,16 +312,4 @@ def _not_posted(
             "communities": [ctx.community_values(c) for c in communities],
             "help_address": ctx.address("help"),
         },
-    )
-
-
-def _communities_of(ctx: ActionContext, address: str) -> list[Community]:
-    return list(
-        ctx.session.scalars(
-            select(Community)
-            .join(Membership, Membership.community_id == Community.id)
-            .join(Person, Person.id == Membership.person_id)
-            .where(Person.address == address, Community.closed_at.is_(None))
-            .order_by(Community.name)
-        )
     )

@@ -11,11 +11,11 @@ from __future__ import annotations
 from gateway.mail.trim import trim_text
 
 
-def own_lines(body: str) -> list[str]:
-    """The lines written by the sender, without blank lines at either end."""
-    text = trim_text(body, whole_if_empty=False).new_text
-    return text.split("\n") if text else []
-
-
 def own_text(body: str) -> str:
-    return "\n".join(own_lines(body))
+    """The words written by the sender, without blank lines at either end."""
+    return trim_text(body, whole_if_empty=False).new_text
+
+
+def own_lines(body: str) -> list[str]:
+    text = own_text(body)
+    return text.split("\n") if text else []

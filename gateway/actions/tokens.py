@@ -62,10 +62,10 @@ def issue(
     return token
 
 
-def redeem(
+def check(
     session: Session, token: str, address: str, now: dt.datetime
 ) -> Confirmation | TokenProblem:
-    """The confirmation, now used, or why it cannot be: nothing changes then."""
+    """The confirmation `address` may use now, or why it cannot; changes nothing."""
     confirmation = (
         session.scalar(select(Confirmation).where(Confirmation.token == token)) if token else None
     )
@@ -77,5 +77,14 @@ def redeem(
         return TokenProblem.USED
     if confirmation.expires_at <= now:
         return TokenProblem.EXPIRED
-    confirmation.used_at = now
     return confirmation
+
+
+def redeem(
+    session: Session, token: str, address: str, now: dt.datetime
+) -> Confirmation | TokenProblem:
+    """The confirmation, now used, or why it cannot be: nothing changes then."""
+    result = check(session, token, address, now)
+    if isinstance(result, Confirmation):
+        result.used_at = now
+    return result

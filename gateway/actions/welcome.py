@@ -14,11 +14,11 @@ from gateway import links
 from gateway.actions.context import ActionContext
 from gateway.adoption.suggest import describe_suggestion
 from gateway.adoption.suggest import suggest_for
+from gateway.community.publishing import published_here
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Thread
 from gateway.store.models import Visibility
@@ -66,7 +66,7 @@ def catch_up(ctx: ActionContext, community: Community) -> list[dict[str, Any]]:
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
             MessageCommunity.community_id == community.id,
-            MessageCommunity.status == MessageStatus.PUBLISHED,
+            published_here(),
             Message.received_at >= since,
         )
         .group_by(Thread.id, Thread.subject, Thread.last_activity_at)

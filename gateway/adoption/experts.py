@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.adoption import topics
+from gateway.community.publishing import published_here
 from gateway.errors import InvalidInput
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
@@ -135,7 +135,7 @@ def _activity(session: Session, topic: tuple[str, ...]) -> list[Any]:
             .join(MessageCommunity, MessageCommunity.message_id == Message.id)
             .join(Thread, Thread.id == Message.thread_id)
             .where(
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
                 Message.sender_id.is_not(None),
                 topics.subject_matches(Thread.subject, topic),
             )
@@ -153,7 +153,7 @@ def _answers_in(session: Session, community_ids: list[int]) -> list[Any]:
             .join(MessageCommunity, MessageCommunity.message_id == Message.id)
             .where(
                 MessageCommunity.community_id.in_(community_ids),
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
                 Message.sender_id.is_not(None),
                 Message.parent_id.is_not(None),
             )

@@ -27,13 +27,13 @@ from gateway.adoption.stats import describe_figures
 from gateway.adoption.suggest import Matcher
 from gateway.adoption.suggest import Profile
 from gateway.adoption.suggest import describe_suggestion
+from gateway.community.publishing import published_here
 from gateway.digests.news import Question
 from gateway.digests.news import unanswered_questions
 from gateway.settings import Settings
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import TagKind
 from gateway.store.models import Thread
 from gateway.store.models import Visibility
@@ -213,7 +213,7 @@ def _highlights(session: Session, month: Month) -> dict[int, list[Highlight]]:
         )
         .join(Message, Message.id == MessageCommunity.message_id)
         .where(
-            MessageCommunity.status == MessageStatus.PUBLISHED,
+            published_here(),
             Message.thread_id.is_not(None),
             Message.received_at >= month.start,
             Message.received_at < month.due,

@@ -23,10 +23,10 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import true
 
+from gateway.community.publishing import published_here
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 
 OVERALL = 0  # the key of the whole network's rows
 # A thread asks a question when its first post's subject, or the start of its body
@@ -58,16 +58,16 @@ def posts(
             .join(Message, Message.id == MessageCommunity.message_id)
             .where(
                 MessageCommunity.community_id.in_(ids),
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
             )
         )
     else:
         posted = select(MessageCommunity.message_id).where(
             MessageCommunity.community_id.in_(ids),
-            MessageCommunity.status == MessageStatus.PUBLISHED,
+            published_here(),
         )
         query = select(literal(OVERALL).label("key"), *columns).where(Message.id.in_(posted))
-    return query.where(Message.status == MessageStatus.PUBLISHED, window).subquery("posts")
+    return query.where(window).subquery("posts")
 
 
 def members(community_ids: Collection[int], per_community: bool) -> Subquery:

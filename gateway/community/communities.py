@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.publishing import published_here
 from gateway.errors import AlreadyExists
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
@@ -26,7 +27,6 @@ from gateway.store.models import Kind
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Policy
 from gateway.store.models import Role
@@ -187,7 +187,7 @@ def community_activity(session: Session, community_ids: list[int]) -> dict[int, 
             .join(Message, Message.id == MessageCommunity.message_id)
             .where(
                 MessageCommunity.community_id.in_(community_ids),
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
             )
             .group_by(MessageCommunity.community_id)
         )

@@ -17,8 +17,10 @@ from sqlalchemy import exists
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.publishing import chosen_held
 from gateway.community.publishing import held_communities
 from gateway.community.publishing import publish_held
+from gateway.community.publishing import published_here
 from gateway.community.publishing import set_status
 from gateway.errors import InvalidInput
 from gateway.errors import NotFound
@@ -40,6 +42,38 @@ class HeldIn:
 
     community: Community
     reasons: tuple[HoldReason, ...]
+
+
+@dataclass(frozen=True)
+class Place:
+    """One community of a post: its status there, and why it waits there if held."""
+
+    community: Community
+    status: MessageStatus
+    reasons: tuple[HoldReason, ...]
+
+
+def places(session: Session, message: Message) -> list[Place]:
+    """Every community of the post, by slug, read once: where it waits (and why), where
+    it is published or rejected."""
+    rows = session.execute(
+        select(Community, MessageCommunity.status, MessageCommunity.hold_reasons)
+        .join(MessageCommunity, MessageCommunity.community_id == Community.id)
+        .where(MessageCommunity.message_id == message.id)
+        .order_by(Community.slug)
+    )
+    return [
+        Place(community, status, tuple(map(HoldReason, reasons or ())))
+        for community, status, reasons in rows
+    ]
+
+
+def _by_slug(session: Session, community_ids: Collection[int]) -> list[Community]:
+    return list(
+        session.scalars(
+            select(Community).where(Community.id.in_(list(community_ids))).order_by(Community.slug)
+        )
+    )
 
 
 def held_in(session: Session, message: Message) -> list[HeldIn]:
@@ -65,7 +99,7 @@ def published_in(session: Session, message: Message) -> list[Community]:
             .join(MessageCommunity, MessageCommunity.community_id == Community.id)
             .where(
                 MessageCommunity.message_id == message.id,
-                MessageCommunity.status == MessageStatus.PUBLISHED,
+                published_here(),
             )
             .order_by(Community.slug)
         )
@@ -122,13 +156,8 @@ def reject(
 ) -> None:
     """Reject a held post in these communities (None: wherever it waits) and tell its
     sender, with the moderator's reason if any."""
-    waiting = held_in(session, message)
-    chosen = [
-        p.community for p in waiting if community_ids is None or p.community.id in community_ids
-    ]
-    if not chosen:
-        raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
-    set_status(session, message, [c.id for c in chosen], MessageStatus.REJECTED)
+    chosen = chosen_held(session, message, community_ids)
+    set_status(session, message, chosen, MessageStatus.REJECTED)
     if message.sender_address:
         send_notice(
             session,
@@ -138,7 +167,7 @@ def reject(
             message.sender_address,
             {
                 "subject": message.subject,
-                "communities": [c.name for c in chosen],
+                "communities": [c.name for c in _by_slug(session, chosen)],
                 "reason": reason.strip(),
             },
             now,
@@ -164,13 +193,3 @@ def describe_held(session: Session, message: Message) -> dict[str, Any]:
         "received_at": message.received_at.isoformat(),
         "size": message.raw_size,
     }
-
-
-def statuses_in(
-    session: Session, message: Message, community_ids: Collection[int]
-) -> list[MessageStatus]:
-    """The post's status in these communities (all of its communities if none named)."""
-    query = select(MessageCommunity.status).where(MessageCommunity.message_id == message.id)
-    if community_ids:
-        query = query.where(MessageCommunity.community_id.in_(list(community_ids)))
-    return list(session.scalars(query.order_by(MessageCommunity.community_id)))

@@ -57,6 +57,19 @@ def find_membership(session: Session, community: Community, address: str) -> Mem
     )
 
 
+def communities_of(session: Session, address: str) -> list[Community]:
+    """The open communities `address` belongs to, by name."""
+    return list(
+        session.scalars(
+            select(Community)
+            .join(Membership, Membership.community_id == Community.id)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.address == address, Community.closed_at.is_(None))
+            .order_by(Community.name)
+        )
+    )
+
+
 def get_membership(session: Session, community: Community, address: str) -> Membership:
     canonical = canonical_address(address)
     membership = find_membership(session, community, canonical)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -26,6 +27,14 @@ from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.threads.rules import refresh_thread
+
+
+def published_here() -> ColumnElement[bool]:
+    """The clause "published in this community", on a post's link to a community. It
+    implies the message's own status is published (summed_up); a post published in one
+    community may still be held or rejected in another, so Message.status alone is not
+    enough where a community is concerned."""
+    return MessageCommunity.status == MessageStatus.PUBLISHED
 
 
 def statuses(session: Session, message_id: int) -> dict[int, MessageStatus]:
@@ -45,6 +54,18 @@ def held_communities(session: Session, message: Message) -> list[int]:
         for community_id, status in statuses(session, message.id).items()
         if status is MessageStatus.HELD
     )
+
+
+def chosen_held(
+    session: Session, message: Message, community_ids: Collection[int] | None
+) -> list[int]:
+    """The communities among these (None: any) where the post waits; raises when it
+    waits in none of them (decided already)."""
+    waiting = held_communities(session, message)
+    chosen = waiting if community_ids is None else [i for i in waiting if i in community_ids]
+    if not chosen:
+        raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
+    return chosen
 
 
 def summed_up(found: Collection[MessageStatus]) -> MessageStatus:
@@ -84,10 +105,7 @@ def publish_held(
 ) -> int:
     """Publish a held post in these communities (None: everywhere it waits); return how
     many deliveries were queued."""
-    waiting = held_communities(session, message)
-    chosen = waiting if community_ids is None else [i for i in waiting if i in community_ids]
-    if not chosen:
-        raise InvalidInput(f"message <{message.message_id}> is {message.status.value}, not held")
+    chosen = chosen_held(session, message, community_ids)
     set_status(session, message, chosen, MessageStatus.PUBLISHED)
     if message.origin is not Origin.SMTP:
         return 0

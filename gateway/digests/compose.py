@@ -9,7 +9,8 @@ a digest carries those of its first threads up to DIGEST_BUDGET bytes, and the
 blocks of the threads past it are rendered without theirs.
 
 A block has a Reply link to the thread (to the community, In-Reply-To its newest
-message shown) and one to each author (gateway.outbound.reply_links): links that are
+message shown), in HTML one to the community in answer to each message shown, and one
+to each author (gateway.outbound.reply_links): links that are
 the same for every reader. Only an author reading their own thread gets a variant,
 without the link to reply to themselves (one more render per such author).
 
@@ -38,6 +39,8 @@ from gateway.digests.thumbnails import DIGEST_BUDGET
 from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
 from gateway.digests.thumbnails import is_image
+from gateway.mail.addresses import DIGEST_SENDER
+from gateway.mail.own_ids import digest_message_id
 from gateway.mail.sizes import human_size
 from gateway.outbound import mail_style
 from gateway.outbound.composer import Composer
@@ -59,7 +62,6 @@ if TYPE_CHECKING:
     from gateway.blobs import BlobStore
 
 ACTIONS = ("instant", "daily", "weekly", "nomail")
-DIGEST_SENDER = "digest"  # digests come From digest@ (gateway.mail.recipients)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,9 @@ class DigestWriter:
             kind="digest",
             sender=DIGEST_SENDER,
             sender_name=self.sender_name(digest),
-            message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
+            message_id=digest_message_id(
+                digest.cadence.value, digest.period, reader.id, self.domain
+            ),
             list_fields=digest_list,
         )
         return parts.subject, raw
@@ -215,7 +219,7 @@ class DigestWriter:
         return {"text": block.text, "html": block.html}
 
     def _thumbnails_of(self, thread: ThreadNews, public: bool) -> list[dict[str, Any]]:
-        shown = []
+        shown: list[dict[str, Any]] = []
         for file in thread.files:
             if len(shown) == THUMBNAILS_PER_THREAD:
                 break
@@ -253,6 +257,15 @@ class DigestWriter:
                 "reply": reply_mailto(
                     f"{community.slug}@{self.domain}", thread.subject, thread.latest_message_id
                 ),
+                # message id -> a reply to the community in answer to that message (HTML
+                # only: the text part keeps one Reply line per thread)
+                "message_replies": {
+                    e.message_id: reply_mailto(
+                        f"{community.slug}@{self.domain}", thread.subject, e.message_id
+                    )
+                    for e in thread.entries
+                    if e.message_id
+                },
                 # message id -> a reply to its author, unless the author is the reader
                 "author_replies": {
                     e.message_id: reply_mailto(e.address, thread.subject, e.message_id)

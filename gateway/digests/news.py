@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
@@ -22,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from gateway import links
 from gateway.community.people import fold_tag
+from gateway.community.publishing import published_here
 from gateway.digests.excerpts import excerpt
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
@@ -177,8 +178,7 @@ def _published_smtp() -> ColumnElement[bool]:
     """Posts people were told about: published in the community (a cross-post may still
     wait in another), not imported history."""
     return and_(
-        MessageCommunity.status == MessageStatus.PUBLISHED,
-        Message.status == MessageStatus.PUBLISHED,
+        published_here(),
         Message.origin == Origin.SMTP,
     )
 
@@ -202,13 +202,7 @@ def _threads(
             Message.message_id,
         )
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
-        .where(
-            MessageCommunity.community_id.in_(list(communities)),
-            Message.received_at >= start,
-            Message.received_at < end,
-            Message.thread_id.is_not(None),
-            _published_smtp(),
-        )
+        .where(*_in_window(communities, start, end))
         .order_by(Message.received_at, Message.id)
     ).all()
     thread_ids = {row[1] for row in rows}
@@ -246,13 +240,79 @@ def _threads(
         item = news[message_thread[message_id]]
         url = links.attachment_url(base_url, sha256, filename) if item.url else ""
         item.files.append(FileLink(filename, url, size, sha256, content_type))
-    by_community: dict[int, list[ThreadNews]] = defaultdict(list)
-    for item in news.values():
+    return _by_community(list(news.values()))
+
+
+_Shown = TypeVar("_Shown", "ThreadNews", "ThreadHead")
+
+
+def _by_community(threads: list[_Shown]) -> dict[int, list[_Shown]]:
+    """Each community's threads, as a digest orders its blocks: busiest first."""
+    by_community: dict[int, list[_Shown]] = defaultdict(list)
+    for item in threads:
         for community_id in item.community_ids:
             by_community[community_id].append(item)
     for items in by_community.values():
         items.sort(key=lambda t: (-t.new_count, t.subject.lower()))
     return dict(by_community)
+
+
+def _in_window(
+    community_ids: Collection[int], start: dt.datetime, end: dt.datetime
+) -> tuple[ColumnElement[bool], ...]:
+    """A digest's posts: in these communities, received in the window, threaded, and
+    published there by mail."""
+    return (
+        MessageCommunity.community_id.in_(list(community_ids)),
+        Message.received_at >= start,
+        Message.received_at < end,
+        Message.thread_id.is_not(None),
+        _published_smtp(),
+    )
+
+
+@dataclass
+class ThreadHead:
+    """A thread block of a digest, by what a reply to it needs: no excerpts or files."""
+
+    thread_id: int
+    subject: str
+    latest_message_id: str = ""  # the newest message shown: a reply answers it
+    community_ids: list[int] = field(default_factory=list)
+    new_count: int = 0
+
+
+def thread_heads(
+    session: Session, community_ids: Collection[int], start: dt.datetime, end: dt.datetime
+) -> dict[int, list[ThreadHead]]:
+    """The threads gather() shows for each community in this window, in the same order,
+    read with one light query (gateway.actions.replies)."""
+    rows = session.execute(
+        select(Message.id, Message.thread_id, MessageCommunity.community_id, Message.message_id)
+        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+        .where(*_in_window(community_ids, start, end))
+        .order_by(Message.received_at, Message.id)
+    ).all()
+    subjects = dict(
+        session.execute(
+            select(Thread.id, Thread.subject).where(Thread.id.in_({row[1] for row in rows}))
+        ).all()
+    )
+    heads: dict[int, ThreadHead] = {}
+    seen: set[int] = set()
+    for message_id, thread_id, community_id, mid in rows:
+        if thread_id is None:  # _in_window holds threaded posts only
+            continue
+        head = heads.get(thread_id)
+        if head is None:
+            head = heads[thread_id] = ThreadHead(thread_id, subjects.get(thread_id, ""))
+        if community_id not in head.community_ids:
+            head.community_ids.append(community_id)
+        if message_id not in seen:
+            seen.add(message_id)
+            head.new_count += 1
+            head.latest_message_id = mid
+    return _by_community(list(heads.values()))
 
 
 def _questions(

@@ -19,10 +19,10 @@ from gateway.community.communities import describe_community
 from gateway.community.members import describe_membership
 from gateway.community.members import list_members
 from gateway.community.people import describe_profile
+from gateway.community.publishing import published_here
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
-from gateway.store.models import MessageStatus
 from gateway.threads.tree import community_threads
 from gateway.threads.tree import describe_message
 from gateway.threads.tree import describe_thread_summary
@@ -35,7 +35,7 @@ def _published(session: Session, community: Community) -> Iterator[Message]:
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
             MessageCommunity.community_id == community.id,
-            MessageCommunity.status == MessageStatus.PUBLISHED,
+            published_here(),
         )
         # In the order the gateway took them in: importing the export replays the
         # same arrivals, so threading (which depends on it) gives the same threads.

@@ -86,7 +86,7 @@ class IngestContext:
     @property
     def status(self) -> MessageStatus:
         """The message's own status: published if it is published in any of its
-        communities (each community's is on its link: status_in)."""
+        communities (each community's is on its link)."""
         return MessageStatus.PUBLISHED if self.published_in else MessageStatus.HELD
 
     @property
@@ -98,9 +98,6 @@ class IngestContext:
     def held_in(self) -> list[Community]:
         """The communities where the post waits for a moderator."""
         return [community for community in self.communities if community.id in self.holds]
-
-    def status_in(self, community_id: int) -> MessageStatus:
-        return MessageStatus.HELD if community_id in self.holds else MessageStatus.PUBLISHED
 
     @property
     def reasons(self) -> list[HoldReason]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 
+# Digests come From digest@; a reply to one comes back there (gateway.actions.replies).
+DIGEST_SENDER = "digest"
 # Local parts that belong to the gateway itself (DESIGN.md, "Addresses").
 RESERVED_LOCAL_PARTS = frozenset(
     {
         "profile",
         "help",
-        "digest",
+        DIGEST_SENDER,
         "confirm",
         "bounces",
         "mute",

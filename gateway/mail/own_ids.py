@@ -1,7 +1,7 @@
 """The gateway's own Message-IDs, recognized in a reply's In-Reply-To and References.
 
 Every mail the gateway writes has a Message-ID of its domain (gateway.outbound.composer:
-make_msgid(kind, domain), or a digest's digest.CADENCE.PERIOD.PERSON@domain), and no
+make_msgid(kind, domain), or a digest's digest_message_id here), and no
 one else writes from that domain (gateway.ingest.stages.screen): a reply naming such an
 id answers the gateway's own mail (a notice, a monthly mail, a digest).
 """
@@ -9,7 +9,6 @@ id answers the gateway's own mail (a notice, a monthly mail, a digest).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 _DIGEST = re.compile(r"digest\.(daily|weekly)\.([0-9W-]{4,16})\.([0-9]+)")
@@ -30,6 +29,12 @@ def is_own(message_id: str, domain: str) -> bool:
     return bool(at and local) and host.lower().rstrip(".") == domain.lower()
 
 
+def digest_message_id(cadence: str, period: str, person_id: int, domain: str) -> str:
+    """A digest's Message-ID (with angle brackets): digest.CADENCE.PERIOD.PERSON@domain,
+    which digest_id reads back."""
+    return f"<digest.{cadence}.{period}.{person_id}@{domain}>"
+
+
 def digest_id(message_id: str, domain: str) -> DigestId | None:
     """The digest a Message-ID names, or None for any other id."""
     if not is_own(message_id, domain):
@@ -39,9 +44,3 @@ def digest_id(message_id: str, domain: str) -> DigestId | None:
         return None
     cadence, period, person_id = match.groups()
     return DigestId(cadence, period, int(person_id))
-
-
-def answered(in_reply_to: Iterable[str], references: Iterable[str]) -> list[str]:
-    """The Message-IDs a reply names, the one it answers first: In-Reply-To, then the
-    References from the newest (the last) to the oldest, each once."""
-    return list(dict.fromkeys([*in_reply_to, *reversed(tuple(references))]))

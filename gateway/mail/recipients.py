@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass
 
 from gateway.mail.addresses import ACTION_SUFFIXES
+from gateway.mail.addresses import DIGEST_SENDER
 from gateway.mail.addresses import SLUG_PATTERN
 from gateway.store.models import ActionKind
 
@@ -19,7 +20,7 @@ GLOBAL_ACTIONS = frozenset(
 )
 # digest@, where digests come from: what comes to it is read as help@ reads it (a reply
 # to the gateway's own mail: gateway.actions.replies), so it needs no action of its own.
-REPLY_ADDRESSES = {"digest": ActionKind.HELP}
+REPLY_ADDRESSES = {DIGEST_SENDER: ActionKind.HELP}
 # Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@, and
 # mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy).
 TOKEN_ACTIONS = frozenset(

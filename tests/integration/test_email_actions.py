@@ -80,6 +80,7 @@ WORDS = {
         "confirm_delivery": "please confirm you want",
         "confirm_profile": "Please confirm the change to your profile",
         "confirm_mute": "Please confirm:",
+        "staff_question": "Nothing done",
     },
     "fr": {
         "confirm_join": "confirmez votre inscription",
@@ -110,6 +111,7 @@ WORDS = {
         "confirm_delivery": "confirmez que vous voulez",
         "confirm_profile": "Confirmez la modification de votre profil",
         "confirm_mute": "Confirmez\u00a0:",
+        "staff_question": "Rien n'a été fait",
     },
 }
 
@@ -454,6 +456,53 @@ def test_moderation_by_mail(mail: Mail, seeded: App) -> None:
     with transaction(seeded.read_sessions) as session:
         statuses = set(session.scalars(select(Message.status)))
     assert statuses == {MessageStatus.PUBLISHED}
+
+
+def test_a_reply_to_a_held_notice_that_says_no_publishes_nothing(mail: Mail, seeded: App) -> None:
+    """The notice's Reply-To is mona's approve address: her "No, spam" approves nothing,
+    goes to the other moderators (alice), and she is told how to approve or reject."""
+    zoe, mona, alice = "zoe@example.com", "mona@example.com", "alice@example.com"
+    mail.send(zoe, f"board@{DOMAIN}", "Cheap watches", "Buy now.")
+    notice = mail.wait(mona, "held")
+    approve = str(notice["Reply-To"])
+    quoted = "".join(f"> {line}\n" for line in text(notice).splitlines())
+    mail.send(mona, approve, "Re: held", "No, spam.\n\n" + quoted)
+    answer = text(mail.wait(mona, "staff_question"))
+    reject = [
+        line.strip() for line in text(notice).splitlines() if line.strip().startswith("confirm+")
+    ][1]
+    assert approve in answer and reject in answer and "Cheap watches" in answer
+    forwarded = mail.wait(alice, "owner")
+    assert forwarded["Reply-To"] == mona
+    assert "No, spam." in next(forwarded.iter_attachments()).as_string()
+    assert not [m for m in mail.to(mona) if mail.words["owner"] in str(m["Subject"])]
+    wait_for(lambda: handled(seeded), what="the reply handled")
+    with transaction(seeded.read_sessions) as session:
+        assert set(session.scalars(select(Message.status))) == {MessageStatus.HELD}
+        token = session.scalar(select(Confirmation).where(Confirmation.address == mona,
+                               Confirmation.action == PendingAction.APPROVE))  # fmt: skip
+        assert token is not None and token.used_at is None  # still usable
+    # A yes with thanks approves.
+    mail.send(mona, approve, "Re: held", "Approve, thanks!\n\n" + quoted)
+    mail.wait(mona, "approved")
+    with transaction(seeded.read_sessions) as session:
+        assert set(session.scalars(select(Message.status))) == {MessageStatus.PUBLISHED}
+
+
+def test_an_owners_reply_that_asks_admits_nobody(mail: Mail, seeded: App) -> None:
+    dave, olga, otto = "dave@example.com", "olga@example.com", "otto@example.com"
+    mail.send(dave, f"secret-join@{DOMAIN}")
+    mail.send(dave, confirm_address(mail.wait(dave, "confirm_join")))
+    request = mail.wait(olga, "request")
+    mail.send(olga, confirm_address(request), "Re: request", "Who is this? Not in my team.")
+    answer = text(mail.wait(olga, "staff_question"))
+    assert confirm_address(request) in answer and dave in answer
+    assert mail.wait(otto, "owner")["Reply-To"] == olga
+    wait_for(lambda: handled(seeded), what="the reply handled")
+    assert membership(seeded, "secret", dave) is None
+    mail.send(olga, confirm_address(request), "Re: request", "Oui")
+    mail.wait(olga, "admitted")
+    assert membership(seeded, "secret", dave) is not None
 
 
 def test_rejection_by_mail_tells_the_sender_why(mail: Mail, seeded: App) -> None:

@@ -26,10 +26,14 @@ from gateway.digests.runner import run_digests
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail
+from gateway.store.models import Attachment
 from gateway.store.models import Cadence
+from gateway.store.models import Community
 from gateway.store.models import DeliveryMode
 from gateway.store.models import DigestRun
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import Policy
 from gateway.store.models import Role
 from gateway.store.models import Thread
 from gateway.store.models import utcnow
@@ -176,8 +180,9 @@ def test_a_reply_to_a_digest_is_posted_to_the_thread_it_answers(site: Site, lang
         + quoted(text[cut:])
     )
     reply = reply_to(digest, body)
-    assert email.utils.parseaddr(str(reply["To"]))[1] == f"digest@{DOMAIN}"
-    site.send(reply, f"digest@{DOMAIN}")
+    to = email.utils.parseaddr(str(reply["To"]))[1]
+    assert to == f"digest@{DOMAIN}"
+    site.send(reply, to)
     wait_for(lambda: site.stored(str(reply["Message-ID"])) is not None, what="the reply posted")
     subject, sender, posted, parent = site.stored(str(reply["Message-ID"]))  # type: ignore[misc]
     assert (subject, sender, parent) == ("Fonts", BOB, ids["fonts"])
@@ -214,6 +219,27 @@ def test_a_reply_to_a_digest_is_posted_to_the_thread_it_answers(site: Site, lang
     told = plain_text(site.wait(CAROL, NOT_POSTED[language]))
     assert "Fonts" not in told and "In-Reply-To" not in told
     assert site.stored(str(forged["Message-ID"])) is None
+
+
+def test_a_reply_to_a_digest_keeps_its_attachment(site: Site) -> None:
+    """Nothing accepted is lost: the file bob attached to his reply to the digest is
+    stored with the reposted reply."""
+    digest, ids = digest_for_bob(site)
+    text = plain_text(digest)
+    block = text[text.index("* Fonts") :]
+    reply = reply_to(digest, "Here is the specimen.\n\n" + quoted(block))
+    pdf = b"%PDF-1.4\n% specimen\n%%EOF\n"
+    reply.add_attachment(pdf, "application", "pdf", filename="specimen.pdf")
+    site.send(reply, f"digest@{DOMAIN}")
+    wait_for(lambda: site.stored(str(reply["Message-ID"])) is not None, what="the reply posted")
+    with transaction(site.app.read_sessions) as session:
+        stored = session.execute(
+            select(Attachment.filename, Attachment.content_type, Attachment.size, Message.parent_id)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(Message.message_id == str(reply["Message-ID"]).strip("<>"))
+        ).all()
+        parent = session.scalar(select(Message.id).where(Message.message_id == ids["fonts"]))
+    assert stored == [("specimen.pdf", "application/pdf", len(pdf), parent)]
 
 
 def test_a_reply_through_the_digest_reply_link_lands_in_the_thread(site: Site) -> None:
@@ -289,6 +315,32 @@ def test_a_reply_to_a_post_sent_to_help_is_posted_in_its_thread(site: Site) -> N
     stored = site.stored(str(reply["Message-ID"]))
     assert stored is not None and (stored[0], stored[1], stored[3]) == ("Colours", CAROL, first)
     site.wait(ALICE, "Re: ")
+
+
+def test_a_reply_goes_only_where_the_post_it_answers_is_published(site: Site) -> None:
+    """carol's cross-post is published in design and held in board (moderated): a reply
+    to it through help@ is posted in design only, not held in board."""
+    with transaction(site.app.sessions) as session:
+        board = create_community(session, "board", "Board", policy=Policy.MODERATED)
+        add_members(session, board, [CAROL, ALICE])
+    first = new_id()
+    cross = post("Colours", "Which blue?\n", message_id=first, sender=CAROL, to=("design", "board"))
+    reply = site.gateway.send(cross.as_bytes(), [f"design@{DOMAIN}", f"board@{DOMAIN}"], CAROL)
+    assert reply.startswith("250"), reply
+    copy = site.wait(ALICE, "Colours")
+    answer = reply_to(copy, "The darker one.\n\n" + quoted(plain_text(copy)), sender=CAROL)
+    del answer["To"]
+    answer["To"] = f"help@{DOMAIN}"
+    site.send(answer, f"help@{DOMAIN}")
+    wait_for(lambda: site.stored(str(answer["Message-ID"])) is not None, what="the reply")
+    with transaction(site.app.read_sessions) as session:
+        rows = session.execute(
+            select(Community.slug, MessageCommunity.status)
+            .join(MessageCommunity, MessageCommunity.community_id == Community.id)
+            .join(Message, Message.id == MessageCommunity.message_id)
+            .where(Message.message_id == str(answer["Message-ID"]).strip("<>"))
+        )
+        assert {slug: status.value for slug, status in rows} == {"design": "published"}
 
 
 def test_a_question_in_reply_to_a_confirmation_reaches_the_owners(
