@@ -26,7 +26,7 @@ LONG_URL = (
 )
 TOKEN = "k3J9xQ2mZpL8vW4tR7yB1nC6dF0hG5sA"
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
-MONTH_START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+MONTH_START = dt.date(2026, 11, 1)  # the monthly mails name a day, not a moment
 ACTIONS = ("join", "leave", "instant", "daily", "weekly", "nomail", "owner", "help")
 
 
@@ -281,7 +281,6 @@ def values(kind: str) -> dict[str, Any]:
             "archive_url": f"{BASE_URL}c/{LONG_SLUG}/",
         },
         "monthly_network": {
-            "month": "2026-11",
             "since": MONTH_START,
             "communities": [
                 {
@@ -307,7 +306,6 @@ def values(kind: str) -> dict[str, Any]:
             "opt_out": f"mailto:profile@{DOMAIN}?subject=monthly%20off&body=Monthly%3A%20off",
         },
         "monthly_report": {
-            "month": "2026-11",
             "since": MONTH_START,
             "community": c,
             "figures": _figures(),
