@@ -159,13 +159,30 @@ def test_help_lists_its_addresses_in_one_column(language: str, domain: str) -> N
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_profile_shows_the_readers_own_values_as_the_example(language: str) -> None:
-    text = composer(language).render("action_profile", sample("action_profile")).text
+def test_profile_shows_the_readers_own_values_to_edit_and_leaves_unset_ones_empty(
+    language: str,
+) -> None:
+    # A member with a profile who sends the block back must not get a sample's values.
+    profile = {**PROFILE, "department": ""}
+    values = sample("action_profile", profile=profile)
+    text = composer(language).render("action_profile", values).text
     example = text[text.index("profile@lists.example.com") :]
-    assert "Alice Martin" in example and "HDS, pentest" in example and "Security" in example
+    assert "Alice Martin" in example and "HDS, pentest" in example
     assert "Europe/Berlin" in example
-    assert "photography" in example or "photographie" in example  # interests: empty, so an example
-    assert "typography" not in example and "typographie" not in example  # expertise: theirs
+    lines = [line.strip() for line in example.splitlines()]
+    english = language == "en"
+    for field in (
+        ("Department:", "Interests:", "Bio:")
+        if english
+        else (
+            f"Service{NBSP}:",
+            f"Centres d'intérêt{NBSP}:",
+            f"Bio{NBSP}:",
+        )
+    ):
+        assert field in lines, field  # the field alone: sent back, it stays empty
+    for sample_value in ("Design", "photograph", "Twelve", "Douze", "typograph"):
+        assert sample_value not in example
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
