@@ -173,7 +173,7 @@ def test_the_mails_and_the_stats_page_in_french(settings: Settings, tmp_path: Pa
         alice = body(sent[("alice@example.com", "monthly_network")])
         assert "Des communautés pour vous" in alice
         assert "votre expertise «\u00a0Accessibility\u00a0»" in alice
-        assert "depuis le 1 novembre 2026." in alice and "-01" not in alice
+        assert "depuis le 1er novembre 2026." in alice and "-01" not in alice
         design = body(sent[("alice@example.com", "Design")])
         assert "1 question a attendu plus de 3 jours une réponse" in design
         SiteBuilder(app, tmp_path / "site", search=False).run()

@@ -46,10 +46,13 @@ def plural(count: int, one: str, other: str, language: str) -> str:
 
 
 def day(value: dt.datetime | dt.date, language: str, zone: str, year: bool = True) -> str:
-    """A day as people write it: "1 December 2026" / "1 décembre 2026"; without the year,
-    with the weekday: "Tuesday 1 December" / "mardi 1 décembre"."""
+    """A day as people write it: "1 December 2026" / "1er décembre 2026"; without the
+    year, with the weekday: "Tuesday 1 December" / "mardi 1er décembre" (French writes
+    the first of a month as an ordinal, and only the first)."""
     local = _local(value, zone)
-    return format_date(local, "d MMMM y" if year else "EEEE d MMMM", locale=language)
+    number = "d'er'" if language == "fr" and local.day == 1 else "d"
+    pattern = f"{number} MMMM y" if year else f"EEEE {number} MMMM"
+    return format_date(local, pattern, locale=language)
 
 
 def month_name(value: dt.datetime | dt.date, language: str, zone: str) -> str:
