@@ -20,6 +20,8 @@ from gateway.app import make_template_environment
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.headers import is_auto_reply
 from gateway.mail.headers import is_loop
+from gateway.outbound import mail_style
+from gateway.outbound import text_html
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
@@ -49,12 +51,15 @@ TEMPLATES = {
 
 def mail_templates() -> jinja2.Environment:
     """Mail is text; only the HTML half is autoescaped (as in gateway.app)."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.DictLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
         keep_trailing_newline=True,
     )
+    # The globals the layout reads (gateway.app sets them once).
+    environment.globals.update(style=mail_style.as_dict(), linkify=text_html.linkify)
+    return environment
 
 
 def composer(language: str = "en") -> tuple[Composer, Settings]:

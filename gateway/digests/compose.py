@@ -39,7 +39,6 @@ from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
 from gateway.digests.thumbnails import is_image
 from gateway.mail.sizes import human_size
-from gateway.outbound import mail_style
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import InlineImage
 from gateway.outbound.composer import ListFields
@@ -48,7 +47,6 @@ from gateway.outbound.composer import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
 from gateway.outbound.sender_names import digest_name
-from gateway.outbound.text_html import linkify
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -265,16 +263,12 @@ class DigestWriter:
                 ],
             }
             thumbnails = self._thumbnails_of(thread, community.public)
-            style = mail_style.as_dict()
-            html_values = {**values, "style": style, "linkify": linkify}
-            html = Markup(self._thread_html.render(html_values, thumbnails=thumbnails))
+            html = Markup(self._thread_html.render(values, thumbnails=thumbnails))
             self._blocks[key] = Block(
                 text=self._thread_text.render(values),
                 html=html,
                 bare_html=(
-                    Markup(self._thread_html.render(html_values, thumbnails=[]))
-                    if thumbnails
-                    else html
+                    Markup(self._thread_html.render(values, thumbnails=[])) if thumbnails else html
                 ),
                 images=tuple(thumb["image"] for thumb in thumbnails),
             )

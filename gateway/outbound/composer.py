@@ -27,7 +27,6 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from gateway.mail.headers import LOOP_HEADER
-from gateway.outbound import mail_style
 from gateway.outbound import text_html
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.outbound.mime import CRLF
@@ -157,25 +156,23 @@ class Composer:
         context = template.new_context(values)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
         text = "".join(template.blocks["body"](context)).lstrip("\n")
-        converted = text_html.convert(text)
         layout = {
             "lang": self.language,
             "title": subject,
-            "preheader": converted.preheader,
+            "preheader": "",
             "heading": heading or self._heading(values),
         }
-        html_values = {
-            **values,
-            "layout": layout,
-            "style": mail_style.as_dict(),
-            "linkify": text_html.linkify,
-        }
+        # `style` and `linkify` are the environment's globals (gateway.app).
         own = self._html_template(kind)
         if own is not None:
-            html = own.render(html_values)
+            # Its own HTML says the text again: only the preheader is taken from it.
+            layout["preheader"] = text_html.preheader(text)
+            html = own.render({**values, "layout": layout})
         else:
+            converted = text_html.convert(text)
+            layout["preheader"] = converted.preheader
             html = self.templates.get_template("mail/layout.html").render(
-                {**html_values, "content": converted.body, "footer": converted.footer}
+                {**values, "layout": layout, "content": converted.body, "footer": converted.footer}
             )
         if self.language == "fr":
             subject, text, html = french(subject), french(text), french_html(html)

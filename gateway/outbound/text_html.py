@@ -56,18 +56,28 @@ class _Block:
 
 def convert(text: str) -> Converted:
     """The HTML of a text mail's body: its content, and its signature as the footer."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    signature: list[str] = []
-    if SIGNATURE in lines:
-        at = lines.index(SIGNATURE)
-        lines, signature = lines[:at], lines[at + 1 :]
+    lines, signature = _signed(text)
     body = Markup("").join(_render(block) for block in _blocks(lines))
     footer = Markup("<br>").join(linkify(line.strip()) for line in signature if line.strip())
-    return Converted(body, footer, preheader(lines))
+    return Converted(body, footer, _preheader(lines))
 
 
-def preheader(lines: list[str]) -> str:
-    """The first sentence after the greeting: what inboxes show beside the subject."""
+def preheader(text: str) -> str:
+    """The first sentence after the greeting: what inboxes show beside the subject
+    (all a kind with its own HTML template needs of its text)."""
+    return _preheader(_signed(text)[0])
+
+
+def _signed(text: str) -> tuple[list[str], list[str]]:
+    """The text's lines before its signature ("-- "), and the signature's."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if SIGNATURE not in lines:
+        return lines, []
+    at = lines.index(SIGNATURE)
+    return lines[:at], lines[at + 1 :]
+
+
+def _preheader(lines: list[str]) -> str:
     paragraphs = " ".join(line.strip() if line.strip() else "\n" for line in lines).split("\n")
     for paragraph in (p.strip() for p in paragraphs):
         if paragraph and not paragraph.endswith(",") and not _LONE_LINK.match(paragraph):
