@@ -46,6 +46,9 @@ TEMPLATES = {
     "mail/rich.en.html": "<p>HTML news: <b>{{ news }}</b></p>\n",
     # The real layout: kinds without an HTML template of their own are converted into it.
     "mail/layout.html": (templates.PATH / "mail" / "layout.html").read_text(),
+    # And the real From names.
+    "mail/sender.en.txt": (templates.PATH / "mail" / "sender.en.txt").read_text(),
+    "mail/sender.fr.txt": (templates.PATH / "mail" / "sender.fr.txt").read_text(),
 }
 
 
@@ -124,10 +127,13 @@ def test_the_language_picks_the_template_and_non_ascii_stays_7bit_safe() -> None
 
 
 def test_a_kind_with_an_html_template_is_multipart_alternative() -> None:
-    mails, _ = composer()
+    mails, settings = composer()
     parts = mails.render("rich", {"name": "Bob", "news": "<new>"})
     assert parts == Parts(
-        "News for Bob", "Plain news: <new>\n", "<p>HTML news: <b>&lt;new&gt;</b></p>\n"
+        "News for Bob",
+        "Plain news: <new>\n",
+        "<p>HTML news: <b>&lt;new&gt;</b></p>\n",
+        sender=settings.gateway.name,
     )  # its own HTML template, rendered whole
     message = parse(mails.message(parts, "bob@example.com", NOW, kind="rich"))
     assert message.get_content_type() == "multipart/alternative"

@@ -16,7 +16,7 @@ without the link to reply to themselves (one more render per such author).
 Digests come From digest@ (DIGEST_SENDER): a reply to the digest itself is read by
 gateway.actions.replies, posted to the thread it answers when that can be told. The
 From name says what it is: "Design practice digest" for one community, "<gateway
-name> digest" for several (gateway.outbound.sender_names).
+name> digest" for several (templates/mail/sender.<language>.txt).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from gateway.outbound.composer import Parts
 from gateway.outbound.composer import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
-from gateway.outbound.sender_names import digest_name
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -83,11 +82,9 @@ class DigestWriter:
     ) -> None:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
-        self.language = settings.gateway.language
-        self.name = settings.gateway.name
         self._composer = Composer(templates, settings)
         self._one_click = OneClick(settings)
-        language = settings.gateway.language
+        language = settings.gateway.language  # the threads' templates are in it
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
         self._blocks: dict[tuple[int, int, str], Block] = {}
@@ -103,12 +100,8 @@ class DigestWriter:
         """The subject, the plain text, the HTML of a digest and its thumbnails."""
         images: dict[str, InlineImage] = {}
         values = self._values(digest, names, images)
-        parts = self._composer.render("digest", values, heading=self.sender_name(digest))
+        parts = self._composer.render("digest", values)
         return dataclasses.replace(parts, images=tuple(images.values()))
-
-    def sender_name(self, digest: Digest) -> str:
-        names = [section.community.name for section in digest.sections]
-        return digest_name(self.language, self.name, names)
 
     def mail(self, digest: Digest, names: dict[int, str], now: dt.datetime) -> tuple[str, bytes]:
         """The subject and the whole message, ready for the delivery queue. Its Message-ID
@@ -132,8 +125,7 @@ class DigestWriter:
             email.utils.formataddr((reader.name, reader.address)),
             now,
             kind="digest",
-            sender=DIGEST_SENDER,
-            sender_name=self.sender_name(digest),
+            sender=DIGEST_SENDER,  # named by the parts: templates/mail/sender.<language>.txt
             message_id=f"<digest.{digest.cadence.value}.{digest.period}.{reader.id}@{self.domain}>",
             list_fields=digest_list,
         )
