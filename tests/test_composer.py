@@ -26,8 +26,8 @@ from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
 from gateway.outbound.composer import community_list
-from gateway.outbound.composer import mailto
 from gateway.outbound.composer import send_notice
+from gateway.outbound.mailto import mailto
 from gateway.outbound.render import Destination
 from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
@@ -205,7 +205,7 @@ def test_list_fields_in_one_order_with_precedence_only_for_a_list() -> None:
         ("List-Archive", "<http://x/t/1/>"),
         ("Precedence", "list"),
     ]
-    opt_out = ListFields(unsubscribe=("https://x/stop", mailto("a@x", "stop")))
+    opt_out = ListFields(unsubscribe=("https://x/stop", mailto("a@x", subject="stop")))
     assert opt_out.headers() == [
         ("List-Unsubscribe", "<https://x/stop>, <mailto:a@x?subject=stop>")
     ]

@@ -43,7 +43,7 @@ from gateway.outbound.composer import Composer
 from gateway.outbound.composer import InlineImage
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
-from gateway.outbound.composer import mailto
+from gateway.outbound.mailto import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
 from gateway.settings import Settings
@@ -110,9 +110,9 @@ class DigestWriter:
         reader = digest.reader
         digest_list = ListFields(
             id=f"Digest <digest.{self.domain}>",
-            help=mailto(f"help@{self.domain}", "help"),
+            help=mailto(f"help@{self.domain}", subject="help"),
             unsubscribe=tuple(
-                mailto(f"{section.community.slug}-nomail@{self.domain}", "nomail")
+                mailto(f"{section.community.slug}-nomail@{self.domain}", subject="nomail")
                 for section in digest.sections
             ),
             # One click stops mail from the digest's communities, as each -nomail@ does.

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from gateway.mail.headers import LOOP_HEADER
 from gateway.outbound import text_html
 from gateway.outbound.deliveries import enqueue_mail
+from gateway.outbound.mailto import mailto
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import MAX_LINE
 from gateway.outbound.mime import fold
@@ -114,19 +115,15 @@ class ListFields:
         return [(name, value) for name, value in fields if value]
 
 
-def mailto(address: str, subject: str = "") -> str:
-    return f"mailto:{address}?subject={subject}" if subject else f"mailto:{address}"
-
-
 def community_list(domain: str, slug: str, name: str, archive_url: str = "") -> ListFields:
     """A community's list fields: post to its address, ask for help, join and leave by
     mail to its action addresses."""
     return ListFields(
         id=f"{name} <{slug}.{domain}>",
         post=mailto(f"{slug}@{domain}"),
-        help=mailto(f"{slug}-help@{domain}", "help"),
-        subscribe=mailto(f"{slug}-join@{domain}", "join"),
-        unsubscribe=(mailto(f"{slug}-leave@{domain}", "leave"),),
+        help=mailto(f"{slug}-help@{domain}", subject="help"),
+        subscribe=mailto(f"{slug}-join@{domain}", subject="join"),
+        unsubscribe=(mailto(f"{slug}-leave@{domain}", subject="leave"),),
         archive=archive_url,
     )
 

@@ -22,6 +22,7 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from gateway.outbound import mail_style as style
+from gateway.outbound.mailto import mailto
 
 SIGNATURE = "-- "
 _URL = r"(?:https?://|mailto:)[^\s<>\"]+"
@@ -100,7 +101,7 @@ def linkify(text: str, urls: bool = True) -> Markup:
         if not target:
             continue
         out.append(escape(text[position:start]))
-        href = target if match.group("url") else f"mailto:{target}"
+        href = target if match.group("url") else mailto(target)
         out.append(_anchor(href, target))
         position = end
     out.append(escape(text[position:]))
@@ -276,7 +277,7 @@ def _item(item: str) -> Markup:
 
 
 def _href(target: str) -> str:
-    return target if ":" in target.split("@", 1)[0] else f"mailto:{target}"
+    return target if ":" in target.split("@", 1)[0] else mailto(target)
 
 
 def _rows(lines: list[str]) -> Markup:
