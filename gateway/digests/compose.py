@@ -25,6 +25,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -69,17 +70,19 @@ class Block:
     bare_html: Markup
     images: tuple[InlineImage, ...]
 
-    @property
-    def images_size(self) -> int:
-        return sum(len(image.data) for image in self.images)
+
+@dataclass
+class _Shown:
+    """The thumbnails one digest shows so far, by cid, and their bytes (DIGEST_BUDGET)."""
+
+    images: dict[str, InlineImage] = field(default_factory=dict)
+    size: int = 0
 
 
 class DigestWriter:
     """Renders digests for one run; keeps the thread blocks and thumbnails it made."""
 
-    def __init__(
-        self, settings: Settings, templates: jinja2.Environment, blobs: BlobStore | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, templates: jinja2.Environment, blobs: BlobStore) -> None:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
         self._composer = Composer(templates, settings)
@@ -98,10 +101,10 @@ class DigestWriter:
 
     def parts(self, digest: Digest, names: dict[int, str]) -> Parts:
         """The subject, the plain text, the HTML of a digest and its thumbnails."""
-        images: dict[str, InlineImage] = {}
-        values = self._values(digest, names, images)
+        shown = _Shown()
+        values = self._values(digest, names, shown)
         parts = self._composer.render("digest", values)
-        return dataclasses.replace(parts, images=tuple(images.values()))
+        return dataclasses.replace(parts, images=tuple(shown.images.values()))
 
     def mail(self, digest: Digest, names: dict[int, str], now: dt.datetime) -> tuple[str, bytes]:
         """The subject and the whole message, ready for the delivery queue. Its Message-ID
@@ -131,10 +134,8 @@ class DigestWriter:
         )
         return parts.subject, raw
 
-    def _values(
-        self, digest: Digest, names: dict[int, str], images: dict[str, InlineImage]
-    ) -> dict[str, Any]:
-        """The template's values; `images` gets the thumbnails the HTML shows."""
+    def _values(self, digest: Digest, names: dict[int, str], shown: _Shown) -> dict[str, Any]:
+        """The template's values; `shown` gets the thumbnails the HTML shows."""
         return {
             "reader": {"name": digest.reader.name, "address": digest.reader.address},
             # Dates and times in the reader's zone (Composer: else the configured one).
@@ -150,7 +151,7 @@ class DigestWriter:
                     **self._community(section.community),
                     "threads": [
                         self._shown(
-                            self._block(thread, section.community, digest.reader.address), images
+                            self._block(thread, section.community, digest.reader.address), shown
                         )
                         for thread in section.threads
                     ],
@@ -194,14 +195,15 @@ class DigestWriter:
             },
         }
 
-    def _shown(self, block: Block, images: dict[str, InlineImage]) -> dict[str, Any]:
+    def _shown(self, block: Block, shown: _Shown) -> dict[str, Any]:
         """A thread's block in one digest: with its thumbnails while the digest's budget
         allows them (the same image twice counts once), else without."""
-        new = [image for image in block.images if image.content_id not in images]
-        spent = sum(len(image.data) for image in images.values())
-        if spent + sum(len(image.data) for image in new) > DIGEST_BUDGET:
+        new = [image for image in block.images if image.content_id not in shown.images]
+        size = sum(len(image.data) for image in new)
+        if shown.size + size > DIGEST_BUDGET:
             return {"text": block.text, "html": block.bare_html}
-        images.update((image.content_id, image) for image in new)
+        shown.images.update((image.content_id, image) for image in new)
+        shown.size += size
         return {"text": block.text, "html": block.html}
 
     def _thumbnails_of(self, thread: ThreadNews, public: bool) -> list[dict[str, Any]]:
