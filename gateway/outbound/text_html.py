@@ -15,6 +15,7 @@ links, so that every link of the text is in the HTML too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -25,11 +26,11 @@ from gateway.outbound import mail_style as style
 from gateway.outbound.mailto import mailto
 
 SIGNATURE = "-- "
-_URL = r"(?:https?://|mailto:)[^\s<>\"]+"
+_URL = r"(?i:https?://|mailto:)[^\s<>\"]+"
 _ADDRESS = r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _LINKABLE = re.compile(rf"(?P<url>{_URL})|(?P<address>{_ADDRESS})")
 # Punctuation that ends a sentence rather than the URL it follows.
-_TRAILING = ".,;:!?)»"
+_TRAILING = ".,;:!?)]»'"
 _ITEM = re.compile(r"^(?P<indent> *)[-*] (?P<text>.*)$")
 _HEADING = re.compile(r"^\s*={2,}\s*(?P<text>.+?)\s*={2,}\s*$")
 _LABELLED_LINK = re.compile(rf"^\s*(?P<label>[^:]{{1,48}}?):\s+(?P<url>{_URL})\s*$")
@@ -86,13 +87,20 @@ def _preheader(lines: list[str]) -> str:
     return ""
 
 
-def linkify(text: str, urls: bool = True) -> Markup:
+def linkify(
+    text: str,
+    urls: bool = True,
+    addresses: bool = True,
+    attributes: Mapping[str, str] | None = None,
+) -> Markup:
     """Escaped text with its URLs, mailto URIs and addresses as links. Without `urls`,
-    addresses only: what a post says (a digest's excerpts) links to no site."""
+    addresses only: what a post says (a digest's excerpts) links to no site; without
+    `addresses`, URLs only (the archive's pages). `attributes`: the links' own (the
+    archive's rel="nofollow noopener"); without them, the mail's link style."""
     out = []
     position = 0
     for match in _LINKABLE.finditer(text):
-        if not urls and match.group("url"):
+        if not (urls if match.group("url") else addresses):
             continue
         start, end = match.span()
         target = match.group()
@@ -102,7 +110,7 @@ def linkify(text: str, urls: bool = True) -> Markup:
             continue
         out.append(escape(text[position:start]))
         href = target if match.group("url") else mailto(target)
-        out.append(_anchor(href, target))
+        out.append(_anchor(href, target, attributes))
         position = end
     out.append(escape(text[position:]))
     return Markup("").join(out)
@@ -115,8 +123,10 @@ def link_text(href: str) -> str:
     return href
 
 
-def _anchor(href: str, text: str) -> Markup:
-    return Markup('<a href="{}" style="{}">{}</a>').format(href, style.LINK, text)
+def _anchor(href: str, text: str, attributes: Mapping[str, str] | None = None) -> Markup:
+    own = {"style": style.LINK} if attributes is None else attributes
+    spelled = Markup("").join(Markup(' {}="{}"').format(name, value) for name, value in own.items())
+    return Markup('<a href="{}"{}>{}</a>').format(href, spelled, text)
 
 
 def _blocks(lines: list[str]) -> list[_Block]:
