@@ -167,8 +167,8 @@ def _recipients(
             mailed[person_id].append(community_id)
             people[person_id] = (address, zone)
     for person_id, community_ids in mailed.items():
-        address, zone = people[person_id]
-        found.append((person_id, address, NETWORK, 0, community_ids, zone))
+        to, reader_zone = people[person_id]
+        found.append((person_id, to, NETWORK, 0, community_ids, reader_zone))
     return found
 
 

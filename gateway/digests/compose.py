@@ -207,7 +207,7 @@ class DigestWriter:
         return {"text": block.text, "html": block.html}
 
     def _thumbnails_of(self, thread: ThreadNews, public: bool) -> list[dict[str, Any]]:
-        shown = []
+        shown: list[dict[str, Any]] = []
         for file in thread.files:
             if len(shown) == THUMBNAILS_PER_THREAD:
                 break
