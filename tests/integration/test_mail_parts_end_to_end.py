@@ -121,7 +121,7 @@ def test_a_welcome_and_a_digest_arrive_with_both_parts_and_their_names(
     [digest] = received(mails, bob, "daily digest")
     assert email.utils.parseaddr(str(digest["From"])) == (
         "Design practice digest",
-        f"help@{DOMAIN}",
+        f"digest@{DOMAIN}",  # replies to a digest are read (gateway.actions.replies)
     )
     text, html = both_parts(digest)
     assert "whiteboard.jpg" in text and "The whiteboard after the workshop." in html
