@@ -23,8 +23,10 @@ from gateway.mail.trim import Kind
 from gateway.mail.trim import Part
 from gateway.mail.trim import trim_html
 from gateway.mail.trim import trim_text
+from gateway.outbound.text_html import linkify
 
-URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]", re.IGNORECASE)
+# Links in what people wrote: followed by no search engine, opened with no opener.
+LINK_ATTRIBUTES = {"rel": "nofollow noopener"}
 CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
 # Quoted runs of plain text shorter than this stay open (an interleaved reply's context):
 # folding one line hides more than it saves.
@@ -106,12 +108,5 @@ def plain_text_html(text: str, labels: FoldLabels) -> Markup:
 
 
 def _linkify(text: str) -> str:
-    out: list[str] = []
-    position = 0
-    for match in URL.finditer(text):
-        out.append(str(escape(text[position : match.start()])))
-        url = escape(match.group(0))
-        out.append(f'<a href="{url}" rel="nofollow noopener">{url}</a>')
-        position = match.end()
-    out.append(str(escape(text[position:])))
-    return "".join(out)
+    # URLs only: the archive is public, and its pages link no address.
+    return str(linkify(text, addresses=False, attributes=LINK_ATTRIBUTES))

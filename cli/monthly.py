@@ -3,24 +3,18 @@ hand, and a member's opt-out."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from cli.digest import _moment
 from cli.output import emit_json
 from cli.output import emit_run
-from cli.output import emit_table
 from cli.output import json_option
 from cli.state import CliState
 from cli.state import pass_state
 from gateway.adoption.monthly import NETWORK
 from gateway.adoption.monthly import REPORT
-from gateway.adoption.monthly import MonthlyReport
 from gateway.adoption.monthly import run_monthly
 from gateway.adoption.monthly import set_monthly_mail
-from gateway.store.ledger import ALREADY
-from gateway.store.ledger import EMPTY
 from gateway.store.ledger import QUEUED
 
 KINDS = {NETWORK: "your network", REPORT: "owner report"}
@@ -53,34 +47,25 @@ def run(state: CliState, at: str | None, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"period": report.period, "mails": rows})
         return
+    columns = [("EMAIL", "email"), ("KIND", "kind"), ("COMMUNITY", "community")]
+    none_due = f"No monthly mail is due for {report.period}: every one was already sent."
+    detail = ""
     if dry_run:
-        _emit_dry_run(report, rows)
-        return
+        # What a run would send, to whom, with each mail's subject.
+        rows = [{**row, "kind": KINDS[row["kind"]]} for row in rows if row["status"] == QUEUED]
+        columns = [("EMAIL", "email"), ("MAIL", "kind"), ("COMMUNITY", "community")]
+        none_due = f"No monthly mail would be sent for {report.period}."
+        network = sum(1 for row in rows if row["kind"] == KINDS[NETWORK])
+        detail = f' ({network} "your network" to members, {len(rows) - network} reports to owners)'
     emit_run(
         report,
         rows,
-        [("EMAIL", "email"), ("KIND", "kind"), ("COMMUNITY", "community"), ("STATUS", "status")],
-        none_due=f"No monthly mail is due for {report.period}: every one was already sent.",
+        [*columns, ("SUBJECT", "subject") if dry_run else ("STATUS", "status")],
+        none_due=none_due,
         nothing="nothing to say",
         dry_run=dry_run,
         prefix=f"{report.period}: ",
-    )
-
-
-def _emit_dry_run(report: MonthlyReport, rows: list[dict[str, Any]]) -> None:
-    """What a run would send, to whom, with each mail's subject; then the counts."""
-    would = [{**row, "kind": KINDS[row["kind"]]} for row in rows if row["status"] == QUEUED]
-    emit_table(
-        would,
-        [("EMAIL", "email"), ("MAIL", "kind"), ("COMMUNITY", "community"), ("SUBJECT", "subject")],
-        empty=f"No monthly mail would be sent for {report.period}.",
-    )
-    network = sum(1 for row in would if row["kind"] == KINDS[NETWORK])
-    click.echo(
-        f"{report.period}: {len(would)} would be queued if run without --dry-run"
-        f' ({network} "your network" to members, {len(would) - network} reports to owners);'
-        f" {report.count(EMPTY)} skipped, having nothing to tell;"
-        f" {report.count(ALREADY)} already sent by an earlier run. Nothing was sent or recorded."
+        detail=detail,
     )
 
 

@@ -49,14 +49,17 @@ def emit_run(
     nothing: str,
     dry_run: bool,
     prefix: str = "",
+    detail: str = "",
 ) -> None:
     """Print a run of once-per-period mail (digests, monthly mails): a row per mail, then
-    how many were queued, had `nothing` to say, or were already sent."""
+    how many were queued (`detail` after the count: what they are), had `nothing` to
+    say, or were already sent; a dry run says that nothing was."""
     emit_table(rows, columns, empty=none_due)
-    verb = "would be queued" if dry_run else "queued"
+    verb = "would be queued if run without --dry-run" if dry_run else "queued"
     click.echo(
-        f"{prefix}{report.count(QUEUED)} {verb}, {report.count(EMPTY)} with {nothing},"
+        f"{prefix}{report.count(QUEUED)} {verb}{detail}, {report.count(EMPTY)} with {nothing},"
         f" {report.count(ALREADY)} already sent by another run."
+        + (" Nothing was sent or recorded." if dry_run else "")
     )
 
 

@@ -33,6 +33,8 @@ def make_template_environment() -> jinja2.Environment:
     """One environment for every mail and page; HTML pages are autoescaped, mail is text."""
     import jinja2
 
+    from gateway.outbound import mail_style
+    from gateway.outbound import text_html
     from gateway.outbound import wording
 
     environment = jinja2.Environment(
@@ -46,6 +48,9 @@ def make_template_environment() -> jinja2.Environment:
     )
     # Dates, times, durations and plurals in the reader's language and zone.
     wording.register(environment)
+    # The mail's HTML: the one style's declarations (`style.LINK`) and linkify, set once.
+    environment.globals["style"] = mail_style.as_dict()
+    environment.globals["linkify"] = text_html.linkify
     return environment
 
 

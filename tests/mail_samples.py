@@ -38,7 +38,7 @@ DOMAIN = "lists.example.com"
 BASE_URL = "https://communities.example.com/archive/"
 # Tuesday 1 December 2026, 05:00 UTC: 06:00 in Berlin and Paris, 00:00 in New York.
 NOW = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
-MONTH_START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+MONTH_START = dt.date(2026, 11, 1)  # the monthly mails name a day, not a moment
 LONG_NAME = "Conception de services numériques, accessibilité et recherche utilisateur"
 LONG_SLUG = "conception-services-numeriques-accessibilite"
 LONG_WORD = "anticonstitutionnellement-interdépartementalisation"
@@ -355,7 +355,6 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
             "reports": [{"source": "old.mbox", "imported": 1, "duplicates": 1}],
         },
         "monthly_network": {
-            "month": MONTH_START.strftime("%Y-%m"),
             "since": MONTH_START,
             "communities": [
                 {
@@ -381,7 +380,6 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
             "opt_out": opt_out_link(DOMAIN),
         },
         "monthly_report": {
-            "month": MONTH_START.strftime("%Y-%m"),
             "since": MONTH_START,
             "community": monthly_community(c),
             "figures": v.figures,

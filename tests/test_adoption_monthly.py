@@ -70,10 +70,11 @@ def body(message: email.message.EmailMessage) -> str:
 
 def test_months_are_due_on_the_configured_day(settings: Settings) -> None:
     month = latest_month(AT, settings)
-    assert (month.period, month.due, month.start) == (
+    assert (month.period, month.due, month.start, month.since) == (
         "2026-12",
         dt.datetime(2026, 12, 1, 6, 0, tzinfo=dt.UTC),
         dt.datetime(2026, 11, 1, 6, 0, tzinfo=dt.UTC),
+        dt.date(2026, 11, 1),
     )
     assert latest_month(AT - dt.timedelta(hours=2), settings).period == "2026-11"
 
@@ -109,13 +110,15 @@ def test_what_the_mails_say(network: App) -> None:
         set_profile(session, "dave@example.com", ProfileChanges(timezone="America/Los_Angeles"))
     run_monthly(network, AT)
     sent = mails(network)
-    # The month is named in words; its first day in each reader's own zone: 07:00 on
-    # 1 November in Paris is still 31 October in Los Angeles.
+    # The month is named in words, the same for every reader: 07:00 on 1 November in
+    # Paris is still 31 October in Los Angeles, but Dave's mail is about November too.
     assert sent[("alice@example.com", "Design")]["Subject"] == (
         "Design in November 2026: 7 posts, 4 members"
     )
     assert "since 1 November 2026." in body(sent[("alice@example.com", "monthly_network")])
-    assert "since 31 October 2026." in body(sent[("dave@example.com", "monthly_network")])
+    dave_mail = sent[("dave@example.com", "monthly_network")]
+    assert str(dave_mail["Subject"]).startswith("Your network in November 2026")
+    assert "since 1 November 2026." in body(dave_mail)
     design = body(sent[("alice@example.com", "Design")])
     # Design's month: p1, p2, p3, p4, p7, p8, i2 (the imported i1 is older).
     assert "Posts              7 (0 imported), in 3 new threads" in design
@@ -170,7 +173,7 @@ def test_the_mails_and_the_stats_page_in_french(settings: Settings, tmp_path: Pa
         alice = body(sent[("alice@example.com", "monthly_network")])
         assert "Des communautés pour vous" in alice
         assert "votre expertise «\u00a0Accessibility\u00a0»" in alice
-        assert "depuis le 1 novembre 2026." in alice and "-01" not in alice
+        assert "depuis le 1er novembre 2026." in alice and "-01" not in alice
         design = body(sent[("alice@example.com", "Design")])
         assert "1 question a attendu plus de 3 jours une réponse" in design
         SiteBuilder(app, tmp_path / "site", search=False).run()

@@ -41,6 +41,16 @@ def test_plain_text_is_escaped_and_its_links_clickable() -> None:
     assert '<a href="https://example.com/a?b=1&amp;c=" rel="nofollow noopener">' in html
 
 
+# The archive links with the mail's linkifier (gateway.outbound.text_html): URLs only.
+def test_plain_text_links_urls_in_any_case_but_no_address() -> None:
+    html = plain_text_html("[HTTPS://example.com/x] or ann@example.com (http://e.org/y).\n", LABELS)
+    assert '<a href="HTTPS://example.com/x" rel="nofollow noopener">HTTPS://example.com/x</a>]' in (
+        html
+    )
+    assert '<a href="http://e.org/y" rel="nofollow noopener">http://e.org/y</a>).' in html
+    assert "ann@example.com" in html and "mailto:" not in html
+
+
 def test_long_quotes_fold_with_their_attribution_and_short_ones_stay_open() -> None:
     text = "My answer.\nOn Monday, Bob wrote:\n> one\n> two\n> three\nThanks.\n\n> just this\n"
     html = plain_text_html(text, LABELS)

@@ -20,12 +20,14 @@ from gateway.app import make_template_environment
 from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.headers import is_auto_reply
 from gateway.mail.headers import is_loop
+from gateway.outbound import mail_style
+from gateway.outbound import text_html
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
 from gateway.outbound.composer import community_list
-from gateway.outbound.composer import mailto
 from gateway.outbound.composer import send_notice
+from gateway.outbound.mailto import mailto
 from gateway.outbound.render import Destination
 from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
@@ -44,17 +46,23 @@ TEMPLATES = {
     "mail/rich.en.html": "<p>HTML news: <b>{{ news }}</b></p>\n",
     # The real layout: kinds without an HTML template of their own are converted into it.
     "mail/layout.html": (templates.PATH / "mail" / "layout.html").read_text(),
+    # And the real From names.
+    "mail/sender.en.txt": (templates.PATH / "mail" / "sender.en.txt").read_text(),
+    "mail/sender.fr.txt": (templates.PATH / "mail" / "sender.fr.txt").read_text(),
 }
 
 
 def mail_templates() -> jinja2.Environment:
     """Mail is text; only the HTML half is autoescaped (as in gateway.app)."""
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.DictLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",)),
         keep_trailing_newline=True,
     )
+    # The globals the layout reads (gateway.app sets them once).
+    environment.globals.update(style=mail_style.as_dict(), linkify=text_html.linkify)
+    return environment
 
 
 def composer(language: str = "en") -> tuple[Composer, Settings]:
@@ -119,10 +127,13 @@ def test_the_language_picks_the_template_and_non_ascii_stays_7bit_safe() -> None
 
 
 def test_a_kind_with_an_html_template_is_multipart_alternative() -> None:
-    mails, _ = composer()
+    mails, settings = composer()
     parts = mails.render("rich", {"name": "Bob", "news": "<new>"})
     assert parts == Parts(
-        "News for Bob", "Plain news: <new>\n", "<p>HTML news: <b>&lt;new&gt;</b></p>\n"
+        "News for Bob",
+        "Plain news: <new>\n",
+        "<p>HTML news: <b>&lt;new&gt;</b></p>\n",
+        sender=settings.gateway.name,
     )  # its own HTML template, rendered whole
     message = parse(mails.message(parts, "bob@example.com", NOW, kind="rich"))
     assert message.get_content_type() == "multipart/alternative"
@@ -194,7 +205,7 @@ def test_list_fields_in_one_order_with_precedence_only_for_a_list() -> None:
         ("List-Archive", "<http://x/t/1/>"),
         ("Precedence", "list"),
     ]
-    opt_out = ListFields(unsubscribe=("https://x/stop", mailto("a@x", "stop")))
+    opt_out = ListFields(unsubscribe=("https://x/stop", mailto("a@x", subject="stop")))
     assert opt_out.headers() == [
         ("List-Unsubscribe", "<https://x/stop>, <mailto:a@x?subject=stop>")
     ]

@@ -177,7 +177,7 @@ def test_the_checks_see_an_overflow_and_a_missing_link(browser: Any) -> None:
 
 
 # Templates that are pieces of other mails, not mails of their own.
-PIECES = {"action_macros", "digest_thread", "document_post", "footer", "large_attachment"}
+PIECES = {"action_macros", "digest_thread", "document_post", "footer", "large_attachment", "sender"}
 
 
 def test_every_kind_of_mail_is_checked() -> None:

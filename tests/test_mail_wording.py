@@ -134,7 +134,7 @@ def test_the_monthly_report_says_durations_in_words_and_counts_right() -> None:
 def test_the_monthly_network_mail_is_wholly_french() -> None:
     french = composer("fr").render("monthly_network", sample("monthly_network"))
     assert french.subject == f"Votre réseau en novembre 2026{NBSP}: 1 question pour vous"
-    assert "depuis le 1 novembre 2026." in french.text
+    assert "depuis le 1er novembre 2026." in french.text
     assert "1 message, 0 nouvelle discussion, 1 nouveau membre" in french.text
     assert f"«{NBSP}Centres d'intérêt{NBSP}: typographie{NBSP}»" in french.text
     for english in ("Interests", "Expertise:", "post", "thread"):
@@ -147,7 +147,7 @@ def test_the_import_announcement_gives_its_dates_in_words() -> None:
     assert "from 3 March 2019 to 1 December 2026:" in english.text
     french = composer("fr").render("import_announce", sample("import_announce", imported=3))
     assert "3 messages d'archives antérieures ont été ajoutés" in french.text
-    assert "du 3 mars 2019 au 1 décembre 2026" in french.text
+    assert "du 3 mars 2019 au 1er décembre 2026" in french.text
     assert "1 importé, 1 déjà présent" in french.text
 
 
@@ -169,13 +169,30 @@ def test_help_lists_its_addresses_in_one_column(language: str, domain: str) -> N
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_profile_shows_the_readers_own_values_as_the_example(language: str) -> None:
-    text = composer(language).render("action_profile", sample("action_profile")).text
+def test_profile_shows_the_readers_own_values_to_edit_and_leaves_unset_ones_empty(
+    language: str,
+) -> None:
+    # A member with a profile who sends the block back must not get a sample's values.
+    profile = {**PROFILE, "department": ""}
+    values = sample("action_profile", profile=profile)
+    text = composer(language).render("action_profile", values).text
     example = text[text.index("profile@lists.example.com") :]
-    assert "Alice Martin" in example and "HDS, pentest" in example and "Security" in example
+    assert "Alice Martin" in example and "HDS, pentest" in example
     assert "Europe/Berlin" in example
-    assert "photography" in example or "photographie" in example  # interests: empty, so an example
-    assert "typography" not in example and "typographie" not in example  # expertise: theirs
+    lines = [line.strip() for line in example.splitlines()]
+    english = language == "en"
+    for field in (
+        ("Department:", "Interests:", "Bio:")
+        if english
+        else (
+            f"Service{NBSP}:",
+            f"Centres d'intérêt{NBSP}:",
+            f"Bio{NBSP}:",
+        )
+    ):
+        assert field in lines, field  # the field alone: sent back, it stays empty
+    for sample_value in ("Design", "photograph", "Twelve", "Douze", "typograph"):
+        assert sample_value not in example
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -211,3 +228,50 @@ def test_the_profile_example_still_reads_as_profile_lines() -> None:
     assert problems == []
     assert changes.expertise == PROFILE["expertise"] and changes.timezone == "Europe/Berlin"
     assert read_monthly([f"Mensuel{NBSP}: non"])[0] is False
+
+
+def test_the_reworded_sentences() -> None:
+    def text(language: str, kind: str, **changes: object) -> str:
+        # Lines joined; no-break spaces kept.
+        return re.sub(r"[ \n]+", " ", composer(language).render(kind, sample(kind, **changes)).text)
+
+    # The digest points to its Reply links and to replying to it, not to addresses.
+    assert "use its Reply link, or reply to this digest." in text("en", "digest")
+    assert f"lien «{NBSP}Répondre{NBSP}», ou répondez à ce résumé." in text("fr", "digest")
+    held = text("en", "action_held", days=1, published_in=["Atlas"])
+    assert "work for 1 day, once" in held and "It is already published in Atlas" in held
+    gateway = text("en", "reply_not_posted", why="notice")
+    assert "a mail the gateway sent, not a post, so it reached no one." in gateway
+    assert "pas à un message publié, et n'a donc atteint personne." in text(
+        "fr", "reply_not_posted", why="notice"
+    )
+    assert "aucun texte de votre part" in text("fr", "reply_not_posted", why="empty")
+    threads = [{"subject": "Which grid", "reply": "mailto:x@example.com"}]
+    assert "or use these links:" in text("en", "reply_not_posted", threads=threads)
+    assert f"ou ces liens{NBSP}:" in text("fr", "reply_not_posted", threads=threads)
+    english = composer("en").render(
+        "action_confirm_question",
+        sample(
+            "action_confirm_question",
+            forwarded=True,
+            community={"name": "Design", "addresses": {"owner": "o@x"}},
+        ),
+    )
+    assert english.subject.endswith("your message was passed on to the owners")
+    french = composer("fr").render(
+        "action_confirm_question",
+        sample(
+            "action_confirm_question",
+            forwarded=True,
+            community={"name": "Design", "addresses": {"owner": "o@x"}},
+        ),
+    )
+    assert french.subject.endswith("votre message a été transmis aux responsables")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", ["reply_not_posted", "action_profile"])
+def test_the_reworded_mails_fit_78_columns(language: str, kind: str) -> None:
+    for why in ("ambiguous", "empty", "digest", "notice"):
+        text = composer(language).render(kind, sample(kind, why=why)).text
+        assert max(len(line) for line in text.splitlines()) <= 78, text

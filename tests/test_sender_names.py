@@ -1,5 +1,5 @@
-"""From display names that say what a mail is (gateway.outbound.sender_names), in both
-languages, and the address kept apart from the name (Composer.message)."""
+"""From display names that say what a mail is (templates/mail/sender.<language>.txt), in
+both languages, and the address kept apart from the name (Composer.message)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ import pytest
 from gateway.app import make_template_environment
 from gateway.blobs import BlobStore
 from gateway.outbound.composer import Composer
-from gateway.outbound.sender_names import digest_name
-from gateway.outbound.sender_names import moderators_name
 from tests import mail_samples
 from tests.test_mail_html import settings_for
 
@@ -24,12 +22,28 @@ def from_of(raw: bytes) -> str:
     return str(email.message_from_bytes(raw, policy=email.policy.default)["From"])
 
 
-def test_names_in_english_and_french() -> None:
-    assert digest_name("en", "Acme communities", ["Design practice"]) == "Design practice digest"
-    assert digest_name("en", "Acme communities", ["Design", "UX"]) == "Acme communities digest"
-    assert digest_name("fr", "Communautés Acme", ["Design"]) == "Résumé Design"
-    assert moderators_name("en", "Design practice") == "Design practice moderators"
-    assert moderators_name("fr", "Design practice") == "Modération Design practice"
+@pytest.mark.parametrize(
+    ("language", "kind", "values", "expected"),
+    [
+        ("en", "digest", {"community_names": ["Design practice"]}, "Design practice digest"),
+        ("en", "digest", {"community_names": ["Design", "UX"]}, "Acme digest"),
+        ("fr", "digest", {"community_names": ["Design"]}, "Résumé Design"),
+        ("fr", "digest", {"community_names": ["Design", "UX"]}, "Résumé Acme"),
+        ("en", "action_held", {"community": {"name": "Design"}}, "Design moderators"),
+        ("fr", "bounce_disabled", {"community": {"name": "Design"}}, "Modération Design"),
+        ("en", "action_welcome", {"community": {"name": "Design"}}, "Acme"),
+        ("fr", "action_held", {"community": None}, "Acme"),
+    ],
+)
+def test_names_in_english_and_french(
+    tmp_path: Path, language: str, kind: str, values: dict[str, object], expected: str
+) -> None:
+    settings = settings_for(language, tmp_path)
+    settings = dataclasses.replace(
+        settings, gateway=dataclasses.replace(settings.gateway, name="Acme")
+    )
+    composer = Composer(make_template_environment(), settings)
+    assert composer._sender(kind, values) == expected
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import re
 
 from gateway.outbound.text_html import convert
 from gateway.outbound.text_html import linkify
+from gateway.outbound.text_html import preheader
 
 
 def tags(html: str) -> str:
@@ -102,6 +103,8 @@ def test_the_signature_is_the_footer_and_the_greeting_is_not_the_preheader() -> 
         'The gateway (<a href="mailto:help@example.com">help@example.com</a>)'
     )
     assert converted.preheader == "Welcome to Design!"
+    # A kind with its own HTML asks for the preheader alone: the same one.
+    assert preheader("Hello,\n\nWelcome to Design!\n\n-- \nThe gateway\n") == converted.preheader
 
 
 def test_headings() -> None:

@@ -49,8 +49,11 @@ def test_dates_are_said_in_the_zone_and_the_language() -> None:
     assert day(LATE, "en", "Europe/Berlin") == "2 December 2026"
     assert day(LATE, "fr", "Europe/Berlin") == "2 décembre 2026"
     assert day(LATE, "en", "Europe/Berlin", year=False) == "Wednesday 2 December"
-    assert day(LATE, "fr", "America/New_York", year=False) == "mardi 1 décembre"
-    assert day(dt.date(2026, 3, 1), "fr", "Europe/Paris") == "1 mars 2026"
+    # French writes the first of a month as an ordinal, and only the first.
+    assert day(LATE, "fr", "America/New_York", year=False) == "mardi 1er décembre"
+    assert day(dt.date(2026, 3, 1), "fr", "Europe/Paris") == "1er mars 2026"
+    assert day(dt.date(2026, 3, 11), "fr", "Europe/Paris") == "11 mars 2026"
+    assert day(dt.date(2026, 3, 1), "en", "Europe/Paris") == "1 March 2026"
     assert month_name(LATE, "en", "Europe/Berlin") == "December 2026"
     assert month_name(dt.datetime(2026, 10, 31, 23, 30, tzinfo=dt.UTC), "fr", "Europe/Paris") == (
         "novembre 2026"

@@ -11,8 +11,6 @@ gateway.community.held, in the community of their token only."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from sqlalchemy import select
 
 from gateway.actions import tokens
@@ -24,6 +22,7 @@ from gateway.community.publishing import held_communities
 from gateway.community.publishing import statuses
 from gateway.errors import InvalidInput
 from gateway.mail.headers import is_automatic
+from gateway.outbound.mailto import mailto
 from gateway.store.models import Confirmation
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
@@ -82,8 +81,8 @@ def held(ctx: ActionContext) -> None:
                 **values,
                 "approve": approve_address,
                 "reject": reject_address,
-                "approve_link": _mailto(approve_address, "approve"),
-                "reject_link": _mailto(reject_address, "reject"),
+                "approve_link": mailto(approve_address, subject="approve"),
+                "reject_link": mailto(reject_address, subject="reject"),
             },
             person_id=person.id,
             attached=raw,
@@ -198,11 +197,6 @@ def _already(ctx: ActionContext, message: Message | None, where: list[int]) -> N
             **_named(ctx),
         },
     )
-
-
-def _mailto(address: str, subject: str) -> str:
-    """A one-click link (RFC 6068) that writes the mail to `address`."""
-    return f"mailto:{address}?subject={quote(subject)}"
 
 
 def _message(ctx: ActionContext, message_id: str) -> Message | None:

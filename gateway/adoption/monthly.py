@@ -102,11 +102,8 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
             return report
         content = MonthContent(session, app.settings, month)
         people = profiles(session, list({r[0] for r in todo if r[2] == NETWORK}))
-        # Dates in each reader's own zone (the mails say the month's first day).
-        zoned = select(Person.id, Person.timezone).where(Person.timezone.is_not(None))
-        zones = {person_id: zone for person_id, zone in session.execute(zoned)}
         mails = []
-        for person_id, address, kind, community_id, community_ids in todo:
+        for person_id, address, kind, community_id, community_ids, zone in todo:
             if kind == REPORT:
                 values = content.report(community_id)
                 empty = False
@@ -116,7 +113,7 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
                     not (values["communities"] or values["questions"] or values["suggestions"])
                     and not values["profile_empty"]
                 )
-            values["zone"] = zones.get(person_id)
+            values["zone"] = zone  # the reader's own, if they set one
             mails.append(_Mail(person_id, address, kind, community_id, values, empty))
     composer = Composer(app.templates, app.settings)
     one_click = OneClick(app.settings)  # reads the token key: once a run
@@ -135,12 +132,14 @@ def run_monthly(app: App, at: dt.datetime, *, dry_run: bool = False) -> MonthlyR
 
 def _recipients(
     session: Session, month: Month, reports: bool, network: bool
-) -> list[tuple[int, str, str, int, list[int]]]:
-    """(person, address, kind, community, the communities they get mail from)."""
+) -> list[tuple[int, str, str, int, list[int], str | None]]:
+    """(person, address, kind, community, the communities they get mail from, the
+    person's time zone)."""
     rows = session.execute(
         select(
             Person.id,
             Person.address,
+            Person.timezone,
             Person.monthly_mail,
             Membership.community_id,
             Membership.role,
@@ -156,19 +155,20 @@ def _recipients(
         )
         .order_by(Person.id, Membership.community_id)
     ).all()
-    found: list[tuple[int, str, str, int, list[int]]] = []
+    found: list[tuple[int, str, str, int, list[int], str | None]] = []
     mailed: dict[int, list[int]] = defaultdict(list)
-    addresses: dict[int, str] = {}
-    for person_id, address, monthly, community_id, role, delivery, disabled in rows:
+    people: dict[int, tuple[str, str | None]] = {}
+    for person_id, address, zone, monthly, community_id, role, delivery, disabled in rows:
         if disabled is not None:
             continue
         if reports and role == Role.OWNER:
-            found.append((person_id, address, REPORT, community_id, []))
+            found.append((person_id, address, REPORT, community_id, [], zone))
         if network and monthly and delivery != DeliveryMode.NONE:
             mailed[person_id].append(community_id)
-            addresses[person_id] = address
+            people[person_id] = (address, zone)
     for person_id, community_ids in mailed.items():
-        found.append((person_id, addresses[person_id], NETWORK, 0, community_ids))
+        to, reader_zone = people[person_id]
+        found.append((person_id, to, NETWORK, 0, community_ids, reader_zone))
     return found
 
 

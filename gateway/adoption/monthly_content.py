@@ -95,9 +95,8 @@ class MonthContent:
         figures = self.figures.get(community_id, Figures())
         community = self._community(community_id)
         return {
-            "month": self.month.start.strftime("%Y-%m"),
-            # The start of the month looked back on: the mail names it in words.
-            "since": self.month.start,
+            # The first day looked back on, a date: the mail names its month in words.
+            "since": self.month.since,
             "community": community,
             "figures": describe_figures(figures),
             "advice": advice(figures)[:ADVICE],
@@ -138,9 +137,8 @@ class MonthContent:
             describe_suggestion(s, self.domain) for s in self.matcher.suggest(profile, SUGGESTIONS)
         ]
         return {
-            "month": self.month.start.strftime("%Y-%m"),
-            # The start of the month looked back on: the mail names it in words.
-            "since": self.month.start,
+            # The first day looked back on, a date: the mail names its month in words.
+            "since": self.month.since,
             "communities": communities,
             "questions": questions,
             "suggestions": suggestions,

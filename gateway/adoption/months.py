@@ -15,6 +15,9 @@ class Month:
     period: str  # the month the mail is sent in: "2026-12"
     due: dt.datetime  # UTC
     start: dt.datetime  # the previous month's due time: the mail looks back to here
+    # start's day in the configured zone: what the mails name ("November 2026", "since
+    # 1 November"), the same for every reader (a moment would be October in Los Angeles).
+    since: dt.date
 
 
 def latest_month(at: dt.datetime, settings: Settings) -> Month:
@@ -27,7 +30,7 @@ def latest_month(at: dt.datetime, settings: Settings) -> Month:
         year, month = _before(year, month)
         due = _due(year, month, settings, tz)
     start = _due(*_before(year, month), settings, tz)
-    return Month(f"{year}-{month:02d}", due, start)
+    return Month(f"{year}-{month:02d}", due, start, start.astimezone(tz).date())
 
 
 def _before(year: int, month: int) -> tuple[int, int]:

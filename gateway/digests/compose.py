@@ -17,7 +17,7 @@ without the link to reply to themselves (one more render per such author).
 Digests come From digest@ (DIGEST_SENDER): a reply to the digest itself is read by
 gateway.actions.replies, posted to the thread it answers when that can be told. The
 From name says what it is: "Design practice digest" for one community, "<gateway
-name> digest" for several (gateway.outbound.sender_names).
+name> digest" for several (templates/mail/sender.<language>.txt).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import dataclasses
 import datetime as dt
 import email.utils
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -42,16 +43,13 @@ from gateway.digests.thumbnails import is_image
 from gateway.mail.addresses import DIGEST_SENDER
 from gateway.mail.own_ids import digest_message_id
 from gateway.mail.sizes import human_size
-from gateway.outbound import mail_style
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import InlineImage
 from gateway.outbound.composer import ListFields
 from gateway.outbound.composer import Parts
-from gateway.outbound.composer import mailto
+from gateway.outbound.mailto import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
-from gateway.outbound.sender_names import digest_name
-from gateway.outbound.text_html import linkify
 from gateway.settings import Settings
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
@@ -74,24 +72,24 @@ class Block:
     bare_html: Markup
     images: tuple[InlineImage, ...]
 
-    @property
-    def images_size(self) -> int:
-        return sum(len(image.data) for image in self.images)
+
+@dataclass
+class _Shown:
+    """The thumbnails one digest shows so far, by cid, and their bytes (DIGEST_BUDGET)."""
+
+    images: dict[str, InlineImage] = field(default_factory=dict)
+    size: int = 0
 
 
 class DigestWriter:
     """Renders digests for one run; keeps the thread blocks and thumbnails it made."""
 
-    def __init__(
-        self, settings: Settings, templates: jinja2.Environment, blobs: BlobStore | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, templates: jinja2.Environment, blobs: BlobStore) -> None:
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
-        self.language = settings.gateway.language
-        self.name = settings.gateway.name
         self._composer = Composer(templates, settings)
         self._one_click = OneClick(settings)
-        language = settings.gateway.language
+        language = settings.gateway.language  # the threads' templates are in it
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
         self._blocks: dict[tuple[int, int, str], Block] = {}
@@ -105,14 +103,10 @@ class DigestWriter:
 
     def parts(self, digest: Digest, names: dict[int, str]) -> Parts:
         """The subject, the plain text, the HTML of a digest and its thumbnails."""
-        images: dict[str, InlineImage] = {}
-        values = self._values(digest, names, images)
-        parts = self._composer.render("digest", values, heading=self.sender_name(digest))
-        return dataclasses.replace(parts, images=tuple(images.values()))
-
-    def sender_name(self, digest: Digest) -> str:
-        names = [section.community.name for section in digest.sections]
-        return digest_name(self.language, self.name, names)
+        shown = _Shown()
+        values = self._values(digest, names, shown)
+        parts = self._composer.render("digest", values)
+        return dataclasses.replace(parts, images=tuple(shown.images.values()))
 
     def mail(self, digest: Digest, names: dict[int, str], now: dt.datetime) -> tuple[str, bytes]:
         """The subject and the whole message, ready for the delivery queue. Its Message-ID
@@ -121,9 +115,9 @@ class DigestWriter:
         reader = digest.reader
         digest_list = ListFields(
             id=f"Digest <digest.{self.domain}>",
-            help=mailto(f"help@{self.domain}", "help"),
+            help=mailto(f"help@{self.domain}", subject="help"),
             unsubscribe=tuple(
-                mailto(f"{section.community.slug}-nomail@{self.domain}", "nomail")
+                mailto(f"{section.community.slug}-nomail@{self.domain}", subject="nomail")
                 for section in digest.sections
             ),
             # One click stops mail from the digest's communities, as each -nomail@ does.
@@ -136,8 +130,7 @@ class DigestWriter:
             email.utils.formataddr((reader.name, reader.address)),
             now,
             kind="digest",
-            sender=DIGEST_SENDER,
-            sender_name=self.sender_name(digest),
+            sender=DIGEST_SENDER,  # named by the parts: templates/mail/sender.<language>.txt
             message_id=digest_message_id(
                 digest.cadence.value, digest.period, reader.id, self.domain
             ),
@@ -145,10 +138,8 @@ class DigestWriter:
         )
         return parts.subject, raw
 
-    def _values(
-        self, digest: Digest, names: dict[int, str], images: dict[str, InlineImage]
-    ) -> dict[str, Any]:
-        """The template's values; `images` gets the thumbnails the HTML shows."""
+    def _values(self, digest: Digest, names: dict[int, str], shown: _Shown) -> dict[str, Any]:
+        """The template's values; `shown` gets the thumbnails the HTML shows."""
         return {
             "reader": {"name": digest.reader.name, "address": digest.reader.address},
             # Dates and times in the reader's zone (Composer: else the configured one).
@@ -164,7 +155,7 @@ class DigestWriter:
                     **self._community(section.community),
                     "threads": [
                         self._shown(
-                            self._block(thread, section.community, digest.reader.address), images
+                            self._block(thread, section.community, digest.reader.address), shown
                         )
                         for thread in section.threads
                     ],
@@ -208,14 +199,15 @@ class DigestWriter:
             },
         }
 
-    def _shown(self, block: Block, images: dict[str, InlineImage]) -> dict[str, Any]:
+    def _shown(self, block: Block, shown: _Shown) -> dict[str, Any]:
         """A thread's block in one digest: with its thumbnails while the digest's budget
         allows them (the same image twice counts once), else without."""
-        new = [image for image in block.images if image.content_id not in images]
-        spent = sum(len(image.data) for image in images.values())
-        if spent + sum(len(image.data) for image in new) > DIGEST_BUDGET:
+        new = [image for image in block.images if image.content_id not in shown.images]
+        size = sum(len(image.data) for image in new)
+        if shown.size + size > DIGEST_BUDGET:
             return {"text": block.text, "html": block.bare_html}
-        images.update((image.content_id, image) for image in new)
+        shown.images.update((image.content_id, image) for image in new)
+        shown.size += size
         return {"text": block.text, "html": block.html}
 
     def _thumbnails_of(self, thread: ThreadNews, public: bool) -> list[dict[str, Any]]:
@@ -278,16 +270,12 @@ class DigestWriter:
                 ],
             }
             thumbnails = self._thumbnails_of(thread, community.public)
-            style = mail_style.as_dict()
-            html_values = {**values, "style": style, "linkify": linkify}
-            html = Markup(self._thread_html.render(html_values, thumbnails=thumbnails))
+            html = Markup(self._thread_html.render(values, thumbnails=thumbnails))
             self._blocks[key] = Block(
                 text=self._thread_text.render(values),
                 html=html,
                 bare_html=(
-                    Markup(self._thread_html.render(html_values, thumbnails=[]))
-                    if thumbnails
-                    else html
+                    Markup(self._thread_html.render(values, thumbnails=[])) if thumbnails else html
                 ),
                 images=tuple(thumb["image"] for thumb in thumbnails),
             )

@@ -51,7 +51,7 @@ def is_image(filename: str, content_type: str) -> bool:
 class Thumbnails:
     """Makes each attachment's thumbnail once, and remembers the ones it could not."""
 
-    def __init__(self, blobs: BlobStore | None, domain: str) -> None:
+    def __init__(self, blobs: BlobStore, domain: str) -> None:
         self.blobs = blobs
         self.domain = domain
         self._made: dict[str, Thumbnail | None] = {}
@@ -62,7 +62,7 @@ class Thumbnails:
         return self._made[sha256]
 
     def _make(self, sha256: str, filename: str, size: int) -> Thumbnail | None:
-        if self.blobs is None or size > SOURCE_LIMIT:
+        if size > SOURCE_LIMIT:
             return None
         try:
             data = self.blobs.get(sha256)

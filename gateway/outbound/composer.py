@@ -27,9 +27,9 @@ import jinja2
 from sqlalchemy.orm import Session
 
 from gateway.mail.headers import LOOP_HEADER
-from gateway.outbound import mail_style
 from gateway.outbound import text_html
 from gateway.outbound.deliveries import enqueue_mail
+from gateway.outbound.mailto import mailto
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import MAX_LINE
 from gateway.outbound.mime import fold
@@ -37,13 +37,15 @@ from gateway.outbound.mime import multipart
 from gateway.outbound.mime import to_crlf
 from gateway.outbound.one_click import POST_FIELD
 from gateway.outbound.one_click import has_post_field
-from gateway.outbound.sender_names import notice_name
 from gateway.outbound.typography import french
 from gateway.outbound.typography import french_html
 from gateway.settings import Settings
 from gateway.store.models import Delivery
 
 log = logging.getLogger("gateway.relay")
+# Notices to a community's moderators and owners about that community: From them
+# (templates/mail/sender.<language>.txt names them).
+MODERATOR_KINDS = frozenset({"action_held", "action_join_request", "bounce_disabled"})
 # RFC 5321 4.5.3.1.6: a line of text is at most 1000 octets with its CRLF.
 MAX_SMTP_LINE = 998
 
@@ -79,6 +81,8 @@ class Parts:
     text: str
     html: str | None = None
     images: tuple[InlineImage, ...] = ()
+    # The From display name (templates/mail/sender.<language>.txt); "": the gateway's.
+    sender: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,19 +115,15 @@ class ListFields:
         return [(name, value) for name, value in fields if value]
 
 
-def mailto(address: str, subject: str = "") -> str:
-    return f"mailto:{address}?subject={subject}" if subject else f"mailto:{address}"
-
-
 def community_list(domain: str, slug: str, name: str, archive_url: str = "") -> ListFields:
     """A community's list fields: post to its address, ask for help, join and leave by
     mail to its action addresses."""
     return ListFields(
         id=f"{name} <{slug}.{domain}>",
         post=mailto(f"{slug}@{domain}"),
-        help=mailto(f"{slug}-help@{domain}", "help"),
-        subscribe=mailto(f"{slug}-join@{domain}", "join"),
-        unsubscribe=(mailto(f"{slug}-leave@{domain}", "leave"),),
+        help=mailto(f"{slug}-help@{domain}", subject="help"),
+        subscribe=mailto(f"{slug}-join@{domain}", subject="join"),
+        unsubscribe=(mailto(f"{slug}-leave@{domain}", subject="leave"),),
         archive=archive_url,
     )
 
@@ -157,29 +157,41 @@ class Composer:
         context = template.new_context(values)
         subject = " ".join("".join(template.blocks["subject"](context)).split())
         text = "".join(template.blocks["body"](context)).lstrip("\n")
-        converted = text_html.convert(text)
+        sender = self._sender(kind, values)
         layout = {
             "lang": self.language,
             "title": subject,
-            "preheader": converted.preheader,
+            "preheader": "",
             "heading": heading or self._heading(values),
         }
-        html_values = {
-            **values,
-            "layout": layout,
-            "style": mail_style.as_dict(),
-            "linkify": text_html.linkify,
-        }
+        # `style` and `linkify` are the environment's globals (gateway.app).
         own = self._html_template(kind)
         if own is not None:
-            html = own.render(html_values)
+            # Its own HTML says the text again: only the preheader is taken from it.
+            layout["preheader"] = text_html.preheader(text)
+            html = own.render({**values, "layout": layout, "from_name": sender})
         else:
+            converted = text_html.convert(text)
+            layout["preheader"] = converted.preheader
             html = self.templates.get_template("mail/layout.html").render(
-                {**html_values, "content": converted.body, "footer": converted.footer}
+                {**values, "layout": layout, "content": converted.body, "footer": converted.footer}
             )
         if self.language == "fr":
             subject, text, html = french(subject), french(text), french_html(html)
-        return Parts(subject, text, html)
+            sender = french(sender)
+        return Parts(subject, text, html, sender=sender)
+
+    def _sender(self, kind: str, values: Mapping[str, Any]) -> str:
+        """The From display name: the community's moderators for their notices, a
+        digest's name, else the gateway's (templates/mail/sender.<language>.txt)."""
+        template = self.templates.get_template(f"mail/sender.{self.language}.txt")
+        named = {
+            **values,
+            "kind": kind,
+            "gateway_name": self.name,
+            "moderator_kinds": MODERATOR_KINDS,
+        }
+        return " ".join(template.render(named).split())
 
     def _heading(self, values: Mapping[str, Any]) -> str:
         community = values.get("community")
@@ -192,7 +204,6 @@ class Composer:
     ) -> bytes:
         """The mail of `kind` to `to`, rendered from `values` (options: see message),
         From the community's moderators for their notices, else from the gateway."""
-        options.setdefault("sender_name", notice_name(self.language, self.name, kind, values))
         return self.message(self.render(kind, values), to, now, kind=kind, **options)
 
     def message(
@@ -215,15 +226,16 @@ class Composer:
         its images in a multipart/related).
 
         `sender` is the local part of From, `sender_name` its display name (without
-        it, the gateway's name); `reply_to` an address replies should go to
-        (confirm+TOKEN@); `in_reply_to` the Message-ID answered, so that clients thread
-        the answer; `message_id` one chosen by the caller (without it, a new one named
-        after `kind`); `attached` a mail's raw bytes, sent along as a message/rfc822
-        part. Mail is marked auto-generated (RFC 3834) and with our loop header, so that
-        responders do not answer it and it never comes back in; not when `automatic` is
-        False: a post the gateway writes into a community goes through ingest like any.
+        it, the one the parts name, else the gateway's name); `reply_to` an address
+        replies should go to (confirm+TOKEN@); `in_reply_to` the Message-ID answered,
+        so that clients thread the answer; `message_id` one chosen by the caller
+        (without it, a new one named after `kind`); `attached` a mail's raw bytes, sent
+        along as a message/rfc822 part. Mail is marked auto-generated (RFC 3834) and
+        with our loop header, so that responders do not answer it and it never comes
+        back in; not when `automatic` is False: a post the gateway writes into a
+        community goes through ingest like any.
         """
-        name = self.name if sender_name is None else sender_name
+        name = (parts.sender or self.name) if sender_name is None else sender_name
         fields = [("From", email.utils.formataddr((name, f"{sender}@{self.domain}"))), ("To", to)]
         if reply_to:
             fields.append(("Reply-To", reply_to))

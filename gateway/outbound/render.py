@@ -17,7 +17,6 @@ from gateway.mail.headers import LOOP_HEADER
 from gateway.mail.sizes import human_size
 from gateway.mail.subjects import community_subject
 from gateway.mail.traces import for_clause
-from gateway.outbound import mail_style
 from gateway.outbound.body import Footer
 from gateway.outbound.body import rewrite_body
 from gateway.outbound.composer import community_list
@@ -202,7 +201,7 @@ class Renderer:
         }
         text = self._template("footer", "txt").render(values)
         # In the style of the gateway's own mail (gateway.outbound.mail_style).
-        html = self._template("footer", "html").render({**values, "style": mail_style.as_dict()})
+        html = self._template("footer", "html").render(values)  # `style`: gateway.app
         if self.language == "fr":
             text, html = french(text), french_html(html)
         return Footer(text=text, html=html)

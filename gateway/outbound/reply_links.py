@@ -9,8 +9,7 @@ what was meant.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
+from gateway.outbound.mailto import mailto
 from gateway.threads.rules import normalize_subject
 
 
@@ -23,8 +22,5 @@ def reply_subject(subject: str) -> str:
 def reply_mailto(address: str, subject: str, in_reply_to: str = "") -> str:
     """mailto:ADDRESS?subject=Re%3A%20...&In-Reply-To=%3Cid%3E, for a reply to a message
     whose Message-ID is `in_reply_to` (without angle brackets)."""
-    fields = [("subject", reply_subject(subject))]
-    if in_reply_to:
-        fields.append(("In-Reply-To", f"<{in_reply_to}>"))
-    query = "&".join(f"{name}={quote(value, safe='')}" for name, value in fields)
-    return f"mailto:{quote(address, safe='@')}?{query}"
+    replied = f"<{in_reply_to}>" if in_reply_to else ""
+    return mailto(address, subject=reply_subject(subject), **{"In-Reply-To": replied})

@@ -15,6 +15,7 @@ links, so that every link of the text is in the HTML too.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -22,13 +23,14 @@ from markupsafe import Markup
 from markupsafe import escape
 
 from gateway.outbound import mail_style as style
+from gateway.outbound.mailto import mailto
 
 SIGNATURE = "-- "
-_URL = r"(?:https?://|mailto:)[^\s<>\"]+"
+_URL = r"(?i:https?://|mailto:)[^\s<>\"]+"
 _ADDRESS = r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _LINKABLE = re.compile(rf"(?P<url>{_URL})|(?P<address>{_ADDRESS})")
 # Punctuation that ends a sentence rather than the URL it follows.
-_TRAILING = ".,;:!?)»"
+_TRAILING = ".,;:!?)]»'"
 _ITEM = re.compile(r"^(?P<indent> *)[-*] (?P<text>.*)$")
 _HEADING = re.compile(r"^\s*={2,}\s*(?P<text>.+?)\s*={2,}\s*$")
 _LABELLED_LINK = re.compile(rf"^\s*(?P<label>[^:]{{1,48}}?):\s+(?P<url>{_URL})\s*$")
@@ -56,18 +58,28 @@ class _Block:
 
 def convert(text: str) -> Converted:
     """The HTML of a text mail's body: its content, and its signature as the footer."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    signature: list[str] = []
-    if SIGNATURE in lines:
-        at = lines.index(SIGNATURE)
-        lines, signature = lines[:at], lines[at + 1 :]
+    lines, signature = _signed(text)
     body = Markup("").join(_render(block) for block in _blocks(lines))
     footer = Markup("<br>").join(linkify(line.strip()) for line in signature if line.strip())
-    return Converted(body, footer, preheader(lines))
+    return Converted(body, footer, _preheader(lines))
 
 
-def preheader(lines: list[str]) -> str:
-    """The first sentence after the greeting: what inboxes show beside the subject."""
+def preheader(text: str) -> str:
+    """The first sentence after the greeting: what inboxes show beside the subject
+    (all a kind with its own HTML template needs of its text)."""
+    return _preheader(_signed(text)[0])
+
+
+def _signed(text: str) -> tuple[list[str], list[str]]:
+    """The text's lines before its signature ("-- "), and the signature's."""
+    lines = text.replace("\r\n", "\n").split("\n")
+    if SIGNATURE not in lines:
+        return lines, []
+    at = lines.index(SIGNATURE)
+    return lines[:at], lines[at + 1 :]
+
+
+def _preheader(lines: list[str]) -> str:
     paragraphs = " ".join(line.strip() if line.strip() else "\n" for line in lines).split("\n")
     for paragraph in (p.strip() for p in paragraphs):
         if paragraph and not paragraph.endswith(",") and not _LONE_LINK.match(paragraph):
@@ -75,13 +87,20 @@ def preheader(lines: list[str]) -> str:
     return ""
 
 
-def linkify(text: str, urls: bool = True) -> Markup:
+def linkify(
+    text: str,
+    urls: bool = True,
+    addresses: bool = True,
+    attributes: Mapping[str, str] | None = None,
+) -> Markup:
     """Escaped text with its URLs, mailto URIs and addresses as links. Without `urls`,
-    addresses only: what a post says (a digest's excerpts) links to no site."""
+    addresses only: what a post says (a digest's excerpts) links to no site; without
+    `addresses`, URLs only (the archive's pages). `attributes`: the links' own (the
+    archive's rel="nofollow noopener"); without them, the mail's link style."""
     out = []
     position = 0
     for match in _LINKABLE.finditer(text):
-        if not urls and match.group("url"):
+        if not (urls if match.group("url") else addresses):
             continue
         start, end = match.span()
         target = match.group()
@@ -90,8 +109,8 @@ def linkify(text: str, urls: bool = True) -> Markup:
         if not target:
             continue
         out.append(escape(text[position:start]))
-        href = target if match.group("url") else f"mailto:{target}"
-        out.append(_anchor(href, target))
+        href = target if match.group("url") else mailto(target)
+        out.append(_anchor(href, target, attributes))
         position = end
     out.append(escape(text[position:]))
     return Markup("").join(out)
@@ -104,8 +123,10 @@ def link_text(href: str) -> str:
     return href
 
 
-def _anchor(href: str, text: str) -> Markup:
-    return Markup('<a href="{}" style="{}">{}</a>').format(href, style.LINK, text)
+def _anchor(href: str, text: str, attributes: Mapping[str, str] | None = None) -> Markup:
+    own = {"style": style.LINK} if attributes is None else attributes
+    spelled = Markup("").join(Markup(' {}="{}"').format(name, value) for name, value in own.items())
+    return Markup('<a href="{}"{}>{}</a>').format(href, spelled, text)
 
 
 def _blocks(lines: list[str]) -> list[_Block]:
@@ -266,7 +287,7 @@ def _item(item: str) -> Markup:
 
 
 def _href(target: str) -> str:
-    return target if ":" in target.split("@", 1)[0] else f"mailto:{target}"
+    return target if ":" in target.split("@", 1)[0] else mailto(target)
 
 
 def _rows(lines: list[str]) -> Markup:

@@ -23,6 +23,8 @@ from babel.dates import format_timedelta
 from babel.dates import get_timezone_location
 from babel.numbers import format_decimal
 
+from gateway.store.models import as_utc  # the store keeps UTC; SQLite gives it back naive
+
 # The count in a plural form: "# new messages".
 COUNT = "#"
 LANGUAGES = ("en", "fr")
@@ -46,10 +48,13 @@ def plural(count: int, one: str, other: str, language: str) -> str:
 
 
 def day(value: dt.datetime | dt.date, language: str, zone: str, year: bool = True) -> str:
-    """A day as people write it: "1 December 2026" / "1 décembre 2026"; without the year,
-    with the weekday: "Tuesday 1 December" / "mardi 1 décembre"."""
+    """A day as people write it: "1 December 2026" / "1er décembre 2026"; without the
+    year, with the weekday: "Tuesday 1 December" / "mardi 1er décembre" (French writes
+    the first of a month as an ordinal, and only the first)."""
     local = _local(value, zone)
-    return format_date(local, "d MMMM y" if year else "EEEE d MMMM", locale=language)
+    number = "d'er'" if language == "fr" and local.day == 1 else "d"
+    pattern = f"{number} MMMM y" if year else f"EEEE {number} MMMM"
+    return format_date(local, pattern, locale=language)
 
 
 def month_name(value: dt.datetime | dt.date, language: str, zone: str) -> str:
@@ -61,7 +66,7 @@ def time(value: dt.datetime, language: str, zone: str) -> str:
     """A time of day in the zone, the zone's city after it: "06:00 (Berlin)". The city is
     always said: the reader may not be where the configured zone is, and "UTC" alone
     reads like a machine."""
-    local = _aware(value).astimezone(_zone(zone))
+    local = as_utc(value).astimezone(_zone(zone))
     city = get_timezone_location(_zone(zone), locale=language, return_city=True)
     return f"{format_time(local, 'HH:mm', locale=language)} ({city})"
 
@@ -78,20 +83,15 @@ def duration(value: dt.timedelta | float, language: str, unit: str = "seconds") 
 def ago(value: dt.datetime, reference: dt.datetime, language: str) -> str:
     """How long before `reference` (the mail's own moment) `value` was: "3 days ago" /
     "il y a 3 jours"."""
-    delta = _aware(value) - _aware(reference)
+    delta = as_utc(value) - as_utc(reference)
     return format_timedelta(
         delta, granularity="minute", threshold=1.5, add_direction=True, locale=language
     )
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    # The store keeps UTC; SQLite gives it back naive.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
-
-
 def _local(value: dt.datetime | dt.date, zone: str) -> dt.datetime | dt.date:
     if isinstance(value, dt.datetime):
-        return _aware(value).astimezone(_zone(zone))
+        return as_utc(value).astimezone(_zone(zone))
     return value
 
 

@@ -160,10 +160,12 @@ class DeliveryWorker:
         """Render, pack and send the claimed deliveries; return how many transactions."""
         # DMARC-aware From: the authors' policies, looked up at once before rendering.
         rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
+        posts = any(c.message_id is not None for c in claimed)
+        prefixes = self._subject_prefixes() if posts else {}  # read once a round
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
         for key, group in _groups(claimed):
-            rendered, failure = self._content(key, rewrite_from)
+            rendered, failure = self._content(key, rewrite_from, prefixes)
             if rendered is None:
                 progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
@@ -276,8 +278,22 @@ class DeliveryWorker:
         also ARC-sealed; `remember`: see Signer.sign), then as the relay wants it."""
         return self.relay.payload(self.signer.sign(rendered, forwarded, remember))
 
-    def _content(self, key: ContentKey, rewrite_from: dict[int, bool]) -> tuple[bytes | None, str]:
-        """The bytes of a content, or None and why it cannot be sent.
+    def _subject_prefixes(self) -> dict[int, str]:
+        """Every community's subject prefix, by id, read once a round: a post's copy
+        takes the others' off its subject (gateway.outbound.render)."""
+        with transaction(self.app.read_sessions) as session:
+            rows = session.execute(
+                select(Community.id, Community.subject_prefix)
+                .where(Community.subject_prefix != "")
+                .order_by(Community.id)
+            )
+            return {community_id: prefix for community_id, prefix in rows}
+
+    def _content(
+        self, key: ContentKey, rewrite_from: dict[int, bool], prefixes: dict[int, str]
+    ) -> tuple[bytes | None, str]:
+        """The bytes of a content, or None and why it cannot be sent (`prefixes`: see
+        _subject_prefixes).
 
         A content that cannot be rendered fails its own deliveries only, with the
         error in their last_error; the rest of the round goes on.
@@ -288,7 +304,9 @@ class DeliveryWorker:
                 if delivery_id:
                     rendered = generated_content(session, delivery_id)
                 else:
-                    rendered = self._render_post(session, message_id, community_id, rewrite_from)
+                    rendered = self._render_post(
+                        session, message_id, community_id, rewrite_from, prefixes
+                    )
         except BlobNotFound:
             return None, "5.3.0 the post's stored copy is missing"
         except Exception as error:
@@ -299,9 +317,15 @@ class DeliveryWorker:
         return rendered, ""
 
     def _render_post(
-        self, session: Session, message_id: int, community_id: int, rewrite_from: dict[int, bool]
+        self,
+        session: Session,
+        message_id: int,
+        community_id: int,
+        rewrite_from: dict[int, bool],
+        prefixes: dict[int, str],
     ) -> bytes | None:
-        """A post's copy for one community; `rewrite_from`: the round's DMARC decisions."""
+        """A post's copy for one community; `rewrite_from`: the round's DMARC decisions;
+        `prefixes`: every community's subject prefix."""
         message = session.get(Message, message_id)
         community = session.get(Community, community_id)
         if message is None or community is None:
@@ -322,11 +346,6 @@ class DeliveryWorker:
             attachment_names={sha256: filename for sha256, filename in names},
             rewrite_from=rewrite_from.get(message.id, False),
         )
-        prefixes = session.scalars(
-            select(Community.subject_prefix).where(
-                Community.subject_prefix != "", Community.id != community.id
-            )
-        )
         destination = Destination(
             slug=community.slug,
             name=community.name,
@@ -340,7 +359,7 @@ class DeliveryWorker:
                 for c in message.communities
                 if c.id != community.id and c.visibility is Visibility.PUBLIC
             ),
-            other_prefixes=tuple(prefixes),
+            other_prefixes=tuple(p for c, p in prefixes.items() if c != community.id),
         )
         return self.renderer.render(post, destination)
 

@@ -43,7 +43,7 @@ PAUL = "paul@example.com"  # a member of atlas only
 BOTH = "bea@example.com"  # a member of atlas and of design
 # How each language names the hold reason NOT_MEMBER for design.
 NOT_MEMBER = {"en": "not a member of Design", "fr": "pas membre de Design"}
-PUBLISHED_IN = {"en": "published already in Atlas", "fr": "déjà publié dans Atlas"}
+PUBLISHED_IN = {"en": "already published in Atlas", "fr": "déjà publié dans Atlas"}
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_a_cross_post_is_published_where_its_sender_may_post_and_held_only_where
         body = text(notice)
         assert "Design" in str(notice["Subject"]) and NOT_MEMBER[language] in body, body
         assert "Atlas" not in str(notice["Subject"])
-        assert PUBLISHED_IN[language] in body  # where it is published already
+        assert PUBLISHED_IN[language] in body  # where it is already published
         assert "gateway held" not in body  # no shell command for owners
     # atlas's owner gets the post, and no notice; dora one notice, for design.
     assert [str(m["Subject"]) for m in mail.to("ana@example.com")] == ["[atlas] Colours"]

@@ -144,7 +144,7 @@ def test_a_digest_of_posts_sent_over_smtp_is_delivered_once(
         # A dry run and a preview show the digest and record nothing.
         dry = gateway_cli("digest", "run", "daily", "--at", at, "--dry-run").stdout
         assert "bob@example.com" in dry and period in dry
-        assert "1 would be queued, 0 with nothing new, 0 already sent by another run." in dry
+        assert "1 would be queued if run without --dry-run, 0 with nothing new" in dry
         preview = gateway_cli("digest", "run", "daily", "--at", at, "--to", "Bob@Example.com")
         assert preview.stdout.startswith(
             "Subject: Your daily digest: 3 new messages in Design\n\nHello Bob Durand,"
@@ -233,7 +233,7 @@ def test_the_digest_command_previews_without_recording_and_reports_json(
     lines = dry.splitlines()
     assert lines[0].split() == ["EMAIL", "PERIOD", "MESSAGES", "STATUS"]
     assert ["bob@example.com", "2026-11-26", "2", "queued"] in [line.split() for line in lines]
-    assert "2 would be queued, 0 with nothing new, 0 already sent by another run." in dry
+    assert "2 would be queued if run without --dry-run, 0 with nothing new, 0 already sent" in dry
     assert count_runs(app) == 0
 
     preview = gateway_cli("digest", "run", "daily", "--at", AT, "--to", "bob@example.com").stdout
