@@ -62,8 +62,10 @@ class Pages:
         now: dt.datetime,
     ) -> None:
         self.environment = environment.overlay()
-        self.environment.filters.update(datetime=format_datetime, filesize=human_size)
         language = settings.gateway.language
+        self.environment.filters.update(
+            datetime=format_datetime, filesize=lambda size: human_size(size, language)
+        )
         labels = environment.loader.get_source(environment, f"archive/labels.{language}.toml")[0]  # type: ignore[union-attr]
         self.labels: dict[str, Any] = tomllib.loads(labels)
         self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])

@@ -7,21 +7,25 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.app import make_template_environment
+from gateway.blobs import BlobStore
 from gateway.outbound.composer import Composer
 from gateway.outbound.composer import Parts
 from gateway.outbound.typography import NBSP
 from gateway.settings import DigestSettings
 from gateway.settings import GatewaySettings
 from gateway.settings import Settings
+from tests import mail_samples
 from tests.mail_samples import KINDS
 from tests.mail_samples import PROFILE
 from tests.mail_samples import long_sample
 from tests.mail_samples import sample
+from tests.test_mail_html import settings_for
 
 LANGUAGES = ("en", "fr")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}(-\d{2})?\b")
@@ -275,3 +279,13 @@ def test_the_reworded_mails_fit_78_columns(language: str, kind: str) -> None:
     for why in ("ambiguous", "empty", "digest", "notice"):
         text = composer(language).render(kind, sample(kind, why=why)).text
         assert max(len(line) for line in text.splitlines()) <= 78, text
+
+
+def test_file_sizes_read_in_the_readers_language(tmp_path: Path) -> None:
+    """A French digest lists "24,7 Ko" and "31 octets", not "KB" and "bytes"."""
+    for language, sizes in (("fr", ("24,7\u00a0Ko", "31\u00a0octets")), ("en", ("24.7 KB",))):
+        writer, digest, names = mail_samples.digest(
+            settings_for(language, tmp_path), make_template_environment(), BlobStore(tmp_path)
+        )
+        text = writer.parts(digest, names).text
+        assert all(size in text for size in sizes), (language, sizes)

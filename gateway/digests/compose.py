@@ -89,7 +89,7 @@ class DigestWriter:
         self.base_url = settings.archive.base_url
         self._composer = Composer(templates, settings)
         self._one_click = OneClick(settings)
-        language = settings.gateway.language  # the threads' templates are in it
+        self.language = language = settings.gateway.language
         self._thread_text = templates.get_template(f"mail/digest_thread.{language}.txt")
         self._thread_html = templates.get_template(f"mail/digest_thread.{language}.html")
         self._blocks: dict[tuple[int, int, str], Block] = {}
@@ -265,7 +265,11 @@ class DigestWriter:
                     if e.address and e.address != author
                 },
                 "files": [
-                    {"filename": f.filename, "url": f.url, "size": human_size(f.size)}
+                    {
+                        "filename": f.filename,
+                        "url": f.url,
+                        "size": human_size(f.size, self.language),
+                    }
                     for f in thread.files
                 ],
             }

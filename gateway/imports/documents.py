@@ -44,7 +44,9 @@ def document_messages(
         message["Message-ID"] = f"<document-{digest}@{domain}>"
         relative = str(path.relative_to(folder))
         body = typeset(
-            template.render(filename=name, folder=relative, size=human_size(len(content))),
+            template.render(
+                filename=name, folder=relative, size=human_size(len(content), language)
+            ),
             language,
         )
         message.set_content(body, charset="utf-8")

@@ -210,7 +210,7 @@ class Renderer:
         filename = post.attachment_names.get(sha256, name)
         text = self._template("large_attachment", "txt").render(
             filename=filename,
-            size=human_size(size),
+            size=human_size(size, self.language),
             url=links.attachment_url(self.base_url, sha256, filename),
         )
         return typeset(text, self.language)
