@@ -10,6 +10,8 @@ widening the page.
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 FONT = (
     "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,'Helvetica Neue',Arial,"
     "'Noto Sans',sans-serif"
@@ -71,6 +73,8 @@ THUMBS = "margin:8px 0 0"
 THUMB = f"display:inline-block;margin:0 6px 6px 0;border:1px solid {RULE};border-radius:4px"
 
 
-def as_dict() -> dict[str, str]:
-    """The declarations by name, for the templates (`style.LINK`)."""
-    return {name: value for name, value in globals().items() if name.isupper()}
+def as_dict() -> dict[str, Markup]:
+    """The declarations by name, for the templates (`style.LINK`): Markup, as they are
+    our own CSS, so that the hundreds of style attributes of a digest are not escaped
+    again for every reader."""
+    return {name: Markup(value) for name, value in globals().items() if name.isupper()}

@@ -38,10 +38,12 @@ def language_of(template_name: str | None) -> str:
     raise ValueError(f"template {template_name!r} names no language (kind.LANG.txt)")
 
 
+@functools.lru_cache(maxsize=4096)
 def plural(count: int, one: str, other: str, language: str) -> str:
     """The form the language's plural rule picks for `count` (CLDR: in English only 1 is
     singular, in French 0 and 1 are), with # replaced by the count as the language
-    writes numbers ("1 000" in French)."""
+    writes numbers ("1 000" in French). Kept: a digest run says the same few counts
+    thousands of times, and Babel parses its locale on every call."""
     category = Locale.parse(language).plural_form(abs(count))
     form = one if category == "one" else other
     return form.replace(COUNT, format_decimal(count, locale=language))
@@ -67,8 +69,7 @@ def time(value: dt.datetime, language: str, zone: str) -> str:
     always said: the reader may not be where the configured zone is, and "UTC" alone
     reads like a machine."""
     local = as_utc(value).astimezone(_zone(zone))
-    city = get_timezone_location(_zone(zone), locale=language, return_city=True)
-    return f"{format_time(local, 'HH:mm', locale=language)} ({city})"
+    return f"{format_time(local, 'HH:mm', locale=language)} ({_city(zone, language)})"
 
 
 def duration(value: dt.timedelta | float, language: str, unit: str = "seconds") -> str:
@@ -98,6 +99,11 @@ def _local(value: dt.datetime | dt.date, zone: str) -> dt.datetime | dt.date:
 @functools.cache
 def _zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
+
+
+@functools.cache
+def _city(zone: str, language: str) -> str:
+    return get_timezone_location(_zone(zone), locale=language, return_city=True)
 
 
 def _context_language(context: jinja2.runtime.Context) -> str:
