@@ -220,6 +220,18 @@ def language(request: pytest.FixtureRequest) -> str:
 def mail(seeded: App, settings: Settings, sink: tuple[Sink, int], language: str) -> Iterator[Mail]:
     with running(configured(settings, sink[1], language)) as gateway:
         yield Mail(gateway, sink[0], language)
+    assert_both_parts(sink[0])
+
+
+def assert_both_parts(sink: Sink) -> None:
+    """Every mail the gateway wrote itself in a test (answers, confirmations, welcomes,
+    notices to owners: marked Auto-Submitted) left with a text and an HTML part."""
+    for _, recipient, data in sink.copies():
+        message = parse_mail(data)
+        if message["Auto-Submitted"] is None:
+            continue  # a post's copy keeps its author's parts
+        parts = {p.get_content_type() for p in message.walk() if not p.is_multipart()}
+        assert {"text/plain", "text/html"} <= parts, (recipient, message["Subject"], parts)
 
 
 def test_join_confirm_welcome_delivery_and_leave(mail: Mail, seeded: App) -> None:
