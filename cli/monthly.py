@@ -47,13 +47,16 @@ def run(state: CliState, at: str | None, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json({"period": report.period, "mails": rows})
         return
-    columns = [("EMAIL", "email"), ("KIND", "kind"), ("COMMUNITY", "community")]
+    columns = [
+        ("EMAIL", "email"),
+        ("MAIL" if dry_run else "KIND", "kind"),
+        ("COMMUNITY", "community"),
+    ]
     none_due = f"No monthly mail is due for {report.period}: every one was already sent."
     detail = ""
     if dry_run:
         # What a run would send, to whom, with each mail's subject.
         rows = [{**row, "kind": KINDS[row["kind"]]} for row in rows if row["status"] == QUEUED]
-        columns = [("EMAIL", "email"), ("MAIL", "kind"), ("COMMUNITY", "community")]
         none_due = f"No monthly mail would be sent for {report.period}."
         network = sum(1 for row in rows if row["kind"] == KINDS[NETWORK])
         detail = f' ({network} "your network" to members, {len(rows) - network} reports to owners)'

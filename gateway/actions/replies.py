@@ -136,7 +136,7 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
             {
                 "subject": s.subject,
                 "reply": reply_mailto(
-                    f"{s.communities[0].slug}@{ctx.domain}",
+                    ctx.address(s.communities[0].slug),
                     s.subject,
                     s.latest_message_id,
                 ),
@@ -260,7 +260,7 @@ def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
     quoted digest's pictures, are left out."""
     mail = email.message.EmailMessage(policy=email.policy.SMTP)
     mail["From"] = email.utils.formataddr((ctx.mail.from_name, ctx.sender))
-    mail["To"] = ", ".join(f"{c.slug}@{ctx.domain}" for c in shown.communities)
+    mail["To"] = ", ".join(ctx.address(c.slug) for c in shown.communities)
     mail["Subject"] = reply_subject(shown.subject)
     mail["Date"] = email.utils.format_datetime(ctx.mail.date or ctx.now)
     mail["Message-ID"] = f"<{ctx.row.message_id}>"
@@ -286,7 +286,7 @@ def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> Non
     mail = InboundMail(
         raw,
         ctx.row.envelope_sender or ctx.sender,
-        tuple(f"{c.slug}@{ctx.domain}" for c in communities),
+        tuple(ctx.address(c.slug) for c in communities),
         ctx.now,
         peer=ctx.row.peer,
     )

@@ -37,14 +37,6 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class HeldIn:
-    """One community where a post waits, and why it waits there."""
-
-    community: Community
-    reasons: tuple[HoldReason, ...]
-
-
-@dataclass(frozen=True)
 class Place:
     """One community of a post: its status there, and why it waits there if held."""
 
@@ -74,21 +66,6 @@ def _by_slug(session: Session, community_ids: Collection[int]) -> list[Community
             select(Community).where(Community.id.in_(list(community_ids))).order_by(Community.slug)
         )
     )
-
-
-def held_in(session: Session, message: Message) -> list[HeldIn]:
-    """The communities where the post waits, by slug, with the reasons the ingest
-    stages stored for each."""
-    rows = session.execute(
-        select(Community, MessageCommunity.hold_reasons)
-        .join(MessageCommunity, MessageCommunity.community_id == Community.id)
-        .where(
-            MessageCommunity.message_id == message.id,
-            MessageCommunity.status == MessageStatus.HELD,
-        )
-        .order_by(Community.slug)
-    )
-    return [HeldIn(community, tuple(map(HoldReason, reasons))) for community, reasons in rows]
 
 
 def published_in(session: Session, message: Message) -> list[Community]:
@@ -178,18 +155,19 @@ def reject(
 
 def describe_held(session: Session, message: Message) -> dict[str, Any]:
     """The shape `gateway held list` prints (README)."""
-    places = held_in(session, message)
+    every = places(session, message)
+    waiting = [place for place in every if place.status is MessageStatus.HELD]
     return {
         "id": message.id,
         "message_id": message.message_id,
         "from": message.sender_address,
         "name": message.sender_name,
         "subject": message.subject,
-        "communities": [place.community.slug for place in places],
+        "communities": [place.community.slug for place in waiting],
         # per community where it waits, why it waits there
-        "reasons": {place.community.slug: [str(r) for r in place.reasons] for place in places},
+        "reasons": {place.community.slug: [str(r) for r in place.reasons] for place in waiting},
         # where a cross-post is published already
-        "published_in": [c.slug for c in published_in(session, message)],
+        "published_in": [p.community.slug for p in every if p.status is MessageStatus.PUBLISHED],
         "received_at": message.received_at.isoformat(),
         "size": message.raw_size,
     }

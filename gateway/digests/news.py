@@ -206,9 +206,7 @@ def _threads(
         .order_by(Message.received_at, Message.id)
     ).all()
     thread_ids = {row[1] for row in rows}
-    subjects = dict(
-        session.execute(select(Thread.id, Thread.subject).where(Thread.id.in_(thread_ids))).all()
-    )
+    subjects = _subjects(session, thread_ids)
     news: dict[int, ThreadNews] = {}
     seen: set[tuple[int, int]] = set()
     message_thread: dict[int, int] = {}
@@ -293,11 +291,7 @@ def thread_heads(
         .where(*_in_window(community_ids, start, end))
         .order_by(Message.received_at, Message.id)
     ).all()
-    subjects = dict(
-        session.execute(
-            select(Thread.id, Thread.subject).where(Thread.id.in_({row[1] for row in rows}))
-        ).all()
-    )
+    subjects = _subjects(session, {row[1] for row in rows})
     heads: dict[int, ThreadHead] = {}
     seen: set[int] = set()
     for message_id, thread_id, community_id, mid in rows:
@@ -397,3 +391,9 @@ def _new_members(
             NewMember(person_id, name, address, community_id, tuple(expertise[person_id]))
         )
     return dict(members)
+
+
+def _subjects(session: Session, thread_ids: Collection[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Thread.id, Thread.subject).where(Thread.id.in_(thread_ids))).all()
+    )
