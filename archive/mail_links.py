@@ -2,9 +2,10 @@
 thread", a community's "Join" and "Post", a person's "Write to", as mailto: links.
 
 Every link is built by gateway.outbound.mailto (RFC 6068, percent-encoding in one
-place) and names the gateway's real addresses (gateway.community.communities.addresses),
-so that what a mail client sends is what the gateway acts on: a reply carries
-In-Reply-To and References, and the gateway threads it under the message answered.
+place) and names the gateway's own addresses (SLUG@, SLUG-join@, SLUG-owner@:
+gateway.mail.addresses), so that what a mail client sends is what the gateway acts
+on: a reply carries In-Reply-To and References, and the gateway threads it under the
+message answered (gateway.threads.rules).
 
 A thread in several communities: the page is the same whichever community it is read
 from, so a message's reply goes to the first of its own communities (lowest id, the
