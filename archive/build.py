@@ -56,7 +56,7 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 1
+FORMAT = 2
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -147,7 +147,7 @@ class SiteBuilder:
             self.previous = Manifest.load(self.out.root)
             # A change of templates or of FORMAT: every page is rendered again.
             self.full = self.full or self.previous.fingerprint != self.fingerprint
-            index = read_index(session)
+            index = read_index(session, self.app.settings.archive.show_write_to)
             plan = _Plan(index, self.previous, self.full)
             progress.start(plan.size)
             report = self._write(session, index, plan, progress)
@@ -359,11 +359,13 @@ def _names(index: SiteIndex, entries: list[MessageEntry]) -> tuple[str, ...]:
 
 def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
     communities = [
-        (c, index.communities[c].name, index.communities[c].slug) for c in thread.communities
+        (c, index.communities[c].name, index.communities[c].slug, index.communities[c].closed)
+        for c in thread.communities
     ]
     return _digest(
         thread.subject,
-        [(m.id, m.parent_id, m.sender_id) for m in thread.messages],
+        # Reply links: each message's Message-ID and communities (archive.mail_links).
+        [(m.id, m.parent_id, m.sender_id, m.message_id, m.communities) for m in thread.messages],
         _names(index, thread.messages),
         communities,
         index.subject_prefixes,  # which subjects the page shows (archive.pages.shown_subject)

@@ -24,6 +24,9 @@ from archive.charts import posts_per_week
 from archive.charts import shares
 from archive.charts import top_contributors
 from archive.charts import weekly_bars
+from archive.mail_links import community_actions
+from archive.mail_links import reply_link
+from archive.mail_links import write_to_link
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
@@ -123,6 +126,7 @@ class Pages:
         root = urls.root_from(url)
         by_id = {m.id: m for m in thread.messages}
         items = []
+        public, prefixes = self.index.communities, self.index.subject_prefixes
 
         def file_url(sha256: str, filename: str) -> str:
             return root + urls.attachment(sha256, filename)
@@ -143,6 +147,9 @@ class Pages:
                     ),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
+                    "reply_url": reply_link(
+                        entry, thread.first, body.subject, public, self.domain, prefixes
+                    ),
                     "body": body_html(body, file_url, self.fold_labels),
                     "attachments": [
                         {
@@ -164,6 +171,9 @@ class Pages:
                 "subject": thread.subject,
                 "communities": communities,
                 "mbox": urls.thread_mbox(thread.id),
+                "reply_url": reply_link(
+                    thread.messages[-1], thread.first, thread.subject, public, self.domain
+                ),
             },
             messages=items,
         )
@@ -181,6 +191,7 @@ class Pages:
                 "expertise": person.expertise,
                 "interests": person.interests,
                 "communities": [self._community_link(c) for c in person.communities],
+                "write_to": write_to_link(person),
                 "posts": [
                     {
                         "url": urls.message(m.thread_id, m.id),
@@ -298,6 +309,9 @@ class Pages:
             "mbox": urls.community_mbox(community.slug),
             "address": f"{community.slug}@{self.domain}",
             "join_address": f"{community.slug}-join@{self.domain}",
+            "owner_address": f"{community.slug}-owner@{self.domain}",
+            "policy": community.policy,
+            "actions": community_actions(community, self.domain, self.labels["join_subject"]),
             "members": community.members,
             "posts": posts,
             "thread_count": len(threads),

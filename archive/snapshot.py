@@ -64,6 +64,7 @@ class MessageEntry(NamedTuple):
     received_at: dt.datetime
     raw_sha256: str
     communities: tuple[int, ...]
+    message_id: str = ""  # without <>: the In-Reply-To of a reply from the page
 
 
 @dataclass
@@ -95,6 +96,8 @@ class SitePerson:
     expertise: tuple[tuple[str, str], ...]  # (folded tag, label)
     interests: tuple[tuple[str, str], ...]
     communities: tuple[int, ...]
+    # Whether the page shows "Write to <name>": the person's choice, or the setting's.
+    write_to: bool = True
 
     @property
     def display_name(self) -> str:
@@ -144,14 +147,15 @@ class SiteIndex:
         return by_community
 
 
-def read_index(session: Session) -> SiteIndex:
+def read_index(session: Session, write_to_default: bool = True) -> SiteIndex:
+    """`write_to_default`: [archive] show_write_to, for people who did not choose."""
     communities = _public_communities(session)
     threads = _public_threads(session, communities)
     prefixes = session.scalars(select(Community.subject_prefix).distinct())
     return SiteIndex(
         communities,
         threads,
-        _people(session, communities, threads),
+        _people(session, communities, threads, write_to_default),
         tuple(sorted(prefix for prefix in prefixes if prefix)),
     )
 
@@ -219,6 +223,7 @@ def _public_threads(
             Message.sender_address,
             Message.received_at,
             Message.raw_sha256,
+            Message.message_id,
             Message.status,
         )
         .where(Message.thread_id.is_not(None))
@@ -236,7 +241,7 @@ def _public_threads(
         thread = threads.get(thread_id)
         if thread is None:
             thread = threads[thread_id] = SiteThread(thread_id, subjects[thread_id])
-        entry = (*row[:-1], tuple(sorted(where)))
+        entry = (*row[:8], tuple(sorted(where)), row[8])
         thread.messages.append(MessageEntry._make(entry))
     _titles_from_shown_messages(session, [threads[t] for t in mixed if t in threads])
     return threads
@@ -257,7 +262,10 @@ def _titles_from_shown_messages(session: Session, threads: list[SiteThread]) -> 
 
 
 def _people(
-    session: Session, communities: dict[int, SiteCommunity], threads: dict[int, SiteThread]
+    session: Session,
+    communities: dict[int, SiteCommunity],
+    threads: dict[int, SiteThread],
+    write_to_default: bool,
 ) -> dict[int, SitePerson]:
     """Members of a public community and authors of a public message."""
     joined: dict[int, list[int]] = defaultdict(list)
@@ -279,9 +287,14 @@ def _people(
     people: dict[int, SitePerson] = {}
     for ids in chunks(sorted(wanted)):
         for row in session.execute(
-            select(Person.id, Person.name, Person.address, Person.department, Person.bio).where(
-                Person.id.in_(ids)
-            )
+            select(
+                Person.id,
+                Person.name,
+                Person.address,
+                Person.department,
+                Person.bio,
+                Person.show_write_to,
+            ).where(Person.id.in_(ids))
         ):
             own = tags.get(row.id, {})
             people[row.id] = SitePerson(
@@ -293,6 +306,7 @@ def _people(
                 tuple(own.get(TagKind.EXPERTISE, ())),
                 tuple(own.get(TagKind.INTEREST, ())),
                 tuple(sorted(joined.get(row.id, ()))),
+                write_to_default if row.show_write_to is None else row.show_write_to,
             )
     return people
 

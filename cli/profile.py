@@ -24,6 +24,7 @@ SHOW_LABELS = [
     ("Interests", "interests"),
     ("Time zone", "timezone"),
     ("Bio", "bio"),
+    ("Write to", "write_to"),
 ]
 
 
@@ -40,6 +41,11 @@ def profile() -> None:
 @click.option("--department")
 @click.option("--bio")
 @click.option("--timezone", help="IANA time zone for digests, e.g. Europe/Paris.")
+@click.option(
+    "--write-to",
+    type=click.Choice(["on", "off", "default"]),
+    help='The "Write to" link on the person\'s archive page; default: [archive] show_write_to.',
+)
 @pass_state
 def set_(
     state: CliState,
@@ -50,6 +56,7 @@ def set_(
     department: str | None,
     bio: str | None,
     timezone: str | None,
+    write_to: str | None,
 ) -> None:
     """Create or update the profile of EMAIL; options not given are left as they are.
 
@@ -62,6 +69,7 @@ def set_(
         timezone=timezone,
         expertise=None if expertise is None else people.parse_tags(expertise),
         interests=None if interests is None else people.parse_tags(interests),
+        write_to=write_to,
     )
     if changes == people.ProfileChanges():
         raise click.UsageError("nothing to change: give at least one option (see --help)")
@@ -83,6 +91,8 @@ def show(state: CliState, email: str, as_json: bool) -> None:
         emit_json(details)
         return
     communities = [f"{c['slug']} ({c['role']}, {c['delivery']})" for c in details["communities"]]
+    if details["write_to"] == "default":  # what the archive does for them now
+        details["write_to"] = f"default ({'on' if state.settings.archive.show_write_to else 'off'})"
     emit_fields(details, SHOW_LABELS, extra=[("Communities", communities)])
 
 

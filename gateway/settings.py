@@ -163,6 +163,9 @@ class ArchiveSettings:
     rebuild_delay: int = 5
     search_interval: int = 300
     search: bool = True
+    # Whether person pages show "Write to <name>" for people who did not choose
+    # (profile@ "Write to: on|off|default", `gateway profile set --write-to`).
+    show_write_to: bool = True
 
 
 @dataclass(frozen=True)

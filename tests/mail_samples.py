@@ -248,6 +248,7 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
             "profile": v.profile,
             "profile_address": f"profile@{DOMAIN}",
             "sender": v.sender,
+            "write_to_default": True,
         },
         "action_profile_confirm": {
             "changes": {
@@ -257,6 +258,7 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
                 "interests": None,
                 "bio": None,
                 "timezone": v.profile["timezone"],
+                "write_to": v.profile["write_to"],
             },
             "confirm": confirm(v.token),
             "days": v.days,
@@ -408,6 +410,7 @@ PROFILE = {
     "timezone": "Europe/Berlin",
     "expertise": ["HDS", "pentest"],
     "interests": [],
+    "write_to": "default",
     "communities": [{"slug": "design", "name": "Design practice"}],
 }
 SHORT = Variant(
@@ -457,6 +460,7 @@ LONG = Variant(
         "interests": ["typography", "cycling"],
         "bio": "Douze ans de conception de services publics numériques.",
         "timezone": "Europe/Paris",
+        "write_to": "off",
         "communities": [
             {"slug": LONG_SLUG, "name": LONG_NAME},
             {"slug": "design", "name": "Design practice"},

@@ -53,6 +53,28 @@ def test_own_lines_leave_quotes_and_signatures_out(body: str, expected: list[str
     assert own_lines(body) == expected
 
 
+@pytest.mark.parametrize(
+    ("line", "choice"),
+    [
+        ("Write to: off", "off"),
+        ("write to :  NO", "off"),
+        ("Écrire : non", "off"),
+        ("Me contacter: oui", "on"),
+        ("Write to me: on", "on"),
+        ("Write to: default", "default"),
+        ("Ecrire : par défaut", "default"),
+    ],
+)
+def test_the_write_to_line_in_both_languages(line: str, choice: str) -> None:
+    assert read_lines([line]) == (ProfileChanges(write_to=choice), [])
+
+
+def test_a_write_to_line_with_another_value_is_reported_not_guessed() -> None:
+    changes, problems = read_lines(["Write to: maybe", "Name: Bob"])
+    assert changes == ProfileChanges(name="Bob")
+    assert problems == [{"line": "Write to: maybe", "problem": "invalid"}]
+
+
 def test_profile_lines_in_both_languages() -> None:
     changes, problems = read_lines(
         [

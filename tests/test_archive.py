@@ -10,9 +10,13 @@ import hashlib
 import mailbox
 import re
 import xml.etree.ElementTree as ElementTree
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -25,6 +29,7 @@ from archive.output import UnsafePath
 from archive.publisher import ArchivePublisher
 from gateway.app import App
 from gateway.community.communities import CommunityChanges
+from gateway.community.communities import close_community
 from gateway.community.communities import create_community
 from gateway.community.communities import edit_community
 from gateway.community.communities import get_community
@@ -520,3 +525,108 @@ def test_a_thread_that_cannot_be_rendered_is_left_out_and_the_site_is_built(
     pages = list(thread_pages(site).values())
     assert len(pages) == 1 and "Fine</h1>" in pages[0]
     assert "Fine" in (site / "c" / "design" / "index.html").read_text()
+
+
+# -- join in: reply, join, post and write-to links (archive.mail_links) -----------------
+
+
+def mailto_links(html: str, css_class: str) -> list[tuple[str, dict[str, str]]]:
+    """The mailto: links of a page with this class, read back: (address, fields)."""
+    found = []
+    for match in re.finditer(rf'<a class="[^"]*\b{css_class}\b[^"]*" href="(mailto:[^"]+)"', html):
+        parts = urlsplit(unescape(match.group(1)))
+        fields = {name: values[0] for name, values in parse_qs(parts.query).items()}
+        found.append((unquote(parts.path), fields))
+    return found
+
+
+def test_every_message_has_a_reply_link_in_reply_to_it(app: App, site: Path) -> None:
+    community(app, "design", subject_prefix="[design]")
+    root = ingest_post(app, "design", subject="Colour & type")
+    reply = ingest_post(app, "design", subject="Re: [design] Colour & type", parent=root)
+    build(app, site)
+
+    [page] = thread_pages(site).values()
+    replies = mailto_links(page, "reply-by-mail")
+    assert [fields["In-Reply-To"] for _, fields in replies] == [f"<{root}>", f"<{reply}>"]
+    for address, fields in replies:
+        assert address == f"design@{DOMAIN}"
+        assert fields["subject"] == "Re: Colour & type"  # once, without [design]
+    assert replies[1][1]["References"] == f"<{root}> <{reply}>"
+    # "Reply to the thread" answers its newest message.
+    [(address, fields)] = mailto_links(page, "reply-thread")
+    assert address == f"design@{DOMAIN}" and fields["In-Reply-To"] == f"<{reply}>"
+
+
+def test_a_new_reply_moves_the_thread_reply_link_to_it(app: App, site: Path) -> None:
+    community(app, "design")
+    root = ingest_post(app, "design", subject="Grid")
+    build(app, site)
+    newest = ingest_post(app, "design", subject="Re: Grid", parent=root)
+    update = build(app, site)
+
+    assert (update.threads, update.communities) == (1, 1)
+    [page] = thread_pages(site).values()
+    [(_, fields)] = mailto_links(page, "reply-thread")
+    assert fields["In-Reply-To"] == f"<{newest}>"
+
+
+def test_community_pages_join_and_post_as_the_gateway_handles_them(app: App, site: Path) -> None:
+    community(app, "design")
+    community(app, "club", policy=Policy.MEMBERS)
+    community(app, "news", policy=Policy.ANNOUNCE)
+    community(app, "old")
+    with transaction(app.sessions) as session:
+        close_community(session, "old")
+    build(app, site)
+
+    def actions(slug: str) -> tuple[str, dict[str, list[tuple[str, dict[str, str]]]]]:
+        html = (site / "c" / slug / "index.html").read_text()
+        return html, {kind: mailto_links(html, kind) for kind in ("join", "post", "owners")}
+
+    html, design = actions("design")
+    assert design["join"][0] == (f"design-join@{DOMAIN}", {"subject": "join"})
+    assert design["post"][0] == (f"design@{DOMAIN}", {})
+    assert ">Join</a>" in html and ">Post</a>" in html
+    html, club = actions("club")
+    assert "members only: join first" in html and club["post"]
+    html, news = actions("news")
+    assert not news["post"] and news["join"]  # only owners post: they are who to ask
+    assert news["owners"] == [(f"news-owner@{DOMAIN}", {})]
+    html, old = actions("old")
+    assert not old["join"] and not old["post"] and ">Join</a>" not in html
+    assert old["owners"] == [(f"old-owner@{DOMAIN}", {})]
+
+
+def test_write_to_follows_the_persons_choice_and_the_setting(
+    app: App, settings: Settings, site: Path
+) -> None:
+    community(app, "design")
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["erin@example.com"])
+        add_members(session, get_community(session, "design"), ["finn@example.com"])
+        set_profile(session, "erin@example.com", ProfileChanges(name="Erin"))
+        set_profile(session, "finn@example.com", ProfileChanges(name="Finn"))
+    build(app, site)
+
+    def write_to() -> dict[str, list[tuple[str, dict[str, str]]]]:
+        pages = {p.parent.name: p.read_text() for p in (site / "people").glob("*/index.html")}
+        by_name = {re.search(r"<h1>(\w+)</h1>", html)[1]: html for html in pages.values()}  # type: ignore[index]
+        return {name: mailto_links(html, "write-to") for name, html in by_name.items()}
+
+    assert write_to() == {"Erin": [("erin@example.com", {})], "Finn": [("finn@example.com", {})]}
+    with transaction(app.sessions) as session:
+        set_profile(session, "erin@example.com", ProfileChanges(write_to="off"))
+    update = build(app, site)
+    assert (update.people, update.threads, update.communities) == (1, 0, 0)  # her page only
+    assert write_to() == {"Erin": [], "Finn": [("finn@example.com", {})]}
+
+    # The setting is the default of those who did not choose: Finn, not Erin.
+    quiet = dataclasses.replace(
+        settings, archive=dataclasses.replace(settings.archive, show_write_to=False)
+    )
+    with transaction(app.sessions) as session:
+        set_profile(session, "erin@example.com", ProfileChanges(write_to="on"))
+    update = SiteBuilder(dataclasses.replace(app, settings=quiet), site, search=False).run()
+    assert update.people == 2
+    assert write_to() == {"Erin": [("erin@example.com", {})], "Finn": []}

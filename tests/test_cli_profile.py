@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,7 @@ ANN = {
     "timezone": "Europe/Paris",
     "expertise": ["UX", "research"],
     "interests": ["typography"],
+    "write_to": "default",  # the archive's "Write to" link follows [archive] show_write_to
     "communities": [],
 }
 
@@ -165,6 +167,7 @@ def test_show_lists_the_communities_of_the_person(gateway_cli: GatewayCli) -> No
         "timezone",
         "expertise",
         "interests",
+        "write_to",
         "communities",
     }
     assert profile["communities"] == [
@@ -241,6 +244,7 @@ def test_find_json_rows_are_profiles_with_what_matched(tagged: GatewayCli) -> No
         "timezone": "",
         "expertise": ["Sécurité", "UX"],
         "interests": [],
+        "write_to": "default",
         "matched": ["expertise"],
     }
 
@@ -428,3 +432,34 @@ def test_import_of_a_file_without_an_email_column_fails(
     path = write_file("hr.csv", "Display Name;Department\nAnn;Design\n")
     error = gateway_cli.error("profile", "import", str(path))
     assert "'email'" in error
+
+
+# --- the archive's "Write to" link
+
+
+def test_write_to_is_set_shown_and_back_to_the_default(
+    gateway_cli: GatewayCli, config_file: Path
+) -> None:
+    set_ann(gateway_cli)
+    gateway_cli("profile", "set", "ann@example.com", "--write-to", "off")
+    assert show(gateway_cli, "ann@example.com")["write_to"] == "off"
+    assert "Write to" in gateway_cli("profile", "show", "ann@example.com").stdout
+    gateway_cli("profile", "set", "ann@example.com", "--write-to", "on")
+    assert show(gateway_cli, "ann@example.com") == {**ANN, "write_to": "on"}
+    gateway_cli("profile", "set", "ann@example.com", "--write-to", "default")
+    assert show(gateway_cli, "ann@example.com") == ANN
+    # What "default" means now, from [archive] show_write_to.
+    text = gateway_cli("profile", "show", "ann@example.com").stdout
+    assert re.search(r"Write to:?\s+default \(on\)", text), text
+    config_file.write_text(
+        config_file.read_text().replace("[gateway]", "[archive]\nshow_write_to = false\n[gateway]")
+    )
+    text = gateway_cli("profile", "show", "ann@example.com").stdout
+    assert re.search(r"Write to:?\s+default \(off\)", text), text
+
+
+def test_write_to_takes_only_on_off_or_default(gateway_cli: GatewayCli) -> None:
+    set_ann(gateway_cli)
+    error = gateway_cli.error("profile", "set", "ann@example.com", "--write-to", "maybe", expect=2)
+    assert "maybe" in error
+    assert show(gateway_cli, "ann@example.com")["write_to"] == "default"

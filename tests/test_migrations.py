@@ -311,3 +311,24 @@ def test_0014_refuses_while_a_community_has_the_digest_address(empty_engine: Eng
         assert migrate.current_revision(empty_engine) == "0013"
         columns = {c["name"] for c in inspect(connection).get_columns("message_communities")}
     assert "status" not in columns
+
+
+def test_0015_gives_people_an_unset_write_to_choice_and_drops_it_on_the_way_back(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0014")
+    with empty_engine.begin() as connection:
+        _insert(connection, "people", id=1, address="ann@example.com")
+        assert "show_write_to" not in {c["name"] for c in inspect(connection).get_columns("people")}
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        # Everyone there before follows [archive] show_write_to: NULL, not false.
+        assert connection.execute(text("SELECT show_write_to FROM people")).scalar() is None
+        _insert(connection, "people", id=2, address="bob@example.com", show_write_to=False)
+        choices = connection.execute(text("SELECT id, show_write_to FROM people ORDER BY id"))
+        assert [tuple(row) for row in choices] == [(1, None), (2, False)]
+    migrate.downgrade(empty_engine, "0014")
+    with empty_engine.begin() as connection:
+        assert "show_write_to" not in {c["name"] for c in inspect(connection).get_columns("people")}
+        names = connection.execute(text("SELECT address FROM people ORDER BY id")).scalars()
+        assert list(names) == ["ann@example.com", "bob@example.com"]

@@ -45,6 +45,12 @@ FIELDS = {
     "timezone": "timezone",
     "time zone": "timezone",
     "fuseau horaire": "timezone",
+    # The archive's "Write to <name>" link on the person's page: on, off or default.
+    "write to": "write_to",
+    "write to me": "write_to",
+    "ecrire": "write_to",
+    "m'ecrire": "write_to",
+    "me contacter": "write_to",
 }
 TAG_FIELDS = frozenset({"expertise", "interests"})
 # "Monthly: off" (the monthly mail's opt-out link writes it) and "Monthly: on".
@@ -103,6 +109,7 @@ def _apply(
             "changed": changed,
             "asked": asked,
             "monthly": person.monthly_mail if person is not None else True,
+            "write_to_default": ctx.settings.archive.show_write_to,
             "profile_address": ctx.address("profile"),
             **_problems(problems),
         },

@@ -62,6 +62,23 @@ class ProfileChanges:
     timezone: str | None = None
     expertise: list[str] | None = None
     interests: list[str] | None = None
+    # The archive's "Write to" link: "on", "off" or "default" ([archive] show_write_to).
+    write_to: str | None = None
+
+
+# A "Write to" choice as people write it (folded), and as the profile keeps it.
+WRITE_TO_VALUES = {
+    "on": "on",
+    "yes": "on",
+    "oui": "on",
+    "off": "off",
+    "no": "off",
+    "non": "off",
+    "default": "default",
+    "defaut": "default",
+    "par defaut": "default",
+}
+WRITE_TO_STORED = {"on": True, "off": False, "default": None}
 
 
 def canonical_address(address: str, allowed_domains: tuple[str, ...] = ()) -> str:
@@ -193,6 +210,7 @@ def check_profile_changes(changes: ProfileChanges) -> ProfileChanges:
         timezone=None if changes.timezone is None else validate_timezone(changes.timezone),
         expertise=None if changes.expertise is None else parse_tags(", ".join(changes.expertise)),
         interests=None if changes.interests is None else parse_tags(", ".join(changes.interests)),
+        write_to=None if changes.write_to is None else validate_write_to(changes.write_to),
     )
 
 
@@ -207,7 +225,24 @@ def apply_profile_changes(person: Person, changes: ProfileChanges) -> bool:
         _replace_tags(person, TagKind.EXPERTISE, changes.expertise)
     if changes.interests is not None:
         _replace_tags(person, TagKind.INTEREST, changes.interests)
+    if changes.write_to is not None:
+        person.show_write_to = WRITE_TO_STORED[changes.write_to]
     return describe_profile(person, memberships=False) != before
+
+
+def validate_write_to(value: str) -> str:
+    """The choice "on", "off" or "default" from what a person wrote ("Oui", "défaut", "no"...)."""
+    choice = WRITE_TO_VALUES.get(fold_tag(value))
+    if choice is None:
+        raise InvalidInput(f"{value.strip()!r} is not a Write to choice (on, off or default)")
+    return choice
+
+
+def write_to_choice(person: Person) -> str:
+    """The person's "Write to" choice as profile@ and the CLI show it."""
+    if person.show_write_to is None:
+        return "default"
+    return "on" if person.show_write_to else "off"
 
 
 def validate_timezone(value: str) -> str:
@@ -298,6 +333,7 @@ def describe_profile(person: Person, memberships: bool = True) -> dict[str, Any]
         "timezone": person.timezone,
         "expertise": labels(person, TagKind.EXPERTISE),
         "interests": labels(person, TagKind.INTEREST),
+        "write_to": write_to_choice(person),
     }
     if memberships:
         profile["communities"] = [

@@ -256,6 +256,9 @@ class Person(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="")
     # Whether the person gets the monthly "your network" mail (gateway.adoption.monthly).
     monthly_mail: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Whether the archive's person page shows "Write to" (a mailto link to the person);
+    # None: as [archive] show_write_to says (archive.snapshot).
+    show_write_to: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -23,6 +23,7 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
@@ -253,6 +254,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         "profile", "set", "alice@example.com", "--name", "Alice Liddell",
         "--expertise", "Typography, Colour science",
     )  # fmt: skip
+    cli("profile", "set", "bob@example.com", "--write-to", "off")  # no "Write to" on his page
 
     alice = "Alice <alice@example.com>"
     bob = "Bob <bob@example.com>"
@@ -435,6 +437,57 @@ def test_a_reader_follows_links_from_the_home_page_to_a_thread_and_its_author(
         page.go_back()
     page.get_by_role("link", name="People", exact=True).first.click()
     expect(page.locator("ul.people")).to_contain_text("Alice Liddell")
+
+
+def mailto_fields(href: str | None) -> tuple[str, dict[str, str]]:
+    """A mailto: link read back as a mail client does: its address and fields."""
+    assert href is not None and href.startswith("mailto:"), href
+    parts = urlsplit(href)
+    return unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
+def test_reply_by_mail_answers_the_message_it_stands_under(world: World, browse: Watched) -> None:
+    page = browse.page
+    page.goto(world.url(world.paths["reply@example.com"]))
+    for text, message_id in (("palette for the annual", "root"), ("darker teal", "reply")):
+        link = page.locator("section.message", has_text=text).locator("a.reply-by-mail")
+        expect(link).to_have_text("Reply by mail")
+        address, fields = mailto_fields(link.get_attribute("href"))
+        assert address == f"design@{DOMAIN}"
+        assert fields["subject"] == "Re: Palette for the annual report"
+        assert fields["In-Reply-To"] == f"<{message_id}@example.com>"
+    # The thread's own link answers its newest message.
+    link = page.locator("a.reply-thread")
+    expect(link).to_have_text("Reply to the thread")
+    assert mailto_fields(link.get_attribute("href"))[1]["In-Reply-To"] == "<reply@example.com>"
+
+
+def test_write_to_is_on_a_person_page_unless_they_opted_out(world: World, browse: Watched) -> None:
+    page = browse.page
+    page.goto(world.url(world.paths["reply@example.com"]))
+    page.locator("section.message", has_text="palette for the annual").locator("a.author").click()
+    write_to = page.locator("a.write-to")
+    expect(write_to).to_have_text("Write to Alice Liddell")
+    assert mailto_fields(write_to.get_attribute("href")) == ("alice@example.com", {})
+    page.go_back()
+    page.locator("section.message", has_text="darker teal").locator("a.author").click()
+    expect(page.locator("h1")).to_have_text("bob")  # a profile without a name
+    expect(page.locator("a.write-to")).to_have_count(0)
+    assert "mailto:bob@" not in page.content()
+
+
+def test_a_community_page_offers_join_and_post(world: World, browse: Watched) -> None:
+    page = browse.page
+    page.goto(world.url("c/design/"))
+    join = page.get_by_role("link", name="Join", exact=True)
+    assert mailto_fields(join.get_attribute("href")) == (
+        f"design-join@{DOMAIN}",
+        {"subject": "join"},
+    )
+    post_link = page.get_by_role("link", name="Post", exact=True)
+    assert mailto_fields(post_link.get_attribute("href")) == (f"design@{DOMAIN}", {})
+    page.goto(world.url("c/review/"))
+    expect(page.locator("ul.how")).to_contain_text("a moderator reads each post first")
 
 
 def test_search_finds_a_post_by_a_word_of_its_body(world: World, browse: Watched) -> None:

@@ -329,6 +329,37 @@ def test_the_monthly_mail_is_stopped_and_started_by_a_profile_line(mail: Mail, s
     assert monthly() is True
 
 
+def test_the_write_to_link_is_chosen_by_a_profile_line(
+    mail: Mail, seeded: App, language: str
+) -> None:
+    bob = "bob@example.com"
+
+    def chosen() -> bool | None:
+        with transaction(seeded.read_sessions) as session:
+            person = find_person(session, bob)
+            assert person is not None
+            return person.show_write_to
+
+    line = "Write to: off" if language == "en" else "Écrire : non"
+    mail.send(bob, f"profile@{DOMAIN}", "no write to", line)
+    asked = text(mail.wait(bob, "confirm_profile"))
+    assert ("Write to:    off" if language == "en" else "Écrire\u00a0:              non") in asked
+    assert chosen() is None  # nothing before the reply
+    mail.send(bob, confirm_address(mail.wait(bob, "confirm_profile")))
+    answer = text(mail.wait(bob, "profile")).replace("\r\n", "\n")
+    assert chosen() is False
+    # Shown in the answer, and in the lines to edit.
+    assert ("\n  Write to:    off\n" if language == "en" else "\n  Écrire\u00a0:") in answer
+    assert ("\n    Write to: off\n" if language == "en" else "\n    Écrire\u00a0: non\n") in answer
+    line = "Write to: default" if language == "en" else "Écrire : par défaut"
+    mail.send(bob, f"profile@{DOMAIN}", "default", line)
+    mail.send(bob, confirm_address(mail.wait(bob, "confirm_profile", count=2)))
+    answer = text(mail.wait(bob, "profile", count=2)).replace("\r\n", "\n")
+    assert chosen() is None
+    # "default" says what the gateway does now ([archive] show_write_to = true).
+    assert ("default (on)" if language == "en" else "par défaut (oui)") in answer
+
+
 def test_a_private_community_asks_its_owners(mail: Mail, seeded: App) -> None:
     dave = "dave@example.com"
     mail.send(dave, f"secret-join@{DOMAIN}")

@@ -1,0 +1,97 @@
+"""The archive's ways to join in by mail: "Reply by mail" on a message, "Reply to the
+thread", a community's "Join" and "Post", a person's "Write to", as mailto: links.
+
+Every link is built by gateway.outbound.mailto (RFC 6068, percent-encoding in one
+place) and names the gateway's own addresses (SLUG@, SLUG-join@, SLUG-owner@:
+gateway.mail.addresses), so that what a mail client sends is what the gateway acts
+on: a reply carries In-Reply-To and References, and the gateway threads it under the
+message answered (gateway.threads.rules).
+
+A thread in several communities: the page is the same whichever community it is read
+from, so a message's reply goes to the first of its own communities (lowest id, the
+order the thread page lists them in) that still takes posts; a closed community is
+read only and gets no reply link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from archive.snapshot import MessageEntry
+from archive.snapshot import SiteCommunity
+from archive.snapshot import SitePerson
+from gateway.outbound.mailto import mailto
+from gateway.store.models import Policy
+from gateway.threads.rules import normalize_subject
+
+
+def reply_subject(subject: str, prefixes: Sequence[str] = ()) -> str:
+    """The reply subject: "Re: " once, before the subject without its reply markers
+    and community prefixes (the gateway adds the community's own prefix to what it
+    sends out): "Re: [atlas] RE: Colours" -> "Re: Colours"."""
+    normalized, _ = normalize_subject(subject, prefixes)
+    return f"Re: {normalized}".strip()
+
+
+def reply_community(
+    entry: MessageEntry, communities: dict[int, SiteCommunity]
+) -> SiteCommunity | None:
+    """The community a reply to this message goes to: its first that takes posts."""
+    for community_id in entry.communities:
+        community = communities.get(community_id)
+        if community is not None and not community.closed:
+            return community
+    return None
+
+
+def reply_link(
+    entry: MessageEntry,
+    root: MessageEntry,
+    subject: str,
+    communities: dict[int, SiteCommunity],
+    domain: str,
+    prefixes: Sequence[str] = (),
+) -> str | None:
+    """mailto: the message's community, "Re: <subject>", In-Reply-To the message and
+    References its thread's first message then the message (the gateway threads by
+    References first, and its last one is the parent). None when no community of
+    the message takes posts, or the message has no Message-ID."""
+    community = reply_community(entry, communities)
+    if community is None or not entry.message_id:
+        return None
+    references = [f"<{m}>" for m in dict.fromkeys((root.message_id, entry.message_id)) if m]
+    return mailto(
+        post_address(community, domain),
+        subject=reply_subject(subject, prefixes),
+        **{"In-Reply-To": f"<{entry.message_id}>", "References": " ".join(references)},
+    )
+
+
+def post_address(community: SiteCommunity, domain: str) -> str:
+    return f"{community.slug}@{domain}"
+
+
+def action_address(community: SiteCommunity, action: str, domain: str) -> str:
+    """SLUG-ACTION@ (gateway.mail.addresses.ACTION_SUFFIXES): join, owner..."""
+    return f"{community.slug}-{action}@{domain}"
+
+
+def community_actions(
+    community: SiteCommunity, domain: str, join_subject: str
+) -> dict[str, str | None]:
+    """The community page's mail actions, as the gateway handles them: "join" (SLUG-join@,
+    which answers with a confirmation to reply to; any subject, `join_subject` says
+    what it is for), "post" (SLUG@), "owners" (SLUG-owner@, forwarded to its owners
+    and moderators). A closed community takes no join and no post (join@ refuses with
+    "closed"): its owners are who to ask. In an announce community only owners post."""
+    owners = mailto(action_address(community, "owner", domain))
+    if community.closed:
+        return {"join": None, "post": None, "owners": owners}
+    join = mailto(action_address(community, "join", domain), subject=join_subject)
+    post = None if community.policy == Policy.ANNOUNCE else mailto(post_address(community, domain))
+    return {"join": join, "post": post, "owners": owners}
+
+
+def write_to_link(person: SitePerson) -> str | None:
+    """mailto: the person, unless they (or [archive] show_write_to) said no."""
+    return mailto(person.address) if person.write_to else None
