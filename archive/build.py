@@ -56,7 +56,7 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 1
+FORMAT = 2
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.

@@ -30,6 +30,7 @@ from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from archive.tables import scrolling_tables
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.mail.sizes import human_size
@@ -143,7 +144,10 @@ class Pages:
                     ),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
-                    "body": body_html(body, file_url, self.fold_labels),
+                    "body": scrolling_tables(
+                        body_html(body, file_url, self.fold_labels),
+                        self.labels["table_scrolls"],
+                    ),
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
