@@ -10,6 +10,7 @@ govern) and run there with the WCAG 2.0 and 2.1 A and AA rules.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -31,9 +32,23 @@ class AxeUnavailable(Exception):
     """No node or npm here: the accessibility checks are skipped with this reason."""
 
 
+def locked_version() -> str:
+    """The axe-core version that tests/axe/package-lock.json pins."""
+    lock = json.loads((AXE_FOLDER / "package-lock.json").read_text(encoding="utf-8"))
+    return str(lock["packages"]["node_modules/axe-core"]["version"])
+
+
+def installed_version() -> str | None:
+    manifest = AXE_SCRIPT.parent / "package.json"
+    if not manifest.is_file() or not AXE_SCRIPT.is_file():
+        return None
+    return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+
+
 def install_axe() -> Path:
-    """axe-core's browser script, installed from the committed lock file when missing."""
-    if AXE_SCRIPT.is_file():
+    """axe-core's browser script, installed from the committed lock file when missing
+    (or when another version than the locked one is there)."""
+    if installed_version() == locked_version():
         return AXE_SCRIPT
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
@@ -44,7 +59,7 @@ def install_axe() -> Path:
         check=True,
         timeout=600,
     )
-    assert AXE_SCRIPT.is_file(), f"npm ci did not install {AXE_SCRIPT}"
+    assert installed_version() == locked_version(), f"npm ci did not install {AXE_SCRIPT}"
     return AXE_SCRIPT
 
 

@@ -322,3 +322,21 @@ def test_the_search_page_has_one_search_box(sites: list[Site], phone: Any) -> No
         # Typing another word there searches again, in place.
         visible[0].fill("Weekly note 7")
         expect(phone.locator(".pagefind-ui__result").first).to_contain_text(re.compile("Weekly"))
+
+
+def test_page_types_are_one_largest_page_per_url_pattern(tmp_path: Path) -> None:
+    for path, size in {
+        "": 1, "c/design/": 5, "c/finance/": 9, "c/design/page/2/": 1, "c/design/2026/11/": 3,
+        "t/1/": 2, "t/22/": 8, "people/": 1, "people/3/": 1, "files/ab/x/": 1, "pagefind/": 1,
+    }.items():  # fmt: skip
+        (tmp_path / path).mkdir(parents=True, exist_ok=True)
+        (tmp_path / path / "index.html").write_text("x" * size, encoding="utf-8")
+    assert page_types(tmp_path) == {
+        "": "",
+        "c/*/": "c/finance/",
+        "c/*/N/N/": "c/design/2026/11/",
+        "c/*/page/N/": "c/design/page/2/",
+        "people/": "people/",
+        "people/N/": "people/3/",
+        "t/N/": "t/22/",
+    }
