@@ -16,7 +16,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
+from markupsafe import Markup
+
 from archive import urls
+from archive.accessible import images_with_alt
+from archive.accessible import scrolling_tables
 from archive.bodies import FoldLabels
 from archive.bodies import body_html
 from archive.bodies import shown_inline
@@ -30,7 +34,6 @@ from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
-from archive.tables import scrolling_tables
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.mail.sizes import human_size
@@ -144,10 +147,7 @@ class Pages:
                     ),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
-                    "body": scrolling_tables(
-                        body_html(body, file_url, self.fold_labels),
-                        self.labels["table_scrolls"],
-                    ),
+                    "body": self._accessible(body_html(body, file_url, self.fold_labels)),
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
@@ -289,6 +289,11 @@ class Pages:
         return template.render(
             t=self.labels, root=urls.root_from(url), domain=self.domain, **values
         )
+
+    def _accessible(self, html: Markup) -> Markup:
+        """A mail body as a phone and a screen reader need it (archive/accessible.py)."""
+        html = scrolling_tables(html, self.labels["table_scrolls"])
+        return images_with_alt(html, self.labels["image_without_alt"])
 
     def _community(self, community: SiteCommunity) -> dict[str, Any]:
         threads = self.threads_of.get(community.id, [])

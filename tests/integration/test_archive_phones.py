@@ -117,6 +117,18 @@ def deep_thread() -> list[EmailMessage]:
                 filename=f"{LONG_WORD}-brief-final.pdf",
             )  # fmt: skip
             message.add_attachment(PNG, maintype="image", subtype="png", filename="logo.png")
+        if depth == 4:
+            # Apple Mail's inline photo: an image with no alt text, shown from its own part.
+            message.add_alternative(
+                f'<p>{body}</p><img apple-inline="yes" src="cid:photo@example.com">',
+                subtype="html",
+            )
+            html = message.get_body(preferencelist=("html",))
+            assert html is not None
+            html.add_related(
+                PNG, maintype="image", subtype="png", cid="<photo@example.com>",
+                filename="IMG_2041.png",
+            )  # fmt: skip
         thread.append(message)
         previous = message_id
     return thread
@@ -264,6 +276,7 @@ def test_the_sweep_finds_every_page_type(sites: list[Site]) -> None:
         # The largest thread page is the deep one, with its files and its HTML part.
         html = (site.folder / page_types(site.folder)["t/N/"] / "index.html").read_text("utf-8")
         assert f"depth-{DEPTH}" in html and "logo.png" in html and "<table" in html
+        assert "IMG_2041.png" in html
 
 
 def test_no_page_scrolls_sideways_on_a_phone(sites: list[Site], phone: Any) -> None:

@@ -1,10 +1,11 @@
-"""archive/tables.py: the outermost tables of a mail body go in a labelled scrolling box."""
+"""archive/accessible.py: tables of a mail body in a labelled scrolling box, images named."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
-from archive.tables import scrolling_tables
+from archive.accessible import images_with_alt
+from archive.accessible import scrolling_tables
 
 BOX = '<div class="scroll" role="region" tabindex="0" aria-label="Table: scrolls">'
 
@@ -36,3 +37,20 @@ def test_the_label_is_escaped() -> None:
     boxed = scrolling_tables(Markup("<table></table>"), '"><script>')
     assert 'aria-label="&#34;&gt;&lt;script&gt;"' in boxed
     assert "<script>" not in boxed
+
+
+def test_an_image_without_alt_is_named_by_its_file_and_one_with_alt_keeps_it() -> None:
+    html = Markup(
+        '<img apple-inline="yes" src="../../files/ab/abc/IMG%202041.png">'
+        '<IMG SRC="data:," width=1><img alt="" src="x.png"><img src="a&quot;.png" alt="Logo">'
+    )
+    assert images_with_alt(html, "Image") == (
+        '<img alt="IMG 2041.png" apple-inline="yes" src="../../files/ab/abc/IMG%202041.png">'
+        '<img alt="Image" SRC="data:," width=1><img alt="" src="x.png">'
+        '<img src="a&quot;.png" alt="Logo">'
+    )
+
+
+def test_a_file_name_used_as_alt_text_is_escaped() -> None:
+    named = images_with_alt(Markup('<img src="files/%22%3E%3Cb%3E.png">'), "Image")
+    assert named == '<img alt="&#34;&gt;&lt;b&gt;.png" src="files/%22%3E%3Cb%3E.png">'

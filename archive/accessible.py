@@ -1,19 +1,26 @@
-"""Tables in mail bodies put in a box of their own that scrolls sideways.
+"""What a page adds to a mail's HTML body so that it reads on a phone and aloud.
 
-A table from an HTML mail is often wider than a phone; in its own box it scrolls
+A table from an HTML mail is often wider than a phone: in a box of its own it scrolls
 there and the page keeps its width. The box is a labelled region that takes the
 keyboard's focus, so that it can be scrolled without a pointer (WCAG 2.1.1). Only the
 outermost tables are boxed; nested ones scroll with them.
+
+An image with no alt text (Apple Mail sends its inline photos so) is named by its file
+name, or a generic word, so that a screen reader says something for it (WCAG 1.1.1).
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from markupsafe import Markup
 from markupsafe import escape
 
 TABLE_TAG = re.compile(r"<(/?)table\b[^>]*>", re.IGNORECASE)
+IMAGE_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+HAS_ALT = re.compile(r"\salt\s*=", re.IGNORECASE)
+SOURCE = re.compile(r'\ssrc="([^"]*)"', re.IGNORECASE)
 
 
 def scrolling_tables(html: Markup, label: str) -> Markup:
@@ -42,3 +49,20 @@ def scrolling_tables(html: Markup, label: str) -> Markup:
         last = len(text)
     pieces.append(text[last:])
     return Markup("".join(pieces))
+
+
+def images_with_alt(html: Markup, label: str) -> Markup:
+    """`html` with an alt text on each image that has none: its file's name, else `label`."""
+    if "<img" not in html.lower():
+        return html
+
+    def named(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        if HAS_ALT.search(tag):
+            return tag
+        source = SOURCE.search(tag)
+        name = unquote(source.group(1).rsplit("/", 1)[-1]) if source else ""
+        alt = name if "." in name.strip(".") else label
+        return f'<img alt="{escape(alt)}"{tag[4:]}'
+
+    return Markup(IMAGE_TAG.sub(named, str(html)))
