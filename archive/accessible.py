@@ -3,7 +3,8 @@
 A table from an HTML mail is often wider than a phone: in a box of its own it scrolls
 there and the page keeps its width. The box is a labelled region that takes the
 keyboard's focus, so that it can be scrolled without a pointer (WCAG 2.1.1). Only the
-outermost tables are boxed; nested ones scroll with them.
+outermost tables are boxed; nested ones scroll with them. Each box of a page has its own
+number in its label (landmarks are told apart by their names).
 
 An image with no alt text (Apple Mail sends its inline photos so) is named by its file
 name, or a generic word, so that a screen reader says something for it (WCAG 1.1.1).
@@ -12,6 +13,7 @@ name, or a generic word, so that a screen reader says something for it (WCAG 1.1
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 from markupsafe import Markup
@@ -23,12 +25,12 @@ HAS_ALT = re.compile(r"\salt\s*=", re.IGNORECASE)
 SOURCE = re.compile(r'\ssrc="([^"]*)"', re.IGNORECASE)
 
 
-def scrolling_tables(html: Markup, label: str) -> Markup:
-    """`html` with each outermost <table> inside a focusable, labelled scrolling box."""
+def scrolling_tables(html: Markup, label: str, numbers: Iterator[int]) -> Markup:
+    """`html` with each outermost <table> inside a focusable, labelled scrolling box;
+    `label` has a {number} place, filled from `numbers` (shared by a page's bodies)."""
     if "<table" not in html.lower():
         return html
     text = str(html)  # slices of a Markup would escape what is added to them
-    opening = f'<div class="scroll" role="region" tabindex="0" aria-label="{escape(label)}">'
     pieces: list[str] = []
     depth = 0
     last = 0
@@ -36,6 +38,8 @@ def scrolling_tables(html: Markup, label: str) -> Markup:
         closing = match.group(1) == "/"
         if not closing:
             if depth == 0:
+                name = escape(label.format(number=next(numbers)))
+                opening = f'<div class="scroll" role="region" tabindex="0" aria-label="{name}">'
                 pieces.append(text[last : match.start()] + opening)
                 last = match.start()
             depth += 1

@@ -8,6 +8,7 @@ Values are prepared here as plain mappings so that templates only lay them out.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -131,10 +132,14 @@ class Pages:
         def file_url(sha256: str, filename: str) -> str:
             return root + urls.attachment(sha256, filename)
 
+        table_numbers = itertools.count(1)
         for entry, depth in reply_order(thread.messages):
             body = bodies[entry.id]
             inline = shown_inline(body)
             parent = by_id.get(entry.parent_id) if entry.parent_id else None
+            body_html_shown = self._accessible(
+                body_html(body, file_url, self.fold_labels), table_numbers
+            )
             items.append(
                 {
                     "id": entry.id,
@@ -147,7 +152,7 @@ class Pages:
                     ),
                     "parent_id": parent.id if parent else None,
                     "parent_author": self._author(parent) if parent else "",
-                    "body": self._accessible(body_html(body, file_url, self.fold_labels)),
+                    "body": body_html_shown,
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
@@ -290,9 +295,9 @@ class Pages:
             t=self.labels, root=urls.root_from(url), domain=self.domain, **values
         )
 
-    def _accessible(self, html: Markup) -> Markup:
+    def _accessible(self, html: Markup, table_numbers: Iterator[int]) -> Markup:
         """A mail body as a phone and a screen reader need it (archive/accessible.py)."""
-        html = scrolling_tables(html, self.labels["table_scrolls"])
+        html = scrolling_tables(html, self.labels["table_scrolls"], table_numbers)
         return images_with_alt(html, self.labels["image_without_alt"])
 
     def _community(self, community: SiteCommunity) -> dict[str, Any]:
