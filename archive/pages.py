@@ -8,6 +8,7 @@ Values are prepared here as plain mappings so that templates only lay them out.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import tomllib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,7 +17,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 
+from markupsafe import Markup
+
 from archive import urls
+from archive.accessible import images_with_alt
+from archive.accessible import scrolling_tables
 from archive.bodies import FoldLabels
 from archive.bodies import body_html
 from archive.bodies import shown_inline
@@ -131,10 +136,14 @@ class Pages:
         def file_url(sha256: str, filename: str) -> str:
             return root + urls.attachment(sha256, filename)
 
+        table_numbers = itertools.count(1)
         for entry, depth in reply_order(thread.messages):
             body = bodies[entry.id]
             inline = shown_inline(body)
             parent = by_id.get(entry.parent_id) if entry.parent_id else None
+            body_html_shown = self._accessible(
+                body_html(body, file_url, self.fold_labels), table_numbers
+            )
             items.append(
                 {
                     "id": entry.id,
@@ -150,7 +159,7 @@ class Pages:
                     "reply_url": reply_link(
                         entry, thread.first, body.subject, public, self.domain, prefixes
                     ),
-                    "body": body_html(body, file_url, self.fold_labels),
+                    "body": body_html_shown,
                     "attachments": [
                         {
                             "url": urls.attachment(a.sha256, a.filename),
@@ -296,6 +305,11 @@ class Pages:
         return template.render(
             t=self.labels, root=urls.root_from(url), domain=self.domain, **values
         )
+
+    def _accessible(self, html: Markup, table_numbers: Iterator[int]) -> Markup:
+        """A mail body as a phone and a screen reader need it (archive/accessible.py)."""
+        html = scrolling_tables(html, self.labels["table_scrolls"], table_numbers)
+        return images_with_alt(html, self.labels["image_without_alt"])
 
     def _community(self, community: SiteCommunity) -> dict[str, Any]:
         threads = self.threads_of.get(community.id, [])
