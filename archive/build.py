@@ -277,10 +277,8 @@ class SiteBuilder:
         count = plan.page_counts[community.slug]
         for url, html in pages.community_pages(community):
             out.write(urls.page_file(url), html)
-        for url, month, html in pages.month_pages(community):
-            key = f"{community.slug}/{month.key}"
-            if key in plan.changed_months:
-                out.write(urls.page_file(url), html)
+        for url, html in pages.month_pages(community, plan.changed_months[community.slug]):
+            out.write(urls.page_file(url), html)
         for stale in range(count + 1, self.previous.pages.get(community.slug, 0) + 1):
             out.remove(urls.community(community.slug, stale))
         posted = sorted(
@@ -376,10 +374,11 @@ class _Plan:
             for c in index.communities.values()
             for month in threads_by_month(threads_of.get(c.id, []))
         }
-        self.changed_months = {
-            key for key, signature in self.month_signatures.items()
-            if known.months.get(key) != signature
-        }  # fmt: skip
+        self.changed_months: dict[str, set[str]] = defaultdict(set)  # slug -> months
+        for key, signature in self.month_signatures.items():
+            if known.months.get(key) != signature:
+                slug, month = key.split("/")
+                self.changed_months[slug].add(month)
         self.gone_months = sorted(set(previous.months) - set(self.month_signatures))
         self.size = len(self.threads) + len(self.communities) + len(self.people)
         # How many list pages each community has now (archive.pages.THREADS_PER_PAGE a page).

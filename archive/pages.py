@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections import defaultdict
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -135,14 +136,17 @@ class Pages:
                 ),
             )
 
-    def month_pages(self, community: SiteCommunity) -> Iterator[tuple[str, Month, str]]:
-        """The page of each month it has threads in: (url, month, html)."""
+    def month_pages(
+        self, community: SiteCommunity, keys: Collection[str]
+    ) -> Iterator[tuple[str, str]]:
+        """The pages of these of its months ("2026-11"): (url, html)."""
         values = self._community(community)
         for month in threads_by_month(self.threads_of.get(community.id, [])):
+            if month.key not in keys:
+                continue
             url = urls.community_month(community.slug, month.key)
             yield (
                 url,
-                month,
                 self._render(
                     "month",
                     url,
