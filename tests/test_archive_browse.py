@@ -3,6 +3,7 @@ unanswered questions, thread participants, and charts that count imported histor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -230,3 +231,22 @@ def test_a_thread_page_names_its_participants_with_their_counts(app: App, site: 
     assert all(href.startswith("../../people/") for href, _, _ in found)
     # someone with no page on the site is named, not linked
     assert '<span>eve</span>&nbsp;<span class="count">(1)</span>' in line
+
+
+def test_french_pages_name_their_months_and_dates_in_french(app: App, site: Path) -> None:
+    french = dataclasses.replace(
+        app, settings=dataclasses.replace(
+            app.settings, gateway=dataclasses.replace(app.settings.gateway, language="fr")
+        )
+    )  # fmt: skip
+    community(app, "design")
+    ingest_post(app, "design", subject="Papier", at=dt.datetime(2024, 3, 8, 10, tzinfo=dt.UTC))
+    ingest_post(app, "design", subject="Encre", at=utcnow())
+    SiteBuilder(french, site, search=False).run()
+    page = (site / "c" / "design" / "index.html").read_text()
+    assert "<h2>Par mois</h2>" in page and ">mars</a>&nbsp;" in page
+    assert "Messages par mois" in page and ">mars 2024</text>" in page
+    month = (site / "c" / "design" / "2024-03" / "index.html").read_text()
+    assert "Discussions ouvertes en mars 2024" in month and "Mois suivant" in month
+    thread = next(p.read_text() for p in (site / "t").glob("*/index.html"))
+    assert "Participants\xa0: " in thread
