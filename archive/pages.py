@@ -434,7 +434,8 @@ def format_period(day: dt.date, precision: str, labels: Mapping[str, Any]) -> st
     if precision == "year":
         return str(day.year)
     month = f"{labels['months_short'][day.month - 1]} {day.year}"
-    return month if precision == "month" else f"{day.day} {month}"
+    number = labels.get("first_day", "1") if day.day == 1 else str(day.day)  # "1er" in French
+    return month if precision == "month" else f"{number} {month}"
 
 
 def shown_subject(subject: str, thread_subject: str, prefixes: Sequence[str] = ()) -> str:

@@ -109,7 +109,10 @@ def test_imported_history_is_charted_by_month_from_its_first_post() -> None:
 
 def test_periods_are_written_in_the_pages_language() -> None:
     fr = {"months_short": EN["months_short"][:10] + ["nov.", "déc."]}
+    fr["first_day"] = "1er"
     assert format_period(dt.date(2026, 11, 2), "day", fr) == "2 nov. 2026"
+    assert format_period(dt.date(2026, 12, 1), "day", fr) == "1er déc. 2026"
+    assert format_period(dt.date(2026, 12, 1), "day", EN) == "1 Dec 2026"
     assert format_period(dt.date(2026, 12, 1), "month", EN) == "Dec 2026"
     assert format_period(dt.date(2026, 1, 1), "year", EN) == "2026"
 
