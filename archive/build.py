@@ -9,6 +9,7 @@ change of templates (or of this builder's FORMAT) makes the next build a full on
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import hashlib
 import json
@@ -30,6 +31,7 @@ import templates
 from archive import urls
 from archive.files import mbox
 from archive.files import publish_attachments
+from archive.months import threads_by_month
 from archive.output import Counts
 from archive.output import SiteOutput
 from archive.pages import FEED_ENTRIES
@@ -49,6 +51,8 @@ from gateway.adoption.stats import Stats
 from gateway.adoption.stats import compute_stats
 from gateway.adoption.stats import describe_figures
 from gateway.app import App
+from gateway.digests.news import Question
+from gateway.digests.news import unanswered_questions
 from gateway.store.db import transaction
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
@@ -62,6 +66,8 @@ THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
 PER_WORKER = 300
 STATIC = (urls.STYLESHEET, urls.SEARCH_SCRIPT)
+# How old a question the home page still lists as unanswered (digests stop at 14 days).
+QUESTIONS_SINCE = dt.timedelta(days=90)
 
 log = logging.getLogger("gateway.archive")
 
@@ -89,6 +95,7 @@ class Manifest:
     directory: str = ""  # the people directory's signature
     stats: str = ""  # the stats page's
     indexed: bool = False  # whether the search index covers the pages
+    months: dict[str, str] = field(default_factory=dict)  # "slug/2026-11" -> signature
 
     @classmethod
     def load(cls, site: Path) -> Manifest:
@@ -187,7 +194,7 @@ class SiteBuilder:
                 read_bodies(session, (m.id for m in latest)),
             ),
         )
-        out.write(urls.page_file(urls.HOME), pages.home())
+        out.write(urls.page_file(urls.HOME), pages.home(self._questions(session, index)))
         out.write(urls.page_file(urls.SEARCH), pages.search())
         directory = _directory_signature(index)
         if self.full or directory != self.previous.directory:
@@ -211,11 +218,13 @@ class SiteBuilder:
             page_counts.pop(slug, None)
         for person_id in plan.gone_people:
             out.remove(urls.person(int(person_id)))
+        for key in plan.gone_months:
+            out.remove(urls.community_month(*key.split("/")))
         manifest = Manifest(
             self.fingerprint, plan.thread_signatures, plan.community_signatures,
             plan.person_signatures, page_counts, sorted(attachments),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
-            directory=directory, stats=stats,
+            directory=directory, stats=stats, months=plan.month_signatures,
         )  # fmt: skip
         manifest.save(out.root)  # the pages are done, whatever happens to the index
         if self.search and not manifest.indexed and index.threads:
@@ -251,7 +260,7 @@ class SiteBuilder:
                 progress.advance(len(batch))
             for job in jobs:
                 if isinstance(job, SiteCommunity):
-                    self._write_community(out, pages, session, job, plan.page_counts[job.slug])
+                    self._write_community(out, pages, session, job, plan)
                 elif isinstance(job, SitePerson):
                     page = pages.person(job, plan.posts_by[job.id])
                     out.write(urls.page_file(urls.person(job.id)), page)
@@ -261,10 +270,14 @@ class SiteBuilder:
         return out.counts
 
     def _write_community(
-        self, out: SiteOutput, pages: Pages, session: Session, community: SiteCommunity, count: int
+        self, out: SiteOutput, pages: Pages, session: Session, community: SiteCommunity, plan: _Plan
     ) -> None:
-        """Its list pages (and no more than it has now), its mbox download and its feed."""
+        """Its list pages (and no more than it has now), the pages of its months that
+        changed, its mbox download and its feed."""
+        count = plan.page_counts[community.slug]
         for url, html in pages.community_pages(community):
+            out.write(urls.page_file(url), html)
+        for url, html in pages.month_pages(community, plan.changed_months[community.slug]):
             out.write(urls.page_file(url), html)
         for stale in range(count + 1, self.previous.pages.get(community.slug, 0) + 1):
             out.remove(urls.community(community.slug, stale))
@@ -290,6 +303,19 @@ class SiteBuilder:
             read_bodies(session, (m.id for m in latest)),
         )
         out.write(urls.community_feed(community.slug), feed)
+
+    def _questions(self, session: Session, index: SiteIndex) -> list[Question]:
+        """The unanswered questions of the public communities, by the digests' rule."""
+        settings = self.app.settings
+        found = unanswered_questions(
+            session,
+            index.communities,
+            self.now,
+            "",
+            dt.timedelta(hours=settings.adoption.unanswered_after_hours),
+            QUESTIONS_SINCE,
+        )
+        return [question for questions in found.values() for question in questions]
 
     def _after_fork(self) -> None:
         """A forked renderer opens its own connections (SQLAlchemy: "Using Connection
@@ -337,6 +363,23 @@ class _Plan:
         self.gone_threads = sorted(set(previous.threads) - set(self.thread_signatures))
         self.gone_communities = sorted(set(previous.communities) - set(self.community_signatures))
         self.gone_people = sorted(set(previous.people) - set(self.person_signatures))
+        # Each month page's signature: the community, its threads, its neighbours.
+        self.month_signatures = {
+            f"{c.slug}/{month.key}": _digest(
+                c,
+                [(t.id, self.thread_signatures[str(t.id)]) for t in month.threads],
+                month.previous,
+                month.following,
+            )
+            for c in index.communities.values()
+            for month in threads_by_month(threads_of.get(c.id, []))
+        }
+        self.changed_months: dict[str, set[str]] = defaultdict(set)  # slug -> months
+        for key, signature in self.month_signatures.items():
+            if known.months.get(key) != signature:
+                slug, month = key.split("/")
+                self.changed_months[slug].add(month)
+        self.gone_months = sorted(set(previous.months) - set(self.month_signatures))
         self.size = len(self.threads) + len(self.communities) + len(self.people)
         # How many list pages each community has now (archive.pages.THREADS_PER_PAGE a page).
         self.page_counts = {

@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import tomllib
 from collections import defaultdict
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -25,13 +26,16 @@ from archive.accessible import scrolling_tables
 from archive.bodies import FoldLabels
 from archive.bodies import body_html
 from archive.bodies import shown_inline
-from archive.charts import posts_per_week
+from archive.charts import posts_over_time
 from archive.charts import shares
 from archive.charts import top_contributors
 from archive.charts import weekly_bars
 from archive.mail_links import community_actions
 from archive.mail_links import reply_link
 from archive.mail_links import write_to_link
+from archive.months import Month
+from archive.months import months_by_year
+from archive.months import threads_by_month
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
@@ -40,6 +44,7 @@ from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
+from gateway.digests.news import Question
 from gateway.mail.sizes import human_size
 from gateway.settings import Settings
 from gateway.store.models import Kind
@@ -54,6 +59,7 @@ RECENT_POSTS = 20
 # Deeper replies are drawn at this indentation: a 40-deep quarrel stays readable.
 MAX_DEPTH = 8
 STATS_WEEKS = 13  # the stats page's window (gateway.adoption.stats.DEFAULT_DAYS)
+LATEST_THREADS = 10  # on the home page
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -71,11 +77,13 @@ class Pages:
     ) -> None:
         self.environment = environment.overlay()
         language = settings.gateway.language
-        self.environment.filters.update(
-            datetime=format_datetime, filesize=lambda size: human_size(size, language)
-        )
         labels = environment.loader.get_source(environment, f"archive/labels.{language}.toml")[0]  # type: ignore[union-attr]
         self.labels: dict[str, Any] = tomllib.loads(labels)
+        self.environment.filters.update(
+            datetime=format_datetime,
+            filesize=lambda size: human_size(size, language),
+            period=lambda day, precision: format_period(day, precision, self.labels),
+        )
         self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
@@ -86,17 +94,22 @@ class Pages:
 
     # -- pages ---------------------------------------------------------------------
 
-    def home(self) -> str:
+    def home(self, questions: Sequence[Question] = ()) -> str:
+        """The communities by kind, the latest threads, and the unanswered questions
+        (gateway.digests.news.unanswered_questions, read by archive.build)."""
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for community in self.index.communities.values():
             groups[community.kind].append(self._community(community))
         ordered = [(kind.value, groups[kind.value]) for kind in Kind if groups.get(kind.value)]
         messages = list(self.index.messages())
+        latest = sorted(self.index.threads.values(), key=lambda t: (t.last_activity, t.id))
         return self._render(
             "home",
             urls.HOME,
             groups=ordered,
-            weekly=posts_per_week(messages, self.now),
+            latest=[self._thread_summary(t) for t in latest[::-1][:LATEST_THREADS]],
+            questions=self._questions(questions),
+            weekly=posts_over_time(messages, self.now),
             contributors=top_contributors(messages, self.names, self.now),
         )
 
@@ -105,9 +118,13 @@ class Pages:
         threads = self.threads_of.get(community.id, [])
         pages = max(1, -(-len(threads) // THREADS_PER_PAGE))
         values = self._community(community)
-        weekly = posts_per_week(
+        weekly = posts_over_time(
             (m for t in threads for m in t.messages if community.id in m.communities), self.now
         )
+        months = [
+            (year, [self._month_link(community, m) for m in chunk])
+            for year, chunk in months_by_year(threads_by_month(threads))
+        ]
         for page in range(1, pages + 1):
             url = urls.community(community.slug, page)
             chunk = threads[(page - 1) * THREADS_PER_PAGE : page * THREADS_PER_PAGE]
@@ -123,6 +140,29 @@ class Pages:
                     previous_url=urls.community(community.slug, page - 1),
                     next_url=urls.community(community.slug, page + 1),
                     weekly=weekly,
+                    months=months,
+                ),
+            )
+
+    def month_pages(
+        self, community: SiteCommunity, keys: Collection[str]
+    ) -> Iterator[tuple[str, str]]:
+        """The pages of these of its months ("2026-11"): (url, html)."""
+        values = self._community(community)
+        for month in threads_by_month(self.threads_of.get(community.id, [])):
+            if month.key not in keys:
+                continue
+            url = urls.community_month(community.slug, month.key)
+            yield (
+                url,
+                self._render(
+                    "month",
+                    url,
+                    community=values,
+                    month=self._month_link(community, month),
+                    threads=[self._thread_summary(t, community.id) for t in month.threads],
+                    previous=self._month_link(community, month.previous),
+                    following=self._month_link(community, month.following),
                 ),
             )
 
@@ -183,6 +223,7 @@ class Pages:
                 "reply_url": reply_link(
                     thread.messages[-1], thread.first, thread.subject, public, self.domain
                 ),
+                "participants": self._participants(thread),
             },
             messages=items,
         )
@@ -336,7 +377,7 @@ class Pages:
         community = self.index.communities[community_id]
         return {"name": community.name, "url": urls.community(community.slug)}
 
-    def _thread_summary(self, thread: SiteThread, community_id: int) -> dict[str, Any]:
+    def _thread_summary(self, thread: SiteThread, community_id: int = 0) -> dict[str, Any]:
         return {
             "url": urls.thread(thread.id),
             "subject": thread.subject,
@@ -345,6 +386,55 @@ class Pages:
             "last_activity": thread.last_activity,
             "also": [self._community_link(c) for c in thread.communities if c != community_id],
         }
+
+    def _month_link(self, community: SiteCommunity, month: Month | str | None) -> Any:
+        """A month's name, URL and thread count (None for no month)."""
+        if month is None:
+            return None
+        key = month if isinstance(month, str) else month.key
+        number = int(key[5:])
+        return {
+            "key": key,
+            "url": urls.community_month(community.slug, key),
+            "name": f"{self.labels['months'][number - 1]} {key[:4]}",
+            "short": self.labels["months_short"][number - 1],
+            "threads": len(month.threads) if isinstance(month, Month) else None,
+        }
+
+    def _participants(self, thread: SiteThread) -> list[dict[str, Any]]:
+        """Who wrote in the thread, most messages first (then by first message)."""
+        counts: dict[tuple[int | None, str], list[Any]] = {}
+        for message in thread.messages:
+            key = (message.sender_id, "" if message.sender_id else message.sender_address)
+            if key not in counts:
+                counts[key] = [message, 0]
+            counts[key][1] += 1
+        ranked = sorted(counts.values(), key=lambda item: -item[1])  # stable: first comes first
+        return [
+            {
+                "name": self._author(first),
+                "url": self._person_url(first.sender_id),
+                "messages": count,
+            }
+            for first, count in ranked
+        ]
+
+    def _questions(self, questions: Sequence[Question]) -> list[dict[str, Any]]:
+        """Questions of threads the site shows, newest first, once each (a cross-post
+        is one question in each of its communities)."""
+        shown: dict[int, dict[str, Any]] = {}
+        for question in sorted(questions, key=lambda q: (q.asked_at, q.thread_id), reverse=True):
+            thread = self.index.threads.get(question.thread_id)
+            if thread is None or question.thread_id in shown:
+                continue
+            shown[question.thread_id] = {
+                "url": urls.thread(thread.id),
+                "subject": thread.subject,
+                "author": self._author(thread.first),
+                "asked_at": question.asked_at,
+                "communities": [self._community_link(c) for c in thread.communities],
+            }
+        return list(shown.values())
 
     def _author(self, entry: MessageEntry) -> str:
         if entry.sender_id and entry.sender_id in self.names:
@@ -365,6 +455,15 @@ class Pages:
 
     def _absolute_file_url(self, sha256: str, filename: str) -> str:
         return self.base_url + urls.attachment(sha256, filename)
+
+
+def format_period(day: dt.date, precision: str, labels: Mapping[str, Any]) -> str:
+    """A date of a chart's axis in the page's language: "2 Nov 2026", "Nov 2026", "2026"."""
+    if precision == "year":
+        return str(day.year)
+    month = f"{labels['months_short'][day.month - 1]} {day.year}"
+    number = labels.get("first_day", "1") if day.day == 1 else str(day.day)  # "1er" in French
+    return month if precision == "month" else f"{number} {month}"
 
 
 def shown_subject(subject: str, thread_subject: str, prefixes: Sequence[str] = ()) -> str:

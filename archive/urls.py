@@ -74,3 +74,8 @@ def page_file(url: str) -> str:
 def root_from(url: str) -> str:
     """The relative prefix from a page back to the site's root ("../../" for t/5/)."""
     return "../" * url.count("/")
+
+
+def community_month(slug: str, month: str) -> str:
+    """The threads a community started in one month ("2026-11")."""
+    return f"{links.community_url('', slug)}{month}/"

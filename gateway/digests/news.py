@@ -164,14 +164,16 @@ def unanswered_questions(
     end: dt.datetime,
     base_url: str,
     unanswered_after: dt.timedelta = UNANSWERED_AFTER,
+    horizon: dt.timedelta = QUESTION_HORIZON,
 ) -> dict[int, list[Question]]:
-    """The questions of these communities still unanswered at `end` (the monthly mails
-    offer them too, gateway.adoption.monthly)."""
+    """The questions of these communities still unanswered at `end`, asked within
+    `horizon` (the monthly mails offer them too, gateway.adoption.monthly, and the
+    archive's home page lists them, archive.build)."""
     communities = {
         c.id: CommunityRef(c.id, c.slug, c.name, c.visibility is Visibility.PUBLIC)
         for c in session.scalars(select(Community).where(Community.id.in_(sorted(community_ids))))
     }
-    return _questions(session, communities, end, base_url, unanswered_after)
+    return _questions(session, communities, end, base_url, unanswered_after, horizon)
 
 
 def _published_smtp() -> ColumnElement[bool]:
@@ -315,6 +317,7 @@ def _questions(
     end: dt.datetime,
     base_url: str,
     unanswered_after: dt.timedelta,
+    horizon: dt.timedelta = QUESTION_HORIZON,
 ) -> dict[int, list[Question]]:
     rows = session.execute(
         select(
@@ -333,7 +336,7 @@ def _questions(
             MessageCommunity.community_id.in_(list(communities)),
             Message.parent_id.is_(None),
             Thread.message_count == 1,
-            Message.received_at >= end - QUESTION_HORIZON,
+            Message.received_at >= end - horizon,
             Message.received_at < end - unanswered_after,
             _published_smtp(),
         )
