@@ -117,3 +117,27 @@ def test_the_community_page_lists_its_people_and_an_answer_updates_it(
     page = (site / "c" / "security" / "index.html").read_text()
     helpful = page.split('class="helpful">')[1].split("</dd>")[0]
     assert 'Pia</a> <span class="meta">(1)' in helpful
+
+
+def test_a_new_expertise_rewrites_the_community_page_and_no_other(
+    network: App, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    with transaction(network.sessions) as session:
+        create_community(session, "kitchen", "Kitchen", policy=Policy.OPEN)
+        add_members(session, get_community(session, "kitchen"), ["quinn@example.com"])
+    SiteBuilder(network, site, search=False).run()
+    kitchen = site / "c" / "kitchen" / "index.html"
+    before = kitchen.stat().st_mtime_ns
+    assert "Quinn" not in (site / "c" / "security" / "index.html").read_text()
+
+    with transaction(network.sessions) as session:
+        set_profile(session, "quinn@example.com", ProfileChanges(expertise=["Audits"]))
+    update = SiteBuilder(network, site, search=False).run()
+
+    assert (update.communities, update.people, update.threads) == (1, 1, 0)
+    assert (
+        'Quinn</a> <span class="meta">(Audits)'
+        in (site / "c" / "security" / "index.html").read_text()
+    )
+    assert kitchen.stat().st_mtime_ns == before
