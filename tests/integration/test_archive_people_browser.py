@@ -182,6 +182,13 @@ def test_the_directory_narrows_by_tag_and_department_in_the_page(
     tag.fill("")
     page.get_by_label("Department").select_option("IT")
     expect(directory_names(page)).to_have_text(["Olga Petrova", "Pia Jensen"])
+    # "Who knows about what" keeps the tags of IT people, and only them under each.
+    expect(page.locator("dl.expertise > dt:visible")).to_have_text(
+        ["HDS certification", "Penetration testing", "Risk management"]
+    )
+    expect(page.locator("dl.expertise > dd:visible")).to_have_text(
+        ["Pia Jensen (IT)", "Pia Jensen (IT)", "Olga Petrova (IT)"]
+    )
     tag.fill("hds")
     expect(directory_names(page)).to_have_text(["Pia Jensen"])
     page.get_by_label("Department").select_option("Finance")

@@ -52,13 +52,19 @@
       item.classList.toggle("filtered-out", !visible);
       shown += visible ? 1 : 0;
     });
+    // "Who knows about what": a tag stays while it matches and someone of the chosen
+    // department is under it; only they stay under it.
     document.querySelectorAll("dl.expertise > dt").forEach(function (term) {
-      var visible = !query.length || anyTag(term, query);
+      var people = term.nextElementSibling;
+      var someone = false;
+      people.querySelectorAll(".person").forEach(function (person) {
+        var inDepartment = !wanted || person.getAttribute("data-department") === wanted;
+        person.classList.toggle("filtered-out", !inDepartment);
+        someone = someone || inDepartment;
+      });
+      var visible = someone && (!query.length || anyTag(term, query));
       term.classList.toggle("filtered-out", !visible);
-      var next = term.nextElementSibling;
-      if (next && next.tagName === "DD") {
-        next.classList.toggle("filtered-out", !visible);
-      }
+      people.classList.toggle("filtered-out", !visible);
     });
     var filtering = query.length || wanted;
     count.textContent = filtering ? count.getAttribute("data-shown").replace("{n}", shown) : "";
