@@ -206,6 +206,16 @@ def test_a_tag_link_on_a_person_page_selects_that_tag(site: Site, browse: Watche
     expect(directory_names(page)).to_have_text(["Pia Jensen"])
 
 
+def test_a_malformed_tag_in_the_address_leaves_the_list_whole(site: Site, browse: Watched) -> None:
+    page = browse.page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(site.url("people/#100%"))
+    expect(page.locator("form.people-filter")).to_be_visible()
+    expect(directory_names(page)).to_have_count(4)
+    assert errors == []
+
+
 def test_without_javascript_the_directory_is_a_plain_list(chromium: Any, site: Site) -> None:
     context = chromium.new_context(java_script_enabled=False)
     try:

@@ -71,7 +71,12 @@
   }
 
   function fromHash() {
-    var tag = decodeURIComponent(window.location.hash.slice(1));
+    var tag = window.location.hash.slice(1);
+    try {
+      tag = decodeURIComponent(tag);
+    } catch (malformed) {
+      return; // a hand-typed "%" that is not an escape: leave the list whole
+    }
     if (tag) {
       text.value = tag;
       apply();
