@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 
 import templates
 from archive import urls
+from archive.community_people import CommunityPeople
+from archive.community_people import community_people
 from archive.files import mbox
 from archive.files import publish_attachments
 from archive.months import threads_by_month
@@ -60,12 +62,12 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 2
+FORMAT = 3  # 2: J, A, B, P's pages; 3: after their merge
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
 PER_WORKER = 300
-STATIC = (urls.STYLESHEET, urls.SEARCH_SCRIPT)
+STATIC = (urls.STYLESHEET, urls.SEARCH_SCRIPT, urls.PEOPLE_SCRIPT)
 # How old a question the home page still lists as unanswered (digests stop at 14 days).
 QUESTIONS_SINCE = dt.timedelta(days=90)
 
@@ -164,7 +166,7 @@ class SiteBuilder:
     def _write(
         self, session: Session, index: SiteIndex, plan: _Plan, progress: Progress
     ) -> BuildReport:
-        pages = Pages(self.app.templates, self.app.settings, index, self.now)
+        pages = Pages(self.app.templates, self.app.settings, index, self.now, plan.people_of)
         out, blobs = self.out, self.app.blobs
         report = BuildReport(full=self.full, counts=out.counts)
         for name in STATIC:
@@ -339,8 +341,14 @@ class _Plan:
             str(t.id): _thread_signature(t, index) for t in index.threads.values()
         }
         threads_of = index.community_threads()
+        self.people_of = community_people(index)
         self.community_signatures = {
-            c.slug: _community_signature(c, threads_of.get(c.id, []), self.thread_signatures)
+            c.slug: _community_signature(
+                c,
+                threads_of.get(c.id, []),
+                self.thread_signatures,
+                _people_shown(index, self.people_of.get(c.id, CommunityPeople())),
+            )
             for c in index.communities.values()
         }
         self.person_signatures = {
@@ -416,9 +424,22 @@ def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
 
 
 def _community_signature(
-    community: SiteCommunity, threads: list[SiteThread], thread_signatures: dict[str, str]
+    community: SiteCommunity,
+    threads: list[SiteThread],
+    thread_signatures: dict[str, str],
+    people: object,
 ) -> str:
-    return _digest(community, [(t.id, thread_signatures[str(t.id)]) for t in threads])
+    return _digest(community, [(t.id, thread_signatures[str(t.id)]) for t in threads], people)
+
+
+def _people_shown(index: SiteIndex, people: CommunityPeople) -> object:
+    """What a community page shows of its people: who, under which name and department."""
+    shown = {*people.owners, *people.moderators, *(p for p, _ in people.experts)}
+    shown.update(p for p, _ in people.helpful)
+    return (
+        people,
+        sorted((p, index.people[p].display_name, index.people[p].department) for p in shown),
+    )
 
 
 def _person_signature(person: SitePerson, posts: list[MessageEntry], index: SiteIndex) -> str:
@@ -427,9 +448,13 @@ def _person_signature(person: SitePerson, posts: list[MessageEntry], index: Site
 
 
 def _directory_signature(index: SiteIndex) -> str:
-    """What the people directory shows: names, departments and expertise, not posts."""
+    """What the people directory shows: names, departments, expertise and interests
+    (its filter's), not posts."""
     return _digest(
-        sorted((p.id, p.display_name, p.department, p.expertise) for p in index.people.values())
+        sorted(
+            (p.id, p.display_name, p.department, p.expertise, p.interests)
+            for p in index.people.values()
+        )
     )
 
 

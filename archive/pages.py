@@ -30,6 +30,8 @@ from archive.charts import posts_over_time
 from archive.charts import shares
 from archive.charts import top_contributors
 from archive.charts import weekly_bars
+from archive.community_people import CommunityPeople
+from archive.community_people import community_people
 from archive.mail_links import community_actions
 from archive.mail_links import reply_link
 from archive.mail_links import write_to_link
@@ -42,6 +44,7 @@ from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from gateway.adoption import topics
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.digests.news import Question
@@ -74,7 +77,9 @@ class Pages:
         settings: Settings,
         index: SiteIndex,
         now: dt.datetime,
+        people_of: Mapping[int, CommunityPeople] | None = None,
     ) -> None:
+        """people_of: archive.community_people's answer, when the caller has it already."""
         self.environment = environment.overlay()
         language = settings.gateway.language
         labels = environment.loader.get_source(environment, f"archive/labels.{language}.toml")[0]  # type: ignore[union-attr]
@@ -91,6 +96,7 @@ class Pages:
         self.now = now
         self.threads_of = index.community_threads()
         self.names = {p.id: p.display_name for p in index.people.values()}
+        self.people_of = community_people(index) if people_of is None else people_of
 
     # -- pages ---------------------------------------------------------------------
 
@@ -141,6 +147,7 @@ class Pages:
                     next_url=urls.community(community.slug, page + 1),
                     weekly=weekly,
                     months=months,
+                    people=self._community_people(community.id),
                 ),
             )
 
@@ -265,8 +272,28 @@ class Pages:
             (tag, label_of[tag], [self._person_link(p) for p in _by_name(by_tag[tag])])
             for tag in sorted(by_tag)
         ]
-        everyone = [self._person_link(p) for p in _by_name(self.index.people.values())]
-        return self._render("people", urls.PEOPLE, expertise=expertise, everyone=everyone)
+        everyone = [
+            {
+                **self._person_link(p),
+                # What the directory's filter (static/people.js) compares: folded words.
+                "tags": "|".join(
+                    " ".join(topics.words(tag)) for tag, _ in (*p.expertise, *p.interests)
+                ),
+                "labels": [label for _, label in (*p.expertise, *p.interests)],
+            }
+            for p in _by_name(self.index.people.values())
+        ]
+        departments = sorted(
+            {p.department for p in self.index.people.values() if p.department}, key=str.casefold
+        )
+        return self._render(
+            "people",
+            urls.PEOPLE,
+            expertise=expertise,
+            everyone=everyone,
+            departments=departments,
+            stop_words=" ".join(sorted(topics.STOP_WORDS)),
+        )
 
     def search(self) -> str:
         return self._render("search", urls.SEARCH)
@@ -371,6 +398,18 @@ class Pages:
             "posts": posts,
             "thread_count": len(threads),
             "last_activity": threads[0].last_activity if threads else None,
+        }
+
+    def _community_people(self, community_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Its owners, moderators, matching experts and most helpful members, as links."""
+        people = self.people_of.get(community_id, CommunityPeople())
+        link = self._person_link
+        every = self.index.people
+        return {
+            "owners": [link(every[p]) for p in people.owners],
+            "moderators": [link(every[p]) for p in people.moderators],
+            "experts": [{**link(every[p]), "tags": tags} for p, tags in people.experts],
+            "helpful": [{**link(every[p]), "answered": n} for p, n in people.helpful],
         }
 
     def _community_link(self, community_id: int) -> dict[str, str]:

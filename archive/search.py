@@ -1,5 +1,5 @@
 """The search index: Pagefind (the PyPI package and its bundled binary) run over the
-thread pages, swapped into place whole, so that the site is never without an index
+thread and people pages, swapped into place whole, so that the site is never without an index
 while it is rebuilt.
 
 Pagefind re-indexes every page each time (about 500 pages/s and 1.1 GB for 3,000
@@ -16,8 +16,10 @@ from pathlib import Path
 
 from archive import urls
 
-# Only thread pages are indexed: every post is on one, and lists would only repeat them.
-INDEXED = "t/**/*.html"
+# Thread pages and people's pages are indexed: every post is on a thread page, and
+# people are found by their expertise, interests, department and bio ("who knows X").
+# Lists would only repeat them (the people directory has no data-pagefind-body).
+INDEXED = "{t,people}/**/*.html"
 BUNDLE = urls.SEARCH_BUNDLE.rstrip("/")
 
 

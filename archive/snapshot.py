@@ -31,6 +31,7 @@ from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
+from gateway.store.models import Role
 from gateway.store.models import TagKind
 from gateway.store.models import Thread
 from gateway.store.models import Visibility
@@ -49,6 +50,8 @@ class SiteCommunity:
     policy: str
     members: int
     closed: bool
+    # Its owners and moderators, as (role, person id), owners first.
+    staff: tuple[tuple[str, int], ...] = ()
 
 
 class MessageEntry(NamedTuple):
@@ -180,6 +183,13 @@ def _public_communities(session: Session) -> dict[int, SiteCommunity]:
         .where(Community.visibility == Visibility.PUBLIC)
         .order_by(Community.slug)
     )
+    staff: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    for community_id, role, person_id in session.execute(
+        select(Membership.community_id, Membership.role, Membership.person_id)
+        .where(Membership.role != Role.MEMBER)
+        .order_by(Membership.community_id, Membership.person_id)
+    ):
+        staff[community_id].append((role.value, person_id))
     return {
         row.id: SiteCommunity(
             row.id,
@@ -190,6 +200,7 @@ def _public_communities(session: Session) -> dict[int, SiteCommunity]:
             row.policy.value,
             counts.get(row.id, 0),
             row.closed_at is not None,
+            tuple(sorted(staff.get(row.id, ()), key=lambda s: (s[0] != Role.OWNER, s[1]))),
         )
         for row in rows
     }

@@ -19,6 +19,7 @@ STATS = "stats/"  # the public communities' participation figures
 SITE_FEED = "feed.atom"
 STYLESHEET = "static/site.css"
 SEARCH_SCRIPT = "static/search.js"
+PEOPLE_SCRIPT = "static/people.js"  # the people directory's filter
 SEARCH_BUNDLE = "pagefind/"
 
 

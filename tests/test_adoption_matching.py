@@ -80,3 +80,18 @@ def test_the_suggest_command(network: App, gateway_cli: GatewayCli) -> None:
     assert "your interest: Accessibility" in gateway_cli("suggest", "carol@example.com").stdout
     assert "fill in" in gateway_cli("suggest", "dave@example.com").stdout
     assert "no one" in gateway_cli.error("suggest", "zed@example.com")
+
+
+def test_experts_match_stated_tags_by_words_and_folded_forms(
+    app: App, gateway_cli: GatewayCli
+) -> None:
+    gateway_cli("profile", "set", "hana@example.com", "--expertise", "HDS certification")
+    gateway_cli("profile", "set", "ines@example.com", "--expertise", "Sécurité, Party planning")
+    gateway_cli("profile", "set", "jo@example.com", "--interests", "Penetration testing")
+    assert ranking(app, "HDS") == [("hana", 10)]
+    assert ranking(app, "securite") == [("ines", 10)]
+    assert ranking(app, "testing") == [("jo", 4)]
+    assert ranking(app, "web security: HDS certification audit") == [("hana", 10)]
+    assert ranking(app, "art") == []  # "party" is not a hit for "art"
+    [found] = gateway_cli.json("experts", "SÉCURITÉ")
+    assert found["reasons"] == [{"kind": "expertise", "label": "Sécurité"}]

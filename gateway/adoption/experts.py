@@ -1,9 +1,11 @@
 """Who can help on a topic (`gateway experts`): stated expertise and interests, and what
 people wrote and answered about it, by community and by the words of their threads.
 
-Each signal adds to a score and keeps its reason, so that the answer says why
-("stated expertise: Accessibility", "3 answers in Design"). Weights are here, in one
-place; three grouped queries whatever the size of the network.
+Stated tags match by words and folded forms (gateway.adoption.topics.tag_matches:
+"HDS" finds "HDS certification"). Each signal adds to a score and keeps its reason,
+so that the answer says why ("stated expertise: Accessibility", "3 answers in
+Design"). Weights are here, in one place; three grouped queries whatever the size of
+the network.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy import func
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -70,12 +73,14 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
         expert.score += points
         expert.reasons.append(reason)
 
-    for person_id, kind, label in session.execute(
-        select(PersonTag.person_id, PersonTag.kind, PersonTag.label)
-        .where(PersonTag.tag.in_(_phrases(topic)))
+    # SQL narrows to tags holding one of the words; topics.words_match decides.
+    for person_id, kind, tag, label in session.execute(
+        select(PersonTag.person_id, PersonTag.kind, PersonTag.tag, PersonTag.label)
+        .where(or_(*(PersonTag.tag.contains(word, autoescape=True) for word in topic)))
         .order_by(PersonTag.kind, PersonTag.position)
     ):
-        add(person_id, STATED[TagKind(kind)], Reason(TagKind(kind).value, label=label))
+        if topics.words_match(topics.words(tag), topic):
+            add(person_id, STATED[TagKind(kind)], Reason(TagKind(kind).value, label=label))
     communities = {
         c.id: c for c in session.scalars(select(Community).where(Community.closed_at.is_(None)))
     }
@@ -109,16 +114,6 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
             person.address, person.name, person.department,
         )  # fmt: skip
     return ranked
-
-
-def _phrases(topic: tuple[str, ...]) -> list[str]:
-    """Every run of consecutive words: "web accessibility audit" finds the tag
-    "accessibility" and the tag "web accessibility"."""
-    return [
-        " ".join(topic[start:end])
-        for start in range(len(topic))
-        for end in range(start + 1, len(topic) + 1)
-    ]
 
 
 def _activity(session: Session, topic: tuple[str, ...]) -> list[Any]:

@@ -1,9 +1,16 @@
 """A topic as the adoption features compare it: folded words, matched against tags,
-community descriptions and thread subjects."""
+community descriptions and thread subjects.
+
+Tags match by whole folded words (tag_matches): "HDS" finds "HDS certification" and
+"securite" finds "Sécurité", but "art" does not find "party" or "article": a prefix
+rule would make every short word a false hit, and tags are short phrases people type
+in full. `gateway experts` and the archive (search filter, community experts) share it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import SQLColumnExpression
@@ -36,6 +43,22 @@ def mentions(text: str, topic: Iterable[str]) -> bool:
     padded = folded(text)
     wanted = list(topic)
     return bool(wanted) and all(f" {word} " in padded for word in wanted)
+
+
+def tag_matches(tag: str, query: str) -> bool:
+    """Whether a stated tag answers a query: every word of the query is a word of the
+    tag ("testing" finds "Penetration testing"), or the whole tag is a run of the
+    query's words ("web accessibility audit" finds "Accessibility")."""
+    return words_match(words(tag), words(query))
+
+
+def words_match(tag: Sequence[str], query: Sequence[str]) -> bool:
+    """tag_matches() on words already folded (a loop over many tags folds each once)."""
+    if not tag or not query:
+        return False
+    if set(query) <= set(tag):
+        return True
+    return f" {' '.join(tag)} " in f" {' '.join(query)} "
 
 
 def subject_matches(subject: SQLColumnExpression[str], topic: Iterable[str]) -> ColumnElement[bool]:
