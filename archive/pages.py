@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections import defaultdict
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -24,12 +25,15 @@ from archive.charts import posts_per_week
 from archive.charts import shares
 from archive.charts import top_contributors
 from archive.charts import weekly_bars
+from archive.filetypes import file_type
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
+from archive.snapshot import SiteAttachment
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from archive.thumbnails import SiteThumbnail
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.mail.sizes import human_size
@@ -60,7 +64,10 @@ class Pages:
         settings: Settings,
         index: SiteIndex,
         now: dt.datetime,
+        thumbnails: Callable[[SiteAttachment], SiteThumbnail | None] = lambda attachment: None,
     ) -> None:
+        """`thumbnails` gives an image attachment's thumbnail in the site, if it has one
+        (archive.thumbnails.SiteThumbnails.of)."""
         self.environment = environment.overlay()
         language = settings.gateway.language
         self.environment.filters.update(
@@ -75,6 +82,7 @@ class Pages:
         self.now = now
         self.threads_of = index.community_threads()
         self.names = {p.id: p.display_name for p in index.people.values()}
+        self.thumbnails = thumbnails
 
     # -- pages ---------------------------------------------------------------------
 
@@ -145,12 +153,7 @@ class Pages:
                     "parent_author": self._author(parent) if parent else "",
                     "body": body_html(body, file_url, self.fold_labels),
                     "attachments": [
-                        {
-                            "url": urls.attachment(a.sha256, a.filename),
-                            "filename": a.filename,
-                            "content_type": a.content_type,
-                            "size": a.size,
-                        }
+                        self._attachment(a)
                         for a in body.attachments
                         if a.content_id.strip("<>") not in inline or not a.content_id
                     ],
@@ -316,6 +319,16 @@ class Pages:
             "messages": len(thread.messages),
             "last_activity": thread.last_activity,
             "also": [self._community_link(c) for c in thread.communities if c != community_id],
+        }
+
+    def _attachment(self, attachment: SiteAttachment) -> dict[str, Any]:
+        kinds = self.labels["file_types"]
+        return {
+            "url": urls.attachment(attachment.sha256, attachment.filename),
+            "filename": attachment.filename,
+            "type": file_type(attachment.filename, attachment.content_type, kinds),
+            "size": attachment.size,
+            "thumbnail": self.thumbnails(attachment),
         }
 
     def _author(self, entry: MessageEntry) -> str:
