@@ -34,7 +34,8 @@ def publish_attachments(
         out.remove(path)
         sha256 = path.split("/")[2]  # files/ab/<sha256>/name
         if sha256 not in kept:
-            out.remove(urls.thumbnail(sha256))
+            for extension in urls.THUMBNAIL_FORMATS:
+                out.remove(urls.thumbnail(sha256, extension))
         out.remove_empty_folders(path)
 
 

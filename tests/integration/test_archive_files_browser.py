@@ -183,7 +183,7 @@ def test_a_photo_shows_as_a_thumbnail_served_by_the_site_and_linked_to_the_photo
     width, height, source = drawn
     assert (width, height) == (320, 240), drawn
     assert urlsplit(source).netloc == urlsplit(site.origin).netloc  # from the site itself
-    assert source.endswith(".thumb.webp")
+    assert source.endswith(".thumb.jpg")
     assert thumbnail.get_attribute("width") == "320"
     assert thumbnail.get_attribute("height") == "240"
     # The thumbnail's file is small, beside the attachment; the link opens the full photo.
