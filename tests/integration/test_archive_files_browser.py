@@ -4,7 +4,8 @@ in French from the same store), served on loopback.
 
 A photo shows as a thumbnail the site itself serves (drawn: naturalWidth > 0), linked
 to the full image; a PDF is named "PDF · 41.0 KB"; a paragraph hard-wrapped by its
-sender's client, and one sent as format=flowed, each read as one block of text.
+sender's client, and one sent as format=flowed, each read as one block of text; code
+keeps its lines in a monospace font.
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ FLOWED_PARAGRAPH = (
 )
 
 
+CODE = (
+    "Start it with this, and the site is rebuilt after each post that the gateway\n"
+    "publishes:\n"
+    "\n"
+    "    gateway serve --config gateway.toml\n"
+    "    gateway archive build --full\n"
+    "\n"
+    "```\n"
+    "[archive]\n"
+    'base_url = "https://lists.example.com/archive/"\n'
+    "```\n"
+)
+
+
 @dataclass
 class Site:
     folder: Path
@@ -126,6 +141,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         files_mail(),
         post("Package owner", WRAPPED, message_id="wrapped@example.com", sender="bob@example.com"),
         flowed_mail(),
+        post("Start-up", CODE, message_id="code@example.com", sender="alice@example.com"),
     ]
     with running(settings) as gateway:
         for message in mails:
@@ -237,3 +253,22 @@ def test_hard_wrapped_and_flowed_paragraphs_read_as_one_block(site: Site, browse
     signed = page.locator("section.message .body div.text p").nth(1)
     expect(signed).to_have_text("Cheers,\nJonathan.")
     assert signed.locator("br").count() == 1  # a short line keeps its break
+
+
+def test_code_keeps_its_lines_in_a_monospace_font(site: Site, browse: Watched) -> None:
+    page = browse.page
+    page.goto(site.url(site.threads["code@example.com"]))
+    code = page.locator("section.message .body pre.code")
+    expect(code).to_have_count(2)
+    assert code.first.inner_text() == (
+        "    gateway serve --config gateway.toml\n    gateway archive build --full"
+    )
+    assert "[archive]\nbase_url" in code.nth(1).inner_text()
+    fonts = code.first.evaluate("pre => getComputedStyle(pre).fontFamily")
+    prose = page.locator("section.message .body div.text p").first
+    assert "monospace" in fonts and "monospace" not in prose.evaluate(
+        "p => getComputedStyle(p).fontFamily"
+    )
+    expect(prose).to_have_text(
+        "Start it with this, and the site is rebuilt after each post that the gateway publishes:"
+    )
