@@ -7,8 +7,9 @@ joined only where they look wrapped: the line is near the message's wrap column,
 next line's first word would not have fitted on it, and the sentence goes on (the
 next line starts in lowercase, the line does not end a sentence, or the whole
 paragraph is wrapped). Nothing is joined in lists, quotes, signatures, short lines,
-code or tables; those keep their line breaks. Code (indented by four spaces or a tab
-after a blank line, or fenced with ```) and tables stay in a monospace block.
+indented or patch lines, header fields, code or tables; those keep their line
+breaks. Code (indented by four spaces or a tab after a blank line, or fenced with ```)
+and tables stay in a monospace block.
 """
 
 from __future__ import annotations
@@ -21,8 +22,15 @@ NEAR_WRAP = 0.75  # a wrapped line is at least this share of the wrap column
 FENCE = re.compile(r"^\s*(```|~~~)")
 INDENTED = re.compile(r"^(\t| {4})")
 LIST_ITEM = re.compile(r"^\s*([-*+•–]|\d{1,3}[.)]|[a-zA-Z][)])\s+")
-QUOTE = re.compile(r"^\s*>")
+QUOTE = re.compile(r"^\s*[A-Za-z]{0,4}>")  # "> " and the initials style, "DC> "
 SIGNATURE = re.compile(r"^-- ?$")
+# Lines laid out by their sender: indented, a rule of one repeated mark, a header field
+# ("X-Mailer: ..."), a line of a patch ("-old", "+new", "@@ ... @@"), one long token
+# (a PGP signature's base64, a URL).
+LAID_OUT = re.compile(
+    r"^\s|^([-=*_#~+])\1{2,}\s*$|^[A-Z][A-Za-z0-9]*(-[A-Za-z0-9]+)+: |^[-+](?![\s\d])|^@@ "
+    r"|^\S{40,}$"
+)
 SENTENCE_END = re.compile(r"[.!?:]['\"”»)]?$")
 # Code: a line ending a block or a statement, or a typical keyword at its start.
 CODE_LINE = re.compile(
@@ -135,8 +143,11 @@ def _near(line: str, column: int) -> bool:
 
 
 def _fixed(line: str) -> bool:
-    """A line whose break is the sender's: a list item, a quote, a signature mark."""
-    return bool(LIST_ITEM.match(line) or QUOTE.match(line) or SIGNATURE.match(line))
+    """A line whose break is the sender's: a list item, a quote, a signature mark, a
+    line laid out (LAID_OUT)."""
+    return bool(
+        LIST_ITEM.match(line) or QUOTE.match(line) or SIGNATURE.match(line) or LAID_OUT.match(line)
+    )
 
 
 def _is_code(lines: list[str]) -> bool:

@@ -141,8 +141,21 @@ WIDE = "x" * 60 + " the line is long enough to be wrapped here"  # 103 columns
         "This line is long, but the following short word fits in the column.\nok then",
         # Lines longer than any wrap column were not wrapped by a client.
         f"{WIDE}\nand this is not its continuation",
-        # A quote, interleaved.
+        # A quote, interleaved, and one in the initials style.
         "I would rather keep the old rules for the community pages, honestly.\n> no",
+        "DC> I was using 'unused-patches' until the packaging guidelines had us\n"
+        "DC> change Patch lines to use %{name} if that applied.",
+        # Lines laid out by their sender (real shapes from fedora-devel-list and lkml).
+        "      VFP context is not saved to allow lazy save and restore\n"
+        "   Thread 2 initiates suspend",
+        "X-TMASE-SNAP-Result: 1.821001.0001-0-1-12:0,22:0,33:0,34:0,39:0-0\n"
+        "X-TM-Deliver-Signature: A1F966477493E8CC077EFBFD2963EE52",
+        "***********************************************************************\n"
+        "This list is being decommissioned.  Please join one or more of the new",
+        "-extra_cflags = `pkg-config --cflags glib-2.0 gmime-2.4 talloc`\n"
+        "-extra_cxxflags = `xapian-config --cxxflags`",
+        "iEYEARECAAYFAktEWLUACgkQVTRddCFHw10RhwCePBIwfDvFvvRC+UFKqn0+RnYU\n"
+        "Mj8AoNr6cwPIJ5r3eD/YE26OqvibJqen",
     ],
 )
 def test_lines_that_do_not_look_wrapped_are_not_joined(text: str) -> None:
