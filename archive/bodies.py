@@ -40,6 +40,9 @@ CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
 # Quoted runs of plain text shorter than this stay open (an interleaved reply's context):
 # folding one line hides more than it saves.
 FOLD_MIN_LINES = 3
+# A line break the sender meant, inside a paragraph.
+NEWLINE = "\n"
+LINE_BREAK = "<br>\n"
 
 
 @dataclass(frozen=True)
@@ -113,12 +116,12 @@ def plain_text_html(
         lines = part.text.strip("\n").split("\n")
         if not part.text.strip():
             continue
-        block = _linkify("\n".join(lines))
         if part.kind is Kind.NEW:
             parts.append(f'<div class="text">{_new_text(part.text, column)}</div>')
         elif part.kind is Kind.QUOTED and len(lines) < FOLD_MIN_LINES:
-            parts.append(f'<pre class="quoted">{block}</pre>')
+            parts.append(f'<pre class="quoted">{_linkify(NEWLINE.join(lines))}</pre>')
         else:
+            block = _linkify(NEWLINE.join(lines))
             parts.append(_folded(part.kind, labels, f"<pre>{block}</pre>"))
     return Markup("".join(parts))
 
@@ -131,7 +134,7 @@ def _new_text(text: str, column: int | None) -> str:
         if block.preformatted:
             shown.append(f'<pre class="code">{inner}</pre>')
         else:
-            shown.append(f"<p>{inner.replace(chr(10), '<br>' + chr(10))}</p>")
+            shown.append(f"<p>{inner.replace(NEWLINE, LINE_BREAK)}</p>")
     return "".join(shown)
 
 
