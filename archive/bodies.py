@@ -3,6 +3,10 @@ links made clickable; either way the new text shown and what gateway.mail.trim t
 apart from it (the quoted history with its attribution or Outlook's header block, the
 signature with its disclaimer) folded one click away in <details>, nothing deleted.
 
+The new plain text is laid out as paragraphs: format=flowed decoded (gateway.mail.flowed)
+and hard-wrapped lines joined where they look wrapped (archive.reflow), so that it
+reads at any width; code and tables keep their lines in a monospace block.
+
 The HTML was sanitized once at ingest (gateway.mail.sanitize) and is not sanitized again
 (DESIGN.md, "Known costs"); this only points its cid: images at the archived files.
 Everything taken from the plain text is escaped here.
@@ -17,7 +21,12 @@ from dataclasses import dataclass
 from markupsafe import Markup
 from markupsafe import escape
 
+from archive.reflow import blocks
+from archive.reflow import wrap_column
 from archive.snapshot import MessageBody
+from gateway.mail.flowed import DELSP
+from gateway.mail.flowed import FLOWED
+from gateway.mail.flowed import unflowed
 from gateway.mail.sanitize import without_remote_images
 from gateway.mail.trim import Kind
 from gateway.mail.trim import Part
@@ -31,6 +40,9 @@ CID_SRC = re.compile(r'(src=")cid:([^"]+)(")', re.IGNORECASE)
 # Quoted runs of plain text shorter than this stay open (an interleaved reply's context):
 # folding one line hides more than it saves.
 FOLD_MIN_LINES = 3
+# A line break the sender meant, inside a paragraph.
+NEWLINE = "\n"
+LINE_BREAK = "<br>\n"
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,9 @@ class FoldLabels:
 def body_html(body: MessageBody, file_url: Callable[[str, str], str], labels: FoldLabels) -> Markup:
     if body.body_html.strip():
         return html_body_html(_inline_images(body, file_url), labels)
-    return plain_text_html(body.body_text, labels)
+    return plain_text_html(
+        body.body_text, labels, flowed=FLOWED in body.flags, delsp=DELSP in body.flags
+    )
 
 
 def html_body_html(html: str, labels: FoldLabels) -> Markup:
@@ -91,20 +105,37 @@ def shown_inline(body: MessageBody) -> set[str]:
     return {match.group(2).strip("<>") for match in CID_SRC.finditer(body.body_html)}
 
 
-def plain_text_html(text: str, labels: FoldLabels) -> Markup:
+def plain_text_html(
+    text: str, labels: FoldLabels, flowed: bool = False, delsp: bool = False
+) -> Markup:
+    if flowed:
+        text = unflowed(text, delsp)
+    column = None if flowed else wrap_column(text)
     parts: list[str] = []
     for part in trim_text(text.rstrip()).parts:
         lines = part.text.strip("\n").split("\n")
         if not part.text.strip():
             continue
-        block = _linkify("\n".join(lines))
         if part.kind is Kind.NEW:
-            parts.append(f'<pre class="text">{block}</pre>')
+            parts.append(f'<div class="text">{_new_text(part.text, column)}</div>')
         elif part.kind is Kind.QUOTED and len(lines) < FOLD_MIN_LINES:
-            parts.append(f'<pre class="quoted">{block}</pre>')
+            parts.append(f'<pre class="quoted">{_linkify(NEWLINE.join(lines))}</pre>')
         else:
+            block = _linkify(NEWLINE.join(lines))
             parts.append(_folded(part.kind, labels, f"<pre>{block}</pre>"))
     return Markup("".join(parts))
+
+
+def _new_text(text: str, column: int | None) -> str:
+    """Paragraphs (the sender's own line breaks kept) and monospace blocks."""
+    shown = []
+    for block in blocks(text.strip("\n"), column):
+        inner = _linkify("\n".join(block.lines))
+        if block.preformatted:
+            shown.append(f'<pre class="code">{inner}</pre>')
+        else:
+            shown.append(f"<p>{inner.replace(NEWLINE, LINE_BREAK)}</p>")
+    return "".join(shown)
 
 
 def _linkify(text: str) -> str:

@@ -49,6 +49,7 @@ from archive.snapshot import SiteThread
 from archive.snapshot import public_attachments
 from archive.snapshot import read_bodies
 from archive.snapshot import read_index
+from archive.thumbnails import SiteThumbnails
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import compute_stats
 from gateway.adoption.stats import describe_figures
@@ -62,7 +63,7 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 3  # 2: J, A, B, P's pages; 3: after their merge
+FORMAT = 2  # 2: reply links, months, people, thumbnails, reflowed text, phones
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -166,8 +167,11 @@ class SiteBuilder:
     def _write(
         self, session: Session, index: SiteIndex, plan: _Plan, progress: Progress
     ) -> BuildReport:
-        pages = Pages(self.app.templates, self.app.settings, index, self.now, plan.people_of)
         out, blobs = self.out, self.app.blobs
+        thumbnails = SiteThumbnails(out, blobs)
+        pages = Pages(
+            self.app.templates, self.app.settings, index, self.now, plan.people_of, thumbnails.of
+        )
         report = BuildReport(full=self.full, counts=out.counts)
         for name in STATIC:
             out.write(name, (templates.PATH / "archive" / name).read_bytes())

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Mapping
 
+from archive import urls
 from archive.output import SiteOutput
 from archive.snapshot import MessageEntry
 from gateway.blobs import BlobStore
@@ -22,13 +23,19 @@ def publish_attachments(
 ) -> None:
     """Make the site's files/ hold exactly `wanted` (path -> blob hash): add what is new
     (everything missing, in a full build) and remove what was `published` but is no
-    longer public."""
+    longer public, with the thumbnail of a file no public message carries any more
+    (archive.thumbnails)."""
     published = set(published)
     for path, sha256 in wanted.items():
         if (full or path not in published) and blobs.exists(sha256):
             out.install(path, blobs.path(sha256))
+    kept = set(wanted.values())
     for path in published - set(wanted):
         out.remove(path)
+        sha256 = path.split("/")[2]  # files/ab/<sha256>/name
+        if sha256 not in kept:
+            for extension in urls.THUMBNAIL_FORMATS:
+                out.remove(urls.thumbnail(sha256, extension))
         out.remove_empty_folders(path)
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 import tomllib
 from collections import defaultdict
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from archive.charts import top_contributors
 from archive.charts import weekly_bars
 from archive.community_people import CommunityPeople
 from archive.community_people import community_people
+from archive.filetypes import file_type
 from archive.mail_links import community_actions
 from archive.mail_links import reply_link
 from archive.mail_links import write_to_link
@@ -40,10 +42,12 @@ from archive.months import months_by_year
 from archive.months import threads_by_month
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
+from archive.snapshot import SiteAttachment
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SiteIndex
 from archive.snapshot import SitePerson
 from archive.snapshot import SiteThread
+from archive.thumbnails import SiteThumbnail
 from gateway.adoption import topics
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
@@ -78,8 +82,11 @@ class Pages:
         index: SiteIndex,
         now: dt.datetime,
         people_of: Mapping[int, CommunityPeople] | None = None,
+        thumbnails: Callable[[SiteAttachment], SiteThumbnail | None] = lambda attachment: None,
     ) -> None:
-        """people_of: archive.community_people's answer, when the caller has it already."""
+        """people_of: archive.community_people's answer, when the caller has it already.
+        `thumbnails` gives an image attachment's thumbnail in the site, if it has one
+        (archive.thumbnails.SiteThumbnails.of)."""
         self.environment = environment.overlay()
         language = settings.gateway.language
         labels = environment.loader.get_source(environment, f"archive/labels.{language}.toml")[0]  # type: ignore[union-attr]
@@ -97,6 +104,7 @@ class Pages:
         self.threads_of = index.community_threads()
         self.names = {p.id: p.display_name for p in index.people.values()}
         self.people_of = community_people(index) if people_of is None else people_of
+        self.thumbnails = thumbnails
 
     # -- pages ---------------------------------------------------------------------
 
@@ -208,12 +216,7 @@ class Pages:
                     ),
                     "body": body_html_shown,
                     "attachments": [
-                        {
-                            "url": urls.attachment(a.sha256, a.filename),
-                            "filename": a.filename,
-                            "content_type": a.content_type,
-                            "size": a.size,
-                        }
+                        self._attachment(a)
                         for a in body.attachments
                         if a.content_id.strip("<>") not in inline or not a.content_id
                     ],
@@ -474,6 +477,16 @@ class Pages:
                 "communities": [self._community_link(c) for c in thread.communities],
             }
         return list(shown.values())
+
+    def _attachment(self, attachment: SiteAttachment) -> dict[str, Any]:
+        kinds = self.labels["file_types"]
+        return {
+            "url": urls.attachment(attachment.sha256, attachment.filename),
+            "filename": attachment.filename,
+            "type": file_type(attachment.filename, attachment.content_type, kinds),
+            "size": attachment.size,
+            "thumbnail": self.thumbnails(attachment),
+        }
 
     def _author(self, entry: MessageEntry) -> str:
         if entry.sender_id and entry.sender_id in self.names:

@@ -124,6 +124,7 @@ class MessageBody:
     body_text: str
     body_html: str
     attachments: tuple[SiteAttachment, ...]
+    flags: tuple[str, ...] = ()  # the message's flags: gateway.mail.flowed's among them
 
 
 @dataclass
@@ -341,9 +342,14 @@ def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, Messa
             .order_by(Attachment.message_id, Attachment.position)
         ):
             attachments[row.message_id].append(SiteAttachment(*row[1:]))
-        for message_id, subject, date, text, html in session.execute(
+        for message_id, subject, date, text, html, flags in session.execute(
             select(
-                Message.id, Message.subject, Message.date, Message.body_text, Message.body_html
+                Message.id,
+                Message.subject,
+                Message.date,
+                Message.body_text,
+                Message.body_html,
+                Message.flags,
             ).where(Message.id.in_(ids))
         ):
             bodies[message_id] = MessageBody(
@@ -352,6 +358,7 @@ def read_bodies(session: Session, message_ids: Iterable[int]) -> dict[int, Messa
                 text,
                 html,
                 tuple(attachments.get(message_id, ())),
+                tuple(flags or ()),
             )
     return bodies
 

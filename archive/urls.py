@@ -67,6 +67,15 @@ def attachment_path(sha256: str, filename: str) -> str:
     return links.attachment_path(sha256, filename)
 
 
+THUMBNAIL_FORMATS = ("jpg", "webp")  # a photo's, a transparent image's
+
+
+def thumbnail(sha256: str, extension: str = "jpg") -> str:
+    """An image attachment's thumbnail (URL and path), beside the folder of its file:
+    the folder holds the published names, so none of them can be this one."""
+    return f"files/{sha256[:2]}/{sha256}.thumb.{extension}"
+
+
 def page_file(url: str) -> str:
     """The file a page URL is written to."""
     return f"{url}index.html" if url == "" or url.endswith("/") else url

@@ -3,9 +3,10 @@
 The store is built through the gateway's API (SQLite, as shipped), not SMTP: P people
 (members, some with expertise), then M messages over the past year in C communities,
 a third starting threads and the rest replying, some in HTML, one in ten with an
-attachment. Then, each as a whole `gateway archive build` command (start-up included),
-it prints the time, pages/s and peak memory of: a full build without the search
-index, a full build with it, and an update after one new reply (without the index).
+attachment (half of them photos, JPEG 1024x768, whose thumbnails the build makes).
+Then, each as a whole `gateway archive build` command (start-up included), it prints
+the time, pages/s and peak memory of: a full build without the search index, a full
+build with it, and an update after one new reply (without the index).
 
     python bench/archive.py [--messages 10000] [--communities 50] [--people 2000]
 """
@@ -13,7 +14,9 @@ index, a full build with it, and an update after one new reply (without the inde
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
+import io
 import json
 import random
 import sys
@@ -25,6 +28,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import timed_gateway  # noqa: E402
+from PIL import Image  # noqa: E402
+from PIL import ImageDraw  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
@@ -127,7 +132,16 @@ def mail(rng: random.Random, n: int, people: int, communities: int, total: int) 
     head = (
         f"From: Person <{sender}>\r\nMessage-ID: <a{n}@example.com>\r\nMIME-Version: 1.0\r\n{head}"
     )
-    if n % 10 == 0:
+    if n % 20 == 0:
+        data = base64.encodebytes(photo(rng)).decode().replace("\n", "\r\n")
+        body = (
+            'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text + "\r\n--b\r\n"
+            f'Content-Type: image/jpeg; name="photo-{n}.jpg"\r\n'
+            f'Content-Disposition: attachment; filename="photo-{n}.jpg"\r\n'
+            f"Content-Transfer-Encoding: base64\r\n\r\n{data}\r\n--b--\r\n"
+        )
+    elif n % 10 == 0:
         blob = rng.randbytes(20_000).hex()
         body = (
             'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
@@ -146,6 +160,19 @@ def mail(rng: random.Random, n: int, people: int, communities: int, total: int) 
     else:
         body = "Content-Type: text/plain; charset=utf-8\r\n\r\n" + text
     return InboundMail((head + body).encode(), sender, (f"c{community}@{DOMAIN}",), received)
+
+
+def photo(rng: random.Random) -> bytes:
+    """A photo-like JPEG of its own (a gradient and a few shapes), as phones attach them."""
+    image = Image.linear_gradient("L").resize((1024, 768)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.randrange(900), rng.randrange(650)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        draw.ellipse((x, y, x + rng.randint(40, 200), y + rng.randint(40, 200)), fill=colour)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
 
 
 def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, Any]]:

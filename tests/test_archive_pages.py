@@ -173,7 +173,7 @@ def test_every_page_url_ends_in_a_slash_and_has_a_relative_root() -> None:
 def test_an_attribution_folds_with_its_quote_across_blank_lines() -> None:
     html = plain_text_html("Yes.\n\nOn Fri, Ann wrote:\n\n> a\n> b\n> c\n", LABELS)
     folded = html[html.index("<details") : html.index("</details>")]
-    assert "On Fri, Ann wrote:" in folded and html.startswith('<pre class="text">Yes.')
+    assert "On Fri, Ann wrote:" in folded and html.startswith('<div class="text"><p>Yes.</p></div>')
 
 
 def test_outermost_html_quotes_fold() -> None:
@@ -187,7 +187,7 @@ def test_outermost_html_quotes_fold() -> None:
 
 def test_a_plain_text_signature_and_its_disclaimer_fold_under_their_own_label() -> None:
     html = plain_text_html("See you.\n\n-- \nAnn\n\nThis email is confidential.\n", LABELS)
-    assert html.startswith('<pre class="text">See you.</pre>')
+    assert html.startswith('<div class="text"><p>See you.</p></div>')
     folded = html[html.index("<details") :]
     assert folded.startswith('<details class="signature"><summary>Signature</summary>')
     assert "confidential" in folded

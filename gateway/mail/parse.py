@@ -41,6 +41,7 @@ from gateway.mail.charsets import decode_bytes
 from gateway.mail.charsets import decode_words
 from gateway.mail.charsets import header_text
 from gateway.mail.filenames import safe_filename
+from gateway.mail.flowed import text_flags
 from gateway.mail.sanitize import html_to_text
 from gateway.mail.sanitize import sanitize_html
 from gateway.mail.structure import too_complex
@@ -115,6 +116,8 @@ class ParsedMessage:
     header_values: Mapping[str, tuple[str, ...]] = dataclasses.field(
         hash=False, default_factory=lambda: MappingProxyType({})
     )
+    # How the plain text is laid out: gateway.mail.flowed.FLOWED and DELSP, sorted.
+    text_format: tuple[str, ...] = ()
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -192,6 +195,7 @@ def _parse(raw: bytes, *, full: bool, extra_flag: str = "") -> ParsedMessage:
         header_values=MappingProxyType(
             {name: tuple(decode_words(text) for text in texts) for name, texts in values.items()}
         ),
+        text_format=tuple(sorted(walk.text_format)),
     )
 
 
@@ -224,6 +228,7 @@ class _Walk:
 
     def __init__(self) -> None:
         self.flags: set[str] = set()
+        self.text_format: set[str] = set()  # the plain parts' format=flowed, delsp=yes
         # Body parts by slot. A part inside a multipart/alternative takes the
         # slot of that alternative: a later branch replaces an earlier one
         # (RFC 2046 section 5.1.4, the last is the preferred), parts of the same
@@ -306,6 +311,8 @@ class _Walk:
         if not exact:
             self.flags.add(FLAG_CHARSET_FALLBACK)
         slots = self.html if content_type == "text/html" else self.plain
+        if content_type == "text/plain":
+            self.text_format.update(text_flags(part.get_params() or ()))
         key = branch[0] if branch is not None else next(self._serials)
         number = branch[1] if branch is not None else 0
         held = slots.get(key)

@@ -144,7 +144,8 @@ def _row(ctx: IngestContext, references: list[str], in_reply_to: list[str]) -> d
         "raw_size": len(ctx.mail.raw),
         "status": ctx.status,
         "origin": ctx.mail.origin,
-        "flags": list(parsed.flags),
+        # What parsing found wrong, then how the text is laid out (gateway.mail.flowed).
+        "flags": [*parsed.flags, *parsed.text_format],
     }
 
 

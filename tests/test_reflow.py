@@ -1,0 +1,257 @@
+"""Plain text laid out for reading (gateway.mail.flowed, archive.reflow, archive.bodies):
+format=flowed noted at parse and decoded, hard-wrapped paragraphs joined again, and
+what must keep its lines (lists, quotes, signatures, short lines, code, tables) kept.
+
+The real shapes come from tests/fixtures/mail (origins in its README): Apple Mail's
+flowed text with delsp=yes and Thunderbird 3's without it, from the notmuch test
+corpus' linux-kernel mail; Gmail's hard wrap at 70 columns, from fedora-devel-list.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from archive.bodies import FoldLabels
+from archive.bodies import plain_text_html
+from archive.reflow import Block
+from archive.reflow import blocks
+from archive.reflow import wrap_column
+from gateway.mail.flowed import DELSP
+from gateway.mail.flowed import FLOWED
+from gateway.mail.flowed import unflowed
+from gateway.mail.parse import parse_message
+from tests.corpus import sample
+
+LABELS = FoldLabels("Quoted text", "Signature")
+APPLE_MAIL = "notmuch/lkml/cur/1382298805.004551.eml"
+THUNDERBIRD = "notmuch/lkml/cur/1382298587.002228.eml"
+GMAIL = "mbox/fedora-devel-list-2010-01.mbox#29"
+
+
+def paragraphs(html: str) -> list[str]:
+    """The text of each <p> of the new text, its <br> as newlines."""
+    return [
+        unescape(re.sub(r"<[^>]+>", "", p.replace("<br>\n", "\n")))
+        for p in re.findall(r"<p>(.*?)</p>", html, re.DOTALL)
+    ]
+
+
+def rendered(location: str) -> tuple[str, tuple[str, ...]]:
+    parsed = parse_message(sample(location))
+    html = plain_text_html(
+        parsed.body_text, LABELS, FLOWED in parsed.text_format, DELSP in parsed.text_format
+    )
+    return html, parsed.text_format
+
+
+def test_apple_mail_flowed_with_delsp_is_noted_and_joined_without_extra_spaces() -> None:
+    html, text_format = rendered(APPLE_MAIL)
+    assert text_format == (DELSP, FLOWED)
+    texts = paragraphs(html)
+    assert (
+        "I can try at another bisect, but might take some time.. let me know if there is "
+        "something I can test\nor do." in texts
+    )
+    # A flowed log line: joined, its wrap space taken out (delsp), its own space kept.
+    logs = next(p for p in texts if p.startswith("Feb 13"))
+    assert "Listening for HCI events on hci0\n" in logs and "matching adapter" in logs
+
+
+def test_thunderbird_flowed_without_delsp_keeps_the_space_between_words() -> None:
+    html, text_format = rendered(THUNDERBIRD)
+    assert text_format == (FLOWED,)
+    assert (
+        "I reworked the CIFS mount option parsing a while back; I'm not sure whether that "
+        "patch was going to be in the 2.6.35 tree or not (the window just opened, didn't it?)."
+    ) in paragraphs(html)
+    # The quoted patch stays folded, line for line.
+    folded = html[html.index("<details") :]
+    assert "\n&gt; +\t\t} else if (strnicmp(data, &#34;fsc&#34;, 3) == 0) {\n" in folded
+
+
+def test_a_text_that_does_not_declare_flowed_is_not_unflowed() -> None:
+    parsed = parse_message(sample(GMAIL))
+    assert parsed.text_format == ()
+
+
+def test_gmail_hard_wrapped_at_70_columns_reads_as_one_paragraph() -> None:
+    html, _ = rendered(GMAIL)
+    texts = paragraphs(html)
+    [long] = [p for p in texts if p.startswith("Sometime")]
+    assert "\n" not in long
+    assert "the package owner for emacs, without actually requesting it." in long
+    assert "If so, I think" in long and long.endswith("when it happens.")
+    assert "Cheers,\nJonathan." in texts  # short lines keep their breaks
+
+
+def test_the_wrap_column_is_the_second_longest_line_that_could_be_wrapped() -> None:
+    text = "a" * 72 + "\n" + "b" * 70 + "\n" + "c" * 79 + "\n" + "d" * 120 + "\n> " + "e" * 78
+    assert wrap_column(text) == 72
+    assert wrap_column("short\nlines only\n") is None
+
+
+# Outlook and the others that wrap at 76 (a French paragraph written for this test, the
+# shape of an Outlook plain-text reply: no format=flowed, wrapped at 76).
+FRENCH = """Bonjour à tous,
+
+Suite à la réunion de jeudi, je vous propose de reprendre le calendrier du
+projet : la première livraison serait décalée à la fin du mois de mars, et
+l’équipe d’intégration pourrait commencer les essais dès la semaine suivante.
+Qu’en pensez-vous ? Merci de me répondre avant vendredi, si possible avec vos
+disponibilités pour une nouvelle réunion.
+
+Les points ouverts :
+- le budget des licences, qui doit encore être validé par la direction des
+achats ;
+- la formation des utilisateurs.
+
+Cordialement,
+Camille
+"""
+
+
+def test_a_french_paragraph_wrapped_at_76_is_joined_and_its_list_kept() -> None:
+    html = plain_text_html(FRENCH, LABELS)
+    texts = paragraphs(html)
+    assert texts[1] == (
+        "Suite à la réunion de jeudi, je vous propose de reprendre le calendrier du projet : "
+        "la première livraison serait décalée à la fin du mois de mars, et l’équipe "
+        "d’intégration pourrait commencer les essais dès la semaine suivante. Qu’en "
+        "pensez-vous ? Merci de me répondre avant vendredi, si possible avec vos "
+        "disponibilités pour une nouvelle réunion."
+    )
+    # A list: its items keep their lines (a wrapped item's tail too: never joined).
+    assert texts[2].startswith("Les points ouverts :\n- le budget des licences")
+    assert "\nachats ;\n- la formation" in texts[2]
+    assert texts[3] == "Cordialement,\nCamille"
+
+
+WIDE = "x" * 60 + " the line is long enough to be wrapped here"  # 103 columns
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A short line and then a new sentence: the sender's own break.
+        "Thanks for the quick answer, it works now.\nAnother question about the build.",
+        # A line the next word would have fitted on.
+        "This line is long, but the following short word fits in the column.\nok then",
+        # Lines longer than any wrap column were not wrapped by a client.
+        f"{WIDE}\nand this is not its continuation",
+        # A quote, interleaved, and one in the initials style.
+        "I would rather keep the old rules for the community pages, honestly.\n> no",
+        "DC> I was using 'unused-patches' until the packaging guidelines had us\n"
+        "DC> change Patch lines to use %{name} if that applied.",
+        # Lines laid out by their sender (real shapes from fedora-devel-list and lkml).
+        "      VFP context is not saved to allow lazy save and restore\n"
+        "   Thread 2 initiates suspend",
+        "X-TMASE-SNAP-Result: 1.821001.0001-0-1-12:0,22:0,33:0,34:0,39:0-0\n"
+        "X-TM-Deliver-Signature: A1F966477493E8CC077EFBFD2963EE52",
+        "***********************************************************************\n"
+        "This list is being decommissioned.  Please join one or more of the new",
+        "-extra_cflags = `pkg-config --cflags glib-2.0 gmime-2.4 talloc`\n"
+        "-extra_cxxflags = `xapian-config --cxxflags`",
+        "iEYEARECAAYFAktEWLUACgkQVTRddCFHw10RhwCePBIwfDvFvvRC+UFKqn0+RnYU\n"
+        "Mj8AoNr6cwPIJ5r3eD/YE26OqvibJqen",
+    ],
+)
+def test_lines_that_do_not_look_wrapped_are_not_joined(text: str) -> None:
+    lines = tuple(text.split("\n"))
+    found = blocks(text, 72)
+    assert [line for block in found for line in block.lines] == list(lines)
+
+
+def test_code_indented_fenced_or_looking_like_code_keeps_its_lines_in_monospace() -> None:
+    text = (
+        "Try this, it should print the path of the configuration file that the\n"
+        "gateway reads at start-up:\n"
+        "\n"
+        "    import gateway\n"
+        "    print(gateway.config_path())\n"
+        "\n"
+        "    # and then\n"
+        "\tgateway serve\n"
+        "\n"
+        "```\n"
+        "gateway archive build --full\n"
+        "\n"
+        "gateway archive serve\n"
+        "```\n"
+        "\n"
+        "if (ready) {\n"
+        "  start();\n"
+        "}\n"
+    )
+    found = blocks(text, 72)
+    assert found[0] == Block(
+        (
+            "Try this, it should print the path of the configuration file that the "
+            "gateway reads at start-up:",
+        )
+    )
+    assert found[1] == Block(
+        (
+            "    import gateway",
+            "    print(gateway.config_path())",
+            "",
+            "    # and then",
+            "\tgateway serve",
+        ),
+        preformatted=True,
+    )
+    assert found[2].preformatted and found[2].lines[2] == ""  # the fence holds blank lines
+    assert found[3] == Block(("if (ready) {", "  start();", "}"), preformatted=True)
+    html = plain_text_html(text, LABELS)
+    assert html.count('<pre class="code">') == 3 and "<br>" not in html
+
+
+def test_tables_keep_their_columns() -> None:
+    text = (
+        "Here are the figures for the last three months of the year, per site:\n"
+        "\n"
+        "Site      Posts   Members\n"
+        "Lyon        120        45\n"
+        "Paris       310        98\n"
+        "\n"
+        "| a | b |\n"
+        "|---|---|\n"
+    )
+    found = blocks(text, 72)
+    assert [block.preformatted for block in found] == [False, True, True]
+    assert found[1].lines[1] == "Lyon        120        45"
+
+
+def test_a_signature_is_never_joined_into_the_text() -> None:
+    text = (
+        "We will meet on Thursday at the usual place, bring the printed agenda\n"
+        "please.\n"
+        "-- \n"
+        "Ann Example, design team lead at the Example company, Lyon and Paris\n"
+        "office hours on Tuesdays\n"
+    )
+    html = plain_text_html(text, LABELS)
+    assert paragraphs(html)[0] == (
+        "We will meet on Thursday at the usual place, bring the printed agenda please."
+    )
+    folded = html[html.index('<details class="signature">') :]
+    assert "Lyon and Paris\noffice hours" in folded
+
+
+@pytest.mark.parametrize(
+    ("flowed", "delsp", "plain"),
+    [
+        ("one \ntwo \nthree\n", False, "one two three\n"),
+        ("one\ntwo\n", False, "one\ntwo\n"),
+        ("hyphen-\nated \nword", False, "hyphen-\nated word"),
+        ("wrapped wor \nd here\n", True, "wrapped word here\n"),
+        ("> quoted \n> more\nmine\n", False, "> quoted more\nmine\n"),
+        ("> quoted \nmine\n", False, "> quoted \nmine\n"),  # a change of depth ends it
+        (" >stuffed\n", False, ">stuffed\n"),
+        ("-- \nAnn\n", False, "-- \nAnn\n"),  # the signature mark is never flowed
+    ],
+)
+def test_rfc_3676_unflowing(flowed: str, delsp: bool, plain: str) -> None:
+    assert unflowed(flowed, delsp) == plain
