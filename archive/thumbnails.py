@@ -5,7 +5,7 @@ never loads anything from elsewhere.
 
 A thumbnail depends only on the attachment's content, so it is made once: a later
 build finds the file and only reads its size. What is not a safe image (too large, a
-decompression bomb, truncated or hostile: gateway.thumbnails) gets no thumbnail and
+decompression bomb, truncated or hostile: gateway.mail.images) gets no thumbnail and
 keeps its plain link; it never fails the build. Files of attachments that are no
 longer public go with them (archive.files.publish_attachments).
 """
@@ -24,10 +24,10 @@ from archive.output import SiteOutput
 from archive.snapshot import SiteAttachment
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
-from gateway.thumbnails import SOURCE_LIMIT
-from gateway.thumbnails import UNREADABLE
-from gateway.thumbnails import is_image
-from gateway.thumbnails import shrunk
+from gateway.mail.images import SOURCE_LIMIT
+from gateway.mail.images import UNREADABLE
+from gateway.mail.images import is_image
+from gateway.mail.images import shrunk
 
 log = logging.getLogger("archive")
 

@@ -40,6 +40,7 @@ from gateway.digests.thumbnails import DIGEST_BUDGET
 from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
 from gateway.mail.addresses import DIGEST_SENDER
+from gateway.mail.images import is_image
 from gateway.mail.own_ids import digest_message_id
 from gateway.mail.sizes import human_size
 from gateway.outbound.composer import Composer
@@ -50,7 +51,6 @@ from gateway.outbound.mailto import mailto
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.reply_links import reply_mailto
 from gateway.settings import Settings
-from gateway.thumbnails import is_image
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Unsubscribe
 

@@ -8,7 +8,7 @@ shared by every digest that shows its thread.
 Limits, so that a digest stays light: at most THUMBNAILS_PER_THREAD images per
 thread, each at most BOX pixels wide and high, and DIGEST_BUDGET bytes of them per
 digest (compose.py leaves out the thumbnails of the threads past it). What is not a
-safe image (gateway.thumbnails: too large, a decompression bomb, unreadable) is
+safe image (gateway.mail.images: too large, a decompression bomb, unreadable) is
 skipped without an error: the attachment's link stays.
 """
 
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
+from gateway.mail.images import SOURCE_LIMIT
+from gateway.mail.images import shrunk
 from gateway.outbound.composer import InlineImage
-from gateway.thumbnails import SOURCE_LIMIT
-from gateway.thumbnails import shrunk
 
 log = logging.getLogger("gateway.digests")
 
