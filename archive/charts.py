@@ -26,6 +26,9 @@ TOP_CONTRIBUTORS = 10
 WIDTH, HEIGHT = 520, 120
 AXIS_HEIGHT = 18
 TICK_SPACING = 80  # the least room between two dates of the axis
+# The first and last dates are drawn beside their edge, not centred: a date between
+# keeps this much room from them ("30 Nov 2026" and half of "Nov 2026").
+EDGE_SPACING = 110
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,8 @@ def _ticks(bars: list[Bar], unit: str) -> tuple[Tick, ...]:
             tick = Tick(bar.x + bar.width / 2, bar.start, "year")
         else:
             continue
-        if tick.x - ticks[-1].x >= TICK_SPACING and last.x - tick.x >= TICK_SPACING:
+        room = EDGE_SPACING if ticks[-1] is first else TICK_SPACING
+        if tick.x - ticks[-1].x >= room and last.x - tick.x >= EDGE_SPACING:
             ticks.append(tick)
     return (*ticks, last) if len(bars) > 1 else (first,)
 

@@ -32,7 +32,11 @@ from tests.browser import find_chromium  # noqa: E402
 from tests.browser import serving  # noqa: E402
 
 DOMAIN = "lists.example.com"
-WIDTHS = {"": (1280, 900), "-390": (390, 1400)}
+# Width and height of each picture: the thread down to its pictures, the person whole.
+SIZES = {
+    "thread": {"": (1280, 1250), "-390": (390, 1700)},
+    "person": {"": (1280, 560), "-390": (390, 820)},
+}
 PEOPLE = (
     ("alice.martin@example.com", "Alice Martin", "Design", "accessibility, design systems"),
     ("bruno.lefevre@example.com", "Bruno Lefèvre", "Engineering", "front-end performance"),
@@ -168,11 +172,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data, sync_playwright() as playwright:
         site = build_site(Path(data), arguments.language)
         thread = next(site.glob("t/*/index.html")).parent.relative_to(site).as_posix()
-        person = next(site.glob("people/*/index.html")).parent.relative_to(site).as_posix()
+        # The first profile made (Alice, the community's owner) has the lowest id.
+        person = f"people/{min(int(p.parent.name) for p in site.glob('people/*/index.html'))}"
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS)
         with serving(site) as server:
             for name, path in (("thread", thread), ("person", person)):
-                for suffix, (width, height) in WIDTHS.items():
+                for suffix, (width, height) in SIZES[name].items():
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.goto(server.url(path + "/"))
                     target = arguments.out / f"archive-{name}{suffix}.png"
