@@ -1,10 +1,13 @@
-"""A real Chromium for the archive's end-to-end tests, and the site served to it on loopback.
+"""A real Chromium for the archive's end-to-end tests, the site served to it on loopback,
+and the gateway folder the site is built from.
 
 Playwright drives the Chromium that the system installed (Debian's `chromium`
 package); it never downloads a browser of its own. The tests are skipped, with the
 reason, when no Chromium is installed, as the PostgreSQL tests are when no server
 binaries are (tests/postgres.py). Chromium runs with its background services off, so
-the only requests it makes are the ones a page asks for.
+the only requests it makes are the ones a page asks for. A site's gateway is a folder
+of its own (a copy of the migrated SQLite template, one config per language) that mail
+reaches over SMTP through a real `serve` (tests/conftest.py `running`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 import functools
 import shutil
 import threading
+from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
+from email.message import EmailMessage
 from http.server import SimpleHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +29,12 @@ from typing import Any
 
 import pytest
 
+from gateway.settings import Settings
+from gateway.settings import settings_from_dict
+from tests.conftest import GatewayCli
+from tests.conftest import running
+
+DOMAIN = "lists.example.com"
 CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
 # How long a page or an expectation waits for what it needs (loading Pagefind's index,
 # say) before failing: generous, since CI machines are slow and nothing here is timed.
@@ -181,3 +193,62 @@ def watched_page(browser: Any, origin: str) -> Iterator[Watched]:
         yield watched
     finally:
         context.close()
+
+
+@dataclass
+class GatewayFolder:
+    """A gateway's folder: data/gateway.sqlite3, and gateway-<language>.toml for each
+    language the site is built in, all on the same store."""
+
+    root: Path
+    settings: Settings  # in the first language
+    clis: dict[str, GatewayCli]  # language -> `gateway --config gateway-<language>.toml`
+
+    @property
+    def cli(self) -> GatewayCli:
+        """The command line in the first language."""
+        return next(iter(self.clis.values()))
+
+
+def gateway_folder(
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+    name: str,
+    languages: Iterable[str] = ("en",),
+) -> GatewayFolder:
+    """A fresh gateway folder named after `name`, its store a copy of the migrated template."""
+    root = tmp_path_factory.mktemp(name)
+    (root / "data").mkdir()
+    database = root / "data" / "gateway.sqlite3"
+    database.write_bytes(sqlite_template.read_bytes())
+    url = f"sqlite:///{database}"
+    clis = {}
+    for language in languages:
+        config = root / f"gateway-{language}.toml"
+        config.write_text(
+            f'[gateway]\ndata_dir = "data"\ndatabase_url = "{url}"\ndomain = "{DOMAIN}"\n'
+            f'language = "{language}"\n',
+            encoding="utf-8",
+        )
+        clis[language] = GatewayCli(config)
+    first = next(iter(clis))
+    gateway = {"data_dir": "data", "database_url": url, "domain": DOMAIN, "language": first}
+    return GatewayFolder(root, settings_from_dict({"gateway": gateway}, base_dir=root), clis)
+
+
+def addressed_to(message: EmailMessage) -> list[str]:
+    """The envelope of a mail sent as its To header says."""
+    return [str(message["To"])]
+
+
+def send_all(
+    settings: Settings,
+    mails: Iterable[EmailMessage],
+    envelope: Callable[[EmailMessage], list[str]] = addressed_to,
+) -> None:
+    """Send each mail over SMTP to a running gateway, from its From address; each is accepted."""
+    with running(settings) as gateway:
+        for message in mails:
+            sender = message["From"].addresses[0].addr_spec
+            reply = gateway.send(message.as_bytes(), envelope(message), sender=sender)
+            assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"

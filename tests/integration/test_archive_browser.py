@@ -35,17 +35,17 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.app import build_app
-from gateway.settings import settings_from_dict
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
+from tests.browser import DOMAIN
 from tests.browser import Watched
-from tests.browser import launched_chromium
+from tests.browser import gateway_folder
+from tests.browser import send_all
 from tests.browser import serving
 from tests.browser import watched_page
 from tests.conftest import GatewayCli
-from tests.conftest import running
 from tests.corpus import CORPUS
 from tests.corpus import needs_corpus
 from tests.factories import post
@@ -56,7 +56,6 @@ try:
 except ImportError:  # the chromium fixture skips the browser tests with the reason
     expect = None
 
-DOMAIN = "lists.example.com"
 # Words that occur in one message each, to find (or not find) it anywhere.
 SEARCHED = "quokkaberry"
 PRIVATE = "zanzibarquill"
@@ -227,22 +226,16 @@ class World:
         return f"{self.origin}/{path}"
 
 
+def envelope_with_the_bcc(message: EmailMessage) -> list[str]:
+    """To, and the private community for the Bcc'd cross-post."""
+    bcc = [f"secret@{DOMAIN}"] if message["Message-ID"] == "<bcc@example.com>" else []
+    return [str(message["To"]), *bcc]
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("archive-browser")
-    (root / "data").mkdir()
-    database = root / "data" / "gateway.sqlite3"
-    database.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{database}"
-    config = root / "gateway.toml"
-    config.write_text(
-        f'[gateway]\ndata_dir = "data"\ndatabase_url = "{url}"\ndomain = "{DOMAIN}"\n',
-        encoding="utf-8",
-    )
-    settings = settings_from_dict(
-        {"gateway": {"data_dir": "data", "database_url": url, "domain": DOMAIN}}, base_dir=root
-    )
-    cli = GatewayCli(config)
+    folder = gateway_folder(tmp_path_factory, sqlite_template, "archive-browser")
+    root, settings, cli = folder.root, folder.settings, folder.cli
     cli("community", "create", "design", "--name", "Design Studio")
     cli("community", "create", "secret", "--name", PRIVATE_NAME, "--private")
     cli("community", "create", "review", "--name", "Budget Review", "--policy", "moderated")
@@ -302,14 +295,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
             message_id="held@example.com", sender=alice, to="review",
         ),
     ]  # fmt: skip
-    with running(settings) as gateway:
-        for message in posts:
-            sender = message["From"].addresses[0].addr_spec
-            envelope = [str(message["To"])]
-            if message["Message-ID"] == "<bcc@example.com>":
-                envelope.append(f"secret@{DOMAIN}")
-            reply = gateway.send(message.as_bytes(), envelope, sender=sender)
-            assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"
+    send_all(settings, posts, envelope_with_the_bcc)
 
     app = build_app(settings)
     try:
@@ -381,22 +367,9 @@ def photo_mail(sender: str) -> EmailMessage:
     return message
 
 
-# Module, not session: Playwright's sync API holds an event loop in the main thread
-# while it runs, and later tests call asyncio.run() there.
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def browse(chromium: Any, world: World) -> Iterator[Watched]:
-    """A fresh page on the site, which may only reach the site's server."""
-    with watched_page(chromium, world.origin) as watched:
-        yield watched
-    assert watched.foreign_requests() == [], "the page made requests off the site"
-    assert watched.blocked == [], "the page tried to leave the site"
-    assert watched.dialogs == [], "a script opened a dialog"
+def origin(world: World) -> str:
+    return world.origin
 
 
 # -- tests ---------------------------------------------------------------------------
@@ -444,22 +417,6 @@ def mailto_fields(href: str | None) -> tuple[str, dict[str, str]]:
     assert href is not None and href.startswith("mailto:"), href
     parts = urlsplit(href)
     return unquote(parts.path), {k: v[0] for k, v in parse_qs(parts.query).items()}
-
-
-def test_reply_by_mail_answers_the_message_it_stands_under(world: World, browse: Watched) -> None:
-    page = browse.page
-    page.goto(world.url(world.paths["reply@example.com"]))
-    for text, message_id in (("palette for the annual", "root"), ("darker teal", "reply")):
-        link = page.locator("section.message", has_text=text).locator("a.reply-by-mail")
-        expect(link).to_have_text("Reply by mail")
-        address, fields = mailto_fields(link.get_attribute("href"))
-        assert address == f"design@{DOMAIN}"
-        assert fields["subject"] == "Re: Palette for the annual report"
-        assert fields["In-Reply-To"] == f"<{message_id}@example.com>"
-    # The thread's own link answers its newest message.
-    link = page.locator("a.reply-thread")
-    expect(link).to_have_text("Reply to the thread")
-    assert mailto_fields(link.get_attribute("href"))[1]["In-Reply-To"] == "<reply@example.com>"
 
 
 def test_write_to_is_on_a_person_page_unless_they_opted_out(world: World, browse: Watched) -> None:

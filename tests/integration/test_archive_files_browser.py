@@ -28,12 +28,11 @@ from gateway.app import build_app
 from gateway.settings import settings_from_dict
 from gateway.store.models import Message
 from tests import mail_samples
+from tests.browser import DOMAIN
 from tests.browser import Watched
-from tests.browser import launched_chromium
+from tests.browser import gateway_folder
+from tests.browser import send_all
 from tests.browser import serving
-from tests.browser import watched_page
-from tests.conftest import GatewayCli
-from tests.conftest import running
 from tests.factories import post
 
 expect: Any
@@ -42,7 +41,6 @@ try:
 except ImportError:  # the chromium fixture skips the browser tests with the reason
     expect = None
 
-DOMAIN = "lists.example.com"
 PHOTO = mail_samples.picture(1600, 1200)
 PDF = b"%PDF-1.4\n" + random.Random(19).randbytes(41 * 1024 - 9)  # 41.0 KB
 # Gmail's hard wrap at 70 columns (the shape of fedora-devel-list 2010-01 #29).
@@ -120,21 +118,8 @@ def flowed_mail() -> EmailMessage:
 def built(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Path]:
     """The gateway's folder, after the mail went in over SMTP and two builds: site/
     in English and site-fr/ in French, from the same store."""
-    root = tmp_path_factory.mktemp("archive-files")
-    (root / "data").mkdir()
-    database = root / "data" / "gateway.sqlite3"
-    database.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{database}"
-    for name, language in (("gateway.toml", "en"), ("gateway-fr.toml", "fr")):
-        (root / name).write_text(
-            f'[gateway]\ndata_dir = "data"\ndatabase_url = "{url}"\ndomain = "{DOMAIN}"\n'
-            f'language = "{language}"\n',
-            encoding="utf-8",
-        )
-    settings = settings_from_dict(
-        {"gateway": {"data_dir": "data", "database_url": url, "domain": DOMAIN}}, base_dir=root
-    )
-    cli = GatewayCli(root / "gateway.toml")
+    folder = gateway_folder(tmp_path_factory, sqlite_template, "archive-files", ("en", "fr"))
+    root, cli = folder.root, folder.cli
     cli("community", "create", "design", "--name", "Design Studio")
     cli("member", "add", "design", "alice@example.com", "bob@example.com")
     mails = [
@@ -143,15 +128,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         flowed_mail(),
         post("Start-up", CODE, message_id="code@example.com", sender="alice@example.com"),
     ]
-    with running(settings) as gateway:
-        for message in mails:
-            sender = message["From"].addresses[0].addr_spec
-            reply = gateway.send(message.as_bytes(), [str(message["To"])], sender=sender)
-            assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"
+    send_all(folder.settings, mails)
     cli.json("archive", "build", "--out", str(root / "site"), "--no-search")
-    GatewayCli(root / "gateway-fr.toml").json(
-        "archive", "build", "--out", str(root / "site-fr"), "--no-search"
-    )
+    folder.clis["fr"].json("archive", "build", "--out", str(root / "site-fr"), "--no-search")
     yield root
 
 
@@ -173,16 +152,8 @@ def site(built: Path) -> Iterator[Site]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def browse(chromium: Any, site: Site) -> Iterator[Watched]:
-    with watched_page(chromium, site.origin) as watched:
-        yield watched
-    assert watched.foreign_requests() == [] and watched.blocked == []
+def origin(site: Site) -> str:
+    return site.origin
 
 
 def test_a_photo_shows_as_a_thumbnail_served_by_the_site_and_linked_to_the_photo(

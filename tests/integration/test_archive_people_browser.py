@@ -16,13 +16,10 @@ from typing import Any
 
 import pytest
 
-from gateway.settings import settings_from_dict
 from tests.browser import Watched
-from tests.browser import launched_chromium
+from tests.browser import gateway_folder
+from tests.browser import send_all
 from tests.browser import serving
-from tests.browser import watched_page
-from tests.conftest import GatewayCli
-from tests.conftest import running
 from tests.factories import post
 
 expect: Any
@@ -31,7 +28,6 @@ try:
 except ImportError:  # the chromium fixture skips the browser tests with the reason
     expect = None
 
-DOMAIN = "lists.example.com"
 PEOPLE = {
     "olga@example.com": ("Olga Petrova", "IT", "Risk management", ""),
     "pia@example.com": ("Pia Jensen", "IT", "Penetration testing, HDS certification", "Cooking"),
@@ -50,20 +46,8 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Site]:
-    root = tmp_path_factory.mktemp("archive-people")
-    (root / "data").mkdir()
-    database = root / "data" / "gateway.sqlite3"
-    database.write_bytes(sqlite_template.read_bytes())
-    url = f"sqlite:///{database}"
-    config = root / "gateway.toml"
-    config.write_text(
-        f'[gateway]\ndata_dir = "data"\ndatabase_url = "{url}"\ndomain = "{DOMAIN}"\n',
-        encoding="utf-8",
-    )
-    settings = settings_from_dict(
-        {"gateway": {"data_dir": "data", "database_url": url, "domain": DOMAIN}}, base_dir=root
-    )
-    cli = GatewayCli(config)
+    folder = gateway_folder(tmp_path_factory, sqlite_template, "archive-people")
+    root, cli = folder.root, folder.cli
     cli(
         "community", "create", "security", "--name", "Security", "--kind", "practice",
         "--policy", "open", "--description", "Audits, penetration testing and HDS certification.",
@@ -77,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
             "profile", "set", address, "--name", name, "--department", department,
             "--expertise", expertise, "--interests", interests,
         )  # fmt: skip
-    posts = [
+    send_all(folder.settings, [
         post(
             "Penetration testing of the intranet",
             "Who runs the penetration testing this year?\n",
@@ -97,32 +81,16 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
             "Soup recipes", "Leek and potato.\n", message_id="soup@example.com",
             sender="Quinn <quinn@example.com>", to="kitchen",
         ),
-    ]  # fmt: skip
-    with running(settings) as gateway:
-        for message in posts:
-            sender = message["From"].addresses[0].addr_spec
-            reply = gateway.send(message.as_bytes(), [str(message["To"])], sender=sender)
-            assert reply.startswith("250"), f"{message['Message-ID']}: {reply}"
+    ])  # fmt: skip
     report = cli.json("archive", "build", "--out", str(root / "site"))
     assert report["search_index"], report
     with serving(root / "site") as server:
         yield Site(server.origin)
 
 
-# Module, not session: Playwright's sync API holds an event loop in the main thread
-# while it runs, and later tests call asyncio.run() there.
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def browse(chromium: Any, site: Site) -> Iterator[Watched]:
-    with watched_page(chromium, site.origin) as watched:
-        yield watched
-    assert watched.foreign_requests() == [], "the page made requests off the site"
-    assert watched.blocked == [], "the page tried to leave the site"
+def origin(site: Site) -> str:
+    return site.origin
 
 
 def results(page: Any) -> Any:

@@ -22,16 +22,14 @@ from typing import Any
 import pytest
 
 from gateway.app import build_app
-from gateway.settings import settings_from_dict
 from tests.accessibility import PHONE_HEIGHT
 from tests.accessibility import PHONE_WIDTH
 from tests.accessibility import axe_source
 from tests.accessibility import axe_violations
 from tests.accessibility import page_width
 from tests.browser import WAIT_MS
-from tests.browser import launched_chromium
+from tests.browser import gateway_folder
 from tests.browser import serving
-from tests.conftest import GatewayCli
 from tests.factories import AT
 from tests.factories import ingest
 from tests.factories import post
@@ -42,7 +40,6 @@ try:
 except ImportError:  # the chromium fixture skips the browser tests with the reason
     expect = None
 
-DOMAIN = "lists.example.com"
 LANGUAGES = ("en", "fr")
 SEARCHED = "quokkaberry"  # a word of the deep thread, to search for
 LONG_URL = (
@@ -149,22 +146,10 @@ def many_threads(count: int) -> list[EmailMessage]:
     ]
 
 
-def configure(root: Path, language: str) -> GatewayCli:
-    config = root / f"gateway.{language}.toml"
-    config.write_text(
-        f'[gateway]\ndata_dir = "data"\ndatabase_url = "sqlite:///{root}/data/gateway.sqlite3"\n'
-        f'domain = "{DOMAIN}"\nlanguage = "{language}"\n',
-        encoding="utf-8",
-    )
-    return GatewayCli(config)
-
-
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[list[Site]]:
-    root = tmp_path_factory.mktemp("archive-phones")
-    (root / "data").mkdir()
-    (root / "data" / "gateway.sqlite3").write_bytes(sqlite_template.read_bytes())
-    cli = configure(root, "en")
+    folder = gateway_folder(tmp_path_factory, sqlite_template, "archive-phones", LANGUAGES)
+    root, cli = folder.root, folder.cli
     cli("community", "create", "design", "--name", "Design Studio")
     cli("community", "create", "finance", "--name", "Finance and Procurement Working Group")
     cli("member", "add", "design", "alice@example.com", "bob@example.com")
@@ -175,12 +160,7 @@ def sites(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         "--interests", "Print production",
     )  # fmt: skip
     cli("profile", "set", "bob@example.com", "--name", "Bob Builder", "--department", "Print")
-    settings = settings_from_dict(
-        {"gateway": {"data_dir": "data", "database_url": f"sqlite:///{root}/data/gateway.sqlite3",
-                     "domain": DOMAIN}},
-        base_dir=root,
-    )  # fmt: skip
-    app = build_app(settings)
+    app = build_app(folder.settings)
     try:
         mails = [*many_threads(52), *deep_thread()]
         mails.append(post("Budget for print", "The quote is in.\n", message_id="f@example.com",
@@ -196,10 +176,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         app.close()
     built = []
     for language in LANGUAGES:
-        folder = root / f"site-{language}"
-        report = configure(root, language).json("archive", "build", "--out", str(folder))
+        site = root / f"site-{language}"
+        report = folder.clis[language].json("archive", "build", "--out", str(site))
         assert report["search_index"], report
-        built.append((language, folder))
+        built.append((language, site))
     with serving(root / "site-en") as english, serving(root / "site-fr") as french:
         yield [
             Site("en", root / "site-en", english.origin),
@@ -207,10 +187,20 @@ def sites(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
         ]
 
 
+def placeholder(segment: str) -> str:
+    """What a path segment stands for in a URL pattern: a number ("N"), a month
+    ("YYYY-MM"), or itself."""
+    if segment.isdigit():
+        return "N"
+    if re.fullmatch(r"\d{4}-\d{2}", segment):
+        return "YYYY-MM"
+    return segment
+
+
 def page_types(folder: Path) -> dict[str, str]:
-    """One page for each URL pattern of the site, the largest of its kind: numbers and
-    community names stand for any ("t/N/", "c/*/page/N/"); files and the search bundle
-    are not pages."""
+    """One page for each URL pattern of the site, the largest of its kind: numbers,
+    months and community names stand for any ("t/N/", "c/*/page/N/", "c/*/YYYY-MM/");
+    files and the search bundle are not pages."""
     chosen: dict[str, tuple[int, str]] = {}
     for file in folder.rglob("index.html"):
         path = file.parent.relative_to(folder).as_posix()
@@ -218,7 +208,7 @@ def page_types(folder: Path) -> dict[str, str]:
         if path.startswith(("files/", "pagefind/", "static/")):
             continue
         parts = path.rstrip("/").split("/") if path else []
-        shape = ["N" if part.isdigit() else part for part in parts]
+        shape = [placeholder(part) for part in parts]
         if shape[:1] == ["c"] and len(shape) > 1:
             shape[1] = "*"
         pattern = "/".join(shape) + ("/" if shape else "")
@@ -226,13 +216,6 @@ def page_types(folder: Path) -> dict[str, str]:
         if pattern not in chosen or size > chosen[pattern][0]:
             chosen[pattern] = (size, path)
     return {pattern: path for pattern, (_, path) in sorted(chosen.items())}
-
-
-# Module, not session: Playwright's sync API holds an event loop in the main thread.
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
 
 
 @pytest.fixture
@@ -269,6 +252,7 @@ def test_the_sweep_finds_every_page_type(sites: list[Site]) -> None:
             "",
             "c/*/",
             "c/*/page/N/",
+            "c/*/YYYY-MM/",
             "t/N/",
             "people/",
             "people/N/",
@@ -345,8 +329,9 @@ def test_the_search_page_has_one_search_box(sites: list[Site], phone: Any) -> No
 
 def test_page_types_are_one_largest_page_per_url_pattern(tmp_path: Path) -> None:
     for path, size in {
-        "": 1, "c/design/": 5, "c/finance/": 9, "c/design/page/2/": 1, "c/design/2026/11/": 3,
-        "t/1/": 2, "t/22/": 8, "people/": 1, "people/3/": 1, "files/ab/x/": 1, "pagefind/": 1,
+        "": 1, "c/design/": 5, "c/finance/": 9, "c/design/page/2/": 1, "c/design/2026-11/": 3,
+        "c/finance/2026-10/": 4, "c/design/2026/11/": 3, "t/1/": 2, "t/22/": 8, "people/": 1,
+        "people/3/": 1, "files/ab/x/": 1, "pagefind/": 1,
     }.items():  # fmt: skip
         (tmp_path / path).mkdir(parents=True, exist_ok=True)
         (tmp_path / path / "index.html").write_text("x" * size, encoding="utf-8")
@@ -354,6 +339,7 @@ def test_page_types_are_one_largest_page_per_url_pattern(tmp_path: Path) -> None
         "": "",
         "c/*/": "c/finance/",
         "c/*/N/N/": "c/design/2026/11/",
+        "c/*/YYYY-MM/": "c/finance/2026-10/",
         "c/*/page/N/": "c/design/page/2/",
         "people/": "people/",
         "people/N/": "people/3/",

@@ -7,7 +7,6 @@ and the next build shows it there. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
-import pytest
 from sqlalchemy import select
 
 from archive.build import SiteBuilder
@@ -26,7 +24,6 @@ from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
-from tests.browser import launched_chromium
 from tests.browser import serving
 from tests.browser import watched_page
 from tests.conftest import running
@@ -35,12 +32,6 @@ from tests.factories import post
 DOMAIN = "lists.example.com"
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
-
-
-@pytest.fixture
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
 
 
 def stored(app: App, message_id: str) -> tuple[int, int | None, int]:
@@ -54,15 +45,17 @@ def stored(app: App, message_id: str) -> tuple[int, int | None, int]:
     return row.id, row.parent_id, row.thread_id
 
 
-def reply_href(chromium: Any, site: Path, thread_id: int, message: int, css: str) -> str:
-    """The href of a reply link of a thread page, as Chromium reads it from the page."""
+def reply_link(
+    chromium: Any, site: Path, thread_id: int, message: int, css: str
+) -> tuple[str, str]:
+    """The text and href of a reply link of a thread page, as Chromium reads them."""
     with serving(site) as server, watched_page(chromium, server.origin) as watched:
         watched.page.goto(server.url(f"t/{thread_id}/"))
         scope = watched.page.locator(f"#m{message}") if message else watched.page
         link = scope.locator(f"a.{css}")
         href = link.get_attribute("href")
         assert link.is_visible() and href is not None
-        return str(href)
+        return link.inner_text(), str(href)
 
 
 def mail_from_link(href: str, sender: str, body: str) -> tuple[EmailMessage, str]:
@@ -102,8 +95,17 @@ def test_a_mail_written_as_the_reply_link_says_lands_under_its_message(
         second, _, _ = stored(app, "second@example.com")
         SiteBuilder(app, site, search=False).run()
 
+        # "Reply by mail" under the second message answers it, with the thread's subject.
+        text, href = reply_link(chromium, site, thread, second, "reply-by-mail")
+        assert text == "Reply by mail"
+        below, address = mail_from_link(href, ALICE, "Eight, then.\n")
+        assert address == f"design@{DOMAIN}"
+        assert below["Subject"] == "Re: Grid system"
+        assert below["In-Reply-To"] == "<second@example.com>"
+
         # "Reply by mail" under the first message: answer it, not the newest.
-        href = reply_href(chromium, site, thread, root, "reply-by-mail")
+        text, href = reply_link(chromium, site, thread, root, "reply-by-mail")
+        assert text == "Reply by mail"
         answer, address = mail_from_link(href, BOB, "Twelve, for the print grid.\n")
         assert address == f"design@{DOMAIN}"
         assert answer["Subject"] == "Re: Grid system"
@@ -112,8 +114,11 @@ def test_a_mail_written_as_the_reply_link_says_lands_under_its_message(
         assert reply.startswith("250"), reply
 
         # "Reply to the thread": its newest message.
-        href = reply_href(chromium, site, thread, 0, "reply-thread")
+        text, href = reply_link(chromium, site, thread, 0, "reply-thread")
+        assert text == "Reply to the thread"
         latest, address = mail_from_link(href, ALICE, "Eight it is.\n")
+        assert address == f"design@{DOMAIN}"
+        assert latest["Subject"] == "Re: Grid system"
         assert latest["In-Reply-To"] == "<second@example.com>"
         reply = gateway.send(latest.as_bytes(), [address], sender=ALICE)
         assert reply.startswith("250"), reply

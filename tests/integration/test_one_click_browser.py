@@ -5,7 +5,6 @@ phone); and with [web] serve_archive the same server gives the archive and its s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from gateway.store.models import Policy
 from gateway.web.tokens import Stop
 from gateway.web.tokens import Tokens
 from gateway.web.tokens import Unsubscribe
-from tests.browser import launched_chromium
 from tests.browser import watched_page
 from tests.conftest import GatewayCli
 from tests.conftest import running
@@ -31,12 +29,6 @@ from tests.factories import ingest_post
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with launched_chromium() as browser:
-        yield browser
 
 
 def is_member(app: App, slug: str, address: str) -> bool:
