@@ -9,7 +9,9 @@ corpus' linux-kernel mail; Gmail's hard wrap at 70 columns, from fedora-devel-li
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from html import unescape
 
 import pytest
@@ -255,3 +257,129 @@ def test_a_signature_is_never_joined_into_the_text() -> None:
 )
 def test_rfc_3676_unflowing(flowed: str, delsp: bool, plain: str) -> None:
     assert unflowed(flowed, delsp) == plain
+
+
+# Lines of only blanks, in every place a block can begin, end or go on: after a
+# blank line a blank line of spaces once looked indented and blocks() never returned.
+BLANK_SHAPES = ["    ", "\t", " ", "        ", "  \t "]
+
+
+@pytest.mark.parametrize("blank", BLANK_SHAPES)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "Hello\n\n{b}\nBye",
+        "{b}\nHello",
+        "Hello\n{b}",
+        "{b}",
+        "\n{b}\n",
+        "Hello\n\n{b}\n{b}\n\nBye",
+        "Hello\n\n    code\n{b}\n    more\n{b}\nBye",
+        "```\n{b}\n```\n{b}",
+        "- item\n{b}\n- item",
+    ],
+)
+def test_lines_of_only_blanks_end_and_lose_nothing(template: str, blank: str) -> None:
+    text = template.format(b=blank)
+    found = blocks(text, 70)
+    assert _words(found) == text.split()
+    assert all(block.lines for block in found)
+
+
+def _words(found: list[Block]) -> list[str]:
+    return [word for block in found for line in block.lines for word in line.split()]
+
+
+# Line shapes that mail is made of, for the random sweep below.
+LINE_SHAPES = [
+    "",
+    " ",
+    "    ",
+    "\t",
+    "  \t",
+    "```",
+    "    indented code();",
+    "\tcode",
+    "- a list item",
+    "> a quote of someone",
+    "-- ",
+    "Short line.",
+    "the rest of a sentence that was wrapped by the client of the sender at",
+    "A sentence that goes on and on until the column where the client wraps.",
+    "word  with  double  spaces  typed  by  someone  who  likes  them  a  lot",
+    "Site      Posts   Members",
+    "Lyon        120        45",
+    "| a | b |",
+    "----  ----",
+    "X-Header-Field: value",
+    "x" * 90,
+]
+
+
+def test_blocks_always_end_and_keep_every_word_of_random_texts() -> None:
+    """A seeded sweep of short texts made of the shapes above (hypothesis is not a
+    dependency): every one returns, and its words come out in order, none lost."""
+    rng = random.Random(19)
+    for _ in range(3000):
+        text = "\n".join(rng.choice(LINE_SHAPES) for _ in range(rng.randint(0, 12)))
+        for column in (None, 70, 76):
+            found = blocks(text, column)
+            assert _words(found) == text.split(), text
+        html = plain_text_html(text, LABELS)
+        assert html is not None
+
+
+def test_a_long_paragraph_is_joined_in_linear_time() -> None:
+    line = "a sentence that goes on past the end of the line where it was wrapped at"
+    lines = [line] * 20_000
+    start = time.perf_counter()
+    [block] = blocks("\n".join(lines), 72)
+    elapsed = time.perf_counter() - start
+    assert block.lines == (" ".join(lines),)
+    assert elapsed < 1.0  # 6 s when each line copied the paragraph joined so far
+
+
+WRAPPED_WITH_DOUBLE_SPACE = (
+    "I think  that we should move the meeting to Thursday, since most of us are\n"
+    "travelling on Wednesday and the room is booked by the other team anyway;\n"
+    "so tell me if that does not work for you.\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        WRAPPED_WITH_DOUBLE_SPACE,
+        # Two spaces after each sentence, the old typewriter habit, on every line.
+        "We met on Monday.  The build was green, and the release went out in time\n"
+        "for the evening.  Nobody complained, which for a Monday is a small wonder\n"
+        "and worth noting.\n",
+        # A tab typed once inside a sentence.
+        "The value is\tforty-two, as the documentation of the module says it should\n"
+        "be, and as everyone who has read the guide to the galaxy would expect it.\n",
+        # Wide gaps that do not line up from one line to the next.
+        "The plan:   first we move the servers to the new room, then we test the\n"
+        "backups over the weekend and then,   if all goes well, we tell the users.\n",
+    ],
+)
+def test_a_double_space_or_a_tab_in_a_sentence_is_not_a_table(text: str) -> None:
+    [block] = blocks(text, wrap_column(text))
+    assert not block.preformatted
+    assert len(block.lines) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Site      Posts   Members\nLyon        120        45\nParis       310        98",
+        "Name\tRole\nAnn\tOwner\nBob\tMember",
+        "Name   Role\n----   -----\nAnn    Owner",
+        "| a | b |\n|---|---|",
+        # Right-aligned figures: the cells end at the same column.
+        "Total posts       1200\nNew members         45",
+    ],
+)
+def test_columns_that_line_up_are_a_table(text: str) -> None:
+    [block] = blocks(text, 76)
+    assert block.preformatted
+    assert block.lines == tuple(text.split("\n"))
