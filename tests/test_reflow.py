@@ -9,6 +9,8 @@ corpus' linux-kernel mail; Gmail's hard wrap at 70 columns, from fedora-devel-li
 
 from __future__ import annotations
 
+import email
+import email.policy
 import random
 import re
 import time
@@ -17,12 +19,15 @@ from html import unescape
 import pytest
 
 from archive.bodies import FoldLabels
+from archive.bodies import body_html
 from archive.bodies import plain_text_html
 from archive.reflow import Block
 from archive.reflow import blocks
 from archive.reflow import wrap_column
-from gateway.mail.flowed import DELSP
+from archive.snapshot import MessageBody
 from gateway.mail.flowed import FLOWED
+from gateway.mail.flowed import FLOWED_DECODED
+from gateway.mail.flowed import text_flags
 from gateway.mail.flowed import unflowed
 from gateway.mail.parse import parse_message
 from tests.corpus import sample
@@ -43,15 +48,21 @@ def paragraphs(html: str) -> list[str]:
 
 def rendered(location: str) -> tuple[str, tuple[str, ...]]:
     parsed = parse_message(sample(location))
-    html = plain_text_html(
-        parsed.body_text, LABELS, FLOWED in parsed.text_format, DELSP in parsed.text_format
-    )
-    return html, parsed.text_format
+    return shown(parsed.body_text, parsed.text_format), parsed.text_format
+
+
+def shown(body_text: str, flags: tuple[str, ...]) -> str:
+    """The body as the archive shows a message stored with these flags."""
+    return str(body_html(MessageBody("", None, body_text, "", (), flags), file_url, LABELS))
+
+
+def file_url(sha256: str, filename: str) -> str:
+    return f"/files/{sha256}/{filename}"
 
 
 def test_apple_mail_flowed_with_delsp_is_noted_and_joined_without_extra_spaces() -> None:
     html, text_format = rendered(APPLE_MAIL)
-    assert text_format == (DELSP, FLOWED)
+    assert text_format == (FLOWED_DECODED,)
     texts = paragraphs(html)
     assert (
         "I can try at another bisect, but might take some time.. let me know if there is "
@@ -64,7 +75,7 @@ def test_apple_mail_flowed_with_delsp_is_noted_and_joined_without_extra_spaces()
 
 def test_thunderbird_flowed_without_delsp_keeps_the_space_between_words() -> None:
     html, text_format = rendered(THUNDERBIRD)
-    assert text_format == (FLOWED,)
+    assert text_format == (FLOWED_DECODED,)
     assert (
         "I reworked the CIFS mount option parsing a while back; I'm not sure whether that "
         "patch was going to be in the 2.6.35 tree or not (the window just opened, didn't it?)."
@@ -383,3 +394,62 @@ def test_columns_that_line_up_are_a_table(text: str) -> None:
     [block] = blocks(text, 76)
     assert block.preformatted
     assert block.lines == tuple(text.split("\n"))
+
+
+@pytest.mark.parametrize("location", [APPLE_MAIL, THUNDERBIRD])
+def test_a_message_stored_before_flowed_was_decoded_at_parse_still_reads_the_same(
+    location: str,
+) -> None:
+    """Stored before: the body as sent (soft breaks and stuffing in it), FLOWED and
+    DELSP in the flags. It is decoded when shown, into the same page as now."""
+    raw = sample(location)
+    part = email.message_from_bytes(raw, policy=email.policy.compat32)
+    flags = tuple(sorted(text_flags(part.get_params() or ())))
+    as_sent = part.get_payload(decode=True).decode(part.get_content_charset())
+    as_sent = as_sent.replace("\r\n", "\n")
+    assert FLOWED in flags and as_sent != parse_message(raw).body_text
+    html, _ = rendered(location)
+    assert shown(as_sent.rstrip("\n"), flags) == html
+
+
+# A body of two plain parts: a table that is not flowed, then a note.txt shown inline
+# that is. Decoded as one, the table became one line and lost its leading spaces.
+MIXED = b"""From: Ann <ann@example.com>
+To: design@example.com
+Subject: Figures
+Message-ID: <mixed@example.com>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="b"
+
+--b
+Content-Type: text/plain; charset=utf-8
+
+ Site      Posts   Members{space}
+ Lyon        120        45{space}
+ Paris       310        98
+
+--b
+Content-Type: text/plain; charset=utf-8; format=flowed
+Content-Disposition: inline; filename="note.txt"
+
+The figures above are for the last three months of the year, counted by{space}
+the gateway itself.
+--b--
+""".replace(b"{space}", b" ")
+
+
+def test_flowed_is_decoded_per_part_and_leaves_the_other_parts_as_sent() -> None:
+    parsed = parse_message(MIXED.replace(b"\n", b"\r\n"))
+    assert parsed.body_text.split("\n")[:3] == [
+        " Site      Posts   Members ",
+        " Lyon        120        45 ",
+        " Paris       310        98",
+    ]
+    assert (
+        "The figures above are for the last three months of the year, counted by the "
+        "gateway itself." in parsed.body_text.split("\n")
+    )
+    assert parsed.text_format == ()  # not every part was flowed: reflow may still join
+    html = shown(parsed.body_text, parsed.text_format)
+    assert " Lyon        120        45 \n Paris" in unescape(html)
+    assert '<pre class="code">' in html
