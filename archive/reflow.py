@@ -34,17 +34,20 @@ LAID_OUT = re.compile(
     r"|^\S{40,}$"
 )
 SENTENCE_END = re.compile(r"[.!?:]['\"”»)]?$")
-# Code: a line ending a block or a statement, or a typical keyword at its start.
+# Code: a line ending a block or a statement, or starting with a keyword in the shape
+# code gives it ("let me know", "return the book", "public transport" are prose).
 CODE_LINE = re.compile(
     r"([{};]|\);)\s*$"
-    r"|^\s*(def|class|import|from \S+ import|return|#include|public|private|function|var|let|"
-    r"const|if \(|for \(|while \()\b"
+    r"|^\s*((def|function)\s+\w+\s*\(|class\s+\w+\s*[:({]|(var|let|const)\s+\w+\s*=|"
+    r"import\s+[\w.]+(\s+as\s+\w+)?\s*$|from\s+[\w.]+\s+import\s|#include\b|"
+    r"(public|private)\s+[\w<>\[\], ]+\(|return\s*$|(if|for|while)\s*\()"
     r"|=>|==|!=|&&|\|\||::"
 )
 # Tables: cells between bars, a rule of dashes broken into columns, gaps between cells.
 TABLE_BARS = re.compile(r"\|.*\|")
 TABLE_RULE = re.compile(r"^\s*[-=+|:]{3,}[-=+|: ]*[-=+|:]$")
 MIN_GAP = 3  # blanks between two cells; two can be a sentence typed with two spaces
+COLUMN_GAP = re.compile(rf"(?<=\S) {{{MIN_GAP},}}(?=\S)")
 TAB_STOP = 8
 
 
@@ -181,6 +184,12 @@ def _gap_edges(line: str) -> set[tuple[str, int]]:
     """Where the line's column gaps begin (the "end" of a cell) and end (the "start" of
     the next), in columns with tabs expanded. A gap is a run of blanks between two
     cells at least three columns wide or holding a tab."""
+    if "\t" not in line:  # most lines: columns are indices, a regular expression finds them
+        return {
+            edge
+            for match in COLUMN_GAP.finditer(line)
+            for edge in (("end", match.start()), ("start", match.end()))
+        }
     edges: set[tuple[str, int]] = set()
     column = 0
     gap_start: int | None = None  # where the current run of blanks began, after a cell

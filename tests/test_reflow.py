@@ -453,3 +453,43 @@ def test_flowed_is_decoded_per_part_and_leaves_the_other_parts_as_sent() -> None
     html = shown(parsed.body_text, parsed.text_format)
     assert " Lyon        120        45 \n Paris" in unescape(html)
     assert '<pre class="code">' in html
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "let me know if the new time does not suit you, and we will find another.",
+        "return the keys to the front desk before you leave for the holidays, please.",
+        "public transport will be on strike that day, so plan for a longer journey.",
+        "import duties on the new laptops were higher than the supplier had said.",
+        "class of students who will join the course in the autumn term this year.",
+        "function of the new committee, which still has to be agreed by the board.",
+    ],
+)
+def test_a_wrapped_line_starting_with_a_keyword_in_prose_is_not_code(second: str) -> None:
+    first = "We moved the meeting to Thursday at ten in the usual room; if you cannot come,"
+    text = f"{first}\n{second}"
+    [block] = blocks(text, wrap_column(text))
+    assert block == Block((f"{first} {second}",))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "def build(site):",
+        "class Page(Base):",
+        "let total = 0",
+        "const seen = new Set()",
+        "import gateway.archive",
+        "from archive import reflow",
+        "#include <stdio.h>",
+        "public static void main(String[] args)",
+        "function start() {",
+        "if (ready) start()",
+        "while (true)",
+        "return",
+    ],
+)
+def test_a_line_in_the_shape_of_code_is_code(line: str) -> None:
+    [block] = blocks(line, 72)
+    assert block.preformatted
