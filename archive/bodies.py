@@ -3,9 +3,11 @@ links made clickable; either way the new text shown and what gateway.mail.trim t
 apart from it (the quoted history with its attribution or Outlook's header block, the
 signature with its disclaimer) folded one click away in <details>, nothing deleted.
 
-The new plain text is laid out as paragraphs: format=flowed decoded (gateway.mail.flowed)
-and hard-wrapped lines joined where they look wrapped (archive.reflow), so that it
-reads at any width; code and tables keep their lines in a monospace block.
+The new plain text is laid out as paragraphs: format=flowed decoded (gateway.mail.flowed:
+at parse for each flowed part; here for messages stored before that, whose flags
+still say FLOWED) and hard-wrapped lines joined where they look wrapped
+(archive.reflow), so that it reads at any width; code and tables keep their lines in
+a monospace block. A body whose every part was flowed is joined no further.
 
 The HTML was sanitized once at ingest (gateway.mail.sanitize) and is not sanitized again
 (DESIGN.md, "Known costs"); this only points its cid: images at the archived files.
@@ -26,6 +28,7 @@ from archive.reflow import wrap_column
 from archive.snapshot import MessageBody
 from gateway.mail.flowed import DELSP
 from gateway.mail.flowed import FLOWED
+from gateway.mail.flowed import FLOWED_DECODED
 from gateway.mail.flowed import unflowed
 from gateway.mail.sanitize import without_remote_images
 from gateway.mail.trim import Kind
@@ -60,7 +63,11 @@ def body_html(body: MessageBody, file_url: Callable[[str, str], str], labels: Fo
     if body.body_html.strip():
         return html_body_html(_inline_images(body, file_url), labels)
     return plain_text_html(
-        body.body_text, labels, flowed=FLOWED in body.flags, delsp=DELSP in body.flags
+        body.body_text,
+        labels,
+        flowed=FLOWED in body.flags,
+        delsp=DELSP in body.flags,
+        reflow=FLOWED_DECODED not in body.flags,
     )
 
 
@@ -106,11 +113,17 @@ def shown_inline(body: MessageBody) -> set[str]:
 
 
 def plain_text_html(
-    text: str, labels: FoldLabels, flowed: bool = False, delsp: bool = False
+    text: str,
+    labels: FoldLabels,
+    flowed: bool = False,
+    delsp: bool = False,
+    reflow: bool = True,
 ) -> Markup:
+    """`flowed`: the text is still format=flowed, to decode; `reflow`: join lines that
+    look hard-wrapped (not in text that was flowed: its lines are paragraphs)."""
     if flowed:
         text = unflowed(text, delsp)
-    column = None if flowed else wrap_column(text)
+    column = wrap_column(text) if reflow and not flowed else None
     parts: list[str] = []
     for part in trim_text(text.rstrip()).parts:
         lines = part.text.strip("\n").split("\n")

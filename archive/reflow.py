@@ -9,7 +9,9 @@ next line starts in lowercase, the line does not end a sentence, or the whole
 paragraph is wrapped). Nothing is joined in lists, quotes, signatures, short lines,
 indented or patch lines, header fields, code or tables; those keep their line
 breaks. Code (indented by four spaces or a tab after a blank line, or fenced with ```)
-and tables stay in a monospace block.
+and tables stay in a monospace block. A table is two lines or more showing it: cells
+between bars, a rule with column breaks, or gaps (three spaces or more, or a tab) that
+begin or end at the same column; one double space typed in a sentence is not one.
 """
 
 from __future__ import annotations
@@ -32,15 +34,21 @@ LAID_OUT = re.compile(
     r"|^\S{40,}$"
 )
 SENTENCE_END = re.compile(r"[.!?:]['\"”»)]?$")
-# Code: a line ending a block or a statement, or a typical keyword at its start.
+# Code: a line ending a block or a statement, or starting with a keyword in the shape
+# code gives it ("let me know", "return the book", "public transport" are prose).
 CODE_LINE = re.compile(
     r"([{};]|\);)\s*$"
-    r"|^\s*(def|class|import|from \S+ import|return|#include|public|private|function|var|let|"
-    r"const|if \(|for \(|while \()\b"
+    r"|^\s*((def|function)\s+\w+\s*\(|class\s+\w+\s*[:({]|(var|let|const)\s+\w+\s*=|"
+    r"import\s+[\w.]+(\s+as\s+\w+)?\s*$|from\s+[\w.]+\s+import\s|#include\b|"
+    r"(public|private)\s+[\w<>\[\], ]+\(|return\s*$|(if|for|while)\s*\()"
     r"|=>|==|!=|&&|\|\||::"
 )
-# Tables: cells between bars, a rule of dashes, or columns aligned with spaces.
-TABLE_LINE = re.compile(r"\|.*\||^\s*[-=+|:]{3,}[-=+|: ]*$|\S {3,}\S|[^\s.!?:] {2}\S|\t")
+# Tables: cells between bars, a rule of dashes broken into columns, gaps between cells.
+TABLE_BARS = re.compile(r"\|.*\|")
+TABLE_RULE = re.compile(r"^\s*[-=+|:]{3,}[-=+|: ]*[-=+|:]$")
+MIN_GAP = 3  # blanks between two cells; two can be a sentence typed with two spaces
+COLUMN_GAP = re.compile(rf"(?<=\S) {{{MIN_GAP},}}(?=\S)")
+TAB_STOP = 8
 
 
 @dataclass(frozen=True)
@@ -74,7 +82,7 @@ def blocks(text: str, column: int | None) -> list[Block]:
             end = len(lines) - 1 if end is None else end
             found.append(Block(tuple(lines[index : end + 1]), preformatted=True))
             index = end + 1
-        elif starts_block and INDENTED.match(line):
+        elif starts_block and line.strip() and INDENTED.match(line):
             end = index
             while end + 1 < len(lines) and (
                 INDENTED.match(lines[end + 1]) or not lines[end + 1].strip()
@@ -112,18 +120,22 @@ def wrap_column(text: str) -> int | None:
 
 
 def _paragraph(lines: list[str], column: int | None) -> Block:
-    if _is_code(lines) or any(TABLE_LINE.search(line) for line in lines):
+    if _is_code(lines) or _is_table(lines):
         return Block(tuple(lines), preformatted=True)
     if column is None:
         return Block(tuple(lines))
     wrapped = len(lines) >= 3 and all(_near(line, column) for line in lines[:-1])
-    joined = [lines[0]]
+    # Each joined line as its pieces, put together once: adding to a growing string
+    # would copy the paragraph for each of its lines.
+    joined = [[lines[0]]]
     for previous, line in zip(lines, lines[1:], strict=False):
         if _continues(previous, line, column, wrapped):
-            joined[-1] = f"{joined[-1].rstrip()} {line.strip()}"
+            pieces = joined[-1]
+            pieces[-1] = pieces[-1].rstrip()
+            pieces.append(line.strip())
         else:
-            joined.append(line)
-    return Block(tuple(joined))
+            joined.append([line])
+    return Block(tuple(" ".join(pieces) for pieces in joined))
 
 
 def _continues(previous: str, line: str, column: int, wrapped: bool) -> bool:
@@ -148,6 +160,53 @@ def _fixed(line: str) -> bool:
     return bool(
         LIST_ITEM.match(line) or QUOTE.match(line) or SIGNATURE.match(line) or LAID_OUT.match(line)
     )
+
+
+def _is_table(lines: list[str]) -> bool:
+    """Two lines or more with cells between bars, a rule with column breaks and a line
+    beside it, or two lines whose column gaps begin or end at the same place."""
+    if sum(bool(TABLE_BARS.search(line)) for line in lines) >= 2:
+        return True
+    if len(lines) >= 2 and any(
+        TABLE_RULE.match(line) and re.search(r"\S[ +|]+\S", line.strip()) for line in lines
+    ):
+        return True
+    seen: set[tuple[str, int]] = set()
+    for line in lines:
+        edges = _gap_edges(line)
+        if edges & seen:
+            return True
+        seen |= edges
+    return False
+
+
+def _gap_edges(line: str) -> set[tuple[str, int]]:
+    """Where the line's column gaps begin (the "end" of a cell) and end (the "start" of
+    the next), in columns with tabs expanded. A gap is a run of blanks between two
+    cells at least three columns wide or holding a tab."""
+    if "\t" not in line:  # most lines: columns are indices, a regular expression finds them
+        return {
+            edge
+            for match in COLUMN_GAP.finditer(line)
+            for edge in (("end", match.start()), ("start", match.end()))
+        }
+    edges: set[tuple[str, int]] = set()
+    column = 0
+    gap_start: int | None = None  # where the current run of blanks began, after a cell
+    tabbed = False
+    in_line = False  # past the indentation: blanks from here on are between cells
+    for character in line:
+        if character in " \t":
+            if gap_start is None and in_line:
+                gap_start, tabbed = column, False
+            tabbed = tabbed or character == "\t"
+            column = (column // TAB_STOP + 1) * TAB_STOP if character == "\t" else column + 1
+            continue
+        if gap_start is not None and (tabbed or column - gap_start >= MIN_GAP):
+            edges.update((("end", gap_start), ("start", column)))
+        gap_start, in_line = None, True
+        column += 1
+    return edges
 
 
 def _is_code(lines: list[str]) -> bool:

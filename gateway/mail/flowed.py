@@ -1,6 +1,14 @@
-"""RFC 3676 format=flowed: the fact, noted at ingest in a message's flags (FLOWED and
-DELSP, parsed from the text part's Content-Type), and the decoding that turns the
-sender's soft line breaks back into the paragraphs they typed.
+"""RFC 3676 format=flowed: the Content-Type parameters that declare it (FLOWED and
+DELSP) and the decoding that turns the sender's soft line breaks back into the
+paragraphs they typed.
+
+Each text part that declares it is decoded at parse, before the parts are joined into
+the body (gateway.mail.parse): flowed is a property of one part, and a body may join
+a flowed note to a table that is not. The body stored is then plain paragraphs for
+every reader (pages, digests, search, exports, commands), and its flags hold
+FLOWED_DECODED when every plain part was flowed: the lines are the sender's
+paragraphs, not to be joined again. Messages stored before that kept the body as
+sent, with FLOWED (and DELSP) in their flags: those are decoded when shown.
 
 A flowed line ends with a space and continues on the next line of the same quote
 depth; a line without one ends its paragraph. Leading spaces are stuffing (section
@@ -14,6 +22,7 @@ from collections.abc import Iterable
 
 FLOWED = "format=flowed"
 DELSP = "delsp=yes"
+FLOWED_DECODED = "flowed-decoded"  # a message flag: every plain part was flowed, decoded
 SIGNATURE_SEPARATOR = "-- "
 
 

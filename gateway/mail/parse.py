@@ -41,7 +41,11 @@ from gateway.mail.charsets import decode_bytes
 from gateway.mail.charsets import decode_words
 from gateway.mail.charsets import header_text
 from gateway.mail.filenames import safe_filename
+from gateway.mail.flowed import DELSP
+from gateway.mail.flowed import FLOWED
+from gateway.mail.flowed import FLOWED_DECODED
 from gateway.mail.flowed import text_flags
+from gateway.mail.flowed import unflowed
 from gateway.mail.sanitize import html_to_text
 from gateway.mail.sanitize import sanitize_html
 from gateway.mail.structure import too_complex
@@ -116,7 +120,8 @@ class ParsedMessage:
     header_values: Mapping[str, tuple[str, ...]] = dataclasses.field(
         hash=False, default_factory=lambda: MappingProxyType({})
     )
-    # How the plain text is laid out: gateway.mail.flowed.FLOWED and DELSP, sorted.
+    # How the plain text is laid out: (gateway.mail.flowed.FLOWED_DECODED,) when every
+    # plain part was format=flowed, each decoded in body_text; () otherwise.
     text_format: tuple[str, ...] = ()
 
 
@@ -195,7 +200,7 @@ def _parse(raw: bytes, *, full: bool, extra_flag: str = "") -> ParsedMessage:
         header_values=MappingProxyType(
             {name: tuple(decode_words(text) for text in texts) for name, texts in values.items()}
         ),
-        text_format=tuple(sorted(walk.text_format)),
+        text_format=(FLOWED_DECODED,) if walk.plain_flowed() else (),
     )
 
 
@@ -228,13 +233,13 @@ class _Walk:
 
     def __init__(self) -> None:
         self.flags: set[str] = set()
-        self.text_format: set[str] = set()  # the plain parts' format=flowed, delsp=yes
         # Body parts by slot. A part inside a multipart/alternative takes the
         # slot of that alternative: a later branch replaces an earlier one
         # (RFC 2046 section 5.1.4, the last is the preferred), parts of the same
         # branch add up. Any other part has a slot of its own.
-        self.plain: dict[int, tuple[int, list[str]]] = {}
-        self.html: dict[int, tuple[int, list[str]]] = {}
+        # Each text with whether it was format=flowed (and so decoded here).
+        self.plain: dict[int, tuple[int, list[tuple[str, bool]]]] = {}
+        self.html: dict[int, tuple[int, list[tuple[str, bool]]]] = {}
         self.found: list[tuple[str, str, bytes, str, bool]] = []
         self._serials = itertools.count()
 
@@ -252,9 +257,14 @@ class _Walk:
                 continue
             stack.extend(reversed(children))
 
-    def texts(self, slots: dict[int, tuple[int, list[str]]]) -> list[str]:
+    def texts(self, slots: dict[int, tuple[int, list[tuple[str, bool]]]]) -> list[str]:
         """The texts of `slots` (plain or html), in document order."""
-        return [text for _, texts in slots.values() for text in texts]
+        return [text for _, texts in slots.values() for text, _ in texts]
+
+    def plain_flowed(self) -> bool:
+        """Whether the body has plain parts and every one was format=flowed."""
+        flowed = [was_flowed for _, texts in self.plain.values() for _, was_flowed in texts]
+        return bool(flowed) and all(flowed)
 
     def attachments(self, html: str) -> tuple[ParsedAttachment, ...]:
         """The attachments found; a part whose Content-ID `html` names is inline."""
@@ -311,15 +321,19 @@ class _Walk:
         if not exact:
             self.flags.add(FLAG_CHARSET_FALLBACK)
         slots = self.html if content_type == "text/html" else self.plain
-        if content_type == "text/plain":
-            self.text_format.update(text_flags(part.get_params() or ()))
+        # Flowed is declared per part: decoded before the parts are joined, it cannot
+        # join a table of the next part or unstuff its lines (gateway.mail.flowed).
+        layout = text_flags(part.get_params() or ()) if content_type == "text/plain" else set()
+        if FLOWED in layout:
+            text = unflowed(clean_text(text), DELSP in layout)
+        entry = (text, FLOWED in layout)
         key = branch[0] if branch is not None else next(self._serials)
         number = branch[1] if branch is not None else 0
         held = slots.get(key)
         if held is not None and held[0] == number:
-            held[1].append(text)
+            held[1].append(entry)
         elif held is None or held[0] < number:
-            slots[key] = (number, [text])
+            slots[key] = (number, [entry])
 
     def _attach(
         self,
