@@ -23,6 +23,8 @@ from collections.abc import Iterable
 FLOWED = "format=flowed"
 DELSP = "delsp=yes"
 FLOWED_DECODED = "flowed-decoded"  # a message flag: every plain part was flowed, decoded
+# The flags that describe how the text is laid out, not something that went wrong.
+LAYOUT_FLAGS = frozenset({FLOWED, DELSP, FLOWED_DECODED})
 SIGNATURE_SEPARATOR = "-- "
 
 
