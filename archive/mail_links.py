@@ -9,8 +9,9 @@ message answered (gateway.threads.rules).
 
 A thread in several communities: the page is the same whichever community it is read
 from, so a message's reply goes to the first of its own communities (lowest id, the
-order the thread page lists them in) that still takes posts; a closed community is
-read only and gets no reply link.
+order the thread page lists them in) that still takes members' posts; a closed
+community is read only, an announce one holds members' replies: neither gets a reply
+link.
 """
 
 from __future__ import annotations
@@ -36,12 +37,19 @@ def reply_subject(subject: str, prefixes: Sequence[str] = ()) -> str:
 def reply_community(
     entry: MessageEntry, communities: dict[int, SiteCommunity]
 ) -> SiteCommunity | None:
-    """The community a reply to this message goes to: its first that takes posts."""
+    """The community a reply to this message goes to: its first that takes members'
+    posts. A closed community takes none; an announce one holds members' replies
+    (only its owners post: gateway.ingest's ANNOUNCE_ONLY), so a link to it would
+    promise what the gateway does not do. None: the page shows no reply link."""
     for community_id in entry.communities:
         community = communities.get(community_id)
-        if community is not None and not community.closed:
+        if community is not None and takes_replies(community):
             return community
     return None
+
+
+def takes_replies(community: SiteCommunity) -> bool:
+    return not community.closed and community.policy != Policy.ANNOUNCE
 
 
 def reply_link(

@@ -231,7 +231,7 @@ class Pages:
                 "communities": communities,
                 "mbox": urls.thread_mbox(thread.id),
                 "reply_url": reply_link(
-                    thread.messages[-1], thread.first, thread.subject, public, self.domain
+                    thread.messages[-1], thread.first, thread.subject, public, self.domain, prefixes
                 ),
                 "participants": self._participants(thread),
             },
