@@ -375,10 +375,13 @@ class _Plan:
         self.gone_threads = sorted(set(previous.threads) - set(self.thread_signatures))
         self.gone_communities = sorted(set(previous.communities) - set(self.community_signatures))
         self.gone_people = sorted(set(previous.people) - set(self.person_signatures))
-        # Each month page's signature: the community, its threads, its neighbours.
+        # Each month page's signature: what it shows of the community (its name and
+        # address, not its members: a join does not rewrite every month), its threads
+        # and its neighbours.
         self.month_signatures = {
             f"{c.slug}/{month.key}": _digest(
-                c,
+                c.name,
+                c.slug,
                 [(t.id, self.thread_signatures[str(t.id)]) for t in month.threads],
                 month.previous,
                 month.following,

@@ -156,6 +156,25 @@ def test_a_new_reply_rewrites_its_month_and_community_pages_only(app: App, site:
     assert "Grid system" in month and "2 messages" in month and "Typography" not in month
 
 
+def test_a_join_rewrites_the_community_page_but_none_of_its_months(app: App, site: Path) -> None:
+    community(app, "design")
+    ingest_post(app, "design", subject="Grid system", at=utcnow() - dt.timedelta(days=70))
+    ingest_post(app, "design", subject="Typography")
+    build(app, site)
+    design = site / "c" / "design"
+    stamps = {p: p.stat().st_mtime_ns for p in design.rglob("index.html")}
+
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["erin@example.com"])
+    update = build(app, site)
+
+    changed = {p.relative_to(site).as_posix() for p in stamps if p.stat().st_mtime_ns != stamps[p]}
+    assert changed == {"c/design/index.html"}
+    # Not even rendered: the two month pages are in neither count (the same build
+    # with them rendered says 9 pages unchanged).
+    assert update.counts.unchanged == 7
+
+
 def test_a_month_left_empty_is_removed(app: App, site: Path) -> None:
     community(app, "design")
     now = utcnow()
