@@ -63,7 +63,7 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 2  # 2: reply links, months, people, thumbnails, reflowed text, phones
+FORMAT = 3  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.

@@ -53,6 +53,7 @@ from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.digests.news import Question
 from gateway.mail.sizes import human_size
+from gateway.outbound.wording import plural
 from gateway.settings import Settings
 from gateway.store.models import Kind
 from gateway.threads.rules import normalize_subject
@@ -94,6 +95,8 @@ class Pages:
         self.environment.filters.update(
             datetime=format_datetime,
             filesize=lambda size: human_size(size, language),
+            # "1 member", "2 members": a label's one/other forms, # for the count.
+            plural=lambda count, forms: plural(count, forms["one"], forms["other"], language),
             period=lambda day, precision: format_period(day, precision, self.labels),
         )
         self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])
