@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SitePerson
+from gateway.mail.addresses import community_address
 from gateway.outbound.mailto import mailto
 from gateway.store.models import Policy
 from gateway.threads.rules import normalize_subject
@@ -69,19 +70,10 @@ def reply_link(
         return None
     references = [f"<{m}>" for m in dict.fromkeys((root.message_id, entry.message_id)) if m]
     return mailto(
-        post_address(community, domain),
+        community_address(community.slug, domain),
         subject=reply_subject(subject, prefixes),
         **{"In-Reply-To": f"<{entry.message_id}>", "References": " ".join(references)},
     )
-
-
-def post_address(community: SiteCommunity, domain: str) -> str:
-    return f"{community.slug}@{domain}"
-
-
-def action_address(community: SiteCommunity, action: str, domain: str) -> str:
-    """SLUG-ACTION@ (gateway.mail.addresses.ACTION_SUFFIXES): join, owner..."""
-    return f"{community.slug}-{action}@{domain}"
 
 
 def community_actions(
@@ -92,11 +84,12 @@ def community_actions(
     what it is for), "post" (SLUG@), "owners" (SLUG-owner@, forwarded to its owners
     and moderators). A closed community takes no join and no post (join@ refuses with
     "closed"): its owners are who to ask. In an announce community only owners post."""
-    owners = mailto(action_address(community, "owner", domain))
+    owners = mailto(community_address(community.slug, domain, "owner"))
     if community.closed:
         return {"join": None, "post": None, "owners": owners}
-    join = mailto(action_address(community, "join", domain), subject=join_subject)
-    post = None if community.policy == Policy.ANNOUNCE else mailto(post_address(community, domain))
+    join = mailto(community_address(community.slug, domain, "join"), subject=join_subject)
+    address = community_address(community.slug, domain)
+    post = None if community.policy == Policy.ANNOUNCE else mailto(address)
     return {"join": join, "post": post, "owners": owners}
 
 
