@@ -279,7 +279,12 @@ class Pages:
                 by_tag[tag].append(person)
                 label_of.setdefault(tag, label)
         expertise = [
-            (tag, label_of[tag], [self._person_link(p) for p in _by_name(by_tag[tag])])
+            (
+                tag,
+                label_of[tag],
+                " ".join(topics.words(tag)),  # what static/people.js compares: folded words
+                [self._person_link(p) for p in _by_name(by_tag[tag])],
+            )
             for tag in sorted(by_tag)
         ]
         everyone = [

@@ -177,6 +177,7 @@ def test_the_directory_narrows_by_tag_and_department_in_the_page(
     expect(page.locator("dl.expertise > dt:visible")).to_have_text(["Penetration testing"])
     tag.fill("SECURITE")  # "Sécurité réseau", folded
     expect(directory_names(page)).to_have_text(["René Dupont"])
+    expect(page.locator("dl.expertise > dt:visible")).to_have_text(["Sécurité réseau"])
     tag.fill("art")  # a whole word: "Art history", not "Parties"
     expect(directory_names(page)).to_have_text(["Quinn Hale"])
     tag.fill("")
