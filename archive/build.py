@@ -63,7 +63,7 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 2  # 2: reply links, months, people, thumbnails, reflowed text, phones
+FORMAT = 3  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -94,7 +94,7 @@ class Manifest:
     communities: dict[str, str] = field(default_factory=dict)
     people: dict[str, str] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)  # community slug -> list pages
-    files: list[str] = field(default_factory=list)  # attachment paths published
+    files: dict[str, str] = field(default_factory=dict)  # attachment path published -> sha256
     directory: str = ""  # the people directory's signature
     stats: str = ""  # the stats page's
     indexed: bool = False  # whether the search index covers the pages
@@ -104,6 +104,8 @@ class Manifest:
     def load(cls, site: Path) -> Manifest:
         try:
             data = json.loads((site / MANIFEST).read_text())
+            if isinstance(data.get("files"), list):  # written before FORMAT 3: paths only
+                data["files"] = {path: urls.attachment_sha256(path) for path in data["files"]}
             return cls(**data)
         except (OSError, ValueError, TypeError):
             return cls()
@@ -228,7 +230,7 @@ class SiteBuilder:
             out.remove(urls.community_month(*key.split("/")))
         manifest = Manifest(
             self.fingerprint, plan.thread_signatures, plan.community_signatures,
-            plan.person_signatures, page_counts, sorted(attachments),
+            plan.person_signatures, page_counts, dict(sorted(attachments.items())),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
             directory=directory, stats=stats, months=plan.month_signatures,
         )  # fmt: skip
@@ -281,9 +283,10 @@ class SiteBuilder:
         """Its list pages (and no more than it has now), the pages of its months that
         changed, its mbox download and its feed."""
         count = plan.page_counts[community.slug]
-        for url, html in pages.community_pages(community):
+        months = plan.months_of[community.slug]
+        for url, html in pages.community_pages(community, months):
             out.write(urls.page_file(url), html)
-        for url, html in pages.month_pages(community, plan.changed_months[community.slug]):
+        for url, html in pages.month_pages(community, months, plan.changed_months[community.slug]):
             out.write(urls.page_file(url), html)
         for stale in range(count + 1, self.previous.pages.get(community.slug, 0) + 1):
             out.remove(urls.community(community.slug, stale))
@@ -375,16 +378,23 @@ class _Plan:
         self.gone_threads = sorted(set(previous.threads) - set(self.thread_signatures))
         self.gone_communities = sorted(set(previous.communities) - set(self.community_signatures))
         self.gone_people = sorted(set(previous.people) - set(self.person_signatures))
-        # Each month page's signature: the community, its threads, its neighbours.
+        # Each community's months, computed once for the signatures and the pages.
+        self.months_of = {
+            c.slug: threads_by_month(threads_of.get(c.id, [])) for c in index.communities.values()
+        }
+        # Each month page's signature: what it shows of the community (its name and
+        # address, not its members: a join does not rewrite every month), its threads
+        # and its neighbours.
         self.month_signatures = {
             f"{c.slug}/{month.key}": _digest(
-                c,
+                c.name,
+                c.slug,
                 [(t.id, self.thread_signatures[str(t.id)]) for t in month.threads],
                 month.previous,
                 month.following,
             )
             for c in index.communities.values()
-            for month in threads_by_month(threads_of.get(c.id, []))
+            for month in self.months_of[c.slug]
         }
         self.changed_months: dict[str, set[str]] = defaultdict(set)  # slug -> months
         for key, signature in self.month_signatures.items():

@@ -64,21 +64,14 @@ class WeeklyChart:
     axis_height: int = AXIS_HEIGHT
 
 
-def week_start(moment: dt.datetime) -> dt.date:
-    day = moment.date()
+def week_start(moment: dt.date) -> dt.date:
+    """The Monday of its week (a datetime's in its own zone: the archive's are UTC)."""
+    day = moment.date() if isinstance(moment, dt.datetime) else moment
     return day - dt.timedelta(days=day.weekday())
 
 
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
-
-
-def posts_per_week(
-    messages: Iterable[MessageEntry], now: dt.datetime, weeks: int = WEEKS
-) -> WeeklyChart:
-    """Posts in each of the last `weeks` weeks (Monday to Sunday, UTC), oldest first."""
-    counts = Counter(week_start(m.received_at) for m in messages)
-    return weekly_bars(counts, now, weeks)
 
 
 def posts_over_time(messages: Iterable[MessageEntry], now: dt.datetime) -> WeeklyChart:
@@ -87,7 +80,7 @@ def posts_over_time(messages: Iterable[MessageEntry], now: dt.datetime) -> Weekl
     days = Counter(m.received_at.date() for m in messages)
     first = min(days, default=now.date())
     if first >= week_start(now) - dt.timedelta(weeks=WEEKS - 1):
-        return weekly_bars(_summed(days, week_start_of_day), now, WEEKS)
+        return weekly_bars(_summed(days, week_start), now, WEEKS)
     months = _months_between(month_start(first), month_start(now.date()))
     if len(months) <= MONTHS:
         return _bars(_summed(days, month_start), months, "month")
@@ -100,10 +93,6 @@ def weekly_bars(counts: Mapping[dt.date, int], now: dt.datetime, weeks: int = WE
     last = week_start(now)
     first = last - dt.timedelta(weeks=weeks - 1)
     return _bars(counts, [first + dt.timedelta(weeks=n) for n in range(weeks)], "week")
-
-
-def week_start_of_day(day: dt.date) -> dt.date:
-    return day - dt.timedelta(days=day.weekday())
 
 
 def _summed(days: Mapping[dt.date, int], period: Callable[[dt.date], dt.date]) -> Counter[dt.date]:

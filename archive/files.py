@@ -18,21 +18,21 @@ def publish_attachments(
     out: SiteOutput,
     blobs: BlobStore,
     wanted: Mapping[str, str],
-    published: Iterable[str],
+    published: Mapping[str, str],
     full: bool,
 ) -> None:
     """Make the site's files/ hold exactly `wanted` (path -> blob hash): add what is new
-    (everything missing, in a full build) and remove what was `published` but is no
-    longer public, with the thumbnail of a file no public message carries any more
-    (archive.thumbnails)."""
-    published = set(published)
+        (everything missing, in a full build) and remove what was `published` (path -> blob
+    hash, as the manifest kept it) but is no
+        longer public, with the thumbnail of a file no public message carries any more
+        (archive.thumbnails)."""
     for path, sha256 in wanted.items():
         if (full or path not in published) and blobs.exists(sha256):
             out.install(path, blobs.path(sha256))
     kept = set(wanted.values())
-    for path in published - set(wanted):
+    for path in published.keys() - wanted.keys():
         out.remove(path)
-        sha256 = path.split("/")[2]  # files/ab/<sha256>/name
+        sha256 = published[path]
         if sha256 not in kept:
             for extension in urls.THUMBNAIL_FORMATS:
                 out.remove(urls.thumbnail(sha256, extension))

@@ -9,8 +9,9 @@ message answered (gateway.threads.rules).
 
 A thread in several communities: the page is the same whichever community it is read
 from, so a message's reply goes to the first of its own communities (lowest id, the
-order the thread page lists them in) that still takes posts; a closed community is
-read only and gets no reply link.
+order the thread page lists them in) that still takes members' posts; a closed
+community is read only, an announce one holds members' replies: neither gets a reply
+link.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SitePerson
+from gateway.mail.addresses import community_address
 from gateway.outbound.mailto import mailto
 from gateway.store.models import Policy
 from gateway.threads.rules import normalize_subject
@@ -36,12 +38,19 @@ def reply_subject(subject: str, prefixes: Sequence[str] = ()) -> str:
 def reply_community(
     entry: MessageEntry, communities: dict[int, SiteCommunity]
 ) -> SiteCommunity | None:
-    """The community a reply to this message goes to: its first that takes posts."""
+    """The community a reply to this message goes to: its first that takes members'
+    posts. A closed community takes none; an announce one holds members' replies
+    (only its owners post: gateway.ingest's ANNOUNCE_ONLY), so a link to it would
+    promise what the gateway does not do. None: the page shows no reply link."""
     for community_id in entry.communities:
         community = communities.get(community_id)
-        if community is not None and not community.closed:
+        if community is not None and takes_replies(community):
             return community
     return None
+
+
+def takes_replies(community: SiteCommunity) -> bool:
+    return not community.closed and community.policy != Policy.ANNOUNCE
 
 
 def reply_link(
@@ -61,19 +70,10 @@ def reply_link(
         return None
     references = [f"<{m}>" for m in dict.fromkeys((root.message_id, entry.message_id)) if m]
     return mailto(
-        post_address(community, domain),
+        community_address(community.slug, domain),
         subject=reply_subject(subject, prefixes),
         **{"In-Reply-To": f"<{entry.message_id}>", "References": " ".join(references)},
     )
-
-
-def post_address(community: SiteCommunity, domain: str) -> str:
-    return f"{community.slug}@{domain}"
-
-
-def action_address(community: SiteCommunity, action: str, domain: str) -> str:
-    """SLUG-ACTION@ (gateway.mail.addresses.ACTION_SUFFIXES): join, owner..."""
-    return f"{community.slug}-{action}@{domain}"
 
 
 def community_actions(
@@ -84,11 +84,12 @@ def community_actions(
     what it is for), "post" (SLUG@), "owners" (SLUG-owner@, forwarded to its owners
     and moderators). A closed community takes no join and no post (join@ refuses with
     "closed"): its owners are who to ask. In an announce community only owners post."""
-    owners = mailto(action_address(community, "owner", domain))
+    owners = mailto(community_address(community.slug, domain, "owner"))
     if community.closed:
         return {"join": None, "post": None, "owners": owners}
-    join = mailto(action_address(community, "join", domain), subject=join_subject)
-    post = None if community.policy == Policy.ANNOUNCE else mailto(post_address(community, domain))
+    join = mailto(community_address(community.slug, domain, "join"), subject=join_subject)
+    address = community_address(community.slug, domain)
+    post = None if community.policy == Policy.ANNOUNCE else mailto(address)
     return {"join": join, "post": post, "owners": owners}
 
 

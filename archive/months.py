@@ -25,9 +25,10 @@ class Month:
     def year(self) -> int:
         return int(self.key[:4])
 
-    @property
-    def number(self) -> int:
-        return int(self.key[5:])
+
+def month_number(key: str) -> int:
+    """1 for "2026-01": a month key's month (a neighbour is only known by its key)."""
+    return int(key[5:])
 
 
 def month_of(thread: SiteThread) -> str:

@@ -38,8 +38,8 @@ from archive.mail_links import community_actions
 from archive.mail_links import reply_link
 from archive.mail_links import write_to_link
 from archive.months import Month
+from archive.months import month_number
 from archive.months import months_by_year
-from archive.months import threads_by_month
 from archive.snapshot import MessageBody
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteAttachment
@@ -52,7 +52,9 @@ from gateway.adoption import topics
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.digests.news import Question
+from gateway.mail.addresses import community_address
 from gateway.mail.sizes import human_size
+from gateway.outbound.wording import plural
 from gateway.settings import Settings
 from gateway.store.models import Kind
 from gateway.threads.rules import normalize_subject
@@ -94,6 +96,8 @@ class Pages:
         self.environment.filters.update(
             datetime=format_datetime,
             filesize=lambda size: human_size(size, language),
+            # "1 member", "2 members": a label's one/other forms, # for the count.
+            plural=lambda count, forms: plural(count, forms["one"], forms["other"], language),
             period=lambda day, precision: format_period(day, precision, self.labels),
         )
         self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])
@@ -127,8 +131,11 @@ class Pages:
             contributors=top_contributors(messages, self.names, self.now),
         )
 
-    def community_pages(self, community: SiteCommunity) -> Iterator[tuple[str, str]]:
-        """Its thread list, THREADS_PER_PAGE threads a page, newest first."""
+    def community_pages(
+        self, community: SiteCommunity, months: Sequence[Month]
+    ) -> Iterator[tuple[str, str]]:
+        """Its thread list, THREADS_PER_PAGE threads a page, newest first; `months`: its
+        threads_by_month, which the build's plan has already."""
         threads = self.threads_of.get(community.id, [])
         pages = max(1, -(-len(threads) // THREADS_PER_PAGE))
         values = self._community(community)
@@ -137,7 +144,7 @@ class Pages:
         )
         months = [
             (year, [self._month_link(community, m) for m in chunk])
-            for year, chunk in months_by_year(threads_by_month(threads))
+            for year, chunk in months_by_year(months)
         ]
         for page in range(1, pages + 1):
             url = urls.community(community.slug, page)
@@ -160,11 +167,11 @@ class Pages:
             )
 
     def month_pages(
-        self, community: SiteCommunity, keys: Collection[str]
+        self, community: SiteCommunity, months: Sequence[Month], keys: Collection[str]
     ) -> Iterator[tuple[str, str]]:
-        """The pages of these of its months ("2026-11"): (url, html)."""
+        """The pages of these ("2026-11") of its months (its threads_by_month): (url, html)."""
         values = self._community(community)
-        for month in threads_by_month(self.threads_of.get(community.id, [])):
+        for month in months:
             if month.key not in keys:
                 continue
             url = urls.community_month(community.slug, month.key)
@@ -231,7 +238,7 @@ class Pages:
                 "communities": communities,
                 "mbox": urls.thread_mbox(thread.id),
                 "reply_url": reply_link(
-                    thread.messages[-1], thread.first, thread.subject, public, self.domain
+                    thread.messages[-1], thread.first, thread.subject, public, self.domain, prefixes
                 ),
                 "participants": self._participants(thread),
             },
@@ -272,7 +279,12 @@ class Pages:
                 by_tag[tag].append(person)
                 label_of.setdefault(tag, label)
         expertise = [
-            (tag, label_of[tag], [self._person_link(p) for p in _by_name(by_tag[tag])])
+            (
+                tag,
+                label_of[tag],
+                " ".join(topics.words(tag)),  # what static/people.js compares: folded words
+                [self._person_link(p) for p in _by_name(by_tag[tag])],
+            )
             for tag in sorted(by_tag)
         ]
         everyone = [
@@ -392,9 +404,9 @@ class Pages:
             "url": urls.community(community.slug),
             "feed": urls.community_feed(community.slug),
             "mbox": urls.community_mbox(community.slug),
-            "address": f"{community.slug}@{self.domain}",
-            "join_address": f"{community.slug}-join@{self.domain}",
-            "owner_address": f"{community.slug}-owner@{self.domain}",
+            "address": community_address(community.slug, self.domain),
+            "join_address": community_address(community.slug, self.domain, "join"),
+            "owner_address": community_address(community.slug, self.domain, "owner"),
             "policy": community.policy,
             "actions": community_actions(community, self.domain, self.labels["join_subject"]),
             "members": community.members,
@@ -434,7 +446,7 @@ class Pages:
         if month is None:
             return None
         key = month if isinstance(month, str) else month.key
-        number = int(key[5:])
+        number = month_number(key)
         return {
             "key": key,
             "url": urls.community_month(community.slug, key),

@@ -29,7 +29,7 @@ from gateway.mail.images import UNREADABLE
 from gateway.mail.images import is_image
 from gateway.mail.images import shrunk
 
-log = logging.getLogger("archive")
+log = logging.getLogger("gateway.archive")
 
 # Fits a thread's column on a phone (390 px) and stays sharp at twice the density.
 BOX = (320, 240)

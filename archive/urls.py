@@ -67,6 +67,11 @@ def attachment_path(sha256: str, filename: str) -> str:
     return links.attachment_path(sha256, filename)
 
 
+def attachment_sha256(path: str) -> str:
+    """The blob hash in an attachment_path: only to read a manifest that kept paths alone."""
+    return path.split("/")[2]
+
+
 THUMBNAIL_FORMATS = ("jpg", "webp")  # a photo's, a transparent image's
 
 

@@ -63,6 +63,8 @@ def test_own_lines_leave_quotes_and_signatures_out(body: str, expected: list[str
         ("Write to me: on", "on"),
         ("Write to: default", "default"),
         ("Ecrire : par défaut", "default"),
+        ("M'écrire : oui", "on"),
+        ("M\u2019écrire : non", "off"),  # the apostrophe iOS and macOS type
     ],
 )
 def test_the_write_to_line_in_both_languages(line: str, choice: str) -> None:
@@ -79,7 +81,7 @@ def test_profile_lines_in_both_languages() -> None:
     changes, problems = read_lines(
         [
             "NAME : Bob Chen",
-            "Centres d'intérêt: vélo, jazz",
+            "Centres d\u2019intérêt: vélo, jazz",
             "service: Design",
             "Expertise: a11y; typography",
             "Bio: Ten years.",

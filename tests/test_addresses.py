@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import community_address
 from gateway.mail.addresses import domain_allowed
 from gateway.mail.addresses import normalize_address
 from gateway.mail.addresses import normalize_domain
@@ -164,3 +165,10 @@ def test_valid_slugs(slug: str) -> None:
 def test_invalid_slugs(slug: str, reason: str) -> None:
     with pytest.raises(AddressError, match=reason):
         validate_slug(slug)
+
+
+def test_a_community_address_is_its_slug_or_one_of_its_action_addresses() -> None:
+    assert community_address("design", "lists.example.com") == "design@lists.example.com"
+    assert community_address("design", "x.org", "join") == "design-join@x.org"
+    with pytest.raises(ValueError, match="-subscribe@"):
+        community_address("design", "x.org", "subscribe")  # the gateway routes no such address

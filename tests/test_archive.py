@@ -425,7 +425,11 @@ def test_people_pages_and_the_expertise_directory(app: App, site: Path) -> None:
         set_profile(
             session,
             "dana@example.com",
-            ProfileChanges(name="Dana Scully", department="Research", expertise=["Typography"]),
+            ProfileChanges(
+                name="Dana Scully",
+                department="Research",
+                expertise=["Typography", "Sécurité des réseaux"],
+            ),
         )
     ingest_post(app, "design", subject="Kerning tips", sender="dana@example.com")
 
@@ -433,6 +437,8 @@ def test_people_pages_and_the_expertise_directory(app: App, site: Path) -> None:
 
     people = (site / "people" / "index.html").read_text()
     assert 'id="typography"' in people and "Dana Scully" in people
+    # The directory's filter (static/people.js) compares folded words, stop words out.
+    assert '<dt id="securite des reseaux" data-tags="securite reseaux">' in people
     [person_page] = [
         p.read_text() for p in (site / "people").glob("*/index.html") if "Dana" in p.read_text()
     ]

@@ -156,6 +156,25 @@ def test_a_new_reply_rewrites_its_month_and_community_pages_only(app: App, site:
     assert "Grid system" in month and "2 messages" in month and "Typography" not in month
 
 
+def test_a_join_rewrites_the_community_page_but_none_of_its_months(app: App, site: Path) -> None:
+    community(app, "design")
+    ingest_post(app, "design", subject="Grid system", at=utcnow() - dt.timedelta(days=70))
+    ingest_post(app, "design", subject="Typography")
+    build(app, site)
+    design = site / "c" / "design"
+    stamps = {p: p.stat().st_mtime_ns for p in design.rglob("index.html")}
+
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["erin@example.com"])
+    update = build(app, site)
+
+    changed = {p.relative_to(site).as_posix() for p in stamps if p.stat().st_mtime_ns != stamps[p]}
+    assert changed == {"c/design/index.html"}
+    # Not even rendered: the two month pages are in neither count (the same build
+    # with them rendered says 9 pages unchanged).
+    assert update.counts.unchanged == 7
+
+
 def test_a_month_left_empty_is_removed(app: App, site: Path) -> None:
     community(app, "design")
     now = utcnow()
@@ -253,3 +272,19 @@ def test_french_pages_name_their_months_and_dates_in_french(app: App, site: Path
     assert "Discussions ouvertes en mars 2024" in month and "Mois suivant" in month
     thread = next(p.read_text() for p in (site / "t").glob("*/index.html"))
     assert "Participants\xa0: " in thread
+    # French counts 0 and 1 in the singular: "0 membre", "1 discussion".
+    assert "0 membre · 2 messages · 2 discussions" in page
+    assert "1 discussion</p>" in month and "1 message ·" in month
+
+
+def test_counts_say_one_thing_and_several_things(app: App, site: Path) -> None:
+    community(app, "design")
+    with transaction(app.sessions) as session:
+        add_members(session, get_community(session, "design"), ["erin@example.com"])
+    ingest_post(app, "design", subject="Alone", at=utcnow())
+    build(app, site)
+    page = (site / "c" / "design" / "index.html").read_text()
+    assert "1 member · 1 post · 1 thread</p>" in page and "1 message ·" in page
+    home = (site / "index.html").read_text()
+    assert "1 member · 1 post ·" in home and "1 message ·" in home
+    assert "1 messages" not in home + page

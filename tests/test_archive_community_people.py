@@ -116,7 +116,7 @@ def test_the_community_page_lists_its_people_and_an_answer_updates_it(
     assert update.communities == 1
     page = (site / "c" / "security" / "index.html").read_text()
     helpful = page.split('class="helpful">')[1].split("</dd>")[0]
-    assert 'Pia</a> <span class="meta">(1)' in helpful
+    assert 'Pia</a> <span class="meta">(1 reply answered)' in helpful
 
 
 def test_a_new_expertise_rewrites_the_community_page_and_no_other(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from archive import urls
+from archive.build import MANIFEST
 from archive.build import BuildReport
 from archive.build import SiteBuilder
 from archive.filetypes import file_type
@@ -192,3 +194,28 @@ def test_images_show_as_thumbnails_beside_their_files_and_other_files_by_type(
     assert (
         not thumbnail.exists() and not (site / urls.attachment_path(photo_sha, "x")).parent.exists()
     )
+
+
+@pytest.mark.parametrize("manifest", ["paths and hashes", "paths only (before FORMAT 3)"])
+def test_a_file_no_longer_public_goes_with_its_thumbnail(
+    app: App, tmp_path: Path, manifest: str
+) -> None:
+    site = tmp_path / "site"
+    community(app, "design")
+    photo = mail_samples.picture(600, 400)
+    mail = post("Pictures", "See attached.\n", message_id=new_message_id())
+    mail.add_attachment(photo, maintype="image", subtype="jpeg", filename="visit.jpg")
+    ingest(app, mail)
+    build(app, site)
+    sha = hashlib.sha256(photo).hexdigest()
+    saved = json.loads((site / MANIFEST).read_text())
+    assert saved["files"] == {urls.attachment_path(sha, "visit.jpg"): sha}
+    assert (site / urls.thumbnail(sha)).exists()
+    if manifest.startswith("paths only"):
+        (site / MANIFEST).write_text(json.dumps({**saved, "files": list(saved["files"])}))
+
+    with transaction(app.sessions) as session:
+        edit_community(session, "design", CommunityChanges(visibility=Visibility.PRIVATE))
+    build(app, site)
+    assert not (site / urls.attachment_path(sha, "visit.jpg")).exists()
+    assert not (site / urls.thumbnail(sha)).exists()

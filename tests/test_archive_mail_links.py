@@ -86,6 +86,14 @@ def test_a_cross_post_is_answered_in_its_first_community_that_takes_posts() -> N
     assert reply_link(entry(5, ""), entry(5, ""), "Z", PUBLIC, DOMAIN) is None  # no Message-ID
 
 
+def test_no_reply_goes_to_an_announce_community_that_would_hold_it() -> None:
+    announce = {**PUBLIC, 1: dataclasses.replace(DESIGN, policy="announce")}
+    crossed = entry(3, "x@example.com", (1, 2))
+    assert read(reply_link(crossed, crossed, "X", announce, DOMAIN))[0] == "atlas@lists.example.com"
+    only_announce = entry(4, "y@example.com", (1,))
+    assert reply_link(only_announce, only_announce, "Y", announce, DOMAIN) is None
+
+
 def test_join_and_post_name_the_action_addresses_the_gateway_handles() -> None:
     actions = community_actions(DESIGN, DOMAIN, "join")
     assert read(actions["join"]) == ("design-join@lists.example.com", {"subject": "join"})

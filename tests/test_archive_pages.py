@@ -12,7 +12,8 @@ from archive.bodies import FoldLabels
 from archive.bodies import body_html
 from archive.bodies import html_body_html
 from archive.bodies import plain_text_html
-from archive.charts import posts_per_week
+from archive.charts import WEEKS
+from archive.charts import posts_over_time
 from archive.charts import top_contributors
 from archive.pages import reply_order
 from archive.pages import shown_subject
@@ -153,10 +154,11 @@ def test_a_message_shows_its_subject_when_it_is_not_the_threads(
     assert shown_subject(subject, thread_subject, ("[atlas]", "[design]")) == shown
 
 
-def test_posts_per_week_and_top_contributors() -> None:
+def test_posts_over_time_by_week_and_top_contributors() -> None:
     messages = [entry(n, sender=1 + n % 2, days_ago=n) for n in range(1, 15)]
-    chart = posts_per_week(messages, NOW, weeks=4)
-    assert chart.total == 14 and len(chart.bars) == 4
+    chart = posts_over_time(messages, NOW)
+    assert chart.total == 14 and len(chart.bars) == WEEKS and chart.unit == "week"
+    assert sum(bar.value for bar in chart.bars[-3:]) == 14  # 26 Nov 2026 is a Thursday
     assert max(bar.height for bar in chart.bars) == chart.height - 4
     top = top_contributors(messages, {1: "Ann", 2: "Bo"}, NOW)
     assert [(c.name, c.posts) for c in top] == [("Ann", 7), ("Bo", 7)]

@@ -15,6 +15,7 @@ from gateway.actions.context import ActionContext
 from gateway.actions.on_behalf import authenticated
 from gateway.actions.on_behalf import confirm_first
 from gateway.actions.text import own_lines
+from gateway.community.people import ON_OFF
 from gateway.community.people import ProfileChanges
 from gateway.community.people import apply_profile_changes
 from gateway.community.people import check_profile_changes
@@ -55,7 +56,6 @@ FIELDS = {
 TAG_FIELDS = frozenset({"expertise", "interests"})
 # "Monthly: off" (the monthly mail's opt-out link writes it) and "Monthly: on".
 MONTHLY_FIELDS = frozenset({"monthly", "monthly mail", "mensuel", "lettre mensuelle"})
-MONTHLY_VALUES = {"on": True, "yes": True, "oui": True, "off": False, "no": False, "non": False}
 MAX_REPORTED = 10
 
 
@@ -123,6 +123,12 @@ def _problems(problems: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def line_name(name: str) -> str:
+    """A line's name as FIELDS keeps it: folded, with the curly apostrophe iOS and macOS
+    type ("M’écrire", "Centres d’intérêt") made straight."""
+    return fold_tag(name.replace("\u2019", "'"))
+
+
 def read_monthly(lines: list[str]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:
     """The "Monthly: on|off" line's wish (the last one wins), the other lines, and the
     monthly lines whose value is neither."""
@@ -131,10 +137,10 @@ def read_monthly(lines: list[str]) -> tuple[bool | None, list[str], list[dict[st
     problems: list[dict[str, Any]] = []
     for line in lines:
         name, colon, value = line.partition(":")
-        if not colon or fold_tag(name) not in MONTHLY_FIELDS:
+        if not colon or line_name(name) not in MONTHLY_FIELDS:
             others.append(line)
-        elif fold_tag(value) in MONTHLY_VALUES:
-            wish = MONTHLY_VALUES[fold_tag(value)]
+        elif fold_tag(value) in ON_OFF:
+            wish = ON_OFF[fold_tag(value)]
         else:
             problems.append({"line": line.strip()[:200], "problem": "invalid"})
     return wish, others, problems
@@ -149,7 +155,7 @@ def read_lines(lines: list[str]) -> tuple[ProfileChanges, list[dict[str, Any]]]:
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
-        field = FIELDS.get(fold_tag(name)) if colon else None
+        field = FIELDS.get(line_name(name)) if colon else None
         if field is None:
             problems.append({"line": line.strip()[:200], "problem": "unknown"})
             continue

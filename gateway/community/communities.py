@@ -19,6 +19,7 @@ from gateway.errors import InvalidInput
 from gateway.errors import NotFound
 from gateway.mail.addresses import ACTION_SUFFIXES
 from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import community_address
 from gateway.mail.addresses import normalize_address
 from gateway.mail.addresses import validate_slug
 from gateway.store.models import Community
@@ -202,8 +203,8 @@ def community_activity(session: Session, community_ids: list[int]) -> dict[int, 
 
 
 def addresses(community: Community, domain: str) -> dict[str, str]:
-    result = {"post": f"{community.slug}@{domain}"}
-    result.update({action: f"{community.slug}-{action}@{domain}" for action in ACTION_SUFFIXES})
+    result = {"post": community_address(community.slug, domain)}
+    result.update({a: community_address(community.slug, domain, a) for a in ACTION_SUFFIXES})
     return result
 
 

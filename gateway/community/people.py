@@ -66,14 +66,12 @@ class ProfileChanges:
     write_to: str | None = None
 
 
+# "On" and "off" as people write them (folded), in both languages: profile@'s
+# "Monthly: off" and "Write to: on" read the same words.
+ON_OFF = {"on": True, "yes": True, "oui": True, "off": False, "no": False, "non": False}
 # A "Write to" choice as people write it (folded), and as the profile keeps it.
 WRITE_TO_VALUES = {
-    "on": "on",
-    "yes": "on",
-    "oui": "on",
-    "off": "off",
-    "no": "off",
-    "non": "off",
+    **{word: "on" if on else "off" for word, on in ON_OFF.items()},
     "default": "default",
     "defaut": "default",
     "par defaut": "default",

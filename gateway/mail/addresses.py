@@ -119,3 +119,11 @@ def validate_slug(slug: str) -> str:
                 f"community action addresses"
             )
     return slug
+
+
+def community_address(slug: str, domain: str, action: str = "") -> str:
+    """A community's address: SLUG@ for posts, SLUG-ACTION@ for one of ACTION_SUFFIXES
+    (join, owner...), the addresses the gateway routes (gateway.ingest.recipients)."""
+    if action and action not in ACTION_SUFFIXES:
+        raise ValueError(f"no community action address -{action}@ (ACTION_SUFFIXES)")
+    return f"{slug}-{action}@{domain}" if action else f"{slug}@{domain}"

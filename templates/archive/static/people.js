@@ -13,10 +13,13 @@
   var count = document.getElementById("people-filter-count");
   var stop = (form.getAttribute("data-stop-words") || "").split(" ");
 
+  // The query's words folded as the page's data-tags are: Python casefolds (fold_tag),
+  // here the marks go after NFKD and toLowerCase does the rest (the same for the
+  // letters of tags people write: "ß" is the exception, and both sides keep it).
   function words(value) {
     return value
       .normalize("NFKD")
-      .replace(/[\u0300-\u036f]/g, "")
+      .replace(/\p{M}/gu, "")
       .toLowerCase()
       .replace(/[^\p{L}\p{N}]+/gu, " ")
       .split(" ")
@@ -35,9 +38,22 @@
     return every || (" " + query.join(" ") + " ").indexOf(" " + tag.join(" ") + " ") >= 0;
   }
 
+  // data-tags hold folded words already ("|" between tags, a space between words):
+  // split once here, so that a keystroke folds only the query.
+  var tagsOf = new Map();
+  document.querySelectorAll("ul.people > li, dl.expertise > dt").forEach(function (element) {
+    var tags = (element.getAttribute("data-tags") || "").split("|");
+    tagsOf.set(
+      element,
+      tags.map(function (tag) {
+        return tag.split(" ").filter(Boolean);
+      })
+    );
+  });
+
   function anyTag(element, query) {
-    return (element.getAttribute("data-tags") || "").split("|").some(function (tag) {
-      return tagMatches(words(tag), query);
+    return tagsOf.get(element).some(function (tag) {
+      return tagMatches(tag, query);
     });
   }
 
