@@ -23,16 +23,8 @@ from archive.snapshot import SiteCommunity
 from archive.snapshot import SitePerson
 from gateway.mail.addresses import community_address
 from gateway.outbound.mailto import mailto
+from gateway.outbound.reply_links import reply_subject
 from gateway.store.models import Policy
-from gateway.threads.rules import normalize_subject
-
-
-def reply_subject(subject: str, prefixes: Sequence[str] = ()) -> str:
-    """The reply subject: "Re: " once, before the subject without its reply markers
-    and community prefixes (the gateway adds the community's own prefix to what it
-    sends out): "Re: [atlas] RE: Colours" -> "Re: Colours"."""
-    normalized, _ = normalize_subject(subject, prefixes)
-    return f"Re: {normalized}".strip()
 
 
 def reply_community(
@@ -71,7 +63,7 @@ def reply_link(
     references = [f"<{m}>" for m in dict.fromkeys((root.message_id, entry.message_id)) if m]
     return mailto(
         community_address(community.slug, domain),
-        subject=reply_subject(subject, prefixes),
+        subject=reply_subject(subject, tuple(prefixes)),
         **{"In-Reply-To": f"<{entry.message_id}>", "References": " ".join(references)},
     )
 

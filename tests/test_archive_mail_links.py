@@ -13,11 +13,11 @@ import pytest
 
 from archive.mail_links import community_actions
 from archive.mail_links import reply_link
-from archive.mail_links import reply_subject
 from archive.mail_links import write_to_link
 from archive.snapshot import MessageEntry
 from archive.snapshot import SiteCommunity
 from archive.snapshot import SitePerson
+from gateway.outbound.reply_links import reply_subject
 
 DOMAIN = "lists.example.com"
 AT = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.UTC)

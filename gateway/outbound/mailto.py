@@ -6,6 +6,7 @@ read back exactly what was meant.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 # RFC 6068 2: "@" and "+" may stand as they are in the address ("confirm+TOKEN@").
@@ -17,6 +18,13 @@ def mailto(address: str, **fields: str) -> str:
     header name that is no Python name goes through a dict:
     mailto(a, subject="Re: x", **{"In-Reply-To": "<id>"}). Every value is encoded whole
     ("<", ">", "@", spaces and "+" too: RFC 6068 2)."""
-    query = "&".join(f"{name}={quote(value, safe='')}" for name, value in fields.items() if value)
+    query = "&".join(f"{name}={_encoded(value)}" for name, value in fields.items() if value)
     uri = f"mailto:{quote(address, safe=_ADDRESS_SAFE)}"
     return f"{uri}?{query}" if query else uri
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(value: str) -> str:
+    """A field value percent-encoded whole. Kept: a thread page's links share their
+    subject and References, a list's copies their List-* values."""
+    return quote(value, safe="")

@@ -9,13 +9,18 @@ what was meant.
 
 from __future__ import annotations
 
+import functools
+
 from gateway.outbound.mailto import mailto
 from gateway.threads.rules import normalize_subject
 
 
-def reply_subject(subject: str) -> str:
-    """The subject after "Re: ", without its own reply prefixes: never "Re: Re: ..."."""
-    base, _ = normalize_subject(subject)
+@functools.lru_cache(maxsize=4096)
+def reply_subject(subject: str, prefixes: tuple[str, ...] = ()) -> str:
+    """The subject after "Re: ", without its own reply prefixes and these community
+    prefixes (the gateway adds the community's own to what it sends out): never
+    "Re: Re: ...". Kept: every message of a thread page asks for the same few."""
+    base, _ = normalize_subject(subject, prefixes)
     return f"Re: {base}" if base else "Re:"
 
 
