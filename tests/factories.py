@@ -12,12 +12,14 @@ import itertools
 from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.blobs import BlobStore
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
@@ -155,3 +157,15 @@ def stored_post(
             .values(status=message.status)
         )
     return message
+
+
+class CountingBlobs(BlobStore):
+    """A blob store that records each read: to check that something is read once."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.reads: list[str] = []
+
+    def get(self, sha256: str) -> bytes:
+        self.reads.append(sha256)
+        return super().get(sha256)

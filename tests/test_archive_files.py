@@ -33,6 +33,7 @@ from gateway.store.db import transaction
 from gateway.store.models import Policy
 from gateway.store.models import Visibility
 from tests import mail_samples
+from tests.factories import CountingBlobs
 from tests.factories import ingest
 from tests.factories import new_message_id
 from tests.factories import post
@@ -113,16 +114,6 @@ def test_a_hostile_image_gets_no_thumbnail(tmp_path: Path, data: bytes) -> None:
     )
     assert made is None
     assert not list((tmp_path / "site").rglob("*.thumb.*"))
-
-
-class CountingBlobs(BlobStore):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.reads: list[str] = []
-
-    def get(self, sha256: str) -> bytes:
-        self.reads.append(sha256)
-        return super().get(sha256)
 
 
 def test_a_thumbnail_fits_its_box_keeps_transparency_and_is_made_once(tmp_path: Path) -> None:

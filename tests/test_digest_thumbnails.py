@@ -24,6 +24,7 @@ from gateway.digests.thumbnails import BOX
 from gateway.digests.thumbnails import THUMBNAILS_PER_THREAD
 from gateway.digests.thumbnails import Thumbnails
 from tests import mail_samples
+from tests.factories import CountingBlobs
 from tests.test_mail_html import settings_for
 
 DOMAIN = mail_samples.DOMAIN
@@ -33,16 +34,6 @@ def png(width: int, height: int, mode: str = "RGB") -> bytes:
     out = io.BytesIO()
     Image.new(mode, (width, height)).save(out, "PNG")
     return out.getvalue()
-
-
-class CountingBlobs(BlobStore):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.reads: list[str] = []
-
-    def get(self, sha256: str) -> bytes:
-        self.reads.append(sha256)
-        return super().get(sha256)
 
 
 def test_a_thumbnail_fits_its_box_and_is_made_once(tmp_path: Path) -> None:
