@@ -33,6 +33,7 @@ from archive.community_people import CommunityPeople
 from archive.community_people import community_people
 from archive.files import mbox
 from archive.files import publish_attachments
+from archive.mail_links import takes_replies
 from archive.months import threads_by_month
 from archive.output import Counts
 from archive.output import SiteOutput
@@ -424,7 +425,12 @@ def _names(index: SiteIndex, entries: list[MessageEntry]) -> tuple[str, ...]:
 
 def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
     communities = [
-        (c, index.communities[c].name, index.communities[c].slug, index.communities[c].closed)
+        (
+            c,
+            index.communities[c].name,
+            index.communities[c].slug,
+            takes_replies(index.communities[c]),
+        )
         for c in thread.communities
     ]
     return _digest(

@@ -577,6 +577,21 @@ def test_a_new_reply_moves_the_thread_reply_link_to_it(app: App, site: Path) -> 
     assert fields["In-Reply-To"] == f"<{newest}>"
 
 
+def test_a_community_turned_announce_takes_the_reply_links_off_its_threads(
+    app: App, site: Path
+) -> None:
+    community(app, "design")
+    ingest_post(app, "design", subject="Grid")
+    build(app, site)
+    with transaction(app.sessions) as session:
+        edit_community(session, "design", CommunityChanges(policy=Policy.ANNOUNCE))
+    update = build(app, site)
+
+    assert update.threads == 1  # a member's reply would now be held: no link promises it
+    [page] = thread_pages(site).values()
+    assert mailto_links(page, "reply-by-mail") == mailto_links(page, "reply-thread") == []
+
+
 def test_community_pages_join_and_post_as_the_gateway_handles_them(app: App, site: Path) -> None:
     community(app, "design")
     community(app, "club", policy=Policy.MEMBERS)
