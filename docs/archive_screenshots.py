@@ -31,6 +31,9 @@ from tests.browser import LAUNCH_ARGS  # noqa: E402
 from tests.browser import find_chromium  # noqa: E402
 from tests.browser import serving  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "docs"))
+from screenshots import save_picture  # noqa: E402
+
 DOMAIN = "lists.example.com"
 # Width and height of each picture: the thread down to its pictures, the person whole.
 SIZES = {
@@ -181,10 +184,8 @@ def main() -> None:
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.goto(server.url(path + "/"))
                     target = arguments.out / f"archive-{name}{suffix}.png"
-                    page.screenshot(path=str(target))
+                    save_picture(page, target)
                     page.close()
-                    with Image.open(target) as shot:
-                        shot.convert("RGB").quantize(256).save(target, optimize=True)
                     print(target, f"{target.stat().st_size:,} bytes")
         browser.close()
 
