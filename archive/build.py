@@ -32,7 +32,9 @@ from archive import urls
 from archive.community_people import CommunityPeople
 from archive.community_people import community_people
 from archive.files import mbox
+from archive.files import mbox_state
 from archive.files import publish_attachments
+from archive.files import write_mbox
 from archive.mail_links import takes_replies
 from archive.months import threads_by_month
 from archive.output import Counts
@@ -100,6 +102,8 @@ class Manifest:
     stats: str = ""  # the stats page's
     indexed: bool = False  # whether the search index covers the pages
     months: dict[str, str] = field(default_factory=dict)  # "slug/2026-11" -> signature
+    # community slug -> its mbox's MboxState (archive.files.write_mbox appends to it)
+    mboxes: dict[str, list[object]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, site: Path) -> Manifest:
@@ -234,6 +238,7 @@ class SiteBuilder:
             plan.person_signatures, page_counts, dict(sorted(attachments.items())),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
             directory=directory, stats=stats, months=plan.month_signatures,
+            mboxes=self._mboxes(pages, plan),
         )  # fmt: skip
         manifest.save(out.root)  # the pages are done, whatever happens to the index
         if self.search and not manifest.indexed and index.threads:
@@ -291,18 +296,14 @@ class SiteBuilder:
             out.write(urls.page_file(url), html)
         for stale in range(count + 1, self.previous.pages.get(community.slug, 0) + 1):
             out.remove(urls.community(community.slug, stale))
-        posted = sorted(
-            (
-                m
-                for t in pages.threads_of.get(community.id, [])
-                for m in t.messages
-                if community.id in m.communities
-            ),
-            key=lambda m: (m.received_at, m.id),
-        )
-        out.write(
+        posted = _posted(pages, community)
+        write_mbox(
+            out,
             urls.community_mbox(community.slug),
-            mbox(self.app.blobs, posted, self.app.settings.gateway.domain),
+            self.app.blobs,
+            posted,
+            self.app.settings.gateway.domain,
+            None if self.full else self.previous.mboxes.get(community.slug),
         )
         latest = posted[::-1][:FEED_ENTRIES]
         feed = pages.feed(
@@ -313,6 +314,20 @@ class SiteBuilder:
             read_bodies(session, (m.id for m in latest)),
         )
         out.write(urls.community_feed(community.slug), feed)
+
+    def _mboxes(self, pages: Pages, plan: _Plan) -> dict[str, list[object]]:
+        """Each community's mbox state for the manifest: those written now, as they are
+        on disk (a forked renderer wrote them), the others as they were."""
+        mboxes = {
+            slug: state
+            for slug, state in self.previous.mboxes.items()
+            if slug in plan.community_signatures
+        }
+        for community in plan.communities:
+            relative = urls.community_mbox(community.slug)
+            state = mbox_state(self.out, relative, _posted(pages, community))
+            mboxes[community.slug] = list(state)
+        return mboxes
 
     def _questions(self, session: Session, index: SiteIndex) -> list[Question]:
         """The unanswered questions of the public communities, by the digests' rule."""
@@ -345,8 +360,9 @@ class _Plan:
         for message in index.messages():
             if message.sender_id is not None:
                 self.posts_by[message.sender_id].append(message)
+        shared = _ThreadShared(index)
         self.thread_signatures = {
-            str(t.id): _thread_signature(t, index) for t in index.threads.values()
+            str(t.id): _thread_signature(t, index, shared) for t in index.threads.values()
         }
         threads_of = index.community_threads()
         self.people_of = community_people(index)
@@ -411,36 +427,54 @@ class _Plan:
         }
 
 
+def _posted(pages: Pages, community: SiteCommunity) -> list[MessageEntry]:
+    """The community's messages in the order they came: its mbox."""
+    return sorted(
+        (
+            m
+            for t in pages.threads_of.get(community.id, [])
+            for m in t.messages
+            if community.id in m.communities
+        ),
+        key=lambda m: (m.received_at, m.id),
+    )
+
+
 def _digest(*parts: object) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest()
 
 
-def _names(index: SiteIndex, entries: list[MessageEntry]) -> tuple[str, ...]:
-    """The names shown for these authors: a profile's name change touches their pages."""
-    return tuple(
-        index.people[m.sender_id].name if m.sender_id in index.people else m.sender_name
-        for m in entries
-    )
-
-
-def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
-    communities = [
-        (
-            c,
-            index.communities[c].name,
-            index.communities[c].slug,
-            takes_replies(index.communities[c]),
-        )
-        for c in thread.communities
-    ]
+def _thread_signature(thread: SiteThread, index: SiteIndex, shared: _ThreadShared) -> str:
+    people = index.people
     return _digest(
         thread.subject,
-        # Reply links: each message's Message-ID and communities (archive.mail_links).
-        [(m.id, m.parent_id, m.sender_id, m.message_id, m.communities) for m in thread.messages],
-        _names(index, thread.messages),
-        communities,
-        index.subject_prefixes,  # which subjects the page shows (archive.pages.shown_subject)
+        # Reply links: each message's Message-ID and communities (archive.mail_links);
+        # the name shown for its author (a profile's name change touches the page).
+        [
+            (
+                m.id,
+                m.parent_id,
+                m.sender_id,
+                m.message_id,
+                m.communities,
+                people[m.sender_id].name if m.sender_id in people else m.sender_name,
+            )
+            for m in thread.messages
+        ],
+        [shared.communities[c] for c in thread.communities],
+        shared.prefixes,
     )
+
+
+class _ThreadShared:
+    """What every thread's signature takes from the whole index, made once per build."""
+
+    def __init__(self, index: SiteIndex) -> None:
+        self.communities = {
+            c.id: (c.id, c.name, c.slug, takes_replies(c)) for c in index.communities.values()
+        }
+        # Which subjects the page shows (archive.pages.shown_subject).
+        self.prefixes = _digest(index.subject_prefixes)
 
 
 def _community_signature(

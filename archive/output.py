@@ -64,6 +64,13 @@ class SiteOutput:
         self.counts.written += 1
         return True
 
+    def append(self, relative: str, content: bytes) -> None:
+        """Add to the end of an existing file (archive.files.write_mbox): in place, as
+        mail programs append to an mbox."""
+        with open(self.path(relative), "ab") as existing:
+            existing.write(content)
+        self.counts.written += 1
+
     def install(self, relative: str, source: Path) -> bool:
         """Put a blob in the site: a hard link when the store is on the same disk, else a
         copy. Content-addressed paths never change, so an existing file is kept."""

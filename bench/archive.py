@@ -5,8 +5,9 @@ The store is built through the gateway's API (SQLite, as shipped), not SMTP: P p
 a third starting threads and the rest replying, some in HTML, one in ten with an
 attachment (half of them photos, JPEG 1024x768, whose thumbnails the build makes).
 Then, each as a whole `gateway archive build` command (start-up included), it prints
-the time, pages/s and peak memory of: a full build without the search index, a full
-build with it, and an update after one new reply (without the index).
+the time, the CPU seconds (the search indexer's included), pages/s and peak memory of:
+a full build without the search index, a full build with it, and an update after one
+new reply (without the index).
 
     python bench/archive.py [--messages 10000] [--communities 50] [--people 2000]
 """
@@ -27,7 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import timed_gateway  # noqa: E402
+from ingest import GatewayRun  # noqa: E402
+from ingest import run_command  # noqa: E402
 from PIL import Image  # noqa: E402
 from PIL import ImageDraw  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
@@ -175,19 +177,20 @@ def photo(rng: random.Random) -> bytes:
     return out.getvalue()
 
 
-def timed_build(root: Path, config: Path, *args: str) -> tuple[float, float, dict[str, Any]]:
-    """Seconds, peak memory (MB) and JSON report of one whole `gateway archive build`."""
-    seconds, peak, output = timed_gateway(root, config, "archive", "build", "--json", *args)
-    return seconds, peak, json.loads(output)
+def timed_build(root: Path, config: Path, *args: str) -> tuple[GatewayRun, dict[str, Any]]:
+    """One whole `gateway archive build`, timed, with its JSON report."""
+    run = run_command(root, config, "archive", "build", "--json", *args)
+    return run, json.loads(run.output)
 
 
-def report(label: str, seconds: float, peak: float, result: dict[str, Any]) -> None:
+def report(label: str, run: GatewayRun, result: dict[str, Any]) -> None:
     # Pages rendered: threads, communities (their first list page), people, and the
     # home page, the people directory and the search page.
     pages = result["threads"] + result["communities"] + result["people"] + 3
     print(
-        f"{label:<34} {seconds:6.2f} s  {pages:>6,} pages  {pages / seconds:7,.0f} pages/s  "
-        f"{result['written']:>6,} files written  peak {peak:4.0f} MB"
+        f"{label:<34} {run.seconds:6.2f} s  {run.cpu:6.2f} s CPU  {pages:>6,} pages  "
+        f"{pages / run.seconds:7,.0f} pages/s  {result['written']:>6,} files written  "
+        f"peak {run.peak:4.0f} MB"
     )
 
 
@@ -206,19 +209,19 @@ def main() -> None:
             f"store: {options.messages:,} messages, {options.communities} communities, "
             f"{options.people:,} people, built in {time.perf_counter() - began:.1f} s"
         )
-        seconds, peak, result = timed_build(root, config, "--full", "--no-search")
-        report("full build, no search index", seconds, peak, result)
+        run, result = timed_build(root, config, "--full", "--no-search")
+        report("full build, no search index", run, result)
         print(f"  ({result['threads']:,} thread pages, {result['files']:,} attachments)")
-        seconds, peak, result = timed_build(root, config, "--full", "--out", "site-searched")
-        report("full build with search index", seconds, peak, result)
+        run, result = timed_build(root, config, "--full", "--out", "site-searched")
+        report("full build with search index", run, result)
         parent, subject, community = _roots[len(_roots) // 2]
         reply = (
             f"From: p1@example.com\r\nMessage-ID: <late-reply@example.com>\r\n"
             f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\n\r\nOne more thought.\r\n"
         ).encode()
         ingest_now(app, [InboundMail(reply, "p1@example.com", (f"c{community}@{DOMAIN}",), NOW)])
-        seconds, peak, result = timed_build(root, config, "--no-search")
-        report("update after one reply, no search", seconds, peak, result)
+        run, result = timed_build(root, config, "--no-search")
+        report("update after one reply, no search", run, result)
         app.close()
 
 

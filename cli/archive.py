@@ -6,6 +6,7 @@ node's publisher does: one build at a time into the folder the nodes share.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -79,6 +80,9 @@ def build(
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     search = state.settings.archive.search and not no_search
     builder = SiteBuilder(state.app, site, full=full, search=search, workers=workers)
+    # What start-up made (modules, mappers, settings) stays until the command exits: the
+    # collector no longer walks it on each pass of the build (a fifth of an update).
+    gc.freeze()
     show = not quiet and not as_json and sys.stderr.isatty()
     shared = out is None or out.resolve() == state.settings.archive.out_dir.resolve()
     try:

@@ -13,6 +13,7 @@ from cli.state import pass_state
 from gateway.runtime.serve import Companion
 from gateway.runtime.serve import configure_logging
 from gateway.runtime.serve import serve as run_server
+from gateway.runtime.serve import server_collector
 from gateway.settings import Settings
 
 
@@ -23,6 +24,7 @@ def serve(state: CliState, verbose: bool) -> None:
     """Run the SMTP server on [smtp] host and port (and the web server on [web] host and
     port); stop with Ctrl-C or SIGTERM."""
     settings = state.settings
+    server_collector()
     configure_logging(logging.DEBUG if verbose else logging.INFO)
     try:
         asyncio.run(run_server(settings, processor_process=True, companions=_companions(settings)))

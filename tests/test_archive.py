@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import mailbox
 import re
+import tempfile
 import xml.etree.ElementTree as ElementTree
 from html import unescape
 from html.parser import HTMLParser
@@ -45,6 +46,7 @@ from gateway.store.models import Policy
 from gateway.store.models import Visibility
 from tests.conftest import wait_for
 from tests.factories import AT
+from tests.factories import CountingBlobs
 from tests.factories import ingest
 from tests.factories import ingest_post
 from tests.factories import new_message_id
@@ -651,3 +653,46 @@ def test_write_to_follows_the_persons_choice_and_the_setting(
     update = SiteBuilder(dataclasses.replace(app, settings=quiet), site, search=False).run()
     assert update.people == 2
     assert write_to() == {"Erin": [("erin@example.com", {})], "Finn": []}
+
+
+def test_a_community_mbox_grows_by_its_new_messages_and_is_rewritten_when_not_just_appended(
+    app: App, site: Path, tmp_path: Path
+) -> None:
+    community(app, "design")
+    root = ingest_post(app, "design", subject="Grid", at=AT)
+    ingest_post(app, "design", subject="Re: Grid", parent=root, at=AT + dt.timedelta(hours=1))
+    build(app, site)
+    counting = CountingBlobs(app.settings.blob_dir)
+    app_counting = dataclasses.replace(app, blobs=counting)
+    mbox = site / "c" / "design" / "design.mbox"
+
+    ingest_post(app, "design", subject="Re: Grid", parent=root, at=AT + dt.timedelta(hours=2))
+    build(app_counting, site)
+    appended = mbox.read_bytes()
+    # An older message (an import) lands in the middle; then a build stopped after
+    # appending left more than the manifest knows of: both times the mbox is rewritten.
+    ingest_post(app, "design", subject="Early", at=AT - dt.timedelta(days=1))
+    build(app, site)
+    early = [m["Subject"] for m in read_mbox(mbox)]
+    with mbox.open("ab") as stopped:
+        stopped.write(b"From half-written\n")
+    ingest_post(app, "design", subject="Re: Early", at=AT + dt.timedelta(hours=3))
+    build(app, site)
+    build(app, fresh := tmp_path / "fresh", full=True)
+
+    # The update read the thread's three mails for the thread's mbox, and one for the
+    # community's: not the two it already held.
+    assert len(counting.reads) == 3 + 1
+    assert [m["Subject"] for m in read_mbox_bytes(appended)] == ["Grid", "Re: Grid", "Re: Grid"]
+    assert early == ["Early", "Grid", "Re: Grid", "Re: Grid"]
+    assert mbox.read_bytes() == (fresh / "c" / "design" / "design.mbox").read_bytes()
+    assert [m["Subject"] for m in read_mbox(mbox)] == [
+        "Early", "Grid", "Re: Grid", "Re: Grid", "Re: Early",
+    ]  # fmt: skip
+
+
+def read_mbox_bytes(data: bytes) -> list[mailbox.mboxMessage]:
+    with tempfile.NamedTemporaryFile(suffix=".mbox") as copy:
+        copy.write(data)
+        copy.flush()
+        return read_mbox(Path(copy.name))

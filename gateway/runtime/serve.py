@@ -15,6 +15,7 @@ or the next start.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -58,6 +59,8 @@ LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 SHUTDOWN_GRACE = 30.0
 CHILD_NICENESS = 19
 SPAWN = multiprocessing.get_context("spawn")
+# CPython's default thresholds of the cycle collector (gc.get_threshold() at start-up).
+SERVER_COLLECTOR = (700, 10, 10)
 CHILD_CHECK_INTERVAL = 1.0
 
 
@@ -92,8 +95,15 @@ def configure_logging(level: int) -> None:
     logging.getLogger("flufl.bounce").setLevel(logging.DEBUG if debugging else logging.CRITICAL)
 
 
+def server_collector() -> None:
+    """CPython's own pace of cycle collection, for processes that run for months (the
+    `gateway` command sets a slower one for its short runs: cli/__init__.py)."""
+    gc.set_threshold(*SERVER_COLLECTOR)
+
+
 def child_setup(name: str, log_level: int) -> None:
     """What each child process of `gateway serve` (companions too) does first."""
+    server_collector()
     configure_logging(log_level)
     try:  # the name `ps` and `top` show (Linux): gateway-ingest, gateway-deliver
         Path("/proc/self/comm").write_text(name[:15])
