@@ -332,3 +332,34 @@ def test_0015_gives_people_an_unset_write_to_choice_and_drops_it_on_the_way_back
         assert "show_write_to" not in {c["name"] for c in inspect(connection).get_columns("people")}
         names = connection.execute(text("SELECT address FROM people ORDER BY id")).scalars()
         assert list(names) == ["ann@example.com", "bob@example.com"]
+
+
+def test_0016_folds_thanks_by_default_keeps_what_references_communities_and_goes_back(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0015")
+    with empty_engine.begin() as connection:
+        _insert(connection, "communities", id=1, slug="design", kind="project",
+                visibility="public", policy="members", default_delivery="instant")  # fmt: skip
+        _insert(connection, "action_mail", id=1, action="join", community_id=1, message_id="j@x")
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        assert connection.execute(text("SELECT fold_thanks FROM communities")).scalar()
+        # Adding the column did not copy communities (a copy deletes what cascades from it).
+        assert connection.execute(text("SELECT count(*) FROM action_mail")).scalar() == 1
+        _insert(connection, "action_mail", id=2, action="answer", message_id="a@x")
+        _insert(connection, "people", id=1, address="ann@example.com")
+        _insert(connection, "messages", id=1, message_id="m1@x", status="published",
+                origin="smtp", raw_sha256="0" * 64)  # fmt: skip
+        _insert(connection, "reactions", message_id=1, person_id=1, emoji="👍", source="reply",
+                mail_message_id="r@x", raw_sha256="")  # fmt: skip
+    with pytest.raises(IntegrityError), empty_engine.begin() as connection:
+        _insert(connection, "reactions", message_id=1, person_id=1, emoji="👍", source="gmail",
+                mail_message_id="r2@x", raw_sha256="")  # fmt: skip
+    migrate.downgrade(empty_engine, "0015")
+    with empty_engine.begin() as connection:
+        columns = {c["name"] for c in inspect(connection).get_columns("communities")}
+        assert "fold_thanks" not in columns
+        assert not inspect(connection).has_table("reactions")
+        actions = connection.execute(text("SELECT action FROM action_mail")).scalars()
+        assert list(actions) == ["join"]

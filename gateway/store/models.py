@@ -173,6 +173,7 @@ class ActionKind(enum.StrEnum):
     BOUNCES = "bounces"
     MUTE = "mute"
     UNMUTE = "unmute"
+    ANSWER = "answer"  # answer+TOKEN@: the thread's author accepts a reply as its answer
     # written by the ingest pipeline, not by a person
     HELD = "held"
 
@@ -198,6 +199,7 @@ class PendingAction(enum.StrEnum):
     PROFILE = "profile"  # {"changes": ProfileChanges fields, "monthly": bool | None}
     DELIVERY = "delivery"  # {"mode": "daily"}, with the community
     MUTE = "mute"  # {"thread_id": 12, "muted": true}
+    ANSWER = "answer"  # {"thread_id": 12, "message_id": 345}: accept a reply as the answer
 
 
 def _enum(kind: type[enum.StrEnum], length: int = 16) -> Enum:
@@ -235,6 +237,8 @@ class Community(Base):
     )
     # Hold mail relayed from another list (its List-Id, Precedence list or bulk).
     hold_list_mail: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Record a reply that only says thanks or "+1" as a reaction instead of sending it on.
+    fold_thanks: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -625,6 +629,52 @@ class ThreadMute(Base):
         ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReactionSource(enum.StrEnum):
+    """What a reaction was made from."""
+
+    RFC9078 = "rfc9078"  # Content-Disposition: reaction (RFC 9078)
+    GMAIL = "gmail"  # a text/vnd.google.email-reaction+json part
+    REPLY = "reply"  # a reply whose new text was only thanks or "+1"
+    IMPORT = "import"  # an export or archive that carried it
+    CLI = "cli"
+
+
+class Reaction(Base):
+    """One person's emoji on one message: counted on the page and in digests, never mailed."""
+
+    __tablename__ = "reactions"
+    __table_args__ = (UniqueConstraint("message_id", "person_id", "emoji"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    emoji: Mapped[str] = mapped_column(String(32))
+    source: Mapped[ReactionSource] = mapped_column(_enum(ReactionSource))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The mail it came in (normalized Message-ID, raw blob): a replay changes nothing,
+    # and an export gives the mail back as it was. Empty for the CLI.
+    mail_message_id: Mapped[str] = mapped_column(String(MAX_MESSAGE_ID), default="", index=True)
+    raw_sha256: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ThreadAnswer(Base):
+    """The reply a thread's first author (or a community owner or moderator) accepted as
+    the answer to its question: at most one per thread, a later choice replaces it."""
+
+    __tablename__ = "thread_answers"
+
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Node(Base):
