@@ -64,7 +64,8 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 3  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
+FORMAT = 4  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals;
+# 4: reactions and accepted answers
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -230,7 +231,7 @@ class SiteBuilder:
         for key in plan.gone_months:
             out.remove(urls.community_month(*key.split("/")))
         manifest = Manifest(
-            self.fingerprint, plan.thread_signatures, plan.community_signatures,
+            self.fingerprint, plan.page_signatures, plan.community_signatures,
             plan.person_signatures, page_counts, dict(sorted(attachments.items())),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
             directory=directory, stats=stats, months=plan.month_signatures,
@@ -348,6 +349,11 @@ class _Plan:
         self.thread_signatures = {
             str(t.id): _thread_signature(t, index) for t in index.threads.values()
         }
+        # A thread's page shows its reactions too: a new one rewrites that page, not the lists.
+        self.page_signatures = {
+            key: _digest(signature, _engagement_shown(index.threads[int(key)], index))
+            for key, signature in self.thread_signatures.items()
+        }
         threads_of = index.community_threads()
         self.people_of = community_people(index)
         self.community_signatures = {
@@ -366,7 +372,7 @@ class _Plan:
         known = Manifest() if full else previous
         self.threads = [
             t for t in index.threads.values()
-            if known.threads.get(str(t.id)) != self.thread_signatures[str(t.id)]
+            if known.threads.get(str(t.id)) != self.page_signatures[str(t.id)]
         ]  # fmt: skip
         self.communities = [
             c for c in index.communities.values()
@@ -440,6 +446,15 @@ def _thread_signature(thread: SiteThread, index: SiteIndex) -> str:
         _names(index, thread.messages),
         communities,
         index.subject_prefixes,  # which subjects the page shows (archive.pages.shown_subject)
+        thread.id in index.answers,  # "Answered", in the lists too
+    )
+
+
+def _engagement_shown(thread: SiteThread, index: SiteIndex) -> object:
+    """What a thread's page shows of reactions and of its accepted answer."""
+    return (
+        index.answers.get(thread.id),
+        [index.reactions.get(m.id) for m in thread.messages],
     )
 
 
