@@ -64,7 +64,7 @@ def message_reactions(
 ) -> dict[int, tuple[ReactionCount, ...]]:
     """Each message's reactions, for these messages (None: every message, one query
     over the whole table), made before `until` when given."""
-    return _grouped(session, Reaction.message_id, Reaction.message_id, message_ids, until)
+    return _grouped(session, Reaction.message_id, message_ids, until)
 
 
 def thread_reactions(
@@ -73,7 +73,7 @@ def thread_reactions(
     """Each thread's reactions, over all its messages (a person's 👍 on two of its
     messages counts twice), made before `until` when given: what a digest shows beside
     a thread."""
-    return _grouped(session, Message.thread_id, Message.thread_id, thread_ids, until)
+    return _grouped(session, Message.thread_id, thread_ids, until)
 
 
 def thread_answers(
@@ -99,30 +99,24 @@ def thread_answers(
 def _grouped(
     session: Session,
     key: Any,
-    filtered: Any,
     ids: Collection[int] | None,
     until: dt.datetime | None,
 ) -> dict[int, tuple[ReactionCount, ...]]:
-    """Reactions grouped by `key` (a message or a thread), read in one query per IN list."""
+    """Reactions grouped by `key` (a message's id or a thread's), for these keys, read
+    in one query per IN list: a key's reactions are all in the same one, in order."""
     query = (
-        select(
-            Reaction.created_at,
-            Reaction.id,
-            key,
-            Reaction.emoji,
-            Person.name,
-            Person.address,
-        )
+        select(key, Reaction.emoji, Person.name, Person.address)
         .join(Person, Person.id == Reaction.person_id)
-        .join(Message, Message.id == Reaction.message_id)
+        .order_by(Reaction.created_at, Reaction.id)
     )
+    if key is Message.thread_id:
+        query = query.join(Message, Message.id == Reaction.message_id)
     if until is not None:
         query = query.where(Reaction.created_at < until)
     rows: list[Any] = []
-    for where in _each(session, filtered, ids):
+    for where in _each(session, key, ids):
         rows.extend(session.execute(query.where(where)))
-    rows.sort(key=lambda row: (row[0], row[1]))  # in the order they were made
-    return summarize((row[2], row[3], display_name(row[4], row[5])) for row in rows)
+    return summarize((row[0], row[1], display_name(row[2], row[3])) for row in rows)
 
 
 def summarize(reactions: Iterable[tuple[int, str, str]]) -> dict[int, tuple[ReactionCount, ...]]:
