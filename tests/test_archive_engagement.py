@@ -161,6 +161,22 @@ def test_a_french_site_says_resolu(app: App, site: Path) -> None:
     assert "La lire dans la discussion" in html and "(par Bob)" in html
 
 
+def test_a_question_its_author_marked_answered_is_not_quoted_under_itself(
+    app: App, site: Path
+) -> None:
+    community(app, "design")
+    question = ingest_post(app, "design", subject="Where is the logo?", body="Found it.\n")
+    accept(app, question)
+
+    build(app, site)
+
+    message, thread = stored(app, question)
+    html = page(site, f"t/{thread}")
+    assert f'<a class="answered" href="#m{message}">Answered</a>' in html
+    assert 'id="answer"' not in html and html.count("Found it.") == 1
+    assert '<span class="answered" data-pagefind-ignore>Accepted answer</span>' in html
+
+
 def test_a_new_reaction_rewrites_its_thread_page_only_and_an_answer_its_lists(
     app: App, site: Path
 ) -> None:
