@@ -66,7 +66,8 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 3  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
+FORMAT = 4  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals;
+# 4: reactions and accepted answers
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -234,7 +235,7 @@ class SiteBuilder:
         for key in plan.gone_months:
             out.remove(urls.community_month(*key.split("/")))
         manifest = Manifest(
-            self.fingerprint, plan.thread_signatures, plan.community_signatures,
+            self.fingerprint, plan.page_signatures, plan.community_signatures,
             plan.person_signatures, page_counts, dict(sorted(attachments.items())),
             indexed=self.previous.indexed and not self.full and out.counts.written == 0,
             directory=directory, stats=stats, months=plan.month_signatures,
@@ -364,6 +365,10 @@ class _Plan:
         self.thread_signatures = {
             str(t.id): _thread_signature(t, index, shared) for t in index.threads.values()
         }
+        self.page_signatures = {
+            key: _page_signature(signature, index.threads[int(key)], index)
+            for key, signature in self.thread_signatures.items()
+        }
         threads_of = index.community_threads()
         self.people_of = community_people(index)
         self.community_signatures = {
@@ -382,7 +387,7 @@ class _Plan:
         known = Manifest() if full else previous
         self.threads = [
             t for t in index.threads.values()
-            if known.threads.get(str(t.id)) != self.thread_signatures[str(t.id)]
+            if known.threads.get(str(t.id)) != self.page_signatures[str(t.id)]
         ]  # fmt: skip
         self.communities = [
             c for c in index.communities.values()
@@ -463,7 +468,18 @@ def _thread_signature(thread: SiteThread, index: SiteIndex, shared: _ThreadShare
         ],
         [shared.communities[c] for c in thread.communities],
         shared.prefixes,
+        thread.id in index.answers,  # "Answered", in the lists too
     )
+
+
+def _page_signature(signature: str, thread: SiteThread, index: SiteIndex) -> str:
+    """A thread page's signature: its thread's, and what it shows of reactions and of
+    its accepted answer (a new reaction rewrites the page, not the lists)."""
+    reactions = [index.reactions.get(m.id) for m in thread.messages]
+    answer = index.answers.get(thread.id)
+    if answer is None and not any(reactions):
+        return signature
+    return _digest(signature, answer, reactions)
 
 
 class _ThreadShared:

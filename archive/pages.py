@@ -51,6 +51,7 @@ from archive.thumbnails import SiteThumbnail
 from gateway.adoption import topics
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
+from gateway.digests.excerpts import excerpt
 from gateway.digests.news import Question
 from gateway.mail.addresses import community_address
 from gateway.mail.sizes import human_size
@@ -69,6 +70,7 @@ RECENT_POSTS = 20
 MAX_DEPTH = 8
 STATS_WEEKS = 13  # the stats page's window (gateway.adoption.stats.DEFAULT_DAYS)
 LATEST_THREADS = 10  # on the home page
+ANSWER_EXCERPT = 600  # characters of an accepted answer shown under the question
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -227,6 +229,8 @@ class Pages:
                         for a in body.attachments
                         if a.content_id.strip("<>") not in inline or not a.content_id
                     ],
+                    "reactions": self._reactions(entry.id),
+                    "accepted": self.index.answers.get(thread.id) == entry.id,
                 }
             )
         communities = [self._community_link(c) for c in thread.communities]
@@ -241,6 +245,8 @@ class Pages:
                     thread.messages[-1], thread.first, thread.subject, public, self.domain, prefixes
                 ),
                 "participants": self._participants(thread),
+                "first_id": thread.first.id,
+                "answer": self._answer(thread, bodies),
             },
             messages=items,
         )
@@ -439,6 +445,31 @@ class Pages:
             "messages": len(thread.messages),
             "last_activity": thread.last_activity,
             "also": [self._community_link(c) for c in thread.communities if c != community_id],
+            "answered": thread.id in self.index.answers,
+        }
+
+    def _reactions(self, message_id: int) -> list[dict[str, Any]]:
+        """A message's reactions: emoji, count and who (gateway.engagement.shown)."""
+        return [
+            {"emoji": r.emoji, "count": r.count, "names": ", ".join(r.names)}
+            for r in self.index.reactions.get(message_id, ())
+        ]
+
+    def _answer(
+        self, thread: SiteThread, bodies: Mapping[int, MessageBody]
+    ) -> dict[str, Any] | None:
+        """The accepted answer, as shown under the question: its author, date and the
+        start of what they wrote, with a link to it in place."""
+        answer_id = self.index.answers.get(thread.id)
+        entry = next((m for m in thread.messages if m.id == answer_id), None)
+        if entry is None:
+            return None
+        return {
+            "id": entry.id,
+            "author": self._author(entry),
+            "person_url": self._person_url(entry.sender_id),
+            "date": entry.received_at,
+            "excerpt": excerpt(bodies[entry.id].body_text, ANSWER_EXCERPT),
         }
 
     def _month_link(self, community: SiteCommunity, month: Month | str | None) -> Any:

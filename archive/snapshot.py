@@ -23,6 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import links
+from gateway.engagement.shown import ReactionCount
+from gateway.engagement.shown import message_reactions
+from gateway.engagement.shown import thread_answers
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -135,6 +138,10 @@ class SiteIndex:
     # Every community's subject prefix, private ones too: a thread's page takes them off
     # its messages' subjects (archive.pages.shown_subject); another "[tag]" stays.
     subject_prefixes: tuple[str, ...] = ()
+    # Reactions on public messages (message id -> most used first), and the accepted
+    # answer of each thread whose answer the site shows (thread id -> message id).
+    reactions: dict[int, tuple[ReactionCount, ...]] = field(default_factory=dict)
+    answers: dict[int, int] = field(default_factory=dict)
 
     def messages(self) -> Iterator[MessageEntry]:
         for thread in self.threads.values():
@@ -156,11 +163,19 @@ def read_index(session: Session, write_to_default: bool = True) -> SiteIndex:
     communities = _public_communities(session)
     threads = _public_threads(session, communities)
     prefixes = session.scalars(select(Community.subject_prefix).distinct())
+    shown = {m.id: m.thread_id for thread in threads.values() for m in thread.messages}
     return SiteIndex(
         communities,
         threads,
         _people(session, communities, threads, write_to_default),
         tuple(sorted(prefix for prefix in prefixes if prefix)),
+        # One query over each whole table: cheaper than lists of 10,000 ids.
+        {m: counts for m, counts in message_reactions(session).items() if m in shown},
+        {
+            thread_id: answer.message_id
+            for thread_id, answer in thread_answers(session).items()
+            if shown.get(answer.message_id) == thread_id
+        },
     )
 
 

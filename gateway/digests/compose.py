@@ -291,6 +291,12 @@ def _thread(thread: ThreadNews) -> dict[str, Any]:
         **_thread_ref(thread.subject, thread.url),
         "new_count": thread.new_count,
         "authors": thread.authors,
+        # Beside the thread: "Answered", then "👍 3 · 🙏 2" (names on hover in HTML).
+        "answered": thread.answered,
+        "reactions": [
+            {"emoji": r.emoji, "count": r.count, "names": ", ".join(r.names)}
+            for r in thread.reactions
+        ],
     }
 
 

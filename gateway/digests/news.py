@@ -25,6 +25,9 @@ from gateway import links
 from gateway.community.people import fold_tag
 from gateway.community.publishing import published_here
 from gateway.digests.excerpts import excerpt
+from gateway.engagement.shown import ReactionCount
+from gateway.engagement.shown import thread_answers
+from gateway.engagement.shown import thread_reactions
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -35,6 +38,7 @@ from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
 from gateway.store.models import Thread
+from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 
@@ -85,6 +89,9 @@ class ThreadNews:
     community_ids: list[int] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     files: list[FileLink] = field(default_factory=list)
+    # Over all its messages, as the window ends (gateway.engagement.shown): most used first.
+    reactions: tuple[ReactionCount, ...] = ()
+    answered: bool = False  # whether an accepted answer was chosen
 
     @property
     def new_count(self) -> int:
@@ -240,6 +247,10 @@ def _threads(
         item = news[message_thread[message_id]]
         url = links.attachment_url(base_url, sha256, filename) if item.url else ""
         item.files.append(FileLink(filename, url, size, sha256, content_type))
+    for thread_id, reactions in thread_reactions(session, list(news), end).items():
+        news[thread_id].reactions = reactions
+    for thread_id in thread_answers(session, list(news), end):
+        news[thread_id].answered = True
     return _by_community(list(news.values()))
 
 
@@ -336,6 +347,8 @@ def _questions(
             MessageCommunity.community_id.in_(list(communities)),
             Message.parent_id.is_(None),
             Thread.message_count == 1,
+            # Not one with an accepted answer (its author may mark their own post answered).
+            Message.thread_id.not_in(select(ThreadAnswer.thread_id)),
             Message.received_at >= end - horizon,
             Message.received_at < end - unanswered_after,
             _published_smtp(),
