@@ -1,0 +1,1 @@
+"""Engagement by mail (issue 22): reactions, thanks and accepted answers."""
