@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.actions.runner import run_actions
 from gateway.app import App
+from gateway.app import make_template_environment
 from gateway.community.communities import close_community
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
@@ -45,6 +46,9 @@ from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import parse_recipient
+from gateway.outbound.render import Destination
+from gateway.outbound.render import Post
+from gateway.outbound.render import Renderer
 from gateway.outbound.worker import DeliveryWorker
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Reply
@@ -406,6 +410,35 @@ def test_only_the_askers_copy_of_a_reply_has_the_answer_link(
     token = link.removeprefix("mailto:answer+").split("@")[0]
     act(app, "ann@example.com", token, peer="192.0.2.1", now=dt.datetime.now(dt.UTC))
     assert chosen(app, asked.thread_id) == asked.bob  # the worker's clock wrote the day
+
+
+@pytest.mark.parametrize(
+    ("language", "label"),
+    [("en", "Mark this reply as the answer"), ("fr", "Marquer cette réponse comme la solution")],
+)
+def test_the_answer_link_in_both_footers(language: str, label: str) -> None:
+    settings = Settings()
+    settings = dataclasses.replace(
+        settings, gateway=dataclasses.replace(settings.gateway, language=language)
+    )
+    raw = (
+        b"From: Bob <bob@example.com>\r\nSubject: Re: Grid?\r\nMessage-ID: <r1@x>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nThe 12 columns.\r\n"
+        b"--b\r\nContent-Type: text/html\r\n\r\n<p>The 12 columns.</p>\r\n--b--\r\n"
+    )
+    post = Post(raw, "r1@x", "Re: Grid?", "Bob", "bob@example.com", 7, AT, {})
+    to = Destination("design", "Design", "[design]", "community", public=True)
+    renderer = Renderer(settings, make_template_environment())
+    link = f"mailto:answer+7-2-1-20412-abcdefghijklmnop@{DOMAIN}?subject=answer"
+    mine = email.message_from_bytes(renderer.render(post, to, link), policy=email.policy.default)
+    theirs = email.message_from_bytes(renderer.render(post, to), policy=email.policy.default)
+    plain, html = (mine.get_body(preferencelist=(kind,)) for kind in ("plain", "html"))
+    colon = "\u00a0:" if language == "fr" else ":"
+    assert f"{label}{colon} {link}\r\n" in plain.get_content()  # type: ignore[union-attr]
+    assert f'<a href="{link}"' in html.get_content()  # type: ignore[union-attr]
+    assert f">{label}</a>" in html.get_content()  # type: ignore[union-attr]
+    assert b"answer+" not in theirs.as_bytes()
 
 
 # --- the email action ---------------------------------------------------------------
