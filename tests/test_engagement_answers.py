@@ -388,8 +388,8 @@ def copies(app: App, tmp_path: Path) -> dict[tuple[str, str], str]:
         message = email.message_from_bytes(envelope.payload, policy=email.policy.default)
         body = message.get_body(preferencelist=("plain",))
         html = message.get_body(preferencelist=("html",))
-        text = body.get_content() if body is not None else ""  # type: ignore[union-attr]
-        text += html.get_content() if html is not None else ""  # type: ignore[union-attr]
+        text = body.get_content() if body is not None else ""
+        text += html.get_content() if html is not None else ""
         for recipient in envelope.recipients:
             found[str(message["Message-ID"]).strip("<>"), recipient] = text
     return found
@@ -476,7 +476,7 @@ def last_answer_to(app: App, address: str) -> EmailMessage:
             .limit(1)
         )
     assert content is not None
-    return email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(content, policy=email.policy.default)
 
 
 def token_for(app: App, asked: Question, message: int, person: str = "ann@example.com") -> str:

@@ -76,7 +76,7 @@ def copy_of(mail: Mail, recipient: str, message_id: str) -> EmailMessage:
 
 def answer_link(copy: EmailMessage) -> str:
     [address] = re.findall(r"mailto:(answer\+[^?\s]+)\?subject=answer", text(copy))
-    return address
+    return str(address)
 
 
 def answer(app: App) -> str | None:
