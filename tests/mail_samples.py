@@ -219,6 +219,19 @@ def samples(v: Variant) -> dict[str, dict[str, Any]]:
         },
         "action_left": {"community": c, "sender": v.sender},
         "action_moderated": {"reason": v.reason, "result": "rejected", "subject": v.subject},
+        "action_answer": {
+            "author": v.name,
+            "outcome": "accepted",
+            "subject": v.subject,
+            "url": v.thread_url,
+        },
+        "action_answer_confirm": {
+            "author": v.name,
+            "confirm": confirm(v.token),
+            "days": v.days,
+            "sender": v.sender,
+            "subject": v.subject,
+        },
         "action_mute": {
             "muted": True,
             "subject": v.subject,

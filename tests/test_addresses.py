@@ -155,6 +155,7 @@ def test_valid_slugs(slug: str) -> None:
         ("mailer-daemon", "reserved for the gateway's own address"),
         ("noreply", "reserved for the gateway's own address"),
         ("mute", "reserved for the gateway's own address mute@"),
+        ("answer", "reserved for the gateway's own address answer@"),
         ("design-join", "ends in -join"),
         ("x-nomail", "ends in -nomail"),
         ("a-owner", "ends in -owner"),

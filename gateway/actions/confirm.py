@@ -1,6 +1,6 @@
 """confirm+TOKEN@: a reply that confirms what its token was issued for (join, leave,
 admitting someone to a private community, approving or rejecting a held post, a
-change of profile, delivery or mute asked on the address's behalf).
+change of profile, delivery, mute or accepted answer asked on the address's behalf).
 
 A forged, used, expired or someone else's token is answered and changes nothing. A
 reply that asks a question instead of confirming one's own request, or that says more
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gateway.actions import answer
 from gateway.actions import confirm_questions
 from gateway.actions import delivery
 from gateway.actions import membership_changes
@@ -35,6 +36,7 @@ CONFIRMED: dict[PendingAction, Confirmed] = {
     PendingAction.PROFILE: profile.confirmed,
     PendingAction.DELIVERY: delivery.confirmed,
     PendingAction.MUTE: mute.confirmed,
+    PendingAction.ANSWER: answer.confirmed,
 }
 # Actions on a community's membership: nothing to do once the community is gone.
 ON_MEMBERSHIP = frozenset(

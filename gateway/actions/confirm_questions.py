@@ -41,6 +41,7 @@ MEMBER_REQUESTS = frozenset(
         PendingAction.DELIVERY,
         PendingAction.PROFILE,
         PendingAction.MUTE,
+        PendingAction.ANSWER,
     }
 )
 # Staff tokens that say yes to someone else's post or request.

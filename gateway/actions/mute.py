@@ -76,14 +76,14 @@ def _set(ctx: ActionContext, person: Person, thread: Thread, muting: bool) -> No
             "muted": muting,
             "subject": thread.subject,
             "url": links.thread_url(ctx.settings.archive.base_url, thread.id)
-            if _public(ctx, thread.id)
+            if public_thread(ctx, thread.id)
             else "",
             "undo": ctx.address(f"{'unmute' if muting else 'mute'}+{thread.id}"),
         },
     )
 
 
-def _public(ctx: ActionContext, thread_id: int) -> bool:
+def public_thread(ctx: ActionContext, thread_id: int) -> bool:
     """Whether the thread is in a public community, so that its archive page exists."""
     return (
         ctx.session.scalar(

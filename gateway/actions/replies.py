@@ -297,6 +297,7 @@ def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> Non
         Disposition.PUBLISHED: "posted",
         Disposition.HELD: "posted-held",
         Disposition.DUPLICATE: "already-posted",
+        Disposition.ANSWER: "marked-answer",  # a "solved" reply (ingest stage mark_answers)
     }.get(outcome.disposition, "discarded")
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from gateway.actions import answer
 from gateway.actions import confirm
 from gateway.actions import delivery
 from gateway.actions import help as help_action
@@ -62,6 +63,7 @@ ACTIONS: dict[ActionKind, Action] = {
     ActionKind.CONFIRM: confirm.run,
     ActionKind.MUTE: mute.run,
     ActionKind.UNMUTE: mute.run,
+    ActionKind.ANSWER: answer.run,
     ActionKind.HELD: moderation.held,
 }
 # Mail that comes from the pipeline, not from a person writing to an action address.

@@ -118,6 +118,7 @@ class Disposition(enum.StrEnum):
     DUPLICATE = "duplicate"  # its Message-ID was already stored
     DISCARDED = "discarded"
     ACTION = "action"  # no community named: only action addresses (or a delivery report)
+    ANSWER = "answer"  # a "solved" reply: it marked its thread's answer, and is not posted
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,8 @@ class Discard(Exception):
 
 class Duplicate(Exception):
     """A disposition: this Message-ID is already stored; store nothing."""
+
+
+class AnswerMarked(Exception):
+    """A disposition: a "solved" reply made the message it answers its thread's answer
+    (gateway.ingest.stages.mark_answers); nothing is posted or delivered."""

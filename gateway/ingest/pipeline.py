@@ -3,7 +3,7 @@
 Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
 that is cheaper on many mails at once (write_messages) has run_batch(ctxs) instead
 (BatchStage). Stages that decide (screen, authorize) record verdicts in ctx or raise a Stop
-(Discard, Duplicate); only this runner catches those. Anything else raised is a
+(Discard, Duplicate, AnswerMarked); only this runner catches those. Anything else raised is a
 bug: the mail had its 250 when it was spooled, so the inbox processor keeps it with
 the error and tries it again (gateway.ingest.processor).
 """
@@ -19,11 +19,13 @@ from gateway.ingest.context import Disposition
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import IngestResult
 from gateway.ingest.discards import record_discard
+from gateway.ingest.errors import AnswerMarked
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
 from gateway.ingest.stages import authorize
 from gateway.ingest.stages import enqueue
 from gateway.ingest.stages import keep
+from gateway.ingest.stages import mark_answers
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import record_actions
 from gateway.ingest.stages import route
@@ -37,6 +39,7 @@ STAGES = (
     keep,
     route,
     authorize,
+    mark_answers,
     write_messages,
     store_attachments,
     record_actions,
@@ -44,7 +47,7 @@ STAGES = (
 )
 
 # The exceptions that end a mail's way through the stages early.
-Stop = Discard | Duplicate
+Stop = Discard | Duplicate | AnswerMarked
 
 
 @runtime_checkable
@@ -88,7 +91,7 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
                 try:
                     for stage in stages:
                         stage.run(ctxs[i])
-                except (Discard, Duplicate) as stop:
+                except (Discard, Duplicate, AnswerMarked) as stop:
                     results[i] = _stopped(ctxs[i], stop)
         for i in start:
             if i not in results and i not in later:
@@ -114,6 +117,8 @@ def _stopped(ctx: IngestContext, stop: Stop) -> IngestResult:
     if isinstance(stop, Discard):
         record_discard(ctx, stop.reason)
         return IngestResult(Disposition.DISCARDED, ctx.message_id, reasons=(stop.reason,))
+    if isinstance(stop, AnswerMarked):
+        return IngestResult(Disposition.ANSWER, ctx.message_id, _slugs(ctx))
     return IngestResult(Disposition.DUPLICATE, ctx.message_id, _slugs(ctx))
 
 

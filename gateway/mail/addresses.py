@@ -20,6 +20,7 @@ RESERVED_LOCAL_PARTS = frozenset(
         "bounces",
         "mute",
         "unmute",
+        "answer",
         "postmaster",
         "abuse",
         "mailer-daemon",

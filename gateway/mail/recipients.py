@@ -22,9 +22,16 @@ GLOBAL_ACTIONS = frozenset(
 # to the gateway's own mail: gateway.actions.replies), so it needs no action of its own.
 REPLY_ADDRESSES = {DIGEST_SENDER: ActionKind.HELP}
 # Addresses that carry a token after a '+': confirm+TOKEN@, bounces+TOKEN@, and
-# mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy).
+# mute+THREAD@ / unmute+THREAD@ (the thread's number: one link shared by every copy),
+# answer+TOKEN@ (a signed link in a thread author's own copy of a reply).
 TOKEN_ACTIONS = frozenset(
-    {ActionKind.CONFIRM, ActionKind.BOUNCES, ActionKind.MUTE, ActionKind.UNMUTE}
+    {
+        ActionKind.CONFIRM,
+        ActionKind.BOUNCES,
+        ActionKind.MUTE,
+        ActionKind.UNMUTE,
+        ActionKind.ANSWER,
+    }
 )
 
 

@@ -2,7 +2,9 @@
 
 Rendered once per (message, community) and sent to every recipient as the same
 bytes: nothing in it is personal, so a thousand recipients can share one SMTP
-transaction. The envelope alone names the recipient (VERP).
+transaction. The envelope alone names the recipient (VERP). The one exception is the
+thread's first author's copy of a reply, rendered again with the link that accepts
+it as the answer (`answer`; gateway.outbound.worker sends it on its own).
 """
 
 from __future__ import annotations
@@ -106,7 +108,9 @@ class Renderer:
     def address(self, local: str) -> str:
         return f"{local}@{self.domain}"
 
-    def render(self, post: Post, to: Destination) -> bytes:
+    def render(self, post: Post, to: Destination, answer: str = "") -> bytes:
+        """The copy for `to`'s members; `answer`: the mailto: link that accepts this reply
+        as its thread's answer, for the thread's first author's copy only."""
         fields, body = split_message(to_crlf(post.raw))
         thread_url = (
             links.thread_url(self.base_url, post.thread_id)
@@ -115,7 +119,7 @@ class Renderer:
         )
         new_entity = rewrite_body(
             entity(fields, body),
-            self._footer(to, thread_url, post.thread_id),
+            self._footer(to, thread_url, post.thread_id, answer),
             self.max_attachment_size,
             lambda sha256, name, size: self._link_text(post, sha256, name, size),
         )
@@ -183,7 +187,9 @@ class Renderer:
             return email.utils.formataddr((post.sender_name, post.sender_address))
         return to.reply_to
 
-    def _footer(self, to: Destination, thread_url: str, thread_id: int | None) -> Footer:
+    def _footer(
+        self, to: Destination, thread_url: str, thread_id: int | None, answer: str = ""
+    ) -> Footer:
         values = {
             "community": {"name": to.name, "address": self.address(to.slug), "slug": to.slug},
             # Not personal (copies are shared): the thread's number, and the writer's address.
@@ -192,6 +198,7 @@ class Renderer:
                 if thread_id is not None
                 else ""
             ),
+            "answer": answer,  # personal: only in the thread's first author's copy
             "also": [{"name": name, "address": self.address(slug)} for slug, name in to.also],
             "thread_url": thread_url,
             "actions": {

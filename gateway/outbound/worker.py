@@ -27,6 +27,9 @@ from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.blobs import BlobNotFound
+from gateway.engagement.answer_links import AnswerLinks
+from gateway.engagement.answer_links import AnswerRequest
+from gateway.engagement.answers import asker_of_reply
 from gateway.outbound.bounces import count_refusals
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
@@ -87,6 +90,7 @@ class DeliveryWorker:
         self.from_rewriting = FromRewriting(app.settings)
         self.signer = make_signer(app.settings)
         self.one_click = OneClick(app.settings)
+        self._answer_links: AnswerLinks | None = None  # its key is read on first use
         self.personal_copies = app.settings.delivery.personal_copies and self.one_click.enabled
         self.batch = batch
         self.clock = clock
@@ -170,8 +174,14 @@ class DeliveryWorker:
                 progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                 continue
             personal = self.personal_copies and key[2] == 0  # a post's copies, made personal
-            envelopes.extend(self._pack(rendered, group, personal))
-            size += len(rendered) * (len(group) if personal else 1)
+            if key[2] == 0:
+                group, asker = self._asker_copy(key, group, rewrite_from, prefixes)
+                if asker is not None:
+                    envelopes.extend(self._pack(asker[0], asker[1], personal=True))
+                    size += len(asker[0])
+            if group:
+                envelopes.extend(self._pack(rendered, group, personal))
+                size += len(rendered) * (len(group) if personal else 1)
             if size >= SLICE_BYTES:
                 await self._send_all(envelopes, progress)
                 transactions += len(envelopes)
@@ -316,6 +326,47 @@ class DeliveryWorker:
             return None, "5.3.0 the mail or its community is no longer stored"
         return rendered, ""
 
+    def _asker_copy(
+        self,
+        key: ContentKey,
+        group: list[Claimed],
+        rewrite_from: dict[int, bool],
+        prefixes: dict[int, str],
+    ) -> tuple[list[Claimed], tuple[bytes, list[Claimed]] | None]:
+        """The group without the thread's first author, and their own copy of this reply
+        (with the link that accepts it as the answer: gateway.engagement.answer_links) and
+        their deliveries; the group as it is and None when they are not in it, or the
+        post is no reply. A copy that cannot be made leaves them the shared one."""
+        message_id, community_id, _ = key
+        people = {c.person_id for c in group if c.person_id is not None}
+        if not people:
+            return group, None
+        try:
+            with transaction(self.app.read_sessions) as session:
+                asker = asker_of_reply(session, message_id)
+                if asker is None or asker[1] not in people:
+                    return group, None
+                thread_id, person_id = asker
+                if self._answer_links is None:
+                    self._answer_links = AnswerLinks.for_data_dir(self.settings.gateway.data_dir)
+                link = self._answer_links.link(
+                    AnswerRequest(thread_id, message_id, person_id),
+                    self.clock().date(),
+                    self.settings.gateway.domain,
+                )
+                rendered = self._render_post(
+                    session, message_id, community_id, rewrite_from, prefixes, answer=link
+                )
+        except Exception:
+            log.exception(
+                "message %d: its thread author's copy failed; the shared one goes", message_id
+            )
+            return group, None
+        if rendered is None:
+            return group, None
+        mine = [c for c in group if c.person_id == person_id]
+        return [c for c in group if c.person_id != person_id], (rendered, mine)
+
     def _render_post(
         self,
         session: Session,
@@ -323,9 +374,10 @@ class DeliveryWorker:
         community_id: int,
         rewrite_from: dict[int, bool],
         prefixes: dict[int, str],
+        answer: str = "",
     ) -> bytes | None:
         """A post's copy for one community; `rewrite_from`: the round's DMARC decisions;
-        `prefixes`: every community's subject prefix."""
+        `prefixes`: every community's subject prefix; `answer`: see Renderer.render."""
         message = session.get(Message, message_id)
         community = session.get(Community, community_id)
         if message is None or community is None:
@@ -361,7 +413,7 @@ class DeliveryWorker:
             ),
             other_prefixes=tuple(p for c, p in prefixes.items() if c != community.id),
         )
-        return self.renderer.render(post, destination)
+        return self.renderer.render(post, destination, answer)
 
 
 @dataclass
