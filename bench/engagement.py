@@ -2,12 +2,12 @@
 
 A generated network (SQLite, as shipped; built through the gateway's API, mail taken
 in by its own ingest, gateway.ingest.batch.ingest_now, as bench/archive.py does): M
-members in C communities of heavy-tailed sizes, T threads over a month with the
-replies list threads have, and among the replies a share of short ones that only say
-"+1", "Thanks!" or "Merci !", or are RFC 9078 or Gmail reactions. The ingest's stages
-decide what becomes of each (the folding stage after authorize, where
-Community.fold_thanks allows it). No worker sends anything: the queued copies are the
-deliveries.
+members in C communities of heavy-tailed sizes, T threads over a month with as many
+replies as the corpus's list threads have, and among the replies a share of short
+ones that only say "+1", "Thanks!" or "Merci !", or are RFC 9078 or Gmail reactions.
+The ingest's stages decide what becomes of each (the folding stage after authorize,
+where Community.fold_thanks allows it). No worker sends anything: the queued copies
+are the deliveries.
 
 The same mails are taken in twice, each time into a fresh store: with folding on (the
 default, Community.fold_thanks = true) and with it off, the reference. For each run it
@@ -17,8 +17,8 @@ once in the digest of each daily or weekly reader but its author), the ingest's
 mails/s, and the deliveries NOT made because mails were folded: a count and a share of
 all the deliveries there would otherwise have been. Those are counted from the
 members of the folded mails' communities, with the same rule as the queue (every
-instant member but the sender); a check line compares that rule with what the queue
-holds for the published posts. A last line gives the measured difference between the
+instant member but the sender); a line starting "!!" says so if that rule and the
+queue disagree on the published posts. A last line gives the measured difference between the
 two runs: what folding thank-you and "+1" replies alone saves (reactions are folded
 in both runs).
 
@@ -93,8 +93,8 @@ WORDS = (
 REPLIES_PER_THREAD = 292 / 60 - 1
 # The share of replies that only thank or "+1": `--sweep` finds 10 of the 476 replies
 # of the corpus's real list traffic (fedora-devel, the ImageMagick list, notmuch and
-# lkml: 1 thank-you, 9 "+1"/"Acked-by" alone), 2.1%. Public developer lists ask their
-# members not to send these, so an enterprise network has at least as many.
+# lkml: 1 thank-you, 9 "+1"/"Acked-by" alone), 2.1%. Developer lists ask their members
+# not to send these, so this is likely a lower bound for an enterprise network.
 SHORT_SHARE = 10 / 476
 # How the short replies are written. Not measured: the corpus (2000-2011) predates
 # mail clients' reactions (Gmail's came in 2023), and the total above is what the
@@ -203,8 +203,8 @@ def plan_mails(
             parent, author = posts[-1] if rng.random() < 0.6 else rng.choice(posts)
             sender = rng.choice(people)
             if kind != "post":
-                if len(people) < 2 or all((parent, p) in thanked for p in people):
-                    continue
+                if all(p == author or (parent, p) in thanked for p in people):
+                    continue  # everyone else thanked this post already
                 while sender == author or (parent, sender) in thanked:
                     sender = rng.choice(people)
                 thanked.add((parent, sender))
