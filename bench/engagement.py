@@ -14,8 +14,9 @@ default, Community.fold_thanks = true) and with it off, the reference. For each 
 prints the mails taken in, the posts published, the reactions recorded (and the mails
 folded into them), the instant copies queued and the digest entries (a post counted
 once in the digest of each daily or weekly reader but its author), the ingest's
-mails/s, and the deliveries NOT made because mails were folded: a count and a share of
-all the deliveries there would otherwise have been. Those are counted from the
+mails/s (and per CPU second of this process, which the load of a shared machine
+leaves alone), and the deliveries NOT made because mails were folded: a count and a
+share of all the deliveries there would otherwise have been. Those are counted from the
 members of the folded mails' communities, with the same rule as the queue (every
 instant member but the sender); a line starting "!!" says so if that rule and the
 queue disagree on the published posts. A last line gives the measured difference between the
@@ -149,6 +150,7 @@ class Figures:
     """What one run did."""
 
     seconds: float
+    cpu_seconds: float  # this process's: the shared machine's load leaves it alone
     outcomes: Counter[str]
     published: int
     reactions: Counter[str]  # by source
@@ -322,22 +324,26 @@ def run(root: Path, network: Network, planned: list[Planned], fold: bool) -> Fig
     """Take the mails in (500 a transaction, as bench/archive.py does), then count."""
     app = build_store(root, network, fold)
     outcomes: Counter[str] = Counter()
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for batch in chunks(planned, 500):
         for outcome in ingest_now(app, [p.mail for p in batch]):
             if isinstance(outcome, IngestResult):
                 outcomes[outcome.disposition.value] += 1
             else:
                 outcomes[f"failed ({type(outcome).__name__})"] += 1
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     try:
-        return count(app, network, planned, seconds, outcomes)
+        return count(app, network, planned, (seconds, cpu), outcomes)
     finally:
         app.close()
 
 
 def count(
-    app: App, network: Network, planned: list[Planned], seconds: float, outcomes: Counter[str]
+    app: App,
+    network: Network,
+    planned: list[Planned],
+    times: tuple[float, float],
+    outcomes: Counter[str],
 ) -> Figures:
     """What the store holds after the run, and the network's rule applied to it."""
     with transaction(app.read_sessions) as session:
@@ -385,7 +391,7 @@ def count(
             saved_instant += copies
             saved_digest += entries
     return Figures(
-        seconds, outcomes, len(published), reactions, folded, instant or 0, digest or 0,
+        *times, outcomes, len(published), reactions, folded, instant or 0, digest or 0,
         saved_instant, saved_digest, expected_instant,
     )  # fmt: skip
 
@@ -400,7 +406,8 @@ def report(label: str, mails: int, figures: Figures) -> None:
     folded = ", ".join(f"{kind} {n:,}" for kind, n in sorted(figures.folded.items()))
     print(
         f"{label}: {mails:,} mails taken in, {figures.seconds:.1f} s,"
-        f" {mails / figures.seconds:,.0f} mails/s ({outcomes})\n"
+        f" {mails / figures.seconds:,.0f} mails/s, {mails / figures.cpu_seconds:,.0f} per CPU"
+        f" second ({outcomes})\n"
         f"  {figures.published:,} posts published; {sum(figures.reactions.values()):,}"
         f" reactions recorded ({reactions or 'none'}),"
         f" {sum(figures.folded.values()):,} mails folded into them ({folded or 'none'})\n"
