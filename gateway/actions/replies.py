@@ -297,6 +297,7 @@ def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> Non
         Disposition.PUBLISHED: "posted",
         Disposition.HELD: "posted-held",
         Disposition.DUPLICATE: "already-posted",
+        Disposition.REACTION: "reacted",  # a "Thanks!" to a digest: a reaction, not a post
     }.get(outcome.disposition, "discarded")
 
 

@@ -89,7 +89,10 @@ def _candidate(ctx: IngestContext) -> _Candidate | None:
     if len(text.strip()) > MAX_THANKS_TEXT or not text.strip():
         return None
     emoji = thanks_or_plus_one(text, [parsed.from_name])
-    # A name of the answered author is only known once it is looked up ("Thanks Alice").
+    # The answered author's name is only known once the message is looked up ("Thanks
+    # Alice!"): worth a look only if the words would do with any name beside them.
+    if emoji is None and thanks_or_plus_one(text, [text]) is None:
+        return None
     return _Candidate(
         (emoji,) if emoji else (), ReactionSource.REPLY, whole_set=False, strict=False, text=text
     )
