@@ -2,7 +2,8 @@
 9078 reaction, a Gmail reaction, a "+1" reply and Apple Mail's "Merci !" each become a
 reaction and reach no one, while a longer reply still goes out; a replayed reaction
 changes nothing; a non-member's reaction gets what a non-member's post gets; a community
-that does not fold thanks sends "+1" on."""
+that does not fold thanks sends "+1" on; a "Thanks!" sent back to a digest is a reaction in
+the thread it answers."""
 
 from __future__ import annotations
 
@@ -36,9 +37,11 @@ from tests.conftest import RunningGateway
 from tests.conftest import running
 from tests.conftest import wait_for
 from tests.factories import post
+from tests.integration import test_replies_end_to_end as replies
 from tests.integration.test_email_actions import configured
 from tests.integration.test_email_actions import handled
 from tests.received import parse_mail
+from tests.received import plain_text
 from tests.sink import Sink
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "reactions"
@@ -217,3 +220,29 @@ def test_a_community_that_does_not_fold_thanks_sends_plus_one_on(
         plus_one_id = str(plus_one["Message-ID"]).strip("<>")
         wait_for(lambda: site.copies(plus_one_id) == [ALICE, CAROL], what="the +1's copies")
         assert site.reactions() == []
+
+
+def test_a_thank_you_sent_back_to_a_digest_is_a_reaction_in_its_thread(
+    app: App, settings: Settings, sink: tuple[Sink, int]
+) -> None:
+    replies.seed(app)  # design: alice (owner) and carol instant, bob a daily digest
+    with running(configured(settings, sink[1], "en")) as gateway:
+        site = replies.Site(app, gateway, sink[0])
+        digest, ids = replies.digest_for_bob(site)
+        text = plain_text(digest)
+        start = text.index("* Fonts")
+        block = text[start : text.index("\n", text.index("mute+", start)) + 1]
+        thanks = replies.reply_to(digest, "Thanks!\n\n" + replies.quoted(block))
+        before = len(sink[0].copies())
+
+        site.send(thanks, "digest@lists.example.com")
+
+        wait_for(lambda: handled(app), what="the reply handled")
+        assert Site(app, gateway, sink[0]).reactions() == [
+            (replies.BOB, ids["fonts"], FOLDED_HANDS, "reply")
+        ]
+        assert site.stored(str(thanks["Message-ID"])) is None
+        with transaction(app.read_sessions) as session:
+            outcomes = session.scalars(select(ActionMail.outcome)).all()
+        assert "reacted" in outcomes
+        assert len(sink[0].copies()) == before  # no copy, no answer to bob
