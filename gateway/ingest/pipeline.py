@@ -54,7 +54,7 @@ Stop = Discard | Duplicate | Folded
 
 @runtime_checkable
 class BatchStage(Protocol):
-    """A stage that takes the mails of a batch together: a Stop (or None) per mail."""
+    """A stage that takes the mails of a batch together: a Stop, Wait or None per mail."""
 
     def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Stop | Wait | None]: ...
 
