@@ -196,6 +196,10 @@ def test_a_non_members_reaction_gets_what_a_non_members_post_gets(site: Site) ->
                    sender=f"Eve <{EVE}>", parent=question).as_bytes(), EVE)  # fmt: skip
 
     wait_for(lambda: site.count(ActionMail) == 2 and handled(site.app), what="the notices")
+    wait_for(
+        lambda: len(site.received_by(ALICE)) >= 2 and len(site.received_by(EVE)) >= 2,
+        what="the notices delivered",
+    )
     assert site.reactions() == []
     with transaction(site.app.read_sessions) as session:
         statuses = {m: s for m, s in session.execute(select(Message.message_id, Message.status))}
