@@ -24,6 +24,8 @@ from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.errors import DiscardReason
 from gateway.ingest.errors import HoldReason
+from gateway.ingest.processor import InboxProcessor
+from gateway.ingest.spool import Spool
 from gateway.store.db import transaction
 from gateway.store.models import ActionMail
 from gateway.store.models import Community
@@ -333,3 +335,22 @@ def test_the_archive_publisher_sees_a_reaction_come_and_be_renewed(design: App) 
     with design.read_sessions() as session:
         renewed = store_fingerprint(session)
     assert len({before, after, renewed}) == 3
+
+
+def test_the_inbox_processor_logs_a_reaction_as_such(
+    design: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = as_bytes(reaction_mail(THUMBS_UP, message_id="r1@example.com"))
+    writer = Spool(design.spool_engine, design.blobs, on_commit=lambda: None)
+    future = writer.submit(InboundMail(raw, "bob@example.com", (community_address("design"),), AT))
+    writer.start()
+    writer.stop(60)
+    assert future.result(0) is None
+
+    with caplog.at_level("INFO", logger="gateway.ingest"):
+        assert InboxProcessor(design).process_batch() == 1
+
+    [line] = [r.getMessage() for r in caplog.records if "disposition=reaction" in r.getMessage()]
+    assert "message-id=<r1@example.com> from=bob@example.com communities=design" in line
+    assert f"reasons={THUMBS_UP}" in line
+    assert len(reactions(design)) == 1
