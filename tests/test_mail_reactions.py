@@ -192,6 +192,8 @@ def test_an_emoji_sequence_is_at_most_32_characters() -> None:
         ("Super, merci", FOLDED_HANDS),
         ("Top merci", FOLDED_HANDS),
         ("Merci à tous !", FOLDED_HANDS),
+        ("Merci pour ton retour !", FOLDED_HANDS),
+        ("Thanks for the quick reply!", FOLDED_HANDS),
         ("Un grand merci", FOLDED_HANDS),
         ("Mille mercis !", FOLDED_HANDS),
         ("Merci !\n\nCordialement,\nHugo Lefèvre", FOLDED_HANDS),  # the sender's name
