@@ -31,6 +31,7 @@ SHOW_LABELS = [
     ("Default delivery", "default_delivery"),
     ("Replies go to", "reply_to"),
     ("Hold list mail", "hold_list_mail"),
+    ("Fold thanks", "fold_thanks"),
     ("Members", "members"),
     ("Posts", "posts"),
     ("Last activity", "last_activity_at"),
@@ -42,6 +43,10 @@ REPLY_TO_HELP = "Where replies go: 'community', 'sender' (the author) or an addr
 HOLD_LIST_MAIL_HELP = (
     "Hold mail relayed from another list (its List-Id, Precedence: list or bulk) for the "
     "moderators."
+)
+FOLD_THANKS_HELP = (
+    'Record a reply whose own text is only thanks or "+1" as a reaction on the message it '
+    "answers, instead of sending it to every member."
 )
 ADDRESS_LABELS = {
     "post": "To post",
@@ -89,6 +94,9 @@ def community() -> None:
     show_default=True,
     help=HOLD_LIST_MAIL_HELP,
 )
+@click.option(
+    "--fold-thanks/--no-fold-thanks", default=True, show_default=True, help=FOLD_THANKS_HELP
+)
 @pass_state
 def create(
     state: CliState,
@@ -102,6 +110,7 @@ def create(
     default_delivery: str,
     reply_to: str,
     hold_list_mail: bool,
+    fold_thanks: bool,
 ) -> None:
     """Create the community SLUG (its address is SLUG@domain)."""
     with state.transaction() as session:
@@ -117,6 +126,7 @@ def create(
             default_delivery=DeliveryMode(default_delivery),
             reply_to=reply_to,
             hold_list_mail=hold_list_mail,
+            fold_thanks=fold_thanks,
         )
         address = f"{created.slug}@{state.settings.gateway.domain}"
     click.echo(f"Created community {slug} ({address}).")
@@ -184,6 +194,7 @@ def show(state: CliState, slug: str, as_json: bool) -> None:
 @click.option("--default-delivery", type=DELIVERY)
 @click.option("--reply-to", help=REPLY_TO_HELP)
 @click.option("--hold-list-mail/--no-hold-list-mail", default=None, help=HOLD_LIST_MAIL_HELP)
+@click.option("--fold-thanks/--no-fold-thanks", default=None, help=FOLD_THANKS_HELP)
 @pass_state
 def edit(
     state: CliState,
@@ -197,6 +208,7 @@ def edit(
     default_delivery: str | None,
     reply_to: str | None,
     hold_list_mail: bool | None,
+    fold_thanks: bool | None,
 ) -> None:
     """Change a community's settings; options not given are left as they are."""
     changes = communities.CommunityChanges(
@@ -211,6 +223,7 @@ def edit(
         default_delivery=DeliveryMode(default_delivery) if default_delivery else None,
         reply_to=reply_to,
         hold_list_mail=hold_list_mail,
+        fold_thanks=fold_thanks,
     )
     if changes == communities.CommunityChanges():
         raise click.UsageError("nothing to change: give at least one option (see --help)")

@@ -190,6 +190,7 @@ def _report(reports: list[FileReport], as_json: bool, seconds: float) -> None:
             ("IMPORTED", "imported"),
             ("DUPLICATES", "duplicates"),
             ("FLAGGED", "flagged"),
+            ("REACTIONS", "reactions"),
             ("SKIPPED", "skipped"),
             ("FAILED", "failed"),
         ],  # fmt: skip

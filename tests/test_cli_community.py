@@ -8,8 +8,8 @@ from tests.conftest import GatewayCli
 
 COMMUNITY_KEYS = {
     "slug", "name", "description", "kind", "visibility", "policy", "subject_prefix",
-    "default_delivery", "reply_to", "hold_list_mail", "address", "status", "created_at",
-    "closed_at", "members", "posts", "last_activity_at",
+    "default_delivery", "reply_to", "hold_list_mail", "fold_thanks", "address", "status",
+    "created_at", "closed_at", "members", "posts", "last_activity_at",
 }  # fmt: skip
 
 
@@ -26,7 +26,7 @@ def test_create_then_list_and_show_in_the_documented_shape(gateway_cli: GatewayC
         "slug": "design", "name": "Design team", "description": "All things design",
         "kind": "practice", "visibility": "private", "policy": "moderated",
         "subject_prefix": "[design]", "default_delivery": "instant", "reply_to": "community",
-        "hold_list_mail": False,
+        "hold_list_mail": False, "fold_thanks": True,
         "address": "design@lists.example.com", "status": "open", "created_at": None,
         "closed_at": None, "members": 0, "posts": 0, "last_activity_at": None,
     }  # fmt: skip
@@ -77,6 +77,21 @@ def test_hold_list_mail_is_set_at_creation_changed_and_shown(gateway_cli: Gatewa
     assert gateway_cli.json("community", "show", "design")["hold_list_mail"] is False
     gateway_cli("community", "edit", "design", "--hold-list-mail")
     assert gateway_cli.json("community", "show", "design")["hold_list_mail"] is True
+
+
+def test_fold_thanks_is_on_by_default_set_at_creation_changed_and_shown(
+    gateway_cli: GatewayCli,
+) -> None:
+    gateway_cli("community", "create", "design", "--name", "Design")
+    gateway_cli("community", "create", "ops", "--name", "Ops", "--no-fold-thanks")
+    assert gateway_cli.json("community", "show", "design")["fold_thanks"] is True
+    assert gateway_cli.json("community", "show", "ops")["fold_thanks"] is False
+    assert "Fold thanks:" in gateway_cli("community", "show", "design").stdout
+    gateway_cli("community", "edit", "design", "--no-fold-thanks")
+    assert gateway_cli.json("community", "show", "design")["fold_thanks"] is False
+    assert gateway_cli.json("community", "show", "design")["hold_list_mail"] is False
+    gateway_cli("community", "edit", "ops", "--fold-thanks")
+    assert gateway_cli.json("community", "show", "ops")["fold_thanks"] is True
 
 
 @pytest.mark.parametrize(

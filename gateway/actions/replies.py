@@ -298,6 +298,7 @@ def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> Non
         Disposition.HELD: "posted-held",
         Disposition.DUPLICATE: "already-posted",
         Disposition.ANSWER: "marked-answer",  # a "solved" reply (ingest stage mark_answers)
+        Disposition.REACTION: "reacted",  # a "Thanks!" to a digest: a reaction, not a post
     }.get(outcome.disposition, "discarded")
 
 

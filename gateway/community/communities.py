@@ -52,6 +52,7 @@ class CommunityChanges:
     default_delivery: DeliveryMode | None = None
     reply_to: str | None = None
     hold_list_mail: bool | None = None
+    fold_thanks: bool | None = None
 
 
 def check_reply_to(value: str) -> str:
@@ -84,6 +85,7 @@ def create_community(
     default_delivery: DeliveryMode = DeliveryMode.INSTANT,
     reply_to: str = REPLY_TO_COMMUNITY,
     hold_list_mail: bool = False,
+    fold_thanks: bool = True,
 ) -> Community:
     try:
         validate_slug(slug)
@@ -102,6 +104,7 @@ def create_community(
         default_delivery=default_delivery,
         reply_to=check_reply_to(reply_to),
         hold_list_mail=hold_list_mail,
+        fold_thanks=fold_thanks,
     )
     session.add(community)
     session.flush()
@@ -134,6 +137,7 @@ def edit_community(session: Session, slug: str, changes: CommunityChanges) -> Co
         "subject_prefix",
         "default_delivery",
         "hold_list_mail",
+        "fold_thanks",
     ):
         value = getattr(changes, field)
         if value is not None:
@@ -220,6 +224,7 @@ def describe_community(community: Community, activity: Activity, domain: str) ->
         "default_delivery": community.default_delivery.value,
         "reply_to": community.reply_to,
         "hold_list_mail": community.hold_list_mail,
+        "fold_thanks": community.fold_thanks,
         "address": f"{community.slug}@{domain}",
         "status": "closed" if community.closed_at else "open",
         "created_at": community.created_at.isoformat(),

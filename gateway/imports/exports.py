@@ -1,5 +1,6 @@
 """Everything back out, in standard formats: a community's original messages as mboxrd
-(from the raw blobs, byte for byte), and its people, threads and metadata as JSON."""
+(from the raw blobs, byte for byte, its reaction mails after its posts), and its people,
+threads and metadata as JSON."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from gateway.community.members import describe_membership
 from gateway.community.members import list_members
 from gateway.community.people import describe_profile
 from gateway.community.publishing import published_here
+from gateway.engagement.reactions import reaction_mails
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -47,11 +49,15 @@ def _published(session: Session, community: Community) -> Iterator[Message]:
 
 
 def export_mbox(session: Session, blobs: BlobStore, community: Community, out: BinaryIO) -> int:
-    """Write the community's published messages as mboxrd; return how many."""
+    """Write the community's published messages as mboxrd, then the reaction mails on
+    them as they came (an import takes them back as reactions); return how many."""
     count = 0
     for message in _published(session, community):
         raw = blobs.get(message.raw_sha256)
         out.write(mbox_entry(message.sender_address, message.received_at, raw))
+        count += 1
+    for raw_sha256, received_at, sender_address in reaction_mails(session, community.id):
+        out.write(mbox_entry(sender_address, received_at, blobs.get(raw_sha256)))
         count += 1
     return count
 

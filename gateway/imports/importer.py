@@ -1,6 +1,7 @@
 """Import mail into a community through the same ingest stages as mail taken in over SMTP:
 parsed, threaded and stored with its original date and attachments, published without
-notifying anyone (Origin.IMPORT), in batches of one transaction each.
+notifying anyone (Origin.IMPORT), in batches of one transaction each. Reaction mails
+(RFC 9078, Gmail) are recorded as reactions on the messages they answer.
 
 Importing again adds nothing: messages are keyed by Message-ID, or by a hash of
 their bytes when they have none (gateway.ingest.stages.parse).
@@ -41,6 +42,7 @@ class FileReport:
     imported: int = 0
     duplicates: int = 0
     flagged: int = 0  # imported, but something in it could not be read (stored raw)
+    reactions: int = 0  # reaction mails (RFC 9078, Gmail), recorded as reactions
     skipped: int = 0  # not posts: delivery reports
     failed: int = 0  # a bug; logged with its traceback, tried again by the next import
     bytes: int = 0
@@ -99,6 +101,8 @@ def _tally(report: FileReport, outcomes: list[IngestResult | Exception]) -> None
         elif outcome.disposition is Disposition.PUBLISHED:
             report.imported += 1
             report.flagged += bool(outcome.flags)
+        elif outcome.disposition is Disposition.REACTION:
+            report.reactions += 1
         else:
             report.skipped += 1
 

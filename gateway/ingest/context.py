@@ -17,6 +17,7 @@ from gateway.store.models import Community
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Role
+from gateway.store.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class IngestContext:
     actions: list[Recipient] = field(default_factory=list)
     # authorize: why the post waits, per community id (none: it is published)
     holds: dict[int, list[HoldReason]] = field(default_factory=dict)
+    # fold_reactions: it waited once for the mail it answers, stored later in its batch
+    waited: bool = False
     # thread, store
     message: StoredMessage | None = None
 
@@ -119,6 +122,7 @@ class Disposition(enum.StrEnum):
     DISCARDED = "discarded"
     ACTION = "action"  # no community named: only action addresses (or a delivery report)
     ANSWER = "answer"  # a "solved" reply: it marked its thread's answer, and is not posted
+    REACTION = "reaction"  # recorded as reactions on the message it answers, not posted
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,17 @@ class IngestResult:
     disposition: Disposition
     message_id: str
     communities: tuple[str, ...] = ()
-    # a discard's reason, a held post's reasons (HoldReason), or the actions named
+    # a discard's reason, a held post's reasons (HoldReason), the actions named, or
+    # the emoji of a reaction
     reasons: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # what parsing found wrong (e.g. "malformed")
+
+
+def received_at(ctx: IngestContext) -> dt.datetime:
+    """When the mail reached its community: now, or for an imported archive the
+    message's own Date (not one in the future), else its envelope's date."""
+    parsed = ctx.parsed
+    if ctx.mail.origin is Origin.IMPORT and parsed is not None and parsed.date is not None:
+        if parsed.date <= utcnow() + dt.timedelta(days=1):
+            return parsed.date
+    return ctx.mail.received_at

@@ -19,6 +19,10 @@ class DiscardReason(enum.StrEnum):
     AUTO_REPLY = "auto-reply"
     OWN_ADDRESS = "own-address"  # From one of the gateway's own addresses: ours, or forged
     REPORT_IN_ARCHIVE = "report-in-archive"  # a delivery report in an imported archive
+    # A reaction (RFC 9078, Gmail) to a message the gateway does not have, or to one not
+    # published in the community it was sent to (gateway.ingest.stages.fold_reactions).
+    REACTION_UNKNOWN_MESSAGE = "reaction-to-unknown-message"
+    REACTION_ELSEWHERE = "reaction-to-another-community"
 
 
 class HoldReason(enum.StrEnum):
@@ -47,3 +51,17 @@ class Duplicate(Exception):
 class AnswerMarked(Exception):
     """A disposition: a "solved" reply made the message it answers its thread's answer
     (gateway.ingest.stages.mark_answers); nothing is posted or delivered."""
+
+
+class Folded(Exception):
+    """A disposition: the mail was recorded as reactions (these emoji) on the message it
+    answers; nothing is posted, delivered or answered."""
+
+    def __init__(self, emoji: tuple[str, ...]) -> None:
+        super().__init__(" ".join(emoji))
+        self.emoji = emoji
+
+
+class Wait(Exception):
+    """Not a disposition: the mail answers another mail of its batch, not yet stored; it
+    goes through its stage again once the rest of the batch went further."""

@@ -2,10 +2,11 @@
 
 Each stage is a module in gateway/ingest/stages with run(ctx) -> None; a stage
 that is cheaper on many mails at once (write_messages) has run_batch(ctxs) instead
-(BatchStage). Stages that decide (screen, authorize) record verdicts in ctx or raise a Stop
-(Discard, Duplicate, AnswerMarked); only this runner catches those. Anything else raised is a
-bug: the mail had its 250 when it was spooled, so the inbox processor keeps it with
-the error and tries it again (gateway.ingest.processor).
+(BatchStage). Stages that decide (screen, authorize) record verdicts in ctx or raise a
+Stop (Discard, Duplicate, AnswerMarked, Folded); only this runner catches those. A
+batch stage may also give Wait for a mail: it runs that stage again after the rest of
+the batch. Anything else raised is a bug: the mail had its 250 when it was spooled, so the inbox
+processor keeps it with the error and tries it again (gateway.ingest.processor).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from gateway.ingest.discards import record_discard
 from gateway.ingest.errors import AnswerMarked
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import Duplicate
+from gateway.ingest.errors import Folded
+from gateway.ingest.errors import Wait
 from gateway.ingest.stages import authorize
 from gateway.ingest.stages import enqueue
+from gateway.ingest.stages import fold_reactions
 from gateway.ingest.stages import keep
 from gateway.ingest.stages import mark_answers
 from gateway.ingest.stages import parse
@@ -40,6 +44,7 @@ STAGES = (
     route,
     authorize,
     mark_answers,
+    fold_reactions,
     write_messages,
     store_attachments,
     record_actions,
@@ -47,14 +52,14 @@ STAGES = (
 )
 
 # The exceptions that end a mail's way through the stages early.
-Stop = Discard | Duplicate | AnswerMarked
+Stop = Discard | Duplicate | AnswerMarked | Folded
 
 
 @runtime_checkable
 class BatchStage(Protocol):
-    """A stage that takes the mails of a batch together: a Stop (or None) per mail."""
+    """A stage that takes the mails of a batch together: a Stop, Wait or None per mail."""
 
-    def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Stop | None]: ...
+    def run_batch(self, ctxs: Sequence[IngestContext]) -> Sequence[Stop | Wait | None]: ...
 
 
 def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
@@ -65,7 +70,8 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
     is written while the next is parsed). A batch stage gets mails with distinct
     Message-IDs: a second copy of a Message-ID waits for a next round, which starts
     at that stage. It then finds the first copy stored (and its deliveries queued),
-    as it would have arriving after it.
+    as it would have arriving after it. A mail a batch stage told to Wait (a reaction to
+    a mail of the same batch) starts at that stage in the next round too.
     """
     results: dict[int, IngestResult] = {}
     start = dict.fromkeys(range(len(ctxs)), 0)  # mail -> the first stage it still needs
@@ -84,14 +90,16 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[IngestResult]:
                 going = [i for i in going if i not in later]
                 stopped = stage.run_batch([ctxs[i] for i in going])
                 for i, stop in zip(going, stopped, strict=True):
-                    if stop is not None:
+                    if isinstance(stop, Wait):
+                        later[i] = first
+                    elif stop is not None:
                         results[i] = _stopped(ctxs[i], stop)
                 continue
             for i in going:
                 try:
                     for stage in stages:
                         stage.run(ctxs[i])
-                except (Discard, Duplicate, AnswerMarked) as stop:
+                except (Discard, Duplicate, AnswerMarked, Folded) as stop:
                     results[i] = _stopped(ctxs[i], stop)
         for i in start:
             if i not in results and i not in later:
@@ -119,6 +127,8 @@ def _stopped(ctx: IngestContext, stop: Stop) -> IngestResult:
         return IngestResult(Disposition.DISCARDED, ctx.message_id, reasons=(stop.reason,))
     if isinstance(stop, AnswerMarked):
         return IngestResult(Disposition.ANSWER, ctx.message_id, _slugs(ctx))
+    if isinstance(stop, Folded):
+        return IngestResult(Disposition.REACTION, ctx.message_id, _slugs(ctx), stop.emoji)
     return IngestResult(Disposition.DUPLICATE, ctx.message_id, _slugs(ctx))
 
 

@@ -63,6 +63,13 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_MESSAGE_ID_LENGTH = 998  # RFC 5322 section 2.1.1: no line is longer
 MAX_REFERENCES = 100  # ids kept from References (the root and the nearest ancestors)
 
+REACTION_RFC9078 = "rfc9078"
+REACTION_GMAIL = "gmail"
+GMAIL_REACTION_TYPE = "text/vnd.google.email-reaction+json"
+# Parts looked at for a Gmail reaction part (it sits in the top multipart/alternative,
+# or one level further in a multipart/related): bounded, the tree is the sender's.
+_REACTION_SEARCH = 50
+
 # Unnamed parts of a signature or encryption envelope (RFC 3156, RFC 8551).
 _ENVELOPE_TYPES = frozenset(
     {
@@ -100,6 +107,17 @@ class ParsedAttachment:
 
 
 @dataclasses.dataclass(frozen=True)
+class ReactionPart:
+    """A body part that may carry a reaction, decoded; gateway.mail.reactions decides
+    whether it is one. RFC 9078's part (Content-Disposition: reaction) counts only as
+    the single body or the first part of the top multipart (section 3); Gmail's
+    text/vnd.google.email-reaction+json part anywhere but as an attachment."""
+
+    kind: str  # REACTION_RFC9078 or REACTION_GMAIL
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ParsedMessage:
     """What the gateway reads from one message; the raw bytes stay the source of truth."""
 
@@ -123,6 +141,8 @@ class ParsedMessage:
     # How the plain text is laid out: (gateway.mail.flowed.FLOWED_DECODED,) when every
     # plain part was format=flowed, each decoded in body_text; () otherwise.
     text_format: tuple[str, ...] = ()
+    # The parts that may carry a reaction (RFC 9078, Gmail), in document order.
+    reaction_parts: tuple[ReactionPart, ...] = ()
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -201,6 +221,7 @@ def _parse(raw: bytes, *, full: bool, extra_flag: str = "") -> ParsedMessage:
             {name: tuple(decode_words(text) for text in texts) for name, texts in values.items()}
         ),
         text_format=(FLOWED_DECODED,) if walk.plain_flowed() else (),
+        reaction_parts=_reaction_parts(message) if full else (),
     )
 
 
@@ -212,6 +233,46 @@ def _bounded_references(ids: tuple[str, ...]) -> tuple[str, ...]:
     if len(unique) <= MAX_REFERENCES:
         return unique
     return (unique[0], *unique[-(MAX_REFERENCES - 1) :])
+
+
+def _reaction_parts(root: email.message.Message) -> tuple[ReactionPart, ...]:
+    """The parts of the tree that may carry a reaction (see ReactionPart)."""
+    found: list[ReactionPart] = []
+    try:
+        _find_reaction_parts(root, found)
+    except Exception:  # the stdlib raises on some broken parts: no reaction then
+        log.debug("unreadable reaction part", exc_info=True)
+        return ()
+    return tuple(found)
+
+
+def _find_reaction_parts(root: email.message.Message, found: list[ReactionPart]) -> None:
+    children = root.get_payload() if root.is_multipart() else None
+    first = children[0] if isinstance(children, list) and children else root
+    if isinstance(first, email.message.Message) and not first.is_multipart():
+        if first.get_content_disposition() == "reaction":
+            found.append(ReactionPart(REACTION_RFC9078, _part_text(first)))
+    stack = [root]
+    seen = 0
+    while stack and seen < _REACTION_SEARCH:
+        part = stack.pop()
+        seen += 1
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            if not part.get_content_type().startswith("message/"):
+                stack.extend(c for c in reversed(payload) if isinstance(c, email.message.Message))
+        elif (
+            part.get_content_type() == GMAIL_REACTION_TYPE
+            and part.get_content_disposition() != "attachment"
+        ):
+            found.append(ReactionPart(REACTION_GMAIL, _part_text(part)))
+
+
+def _part_text(part: email.message.Message) -> str:
+    """A leaf's text, decoded from its transfer encoding and charset (UTF-8 if none:
+    RFC 9078 and Gmail's reaction parts are UTF-8)."""
+    text, _ = decode_bytes(_decoded_payload(part), part.get_content_charset() or "utf-8")
+    return text
 
 
 def _guarded(convert: Callable[[str], str], html: str, flags: set[str]) -> str:

@@ -11,7 +11,6 @@ pipeline stops there.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from gateway.ingest.context import IngestContext
 from gateway.ingest.context import StoredMessage
+from gateway.ingest.context import received_at
 from gateway.ingest.copies import add_communities
 from gateway.ingest.copies import stored_copies
 from gateway.ingest.errors import Duplicate
 from gateway.store.models import MAX_MESSAGE_ID
-from gateway.store.models import Origin
 from gateway.store.models import Person
-from gateway.store.models import utcnow
 from gateway.store.sql import chunks
 from gateway.store.sql import one_at_a_time
 from gateway.threads.audience import audience
@@ -160,13 +158,3 @@ def _look_up_senders(session: Session, posts: Sequence[IngestContext]) -> None:
         sender = ctx.sender[:254]
         if sender not in ctx.cache.people:
             ctx.cache.people[sender] = found.get(sender)
-
-
-def received_at(ctx: IngestContext) -> dt.datetime:
-    """When the post reached its community: now, or for an imported archive the
-    message's own Date (not one in the future), else its envelope's date."""
-    parsed = ctx.parsed
-    if ctx.mail.origin is Origin.IMPORT and parsed is not None and parsed.date is not None:
-        if parsed.date <= utcnow() + dt.timedelta(days=1):
-            return parsed.date
-    return ctx.mail.received_at

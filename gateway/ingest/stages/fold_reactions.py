@@ -1,0 +1,165 @@
+"""Stage fold_reactions: a reaction sent to a community is recorded on the message it
+answers instead of being posted (issue 22, point 1).
+
+A reaction is an RFC 9078 or Gmail reaction mail (gateway.mail.reactions), or, where
+every community it was sent to folds thanks (communities.fold_thanks), a reply whose
+own text is only a thank-you or a "+1". Only a mail the authorize stage left
+unheld is folded: a sender who may not post there gets what any post of theirs gets.
+A folded mail stops here (its raw bytes kept by the keep stage): no message row, no
+delivery, no answer to the sender; the inbox processor logs disposition=reaction.
+
+A reaction mail to a message the gateway does not have, or to one not published in the
+community it was sent to, is discarded with its reason; a thank-you reply in that
+case stays a post (nothing is lost). A reaction mail taken in again changes nothing
+(a duplicate). Imported archives keep their reaction mails as reactions (source
+import); their thank-you replies stay posts, as history was. A batch stage: a
+reaction to a mail of the same batch waits until that mail is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.community.people import ensure_people
+from gateway.community.people import keep_display_name
+from gateway.engagement.reactions import Answered
+from gateway.engagement.reactions import Lookup
+from gateway.engagement.reactions import answered_message
+from gateway.engagement.reactions import message_known
+from gateway.engagement.reactions import reaction_mail_known
+from gateway.engagement.reactions import record_mail_reaction
+from gateway.ingest.context import IngestContext
+from gateway.ingest.context import received_at
+from gateway.ingest.errors import Discard
+from gateway.ingest.errors import DiscardReason
+from gateway.ingest.errors import Duplicate
+from gateway.ingest.errors import Folded
+from gateway.ingest.errors import Wait
+from gateway.mail.addresses import AddressError
+from gateway.mail.addresses import normalize_address
+from gateway.mail.parse import REACTION_RFC9078
+from gateway.mail.reactions import MAX_THANKS_TEXT
+from gateway.mail.reactions import reaction_of
+from gateway.mail.reactions import thanks_or_plus_one
+from gateway.mail.trim import new_text
+from gateway.store.models import Origin
+from gateway.store.models import ReactionSource
+
+Outcome = Discard | Duplicate | Folded | Wait | None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """What a mail would be folded into."""
+
+    emoji: tuple[str, ...]
+    source: ReactionSource
+    whole_set: bool  # an RFC 9078 reaction: the person's whole set on that message
+    strict: bool  # a reaction mail: not posted even when it answers nothing here
+    text: str = ""  # a reply's own text (a thank-you, classified once more with names)
+
+
+def run_batch(ctxs: Sequence[IngestContext]) -> list[Outcome]:
+    candidates = [_candidate(ctx) for ctx in ctxs]
+    # The posts of this batch, stored by the next stage: a reaction to one of them waits.
+    in_batch = {ctx.message_id for ctx, c in zip(ctxs, candidates, strict=True) if c is None}
+    return [
+        None if candidate is None else _fold(ctx, candidate, in_batch)
+        for ctx, candidate in zip(ctxs, candidates, strict=True)
+    ]
+
+
+def _candidate(ctx: IngestContext) -> _Candidate | None:
+    """The reaction the mail would be, before its message is looked up."""
+    parsed = ctx.parsed
+    if parsed is None or not ctx.communities or ctx.holds or ctx.is_report:
+        return None
+    imported = ctx.mail.origin is Origin.IMPORT
+    reaction = reaction_of(parsed)
+    if reaction is not None:
+        source = ReactionSource.IMPORT if imported else ReactionSource(reaction.kind)
+        whole = reaction.kind == REACTION_RFC9078
+        return _Candidate(reaction.emoji, source, whole_set=whole, strict=True)
+    if imported or not all(c.fold_thanks for c in ctx.communities):
+        return None
+    if not (parsed.in_reply_to or parsed.references):
+        return None
+    text = new_text(parsed.body_text)
+    if len(text.strip()) > MAX_THANKS_TEXT or not text.strip():
+        return None
+    emoji = thanks_or_plus_one(text, [parsed.from_name])
+    # The answered author's name is only known once the message is looked up ("Thanks
+    # Alice!"): worth a look only if the words would do with any name beside them.
+    if emoji is None and thanks_or_plus_one(text, [text]) is None:
+        return None
+    return _Candidate(
+        (emoji,) if emoji else (), ReactionSource.REPLY, whole_set=False, strict=False, text=text
+    )
+
+
+def _fold(ctx: IngestContext, candidate: _Candidate, in_batch: set[str]) -> Outcome:
+    assert ctx.parsed is not None
+    session = ctx.session
+    if reaction_mail_known(session, ctx.message_id):
+        return Duplicate(ctx.message_id)
+    if message_known(session, ctx.message_id):
+        return None  # stored as a post before: write_messages finds it a duplicate
+    answered = answered_message(
+        session,
+        ctx.parsed.in_reply_to,
+        ctx.parsed.references,
+        [community.id for community in ctx.communities],
+    )
+    if answered.lookup is Lookup.UNKNOWN and not ctx.waited:
+        named = {*ctx.parsed.in_reply_to, *ctx.parsed.references}
+        if named & in_batch:
+            ctx.waited = True
+            return Wait()
+    emoji = candidate.emoji or _thanks_to(ctx, candidate, answered)
+    if not emoji:
+        return None
+    if answered.lookup is not Lookup.FOUND or answered.message_id is None:
+        if not candidate.strict:
+            return None
+        if answered.lookup is Lookup.UNKNOWN:
+            return Discard(DiscardReason.REACTION_UNKNOWN_MESSAGE)
+        return Discard(DiscardReason.REACTION_ELSEWHERE)
+    person_id = _person(ctx)
+    if person_id is None:
+        return None  # no usable sender address: an ordinary post, as before
+    record_mail_reaction(
+        session,
+        answered.message_id,
+        person_id,
+        emoji,
+        candidate.source,
+        whole_set=candidate.whole_set,
+        at=received_at(ctx),
+        mail_message_id=ctx.message_id,
+        raw_sha256=ctx.raw_sha256,
+    )
+    return Folded(emoji)
+
+
+def _thanks_to(ctx: IngestContext, candidate: _Candidate, answered: Answered) -> tuple[str, ...]:
+    """A reply's thank-you, read again with the answered author's name beside it."""
+    assert ctx.parsed is not None
+    if candidate.strict or not answered.sender_name:
+        return ()
+    emoji = thanks_or_plus_one(candidate.text, [ctx.parsed.from_name, answered.sender_name])
+    return (emoji,) if emoji else ()
+
+
+def _person(ctx: IngestContext) -> int | None:
+    """The reacting person's id, added to the people (with their From name) if new."""
+    assert ctx.parsed is not None
+    try:
+        address = normalize_address(ctx.sender)
+    except AddressError:
+        return None
+    people, new = ensure_people(ctx.session, [address])
+    person = people[address]
+    if address in new:
+        keep_display_name(person, ctx.parsed.from_name)
+    return person.id
