@@ -40,6 +40,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import Reaction
+from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
 from gateway.store.singletons import ARCHIVE
 
@@ -49,9 +50,9 @@ NAME = "gateway-archive"
 
 def store_fingerprint(session: Session) -> tuple[object, ...]:
     """Changes whenever a page could: posts (new, approved, removed), reactions (new,
-    renewed or taken away), people, profiles, memberships and public communities. (A
-    community's new name of the same length shows with the next change, or at once
-    with `gateway archive build`.)"""
+    renewed or taken away), accepted answers, people, profiles, memberships and public
+    communities. (A community's new name of the same length shows with the next
+    change, or at once with `gateway archive build`.)"""
     published = Message.status == MessageStatus.PUBLISHED
     public = Community.visibility == Visibility.PUBLIC
     return tuple(
@@ -67,6 +68,9 @@ def store_fingerprint(session: Session) -> tuple[object, ...]:
                 select(func.max(Person.updated_at)).scalar_subquery(),
                 select(func.count()).select_from(Reaction).scalar_subquery(),
                 select(func.max(Reaction.created_at)).scalar_subquery(),
+                # An answer accepted, replaced or taken back.
+                select(func.count()).select_from(ThreadAnswer).scalar_subquery(),
+                select(func.sum(ThreadAnswer.message_id)).scalar_subquery(),
                 select(func.count()).select_from(PersonTag).scalar_subquery(),
                 select(func.count()).select_from(Membership).scalar_subquery(),
                 select(func.count()).select_from(Community).where(public).scalar_subquery(),

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from archive.publisher import store_fingerprint
 from gateway.actions.runner import run_actions
 from gateway.app import App
 from gateway.app import make_template_environment
@@ -188,6 +189,24 @@ def test_a_reply_is_accepted_a_later_one_replaces_it_and_the_same_changes_nothin
         assert clear_answer(session, asked.thread_id)
         assert not clear_answer(session, asked.thread_id)
     assert chosen(app, asked.thread_id) is None
+
+
+def test_the_archive_publisher_sees_an_answer_accepted_replaced_and_taken_back(
+    app: App, asked: Question
+) -> None:
+    def fingerprint() -> tuple[object, ...]:
+        with transaction(app.read_sessions) as session:
+            return store_fingerprint(session)
+
+    seen = [fingerprint()]
+    for choice in (asked.bob, asked.carl, None):
+        with transaction(app.sessions) as session:
+            if choice is None:
+                clear_answer(session, asked.thread_id)
+            else:
+                accept_answer(session, asked.thread_id, choice, None, LATER)
+        seen.append(fingerprint())
+    assert len(set(seen[:3])) == 3 and seen[3] != seen[2]
 
 
 def test_only_a_published_reply_of_the_thread_can_be_its_answer(app: App, asked: Question) -> None:
