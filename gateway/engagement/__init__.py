@@ -1,0 +1,1 @@
+"""Engagement by mail: reactions, thanks and accepted answers (issue 22)."""
