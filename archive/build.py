@@ -64,7 +64,8 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 3  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
+FORMAT = 4  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals
+# 4: accepted answers and thanks received on people pages
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -464,7 +465,12 @@ def _people_shown(index: SiteIndex, people: CommunityPeople) -> object:
 
 def _person_signature(person: SitePerson, posts: list[MessageEntry], index: SiteIndex) -> str:
     communities = [index.communities[c].name for c in person.communities]
-    return _digest(person, [(m.id, index.threads[m.thread_id].subject) for m in posts], communities)
+    return _digest(
+        person,
+        [(m.id, index.threads[m.thread_id].subject) for m in posts],
+        communities,
+        index.standing.get(person.id),
+    )
 
 
 def _directory_signature(index: SiteIndex) -> str:

@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import links
+from gateway.engagement.standing import Standing
+from gateway.engagement.standing import standings
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -135,6 +137,8 @@ class SiteIndex:
     # Every community's subject prefix, private ones too: a thread's page takes them off
     # its messages' subjects (archive.pages.shown_subject); another "[tag]" stays.
     subject_prefixes: tuple[str, ...] = ()
+    # Accepted answers and thanks received on public messages, by person id.
+    standing: dict[int, Standing] = field(default_factory=dict)
 
     def messages(self) -> Iterator[MessageEntry]:
         for thread in self.threads.values():
@@ -161,6 +165,7 @@ def read_index(session: Session, write_to_default: bool = True) -> SiteIndex:
         threads,
         _people(session, communities, threads, write_to_default),
         tuple(sorted(prefix for prefix in prefixes if prefix)),
+        standings(session, list(communities)),
     )
 
 
