@@ -145,6 +145,7 @@ def test_entries_it_cannot_place_are_counted_and_the_others_restored(
     document["reactions"][0]["emoji"] = "x" * 33
     document["reactions"][1]["created_at"] = "yesterday"
     document["reactions"][2]["email"] = "not an address"
+    document["reactions"][3]["source"] = "carrier pigeon"  # unknown here: restored as imported
     document["reactions"].append({**document["reactions"][3], "message_id": "gone@example.com"})
     document["answers"][0]["thread_message_id"] = "p4@example.com"  # another thread
     path = written(tmp_path, document)
@@ -155,6 +156,7 @@ def test_entries_it_cannot_place_are_counted_and_the_others_restored(
         "`gateway export json` writes them (the others are restored)"
     )
     assert counts(network) == (1, 2)
+    assert [r["source"] for r in export(gateway_cli)["reactions"]] == ["import"]
     # Another community has none of these messages: all missing, nothing changed.
     report = gateway_cli("import", "json", "a11y", path, "--json", expect=1)
     assert json.loads(report.stdout)["answers"]["missing"] == 3

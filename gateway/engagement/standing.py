@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import SQLColumnExpression
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -70,7 +71,7 @@ def accepted_answers(
         query = query.join(Thread, Thread.id == ThreadAnswer.thread_id).where(
             topics.subject_matches(Thread.subject, topic)
         )
-    return {person_id: count for person_id, count in session.execute(query)}
+    return {person_id: count for person_id, count in session.execute(query) if person_id}
 
 
 def thanks_received(
@@ -88,10 +89,10 @@ def thanks_received(
         )
         .group_by(Message.sender_id)
     )
-    return {person_id: count for person_id, count in session.execute(query)}
+    return {person_id: count for person_id, count in session.execute(query) if person_id}
 
 
-def accepted_by_someone_else(sender_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+def accepted_by_someone_else(sender_id: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
     """An answer counts for its author (`sender_id`) unless they accepted it themselves
     (the one who accepted it may be gone: answered_by_id NULL still counts)."""
     return func.coalesce(ThreadAnswer.answered_by_id, 0) != sender_id

@@ -103,7 +103,7 @@ def export_engagement(session: Session, community: Community) -> dict[str, list[
     }
 
 
-def _published_ids(community: Community) -> Select[tuple[int]]:
+def _published_ids(community: Community) -> Select[int]:
     return select(MessageCommunity.message_id).where(
         MessageCommunity.community_id == community.id, published_here()
     )
@@ -178,10 +178,10 @@ def _time(value: object) -> dt.datetime | None:
 
 def _source(value: object) -> ReactionSource:
     """The source the export gives; one this gateway does not know is an import's."""
-    try:
-        return ReactionSource(value)
-    except ValueError:
-        return ReactionSource.IMPORT
+    for source in ReactionSource:
+        if source.value == value:
+            return source
+    return ReactionSource.IMPORT
 
 
 def _restore_reactions(
@@ -216,16 +216,16 @@ def _restore_reactions(
             tally.missing += 1
             continue
         key = (message[0], people[address].id, emoji)
-        reaction = existing.get(key)
-        if reaction is None:
-            reaction = existing[key] = Reaction(
+        found = existing.get(key)
+        if found is None:
+            existing[key] = reaction = Reaction(
                 message_id=key[0], person_id=key[1], emoji=emoji,
                 source=_source(entry.get("source")), created_at=at,
             )  # fmt: skip
             session.add(reaction)
             tally.restored += 1
-        elif at > as_utc(reaction.created_at):  # a later one replaces it (its time)
-            reaction.created_at = at
+        elif at > as_utc(found.created_at):  # a later one replaces it (its time)
+            found.created_at = at
             tally.restored += 1
         else:
             tally.unchanged += 1
