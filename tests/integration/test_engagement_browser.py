@@ -1,7 +1,7 @@
 """A person page's accepted answers and thanks received, in a real browser: mail sent
 over SMTP to a running gateway, an accepted answer and reactions put in as rows (parts
 R and A build the mail side), the site built by `gateway archive build` in English
-and French, served on loopback and read in Chromium on a desktop and a phone."""
+and French, served on loopback and read in Chromium on a desktop and a phone, under axe-core."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from gateway.store.models import Person
 from gateway.store.models import Reaction
 from gateway.store.models import ReactionSource
 from gateway.store.models import ThreadAnswer
+from tests.accessibility import axe_source
+from tests.accessibility import axe_violations
 from tests.browser import gateway_folder
 from tests.browser import send_all
 from tests.browser import serving
@@ -105,6 +107,7 @@ def test_a_person_page_shows_accepted_answers_and_thanks_received(
         assert line["y"] >= heading["y"] + heading["height"]  # under her name
         assert line["x"] + line["width"] <= width
         assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert axe_violations(page, axe_source(), f"person ({language}, {width} px)") == []
         page.screenshot(path=str(tmp_path / f"person-{language}-{width}.png"), full_page=True)
         assert watched.foreign_requests() == [] and watched.blocked == []
     # Someone with neither has no such line.
