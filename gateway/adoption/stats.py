@@ -197,10 +197,9 @@ class _Query:
         self._members(members)
         self._posters(recent, members)
         self._posts(recent)
-        every = scope.posts(self.ids, self.per_community)
-        self._threads(every)
-        self._answers(every)
-        self._reactions(every)
+        self._threads(scope.posts(self.ids, self.per_community))
+        self._answers()
+        self._reactions()
         self._contributors(recent)
         self._deliveries()
         self._profiles(members)
@@ -352,9 +351,13 @@ class _Query:
         ):
             self.result[key].top_contributors.append(Contributor(address, name, posts))
 
-    def _answers(self, posts: Subquery) -> None:
+    def _answers(self) -> None:
         """Answers accepted in the window, and who wrote the most of them (an answer
         its author accepted counts in the total, not for them: engagement.standing)."""
+        in_window = ThreadAnswer.answered_at >= self.since
+        posts = scope.authors(
+            self.ids, self.per_community, select(ThreadAnswer.message_id).where(in_window)
+        )
         accepted = (
             select(
                 posts.c.key,
@@ -362,7 +365,7 @@ class _Query:
                 case((accepted_by_someone_else(posts.c.sender_id), 1), else_=0).label("earned"),
             )
             .join(ThreadAnswer, ThreadAnswer.message_id == posts.c.id)
-            .where(ThreadAnswer.answered_at >= self.since)
+            .where(in_window)
             .subquery("accepted")
         )
         for key, count in self._rows(select(accepted.c.key, func.count()).group_by(accepted.c.key)):
@@ -391,8 +394,12 @@ class _Query:
         ):
             self.result[key].top_answerers.append(Answerer(address, name, answers))
 
-    def _reactions(self, posts: Subquery) -> None:
+    def _reactions(self) -> None:
         """Reactions put on the scope's posts in the window; thanks: not the author's own."""
+        in_window = Reaction.created_at >= self.since
+        posts = scope.authors(
+            self.ids, self.per_community, select(Reaction.message_id).where(in_window)
+        )
         thanks = case(
             (or_(posts.c.sender_id.is_(None), Reaction.person_id != posts.c.sender_id), 1),
             else_=0,
@@ -400,7 +407,7 @@ class _Query:
         for key, count, received in self._rows(
             select(posts.c.key, func.count(), func.sum(thanks))
             .join(Reaction, Reaction.message_id == posts.c.id)
-            .where(Reaction.created_at >= self.since)
+            .where(in_window)
             .group_by(posts.c.key)
         ):
             self.result[key].reactions = count

@@ -60,6 +60,9 @@ def accepted_answers(
         .select_from(ThreadAnswer)
         .join(Message, Message.id == ThreadAnswer.message_id)
         .where(
+            # Redundant with the join, it makes SQLite start from the answers, not
+            # from every message (as it does from the reactions below).
+            Message.id.in_(select(ThreadAnswer.message_id)),
             Message.sender_id.is_not(None),
             Message.parent_id.is_not(None),
             accepted_by_someone_else(Message.sender_id),
@@ -83,6 +86,7 @@ def thanks_received(
         .select_from(Reaction)
         .join(Message, Message.id == Reaction.message_id)
         .where(
+            Message.id.in_(select(Reaction.message_id)),
             Message.sender_id.is_not(None),
             Reaction.person_id != Message.sender_id,
             _published_in(community_ids),
