@@ -149,8 +149,12 @@ def _messages(
     found: dict[str, tuple[int, int | None]] = {}
     for chunk in chunks(wanted):
         for message_id, id_, thread_id in session.execute(
-            select(Message.message_id, Message.id, Message.thread_id).where(
-                Message.message_id.in_(chunk), Message.id.in_(_published_ids(community))
+            select(Message.message_id, Message.id, Message.thread_id)
+            .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+            .where(
+                Message.message_id.in_(chunk),
+                MessageCommunity.community_id == community.id,
+                published_here(),
             )
         ):
             found[message_id] = (id_, thread_id)
