@@ -178,12 +178,14 @@ def json_(state: CliState, slug: str, file: Path, as_json: bool) -> None:
     missing = sum(t.missing for t in tallies.values())
     if missing:
         problems.append(
-            f"{missing} entries name messages {slug} does not have: import its mbox first "
+            f"{missing} {'entry names a message' if missing == 1 else 'entries name messages'} "
+            f"{slug} does not have: import its mbox first "
             "(`gateway import mbox`), then this file again"
         )
     invalid = sum(t.invalid for t in tallies.values())
     if invalid:
-        problems.append(f"{invalid} entries are not as `gateway export json` writes them")
+        are = "entry is" if invalid == 1 else "entries are"
+        problems.append(f"{invalid} {are} not as `gateway export json` writes them")
     if problems:
         raise click.ClickException("; ".join(problems) + " (the others are restored)")
 

@@ -151,7 +151,7 @@ def test_entries_it_cannot_place_are_counted_and_the_others_restored(
     path = written(tmp_path, document)
     message = gateway_cli.error("import", "json", "design", path)
     assert message == (
-        "Error: 1 entries name messages design does not have: import its mbox first "
+        "Error: 1 entry names a message design does not have: import its mbox first "
         "(`gateway import mbox`), then this file again; 4 entries are not as "
         "`gateway export json` writes them (the others are restored)"
     )
