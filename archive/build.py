@@ -67,7 +67,7 @@ MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
 FORMAT = 4  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals;
-# 4: reactions and accepted answers
+# 4: reactions, accepted answers and thanks received
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.
@@ -514,7 +514,12 @@ def _people_shown(index: SiteIndex, people: CommunityPeople) -> object:
 
 def _person_signature(person: SitePerson, posts: list[MessageEntry], index: SiteIndex) -> str:
     communities = [index.communities[c].name for c in person.communities]
-    return _digest(person, [(m.id, index.threads[m.thread_id].subject) for m in posts], communities)
+    return _digest(
+        person,
+        [(m.id, index.threads[m.thread_id].subject) for m in posts],
+        communities,
+        index.standing.get(person.id),
+    )
 
 
 def _directory_signature(index: SiteIndex) -> str:

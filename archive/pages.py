@@ -53,6 +53,7 @@ from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
 from gateway.digests.excerpts import excerpt
 from gateway.digests.news import Question
+from gateway.engagement.standing import Standing
 from gateway.mail.addresses import community_address
 from gateway.mail.sizes import human_size
 from gateway.outbound.wording import plural
@@ -265,6 +266,7 @@ class Pages:
                 "interests": person.interests,
                 "communities": [self._community_link(c) for c in person.communities],
                 "write_to": write_to_link(person),
+                "standing": self.index.standing.get(person.id, Standing()),
                 "posts": [
                     {
                         "url": urls.message(m.thread_id, m.id),
@@ -344,6 +346,10 @@ class Pages:
             ),
             contributors=shares(
                 (c.name or c.address.split("@", 1)[0], c.posts) for c in overall.top_contributors
+            ),
+            answerers=shares(
+                (a.name or a.address.split("@", 1)[0], a.accepted_answers)
+                for a in overall.top_answerers
             ),
             origins=shares(
                 [

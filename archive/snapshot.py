@@ -26,6 +26,8 @@ from gateway import links
 from gateway.engagement.shown import ReactionCount
 from gateway.engagement.shown import message_reactions
 from gateway.engagement.shown import thread_answers
+from gateway.engagement.standing import Standing
+from gateway.engagement.standing import standings
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Membership
@@ -142,6 +144,8 @@ class SiteIndex:
     # answer of each thread whose answer the site shows (thread id -> message id).
     reactions: dict[int, tuple[ReactionCount, ...]] = field(default_factory=dict)
     answers: dict[int, int] = field(default_factory=dict)
+    # Accepted answers and thanks received on public messages, by person id.
+    standing: dict[int, Standing] = field(default_factory=dict)
 
     def messages(self) -> Iterator[MessageEntry]:
         for thread in self.threads.values():
@@ -176,6 +180,7 @@ def read_index(session: Session, write_to_default: bool = True) -> SiteIndex:
             for thread_id, answer in thread_answers(session).items()
             if shown.get(answer.message_id) == thread_id
         },
+        standings(session, list(communities)),
     )
 
 

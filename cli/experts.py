@@ -23,7 +23,9 @@ def why(reasons: list[dict[str, Any]]) -> str:
     for reason in reasons:
         kind = reason["kind"]
         where = reason.get("community_name", "")
-        if kind in ("expertise", "interest"):
+        if kind == "accepted":
+            parts.append(f"{_count(reason['count'], 'accepted answer')} on {reason['topic']}")
+        elif kind in ("expertise", "interest"):
             parts.append(f"stated {kind}: {reason['label']}")
         elif kind == "answers":
             parts.append(f"{_count(reason['count'], 'answer')} on it in {where}")
@@ -46,8 +48,8 @@ def _count(count: int, word: str) -> str:
 @json_option
 @pass_state
 def experts(state: CliState, query: str, limit: int, as_json: bool) -> None:
-    """Rank the people who can help on QUERY: stated expertise and interests, and what
-    they wrote and answered about it."""
+    """Rank the people who can help on QUERY: those whose answers on it were accepted
+    first, then stated expertise and interests, and what they wrote and answered about it."""
     with state.read_transaction() as session:
         found = [describe_expert(e) for e in find_experts(session, query, limit)]
     if as_json:

@@ -3,6 +3,7 @@ community, with a progress bar and a report per source."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -16,9 +17,11 @@ from cli.output import emit_json
 from cli.output import emit_table
 from cli.state import CliState
 from cli.state import pass_state
+from gateway.community.communities import get_community
 from gateway.community.people import canonical_address
 from gateway.imports.announce import announce_import
 from gateway.imports.documents import document_messages
+from gateway.imports.engagement import restore_engagement
 from gateway.imports.importer import FileReport
 from gateway.imports.importer import import_mail
 from gateway.imports.importer import totals
@@ -136,6 +139,55 @@ def documents(
         quiet=quiet,
         as_json=as_json,
     )
+
+
+@import_.command("json")
+@click.argument("slug")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_state
+def json_(state: CliState, slug: str, file: Path, as_json: bool) -> None:
+    """The reactions and accepted answers of a `gateway export json` FILE, onto the
+    community's messages (import its mbox first). Importing again changes nothing."""
+    try:
+        document = json.loads(file.read_bytes())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{file}: not a JSON file ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("messages", []), list):
+        raise click.ClickException(f"{file}: not a file written by `gateway export json`")
+    with state.transaction() as session:
+        tallies = restore_engagement(session, get_community(session, slug), document)
+    report = {kind: tally.as_dict() for kind, tally in tallies.items()}
+    if as_json:
+        emit_json(report)
+    else:
+        emit_table(
+            [{"kind": kind, **counts} for kind, counts in report.items()],
+            [
+                ("KIND", "kind"),
+                ("RESTORED", "restored"),
+                ("UNCHANGED", "unchanged"),
+                ("MISSING", "missing"),
+                ("INVALID", "invalid"),
+            ],
+            empty="",
+        )
+    if "reactions" not in document and "answers" not in document:
+        click.echo(f"{file} has no reactions or answers (an export from before them).", err=True)
+    problems = []
+    missing = sum(t.missing for t in tallies.values())
+    if missing:
+        problems.append(
+            f"{missing} {'entry names a message' if missing == 1 else 'entries name messages'} "
+            f"{slug} does not have: import its mbox first "
+            "(`gateway import mbox`), then this file again"
+        )
+    invalid = sum(t.invalid for t in tallies.values())
+    if invalid:
+        are = "entry is" if invalid == 1 else "entries are"
+        problems.append(f"{invalid} {are} not as `gateway export json` writes them")
+    if problems:
+        raise click.ClickException("; ".join(problems) + " (the others are restored)")
 
 
 def _total_size(paths: tuple[Path, ...]) -> int:

@@ -40,8 +40,9 @@ def _percent(value: float | None) -> str:
 @json_option
 @pass_state
 def stats(state: CliState, slug: str | None, since: str | None, as_json: bool) -> None:
-    """Members, posters, posts, replies, questions, departments, delivery and profiles:
-    per community and overall, for the window from --since to now."""
+    """Members, posters, posts, replies, questions, accepted answers, reactions,
+    departments, delivery and profiles: per community and overall, for the window
+    from --since to now."""
     start = parse_since(since)
     with state.read_transaction() as session:
         if slug is not None:
@@ -68,6 +69,10 @@ def stats(state: CliState, slug: str | None, since: str | None, as_json: bool) -
             ("REPLIED", "reply_rate"),
             ("1ST REPLY", "median"),
             ("ANSWERED", "answered"),
+            ("ACCEPTED", "accepted_answers"),
+            ("SOLVED", "solved"),
+            ("REACTIONS", "reactions"),
+            ("THANKS", "thanks_received"),
             ("IMPORTED", "imported_posts"),
             ("PROFILES", "profiles"),
             ("BOUNCES", "bounces"),
@@ -87,6 +92,11 @@ def stats(state: CliState, slug: str | None, since: str | None, as_json: bool) -
         click.echo(f"Posts by department: {departments or '-'}")
         modes = ", ".join(f"{mode} {count}" for mode, count in figures_shown["delivery"].items())
         click.echo(f"Delivery: {modes}")
+    shown = data["overall"] if slug is None else data["communities"][0]
+    answerers = ", ".join(
+        f"{a['name'] or a['email']} ({a['accepted_answers']})" for a in shown["top_answerers"]
+    )
+    click.echo(f"Top answerers (accepted answers): {answerers or '-'}")
 
 
 def _row(slug: str, figures: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +107,7 @@ def _row(slug: str, figures: dict[str, Any]) -> dict[str, Any]:
         "reply_rate": _percent(figures["reply_rate"]),
         "median": "-" if median is None else f"{median:g} h",
         "answered": f"{figures['questions_answered']}/{figures['questions']}",
+        "solved": f"{figures['questions_accepted']}/{figures['questions']}",
         "profiles": _percent(figures["profiles_share"]),
         "bounces": _percent(figures["bounce_rate"]),
     }

@@ -1,11 +1,14 @@
 """Who can help on a topic (`gateway experts`): stated expertise and interests, and what
 people wrote and answered about it, by community and by the words of their threads.
+People whose replies were accepted as the answer on threads about the topic rank
+above everyone else (an accepted answer is someone saying "this solved it"; a
+stated tag is only a claim).
 
 Stated tags match by words and folded forms (gateway.adoption.topics.tag_matches:
 "HDS" finds "HDS certification"). Each signal adds to a score and keeps its reason,
 so that the answer says why ("stated expertise: Accessibility", "3 answers in
-Design"). Weights are here, in one place; three grouped queries whatever the size of
-the network.
+Design", "3 accepted answers on pricing"). Weights are here, in one place; four
+grouped queries whatever the size of the network.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from gateway.adoption import topics
 from gateway.community.publishing import published_here
+from gateway.engagement.standing import accepted_answers
 from gateway.errors import InvalidInput
 from gateway.store.models import Community
 from gateway.store.models import Message
@@ -32,6 +36,7 @@ from gateway.store.models import TagKind
 from gateway.store.models import Thread
 
 STATED = {TagKind.EXPERTISE: 10.0, TagKind.INTEREST: 4.0}
+ACCEPTED_ON_TOPIC = 12.0  # a reply accepted as the answer on a thread about the topic
 ANSWER_ON_TOPIC = 3.0  # a reply in a thread whose subject is about the topic
 THREAD_ON_TOPIC = 1.0  # a thread started about it
 ANSWER_IN_COMMUNITY = 0.5  # a reply in a community about the topic...
@@ -41,11 +46,13 @@ LIMIT = 10
 
 @dataclass(frozen=True)
 class Reason:
-    """Why someone ranks: kind is expertise, interest, answers (on the topic),
-    threads (started on it) or community (answers in a community about it)."""
+    """Why someone ranks: kind is accepted (answers accepted on the topic), expertise,
+    interest, answers (on the topic), threads (started on it) or community (answers
+    in a community about it)."""
 
     kind: str
     label: str = ""  # the stated tag
+    topic: str = ""  # the query, for accepted answers
     count: int = 0
     community: str = ""  # slug
     community_name: str = ""
@@ -59,6 +66,7 @@ class Expert:
     department: str = ""
     score: float = 0.0
     reasons: list[Reason] = field(default_factory=list)
+    accepted_answers: int = 0
 
 
 def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Expert]:
@@ -73,6 +81,12 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
         expert.score += points
         expert.reasons.append(reason)
 
+    communities = {
+        c.id: c for c in session.scalars(select(Community).where(Community.closed_at.is_(None)))
+    }
+    for person_id, count in accepted_answers(session, list(communities), topic).items():
+        add(person_id, ACCEPTED_ON_TOPIC * count, Reason("accepted", count=count, topic=query))
+        found[person_id].accepted_answers = count
     # SQL narrows to tags holding one of the words; topics.words_match decides.
     for person_id, kind, tag, label in session.execute(
         select(PersonTag.person_id, PersonTag.kind, PersonTag.tag, PersonTag.label)
@@ -81,9 +95,6 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
     ):
         if topics.words_match(topics.words(tag), topic):
             add(person_id, STATED[TagKind(kind)], Reason(TagKind(kind).value, label=label))
-    communities = {
-        c.id: c for c in session.scalars(select(Community).where(Community.closed_at.is_(None)))
-    }
     for person_id, community_id, answers, started in _activity(session, topic):
         community = communities.get(community_id)
         if community is None:
@@ -105,7 +116,10 @@ def find_experts(session: Session, query: str, limit: int = LIMIT) -> list[Exper
                 community_name=community.name,
             ),
         )  # fmt: skip
-    ranked = sorted(found.values(), key=lambda e: (-e.score, e.person_id))[:limit]
+    # Those with an accepted answer first, whatever the others state.
+    ranked = sorted(found.values(), key=lambda e: (e.accepted_answers == 0, -e.score, e.person_id))[
+        :limit
+    ]
     ids = [e.person_id for e in ranked]
     people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
     for expert in ranked:
@@ -169,6 +183,8 @@ def describe_reason(reason: Reason) -> dict[str, Any]:
     shape: dict[str, Any] = {"kind": reason.kind}
     if reason.label:
         shape["label"] = reason.label
+    if reason.topic:
+        shape.update(count=reason.count, topic=reason.topic)
     if reason.community:
         shape.update(count=reason.count, community=reason.community)
         shape["community_name"] = reason.community_name

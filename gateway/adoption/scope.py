@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import Date
+from sqlalchemy import Select
 from sqlalchemy import SQLColumnExpression
 from sqlalchemy import Subquery
 from sqlalchemy import and_
@@ -68,6 +69,27 @@ def posts(
         )
         query = select(literal(OVERALL).label("key"), *columns).where(Message.id.in_(posted))
     return query.where(window).subquery("posts")
+
+
+def authors(community_ids: Collection[int], per_community: bool, among: Select[int]) -> Subquery:
+    """Published posts of these communities among some message ids (those with a
+    reaction, an answer): key, id and sender. Looked up by id first: a few
+    reactions are not found by walking every post of the communities."""
+    key = MessageCommunity.community_id if per_community else literal(OVERALL)
+    query = (
+        select(key.label("key"), Message.id, Message.sender_id)
+        .join(MessageCommunity, MessageCommunity.message_id == Message.id)
+        .where(
+            Message.id.in_(among),
+            # Checked on each post's few links, not probed once per community (+ 0
+            # keeps SQLite from making the IN list part of the index search).
+            (MessageCommunity.community_id + 0).in_(list(community_ids)),
+            published_here(),
+        )
+    )
+    if not per_community:
+        query = query.distinct()  # a cross-posted message once
+    return query.subquery("authors")
 
 
 def members(community_ids: Collection[int], per_community: bool) -> Subquery:

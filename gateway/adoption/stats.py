@@ -21,10 +21,12 @@ from sqlalchemy import case
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.adoption import scope
+from gateway.engagement.standing import accepted_by_someone_else
 from gateway.store.models import Community
 from gateway.store.models import Delivery
 from gateway.store.models import DeliveryMode
@@ -32,6 +34,8 @@ from gateway.store.models import DeliveryStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
 from gateway.store.models import PersonTag
+from gateway.store.models import Reaction
+from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.models import utcnow
@@ -47,6 +51,13 @@ class Contributor:
     address: str
     name: str
     posts: int
+
+
+@dataclass
+class Answerer:
+    address: str
+    name: str
+    accepted_answers: int
 
 
 @dataclass
@@ -75,6 +86,11 @@ class Figures:
     new_posts: int = 0
     imported_threads_revived: int = 0  # imported threads that got a new reply in the window
     profiles_completed: int = 0  # members with a name, a department and a tag
+    accepted_answers: int = 0  # threads whose answer was accepted in the window
+    questions_accepted: int = 0  # questions of the window with an accepted answer
+    reactions: int = 0  # put on the scope's posts in the window
+    thanks_received: int = 0  # those of them by someone else than the post's author
+    top_answerers: list[Answerer] = field(default_factory=list)  # by accepted answers
 
     @property
     def reply_rate(self) -> float | None:
@@ -83,6 +99,10 @@ class Figures:
     @property
     def answered_share(self) -> float | None:
         return _share(self.questions_answered, self.questions)
+
+    @property
+    def accepted_share(self) -> float | None:
+        return _share(self.questions_accepted, self.questions)
 
     @property
     def bounce_rate(self) -> float | None:
@@ -178,6 +198,8 @@ class _Query:
         self._posters(recent, members)
         self._posts(recent)
         self._threads(scope.posts(self.ids, self.per_community))
+        self._answers()
+        self._reactions()
         self._contributors(recent)
         self._deliveries()
         self._profiles(members)
@@ -275,13 +297,16 @@ class _Query:
                         else_=0,
                     )
                 ),
+                func.max(case((ThreadAnswer.thread_id.is_not(None), 1), else_=0)),
             )
+            .select_from(posts)
+            .outerjoin(ThreadAnswer, ThreadAnswer.thread_id == posts.c.thread_id)
             .where(posts.c.thread_id.is_not(None))
             .group_by(posts.c.key, posts.c.thread_id)
             .having(func.max(posts.c.received_at) >= self.since)
         )
         waits: dict[int, list[float]] = defaultdict(list)
-        for key, first, reply, question, was_imported, new_since in rows:
+        for key, first, reply, question, was_imported, new_since, accepted in rows:
             figures = self.result[key]
             if was_imported and new_since:
                 figures.imported_threads_revived += 1
@@ -298,6 +323,7 @@ class _Query:
             if question:
                 figures.questions += 1
                 figures.questions_answered += wait is not None
+                figures.questions_accepted += accepted
                 if (wait or self.now - first) > LONG_WAIT:
                     figures.questions_waited += 1
         for key, hours in waits.items():
@@ -324,6 +350,68 @@ class _Query:
             .order_by(counted.c.key, counted.c.rank)
         ):
             self.result[key].top_contributors.append(Contributor(address, name, posts))
+
+    def _answers(self) -> None:
+        """Answers accepted in the window, and who wrote the most of them (an answer
+        its author accepted counts in the total, not for them: engagement.standing)."""
+        in_window = ThreadAnswer.answered_at >= self.since
+        posts = scope.authors(
+            self.ids, self.per_community, select(ThreadAnswer.message_id).where(in_window)
+        )
+        accepted = (
+            select(
+                posts.c.key,
+                posts.c.sender_id,
+                case((accepted_by_someone_else(posts.c.sender_id), 1), else_=0).label("earned"),
+            )
+            .join(ThreadAnswer, ThreadAnswer.message_id == posts.c.id)
+            .where(in_window)
+            .subquery("accepted")
+        )
+        for key, count in self._rows(select(accepted.c.key, func.count()).group_by(accepted.c.key)):
+            self.result[key].accepted_answers = count
+        counted = (
+            select(
+                accepted.c.key,
+                accepted.c.sender_id,
+                func.count().label("answers"),
+                func.row_number()
+                .over(
+                    partition_by=accepted.c.key,
+                    order_by=(func.count().desc(), accepted.c.sender_id),
+                )
+                .label("rank"),
+            )
+            .where(accepted.c.sender_id.is_not(None), accepted.c.earned == 1)
+            .group_by(accepted.c.key, accepted.c.sender_id)
+            .subquery("answerers")
+        )
+        for key, address, name, answers in self._rows(
+            select(counted.c.key, Person.address, Person.name, counted.c.answers)
+            .join(Person, Person.id == counted.c.sender_id)
+            .where(counted.c.rank <= TOP_CONTRIBUTORS)
+            .order_by(counted.c.key, counted.c.rank)
+        ):
+            self.result[key].top_answerers.append(Answerer(address, name, answers))
+
+    def _reactions(self) -> None:
+        """Reactions put on the scope's posts in the window; thanks: not the author's own."""
+        in_window = Reaction.created_at >= self.since
+        posts = scope.authors(
+            self.ids, self.per_community, select(Reaction.message_id).where(in_window)
+        )
+        thanks = case(
+            (or_(posts.c.sender_id.is_(None), Reaction.person_id != posts.c.sender_id), 1),
+            else_=0,
+        )
+        for key, count, received in self._rows(
+            select(posts.c.key, func.count(), func.sum(thanks))
+            .join(Reaction, Reaction.message_id == posts.c.id)
+            .where(in_window)
+            .group_by(posts.c.key)
+        ):
+            self.result[key].reactions = count
+            self.result[key].thanks_received = int(received or 0)
 
     def _deliveries(self) -> None:
         key = Delivery.community_id if self.per_community else literal(scope.OVERALL)
@@ -386,6 +474,15 @@ def describe_figures(figures: Figures) -> dict[str, Any]:
         "imported_threads_revived": figures.imported_threads_revived,
         "profiles_completed": figures.profiles_completed,
         "profiles_share": figures.profiles_share,
+        "accepted_answers": figures.accepted_answers,
+        "questions_accepted": figures.questions_accepted,
+        "accepted_share": figures.accepted_share,
+        "reactions": figures.reactions,
+        "thanks_received": figures.thanks_received,
+        "top_answerers": [
+            {"email": a.address, "name": a.name, "accepted_answers": a.accepted_answers}
+            for a in figures.top_answerers
+        ],
     }
 
 

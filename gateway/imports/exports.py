@@ -22,6 +22,7 @@ from gateway.community.members import list_members
 from gateway.community.people import describe_profile
 from gateway.community.publishing import published_here
 from gateway.engagement.reactions import reaction_mails
+from gateway.imports.engagement import export_engagement
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -80,8 +81,9 @@ _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 
 
 def export_json(session: Session, community: Community, domain: str) -> dict[str, Any]:
-    """The community, its members with their profiles, its threads and its messages'
-    metadata (the shapes of the --json outputs of the other commands)."""
+    """The community, its members with their profiles, its threads, its messages'
+    metadata (the shapes of the --json outputs of the other commands), and the
+    reactions and accepted answers on them (gateway.imports.engagement)."""
     activity = community_activity(session, [community.id])[community.id]
     memberships = list_members(session, community)
     threads = community_threads(session, community.id)
@@ -92,6 +94,7 @@ def export_json(session: Session, community: Community, domain: str) -> dict[str
         "profiles": [describe_profile(m.person, memberships=False) for m in memberships],
         "threads": [describe_thread_summary(t, roots.get(t.id)) for t in threads],
         "messages": [_message(session, m) for m in _published(session, community)],
+        **export_engagement(session, community),
     }
 
 

@@ -381,7 +381,9 @@ def test_export_mbox_round_trips_into_an_empty_site(
     out = tmp_path / "export.mbox"
     gateway_cli("export", "mbox", SLUG, "--out", str(out))
     first = json.loads(gateway_cli("export", "json", SLUG).stdout)
-    assert set(first) == {"community", "members", "profiles", "threads", "messages"}
+    assert set(first) == {
+        "community", "members", "profiles", "threads", "messages", "reactions", "answers"
+    }  # fmt: skip
     assert [m["email"] for m in first["members"]] == ["alice@example.com"]
     assert len(first["messages"]) == 337
     assert out.read_bytes().startswith(b"From ")
