@@ -104,7 +104,8 @@ def test_an_update_rewrites_only_the_people_whose_counts_changed(
             Reaction(message_id=ids["i2"], person_id=dave, emoji="👍", source=ReactionSource.CLI)
         )
     update = SiteBuilder(network, site, search=False).run()
-    assert (update.people, update.threads) == (1, 0)  # carol's page
+    # Carol's page, and the page of the thread the reaction is in (no list page).
+    assert (update.people, update.threads, update.communities) == (1, 1, 0)
     carol = standing_line(person_page(network, site, "carol@example.com"))
     assert carol == '<p class="meta standing">1 accepted answer · 1 thanks received</p>'
     # An answer accepted instead of another: both authors' pages change.
