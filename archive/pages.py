@@ -51,6 +51,7 @@ from archive.thumbnails import SiteThumbnail
 from gateway.adoption import topics
 from gateway.adoption.stats import Stats
 from gateway.adoption.stats import describe_figures
+from gateway.community.people import display_name
 from gateway.digests.excerpts import excerpt
 from gateway.digests.news import Question
 from gateway.engagement.standing import Standing
@@ -103,6 +104,7 @@ class Pages:
             plural=lambda count, forms: plural(count, forms["one"], forms["other"], language),
             period=lambda day, precision: format_period(day, precision, self.labels),
         )
+        self.language = language
         self.fold_labels = FoldLabels(self.labels["quoted"], self.labels["signature"])
         self.domain = settings.gateway.domain
         self.base_url = settings.archive.base_url
@@ -345,11 +347,10 @@ class Pages:
                 (self.labels["stats_delivery"][mode], n) for mode, n in overall.delivery.items()
             ),
             contributors=shares(
-                (c.name or c.address.split("@", 1)[0], c.posts) for c in overall.top_contributors
+                (display_name(c.name, c.address), c.posts) for c in overall.top_contributors
             ),
             answerers=shares(
-                (a.name or a.address.split("@", 1)[0], a.accepted_answers)
-                for a in overall.top_answerers
+                (display_name(a.name, a.address), a.accepted_answers) for a in overall.top_answerers
             ),
             origins=shares(
                 [
@@ -456,10 +457,7 @@ class Pages:
 
     def _reactions(self, message_id: int) -> list[dict[str, Any]]:
         """A message's reactions: emoji, count and who (gateway.engagement.shown)."""
-        return [
-            {"emoji": r.emoji, "count": r.count, "names": ", ".join(r.names)}
-            for r in self.index.reactions.get(message_id, ())
-        ]
+        return [r.shown(self.language) for r in self.index.reactions.get(message_id, ())]
 
     def _answer(
         self, thread: SiteThread, bodies: Mapping[int, MessageBody]
@@ -542,7 +540,7 @@ class Pages:
             person = self.index.people[entry.sender_id]
             if person.name:
                 return person.name
-        return entry.sender_name or entry.sender_address.split("@", 1)[0]
+        return display_name(entry.sender_name, entry.sender_address)
 
     def _person_url(self, person_id: int | None) -> str | None:
         return urls.person(person_id) if person_id and person_id in self.names else None

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import links
+from gateway.community.people import display_name
 from gateway.engagement.shown import ReactionCount
 from gateway.engagement.shown import message_reactions
 from gateway.engagement.shown import thread_answers
@@ -109,7 +110,7 @@ class SitePerson:
 
     @property
     def display_name(self) -> str:
-        return self.name or self.address.split("@", 1)[0]
+        return display_name(self.name, self.address)
 
 
 @dataclass(frozen=True)
@@ -168,17 +169,19 @@ def read_index(session: Session, write_to_default: bool = True) -> SiteIndex:
     threads = _public_threads(session, communities)
     prefixes = session.scalars(select(Community.subject_prefix).distinct())
     shown = {m.id: m.thread_id for thread in threads.values() for m in thread.messages}
+    people = _people(session, communities, threads, write_to_default)
     return SiteIndex(
         communities,
         threads,
-        _people(session, communities, threads, write_to_default),
+        people,
         tuple(sorted(prefix for prefix in prefixes if prefix)),
-        # One query over each whole table: cheaper than lists of 10,000 ids.
-        {m: counts for m, counts in message_reactions(session).items() if m in shown},
+        # One query over each whole table: cheaper than lists of 10,000 ids. Reactors
+        # the site does not show otherwise are counted, not named.
+        {m: counts for m, counts in message_reactions(session, people).items() if m in shown},
         {
-            thread_id: answer.message_id
-            for thread_id, answer in thread_answers(session).items()
-            if shown.get(answer.message_id) == thread_id
+            thread_id: message_id
+            for thread_id, message_id in thread_answers(session).items()
+            if shown.get(message_id) == thread_id
         },
         standings(session, list(communities)),
     )

@@ -19,15 +19,16 @@ from archive.build import SiteBuilder
 from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.people import ensure_person
+from gateway.engagement.answers import accept_answer
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Reaction
 from gateway.store.models import ReactionSource
-from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
 from tests.factories import AT
 from tests.factories import ingest_post
+from tests.test_digests import join
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def react(app: App, message_id: str, address: str, name: str, emoji: str, minute
 def accept(app: App, message_id: str) -> None:
     answer, thread = stored(app, message_id)
     with transaction(app.sessions) as session:
-        session.merge(ThreadAnswer(thread_id=thread, message_id=answer))
+        accept_answer(session, thread, answer, None, AT + dt.timedelta(hours=1))
 
 
 def page(site: Path, url: str) -> str:
@@ -105,6 +106,7 @@ def test_a_thread_page_shows_reactions_and_the_answer_under_the_question(
         body="Twelve: it divides by 2, 3, 4 and 6.\n\n> Twelve columns or eight?\n", name="Cy",
     )  # fmt: skip
     ingest_post(app, "design", subject="Other topic", body="Lunch?\n")
+    join(app, "design", "ann@example.com", "bob@example.com", "dee@example.com")  # named
     react(app, best, "ann@example.com", "Ann Lee", "🙏", 1)
     react(app, best, "bob@example.com", "Bob Stone", "👍", 2)
     react(app, best, "dee@example.com", "Dee Park", "👍", 3)
@@ -147,6 +149,7 @@ def test_a_french_site_says_resolu(app: App, site: Path) -> None:
     question = ingest_post(app, "design", subject="Quelle grille ?")
     reply = ingest_post(app, "design", subject="Re: Quelle grille ?", parent=question)
     accept(app, reply)
+    join(app, "design", "bob@example.com")
     react(app, reply, "bob@example.com", "Bob", "👍", 1)
     french = dataclasses.replace(
         app, settings=dataclasses.replace(
@@ -159,22 +162,6 @@ def test_a_french_site_says_resolu(app: App, site: Path) -> None:
     html = page(site, f"t/{stored(app, reply)[1]}")
     assert ">Résolu</a>" in html and "<h2>Réponse acceptée</h2>" in html
     assert "La lire dans la discussion" in html and "(par Bob)" in html
-
-
-def test_a_question_its_author_marked_answered_is_not_quoted_under_itself(
-    app: App, site: Path
-) -> None:
-    community(app, "design")
-    question = ingest_post(app, "design", subject="Where is the logo?", body="Found it.\n")
-    accept(app, question)
-
-    build(app, site)
-
-    message, thread = stored(app, question)
-    html = page(site, f"t/{thread}")
-    assert f'<a class="answered" href="#m{message}">Answered</a>' in html
-    assert 'id="answer"' not in html and html.count("Found it.") == 1
-    assert '<span class="answered" data-pagefind-ignore>Accepted answer</span>' in html
 
 
 def test_a_new_reaction_rewrites_its_thread_page_only_and_an_answer_its_lists(
@@ -210,14 +197,10 @@ def test_a_new_reaction_rewrites_its_thread_page_only_and_an_answer_its_lists(
 def test_what_the_site_does_not_show_brings_no_reaction_and_no_answer(app: App, site: Path) -> None:
     community(app, "design")
     community(app, "council", visibility=Visibility.PRIVATE)
-    public = ingest_post(app, "design", subject="Which grid?")
+    ingest_post(app, "design", subject="Which grid?")
     secret = ingest_post(app, "council", subject="Budget", sender="zed@example.com")
-    # An answer the site cannot show (a private message in another thread) is no answer.
-    accept(app, secret)
-    with transaction(app.sessions) as session:
-        session.merge(
-            ThreadAnswer(thread_id=stored(app, public)[1], message_id=stored(app, secret)[0])
-        )
+    reply = ingest_post(app, "council", subject="Re: Budget", parent=secret)
+    accept(app, reply)
     react(app, secret, "quill@example.com", "Quill Hidden", "🔒", 1)
 
     build(app, site)
@@ -225,3 +208,55 @@ def test_what_the_site_does_not_show_brings_no_reaction_and_no_answer(app: App, 
     everything = "\n".join(p.read_text() for p in site.rglob("*.html"))
     assert "Quill Hidden" not in everything and "🔒" not in everything
     assert "Answered" not in everything and 'id="answer"' not in everything
+
+
+def test_the_site_names_only_people_it_shows_and_ten_at_most(app: App, site: Path) -> None:
+    community(app, "design")
+    community(app, "council", visibility=Visibility.PRIVATE)
+    join(app, "design", "alice@example.com")
+    post = ingest_post(app, "design", subject="Launch day", name="Ann")
+    # Members of a private community only, who never wrote in public: counted, not named.
+    for address, name in (("quill@example.com", "Quill Hidden"), ("rex@example.com", "Rex")):
+        join(app, "council", address)
+        react(app, post, address, name, "👀", 0)
+    for n in range(12):
+        address = f"p{n}@example.com"
+        join(app, "design", address)
+        react(app, post, address, f"P{n:02}", "🎉", 1 + n)
+    react(app, post, "alice@example.com", "Ann", "👀", 20)  # shown by the site: named
+
+    build(app, site)
+
+    message, thread = stored(app, post)
+    html = section(page(site, f"t/{thread}"), message)
+    shown = r'<summary title="([^"]*)"><span class="emoji">(.)</span>&nbsp;(\d+)'
+    first_ten = ", ".join(f"P{n:02}" for n in range(10))
+    assert re.findall(shown, html) == [
+        (f"{first_ten} and 2 others", "🎉", "12"),
+        ("Ann and 2 others", "👀", "3"),
+    ]
+    assert f'<p class="names" aria-hidden="true">{first_ten} and 2 others</p>' in html
+    assert "(by Ann and 2 others)</span>" in html
+    assert "P10" not in html and "P11" not in html
+    everything = "\n".join(p.read_text() for p in site.rglob("*.html"))
+    assert "Quill" not in everything and "Rex" not in everything
+
+
+def test_a_french_site_counts_the_others_in_french(app: App, site: Path) -> None:
+    community(app, "design")
+    community(app, "council", visibility=Visibility.PRIVATE)
+    post = ingest_post(app, "design", subject="Lancement")
+    for address in ("quill@example.com", "rex@example.com"):
+        join(app, "council", address)
+        react(app, post, address, address[0].upper(), "👍", 1)
+    french = dataclasses.replace(
+        app, settings=dataclasses.replace(
+            app.settings, gateway=dataclasses.replace(app.settings.gateway, language="fr")
+        )
+    )  # fmt: skip
+
+    build(french, site)
+
+    message, thread = stored(app, post)
+    html = section(page(site, f"t/{thread}"), message)
+    assert '<summary title="2 personnes">' in html and "(par 2 personnes)" in html

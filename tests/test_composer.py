@@ -9,6 +9,8 @@ import email
 import email.message
 import email.policy
 import email.utils
+import re
+from pathlib import Path
 
 import jinja2
 import pytest
@@ -308,3 +310,15 @@ def test_a_non_ascii_subject_keeps_every_space_between_its_words(subject: str) -
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert head.isascii() and max(len(line) for line in head.split(b"\r\n")) <= 78
     assert parse(raw)["Subject"] == subject
+
+
+def test_the_html_mail_templates_take_their_colours_from_mail_style() -> None:
+    """gateway.outbound.mail_style holds every declaration: a colour written in a template
+    would escape its dark-mode and contrast rules."""
+    folder = Path(templates.__file__).parent / "mail"
+    written = {
+        path.name: re.findall(r'style="[^"{]*#[0-9a-fA-F]{3,6}\b', path.read_text())
+        for path in sorted(folder.glob("*.html"))
+    }
+    assert {name: found for name, found in written.items() if found} == {}
+    assert mail_style.as_dict()["ANSWERED"] == f"color:{mail_style.DONE}"

@@ -1,7 +1,6 @@
 """Reactions and accepted answers in digests (SQLite and PostgreSQL): beside each thread
 "Answered" and its reactions ("👍 2 · 🙏 1") in the text and the HTML, as they were when
-the window ended; an answered question is no longer offered as waiting for an answer,
-in digests nor on the archive's home page."""
+the window ended, a person once per emoji, at most ten names on hover."""
 
 from __future__ import annotations
 
@@ -15,19 +14,16 @@ from sqlalchemy import select
 from gateway.app import App
 from gateway.app import build_app
 from gateway.community.people import ensure_person
-from gateway.digests.news import unanswered_questions
 from gateway.digests.runner import run_digests
+from gateway.engagement.answers import accept_answer
 from gateway.settings import Settings
 from gateway.store.db import transaction
-from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import Reaction
 from gateway.store.models import ReactionSource
-from gateway.store.models import ThreadAnswer
 from tests.factories import ingest_post
 from tests.received import plain_text
 from tests.test_digests import DAILY
-from tests.test_digests import DAY
 from tests.test_digests import DUE
 from tests.test_digests import HOUR
 from tests.test_digests import RUN
@@ -66,7 +62,7 @@ def react(app: App, message_id: str, address: str, name: str, emoji: str, at: dt
 def accept(app: App, message_id: str, at: dt.datetime) -> None:
     answer, thread = stored(app, message_id)
     with transaction(app.sessions) as session:
-        session.add(ThreadAnswer(thread_id=thread, message_id=answer, answered_at=at))
+        accept_answer(session, thread, answer, None, at)
 
 
 def engaged(app: App) -> tuple[str, str]:
@@ -82,6 +78,7 @@ def engaged(app: App) -> tuple[str, str]:
     react(app, answer, "ann@example.com", "Ann Lee", "🙏", DUE - 3 * HOUR)
     react(app, answer, "dee@example.com", "Dee Park", "👍", DUE - 2 * HOUR)
     react(app, question, "erin@example.com", "Erin", "👍", DUE - 2 * HOUR)
+    react(app, answer, "erin@example.com", "Erin", "👍", DUE - HOUR)  # Erin counts once
     react(app, answer, "fay@example.com", "Fay", "🎉", DUE + HOUR)  # after the window
     accept(app, answer, DUE - HOUR)
     return question, answer
@@ -126,23 +123,23 @@ def test_a_french_digest_says_resolu(french: App) -> None:
     assert "Résolu</strong>" in html_of(message)
 
 
-def test_an_answered_question_is_no_longer_waiting_for_an_answer(app: App) -> None:
+def test_a_digest_names_ten_people_an_emoji_then_counts_the_others(app: App) -> None:
     community(app, "design", "Design")
     join(app, "design", "bob@example.com")
-    solved = ingest_post(app, "design", subject="Where is the logo?", at=DUE - 3 * DAY,
-                         sender="erin@example.com")  # fmt: skip
-    ingest_post(app, "design", subject="Which printer?", at=DUE - 3 * DAY,
-                sender="erin@example.com")  # fmt: skip
-    ingest_post(app, "design", subject="News of the day", at=DUE - HOUR)
-    # Its author found it and marked their own post (`gateway thread answer`): no reply.
-    accept(app, solved, DUE - 2 * DAY)
+    news = ingest_post(app, "design", subject="Launch day", at=DUE - 5 * HOUR)
+    for n in range(12):
+        react(
+            app,
+            news,
+            f"p{n}@example.com",
+            f"P{n}",
+            "🎉",
+            DUE - 4 * HOUR + n * dt.timedelta(minutes=1),
+        )
 
     run_digests(app, DAILY, RUN)
 
-    text = plain_text(mail_for(app, "bob@example.com"))
-    waiting = text[text.index("Still waiting for an answer") :]
-    assert "Which printer?" in waiting and "Where is the logo?" not in waiting
-    with transaction(app.sessions) as session:
-        design = session.scalars(select(Community.id)).all()
-        found = unanswered_questions(session, design, DUE, "", DAY, 90 * DAY)
-    assert [q.subject for qs in found.values() for q in qs] == ["Which printer?"]
+    message = mail_for(app, "bob@example.com")
+    assert "* Launch day - 1 new message\n  🎉 12\n" in plain_text(message)
+    first_ten = ", ".join(f"P{n}" for n in range(10))
+    assert f'<span title="{first_ten} and 2 others">🎉&nbsp;12</span>' in html_of(message)

@@ -119,6 +119,12 @@ def ensure_person(session: Session, address: str, allowed_domains: tuple[str, ..
     return person
 
 
+def display_name(name: str, address: str) -> str:
+    """A person as pages and mails name them: their name, else their address's local
+    part (a page never shows an address)."""
+    return name or address.split("@", 1)[0]
+
+
 def keep_display_name(person: Person, name: str) -> bool:
     """Give a person without a name the display name of their mail's From header (a
     person who joins by mail); a name already in the profile is never overwritten.

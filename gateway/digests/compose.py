@@ -162,7 +162,7 @@ class DigestWriter:
                 }
                 for section in digest.sections
             ],
-            "most_active": [_thread(t) for t in digest.most_active],
+            "most_active": [_thread(t, self.language) for t in digest.most_active],
             "questions": [
                 {
                     **_thread_ref(q.subject, q.url),
@@ -237,7 +237,7 @@ class DigestWriter:
         key = (thread.thread_id, community.id, author)
         if key not in self._blocks:
             values = {
-                "thread": _thread(thread),
+                "thread": _thread(thread, self.language),
                 # Shared by every reader: only public communities are named.
                 "also": [
                     ref.name
@@ -286,17 +286,14 @@ class DigestWriter:
         return self._blocks[key]
 
 
-def _thread(thread: ThreadNews) -> dict[str, Any]:
+def _thread(thread: ThreadNews, language: str) -> dict[str, Any]:
     return {
         **_thread_ref(thread.subject, thread.url),
         "new_count": thread.new_count,
         "authors": thread.authors,
         # Beside the thread: "Answered", then "👍 3 · 🙏 2" (names on hover in HTML).
         "answered": thread.answered,
-        "reactions": [
-            {"emoji": r.emoji, "count": r.count, "names": ", ".join(r.names)}
-            for r in thread.reactions
-        ],
+        "reactions": [r.shown(language) for r in thread.reactions],
     }
 
 

@@ -38,7 +38,6 @@ from gateway.store.models import Person
 from gateway.store.models import PersonTag
 from gateway.store.models import TagKind
 from gateway.store.models import Thread
-from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 
@@ -346,9 +345,7 @@ def _questions(
         .where(
             MessageCommunity.community_id.in_(list(communities)),
             Message.parent_id.is_(None),
-            Thread.message_count == 1,
-            # Not one with an accepted answer (its author may mark their own post answered).
-            Message.thread_id.not_in(select(ThreadAnswer.thread_id)),
+            Thread.message_count == 1,  # a reply, let alone an accepted one: answered
             Message.received_at >= end - horizon,
             Message.received_at < end - unanswered_after,
             _published_smtp(),

@@ -3,8 +3,10 @@
 The archive reads them for every public message on each update, and the digests for
 the threads of a window, so each is read with one query (one per IN list of ids)
 and grouped here: reactions as emoji, count and the names of the people, most used
-first (then the one used first), and each thread's accepted answer. Parts that show
-them (archive pages, digests, stats) take them from here, not from the tables.
+first (then the one used first), and each thread's accepted answer. Only published
+messages count, a person once per emoji; the archive names only the people it shows
+anyway (the others are counted, not named). Parts that show them (archive pages,
+digests, stats) take them from here, not from the tables.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection
+from collections.abc import Container
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,80 +23,80 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.people import display_name
+from gateway.outbound.wording import plural
 from gateway.store.models import Message
+from gateway.store.models import MessageStatus
 from gateway.store.models import Person
 from gateway.store.models import Reaction
 from gateway.store.models import ThreadAnswer
-from gateway.store.models import as_utc
 from gateway.store.sql import among
+
+# At most this many names per emoji; the others are counted: "and 3 others".
+MAX_NAMES = 10
+# The people counted but not named (past MAX_NAMES, or not shown by the site), after
+# the names; and when nobody is named. "#" is the count (gateway.outbound.wording).
+OTHERS = {"en": ("and # other", "and # others"), "fr": ("et # autre", "et # autres")}
+NOBODY_NAMED = {"en": ("# person", "# people"), "fr": ("# personne", "# personnes")}
 
 
 @dataclass(frozen=True)
 class ReactionCount:
-    """One emoji on a message (or over a thread): how many people, and who, in the
-    order they reacted."""
+    """One emoji on a message (or over a thread): how many people, and the names of
+    those who may be named, in the order they reacted."""
 
     emoji: str
+    count: int
     names: tuple[str, ...]
 
-    @property
-    def count(self) -> int:
-        return len(self.names)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A thread's accepted answer: which message, who chose it and when."""
-
-    thread_id: int
-    message_id: int
-    answered_by_id: int | None
-    answered_at: dt.datetime
-
-
-def display_name(name: str, address: str) -> str:
-    """A person as the pages name them: their name, else their address's local part
-    (an address is never shown)."""
-    return name or address.split("@", 1)[0]
+    def shown(self, language: str) -> dict[str, Any]:
+        """As pages and digests show it: emoji, count and who, in words: at most
+        MAX_NAMES names, then "and N others" ("et N autres")."""
+        named = self.names[:MAX_NAMES]
+        others = self.count - len(named)
+        if not named:
+            who = plural(self.count, *NOBODY_NAMED[language], language)
+        elif others > 0:
+            who = f"{', '.join(named)} {plural(others, *OTHERS[language], language)}"
+        else:
+            who = ", ".join(named)
+        return {"emoji": self.emoji, "count": self.count, "names": who}
 
 
 def message_reactions(
-    session: Session,
-    message_ids: Collection[int] | None = None,
-    until: dt.datetime | None = None,
+    session: Session, named: Container[int] | None = None
 ) -> dict[int, tuple[ReactionCount, ...]]:
-    """Each message's reactions, for these messages (None: every message, one query
-    over the whole table), made before `until` when given."""
-    return _grouped(session, Reaction.message_id, message_ids, until)
+    """Every message's reactions, read in one query over the whole table; only the
+    people in `named` (None: everyone) are named, the others counted."""
+    return _grouped(session, Reaction.message_id, None, None, named)
 
 
 def thread_reactions(
     session: Session, thread_ids: Collection[int], until: dt.datetime | None = None
 ) -> dict[int, tuple[ReactionCount, ...]]:
-    """Each thread's reactions, over all its messages (a person's 👍 on two of its
-    messages counts twice), made before `until` when given: what a digest shows beside
-    a thread."""
-    return _grouped(session, Message.thread_id, thread_ids, until)
+    """Each thread's reactions on its published messages, made before `until` when
+    given: what a digest shows beside a thread. A person's 👍 on two of its messages
+    counts once."""
+    return _grouped(session, Message.thread_id, thread_ids, until, None)
 
 
 def thread_answers(
     session: Session, thread_ids: Collection[int] | None = None, until: dt.datetime | None = None
-) -> dict[int, Answer]:
-    """Each thread's accepted answer, for these threads (None: every thread), chosen
-    before `until` when given."""
-    query = select(
-        ThreadAnswer.thread_id,
-        ThreadAnswer.message_id,
-        ThreadAnswer.answered_by_id,
-        ThreadAnswer.answered_at,
+) -> dict[int, int]:
+    """Each thread's accepted answer (thread id -> message id) when it is a published
+    message, for these threads (None: every thread), chosen before `until` when given."""
+    query = (
+        select(ThreadAnswer.thread_id, ThreadAnswer.message_id)
+        .join(Message, Message.id == ThreadAnswer.message_id)
+        .where(Message.status == MessageStatus.PUBLISHED)
     )
     if until is not None:
         query = query.where(ThreadAnswer.answered_at < until)
     answers = {}
     connection = session.connection()  # Core rows: see _grouped
     for where in _each(session, ThreadAnswer.thread_id, thread_ids):
-        for thread_id, message_id, by, at in connection.execute(query.where(where)):
-            answers[thread_id] = Answer(thread_id, message_id, by, as_utc(at))
+        for thread_id, message_id in connection.execute(query.where(where)):
+            answers[thread_id] = message_id
     return answers
 
 
@@ -102,16 +105,19 @@ def _grouped(
     key: Any,
     ids: Collection[int] | None,
     until: dt.datetime | None,
+    named: Container[int] | None,
 ) -> dict[int, tuple[ReactionCount, ...]]:
     """Reactions grouped by `key` (a message's id or a thread's), for these keys, read
     in one query per IN list: a key's reactions are all in the same one, in order."""
     query = (
-        select(key, Reaction.emoji, Person.name, Person.address)
+        select(key, Reaction.emoji, Reaction.person_id, Person.name, Person.address)
         .join(Person, Person.id == Reaction.person_id)
         .order_by(Reaction.created_at, Reaction.id)
     )
     if key is Message.thread_id:
-        query = query.join(Message, Message.id == Reaction.message_id)
+        query = query.join(Message, Message.id == Reaction.message_id).where(
+            Message.status == MessageStatus.PUBLISHED
+        )
     if until is not None:
         query = query.where(Reaction.created_at < until)
     rows: list[Any] = []
@@ -120,19 +126,28 @@ def _grouped(
     connection = session.connection()
     for where in _each(session, key, ids):
         rows.extend(connection.execute(query.where(where)))
-    return summarize((row[0], row[1], display_name(row[2], row[3])) for row in rows)
+    return summarize(
+        ((row[0], row[1], row[2], display_name(row[3], row[4])) for row in rows), named
+    )
 
 
-def summarize(reactions: Iterable[tuple[int, str, str]]) -> dict[int, tuple[ReactionCount, ...]]:
-    """(key, emoji, name) in the order they were made -> each key's reactions, the most
-    used emoji first, then the one used first."""
-    grouped: dict[int, dict[str, list[str]]] = defaultdict(dict)
-    for key_id, emoji, name in reactions:
-        grouped[key_id].setdefault(emoji, []).append(name)
+def summarize(
+    reactions: Iterable[tuple[int, str, int, str]], named: Container[int] | None = None
+) -> dict[int, tuple[ReactionCount, ...]]:
+    """(key, emoji, person id, name) in the order they were made -> each key's
+    reactions, the most used emoji first, then the one used first. A person counts
+    once per emoji and key; only those in `named` (None: everyone) are named."""
+    grouped: dict[int, dict[str, dict[int, str]]] = defaultdict(dict)
+    for key_id, emoji, person_id, name in reactions:
+        grouped[key_id].setdefault(emoji, {}).setdefault(person_id, name)
     return {
         key_id: tuple(
-            ReactionCount(emoji, tuple(names))
-            for emoji, names in sorted(by_emoji.items(), key=lambda item: -len(item[1]))
+            ReactionCount(
+                emoji,
+                len(people),
+                tuple(n for p, n in people.items() if named is None or p in named),
+            )
+            for emoji, people in sorted(by_emoji.items(), key=lambda item: -len(item[1]))
         )  # sorted() is stable: among equal counts, the emoji used first stays first
         for key_id, by_emoji in grouped.items()
     }

@@ -23,6 +23,7 @@ PAGE = "#f3f4f6"
 CARD = "#ffffff"
 RULE = "#d8dee4"
 SOFT = "#eef3fa"
+DONE = "#1e5631"  # a dark green: a thread's accepted answer
 
 WRAP = "overflow-wrap:anywhere;word-break:break-word"
 BODY = f"margin:0;padding:0;background-color:{PAGE};color:{TEXT}"
@@ -70,6 +71,7 @@ THREAD = f"margin:0 0 18px;padding:0 0 12px;border-bottom:1px solid {RULE}"
 THREAD_TITLE = f"font-size:16px;font-weight:600;line-height:1.35;color:{TEXT}"
 ENTRY = "margin:6px 0 0;font-size:14px"
 THUMBS = "margin:8px 0 0"
+ANSWERED = f"color:{DONE}"
 THUMB = f"display:inline-block;margin:0 6px 6px 0;border:1px solid {RULE};border-radius:4px"
 
 
