@@ -20,6 +20,7 @@ from gateway.errors import NotFound
 from gateway.store.models import Message
 from gateway.store.models import Person
 from gateway.store.models import Thread
+from gateway.store.models import ThreadAnswer
 from gateway.store.models import utcnow
 from gateway.threads import tree as thread_tree
 
@@ -126,7 +127,7 @@ def answer(state: CliState, thread_id: int, message_id: str | None, clear: bool)
 
 
 def _describe_answer(session: Session, thread_id: int) -> dict[str, Any] | None:
-    chosen = answers.answer_of(session, thread_id)
+    chosen = session.get(ThreadAnswer, thread_id)
     if chosen is None:
         return None
     message = session.get(Message, chosen.message_id)
