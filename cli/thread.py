@@ -17,6 +17,7 @@ from cli.state import pass_state
 from gateway.community.communities import get_community
 from gateway.engagement import answers
 from gateway.errors import NotFound
+from gateway.mail.parse import extract_message_ids
 from gateway.store.models import Message
 from gateway.store.models import Person
 from gateway.store.models import Thread
@@ -112,7 +113,8 @@ def answer(state: CliState, thread_id: int, message_id: str | None, clear: bool)
             )
             return
         assert message_id is not None
-        normalized = message_id.strip().strip("<>").strip()
+        # As ingest reads a Message-ID header: "<id>", "id", with or without spaces.
+        normalized = next(iter(extract_message_ids(message_id)), message_id.strip())
         found = session.scalar(select(Message).where(Message.message_id == normalized))
         if session.get(Thread, thread_id) is None:
             raise NotFound(f"no thread {thread_id} (see `gateway thread list SLUG`)")

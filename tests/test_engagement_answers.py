@@ -612,7 +612,9 @@ def test_a_link_of_someone_no_longer_allowed_is_refused(app: App, asked: Questio
 def test_thread_answer_cli(gateway_cli: GatewayCli, app: App, asked: Question) -> None:
     thread = str(asked.thread_id)
     bob, carl, question = asked.ids["bob"], asked.ids["carl"], asked.ids["question"]
-    assert "is now the answer" in gateway_cli("thread", "answer", thread, f"<{bob}>").stdout
+    # As a Message-ID header is read: pasted with its name, or in brackets, or bare.
+    said = gateway_cli("thread", "answer", thread, f"Message-ID: <{bob}>").stdout
+    assert f"<{bob}> is now the answer" in said
     assert chosen(app, asked.thread_id) == asked.bob
     assert "already the answer" in gateway_cli("thread", "answer", thread, bob).stdout
     shown = gateway_cli.json("thread", "show", thread)
