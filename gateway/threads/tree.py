@@ -40,14 +40,16 @@ def community_threads(
 
 
 def roots(thread_ids: Sequence[int] | Select[Any]) -> Subquery:
-    """Each thread's root, one row per thread (thread_id, id, message_id, sender_id): its
-    earliest message without a parent. `thread_ids`: a list or a query of them."""
+    """Each thread's root, one row per thread (thread_id, id, message_id, sender_id,
+    received_at): its earliest message without a parent. `thread_ids`: a list or a
+    query of them."""
     ranked = (
         select(
             Message.thread_id,
             Message.id,
             Message.message_id,
             Message.sender_id,
+            Message.received_at,
             func.row_number()
             .over(partition_by=Message.thread_id, order_by=(Message.received_at, Message.id))
             .label("rank"),
@@ -56,7 +58,13 @@ def roots(thread_ids: Sequence[int] | Select[Any]) -> Subquery:
         .subquery()
     )
     return (
-        select(ranked.c.thread_id, ranked.c.id, ranked.c.message_id, ranked.c.sender_id)
+        select(
+            ranked.c.thread_id,
+            ranked.c.id,
+            ranked.c.message_id,
+            ranked.c.sender_id,
+            ranked.c.received_at,
+        )
         .where(ranked.c.rank == 1)
         .subquery("roots")
     )
