@@ -66,6 +66,10 @@ class Site:
         return f"{self.origin}/{path}"
 
 
+def address(name: str) -> str:
+    return f"{name.replace(' ', '.').lower()}@example.com"
+
+
 def seed(app: Any) -> tuple[int, int, int]:
     """The answered thread's id, its question's and its answer's message ids."""
     thread = [
@@ -91,7 +95,7 @@ def seed(app: Any) -> tuple[int, int, int]:
         reactions = [(name, "🙏", ids["r2@example.com"]) for name in THANKFUL]
         reactions += [("Ann Lee", "👍", ids["r2@example.com"]), ("Eve", "👀", ids["q@example.com"])]
         for minute, (name, emoji, message_id) in enumerate(reactions):
-            person = ensure_person(session, f"{name.replace(' ', '.').lower()}@example.com")
+            person = ensure_person(session, address(name))
             person.name = name
             session.flush()
             session.add(
@@ -112,6 +116,8 @@ def sites(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> It
     folder = gateway_folder(tmp_path_factory, sqlite_template, "archive-engagement", LANGUAGES)
     folder.cli("community", "create", "design", "--name", "Design Studio")
     folder.cli("member", "add", "design", "alice@example.com", "bob@example.com")
+    # Those who react are members: the site names only the people it shows.
+    folder.cli("member", "add", "design", *(address(name) for name in [*THANKFUL, "Eve"]))
     app = build_app(folder.settings)
     try:
         thread, question, answer = seed(app)
