@@ -373,8 +373,10 @@ def test_a_thanks_with_an_attachment_or_an_inline_image_is_a_post(design: App) -
 
 def test_a_thanks_with_a_postscript_under_its_signature_is_a_post(design: App) -> None:
     signed = "Merci !\n-- \nBob Martin\nDSI\n+33 1 23 45 67 89\n"
-    postscript = signed + "\nP.S. the room on the 3rd floor\nis booked until noon,\n" + (
-        "so we meet at 2 pm,\nand bring the badges\nfor the visitors.\n"
+    postscript = (
+        signed
+        + "\nP.S. the room on the 3rd floor\nis booked until noon,\n"
+        + "so we meet at 2 pm,\nand bring the badges\nfor the visitors.\n"
     )
     short = ingest(design, reply(signed, message_id="r1@example.com"), sender="bob@example.com")
     long = ingest(design, reply(postscript, message_id="r2@example.com"),
