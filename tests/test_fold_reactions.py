@@ -410,3 +410,28 @@ def test_a_thanks_with_answers_inside_the_quoted_history_is_a_post(design: App) 
     ]  # fmt: skip
 
     assert [o.disposition for o in outcomes] == [Disposition.REACTION, Disposition.PUBLISHED]
+
+
+def test_a_reaction_to_a_cross_post_needs_the_right_to_post_in_every_community(
+    design: App,
+) -> None:
+    """A member of design only must not appear on ops' pages through a cross-post."""
+    ingest(design, post("Both", "Shared plan.\n", message_id="both@example.org",
+                        to=["design", "ops"]), ("design", "ops"))  # fmt: skip
+    mail = reaction_mail(THUMBS_UP, message_id="r1@example.com", parent="both@example.org")
+    bob = ingest(design, mail, sender="bob@example.com")
+    thanks = post("Re: Both", "Thanks!\n", message_id="r2@example.com",
+                  sender="Bob <bob@example.com>", parent="both@example.org")  # fmt: skip
+    bob_thanks = ingest(design, thanks, sender="bob@example.com")
+    alice = ingest(design, reaction_mail(PARTY, message_id="r3@example.com",
+                                         parent="both@example.org",
+                                         sender="Alice <alice@example.com>"),
+                   sender="alice@example.com")  # fmt: skip
+
+    assert (bob.disposition, bob.reasons) == (
+        Disposition.DISCARDED,
+        (DiscardReason.REACTION_NOT_ALLOWED,),
+    )
+    assert bob_thanks.disposition == Disposition.PUBLISHED  # a post, as before
+    assert alice.disposition == Disposition.REACTION
+    assert reactions(design) == [("alice@example.com", "both@example.org", PARTY, "rfc9078")]

@@ -12,8 +12,10 @@ A folded mail stops here (its raw bytes kept by the keep stage): no message row,
 delivery, no answer to the sender; the inbox processor logs disposition=reaction.
 
 A reaction mail to a message the gateway does not have, or to one not published in the
-community it was sent to, is discarded with its reason; a thank-you reply in that
-case stays a post (nothing is lost). A reaction mail taken in again changes nothing
+community it was sent to, or to one also published in a community the sender may not
+post to (a cross-post: a private community's member must not show on a public page),
+is discarded with its reason; a thank-you reply in that case stays a post (nothing is
+lost). A reaction mail taken in again changes nothing
 (a duplicate). Imported archives keep their reaction mails as reactions (source
 import); their thank-you replies stay posts, as history was. A batch stage: a
 reaction to a mail of the same batch waits until that mail is stored.
@@ -30,6 +32,7 @@ from gateway.community.people import keep_display_name
 from gateway.engagement.reactions import Answered
 from gateway.engagement.reactions import Lookup
 from gateway.engagement.reactions import answered_message
+from gateway.engagement.reactions import may_react_everywhere
 from gateway.engagement.reactions import message_known
 from gateway.engagement.reactions import reaction_mail_known
 from gateway.engagement.reactions import record_mail_reaction
@@ -153,6 +156,10 @@ def _fold(ctx: IngestContext, candidate: _Candidate, in_batch: set[str]) -> Outc
         if answered.lookup is Lookup.UNKNOWN:
             return Discard(DiscardReason.REACTION_UNKNOWN_MESSAGE)
         return Discard(DiscardReason.REACTION_ELSEWHERE)
+    if not _allowed_everywhere(ctx, answered):
+        if not candidate.strict:
+            return None
+        return Discard(DiscardReason.REACTION_NOT_ALLOWED)
     if not candidate.strict and _written_in_history(ctx, candidate, answered.message_id):
         return None  # answers written inside the quoted history (Outlook): a post
     person_id = _person(ctx)
@@ -179,6 +186,19 @@ def _thanks_to(ctx: IngestContext, candidate: _Candidate, answered: Answered) ->
         return ()
     emoji = thanks_or_plus_one(candidate.text, [ctx.parsed.from_name, answered.sender_name])
     return (emoji,) if emoji else ()
+
+
+def _allowed_everywhere(ctx: IngestContext, answered: Answered) -> bool:
+    """Whether the sender may post in every community the answered message is published
+    in (a cross-post shows the reaction in each). Imports were published where they
+    came from, as the authorize stage lets them be."""
+    if ctx.mail.origin is Origin.IMPORT:
+        return True
+    sent_to = {community.id for community in ctx.communities}  # authorize let them post
+    others = [i for i in answered.published_in if i not in sent_to]
+    if not others:
+        return True
+    return may_react_everywhere(ctx.session, ctx.sender, others, ctx.allowed_domains)
 
 
 def _written_in_history(ctx: IngestContext, candidate: _Candidate, message_id: int) -> bool:
