@@ -18,7 +18,9 @@ from gateway.engagement.standing import accepted_answers
 from gateway.engagement.standing import standings
 from gateway.store.db import transaction
 from gateway.store.models import Community
+from gateway.store.models import Message
 from gateway.store.models import Person
+from gateway.store.models import Thread
 from gateway.store.models import Visibility
 from tests import adoption_network as net
 from tests import engagement_network as engagement
@@ -83,6 +85,29 @@ def test_accepted_answers_on_a_topic(network: App) -> None:
     assert by_name(network, keys) == {"bob": 1}
     assert by_name(network, a11y) == {"bob": 1, "carol": 1}
     assert nothing == {}
+
+
+def test_a_topic_matches_whole_folded_words_of_the_subject(network: App) -> None:
+    """Accents folded ("sécurité" counts "Sécurité réseau"), whole words only ("ai" is
+    not in "Email", "key" not in "keys")."""
+    with transaction(network.sessions) as session:
+        ids = engagement.message_ids(network)
+        session.get(
+            Thread, session.get(Message, ids["p7"]).thread_id
+        ).subject = "Sécurité réseau : Email keys"
+    with transaction(network.read_sessions) as session:
+        found = {
+            query: by_name(network, accepted_answers(session, topic=topics.words(query)))
+            for query in ("securite", "Sécurité réseau", "SECURITE", "ai", "key", "email")
+        }
+    assert found == {
+        "securite": {"bob": 1},
+        "Sécurité réseau": {"bob": 1},
+        "SECURITE": {"bob": 1},
+        "ai": {},
+        "key": {},
+        "email": {"bob": 1},
+    }
 
 
 ENGAGEMENT = (
