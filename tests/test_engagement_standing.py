@@ -16,6 +16,7 @@ from gateway.app import App
 from gateway.engagement.standing import Standing
 from gateway.engagement.standing import accepted_answers
 from gateway.engagement.standing import standings
+from gateway.engagement.standing import thanks_received
 from gateway.store.db import transaction
 from gateway.store.models import Community
 from gateway.store.models import Message
@@ -110,6 +111,17 @@ def test_a_topic_matches_whole_folded_words_of_the_subject(network: App) -> None
     }
 
 
+def test_stats_and_standing_count_thanks_received_alike(network: App) -> None:
+    """A reaction on a message whose author is unknown thanks no one, in both."""
+    with transaction(network.sessions) as session:
+        session.get(Message, engagement.message_ids(network)["p6"]).sender_id = None
+    with transaction(network.read_sessions) as session:
+        overall = describe_stats(compute_stats(session, SINCE, now=net.NOW))["overall"]
+        standing = thanks_received(session)
+    assert overall["reactions"] == 7
+    assert overall["thanks_received"] == sum(standing.values()) == 4  # carol's ❤️ on p6 gone
+
+
 ENGAGEMENT = (
     "accepted_answers",
     "questions",
@@ -173,6 +185,9 @@ def test_the_stats_command_shows_them(network: App, gateway_cli: GatewayCli) -> 
     shown = [design[column] for column in ("ACCEPTED", "SOLVED", "REACTIONS", "THANKS")]
     assert shown == ["3", "2/3", "4", "3"]
     assert "Top answerers (accepted answers): Bob Durand (2), Carol Petit (1)" in table
+    legend = " ".join(table.split())
+    assert "ACCEPTED: answers accepted" in legend and "SOLVED: questions solved" in legend
+    assert "THANKS: thanks received, the reactions by someone else" in legend
     one = gateway_cli("stats", "--community", "security", "--since", "2020-01-01").stdout
     assert "Top answerers (accepted answers): Bob Durand (1)\n" in one
     empty = gateway_cli("stats", "--community", "a11y", "--since", "2020-01-01").stdout

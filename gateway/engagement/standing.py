@@ -91,7 +91,9 @@ def accepted_answers(
 def thanks_received(
     session: Session, community_ids: Collection[int] | None = None
 ) -> dict[int, int]:
-    """Per person id, the reactions others put on their messages."""
+    """Per person id, the thanks they received: the reactions, any emoji, that someone
+    else put on their messages (a message whose author is unknown thanks no one).
+    gateway.adoption.stats counts a community's thanks received the same way."""
     query = (
         select(Message.sender_id, func.count())
         .select_from(Reaction)
