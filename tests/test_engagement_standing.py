@@ -112,14 +112,19 @@ def test_a_topic_matches_whole_folded_words_of_the_subject(network: App) -> None
 
 
 def test_stats_and_standing_count_thanks_received_alike(network: App) -> None:
-    """A reaction on a message whose author is unknown thanks no one, in both."""
+    """A thanks is a reaction by someone else than the author, by address: erin's 👍 on
+    her own p9 is none, even once p9 is stored as by no person (sender_id NULL, as an
+    imported post of someone who was not a person yet)."""
+    with transaction(network.read_sessions) as session:
+        before = describe_stats(compute_stats(session, SINCE, now=net.NOW))["overall"]
+        assert before["thanks_received"] == sum(thanks_received(session).values()) == 5
     with transaction(network.sessions) as session:
-        session.get(Message, engagement.message_ids(network)["p6"]).sender_id = None
+        session.get(Message, engagement.message_ids(network)["p9"]).sender_id = None
     with transaction(network.read_sessions) as session:
         overall = describe_stats(compute_stats(session, SINCE, now=net.NOW))["overall"]
-        standing = thanks_received(session)
-    assert overall["reactions"] == 7
-    assert overall["thanks_received"] == sum(standing.values()) == 4  # carol's ❤️ on p6 gone
+        standing = by_name(network, thanks_received(session))
+    assert (overall["reactions"], overall["thanks_received"]) == (7, 5)  # dave's, not erin's
+    assert standing == {"bob": 3, "alice": 1}  # erin's thanks from dave: no one's here
 
 
 ENGAGEMENT = (

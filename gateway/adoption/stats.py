@@ -395,19 +395,17 @@ class _Query:
 
     def _reactions(self) -> None:
         """Reactions put on the scope's posts in the window, and among them the thanks
-        received, counted as gateway.engagement.standing.thanks_received counts them:
-        any emoji, on a post whose author is known, by someone else than that author."""
+        received, by the rule of gateway.engagement.standing.thanks_received: any emoji,
+        put by someone else than the post's author (their addresses differ)."""
         in_window = Reaction.created_at >= self.since
         posts = scope.authors(
             self.ids, self.per_community, select(Reaction.message_id).where(in_window)
         )
-        thanks = case(
-            (and_(posts.c.sender_id.is_not(None), Reaction.person_id != posts.c.sender_id), 1),
-            else_=0,
-        )
+        thanks = case((Person.address != posts.c.sender_address, 1), else_=0)
         for key, count, received in self._rows(
             select(posts.c.key, func.count(), func.sum(thanks))
             .join(Reaction, Reaction.message_id == posts.c.id)
+            .join(Person, Person.id == Reaction.person_id)
             .where(in_window)
             .group_by(posts.c.key)
         ):

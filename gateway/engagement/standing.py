@@ -26,6 +26,7 @@ from gateway.community.publishing import published_here
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
+from gateway.store.models import Person
 from gateway.store.models import Reaction
 from gateway.store.models import Thread
 from gateway.store.models import ThreadAnswer
@@ -91,17 +92,20 @@ def accepted_answers(
 def thanks_received(
     session: Session, community_ids: Collection[int] | None = None
 ) -> dict[int, int]:
-    """Per person id, the thanks they received: the reactions, any emoji, that someone
-    else put on their messages (a message whose author is unknown thanks no one).
-    gateway.adoption.stats counts a community's thanks received the same way."""
+    """Per person id, the thanks they received. A thanks received is a reaction, any
+    emoji, put on a message by someone else than its author (the reactor's address is
+    not the message's sender address); gateway.adoption.stats counts a community's
+    thanks received by the same rule. Here each is someone's: a message stored before
+    its author was a person (sender_id NULL) counts in the stats, for no one here."""
     query = (
         select(Message.sender_id, func.count())
         .select_from(Reaction)
         .join(Message, Message.id == Reaction.message_id)
+        .join(Person, Person.id == Reaction.person_id)
         .where(
             Message.id.in_(select(Reaction.message_id)),
             Message.sender_id.is_not(None),
-            Reaction.person_id != Message.sender_id,
+            Person.address != Message.sender_address,
             _published_in(community_ids),
         )
         .group_by(Message.sender_id)
