@@ -198,7 +198,11 @@ def _allowed_everywhere(ctx: IngestContext, answered: Answered) -> bool:
     others = [i for i in answered.published_in if i not in sent_to]
     if not others:
         return True
-    return may_react_everywhere(ctx.session, ctx.sender, others, ctx.allowed_domains)
+    try:
+        address = normalize_address(ctx.sender)
+    except AddressError:
+        return False
+    return may_react_everywhere(ctx.session, address, others, ctx.allowed_domains)
 
 
 def _written_in_history(ctx: IngestContext, candidate: _Candidate, message_id: int) -> bool:
