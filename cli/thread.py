@@ -17,9 +17,11 @@ from cli.state import pass_state
 from gateway.community.communities import get_community
 from gateway.engagement import answers
 from gateway.errors import NotFound
+from gateway.mail.parse import extract_message_ids
 from gateway.store.models import Message
 from gateway.store.models import Person
 from gateway.store.models import Thread
+from gateway.store.models import ThreadAnswer
 from gateway.store.models import utcnow
 from gateway.threads import tree as thread_tree
 
@@ -111,7 +113,8 @@ def answer(state: CliState, thread_id: int, message_id: str | None, clear: bool)
             )
             return
         assert message_id is not None
-        normalized = message_id.strip().strip("<>").strip()
+        # As ingest reads a Message-ID header: "<id>", "id", with or without spaces.
+        normalized = next(iter(extract_message_ids(message_id)), message_id.strip())
         found = session.scalar(select(Message).where(Message.message_id == normalized))
         if session.get(Thread, thread_id) is None:
             raise NotFound(f"no thread {thread_id} (see `gateway thread list SLUG`)")
@@ -126,7 +129,7 @@ def answer(state: CliState, thread_id: int, message_id: str | None, clear: bool)
 
 
 def _describe_answer(session: Session, thread_id: int) -> dict[str, Any] | None:
-    chosen = answers.answer_of(session, thread_id)
+    chosen = session.get(ThreadAnswer, thread_id)
     if chosen is None:
         return None
     message = session.get(Message, chosen.message_id)

@@ -1,6 +1,7 @@
 """The README's pictures of the archive: a thread page and a person page, at desktop
 and phone width, from a small network made with the gateway's own commands (`init`,
-`community create`, `profile set`, `import eml`, `archive build`) in a temporary
+`community create`, `profile set`, `import eml` with reactions among the mail,
+`thread answer`, `archive build`) in a temporary
 folder, served on loopback and shot in the headless Chromium of the tests.
 
     .venv/bin/python docs/archive_screenshots.py [--out docs] [--language en]
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import subprocess
 import sys
 import tempfile
@@ -126,6 +128,37 @@ def mails() -> list[EmailMessage]:
     return written
 
 
+# Reactions as mail clients send them (RFC 9078: a part of emoji; Gmail: a json part),
+# each (sender, date, emoji, the message it answers).
+REACTIONS = (
+    ("alice.martin@example.com", "Thu, 12 Nov 2026 10:20:00 +0100", "👍", 1),
+    ("chloe.dubois@example.com", "Thu, 12 Nov 2026 11:05:00 +0100", "👍", 1),
+    ("alice.martin@example.com", "Fri, 13 Nov 2026 17:02:00 +0100", "🎉", 2),
+    ("bruno.lefevre@example.com", "Fri, 13 Nov 2026 17:30:00 +0100", "🙏", 2),
+)
+
+
+def reactions() -> list[EmailMessage]:
+    names = {address: name for address, name, _, _ in PEOPLE}
+    written: list[EmailMessage] = []
+    for n, (sender, date, emoji, answered) in enumerate(REACTIONS):
+        mail = EmailMessage()
+        mail["From"] = f"{names[sender]} <{sender}>"
+        mail["To"] = f"design@{DOMAIN}"
+        mail["Subject"] = f"Re: {THREAD[0][2]}"
+        mail["Date"] = format_datetime(parsedate_to_datetime(date))
+        mail["Message-ID"] = f"<reaction-{n}@example.com>"
+        mail["In-Reply-To"] = f"<contrast-{answered}@example.com>"
+        if n % 2:  # Gmail's shape
+            mail.set_content(f"Reacted {emoji}\n")
+            reaction = json.dumps({"version": 1, "emoji": emoji})
+            mail.add_alternative(reaction, subtype="vnd.google.email-reaction+json")
+        else:
+            mail.set_content(f"{emoji}\n", disposition="reaction")
+        written.append(mail)
+    return written
+
+
 def gateway(folder: Path, *arguments: str) -> str:
     command = [str(Path(sys.executable).parent / "gateway")]
     if "--config" not in arguments:
@@ -156,11 +189,14 @@ def build_site(folder: Path, language: str) -> Path:
         gateway(folder, "member", "add", "design", address)
     gateway(folder, "member", "set", "design", PEOPLE[0][0], "--role", "owner")
     files = []
-    for n, mail in enumerate(mails()):
+    for n, mail in enumerate([*mails(), *reactions()]):
         path = folder / f"mail-{n}.eml"
         path.write_bytes(mail.as_bytes())
         files.append(str(path))
     gateway(folder, "import", "eml", "design", *files, "--quiet")
+    # Alice asked; Chloé's test results answered it.
+    [thread] = json.loads(gateway(folder, "thread", "list", "design", "--json"))
+    gateway(folder, "thread", "answer", str(thread["id"]), "contrast-2@example.com")
     gateway(folder, "archive", "build", "--out", "site", "--quiet")
     return folder / "site"
 

@@ -33,10 +33,10 @@ from gateway.engagement.answer_links import AnswerRequest
 from gateway.engagement.answer_links import ExpiredToken
 from gateway.engagement.answer_links import ForgedToken
 from gateway.engagement.answers import AnswerRefused
-from gateway.engagement.answers import Refusal
 from gateway.engagement.answers import UnknownThread
 from gateway.engagement.answers import accept_answer
-from gateway.engagement.answers import asker_of_reply
+from gateway.engagement.answers import askers_of_replies
+from gateway.engagement.answers import check_answer
 from gateway.engagement.answers import clear_answer
 from gateway.engagement.answers import may_accept
 from gateway.engagement.answers import thread_communities
@@ -59,12 +59,12 @@ from gateway.store.db import transaction
 from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Community
+from gateway.store.models import Confirmation
 from gateway.store.models import Delivery
 from gateway.store.models import Message
 from gateway.store.models import MessageStatus
 from gateway.store.models import Policy
 from gateway.store.models import Role
-from gateway.store.models import Thread
 from gateway.store.models import ThreadAnswer
 from tests.conftest import GatewayCli
 from tests.factories import AT
@@ -137,8 +137,7 @@ def chosen(app: App, thread_id: int) -> int | None:
 
 def test_the_asker_and_the_staff_may_accept_and_no_one_else(app: App, asked: Question) -> None:
     with transaction(app.sessions) as session:
-        thread = session.get(Thread, asked.thread_id)
-        assert thread is not None
+        thread = check_answer(session, asked.thread_id, asked.bob)
         allowed = {
             address: may_accept(session, thread, find_person(session, address))  # type: ignore[arg-type]
             for address in ["ann", "bob", "carl", "mona", "olga"]
@@ -215,14 +214,14 @@ def test_only_a_published_reply_of_the_thread_can_be_its_answer(app: App, asked:
         other_id = session.scalar(select(Message.id).where(Message.message_id == other))
         assert other_id is not None
 
-        def refusal(thread_id: int, message_id: int) -> Refusal:
+        def refusal(thread_id: int, message_id: int) -> str:
             with pytest.raises(AnswerRefused) as refused:
                 accept_answer(session, thread_id, message_id, None, AT)
-            return refused.value.refusal
+            return str(refused.value)
 
-        assert refusal(asked.thread_id, asked.question) is Refusal.FIRST_MESSAGE
-        assert refusal(asked.thread_id, other_id) is Refusal.NOT_IN_THREAD
-        assert refusal(asked.thread_id, 999_999) is Refusal.UNKNOWN_MESSAGE
+        assert "starts thread" in refusal(asked.thread_id, asked.question)
+        assert "is not in thread" in refusal(asked.thread_id, other_id)
+        assert refusal(asked.thread_id, 999_999) == "no message 999999"
         with pytest.raises(UnknownThread) as unknown:
             accept_answer(session, 999_999, asked.bob, None, AT)
         assert isinstance(unknown.value, NotFound)
@@ -231,17 +230,17 @@ def test_only_a_published_reply_of_the_thread_can_be_its_answer(app: App, asked:
         session.execute(
             update(Message).where(Message.id == asked.carl).values(status=MessageStatus.HELD)
         )
-        assert refusal(asked.thread_id, asked.carl) is Refusal.NOT_PUBLISHED
+        assert "held, not published" in refusal(asked.thread_id, asked.carl)
         assert session.scalars(select(ThreadAnswer)).all() == []
 
 
 def test_the_asker_of_a_reply_is_the_threads_first_author(app: App, asked: Question) -> None:
     with transaction(app.read_sessions) as session:
         ann = person_id(session, "ann@example.com")
-        assert asker_of_reply(session, asked.bob) == (asked.thread_id, ann)
-        assert asker_of_reply(session, asked.carl) == (asked.thread_id, ann)
-        assert asker_of_reply(session, asked.question) is None  # the question itself
-        assert asker_of_reply(session, 999_999) is None
+        # One query for all the posts of a delivery round; the question has no asker.
+        found = askers_of_replies(session, [asked.bob, asked.carl, asked.question, 999_999])
+        assert found == {asked.bob: (asked.thread_id, ann), asked.carl: (asked.thread_id, ann)}
+        assert askers_of_replies(session, []) == {}
 
 
 # --- "solved" ---------------------------------------------------------------------
@@ -251,20 +250,22 @@ def test_the_asker_of_a_reply_is_the_threads_first_author(app: App, asked: Quest
     "text",
     ["solved", "Solved!", "SOLVED.", "Résolu", "résolu, merci", "Resolu merci beaucoup !",
      "C'est résolu", "C\u2019est résolu 🎉", "Problem solved, thanks all", "Problème résolu.",
-     "Resolved, thank you!", "Solved, thanks\nAnn Lee"],
+     "Resolved, thank you!", "Solved, thanks\nAnn Lee", "Solved, thanks Bob",
+     "Merci Bob, résolu", "Résolu, merci Bob Stone !"],
 )  # fmt: skip
 def test_a_reply_that_only_says_solved(text: str) -> None:
-    assert says_solved(text, "Ann Lee")
+    assert says_solved(text, ["Ann Lee", "Bob Stone"])  # the sender's, the answered author's
 
 
 @pytest.mark.parametrize(
     "text",
     ["", "Thanks!", "Merci !", "Résolu ?", "Is it solved", "not solved", "Pas encore résolu",
      "Solved by restarting the proxy, then clearing the cache on every node of the cluster.",
-     "Solved it with the 12-column grid", "+1", "solvedd", "irrésolu"],
+     "Solved it with the 12-column grid", "+1", "solvedd", "irrésolu", "Résolu\uff1f",
+     "Solved, thanks Carl"],
 )  # fmt: skip
 def test_a_reply_that_says_more_or_else(text: str) -> None:
-    assert not says_solved(text, "Ann Lee")
+    assert not says_solved(text, ["Ann Lee", "Bob Stone"])
 
 
 def reply(sender: str, parent: str, body: str, message_id: str) -> EmailMessage:
@@ -330,6 +331,38 @@ def test_a_solved_reply_the_sender_may_not_post_is_held_and_marks_nothing(
         remove_members(session, thread_community(session, asked.thread_id), ["ann@example.com"])
     mail = reply("ann@example.com", asked.ids["bob"], "Solved!", "held-1@example.com")
     assert ingest(app, mail, sender="ann@example.com").disposition is Disposition.HELD
+    assert chosen(app, asked.thread_id) is None
+
+
+def test_a_solved_reply_thanking_the_answers_author_by_name_marks_it(
+    app: App, asked: Question
+) -> None:
+    dora = ingest_post(app, "design", subject="Re: Grid?", sender="olga@example.com",
+                       name="Olga Petit", parent=asked.ids["question"], at=LATER)  # fmt: skip
+    mail = reply("Ann <ann@example.com>", dora, "Solved, thanks Olga!", "named-1@example.com")
+    assert ingest(app, mail, sender="ann@example.com").disposition is Disposition.ANSWER
+    with transaction(app.read_sessions) as session:
+        olga_reply = session.scalar(select(Message.id).where(Message.message_id == dora))
+    assert chosen(app, asked.thread_id) == olga_reply
+
+
+def test_a_solved_reply_held_or_sent_beyond_the_threads_communities_is_a_post(
+    app: App, asked: Question
+) -> None:
+    with transaction(app.sessions) as session:
+        ops = create_community(session, "ops", "Ops")  # members only; ann is not one
+        add_members(session, ops, ["olga@example.com"])
+        create_community(session, "team", "Team", policy=Policy.OPEN)
+    # Held in ops (ann may not post there), published in design: it marks nothing.
+    held = reply("ann@example.com", asked.ids["bob"], "Solved!", "cross-1@example.com")
+    outcome = ingest(app, held, ("design", "ops"), sender="ann@example.com", at=LATER)
+    assert outcome.disposition is Disposition.PUBLISHED and "ops" in outcome.communities
+    assert stored(app, "cross-1@example.com")
+    # Held nowhere, but team is none of the thread's communities: a post as well.
+    beyond = reply("ann@example.com", asked.ids["bob"], "Solved!", "cross-2@example.com")
+    outcome = ingest(app, beyond, ("design", "team"), sender="ann@example.com", at=LATER)
+    assert outcome.disposition is Disposition.PUBLISHED
+    assert stored(app, "cross-2@example.com")
     assert chosen(app, asked.thread_id) is None
 
 
@@ -504,19 +537,23 @@ def token_for(app: App, asked: Question, message: int, person: str = "ann@exampl
     return AnswerLinks.for_data_dir(app.settings.gateway.data_dir).token(request, LATER.date())
 
 
-def test_the_askers_link_from_a_trusted_relay_marks_the_answer_once(
+def test_the_askers_links_from_a_trusted_relay_choose_and_choose_again(
     app: App, asked: Question
 ) -> None:
     token = token_for(app, asked, asked.bob)
     act(app, "ann@example.com", token, peer="192.0.2.1")
     assert chosen(app, asked.thread_id) == asked.bob
     assert "Marked as the answer" in str(last_answer_to(app, "ann@example.com")["Subject"])
-    # Carl's reply chosen since; the first link again is a replay: nothing changes.
+    # Carl's reply chosen since; Bob's link again goes back to Bob's reply.
     act(app, "ann@example.com", token_for(app, asked, asked.carl), peer="192.0.2.1")
     assert chosen(app, asked.thread_id) == asked.carl
     act(app, "ann@example.com", token, peer="192.0.2.1")
-    assert chosen(app, asked.thread_id) == asked.carl
-    assert "already used" in str(last_answer_to(app, "ann@example.com")["Subject"])
+    assert chosen(app, asked.thread_id) == asked.bob
+    assert "Marked as the answer" in str(last_answer_to(app, "ann@example.com")["Subject"])
+    # The same link once more: already the answer, nothing changes.
+    act(app, "ann@example.com", token, peer="192.0.2.1")
+    assert chosen(app, asked.thread_id) == asked.bob
+    assert "Already the answer" in str(last_answer_to(app, "ann@example.com")["Subject"])
 
 
 def test_forged_expired_and_others_tokens_change_nothing(app: App, asked: Question) -> None:
@@ -553,6 +590,11 @@ def test_an_unauthenticated_link_is_confirmed_first(app: App, asked: Question) -
     run_actions(app.sessions, app.blobs, app.templates, app.settings, lambda: LATER)
     assert chosen(app, asked.thread_id) == asked.bob
     assert "Marked as the answer" in str(last_answer_to(app, "ann@example.com")["Subject"])
+    # The link again: nothing would change, so nothing to confirm.
+    act(app, "ann@example.com", token_for(app, asked, asked.bob))
+    assert "Already the answer" in str(last_answer_to(app, "ann@example.com")["Subject"])
+    with transaction(app.read_sessions) as session:
+        assert len(session.scalars(select(Confirmation)).all()) == 1
 
 
 def test_a_link_of_someone_no_longer_allowed_is_refused(app: App, asked: Question) -> None:
@@ -570,7 +612,9 @@ def test_a_link_of_someone_no_longer_allowed_is_refused(app: App, asked: Questio
 def test_thread_answer_cli(gateway_cli: GatewayCli, app: App, asked: Question) -> None:
     thread = str(asked.thread_id)
     bob, carl, question = asked.ids["bob"], asked.ids["carl"], asked.ids["question"]
-    assert "is now the answer" in gateway_cli("thread", "answer", thread, f"<{bob}>").stdout
+    # As a Message-ID header is read: pasted with its name, or in brackets, or bare.
+    said = gateway_cli("thread", "answer", thread, f"Message-ID: <{bob}>").stdout
+    assert f"<{bob}> is now the answer" in said
     assert chosen(app, asked.thread_id) == asked.bob
     assert "already the answer" in gateway_cli("thread", "answer", thread, bob).stdout
     shown = gateway_cli.json("thread", "show", thread)

@@ -146,7 +146,7 @@ def _digest_reply(ctx: ActionContext, digest: DigestId) -> None:
         _not_posted(ctx, choice.how if shown else "digest", threads, communities)
         return
     raw = _reply_mail(ctx, chosen, choice.text)
-    _ingest(ctx, raw, chosen.communities)
+    _ingest(ctx, raw, chosen.communities, rebuilt=True)
 
 
 def _notice_reply(ctx: ActionContext) -> None:
@@ -160,7 +160,7 @@ def _notice_reply(ctx: ActionContext) -> None:
     if chosen is None:
         _not_posted(ctx, "notice", [], communities_of(ctx.session, ctx.sender))
         return
-    _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities)
+    _ingest(ctx, _reply_mail(ctx, chosen, choice.text), chosen.communities, rebuilt=True)
 
 
 def _linked(ctx: ActionContext, body: str) -> list[Shown]:
@@ -281,14 +281,19 @@ def _reply_mail(ctx: ActionContext, shown: Shown, text: str) -> bytes:
     return mail.as_bytes()
 
 
-def _ingest(ctx: ActionContext, raw: bytes, communities: list[Community]) -> None:
-    """Post through ingest, in this transaction: screened and authorized like any post."""
+def _ingest(
+    ctx: ActionContext, raw: bytes, communities: list[Community], rebuilt: bool = False
+) -> None:
+    """Post through ingest, in this transaction: screened and authorized like any post.
+    `rebuilt`: a mail of _reply_mail, whose In-Reply-To the gateway chose (it marks no
+    answer: InboundMail.rebuilt_reply)."""
     mail = InboundMail(
         raw,
         ctx.row.envelope_sender or ctx.sender,
         tuple(ctx.address(c.slug) for c in communities),
         ctx.now,
         peer=ctx.row.peer,
+        rebuilt_reply=rebuilt,
     )
     [outcome] = ingest_mails(ctx.session, ctx.blobs, ctx.settings.gateway, [mail])
     if isinstance(outcome, Exception):

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.outbound.mailto import mailto
+from gateway.store.models import ActionKind
 from gateway.web.tokens import load_key
 
-LOCAL_PART = "answer"
 # A link works this long after its copy was written; a reply saying "solved" always does.
 LINK_DAYS = 90
 _MAC_BYTES = 10  # 80 bits: 16 base32 characters
@@ -71,7 +71,7 @@ class AnswerLinks:
         return f"{body}-{self._mac(body)}"
 
     def address(self, request: AnswerRequest, today: dt.date, domain: str) -> str:
-        return f"{LOCAL_PART}+{self.token(request, today)}@{domain}"
+        return f"{ActionKind.ANSWER.value}+{self.token(request, today)}@{domain}"
 
     def link(self, request: AnswerRequest, today: dt.date, domain: str) -> str:
         """The mailto: link of a thread author's copy of a reply."""

@@ -13,7 +13,8 @@ through here; the caller owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
-import enum
+from collections.abc import Collection
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,44 +31,34 @@ from gateway.store.models import Policy
 from gateway.store.models import Role
 from gateway.store.models import Thread
 from gateway.store.models import ThreadAnswer
+from gateway.threads.tree import roots
 
 STAFF = (Role.OWNER, Role.MODERATOR)
 
 
-class Refusal(enum.StrEnum):
-    """Why a message cannot be a thread's answer; each is an AnswerRefused's message."""
-
-    UNKNOWN_THREAD = "unknown-thread"
-    UNKNOWN_MESSAGE = "unknown-message"
-    NOT_IN_THREAD = "not-in-thread"
-    FIRST_MESSAGE = "first-message"
-    NOT_PUBLISHED = "not-published"
-
-
 class AnswerRefused(InvalidInput):
-    """The message named cannot be the thread's answer; `refusal` says why."""
-
-    def __init__(self, refusal: Refusal, text: str) -> None:
-        super().__init__(text)
-        self.refusal = refusal
+    """The message named cannot be the thread's answer; its text says why."""
 
 
 class UnknownThread(NotFound, AnswerRefused):
     """No such thread."""
 
 
-def first_message(session: Session, thread_id: int) -> Message | None:
-    """The thread's first message: its earliest top-level published one (the question)."""
-    return session.scalar(
-        select(Message)
-        .where(
-            Message.thread_id == thread_id,
-            Message.parent_id.is_(None),
-            Message.status == MessageStatus.PUBLISHED,
-        )
-        .order_by(Message.received_at, Message.id)
-        .limit(1)
-    )
+@dataclass(frozen=True)
+class Candidate:
+    """A reply that may be its thread's answer (check_answer), with what was read to
+    tell: whoever then asks who may choose or makes the choice reads nothing again."""
+
+    thread: Thread
+    message: Message
+    asker_id: int | None  # the author of the thread's first message
+
+
+def thread_root(session: Session, thread_id: int) -> tuple[int | None, int | None]:
+    """(the thread's first message's id, its author's id), None for what is not known."""
+    root = roots([thread_id])
+    found = session.execute(select(root.c.id, root.c.sender_id)).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def thread_communities(session: Session, thread_id: int) -> list[Community]:
@@ -83,9 +74,10 @@ def thread_communities(session: Session, thread_id: int) -> list[Community]:
     return list(session.scalars(select(Community).where(Community.id.in_(in_thread))))
 
 
-def may_accept(session: Session, thread: Thread, person: Person) -> bool:
+def may_accept(session: Session, candidate: Candidate, person: Person) -> bool:
     """Whether `person` may choose the thread's answer: its first author while they may
     post to one of its communities, or an owner or moderator of one of them."""
+    thread = candidate.thread
     communities = [c for c in thread_communities(session, thread.id) if c.closed_at is None]
     if not communities:
         return False
@@ -99,38 +91,31 @@ def may_accept(session: Session, thread: Thread, person: Person) -> bool:
     )
     if any(role in STAFF for role in roles):
         return True
-    first = first_message(session, thread.id)
-    if first is None or first.sender_id != person.id:
+    if candidate.asker_id != person.id:
         return False
     return bool(roles) or any(c.policy is Policy.OPEN for c in communities)
 
 
-def check_answer(session: Session, thread_id: int, message_id: int) -> tuple[Thread, Message]:
+def check_answer(session: Session, thread_id: int, message_id: int) -> Candidate:
     """The thread and the message, when the message may be its answer: a published
     reply in it, not its first message; AnswerRefused (UnknownThread) otherwise."""
     thread = session.get(Thread, thread_id)
     if thread is None:
-        raise UnknownThread(Refusal.UNKNOWN_THREAD, f"no thread {thread_id}")
+        raise UnknownThread(f"no thread {thread_id}")
     message = session.get(Message, message_id)
     if message is None:
-        raise AnswerRefused(Refusal.UNKNOWN_MESSAGE, f"no message {message_id}")
+        raise AnswerRefused(f"no message {message_id}")
     if message.thread_id != thread.id:
-        raise AnswerRefused(
-            Refusal.NOT_IN_THREAD, f"<{message.message_id}> is not in thread {thread.id}"
-        )
-    first = first_message(session, thread.id)
-    starts = first.id == message.id if first is not None else message.parent_id is None
+        raise AnswerRefused(f"<{message.message_id}> is not in thread {thread.id}")
+    first_id, author_id = thread_root(session, thread.id)
+    starts = message.id == first_id if first_id is not None else message.parent_id is None
     if starts:
         raise AnswerRefused(
-            Refusal.FIRST_MESSAGE,
-            f"<{message.message_id}> starts thread {thread.id}: the answer is one of its replies",
+            f"<{message.message_id}> starts thread {thread.id}: the answer is one of its replies"
         )
     if message.status is not MessageStatus.PUBLISHED:
-        raise AnswerRefused(
-            Refusal.NOT_PUBLISHED,
-            f"<{message.message_id}> is {message.status.value}, not published",
-        )
-    return thread, message
+        raise AnswerRefused(f"<{message.message_id}> is {message.status.value}, not published")
+    return Candidate(thread, message, author_id)
 
 
 def accept_answer(
@@ -142,7 +127,14 @@ def accept_answer(
 ) -> bool:
     """Make the message the thread's answer; False when it already was (nothing changes).
     AnswerRefused when it cannot be. Who may choose is the caller's question (may_accept)."""
-    check_answer(session, thread_id, message_id)
+    return choose(session, check_answer(session, thread_id, message_id), by_person_id, when)
+
+
+def choose(
+    session: Session, candidate: Candidate, by_person_id: int | None, when: dt.datetime
+) -> bool:
+    """accept_answer for a candidate checked already (check_answer, same transaction)."""
+    thread_id, message_id = candidate.thread.id, candidate.message.id
     current = session.get(ThreadAnswer, thread_id)
     if current is not None and current.message_id == message_id:
         return False
@@ -166,7 +158,7 @@ def accept_answer(
 def clear_answer(session: Session, thread_id: int) -> bool:
     """Take the thread's answer away; False when it had none. UnknownThread if no thread."""
     if session.get(Thread, thread_id) is None:
-        raise UnknownThread(Refusal.UNKNOWN_THREAD, f"no thread {thread_id}")
+        raise UnknownThread(f"no thread {thread_id}")
     current = session.get(ThreadAnswer, thread_id)
     if current is None:
         return False
@@ -175,20 +167,23 @@ def clear_answer(session: Session, thread_id: int) -> bool:
     return True
 
 
-def answer_of(session: Session, thread_id: int) -> ThreadAnswer | None:
-    return session.get(ThreadAnswer, thread_id)
-
-
-def asker_of_reply(session: Session, message_id: int) -> tuple[int, int] | None:
-    """(thread id, person id of its first author) when the message is a published reply
-    in a thread whose first message has a known author: whose copy of it offers the
-    link that accepts it (gateway.engagement.answer_links). None otherwise."""
-    message = session.get(Message, message_id)
-    if message is None or message.thread_id is None:
-        return None
-    if message.status is not MessageStatus.PUBLISHED:
-        return None
-    first = first_message(session, message.thread_id)
-    if first is None or first.id == message.id or first.sender_id is None:
-        return None
-    return message.thread_id, first.sender_id
+def askers_of_replies(session: Session, message_ids: Collection[int]) -> dict[int, tuple[int, int]]:
+    """For each of the messages that is a published reply in a thread whose first
+    message has a known author: (thread id, that author's id), whose copy of it offers
+    the link that accepts it (gateway.engagement.answer_links). One query for all."""
+    wanted = list(message_ids)
+    if not wanted:
+        return {}
+    of_replies = select(Message.thread_id).where(Message.id.in_(wanted))
+    root = roots(of_replies)
+    rows = session.execute(
+        select(Message.id, Message.thread_id, root.c.sender_id)
+        .join(root, root.c.thread_id == Message.thread_id)
+        .where(
+            Message.id.in_(wanted),
+            Message.status == MessageStatus.PUBLISHED,
+            Message.id != root.c.id,
+            root.c.sender_id.is_not(None),
+        )
+    )
+    return {message_id: (thread_id, sender_id) for message_id, thread_id, sender_id in rows}

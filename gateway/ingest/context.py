@@ -33,6 +33,10 @@ class InboundMail:
     # Written by the gateway itself (an import's announcement From help@), not received:
     # the only mail From one of our own addresses that may be published.
     own: bool = False
+    # Rebuilt by the gateway from a reply to one of its own mails (a digest, a notice:
+    # gateway.actions.replies): its In-Reply-To is the thread's newest message, which
+    # the gateway chose, not the reader. Such a reply marks no answer.
+    rebuilt_reply: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from gateway.app import App
 from gateway.blobs import BlobNotFound
 from gateway.engagement.answer_links import AnswerLinks
 from gateway.engagement.answer_links import AnswerRequest
-from gateway.engagement.answers import asker_of_reply
+from gateway.engagement.answers import askers_of_replies
 from gateway.outbound.bounces import count_refusals
 from gateway.outbound.deliveries import Claimed
 from gateway.outbound.deliveries import DeliveryResult
@@ -168,6 +168,7 @@ class DeliveryWorker:
         prefixes = self._subject_prefixes() if posts else {}  # read once a round
         envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
         size = transactions = 0
+        askers = self._askers(claimed) if posts else {}
         for key, group in _groups(claimed):
             rendered, failure = self._content(key, rewrite_from, prefixes)
             if rendered is None:
@@ -175,7 +176,9 @@ class DeliveryWorker:
                 continue
             personal = self.personal_copies and key[2] == 0  # a post's copies, made personal
             if key[2] == 0:
-                group, asker = self._asker_copy(key, group, rewrite_from, prefixes)
+                group, asker = self._asker_copy(
+                    key, group, askers.get(key[0]), rewrite_from, prefixes
+                )
                 if asker is not None:
                     envelopes.extend(self._pack(asker[0], asker[1], personal=True))
                     size += len(asker[0])
@@ -326,27 +329,37 @@ class DeliveryWorker:
             return None, "5.3.0 the mail or its community is no longer stored"
         return rendered, ""
 
+    def _askers(self, claimed: Sequence[Claimed]) -> dict[int, tuple[int, int]]:
+        """The round's posts that are replies: (thread, its first author) by post, read
+        at once (gateway.engagement.answers.askers_of_replies). Empty on a failure: the
+        shared copies go."""
+        posts = {c.message_id for c in claimed if c.message_id is not None}
+        try:
+            with transaction(self.app.read_sessions) as session:
+                return askers_of_replies(session, posts)
+        except Exception:
+            log.exception("the askers of %d posts could not be read", len(posts))
+            return {}
+
     def _asker_copy(
         self,
         key: ContentKey,
         group: list[Claimed],
+        asker: tuple[int, int] | None,
         rewrite_from: dict[int, bool],
         prefixes: dict[int, str],
     ) -> tuple[list[Claimed], tuple[bytes, list[Claimed]] | None]:
         """The group without the thread's first author, and their own copy of this reply
         (with the link that accepts it as the answer: gateway.engagement.answer_links) and
         their deliveries; the group as it is and None when they are not in it, or the
-        post is no reply. A copy that cannot be made leaves them the shared one."""
+        post is no reply (`asker`: the reply's thread and first author, see _askers). A
+        copy that cannot be made leaves them the shared one."""
         message_id, community_id, _ = key
-        people = {c.person_id for c in group if c.person_id is not None}
-        if not people:
+        if asker is None or not any(c.person_id == asker[1] for c in group):
             return group, None
+        thread_id, person_id = asker
         try:
             with transaction(self.app.read_sessions) as session:
-                asker = asker_of_reply(session, message_id)
-                if asker is None or asker[1] not in people:
-                    return group, None
-                thread_id, person_id = asker
                 if self._answer_links is None:
                     self._answer_links = AnswerLinks.for_data_dir(self.settings.gateway.data_dir)
                 link = self._answer_links.link(

@@ -43,6 +43,7 @@ from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
 from gateway.threads.audience import audience
+from gateway.threads.tree import roots
 
 # New rows get ids above every stored one; until written, they sort by creation after them.
 _NEW = 1 << 62
@@ -521,12 +522,11 @@ def thread_figures(
 
 
 def _root(session: Session, thread_id: int | None) -> Row[int, dt.datetime] | None:
-    return session.execute(
-        select(Message.id, Message.received_at)
-        .where(Message.thread_id == thread_id, Message.parent_id.is_(None))
-        .order_by(Message.received_at, Message.id)
-        .limit(1)
-    ).first()
+    """(id, received_at) of the thread's root (gateway.threads.tree.roots)."""
+    if thread_id is None:
+        return None
+    root = roots([thread_id])
+    return session.execute(select(root.c.id, root.c.received_at)).first()
 
 
 def _thread_row(thread: ThreadState) -> dict[str, Any]:

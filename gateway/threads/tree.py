@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Select
+from sqlalchemy import Subquery
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
@@ -36,18 +39,42 @@ def community_threads(
     return list(session.scalars(query))
 
 
+def roots(thread_ids: Sequence[int] | Select[Any]) -> Subquery:
+    """Each thread's root, one row per thread (thread_id, id, message_id, sender_id,
+    received_at): its earliest message without a parent. `thread_ids`: a list or a
+    query of them."""
+    ranked = (
+        select(
+            Message.thread_id,
+            Message.id,
+            Message.message_id,
+            Message.sender_id,
+            Message.received_at,
+            func.row_number()
+            .over(partition_by=Message.thread_id, order_by=(Message.received_at, Message.id))
+            .label("rank"),
+        )
+        .where(Message.thread_id.in_(thread_ids), Message.parent_id.is_(None))
+        .subquery()
+    )
+    return (
+        select(
+            ranked.c.thread_id,
+            ranked.c.id,
+            ranked.c.message_id,
+            ranked.c.sender_id,
+            ranked.c.received_at,
+        )
+        .where(ranked.c.rank == 1)
+        .subquery("roots")
+    )
+
+
 def root_ids(session: Session, thread_ids: Sequence[int]) -> dict[int, str]:
     """The Message-ID of each thread's first top-level message."""
-    roots: dict[int, str] = {}
-    query = (
-        select(Message.thread_id, Message.message_id)
-        .where(Message.thread_id.in_(thread_ids), Message.parent_id.is_(None))
-        .order_by(Message.received_at.desc(), Message.id.desc())
-    )
-    for thread_id, message_id in session.execute(query):
-        if thread_id is not None:
-            roots[thread_id] = message_id  # the last written is the earliest
-    return roots
+    found = roots(thread_ids)
+    rows = session.execute(select(found.c.thread_id, found.c.message_id))
+    return {thread_id: message_id for thread_id, message_id in rows}
 
 
 def describe_thread_summary(thread: Thread, root_message_id: str | None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Accepted answers end to end (issue 22, point 2): a real gateway on loopback, posts and
 replies over SMTP, the copies captured by an SMTP sink, in English and in French. The
 asker's copy of each reply carries the link that accepts it, nobody else's does;
-mailing that link marks the answer (confirmed first: the sender is not authenticated);
+mailing that link marks the answer (confirmed first: the sender is not authenticated),
+and again changes nothing;
 a "résolu" reply marks it and reaches no one; `gateway thread answer` marks it; a forged
-link and a "solved" from someone else change nothing."""
+link and a "solved" from someone else change nothing, and so does a "solved" sent back to
+a digest (the gateway chose the message it replies to, not the reader)."""
 
 from __future__ import annotations
 
@@ -13,18 +15,25 @@ from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.members import add_members
+from gateway.community.people import find_person
 from gateway.settings import Settings
 from gateway.store.db import transaction
+from gateway.store.models import ActionMail
 from gateway.store.models import DiscardedMail
+from gateway.store.models import Membership
 from gateway.store.models import Message
+from gateway.store.models import Role
 from gateway.store.models import ThreadAnswer
 from tests.conftest import GatewayCli
 from tests.conftest import running
 from tests.conftest import wait_for
+from tests.integration import test_replies_end_to_end as replies
 from tests.integration.test_email_actions import DOMAIN
 from tests.integration.test_email_actions import Mail
 from tests.integration.test_email_actions import assert_both_parts
@@ -32,6 +41,7 @@ from tests.integration.test_email_actions import configured
 from tests.integration.test_email_actions import confirm_address
 from tests.integration.test_email_actions import handled
 from tests.integration.test_email_actions import text
+from tests.received import plain_text
 from tests.sink import Sink
 
 ANN, BOB, CARL = "ann@example.com", "bob@example.com", "carl@example.com"
@@ -40,6 +50,7 @@ LINK_WORDS = {
     "fr": "Marquer cette réponse comme la solution\u00a0: mailto:answer+",
 }
 MARKED = {"en": "Marked as the answer", "fr": "Marquée comme la solution"}
+ALREADY = {"en": "Already the answer", "fr": "Déjà la solution"}
 CONFIRM = {"en": "Please confirm: the answer", "fr": "Confirmez\u00a0: la solution"}
 
 
@@ -122,9 +133,12 @@ def test_answers_by_link_by_solved_reply_and_by_command(
     mail.send(ANN, confirm_address(asked))
     wait_for(lambda: any(MARKED[language] in str(m["Subject"]) for m in mail.to(ANN)))
     assert answer(seeded) == bob
-    # The same link again is a replay: used, nothing changes.
+    # The same link again is a replay: nothing changes, and nothing to confirm.
+    confirmations = len([m for m in mail.to(ANN) if CONFIRM[language] in str(m["Subject"])])
     mail.send(ANN, link, "answer")
-    mail.wait(ANN, "used")
+    wait_for(lambda: any(ALREADY[language] in str(m["Subject"]) for m in mail.to(ANN)))
+    assert answer(seeded) == bob
+    assert len([m for m in mail.to(ANN) if CONFIRM[language] in str(m["Subject"])]) == confirmations
 
     # Carl answers better; Ann's "résolu" reply to it marks it, and reaches no one.
     carl = mail.send(CARL, f"design@{DOMAIN}", "Re: Grid?", "Use the 8-point grid.",
@@ -152,3 +166,38 @@ def test_answers_by_link_by_solved_reply_and_by_command(
     gateway_cli("thread", "answer", str(thread_id), bob)
     assert answer(seeded) == bob
     assert f"Answer: {bob} from {BOB}" in gateway_cli("thread", "show", str(thread_id)).stdout
+
+
+def test_a_solved_sent_back_to_a_digest_is_a_post_and_marks_nothing(
+    app: App, settings: Settings, sink: tuple[Sink, int]
+) -> None:
+    replies.seed(app)  # design: alice (owner) and carol instant, bob a daily digest
+    with transaction(app.sessions) as session:  # bob may mark answers: a moderator
+        session.execute(
+            update(Membership)
+            .where(Membership.person_id == person_of(session, replies.BOB))
+            .values(role=Role.MODERATOR)
+        )
+    with running(configured(settings, sink[1], "en")) as gateway:
+        site = replies.Site(app, gateway, sink[0])
+        digest, ids = replies.digest_for_bob(site)
+        shown = plain_text(digest)
+        start = shown.index("* Colours")
+        block = shown[start : shown.index("\n", shown.index("mute+", start)) + 1]
+        solved = replies.reply_to(digest, "Solved!\n\n" + replies.quoted(block))
+
+        site.send(solved, f"digest@{DOMAIN}")
+
+        wait_for(lambda: handled(app), what="the reply handled")
+        # A post under the thread's newest message (carol's reply): the gateway's pick.
+        stored = site.stored(str(solved["Message-ID"]))
+        assert stored is not None and stored[0] == "Colours" and stored[3] == ids["reply"]
+        assert answer(app) is None
+        with transaction(app.read_sessions) as session:
+            assert "posted" in session.scalars(select(ActionMail.outcome)).all()
+
+
+def person_of(session: Session, address: str) -> int:
+    person = find_person(session, address)
+    assert person is not None
+    return person.id
