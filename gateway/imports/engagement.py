@@ -30,7 +30,6 @@ from gateway.community.people import ensure_people
 from gateway.community.publishing import published_here
 from gateway.engagement.answers import AnswerRefused
 from gateway.engagement.answers import accept_answer
-from gateway.engagement.answers import answer_of
 from gateway.engagement.answers import check_answer
 from gateway.engagement.reactions import record_reaction
 from gateway.errors import InvalidInput
@@ -303,7 +302,7 @@ def _restore_answers(
         kept.append((thread_id, answer_row[0], by_address, at))
     people = _people(session, (by for *_, by, _ in kept if by))
     for thread_id, message_id, by_address, at in kept:
-        current = answer_of(session, thread_id)
+        current = session.get(ThreadAnswer, thread_id)
         later = current is None or (
             current.message_id != message_id and at > as_utc(current.answered_at)
         )
