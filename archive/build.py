@@ -66,8 +66,9 @@ from gateway.store.sql import chunks
 MANIFEST = ".archive-manifest.json"
 LOCK = ".archive-build.lock"
 # Bump when the builder changes what it writes: the next build is then a full one.
-FORMAT = 5  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals;
-# 4: reactions, accepted answers and thanks received; 5: reactors named only if shown
+FORMAT = 6  # 2: reply links, months, people, thumbnails, reflowed text, phones; 3: plurals;
+# 4: reactions, accepted answers and thanks received; 5: reactors named only if shown;
+# 6: the stats page names its count of reactions
 # Threads whose bodies are read and rendered together.
 THREAD_BATCH = 200
 # Fewer threads than this per process are not worth a fork.

@@ -243,6 +243,7 @@ def _report(reports: list[FileReport], as_json: bool, seconds: float) -> None:
             ("DUPLICATES", "duplicates"),
             ("FLAGGED", "flagged"),
             ("REACTIONS", "reactions"),
+            ("UNMATCHED", "reactions_unmatched"),
             ("SKIPPED", "skipped"),
             ("FAILED", "failed"),
         ],  # fmt: skip
@@ -250,6 +251,12 @@ def _report(reports: list[FileReport], as_json: bool, seconds: float) -> None:
     )
     rate = total.messages / seconds if seconds else 0
     click.echo(f"{total.messages:,} messages in {seconds:.1f} s ({rate:,.0f}/s).")
+    if total.reactions_unmatched:
+        click.echo(
+            f"{total.reactions_unmatched} reaction mail(s) (UNMATCHED) answer a message not in "
+            "the community: those that came before their message are recorded by importing "
+            "again."
+        )
     if total.failed:
         raise click.ClickException(
             f"{total.failed} message(s) failed (see the log); run the import again to retry them"

@@ -16,6 +16,14 @@ from gateway.adoption.stats import compute_stats
 from gateway.adoption.stats import describe_stats
 from gateway.community.communities import get_community
 
+# The engagement columns, told apart (an admin reads ACCEPTED and SOLVED side by side).
+LEGEND = (
+    "ANSWERED: questions with a reply / questions. ACCEPTED: answers accepted (replies\n"
+    "chosen as their thread's answer). SOLVED: questions solved (with an accepted answer)\n"
+    "/ questions. REACTIONS: reactions on the posts. THANKS: thanks received, the reactions\n"
+    "by someone else than the post's author."
+)
+
 
 def parse_since(value: str | None) -> dt.datetime | None:
     """A date (midnight UTC) or an ISO time with its offset."""
@@ -79,6 +87,7 @@ def stats(state: CliState, slug: str | None, since: str | None, as_json: bool) -
         ],
         empty="No community yet.",
     )
+    click.echo(LEGEND)
     if slug is not None:
         figures_shown = data["communities"][0]
         top = ", ".join(

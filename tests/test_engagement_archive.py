@@ -72,8 +72,8 @@ def test_people_pages_say_accepted_answers_and_thanks_received(
     # The public communities: answers on p1, p7, i1, p5; reactions on p2, p8, p6.
     assert "<dt>Accepted answers</dt><dd>4</dd>" in stats
     assert "<dt>Questions with an accepted answer</dt><dd>2 / 3 (67&nbsp;%)</dd>" in stats
-    assert "<dt>Reactions</dt><dd>5 · 4 thanks received</dd>" in stats
-    assert "<figcaption>Most accepted answers</figcaption>" in stats
+    assert "<dt>Reactions</dt><dd>5 reactions · 4 thanks received</dd>" in stats
+    assert "<figcaption>Accepted answers by person</figcaption>" in stats
     assert "<title>Bob Durand: 2</title>" in stats and "<title>Carol Petit: 1</title>" in stats
 
 
@@ -88,7 +88,8 @@ def test_french_pages_count_in_french(network: App, tmp_path: Path) -> None:
     assert alice == '<p class="meta standing">1 remerciement reçu</p>'
     stats = (site / urls.page_file(urls.STATS)).read_text()
     assert "<dt>Réponses acceptées</dt><dd>4</dd>" in stats
-    assert "<dt>Réactions</dt><dd>5 · 4 remerciements reçus</dd>" in stats
+    assert "<dt>Réactions</dt><dd>5 réactions · 4 remerciements reçus</dd>" in stats
+    assert "<figcaption>Réponses acceptées, par personne</figcaption>" in stats
 
 
 def test_an_update_rewrites_only_the_people_whose_counts_changed(

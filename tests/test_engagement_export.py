@@ -6,6 +6,7 @@ PostgreSQL, and a move to a second gateway through export mbox)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from gateway.app import App
 from gateway.store.db import transaction
+from gateway.store.models import Person
 from gateway.store.models import Reaction
 from gateway.store.models import ThreadAnswer
 from tests import adoption_network as net
@@ -126,7 +128,7 @@ def test_a_later_reaction_or_answer_replaces_the_one_there(
     p1 = next(a for a in document["answers"] if a["thread_message_id"] == "p1@example.com")
     p1.update(message_id="p3@example.com", answered_at=at(1))  # carol's reply instead
     p7 = next(a for a in document["answers"] if a["thread_message_id"] == "p7@example.com")
-    p7.update(message_id="p7@example.com", answered_at=at(30))  # older: stays as it is
+    p7.update(answered_at=at(30))  # older: stays as it is
     report = gateway_cli.json("import", "json", "design", written(tmp_path, document))
     assert report["reactions"]["restored"] == 1 and report["answers"]["restored"] == 1
     after = export(gateway_cli)
@@ -161,6 +163,53 @@ def test_entries_it_cannot_place_are_counted_and_the_others_restored(
     report = gateway_cli("import", "json", "a11y", path, "--json", expect=1)
     assert json.loads(report.stdout)["answers"]["missing"] == 3
     assert counts(network) == (1, 2)
+
+
+def test_hostile_entries_are_invalid_and_add_no_one(
+    network: App, gateway_cli: GatewayCli, tmp_path: Path
+) -> None:
+    """Emoji that are not exactly one emoji sequence, times in the future, a thread's
+    first message as its answer: each counted invalid, no person added for them."""
+    document = export(gateway_cli)
+    forget(network)
+    good = document["reactions"][0]
+    future = (dt.datetime.now(dt.UTC) + 2 * net.DAY).isoformat()
+    hostile = [
+        {**good, "email": f"mallory{n}@example.net", **change}
+        for n, change in enumerate(
+            [
+                {"emoji": "\U0001f44d\U0001f44d"},  # two emoji
+                {"emoji": "ok"},
+                {"emoji": "<script>"},
+                {"emoji": "\u200d"},  # a lone joiner
+                {"emoji": ""},
+                {"emoji": ["\U0001f44d"]},
+                {"created_at": future},
+                {"created_at": "9999-12-31T23:59:59+00:00"},
+            ]
+        )
+    ]
+    document["reactions"] = [good, *hostile]
+    p7 = next(a for a in document["answers"] if a["thread_message_id"] == "p7@example.com")
+    first = {**p7, "message_id": "p7@example.com", "answered_by": "mallory@example.net"}
+    late = {**p7, "answered_at": future, "answered_by": "mallory-late@example.net"}
+    document["answers"] = [first, late]
+    before = people(network)
+
+    report = gateway_cli("import", "json", "design", written(tmp_path, document), "--json",
+                         expect=1)  # fmt: skip
+
+    assert json.loads(report.stdout) == {
+        "reactions": {"restored": 1, "unchanged": 0, "missing": 0, "invalid": 8},
+        "answers": {"restored": 0, "unchanged": 0, "missing": 0, "invalid": 2},
+    }
+    assert counts(network) == (1, 0)
+    assert people(network) == before  # no mallory
+
+
+def people(app: App) -> int:
+    with transaction(app.read_sessions) as session:
+        return session.scalar(select(func.count()).select_from(Person)) or 0
 
 
 def test_a_file_that_is_not_an_export_is_refused_whole(

@@ -16,9 +16,12 @@ from gateway.app import App
 from gateway.engagement.standing import Standing
 from gateway.engagement.standing import accepted_answers
 from gateway.engagement.standing import standings
+from gateway.engagement.standing import thanks_received
 from gateway.store.db import transaction
 from gateway.store.models import Community
+from gateway.store.models import Message
 from gateway.store.models import Person
+from gateway.store.models import Thread
 from gateway.store.models import Visibility
 from tests import adoption_network as net
 from tests import engagement_network as engagement
@@ -85,6 +88,45 @@ def test_accepted_answers_on_a_topic(network: App) -> None:
     assert nothing == {}
 
 
+def test_a_topic_matches_whole_folded_words_of_the_subject(network: App) -> None:
+    """Accents folded ("sécurité" counts "Sécurité réseau"), whole words only ("ai" is
+    not in "Email", "key" not in "keys")."""
+    with transaction(network.sessions) as session:
+        ids = engagement.message_ids(network)
+        session.get(
+            Thread, session.get(Message, ids["p7"]).thread_id
+        ).subject = "Sécurité réseau : Email keys"
+    with transaction(network.read_sessions) as session:
+        found = {
+            query: by_name(network, accepted_answers(session, topic=topics.words(query)))
+            for query in ("securite", "Sécurité réseau", "SECURITE", "ai", "key", "email")
+        }
+    assert found == {
+        "securite": {"bob": 1},
+        "Sécurité réseau": {"bob": 1},
+        "SECURITE": {"bob": 1},
+        "ai": {},
+        "key": {},
+        "email": {"bob": 1},
+    }
+
+
+def test_stats_and_standing_count_thanks_received_alike(network: App) -> None:
+    """A thanks is a reaction by someone else than the author, by address: erin's 👍 on
+    her own p9 is none, even once p9 is stored as by no person (sender_id NULL, as an
+    imported post of someone who was not a person yet)."""
+    with transaction(network.read_sessions) as session:
+        before = describe_stats(compute_stats(session, SINCE, now=net.NOW))["overall"]
+        assert before["thanks_received"] == sum(thanks_received(session).values()) == 5
+    with transaction(network.sessions) as session:
+        session.get(Message, engagement.message_ids(network)["p9"]).sender_id = None
+    with transaction(network.read_sessions) as session:
+        overall = describe_stats(compute_stats(session, SINCE, now=net.NOW))["overall"]
+        standing = by_name(network, thanks_received(session))
+    assert (overall["reactions"], overall["thanks_received"]) == (7, 5)  # dave's, not erin's
+    assert standing == {"bob": 3, "alice": 1}  # erin's thanks from dave: no one's here
+
+
 ENGAGEMENT = (
     "accepted_answers",
     "questions",
@@ -148,6 +190,9 @@ def test_the_stats_command_shows_them(network: App, gateway_cli: GatewayCli) -> 
     shown = [design[column] for column in ("ACCEPTED", "SOLVED", "REACTIONS", "THANKS")]
     assert shown == ["3", "2/3", "4", "3"]
     assert "Top answerers (accepted answers): Bob Durand (2), Carol Petit (1)" in table
+    legend = " ".join(table.split())
+    assert "ACCEPTED: answers accepted" in legend and "SOLVED: questions solved" in legend
+    assert "THANKS: thanks received, the reactions by someone else" in legend
     one = gateway_cli("stats", "--community", "security", "--since", "2020-01-01").stdout
     assert "Top answerers (accepted answers): Bob Durand (1)\n" in one
     empty = gateway_cli("stats", "--community", "a11y", "--since", "2020-01-01").stdout

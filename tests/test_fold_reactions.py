@@ -354,3 +354,84 @@ def test_the_inbox_processor_logs_a_reaction_as_such(
     assert "message-id=<r1@example.com> from=bob@example.com communities=design" in line
     assert f"reasons={THUMBS_UP}" in line
     assert len(reactions(design)) == 1
+
+
+def test_a_thanks_with_an_attachment_or_an_inline_image_is_a_post(design: App) -> None:
+    attached = reply("Thanks!\n", message_id="r1@example.com")
+    attached.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf",
+                            filename="plan.pdf")  # fmt: skip
+    pictured = reply("+1\n", message_id="r2@example.com")
+    pictured.add_alternative('<p>+1</p><img src="cid:logo@example.com">', subtype="html")
+    pictured.get_payload()[1].add_related(b"\x89PNG\r\n", maintype="image", subtype="png",
+                                          cid="<logo@example.com>")  # fmt: skip
+
+    outcomes = [ingest(design, mail, sender="bob@example.com") for mail in (attached, pictured)]
+
+    assert [o.disposition for o in outcomes] == [Disposition.PUBLISHED] * 2
+    assert reactions(design) == []
+
+
+def test_a_thanks_with_a_postscript_under_its_signature_is_a_post(design: App) -> None:
+    signed = "Merci !\n-- \nBob Martin\nDSI\n+33 1 23 45 67 89\n"
+    postscript = (
+        signed
+        + "\nP.S. the room on the 3rd floor\nis booked until noon,\n"
+        + "so we meet at 2 pm,\nand bring the badges\nfor the visitors.\n"
+    )
+    short = ingest(design, reply(signed, message_id="r1@example.com"), sender="bob@example.com")
+    long = ingest(design, reply(postscript, message_id="r2@example.com"),
+                  sender="bob@example.com")  # fmt: skip
+
+    assert (short.disposition, long.disposition) == (Disposition.REACTION, Disposition.PUBLISHED)
+
+
+def test_a_thanks_with_answers_inside_the_quoted_history_is_a_post(design: App) -> None:
+    ingest(design, post("Workshop", "We need a room for the workshop.\n\nAbout fifteen people.\n"
+                        "\nWho brings the projector?\n", message_id="workshop@example.org",
+                        sender="Alice Martin <alice@example.com>"))  # fmt: skip
+    header = (
+        "Thanks\n\n\nFrom: Alice Martin <alice@example.com>\nSent: Tuesday, March 3, 2026\n"
+        "To: design@lists.example.com\nSubject: Workshop\n\n"
+    )
+    plain = header + (
+        "We need a room for the workshop.\n\nAbout fifteen people.\n\nWho brings the projector?\n"
+        "\n--\nYou receive this as a member of Design: unsubscribe at design-leave@example.com\n"
+    )
+    inline = header + (
+        "We need a room for the workshop.\n\nRoom 4B is free on Monday.\n\n"
+        "About fifteen people.\n\nWho brings the projector?\n"
+    )
+
+    outcomes = [
+        ingest(design, post("RE: Workshop", body, message_id=f"r{n}@example.com",
+                            sender="Bob <bob@example.com>", parent="workshop@example.org"),
+               sender="bob@example.com")
+        for n, body in enumerate((plain, inline))
+    ]  # fmt: skip
+
+    assert [o.disposition for o in outcomes] == [Disposition.REACTION, Disposition.PUBLISHED]
+
+
+def test_a_reaction_to_a_cross_post_needs_the_right_to_post_in_every_community(
+    design: App,
+) -> None:
+    """A member of design only must not appear on ops' pages through a cross-post."""
+    ingest(design, post("Both", "Shared plan.\n", message_id="both@example.org",
+                        to=["design", "ops"]), ("design", "ops"))  # fmt: skip
+    mail = reaction_mail(THUMBS_UP, message_id="r1@example.com", parent="both@example.org")
+    bob = ingest(design, mail, sender="bob@example.com")
+    thanks = post("Re: Both", "Thanks!\n", message_id="r2@example.com",
+                  sender="Bob <bob@example.com>", parent="both@example.org")  # fmt: skip
+    bob_thanks = ingest(design, thanks, sender="bob@example.com")
+    alice = ingest(design, reaction_mail(PARTY, message_id="r3@example.com",
+                                         parent="both@example.org",
+                                         sender="Alice <alice@example.com>"),
+                   sender="alice@example.com")  # fmt: skip
+
+    assert (bob.disposition, bob.reasons) == (
+        Disposition.DISCARDED,
+        (DiscardReason.REACTION_NOT_ALLOWED,),
+    )
+    assert bob_thanks.disposition == Disposition.PUBLISHED  # a post, as before
+    assert alice.disposition == Disposition.REACTION
+    assert reactions(design) == [("alice@example.com", "both@example.org", PARTY, "rfc9078")]

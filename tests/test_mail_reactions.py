@@ -218,6 +218,12 @@ def test_an_emoji_sequence_is_at_most_32_characters() -> None:
         ("", None),
         ("!!!", None),
         ("Thanks " + "a lot " * 20, None),  # past the length cap
+        # Questions: posts.
+        ("Thanks?", None),
+        ("+1 ?", None),
+        ("Merci\u00a0?", None),
+        ("Merci \uff1f", None),  # a full-width question mark, folded by NFKC
+        ("\U0001f44d?", None),
     ],
 )
 def test_a_reply_that_only_says_thanks_or_plus_one(text: str, emoji: str | None) -> None:

@@ -73,11 +73,11 @@ def posts(
 
 def authors(community_ids: Collection[int], per_community: bool, among: Select[int]) -> Subquery:
     """Published posts of these communities among some message ids (those with a
-    reaction, an answer): key, id and sender. Looked up by id first: a few
+    reaction, an answer): key, id, sender and their address. Looked up by id first: a few
     reactions are not found by walking every post of the communities."""
     key = MessageCommunity.community_id if per_community else literal(OVERALL)
     query = (
-        select(key.label("key"), Message.id, Message.sender_id)
+        select(key.label("key"), Message.id, Message.sender_id, Message.sender_address)
         .join(MessageCommunity, MessageCommunity.message_id == Message.id)
         .where(
             Message.id.in_(among),

@@ -21,7 +21,6 @@ from sqlalchemy import case
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import literal
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -395,18 +394,18 @@ class _Query:
             self.result[key].top_answerers.append(Answerer(address, name, answers))
 
     def _reactions(self) -> None:
-        """Reactions put on the scope's posts in the window; thanks: not the author's own."""
+        """Reactions put on the scope's posts in the window, and among them the thanks
+        received, by the rule of gateway.engagement.standing.thanks_received: any emoji,
+        put by someone else than the post's author (their addresses differ)."""
         in_window = Reaction.created_at >= self.since
         posts = scope.authors(
             self.ids, self.per_community, select(Reaction.message_id).where(in_window)
         )
-        thanks = case(
-            (or_(posts.c.sender_id.is_(None), Reaction.person_id != posts.c.sender_id), 1),
-            else_=0,
-        )
+        thanks = case((Person.address != posts.c.sender_address, 1), else_=0)
         for key, count, received in self._rows(
             select(posts.c.key, func.count(), func.sum(thanks))
             .join(Reaction, Reaction.message_id == posts.c.id)
+            .join(Person, Person.id == Reaction.person_id)
             .where(in_window)
             .group_by(posts.c.key)
         ):

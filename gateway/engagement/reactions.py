@@ -22,11 +22,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.community.publishing import published_here
+from gateway.mail.addresses import domain_allowed
+from gateway.store.models import Community
+from gateway.store.models import Membership
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import Person
+from gateway.store.models import Policy
 from gateway.store.models import Reaction
 from gateway.store.models import ReactionSource
+from gateway.store.models import Role
 from gateway.store.models import utcnow
 
 
@@ -46,6 +51,8 @@ class Answered:
     message_id: int | None = None
     sender_id: int | None = None
     sender_name: str = ""
+    # Every community the message is published in: a reaction shows in each of them.
+    published_in: tuple[int, ...] = ()
 
 
 def answered_message(
@@ -70,15 +77,53 @@ def answered_message(
     first = next((known[m] for m in wanted if m in known), None)
     if first is None:
         return Answered(Lookup.UNKNOWN)
-    here = session.scalar(
-        select(MessageCommunity.community_id).where(
-            MessageCommunity.message_id == first.id,
-            MessageCommunity.community_id.in_(list(community_ids)),
-            published_here(),
+    published_in = tuple(
+        sorted(
+            session.scalars(
+                select(MessageCommunity.community_id).where(
+                    MessageCommunity.message_id == first.id, published_here()
+                )
+            )
         )
     )
-    lookup = Lookup.ELSEWHERE if here is None else Lookup.FOUND
-    return Answered(lookup, first.id, first.sender_id, first.sender_name)
+    here = set(published_in) & set(community_ids)
+    lookup = Lookup.FOUND if here else Lookup.ELSEWHERE
+    return Answered(lookup, first.id, first.sender_id, first.sender_name, published_in)
+
+
+def may_react_everywhere(
+    session: Session, address: str, community_ids: Collection[int], allowed_domains: Sequence[str]
+) -> bool:
+    """Whether the person of `address` may post (unheld, as the authorize stage decides)
+    in every one of these communities: a reaction shows wherever its message is
+    published, so a member of a private community must not appear, through a
+    cross-post, on a public community's page they could not post to."""
+    if not community_ids:
+        return False
+    communities = session.scalars(select(Community).where(Community.id.in_(list(community_ids))))
+    roles = dict(
+        session.execute(
+            select(Membership.community_id, Membership.role)
+            .join(Person, Person.id == Membership.person_id)
+            .where(Person.address == address, Membership.community_id.in_(list(community_ids)))
+        ).all()
+    )
+    for community in communities:
+        role = roles.get(community.id)
+        if community.closed_at is not None:
+            return False
+        if community.policy is Policy.OPEN:
+            if role is None and not ("@" in address and domain_allowed(address, allowed_domains)):
+                return False
+        elif community.policy is Policy.MEMBERS:
+            if role is None:
+                return False
+        elif community.policy is Policy.ANNOUNCE:
+            if role not in (Role.OWNER, Role.MODERATOR):
+                return False
+        else:  # moderated: every post is held there
+            return False
+    return True
 
 
 def reaction_mail_known(session: Session, mail_message_id: str) -> bool:

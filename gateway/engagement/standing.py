@@ -26,6 +26,7 @@ from gateway.community.publishing import published_here
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
+from gateway.store.models import Person
 from gateway.store.models import Reaction
 from gateway.store.models import Thread
 from gateway.store.models import ThreadAnswer
@@ -55,9 +56,11 @@ def accepted_answers(
     topic: Sequence[str] = (),
 ) -> dict[int, int]:
     """Per person id, their replies accepted as answers by someone else; with a topic
-    (gateway.adoption.topics.words), only on threads whose subject has every word."""
-    query = (
-        select(Message.sender_id, func.count())
+    (gateway.adoption.topics.words), only on threads whose subject has every word of
+    it as a whole folded word (topics.mentions: "sécurité" counts "Sécurité réseau",
+    "ai" does not count "Email"), as `gateway experts` matches tags."""
+    answer = (
+        select(Message.sender_id)
         .select_from(ThreadAnswer)
         .join(Message, Message.id == ThreadAnswer.message_id)
         .where(
@@ -69,27 +72,40 @@ def accepted_answers(
             accepted_by_someone_else(Message.sender_id),
             _published_in(community_ids),
         )
-        .group_by(Message.sender_id)
     )
-    if topic:
-        query = query.join(Thread, Thread.id == ThreadAnswer.thread_id).where(
-            topics.subject_matches(Thread.subject, topic)
-        )
-    return {person_id: count for person_id, count in session.execute(query) if person_id}
+    if not topic:
+        query = answer.add_columns(func.count()).group_by(Message.sender_id)
+        return {person_id: count for person_id, count in session.execute(query) if person_id}
+    # One answer per thread at most: grouped by subject, folded and matched here.
+    query = (
+        answer.join(Thread, Thread.id == ThreadAnswer.thread_id)
+        .add_columns(Thread.subject, func.count())
+        .group_by(Message.sender_id, Thread.subject)
+    )
+    counts: dict[int, int] = {}
+    for person_id, subject, count in session.execute(query):
+        if person_id and topics.mentions(subject, topic):
+            counts[person_id] = counts.get(person_id, 0) + count
+    return counts
 
 
 def thanks_received(
     session: Session, community_ids: Collection[int] | None = None
 ) -> dict[int, int]:
-    """Per person id, the reactions others put on their messages."""
+    """Per person id, the thanks they received. A thanks received is a reaction, any
+    emoji, put on a message by someone else than its author (the reactor's address is
+    not the message's sender address); gateway.adoption.stats counts a community's
+    thanks received by the same rule. Here each is someone's: a message stored before
+    its author was a person (sender_id NULL) counts in the stats, for no one here."""
     query = (
         select(Message.sender_id, func.count())
         .select_from(Reaction)
         .join(Message, Message.id == Reaction.message_id)
+        .join(Person, Person.id == Reaction.person_id)
         .where(
             Message.id.in_(select(Reaction.message_id)),
             Message.sender_id.is_not(None),
-            Reaction.person_id != Message.sender_id,
+            Person.address != Message.sender_address,
             _published_in(community_ids),
         )
         .group_by(Message.sender_id)

@@ -7,7 +7,10 @@ accepted answer by its thread's first Message-ID, the answer's, who accepted it 
 when. Importing is idempotent (one reaction per message, person and emoji, one
 answer per thread: what is there already stays, a later time wins), and an entry
 that names a message the community does not have is counted, not lost: import the
-mbox, then the same file again.
+mbox, then the same file again. The file is input like any other: a reaction's emoji
+must be exactly one emoji sequence, no time may be later than now plus a day, an
+answer must be a published reply of its thread (gateway.engagement.answers), and
+people are added only for the entries kept; the rest is counted invalid.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from sqlalchemy.orm import Session
 from gateway.community.people import canonical_address
 from gateway.community.people import ensure_people
 from gateway.community.publishing import published_here
+from gateway.engagement.answers import AnswerRefused
+from gateway.engagement.answers import accept_answer
+from gateway.engagement.answers import check_answer
+from gateway.engagement.reactions import record_reaction
 from gateway.errors import InvalidInput
+from gateway.mail.reactions import emoji_sequences
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -34,10 +42,12 @@ from gateway.store.models import Reaction
 from gateway.store.models import ReactionSource
 from gateway.store.models import ThreadAnswer
 from gateway.store.models import as_utc
+from gateway.store.models import utcnow
 from gateway.store.sql import chunks
 from gateway.threads.tree import root_ids
 
 MAX_EMOJI = 32  # reactions.emoji
+FUTURE = dt.timedelta(days=1)  # a time later than now plus this is not a real one
 
 
 @dataclass
@@ -125,11 +135,10 @@ def restore_engagement(
         [e.get("message_id") for e in reactions]
         + [e.get(k) for e in answers for k in ("message_id", "thread_message_id")],
     )
-    addresses = [e.get("email") for e in reactions] + [e.get("answered_by") for e in answers]
-    people, _ = ensure_people(session, {a for a in map(_address, addresses) if a})
+    latest = utcnow() + FUTURE
     return {
-        "reactions": _restore_reactions(session, reactions, messages, people),
-        "answers": _restore_answers(session, answers, messages, people),
+        "reactions": _restore_reactions(session, reactions, messages, latest),
+        "answers": _restore_answers(session, answers, messages, latest),
     }
 
 
@@ -188,29 +197,40 @@ def _source(value: object) -> ReactionSource:
     return ReactionSource.IMPORT
 
 
+def _one_emoji(value: object) -> str | None:
+    """The entry's emoji when it is exactly one emoji sequence (gateway.mail.reactions),
+    as every way in records one."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_EMOJI:
+        return None
+    sequences = emoji_sequences(value)
+    return value if sequences is not None and len(sequences) == 1 else None
+
+
+def _people(session: Session, addresses: Iterable[str]) -> dict[str, Person]:
+    """The people of these addresses, added if new: only for entries that are kept."""
+    people, _ = ensure_people(session, set(addresses))
+    return people
+
+
 def _restore_reactions(
     session: Session,
     entries: list[dict[str, Any]],
     messages: dict[str, tuple[int, int | None]],
-    people: dict[str, Person],
+    latest: dt.datetime,
 ) -> Restored:
     tally = Restored()
-    ids = sorted({id_ for id_, _ in messages.values()})
-    existing: dict[tuple[int, int, str], Reaction] = {}
-    for chunk in chunks(ids):
-        for reaction in session.scalars(select(Reaction).where(Reaction.message_id.in_(chunk))):
-            existing[(reaction.message_id, reaction.person_id, reaction.emoji)] = reaction
+    kept: list[tuple[int, str, str, dt.datetime, ReactionSource]] = []
     for entry in entries:
         address, emoji, at = (
             _address(entry.get("email")),
-            entry.get("emoji"),
+            _one_emoji(entry.get("emoji")),
             _time(entry.get("created_at")),
         )
         if (
             address is None
             or at is None
-            or not isinstance(emoji, str)
-            or not 0 < len(emoji) <= MAX_EMOJI
+            or at > latest
+            or emoji is None
             or not isinstance(entry.get("message_id"), str)
         ):
             tally.invalid += 1
@@ -219,17 +239,24 @@ def _restore_reactions(
         if message is None:
             tally.missing += 1
             continue
-        key = (message[0], people[address].id, emoji)
+        kept.append((message[0], address, emoji, at, _source(entry.get("source"))))
+    people = _people(session, (address for _, address, *_ in kept))
+    ids = sorted({message_id for message_id, *_ in kept})
+    existing: dict[tuple[int, int, str], Reaction] = {}
+    for chunk in chunks(ids):
+        for reaction in session.scalars(select(Reaction).where(Reaction.message_id.in_(chunk))):
+            existing[(reaction.message_id, reaction.person_id, reaction.emoji)] = reaction
+    for message_id, address, emoji, at, source in kept:
+        key = (message_id, people[address].id, emoji)
         found = existing.get(key)
         if found is None:
-            existing[key] = reaction = Reaction(
-                message_id=key[0], person_id=key[1], emoji=emoji,
-                source=_source(entry.get("source")), created_at=at,
-            )  # fmt: skip
-            session.add(reaction)
+            existing[key] = record_reaction(session, *key, source, at=at)
             tally.restored += 1
         elif at > as_utc(found.created_at):  # a later one replaces it (its time)
-            found.created_at = at
+            record_reaction(
+                session, *key, found.source, at=at,
+                mail_message_id=found.mail_message_id, raw_sha256=found.raw_sha256,
+            )  # fmt: skip
             tally.restored += 1
         else:
             tally.unchanged += 1
@@ -240,20 +267,16 @@ def _restore_answers(
     session: Session,
     entries: list[dict[str, Any]],
     messages: dict[str, tuple[int, int | None]],
-    people: dict[str, Person],
+    latest: dt.datetime,
 ) -> Restored:
     tally = Restored()
-    threads = sorted({t for _, t in messages.values() if t is not None})
-    existing: dict[int, ThreadAnswer] = {}
-    for chunk in chunks(threads):
-        query = select(ThreadAnswer).where(ThreadAnswer.thread_id.in_(chunk))
-        for answer in session.scalars(query):
-            existing[answer.thread_id] = answer
+    kept: list[tuple[int, int, str | None, dt.datetime]] = []
     for entry in entries:
         at, by = _time(entry.get("answered_at")), entry.get("answered_by")
         by_address, first = _address(by), entry.get("thread_message_id")
         if (
             at is None
+            or at > latest
             or (by is not None and by_address is None)
             or not isinstance(entry.get("message_id"), str)
             or not isinstance(first, str | None)
@@ -271,18 +294,20 @@ def _restore_answers(
         if root is not None and root[1] != thread_id:  # threaded otherwise here
             tally.invalid += 1
             continue
+        try:  # a reply of that thread, published, not its first message
+            check_answer(session, thread_id, answer_row[0])
+        except AnswerRefused:
+            tally.invalid += 1
+            continue
+        kept.append((thread_id, answer_row[0], by_address, at))
+    people = _people(session, (by for *_, by, _ in kept if by))
+    for thread_id, message_id, by_address, at in kept:
+        current = session.get(ThreadAnswer, thread_id)
+        later = current is None or (
+            current.message_id != message_id and at > as_utc(current.answered_at)
+        )
         by_id = people[by_address].id if by_address else None
-        current = existing.get(thread_id)
-        if current is None:
-            current = existing[thread_id] = ThreadAnswer(
-                thread_id=thread_id, message_id=answer_row[0], answered_by_id=by_id, answered_at=at
-            )
-            session.add(current)
-            tally.restored += 1
-        elif current.message_id != answer_row[0] and at > as_utc(current.answered_at):
-            current.message_id, current.answered_by_id, current.answered_at = (
-                answer_row[0], by_id, at,
-            )  # fmt: skip
+        if later and accept_answer(session, thread_id, message_id, by_id, at):
             tally.restored += 1
         else:
             tally.unchanged += 1

@@ -1,7 +1,9 @@
 """Import mail into a community through the same ingest stages as mail taken in over SMTP:
 parsed, threaded and stored with its original date and attachments, published without
 notifying anyone (Origin.IMPORT), in batches of one transaction each. Reaction mails
-(RFC 9078, Gmail) are recorded as reactions on the messages they answer.
+(RFC 9078, Gmail) are recorded as reactions on the messages they answer; one that
+came before its message (in another file, or a batch before) is counted apart, and
+importing the same source again records it.
 
 Importing again adds nothing: messages are keyed by Message-ID, or by a hash of
 their bytes when they have none (gateway.ingest.stages.parse).
@@ -23,11 +25,20 @@ from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
+from gateway.ingest.errors import DiscardReason
 from gateway.store.db import transaction
 from gateway.store.models import Origin
 from gateway.store.models import utcnow
 
 BATCH = 2000  # messages per transaction
+# A reaction mail whose message is not in the community (yet): not a delivery report.
+UNMATCHED = frozenset(
+    {
+        DiscardReason.REACTION_UNKNOWN_MESSAGE,
+        DiscardReason.REACTION_ELSEWHERE,
+        DiscardReason.REACTION_NOT_ALLOWED,
+    }
+)
 
 # Called after each batch with the messages and bytes read so far.
 Progress = Callable[[int, int], None]
@@ -43,6 +54,9 @@ class FileReport:
     duplicates: int = 0
     flagged: int = 0  # imported, but something in it could not be read (stored raw)
     reactions: int = 0  # reaction mails (RFC 9078, Gmail), recorded as reactions
+    # Reaction mails to a message not imported (yet): one that came before its message
+    # (another file, or a batch before) is recorded by importing the same source again.
+    reactions_unmatched: int = 0
     skipped: int = 0  # not posts: delivery reports
     failed: int = 0  # a bug; logged with its traceback, tried again by the next import
     bytes: int = 0
@@ -103,6 +117,8 @@ def _tally(report: FileReport, outcomes: list[IngestResult | Exception]) -> None
             report.flagged += bool(outcome.flags)
         elif outcome.disposition is Disposition.REACTION:
             report.reactions += 1
+        elif set(outcome.reasons) & UNMATCHED:
+            report.reactions_unmatched += 1
         else:
             report.skipped += 1
 

@@ -23,6 +23,8 @@ class DiscardReason(enum.StrEnum):
     # published in the community it was sent to (gateway.ingest.stages.fold_reactions).
     REACTION_UNKNOWN_MESSAGE = "reaction-to-unknown-message"
     REACTION_ELSEWHERE = "reaction-to-another-community"
+    # A reaction to a message also published in a community its sender may not post to.
+    REACTION_NOT_ALLOWED = "reaction-sender-may-not-post"
 
 
 class HoldReason(enum.StrEnum):

@@ -359,13 +359,15 @@ def thanks_or_plus_one(new_text: str, names: Iterable[str] = ()) -> str | None:
     `new_text` is the reply's own text (gateway.mail.trim: quotes and signature left
     out). `names` are words that may stand beside the thanks: the sender's and the
     answered author's names ("Thanks Alice!", "Merci !\\nBob"). Case, accents,
-    punctuation and emoji are tolerated; anything longer than MAX_THANKS_TEXT is not
-    a thank-you.
+    punctuation and emoji are tolerated, but not a question mark ("Thanks?" asks);
+    anything longer than MAX_THANKS_TEXT is not a thank-you.
     """
     text = new_text.strip()
     if not text or len(text) > MAX_THANKS_TEXT:
         return None
     folded = _fold(text)
+    if "?" in folded:  # "Thanks?", "+1 ?" (and a full-width "？", folded): a question
+        return None
     words = [w.replace(" ", "") for w in _WORD.findall(folded)]
     rest = _WORD.sub(" ", folded)
     emoji = _emoji_in(rest)

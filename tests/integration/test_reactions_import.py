@@ -120,3 +120,28 @@ def test_an_archives_reaction_mails_are_reactions_and_come_back_out(
         assert stored(second_app) == (posts, reactions)
     finally:
         second_app.close()
+
+
+def test_a_reaction_before_its_message_is_unmatched_then_recorded_by_importing_again(
+    gateway_cli: GatewayCli, app: App, tmp_path: Path
+) -> None:
+    gateway_cli("community", "create", "design", "--name", "Design")
+    full = history(tmp_path / "design.mbox")
+    source = mailbox.mbox(full)
+    first, rest = tmp_path / "1-reaction.mbox", tmp_path / "2-posts.mbox"
+    early, later = mailbox.mbox(first), mailbox.mbox(rest)
+    for message in source:
+        (early if message["Message-ID"] == "<r1@example.org>" else later).add(message)
+    for box in (source, early, later):
+        box.close()
+
+    report = gateway_cli.json("import", "mbox", "design", str(first), str(rest), "--quiet")
+
+    total = report["total"]
+    assert (total["reactions"], total["reactions_unmatched"], total["skipped"]) == (1, 1, 0)
+    again = gateway_cli("import", "mbox", "design", str(first), str(rest), "--quiet").stdout
+    assert "UNMATCHED" in again and "importing again" not in again
+    assert stored(app)[1] == [
+        ("alice@example.com", THUMBS_UP, "import"),
+        ("bob@example.org", "\U0001f389", "import"),
+    ]  # the second import recorded it

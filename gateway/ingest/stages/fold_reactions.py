@@ -3,14 +3,19 @@ answers instead of being posted (issue 22, point 1).
 
 A reaction is an RFC 9078 or Gmail reaction mail (gateway.mail.reactions), or, where
 every community it was sent to folds thanks (communities.fold_thanks), a reply whose
-own text is only a thank-you or a "+1". Only a mail the authorize stage left
-unheld is folded: a sender who may not post there gets what any post of theirs gets.
+own text is only a thank-you or a "+1" with nothing else to show: no attachment or
+picture, no more than a signature under it, no words written inside the quoted
+history between the answered message's lines (inline answers). Only a mail the
+authorize stage left unheld is folded: a sender who may not post there gets what any
+post of theirs gets.
 A folded mail stops here (its raw bytes kept by the keep stage): no message row, no
 delivery, no answer to the sender; the inbox processor logs disposition=reaction.
 
 A reaction mail to a message the gateway does not have, or to one not published in the
-community it was sent to, is discarded with its reason; a thank-you reply in that
-case stays a post (nothing is lost). A reaction mail taken in again changes nothing
+community it was sent to, or to one also published in a community the sender may not
+post to (a cross-post: a private community's member must not show on a public page),
+is discarded with its reason; a thank-you reply in that case stays a post (nothing is
+lost). A reaction mail taken in again changes nothing
 (a duplicate). Imported archives keep their reaction mails as reactions (source
 import); their thank-you replies stay posts, as history was. A batch stage: a
 reaction to a mail of the same batch waits until that mail is stored.
@@ -18,6 +23,7 @@ reaction to a mail of the same batch waits until that mail is stored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +32,7 @@ from gateway.community.people import keep_display_name
 from gateway.engagement.reactions import Answered
 from gateway.engagement.reactions import Lookup
 from gateway.engagement.reactions import answered_message
+from gateway.engagement.reactions import may_react_everywhere
 from gateway.engagement.reactions import message_known
 from gateway.engagement.reactions import reaction_mail_known
 from gateway.engagement.reactions import record_mail_reaction
@@ -42,11 +49,16 @@ from gateway.mail.parse import REACTION_RFC9078
 from gateway.mail.reactions import MAX_THANKS_TEXT
 from gateway.mail.reactions import reaction_of
 from gateway.mail.reactions import thanks_or_plus_one
-from gateway.mail.trim import new_text
+from gateway.mail.trim import Kind
+from gateway.mail.trim import trim_text
+from gateway.store.models import Message
 from gateway.store.models import Origin
 from gateway.store.models import ReactionSource
 
 Outcome = Discard | Duplicate | Folded | Wait | None
+
+# A signature longer than this under a thank-you holds more (a P.S.): the reply is a post.
+MAX_SIGNATURE_LINES = 6
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class _Candidate:
     whole_set: bool  # an RFC 9078 reaction: the person's whole set on that message
     strict: bool  # a reaction mail: not posted even when it answers nothing here
     text: str = ""  # a reply's own text (a thank-you, classified once more with names)
+    history: str = ""  # a reply's quoted history, to be found in the answered message
 
 
 def run_batch(ctxs: Sequence[IngestContext]) -> list[Outcome]:
@@ -85,16 +98,34 @@ def _candidate(ctx: IngestContext) -> _Candidate | None:
         return None
     if not (parsed.in_reply_to or parsed.references):
         return None
-    text = new_text(parsed.body_text)
+    if parsed.attachments or "<img" in parsed.body_html.lower():
+        return None  # a file or a picture with the thanks: something to show, a post
+    trimmed = trim_text(parsed.body_text)
+    text = trimmed.new_text
     if len(text.strip()) > MAX_THANKS_TEXT or not text.strip():
         return None
+    signature = [
+        line
+        for part in trimmed.parts
+        if part.kind is Kind.SIGNATURE
+        for line in part.text.split("\n")
+        if line.strip()
+    ]
+    if len(signature) > MAX_SIGNATURE_LINES:
+        return None  # more than a signature under the thanks (a P.S.): a post
+    history = "\n".join(part.text for part in trimmed.parts if part.kind is Kind.QUOTED)
     emoji = thanks_or_plus_one(text, [parsed.from_name])
     # The answered author's name is only known once the message is looked up ("Thanks
     # Alice!"): worth a look only if the words would do with any name beside them.
     if emoji is None and thanks_or_plus_one(text, [text]) is None:
         return None
     return _Candidate(
-        (emoji,) if emoji else (), ReactionSource.REPLY, whole_set=False, strict=False, text=text
+        (emoji,) if emoji else (),
+        ReactionSource.REPLY,
+        whole_set=False,
+        strict=False,
+        text=text,
+        history=history,
     )
 
 
@@ -125,6 +156,12 @@ def _fold(ctx: IngestContext, candidate: _Candidate, in_batch: set[str]) -> Outc
         if answered.lookup is Lookup.UNKNOWN:
             return Discard(DiscardReason.REACTION_UNKNOWN_MESSAGE)
         return Discard(DiscardReason.REACTION_ELSEWHERE)
+    if not _allowed_everywhere(ctx, answered):
+        if not candidate.strict:
+            return None
+        return Discard(DiscardReason.REACTION_NOT_ALLOWED)
+    if not candidate.strict and _written_in_history(ctx, candidate, answered.message_id):
+        return None  # answers written inside the quoted history (Outlook): a post
     person_id = _person(ctx)
     if person_id is None:
         return None  # no usable sender address: an ordinary post, as before
@@ -149,6 +186,52 @@ def _thanks_to(ctx: IngestContext, candidate: _Candidate, answered: Answered) ->
         return ()
     emoji = thanks_or_plus_one(candidate.text, [ctx.parsed.from_name, answered.sender_name])
     return (emoji,) if emoji else ()
+
+
+def _allowed_everywhere(ctx: IngestContext, answered: Answered) -> bool:
+    """Whether the sender may post in every community the answered message is published
+    in (a cross-post shows the reaction in each). Imports were published where they
+    came from, as the authorize stage lets them be."""
+    if ctx.mail.origin is Origin.IMPORT:
+        return True
+    sent_to = {community.id for community in ctx.communities}  # authorize let them post
+    others = [i for i in answered.published_in if i not in sent_to]
+    if not others:
+        return True
+    try:
+        address = normalize_address(ctx.sender)
+    except AddressError:
+        return False
+    return may_react_everywhere(ctx.session, address, others, ctx.allowed_domains)
+
+
+def _written_in_history(ctx: IngestContext, candidate: _Candidate, message_id: int) -> bool:
+    """Whether the reply's quoted history has lines of the sender's between lines of the
+    answered message: answers written inline, inside the history (Outlook's habit).
+    A line is the answered message's when all its words are among that message's;
+    what comes before its first line (the reply header, the attribution) or after its
+    last (the gateway's footer) is not counted."""
+    if not candidate.history.strip():
+        return False
+    message = ctx.session.get(Message, message_id)
+    if message is None:
+        return False
+    known = set(_words(f"{message.subject}\n{message.body_text}\n{message.sender_name}"))
+    lines = [_words(line) for line in candidate.history.split("\n")]
+    lines = [words for words in lines if words]
+    original = [all(word in known for word in words) for words in lines]
+    if True not in original:
+        return False
+    first = original.index(True)
+    last = len(original) - 1 - original[::-1].index(True)
+    return not all(original[first : last + 1])
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
 
 
 def _person(ctx: IngestContext) -> int | None:
