@@ -15,11 +15,14 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.blobs import BlobStore
+from gateway.community.people import ensure_person
+from gateway.engagement.reactions import record_reaction
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
@@ -29,6 +32,7 @@ from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
 from gateway.store.models import Person
+from gateway.store.models import ReactionSource
 
 DOMAIN = "lists.example.com"
 AT = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
@@ -169,3 +173,31 @@ class CountingBlobs(BlobStore):
     def get(self, sha256: str) -> bytes:
         self.reads.append(sha256)
         return super().get(sha256)
+
+
+def stored_message(app: App, message_id: str) -> tuple[int, int]:
+    """A stored, threaded message's id and its thread's, by its Message-ID."""
+    with app.read_sessions() as session:
+        row = session.execute(
+            select(Message.id, Message.thread_id).where(Message.message_id == message_id)
+        ).one()
+        assert row.thread_id is not None
+        return row.id, row.thread_id
+
+
+def react(
+    app: App,
+    message_id: str,
+    address: str,
+    name: str,
+    emoji: str,
+    at: dt.datetime,
+    source: ReactionSource = ReactionSource.CLI,
+) -> None:
+    """`name` <`address`> reacts with `emoji` to the stored message `message_id`."""
+    message = stored_message(app, message_id)[0]
+    with app.sessions() as session, session.begin():
+        person = ensure_person(session, address)
+        person.name = name
+        session.flush()
+        record_reaction(session, message, person.id, emoji, source, at=at)

@@ -12,22 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from archive.build import BuildReport
 from archive.build import SiteBuilder
 from gateway.app import App
 from gateway.community.communities import create_community
-from gateway.community.people import ensure_person
 from gateway.engagement.answers import accept_answer
 from gateway.store.db import transaction
-from gateway.store.models import Message
 from gateway.store.models import Policy
-from gateway.store.models import Reaction
-from gateway.store.models import ReactionSource
 from gateway.store.models import Visibility
 from tests.factories import AT
 from tests.factories import ingest_post
+from tests.factories import react
+from tests.factories import stored_message
 from tests.test_digests import join
 
 
@@ -46,35 +43,8 @@ def community(app: App, slug: str, **options: Any) -> None:
         create_community(session, slug, slug.title(), **options)
 
 
-def stored(app: App, message_id: str) -> tuple[int, int]:
-    """A message's id and its thread's."""
-    with transaction(app.sessions) as session:
-        row = session.execute(
-            select(Message.id, Message.thread_id).where(Message.message_id == message_id)
-        ).one()
-        assert row.thread_id is not None
-        return row.id, row.thread_id
-
-
-def react(app: App, message_id: str, address: str, name: str, emoji: str, minutes: int) -> None:
-    message = stored(app, message_id)[0]
-    with transaction(app.sessions) as session:
-        person = ensure_person(session, address)
-        person.name = name
-        session.flush()
-        session.add(
-            Reaction(
-                message_id=message,
-                person_id=person.id,
-                emoji=emoji,
-                source=ReactionSource.CLI,
-                created_at=AT + dt.timedelta(minutes=minutes),
-            )
-        )
-
-
 def accept(app: App, message_id: str) -> None:
-    answer, thread = stored(app, message_id)
+    answer, thread = stored_message(app, message_id)
     with transaction(app.sessions) as session:
         accept_answer(session, thread, answer, None, AT + dt.timedelta(hours=1))
 
@@ -107,15 +77,15 @@ def test_a_thread_page_shows_reactions_and_the_answer_under_the_question(
     )  # fmt: skip
     ingest_post(app, "design", subject="Other topic", body="Lunch?\n")
     join(app, "design", "ann@example.com", "bob@example.com", "dee@example.com")  # named
-    react(app, best, "ann@example.com", "Ann Lee", "🙏", 1)
-    react(app, best, "bob@example.com", "Bob Stone", "👍", 2)
-    react(app, best, "dee@example.com", "Dee Park", "👍", 3)
-    react(app, question, "bob@example.com", "Bob Stone", "👀", 4)
+    react(app, best, "ann@example.com", "Ann Lee", "🙏", AT + dt.timedelta(minutes=1))
+    react(app, best, "bob@example.com", "Bob Stone", "👍", AT + dt.timedelta(minutes=2))
+    react(app, best, "dee@example.com", "Dee Park", "👍", AT + dt.timedelta(minutes=3))
+    react(app, question, "bob@example.com", "Bob Stone", "👀", AT + dt.timedelta(minutes=4))
     accept(app, best)
 
     build(app, site)
 
-    best_id, thread = stored(app, best)
+    best_id, thread = stored_message(app, best)
     html = page(site, f"t/{thread}")
     reactions = section(html, best_id)
     shown = r'<summary title="([^"]*)"><span class="emoji">(.)</span>&nbsp;(\d)'
@@ -125,13 +95,13 @@ def test_a_thread_page_shows_reactions_and_the_answer_under_the_question(
     ]
     assert '<span class="sr-only"> (by Bob Stone, Dee Park)</span>' in reactions
     assert '<span class="answered" data-pagefind-ignore>Accepted answer</span>' in reactions
-    assert "👀" in section(html, stored(app, question)[0])
-    assert "reactions" not in section(html, stored(app, first)[0])
+    assert "👀" in section(html, stored_message(app, question)[0])
+    assert "reactions" not in section(html, stored_message(app, first)[0])
     # "Answered" by the title, and the answer right after the question, before any reply.
     assert re.search(
         r'</h1>\n<p class="answered-state"[^>]*><a class="answered" href="#answer">', html
     )
-    question_end = section(html, stored(app, question)[0])
+    question_end = section(html, stored_message(app, question)[0])
     after_question = html.split(question_end, 1)[1]
     assert after_question.lstrip().startswith('<div class="accepted-answer" id="answer"')
     answer = after_question.split("</div>", 1)[0]
@@ -150,7 +120,7 @@ def test_a_french_site_says_resolu(app: App, site: Path) -> None:
     reply = ingest_post(app, "design", subject="Re: Quelle grille ?", parent=question)
     accept(app, reply)
     join(app, "design", "bob@example.com")
-    react(app, reply, "bob@example.com", "Bob", "👍", 1)
+    react(app, reply, "bob@example.com", "Bob", "👍", AT + dt.timedelta(minutes=1))
     french = dataclasses.replace(
         app, settings=dataclasses.replace(
             app.settings, gateway=dataclasses.replace(app.settings.gateway, language="fr")
@@ -159,7 +129,7 @@ def test_a_french_site_says_resolu(app: App, site: Path) -> None:
 
     build(french, site)
 
-    html = page(site, f"t/{stored(app, reply)[1]}")
+    html = page(site, f"t/{stored_message(app, reply)[1]}")
     assert ">Résolu</a>" in html and "<h2>Réponse acceptée</h2>" in html
     assert "La lire dans la discussion" in html and "(par Bob)" in html
 
@@ -172,12 +142,12 @@ def test_a_new_reaction_rewrites_its_thread_page_only_and_an_answer_its_lists(
     reply = ingest_post(app, "design", subject="Re: Which grid?", parent=question)
     ingest_post(app, "design", subject="Other topic")
     build(app, site)
-    thread = stored(app, reply)[1]
+    thread = stored_message(app, reply)[1]
     listing = site / "c" / "design" / "index.html"
     month = site / "c" / "design" / "2026-11" / "index.html"
     before = (listing.stat().st_mtime_ns, month.stat().st_mtime_ns)
 
-    react(app, reply, "bob@example.com", "Bob", "👍", 1)
+    react(app, reply, "bob@example.com", "Bob", "👍", AT + dt.timedelta(minutes=1))
     reacted = build(app, site)
 
     assert not reacted.full and (reacted.threads, reacted.communities) == (1, 0)
@@ -201,7 +171,7 @@ def test_what_the_site_does_not_show_brings_no_reaction_and_no_answer(app: App, 
     secret = ingest_post(app, "council", subject="Budget", sender="zed@example.com")
     reply = ingest_post(app, "council", subject="Re: Budget", parent=secret)
     accept(app, reply)
-    react(app, secret, "quill@example.com", "Quill Hidden", "🔒", 1)
+    react(app, secret, "quill@example.com", "Quill Hidden", "🔒", AT + dt.timedelta(minutes=1))
 
     build(app, site)
 
@@ -218,16 +188,18 @@ def test_the_site_names_only_people_it_shows_and_ten_at_most(app: App, site: Pat
     # Members of a private community only, who never wrote in public: counted, not named.
     for address, name in (("quill@example.com", "Quill Hidden"), ("rex@example.com", "Rex")):
         join(app, "council", address)
-        react(app, post, address, name, "👀", 0)
+        react(app, post, address, name, "👀", AT + dt.timedelta(minutes=0))
     for n in range(12):
         address = f"p{n}@example.com"
         join(app, "design", address)
-        react(app, post, address, f"P{n:02}", "🎉", 1 + n)
-    react(app, post, "alice@example.com", "Ann", "👀", 20)  # shown by the site: named
+        react(app, post, address, f"P{n:02}", "🎉", AT + dt.timedelta(minutes=1 + n))
+    react(
+        app, post, "alice@example.com", "Ann", "👀", AT + dt.timedelta(minutes=20)
+    )  # shown by the site: named
 
     build(app, site)
 
-    message, thread = stored(app, post)
+    message, thread = stored_message(app, post)
     html = section(page(site, f"t/{thread}"), message)
     shown = r'<summary title="([^"]*)"><span class="emoji">(.)</span>&nbsp;(\d+)'
     first_ten = ", ".join(f"P{n:02}" for n in range(10))
@@ -248,7 +220,7 @@ def test_a_french_site_counts_the_others_in_french(app: App, site: Path) -> None
     post = ingest_post(app, "design", subject="Lancement")
     for address in ("quill@example.com", "rex@example.com"):
         join(app, "council", address)
-        react(app, post, address, address[0].upper(), "👍", 1)
+        react(app, post, address, address[0].upper(), "👍", AT + dt.timedelta(minutes=1))
     french = dataclasses.replace(
         app, settings=dataclasses.replace(
             app.settings, gateway=dataclasses.replace(app.settings.gateway, language="fr")
@@ -257,6 +229,6 @@ def test_a_french_site_counts_the_others_in_french(app: App, site: Path) -> None
 
     build(french, site)
 
-    message, thread = stored(app, post)
+    message, thread = stored_message(app, post)
     html = section(page(site, f"t/{thread}"), message)
     assert '<summary title="2 personnes">' in html and "(par 2 personnes)" in html

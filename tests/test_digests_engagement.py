@@ -9,19 +9,16 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
 
 from gateway.app import App
 from gateway.app import build_app
-from gateway.community.people import ensure_person
 from gateway.digests.runner import run_digests
 from gateway.engagement.answers import accept_answer
 from gateway.settings import Settings
 from gateway.store.db import transaction
-from gateway.store.models import Message
-from gateway.store.models import Reaction
-from gateway.store.models import ReactionSource
 from tests.factories import ingest_post
+from tests.factories import react
+from tests.factories import stored_message
 from tests.received import plain_text
 from tests.test_digests import DAILY
 from tests.test_digests import DUE
@@ -34,33 +31,8 @@ from tests.test_digests import join
 from tests.test_digests import mail_for
 
 
-def stored(app: App, message_id: str) -> tuple[int, int]:
-    with transaction(app.sessions) as session:
-        row = session.execute(
-            select(Message.id, Message.thread_id).where(Message.message_id == message_id)
-        ).one()
-        return row.id, row.thread_id
-
-
-def react(app: App, message_id: str, address: str, name: str, emoji: str, at: dt.datetime) -> None:
-    message = stored(app, message_id)[0]
-    with transaction(app.sessions) as session:
-        person = ensure_person(session, address)
-        person.name = name
-        session.flush()
-        session.add(
-            Reaction(
-                message_id=message,
-                person_id=person.id,
-                emoji=emoji,
-                source=ReactionSource.RFC9078,
-                created_at=at,
-            )
-        )
-
-
 def accept(app: App, message_id: str, at: dt.datetime) -> None:
-    answer, thread = stored(app, message_id)
+    answer, thread = stored_message(app, message_id)
     with transaction(app.sessions) as session:
         accept_answer(session, thread, answer, None, at)
 
