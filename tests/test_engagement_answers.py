@@ -305,6 +305,15 @@ def test_the_askers_solved_reply_marks_the_answer_and_is_not_posted(
     assert chosen(app, asked.thread_id) == asked.carl
 
 
+def test_a_solved_reply_may_thank_an_author_who_sends_no_name_by_their_local_part(
+    app: App, asked: Question
+) -> None:
+    # bob@example.com posted with no name in From: he is "bob", as the pages call him.
+    solved = reply("ann@example.com", asked.ids["bob"], "Solved, thanks Bob!", "solved-b@x")
+    assert ingest(app, solved, sender="ann@example.com").disposition is Disposition.ANSWER
+    assert chosen(app, asked.thread_id) == asked.bob
+
+
 @pytest.mark.parametrize(
     ("sender", "parent", "body"),
     [

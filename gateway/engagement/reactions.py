@@ -21,6 +21,7 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.community.people import display_name
 from gateway.community.publishing import published_here
 from gateway.mail.addresses import domain_allowed
 from gateway.store.models import Community
@@ -50,7 +51,7 @@ class Answered:
     lookup: Lookup
     message_id: int | None = None
     sender_id: int | None = None
-    sender_name: str = ""
+    sender_name: str = ""  # as pages name the author: their name, else their local part
     # Every community the message is published in: a reaction shows in each of them.
     published_in: tuple[int, ...] = ()
 
@@ -69,9 +70,13 @@ def answered_message(
     known = {
         row.message_id: row
         for row in session.execute(
-            select(Message.message_id, Message.id, Message.sender_id, Message.sender_name).where(
-                Message.message_id.in_(wanted[:100])
-            )
+            select(
+                Message.message_id,
+                Message.id,
+                Message.sender_id,
+                Message.sender_name,
+                Message.sender_address,
+            ).where(Message.message_id.in_(wanted[:100]))
         )
     }
     first = next((known[m] for m in wanted if m in known), None)
@@ -88,7 +93,9 @@ def answered_message(
     )
     here = set(published_in) & set(community_ids)
     lookup = Lookup.FOUND if here else Lookup.ELSEWHERE
-    return Answered(lookup, first.id, first.sender_id, first.sender_name, published_in)
+    # "Thanks Bob!" to bob@example.com, who sends no name: he is "bob" as pages call him.
+    name = display_name(first.sender_name, first.sender_address)
+    return Answered(lookup, first.id, first.sender_id, name, published_in)
 
 
 def may_react_everywhere(
