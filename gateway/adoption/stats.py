@@ -342,13 +342,18 @@ class _Query:
             .group_by(recent.c.key, recent.c.sender_id)
             .subquery("counted")
         )
-        for key, address, name, posts in self._rows(
-            select(counted.c.key, Person.address, Person.name, counted.c.posts)
+        for key, address, name, posts in self._top(counted, counted.c.posts):
+            self.result[key].top_contributors.append(Contributor(address, name, posts))
+
+    def _top(self, counted: Any, count: Any) -> list[Any]:
+        """The first TOP_CONTRIBUTORS people of each key of a ranked count (a subquery
+        of key, sender_id, rank and the count): key, address, name and count."""
+        return self._rows(
+            select(counted.c.key, Person.address, Person.name, count)
             .join(Person, Person.id == counted.c.sender_id)
             .where(counted.c.rank <= TOP_CONTRIBUTORS)
             .order_by(counted.c.key, counted.c.rank)
-        ):
-            self.result[key].top_contributors.append(Contributor(address, name, posts))
+        )
 
     def _answers(self) -> None:
         """Answers accepted in the window, and who wrote the most of them (an answer
@@ -385,12 +390,7 @@ class _Query:
             .group_by(accepted.c.key, accepted.c.sender_id)
             .subquery("answerers")
         )
-        for key, address, name, answers in self._rows(
-            select(counted.c.key, Person.address, Person.name, counted.c.answers)
-            .join(Person, Person.id == counted.c.sender_id)
-            .where(counted.c.rank <= TOP_CONTRIBUTORS)
-            .order_by(counted.c.key, counted.c.rank)
-        ):
+        for key, address, name, answers in self._top(counted, counted.c.answers):
             self.result[key].top_answerers.append(Answerer(address, name, answers))
 
     def _reactions(self) -> None:
