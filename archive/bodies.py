@@ -30,7 +30,6 @@ from gateway.mail.flowed import DELSP
 from gateway.mail.flowed import FLOWED
 from gateway.mail.flowed import FLOWED_DECODED
 from gateway.mail.flowed import unflowed
-from gateway.mail.sanitize import without_remote_images
 from gateway.mail.trim import Kind
 from gateway.mail.trim import Part
 from gateway.mail.trim import trim_html
@@ -100,7 +99,10 @@ def _inline_images(body: MessageBody, file_url: Callable[[str, str], str]) -> st
         return f"{match.group(1)}{url}{match.group(3)}"
 
     # Remote images are trackers as often as pictures: the pages' policy blocks them,
-    # and feed readers, which do not apply it, never get them.
+    # and feed readers, which do not apply it, never get them. (Imported here: bleach
+    # is a tenth of an update's start-up, and most updates have no HTML to clean.)
+    from gateway.mail.sanitize import without_remote_images
+
     return CID_SRC.sub(replace, without_remote_images(body.body_html))
 
 

@@ -13,7 +13,7 @@ from archive import urls
 from archive.output import SiteOutput
 from archive.snapshot import MessageEntry
 from gateway.blobs import BlobStore
-from gateway.imports.exports import mbox_entry
+from gateway.mail.mboxrd import mbox_entry
 from gateway.mail.traces import without_recipient_traces
 
 

@@ -128,8 +128,10 @@ def _paragraph(lines: list[str], column: int | None) -> Block:
     # Each joined line as its pieces, put together once: adding to a growing string
     # would copy the paragraph for each of its lines.
     joined = [[lines[0]]]
-    for previous, line in zip(lines, lines[1:], strict=False):
-        if _continues(previous, line, column, wrapped):
+    fixed = [_fixed(line) for line in lines]  # once a line, not once a side of each pair
+    for index in range(1, len(lines)):
+        previous, line = lines[index - 1], lines[index]
+        if not (fixed[index - 1] or fixed[index]) and _continues(previous, line, column, wrapped):
             pieces = joined[-1]
             pieces[-1] = pieces[-1].rstrip()
             pieces.append(line.strip())
@@ -139,9 +141,8 @@ def _paragraph(lines: list[str], column: int | None) -> Block:
 
 
 def _continues(previous: str, line: str, column: int, wrapped: bool) -> bool:
-    """Whether `line` is the rest of `previous`, cut by the sender's client."""
-    if any(_fixed(text) for text in (previous, line)) or LIST_ITEM.match(line):
-        return False
+    """Whether `line` is the rest of `previous`, cut by the sender's client (neither
+    being a line whose break is the sender's: _fixed)."""
     first_word = line.split(maxsplit=1)[0]
     fits = len(previous.rstrip()) + 1 + len(first_word) <= column
     if fits or not _near(previous, column):

@@ -163,11 +163,12 @@ def test_images_show_as_thumbnails_beside_their_files_and_other_files_by_type(
     photo_sha = hashlib.sha256(photo).hexdigest()
     thumbnail = site / urls.thumbnail(photo_sha)
     with Image.open(thumbnail) as made:
-        width, height = made.size
-    assert (width, height) == (BOX[0], round(BOX[0] * 800 / 1200))
+        # As the JPEG decoder shrank it, at half its size: within twice the box (SLACK).
+        assert made.size == (600, 400)
+    width, height = BOX[0], round(BOX[0] * 800 / 1200)
     [img] = re.findall(r"<img [^>]*>", page)
     assert f'src="../../{urls.thumbnail(photo_sha)}"' in img
-    assert f'width="{width}" height="{height}" alt="site visit.jpg"' in img
+    assert f'width="{width}" height="{height}" alt="site visit.jpg"' in img  # shown in the box
     link = re.search(r'<a class="thumbnail" href="([^"]+)"><img', page)
     assert link and link.group(1) == "../../" + urls.attachment(photo_sha, "site visit.jpg")
     assert re.search(r"JPEG image · [\d.]+ KB", page)

@@ -4,8 +4,6 @@ threads and metadata as JSON."""
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterator
 from typing import Any
 from typing import BinaryIO
@@ -23,6 +21,7 @@ from gateway.community.people import describe_profile
 from gateway.community.publishing import published_here
 from gateway.engagement.reactions import reaction_mails
 from gateway.imports.engagement import export_engagement
+from gateway.mail.mboxrd import mbox_entry
 from gateway.store.models import Community
 from gateway.store.models import Message
 from gateway.store.models import MessageCommunity
@@ -61,23 +60,6 @@ def export_mbox(session: Session, blobs: BlobStore, community: Community, out: B
         out.write(mbox_entry(sender_address, received_at, blobs.get(raw_sha256)))
         count += 1
     return count
-
-
-def mbox_entry(sender_address: str, received_at: dt.datetime, raw: bytes) -> bytes:
-    """One message of an mboxrd file: its "From " line, then its bytes."""
-    stamp = received_at.strftime("%a %b %d %H:%M:%S %Y")
-    return f"From {sender_address or 'MAILER-DAEMON'} {stamp}\n".encode() + mboxrd_body(raw)
-
-
-def mboxrd_body(raw: bytes) -> bytes:
-    """The message with LF line ends, every ">*From " line quoted once more, and the
-    blank line that ends it in an mbox."""
-    body = _FROM_LINE.sub(rb">\1", raw.replace(b"\r\n", b"\n"))
-    return body + (b"\n" if body.endswith(b"\n") else b"\n\n")
-
-
-# A line that a reader would take for the start of the next message, quoted or not.
-_FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 
 
 def export_json(session: Session, community: Community, domain: str) -> dict[str, Any]:

@@ -29,26 +29,47 @@ def is_image(filename: str, content_type: str) -> bool:
 
 
 def shrunk(
-    data: bytes, box: tuple[int, int], resample: Image.Resampling = Image.Resampling.BICUBIC
+    data: bytes,
+    box: tuple[int, int],
+    resample: Image.Resampling = Image.Resampling.BICUBIC,
+    slack: float = 1.0,
 ) -> Image.Image | None:
     """The picture in `data` fitted inside `box` (RGB, or RGBA when it has
-    transparency), or None when it is no safe image."""
+    transparency), or None when it is no safe image. With a `slack` above 1, a picture
+    that decodes within `slack` times the box is kept as it decoded (a JPEG decoded
+    at 1/2, 1/4 or 1/8 of its size), without resampling: see fitted() for its size
+    on a page."""
     if len(data) > SOURCE_LIMIT:
         return None
     try:
         with warnings.catch_warnings():
             # Pillow warns, then raises, past its own pixel limit: ours is checked first.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as source:
-                width, height = source.size
-                if width * height > MAX_PIXELS or not width or not height:
-                    return None
-                source.draft("RGB", box)  # JPEG: decode at a fraction of the size
-                picture = source.convert("RGBA" if has_alpha(source) else "RGB")
+            # No `with`: closing the file would close the picture too, and a copy of a
+            # decoded photo costs a tenth of a thumbnail.
+            source = Image.open(io.BytesIO(data))
+            width, height = source.size
+            if width * height > MAX_PIXELS or not width or not height:
+                return None
+            source.draft("RGB", box)  # JPEG: decode at a fraction of the size
+            mode = "RGBA" if has_alpha(source) else "RGB"
+            picture = source if source.mode == mode else source.convert(mode)
+            picture.load()
     except (*UNREADABLE, Image.DecompressionBombWarning):
         return None
-    picture.thumbnail(box, resample)
+    if picture.width > box[0] * slack or picture.height > box[1] * slack:
+        picture.thumbnail(box, resample)
     return picture
+
+
+def fitted(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size a picture of `size` is shown at inside `box` (never enlarged), as
+    Pillow's thumbnail() rounds it."""
+    width, height = size
+    if width <= box[0] and height <= box[1]:
+        return width, height
+    scale = min(box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def has_alpha(image: Image.Image) -> bool:

@@ -29,6 +29,10 @@ SIGNATURE = "-- "
 _URL = r"(?i:https?://|mailto:)[^\s<>\"]+"
 _ADDRESS = r"[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 _LINKABLE = re.compile(rf"(?P<url>{_URL})|(?P<address>{_ADDRESS})")
+# URLs alone (the archive's pages, a whole year of mail): the address pattern, tried at
+# each letter, is most of a scan. (Addresses alone still need the URLs found, so that
+# an address inside a URL is not linked.)
+_URLS_ONLY = re.compile(rf"(?P<url>{_URL})")
 # Punctuation that ends a sentence rather than the URL it follows.
 _TRAILING = ".,;:!?)]»'"
 _ITEM = re.compile(r"^(?P<indent> *)[-*] (?P<text>.*)$")
@@ -99,7 +103,7 @@ def linkify(
     archive's rel="nofollow noopener"); without them, the mail's link style."""
     out = []
     position = 0
-    for match in _LINKABLE.finditer(text):
+    for match in (_LINKABLE if addresses else _URLS_ONLY).finditer(text):
         if not (urls if match.group("url") else addresses):
             continue
         start, end = match.span()
