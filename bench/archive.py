@@ -9,6 +9,12 @@ the time, the CPU seconds (the search indexer's included), pages/s and peak memo
 a full build without the search index, a full build with it, and an update after one
 new reply (without the index).
 
+The reference is MHonArc (Debian's `mhonarc`), the mail archiver public lists have
+long used, on the same 10,000 messages: one archive made from an mbox of all of them
+(indexes paged by 100, as the gateway's community pages), then `mhonarc -add` of the
+same reply, timed as a whole command like the gateway's update. Without mhonarc
+installed, the reference is skipped with a note.
+
     python bench/archive.py [--messages 10000] [--communities 50] [--people 2000]
 """
 
@@ -20,9 +26,11 @@ import datetime as dt
 import io
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import GatewayRun  # noqa: E402
 from ingest import run_command  # noqa: E402
+from ingest import timed_process  # noqa: E402
 from PIL import Image  # noqa: E402
 from PIL import ImageDraw  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
@@ -41,10 +50,12 @@ from gateway.app import init_store  # noqa: E402
 from gateway.community.communities import create_community  # noqa: E402
 from gateway.ingest.batch import ingest_now  # noqa: E402
 from gateway.ingest.context import InboundMail  # noqa: E402
+from gateway.mail.mboxrd import mbox_entry  # noqa: E402
 from gateway.settings import settings_from_dict  # noqa: E402
 from gateway.store.db import transaction  # noqa: E402
 from gateway.store.models import Kind  # noqa: E402
 from gateway.store.models import Membership  # noqa: E402
+from gateway.store.models import Message  # noqa: E402
 from gateway.store.models import Person  # noqa: E402
 from gateway.store.models import PersonTag  # noqa: E402
 from gateway.store.models import Policy  # noqa: E402
@@ -132,7 +143,8 @@ def mail(rng: random.Random, n: int, people: int, communities: int, total: int) 
     text = f"A post about {rng.choice(WORDS)} and {rng.choice(WORDS)}, number {n}.\r\n" * 8
     text += "\r\nOn Monday, someone wrote:\r\n> quoted text\r\n> more quoted\r\n> and more\r\n"
     head = (
-        f"From: Person <{sender}>\r\nMessage-ID: <a{n}@example.com>\r\nMIME-Version: 1.0\r\n{head}"
+        f"From: Person <{sender}>\r\nDate: {format_datetime(received)}\r\n"
+        f"Message-ID: <a{n}@example.com>\r\nMIME-Version: 1.0\r\n{head}"
     )
     if n % 20 == 0:
         data = base64.encodebytes(photo(rng)).decode().replace("\n", "\r\n")
@@ -214,15 +226,51 @@ def main() -> None:
         print(f"  ({result['threads']:,} thread pages, {result['files']:,} attachments)")
         run, result = timed_build(root, config, "--full", "--out", "site-searched")
         report("full build with search index", run, result)
+        everything = every_message(root, app) if shutil.which("mhonarc") else None
         parent, subject, community = _roots[len(_roots) // 2]
         reply = (
-            f"From: p1@example.com\r\nMessage-ID: <late-reply@example.com>\r\n"
+            f"From: p1@example.com\r\nDate: {format_datetime(NOW)}\r\n"
+            f"Message-ID: <late-reply@example.com>\r\n"
             f"Subject: Re: {subject}\r\nIn-Reply-To: <{parent}>\r\n\r\nOne more thought.\r\n"
         ).encode()
         ingest_now(app, [InboundMail(reply, "p1@example.com", (f"c{community}@{DOMAIN}",), NOW)])
         run, result = timed_build(root, config, "--no-search")
         report("update after one reply, no search", run, result)
+        if everything is None:
+            print("MHonArc reference skipped: mhonarc is not installed (apt install mhonarc)")
+        else:
+            mhonarc_reference(root, everything, reply, run)
         app.close()
+
+
+def every_message(root: Path, app: App) -> Path:
+    """The store's messages in one mbox, in the order they came: MHonArc's input."""
+    path = root / "all.mbox"
+    with path.open("wb") as out, transaction(app.read_sessions) as session:
+        rows = session.execute(
+            select(Message.sender_address, Message.received_at, Message.raw_sha256).order_by(
+                Message.id
+            )
+        )
+        for sender, received_at, sha256 in rows:
+            out.write(mbox_entry(sender, received_at, app.blobs.get(sha256)))
+    return path
+
+
+def mhonarc_reference(root: Path, everything: Path, reply: bytes, update: GatewayRun) -> None:
+    """MHonArc's archive of the same messages, then its `-add` of the same reply."""
+    added, folder = root / "reply.mbox", root / "mhonarc"
+    added.write_bytes(mbox_entry("p1@example.com", NOW, reply))
+    folder.mkdir()
+    options = ["-quiet", "-outdir", str(folder)]
+    paged = ["-multipg", "-idxsize", "100"]
+    full = timed_process(["mhonarc", *options, *paged, str(everything)], root)
+    add = timed_process(["mhonarc", "-add", *options, str(added)], root)
+    print(f"{'MHonArc, full archive':<34} {full.seconds:6.2f} s  {full.cpu:6.2f} s CPU")
+    print(
+        f"{'MHonArc, -add of the same reply':<34} {add.seconds:6.2f} s  {add.cpu:6.2f} s CPU  "
+        f"(gateway update / mhonarc -add: {update.seconds / add.seconds:.2f}x the time)"
+    )
 
 
 if __name__ == "__main__":

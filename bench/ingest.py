@@ -342,14 +342,22 @@ def run_command(root: Path, config: Path, *args: str) -> GatewayRun:
     checkout writes it on first use), even where PYTHONDONTWRITEBYTECODE is set."""
     command = [gateway_executable(), "--config", str(config), *args]
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return timed_process(command, root, environment)
+
+
+def timed_process(
+    command: list[str], cwd: Path, environment: dict[str, str] | None = None
+) -> GatewayRun:
+    """One whole command (a gateway's or a reference's), timed; exits with its output
+    when it fails."""
     began = time.perf_counter()
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, env=environment)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, env=environment)
     assert process.stdout is not None
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - began
     if status != 0:
-        sys.exit(f"gateway {' '.join(args)} failed: {output.decode(errors='replace')}")
+        sys.exit(f"{' '.join(command)} failed: {output.decode(errors='replace')}")
     return GatewayRun(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output)
 
 
