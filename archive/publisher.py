@@ -5,6 +5,11 @@ It polls a cheap fingerprint of the store (a few aggregates) every rebuild_delay
 seconds and runs an ordinary incremental build when it changed, so a restart, a
 post approved later, or a profile edited by the CLI are all picked up the same way.
 
+While mail waits in the spool, a build waits for the pipeline to take it in, for at
+most MAX_DEFER seconds since the last build: during a burst, rendering the threads
+that grow with each batch again and again would take the cores ingest needs, and one
+build after the burst writes the same pages.
+
 With several nodes, [archive] out_dir is one folder they all see, and only the node
 holding the "archive" singleton builds (renewed each turn and during a long build);
 the others keep watching, and take it over when the builder stops or dies.
@@ -24,6 +29,7 @@ from archive.build import BuildReport
 from archive.build import SiteBuilder
 from gateway.app import App
 from gateway.app import build_app
+from gateway.ingest.spool_claims import mail_waiting
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
 from gateway.runtime.serve import Companion
@@ -46,6 +52,8 @@ from gateway.store.singletons import ARCHIVE
 
 log = logging.getLogger("gateway.archive")
 NAME = "gateway-archive"
+# The longest a build waits for a busy pipeline: the pages lag a burst by no more.
+MAX_DEFER = 30.0
 
 
 def store_fingerprint(session: Session) -> tuple[object, ...]:
@@ -110,7 +118,7 @@ class ArchivePublisher(BackgroundLoop):
 
     def _run(self, alive: Callable[[], bool]) -> None:
         seen: tuple[object, ...] | None = None
-        indexed_at = float("-inf")
+        indexed_at = built_at = float("-inf")
         unindexed = True
         while not self._stopping.is_set() and alive():
             if not self.singleton.take():  # another node builds: ask again next turn
@@ -124,15 +132,22 @@ class ArchivePublisher(BackgroundLoop):
                     self.settings.search
                     and time.monotonic() - indexed_at >= self.settings.search_interval
                 )
-                if current != seen or (unindexed and search_due):
+                due = current != seen or (unindexed and search_due)
+                if due and not self._ingest_first(built_at):
                     report = self.build(search_due)
-                    seen = current
+                    seen, built_at = current, time.monotonic()
                     if report.searched:
                         indexed_at = time.monotonic()
                     unindexed = not report.indexed
             except Exception:
                 log.exception("the archive build failed; trying again shortly")
             self._stopping.wait(self.settings.rebuild_delay)
+
+    def _ingest_first(self, built_at: float) -> bool:
+        """Whether the build waits a turn: mail waits in the spool, and the last build
+        was less than MAX_DEFER seconds ago."""
+        recent = time.monotonic() - built_at < MAX_DEFER
+        return recent and mail_waiting(self.app.spool_engine)
 
     def build(self, search: bool) -> BuildReport:
         with self.singleton.kept():

@@ -10,6 +10,7 @@ import hashlib
 import mailbox
 import re
 import tempfile
+import time
 import xml.etree.ElementTree as ElementTree
 from html import unescape
 from html.parser import HTMLParser
@@ -20,9 +21,12 @@ from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archive import build as build_module
+from archive import publisher as publisher_module
 from archive.build import BuildReport
 from archive.build import SiteBuilder
 from archive.output import SiteOutput
@@ -40,6 +44,7 @@ from gateway.community.people import ProfileChanges
 from gateway.community.people import set_profile
 from gateway.settings import Settings
 from gateway.store.db import transaction
+from gateway.store.models import InboxMail
 from gateway.store.models import Kind
 from gateway.store.models import Message
 from gateway.store.models import Policy
@@ -473,6 +478,40 @@ def test_the_publisher_renders_a_new_post_within_seconds(
         wait_for(
             lambda: any("Fresh news" in page for page in thread_pages(site).values()),
             what="the new thread's page",
+        )
+    finally:
+        publisher.stop(timeout=30)
+
+
+def test_the_publisher_waits_for_spooled_mail_but_no_longer_than_max_defer(
+    app: App, settings: Settings, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = dataclasses.replace(
+        settings, archive=dataclasses.replace(settings.archive, out_dir=site, rebuild_delay=1)
+    )
+    community(app, "design")
+    monkeypatch.setattr(publisher_module, "MAX_DEFER", 6.0)
+    publisher = ArchivePublisher(dataclasses.replace(app, settings=quick))
+    publisher.start()
+    try:
+        wait_for(lambda: (site / "index.html").exists(), what="the first build")
+        with Session(app.spool_engine) as spool, spool.begin():
+            spool.add(InboxMail(raw=b"x", recipients=["design@lists.example.com"]))
+        ingest_post(app, "design", subject="During a burst")
+        waited = time.monotonic()
+        time.sleep(3)  # three turns of the publisher, with mail in the spool
+        assert not any("During a burst" in page for page in thread_pages(site).values())
+        wait_for(
+            lambda: any("During a burst" in page for page in thread_pages(site).values()),
+            what="the page, once the wait is over",
+        )
+        assert time.monotonic() - waited < 6.0 + 5  # MAX_DEFER after the first build, a turn
+        with Session(app.spool_engine) as spool, spool.begin():
+            spool.execute(delete(InboxMail))
+        ingest_post(app, "design", subject="After the burst")
+        wait_for(
+            lambda: any("After the burst" in page for page in thread_pages(site).values()),
+            what="the next page, with the spool empty",
         )
     finally:
         publisher.stop(timeout=30)

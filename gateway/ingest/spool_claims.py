@@ -35,7 +35,7 @@ from gateway.store.sql import skip_locked
 
 # Failed ingest attempts after which a mail waits for an admin (`gateway inbox retry`).
 MAX_ATTEMPTS = 3
-# How long a node holds the mail it claimed. A batch takes well under a second (16
+# How long a node holds the mail it claimed. A batch takes about a second at most (128
 # small mails, or one large one in a few seconds), so a minute is ample without
 # renewing; and it is what mail of a node that died waits before another node takes
 # it, so it is short. Should a batch outlast it all the same, another node ingests
@@ -70,6 +70,14 @@ def claim_mail(
                 .values(claimed_by=lease.node, lease_until=lease.until(now))
             )
     return rows
+
+
+def mail_waiting(engine: Engine) -> bool:
+    """Whether new mail waits in the spool (or is being ingested). Mail whose ingest
+    failed is not counted: it may wait for another process, or for an admin."""
+    with engine.connect() as connection:
+        query = select(InboxMail.id).where(InboxMail.attempts == 0).limit(1)
+        return connection.execute(query).first() is not None
 
 
 def release_mail(engine: Engine, node: str) -> int:

@@ -148,6 +148,7 @@ class ThreadBatch:
         self._merged: list[ThreadState] = []
         self._relinked: list[Node] = []
         self._changed: dict[ThreadState, None] = {}  # threads whose figures changed
+        self._stale: dict[ThreadState, None] = {}  # threads to recount (refresh)
         self._audiences: dict[ThreadState, set[str]] = {}  # of each thread's messages
 
     # -- what the store holds
@@ -321,17 +322,27 @@ class ThreadBatch:
         self._merged.append(absorbed)
 
     def refresh(self, thread: ThreadState) -> None:
-        """Recount a thread's messages and dates in the store (after its messages moved)."""
-        self.flush()
-        thread = thread.resolved()
-        assert thread.id is not None
-        count, created, last = thread_figures(self.session, thread.id)
-        thread.message_count = count
-        if created is not None:
-            thread.created_at = created
-        if last is not None:
-            thread.last_activity_at = last
-        self.changed(thread)
+        """Recount a thread's messages and dates in the store (after its messages moved),
+        at the next flush: once per thread, however many replies it adopted meanwhile
+        (mail that arrives out of order, as a burst over several connections does,
+        made one recount and one flush per adopted reply)."""
+        self._stale[thread] = None
+
+    def _recount(self, written: set[ThreadState]) -> None:
+        """The figures of the threads refresh() named, from the store, once the batch's
+        messages are in it; to write back, also for a thread inserted just now."""
+        stale, self._stale = self._stale, {}
+        for thread in dict.fromkeys(t.resolved() for t in stale):
+            if thread.merged_into is not None or thread.id is None:
+                continue
+            count, created, last = thread_figures(self.session, thread.id)
+            thread.message_count = count
+            if created is not None:
+                thread.created_at = created
+            if last is not None:
+                thread.last_activity_at = last
+            self.changed(thread)
+            written.discard(thread)
 
     def flush(self) -> None:
         """Write the batch's changes to the store: new threads and messages (with their
@@ -382,6 +393,7 @@ class ThreadBatch:
             if links:
                 session.execute(insert(MessageCommunity), links)
         written = set(threads)
+        self._recount(written)
         # In the order of their ids: two nodes' batches that update the same threads
         # lock them in the same order, and so never wait for each other in a circle.
         changed = sorted(
