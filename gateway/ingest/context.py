@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -13,6 +14,8 @@ from gateway.blobs import BlobWriter
 from gateway.ingest.errors import HoldReason
 from gateway.mail.parse import ParsedMessage
 from gateway.mail.recipients import Recipient
+from gateway.mail.trim import Trimmed
+from gateway.mail.trim import trim_text
 from gateway.store.models import Community
 from gateway.store.models import MessageStatus
 from gateway.store.models import Origin
@@ -82,6 +85,13 @@ class IngestContext:
     waited: bool = False
     # thread, store
     message: StoredMessage | None = None
+
+    @functools.cached_property
+    def own_parts(self) -> Trimmed:
+        """The plain body's parts, none kept whole (gateway.mail.trim): trimmed once for
+        the stages that read what a reply says itself (mark_answers, fold_reactions)."""
+        assert self.parsed is not None
+        return trim_text(self.parsed.body_text, whole_if_empty=False)
 
     @property
     def sender(self) -> str:

@@ -249,9 +249,17 @@ def _parts(pieces: list[_Piece], *, html: bool, whole_if_empty: bool = True) -> 
             )
             start = index
     trimmed = Trimmed(tuple(parts))
-    if whole_if_empty and trimmed.folded and not trimmed.new_text.strip():
-        whole = "\n".join(p.text for p in pieces)
-        return Trimmed((Part(Kind.NEW, whole, "".join(p.html for p in pieces) if html else ""),))
+    if not whole_if_empty:
+        return trimmed
+    whole_html = "".join(p.html for p in pieces) if html else ""
+    return whole_if_nothing_new(trimmed, "\n".join(p.text for p in pieces), whole_html)
+
+
+def whole_if_nothing_new(trimmed: Trimmed, whole: str, whole_html: str = "") -> Trimmed:
+    """`trimmed`, or the whole body as its new text when all of it was folded (what the
+    trim functions give by default): `whole` is the body with LF line ends."""
+    if trimmed.folded and not trimmed.new_text.strip():
+        return Trimmed((Part(Kind.NEW, whole, whole_html),))
     return trimmed
 
 

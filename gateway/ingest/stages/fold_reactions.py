@@ -50,7 +50,7 @@ from gateway.mail.reactions import MAX_THANKS_TEXT
 from gateway.mail.reactions import reaction_of
 from gateway.mail.reactions import thanks_or_plus_one
 from gateway.mail.trim import Kind
-from gateway.mail.trim import trim_text
+from gateway.mail.trim import whole_if_nothing_new
 from gateway.store.models import Message
 from gateway.store.models import Origin
 from gateway.store.models import ReactionSource
@@ -100,7 +100,7 @@ def _candidate(ctx: IngestContext) -> _Candidate | None:
         return None
     if parsed.attachments or "<img" in parsed.body_html.lower():
         return None  # a file or a picture with the thanks: something to show, a post
-    trimmed = trim_text(parsed.body_text)
+    trimmed = whole_if_nothing_new(ctx.own_parts, parsed.body_text.replace("\r\n", "\n"))
     text = trimmed.new_text
     if len(text.strip()) > MAX_THANKS_TEXT or not text.strip():
         return None

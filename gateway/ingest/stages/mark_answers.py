@@ -30,7 +30,6 @@ from gateway.engagement.reactions import message_known
 from gateway.engagement.solved import says_solved
 from gateway.ingest.context import IngestContext
 from gateway.ingest.errors import AnswerMarked
-from gateway.mail.trim import trim_text
 from gateway.store.models import Message
 from gateway.store.models import Origin
 
@@ -45,7 +44,7 @@ def run(ctx: IngestContext) -> None:
         return
     if not parsed.in_reply_to and not parsed.references:
         return
-    own = trim_text(parsed.body_text, whole_if_empty=False).new_text
+    own = ctx.own_parts.new_text
     # The answered author's name is only known once the message is looked up: worth a
     # look only if the words would do with any name beside them.
     if not says_solved(own, [parsed.from_name, own]):
