@@ -49,12 +49,6 @@ def make_engine(url: str, **options: Any) -> Engine:
     return engine
 
 
-# Pages are read from the operating system's cache in place, without a system call
-# each: a build or a digest reads most of the database, and the default 2 MB page
-# cache made a full build of 10,000 messages do 77,000 reads of a 12 MB file.
-SQLITE_MMAP_BYTES = 1 << 30
-
-
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling is off so that BEGIN is ours (see _begin_sqlite).
     dbapi_connection.isolation_level = None
@@ -64,7 +58,6 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # FULL: a commit is on disk before the SMTP 250 (DESIGN.md, principle 2).
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
     cursor.close()
 
 
