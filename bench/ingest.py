@@ -18,7 +18,10 @@ from the installed binaries, and --nodes 1,2,3 runs one, two and three `gateway 
 nodes on it (one shared data folder, the clients spread over the nodes); SQLite runs
 one node. Each run also prints the sustained rate (from the first mail sent until
 every mail is stored) and the CPU seconds per 1,000 mails of the gateway's processes
-and PostgreSQL's; a last table compares the configurations.
+and PostgreSQL's; a last table compares the configurations. Then, under a steady load
+of half the sustained rate for ten seconds, to a community that now has a member on
+instant delivery, it prints the latency from each post's 250 to its row in the store
+and to its first delivery at a loopback sink (bench/latency.py), p50 and p99.
 
     python bench/ingest.py [--messages 2000] [--clients 10] [--attachment-messages 100]
                            [--large-messages 6] [--large-clients 2]
@@ -54,6 +57,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import latency  # noqa: E402
+from latency import percentile  # noqa: E402
 from nodes import DurablePostgres  # noqa: E402
 from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
@@ -68,6 +73,7 @@ from nodes import start_nodes  # noqa: E402
 DOMAIN = "lists.example.com"
 RECIPIENT = f"design@{DOMAIN}"
 MAX_MESSAGE_SIZE = 30 * 1024 * 1024  # [smtp] max_message_size, for both servers
+STEADY_SECONDS = 10  # of the steady load that measures latency
 THREADS = 8  # conversations in the 5 KB workload; a quarter of its mails are replies
 PLAIN_SIZE = 5 * 1024
 ATTACHMENT_SIZE = 1024 * 1024
@@ -257,12 +263,6 @@ class Run:
     p50_ms: float
     p99_ms: float
     failures: list[str]
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    if not sorted_values:
-        return math.nan
-    return sorted_values[max(0, math.ceil(fraction * len(sorted_values)) - 1)]
 
 
 def blast(ports: list[int], mails: list[Mail], clients: int) -> Run:
@@ -547,12 +547,14 @@ def run_gateway(
     the clients spread over them; the figures of the 5 KB one."""
     folder.mkdir()
     cluster = []
+    sink_port = free_port()
     for number in range(1, nodes + 1):
         port = free_port()
         config = folder / f"gateway{number}.toml"
         config.write_text(
             gateway_section(DOMAIN, url, number)
             + f"[smtp]\nport = {port}\nmax_message_size = {MAX_MESSAGE_SIZE}\n"
+            f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
             "[web]\nenabled = false\n"
         )
         cluster.append(Node(config, port))
@@ -563,6 +565,7 @@ def run_gateway(
     spool = create_engine(url or f"sqlite:///{folder / 'data' / 'spool.sqlite3'}")
     store = create_engine(url or f"sqlite:///{folder / 'data' / 'gateway.sqlite3'}")
     result = Figures(math.nan, math.nan, math.nan)
+    controller, sink = latency.start_sink(sink_port)
     try:
         with start_nodes(cluster, server, gateway_executable()) as pids:
             gateway = pids[0]
@@ -605,6 +608,7 @@ def run_gateway(
                 peaks["25 MB messages"] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
                 print_run("25 MB messages", "gateway", large_run)
 
+            steady = steady_latency(cluster[0], store, sink, result.sustained_rate / 2)
             print()
             for workload, gateway_rate in acks.items():
                 print(f"gateway/bare messages/s, {workload}: "
@@ -622,6 +626,8 @@ def run_gateway(
                     print(f"    PostgreSQL's share: {database_cpu[workload] * 1000 / count:.1f} "
                           "CPU s per 1,000 mails")  # fmt: skip
             print()
+            print_latency(steady)
+            print()
             since = "during that run" if exact else "since the gateway started"
             print(f"gateway peak memory (VmHWM) {since}, node 1:")
             for workload, (smtp_peak, pipeline_peak) in peaks.items():
@@ -632,11 +638,45 @@ def run_gateway(
         expected = WARMUP_MESSAGES + sum(len(m) for _, m in workloads) + len(large)
         print(f"gateway stored {stored} messages (sent {expected}, warm-up included)")
     finally:
+        controller.stop()
         spool.dispose()
         store.dispose()
     for number in range(1, nodes + 1):
         print_problems(folder / f"serve{number}.log", f"node {number}")
     return result
+
+
+def steady_latency(
+    node: Node, store: Engine, sink: latency.Sink, rate: float
+) -> latency.Latency | None:
+    """Post-to-inbox latency at `rate` (half the sustained rate) for STEADY_SECONDS, to
+    a community that now has one member on instant delivery (node 1 only)."""
+    if not rate > 0:
+        return None
+    gateway_command(node.config, "member", "add", "design", "reader@example.com",
+                    "--delivery", "instant")  # fmt: skip
+    count = max(50, min(int(rate * STEADY_SECONDS), 5000))
+    mails = plain_mails(count, "steady")
+    payloads = [(latency.message_id(mail.payload), mail) for mail in mails]
+    return latency.measure(
+        node.smtp_port, store, sink, payloads, rate, lambda smtp, mail: send(smtp, mail)[0]
+    )
+
+
+def print_latency(figures: latency.Latency | None) -> None:
+    if figures is None:
+        print("latency: not measured (no sustained rate)")
+        return
+    print(
+        f"Latency under a steady {figures.rate:.0f} mails/s (half the sustained rate), "
+        f"{figures.acked} of {figures.sent} mails acknowledged, node 1:"
+    )
+    print(f"  250 to its row in the store: p50 {figures.stored_p50 * 1000:.0f} ms, "
+          f"p99 {figures.stored_p99 * 1000:.0f} ms")  # fmt: skip
+    print(f"  250 to its first delivery at the sink: p50 {figures.delivered_p50 * 1000:.0f} ms, "
+          f"p99 {figures.delivered_p99 * 1000:.0f} ms")  # fmt: skip
+    if figures.missing:
+        print(f"  {figures.missing} mail(s) not stored or not delivered within a minute")
 
 
 def print_problems(log: Path, name: str) -> None:
