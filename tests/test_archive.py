@@ -12,6 +12,8 @@ import re
 import tempfile
 import time
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -463,58 +465,53 @@ def test_a_site_folder_path_cannot_leave_it(tmp_path: Path) -> None:
     assert out.write("t/1/index.html", "page") and not out.write("t/1/index.html", "page")
 
 
-def test_the_publisher_renders_a_new_post_within_seconds(
-    app: App, settings: Settings, site: Path
-) -> None:
+@contextmanager
+def quick_publisher(app: App, settings: Settings, site: Path) -> Iterator[None]:
+    """A publisher looking every second, running until the block ends, after its
+    first build."""
     quick = dataclasses.replace(
         settings, archive=dataclasses.replace(settings.archive, out_dir=site, rebuild_delay=1)
     )
-    community(app, "design")
     publisher = ArchivePublisher(dataclasses.replace(app, settings=quick))
     publisher.start()
     try:
         wait_for(lambda: (site / "index.html").exists(), what="the first build")
-        ingest_post(app, "design", subject="Fresh news")
-        wait_for(
-            lambda: any("Fresh news" in page for page in thread_pages(site).values()),
-            what="the new thread's page",
-        )
+        yield
     finally:
         publisher.stop(timeout=30)
+
+
+def shows(site: Path, subject: str) -> bool:
+    return any(subject in page for page in thread_pages(site).values())
+
+
+def test_the_publisher_renders_a_new_post_within_seconds(
+    app: App, settings: Settings, site: Path
+) -> None:
+    community(app, "design")
+    with quick_publisher(app, settings, site):
+        ingest_post(app, "design", subject="Fresh news")
+        wait_for(lambda: shows(site, "Fresh news"), what="the new thread's page")
 
 
 def test_the_publisher_waits_for_spooled_mail_but_no_longer_than_max_defer(
     app: App, settings: Settings, site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    quick = dataclasses.replace(
-        settings, archive=dataclasses.replace(settings.archive, out_dir=site, rebuild_delay=1)
-    )
     community(app, "design")
     monkeypatch.setattr(publisher_module, "MAX_DEFER", 6.0)
-    publisher = ArchivePublisher(dataclasses.replace(app, settings=quick))
-    publisher.start()
-    try:
-        wait_for(lambda: (site / "index.html").exists(), what="the first build")
+    with quick_publisher(app, settings, site):
         with Session(app.spool_engine) as spool, spool.begin():
             spool.add(InboxMail(raw=b"x", recipients=["design@lists.example.com"]))
         ingest_post(app, "design", subject="During a burst")
         waited = time.monotonic()
         time.sleep(3)  # three turns of the publisher, with mail in the spool
-        assert not any("During a burst" in page for page in thread_pages(site).values())
-        wait_for(
-            lambda: any("During a burst" in page for page in thread_pages(site).values()),
-            what="the page, once the wait is over",
-        )
+        assert not shows(site, "During a burst")
+        wait_for(lambda: shows(site, "During a burst"), what="the page, once the wait is over")
         assert time.monotonic() - waited < 6.0 + 5  # MAX_DEFER after the first build, a turn
         with Session(app.spool_engine) as spool, spool.begin():
             spool.execute(delete(InboxMail))
         ingest_post(app, "design", subject="After the burst")
-        wait_for(
-            lambda: any("After the burst" in page for page in thread_pages(site).values()),
-            what="the next page, with the spool empty",
-        )
-    finally:
-        publisher.stop(timeout=30)
+        wait_for(lambda: shows(site, "After the burst"), what="the next page, with the spool empty")
 
 
 def test_forked_renderers_write_the_same_site(app: App, tmp_path: Path) -> None:
