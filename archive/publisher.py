@@ -32,6 +32,7 @@ from gateway.app import build_app
 from gateway.ingest.spool_claims import mail_waiting
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
+from gateway.runtime.serve import COMPANION_NICENESS
 from gateway.runtime.serve import Companion
 from gateway.runtime.serve import child_setup
 from gateway.runtime.serve import parent_alive
@@ -165,7 +166,7 @@ class ArchivePublisher(BackgroundLoop):
 
 def run_publisher(settings: Settings, stopping: Signal, log_level: int) -> None:
     """The publisher's own process: page rendering must not slow ingest or delivery."""
-    child_setup(NAME, log_level)
+    child_setup(NAME, log_level, COMPANION_NICENESS)
     app = build_app(settings)
     try:
         ArchivePublisher(app, stopping).run(alive=parent_alive())

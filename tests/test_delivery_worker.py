@@ -124,3 +124,44 @@ def test_a_copy_names_only_the_public_communities_a_post_was_also_sent_to(
     assert "zanzibar" not in ann and f"board@{domain}" not in ann
     assert "Received: from mx.example.com by mta.example.com with ESMTP id 4Bc; Sat, 05" in ann
     assert f"ux@{domain}" in bob and f"design@{domain}" in bob
+
+
+def test_the_first_copies_leave_before_the_whole_round_is_rendered(
+    app: App, tmp_path: Path
+) -> None:
+    """A round sends each content's envelopes as soon as they are made: under a steady
+    load the first posts of a long round do not wait for the last to be rendered."""
+    domain = app.settings.gateway.domain
+    with transaction(app.sessions) as session:
+        design = create_community(session, "design", "Design", policy=Policy.OPEN)
+        add_members(session, design, ["ann@example.com"])
+    at = dt.datetime.now(dt.UTC)
+    posts = [
+        f"From: zoe@example.com\r\nSubject: Post {n}\r\nMessage-ID: <p{n}@x>\r\n\r\n".encode()
+        + BODY
+        for n in range(6)
+    ]
+    ingest_now(
+        app, [InboundMail(raw, "zoe@example.com", (f"design@{domain}",), at) for raw in posts]
+    )
+    events: list[str] = []
+
+    class Noting(CountingMaildir):
+        async def send(self, envelope: Envelope) -> list[Reply]:
+            events.append("send")
+            return await super().send(envelope)
+
+    async def round_() -> int:
+        worker = DeliveryWorker(app, Noting(tmp_path / "outbox", domain))
+        render = worker.renderer.render
+        worker.renderer.render = lambda *args: events.append("render") or render(*args)  # type: ignore[method-assign]
+        await worker.start()
+        try:
+            return await worker.deliver_round()
+        finally:
+            await worker.close()
+
+    assert asyncio.run(round_()) == len(posts)
+    assert events.count("render") == events.count("send") == len(posts)
+    last_render = len(events) - 1 - events[::-1].index("render")
+    assert events.index("send") < last_render

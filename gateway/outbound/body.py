@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import email.message
 import email.parser
-import email.policy
 import hashlib
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.mail import policy
 from gateway.mail.structure import too_complex
 from gateway.outbound.mime import CRLF
 from gateway.outbound.mime import wrap_with_part
 
 log = logging.getLogger("gateway.relay")
 
-_POLICY = email.policy.SMTP
+_POLICY = policy.SMTP
 # Whose parts must stay byte for byte as they are.
 _SEALED_TYPES = frozenset(
     {

@@ -17,13 +17,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.app import App
 from gateway.blobs import BlobNotFound
@@ -45,16 +43,16 @@ from gateway.outbound.render import Destination
 from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
 from gateway.outbound.signing import make_signer
+from gateway.outbound.stored_posts import StoredCommunity
+from gateway.outbound.stored_posts import StoredPost
+from gateway.outbound.stored_posts import read_communities
+from gateway.outbound.stored_posts import read_posts
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Relay
 from gateway.relay.envelope import bounce_address
 from gateway.relay.envelope import verp_address
 from gateway.store.db import transaction
 from gateway.store.leases import Lease
-from gateway.store.models import Attachment
-from gateway.store.models import Community
-from gateway.store.models import Message
-from gateway.store.models import Visibility
 from gateway.store.models import utcnow
 from gateway.store.sql import chunks
 from gateway.web.tokens import Stop
@@ -65,10 +63,10 @@ log = logging.getLogger("gateway.relay")
 BATCH = 5000  # deliveries claimed per round
 # Seconds between two records of the outcomes of copies sent one per transaction.
 RECORD_EVERY = 0.25
-# Bytes of distinct contents held at once by a round (digests are each their own).
-SLICE_BYTES = 32 * 1024 * 1024
 # Renewals of a round's claims per lease: one missed renewal does not lose them.
 LEASE_RENEWALS = 3
+# Posts read from the store in one transaction (gateway.outbound.stored_posts).
+POSTS_READ_AT_ONCE = 100
 
 ContentKey = tuple[int, int, int]
 
@@ -113,8 +111,9 @@ class DeliveryWorker:
     async def deliver_round(self) -> int:
         """Send one batch of due deliveries; return how many were taken.
 
-        Contents are rendered or loaded a slice at a time (SLICE_BYTES), so a round
-        of large digests, each its own content, never holds them all in memory.
+        Contents are rendered or loaded one at a time and sent as they come (_deliver),
+        so a round of large digests, each its own content, never holds them all in
+        memory.
         """
         with transaction(self.app.sessions) as session:
             claimed = claim_due(session, self.clock(), self.batch, self.lease)
@@ -161,41 +160,62 @@ class DeliveryWorker:
                 log.exception("renewing the leases of %d deliveries failed", len(unrecorded))
 
     async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
-        """Render, pack and send the claimed deliveries; return how many transactions."""
+        """Render, pack and send the claimed deliveries; return how many transactions.
+
+        Each envelope is sent as soon as it is packed, while the next content is
+        rendered: the first copies of a long round leave at once, not after the whole
+        round is rendered. A connection must be free before the next envelope is made,
+        so the round holds one content and an envelope per connection at most. Posts
+        are read from the store a chunk at a time (gateway.outbound.stored_posts).
+        """
         # DMARC-aware From: the authors' policies, looked up at once before rendering.
         rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
         posts = any(c.message_id is not None for c in claimed)
-        prefixes = self._subject_prefixes() if posts else {}  # read once a round
-        envelopes: list[tuple[Envelope, Sequence[Claimed]]] = []
-        size = transactions = 0
+        round_ = _Round(rewrite_from, self._communities() if posts else {})
         askers = self._askers(claimed) if posts else {}
-        for key, group in _groups(claimed):
-            rendered, failure = self._content(key, rewrite_from, prefixes)
-            if rendered is None:
-                progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
-                continue
-            personal = self.personal_copies and key[2] == 0  # a post's copies, made personal
-            if key[2] == 0:
-                group, asker = self._asker_copy(
-                    key, group, askers.get(key[0]), rewrite_from, prefixes
-                )
-                if asker is not None:
-                    envelopes.extend(self._pack(asker[0], asker[1], personal=True))
-                    size += len(asker[0])
-            if group:
-                envelopes.extend(self._pack(rendered, group, personal))
-                size += len(rendered) * (len(group) if personal else 1)
-            if size >= SLICE_BYTES:
-                await self._send_all(envelopes, progress)
-                transactions += len(envelopes)
-                envelopes, size = [], 0
-        await self._send_all(envelopes, progress)
-        return transactions + len(envelopes)
+        slots = asyncio.Semaphore(self.connections)
+        transactions = 0
+        async with asyncio.TaskGroup() as tasks:
+            for chunk in chunks(list(_groups(claimed)), POSTS_READ_AT_ONCE):
+                round_.posts = self._stored_posts(key for key, _ in chunk)
+                for key, group in chunk:
+                    rendered, failure = self._content(key, round_)
+                    if rendered is None:
+                        progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
+                        continue
+                    for envelope, members in self._envelopes(key, rendered, group, askers, round_):
+                        await slots.acquire()
+                        tasks.create_task(self._send_and_record(envelope, members, progress, slots))
+                        transactions += 1
+                    await asyncio.sleep(0)  # the connections read their replies meanwhile
+        return transactions
 
-    async def _send_all(
-        self, envelopes: list[tuple[Envelope, Sequence[Claimed]]], progress: _Progress
+    def _envelopes(
+        self,
+        key: ContentKey,
+        rendered: bytes,
+        group: list[Claimed],
+        askers: dict[int, tuple[int, int]],
+        round_: _Round,
+    ) -> Iterator[tuple[Envelope, Sequence[Claimed]]]:
+        """One content's envelopes: the thread's first author's own copy of a reply first
+        (see _asker_copy), then everyone else's."""
+        personal = self.personal_copies and key[2] == 0  # a post's copies, made personal
+        if key[2] == 0:
+            group, asker = self._asker_copy(key, group, askers.get(key[0]), round_)
+            if asker is not None:
+                yield from self._pack(asker[0], asker[1], personal=True)
+        if group:
+            yield from self._pack(rendered, group, personal)
+
+    async def _send_and_record(
+        self,
+        envelope: Envelope,
+        group: Sequence[Claimed],
+        progress: _Progress,
+        slot: asyncio.Semaphore,
     ) -> None:
-        """Send envelopes in parallel, as many at once as the relay has connections.
+        """Send one envelope on the connection `slot` stands for, then free it.
 
         A transaction to several recipients is recorded before its connection starts
         another, so a crash sends it again at most once per connection. Copies sent one
@@ -204,19 +224,14 @@ class DeliveryWorker:
         (bench/fanout.py --modes verp); a crash may send again what was answered in the
         last RECORD_EVERY (docs/sending.md, "In flight").
         """
-        slots = asyncio.Semaphore(self.connections)
-
-        async def send_and_record(envelope: Envelope, group: Sequence[Claimed]) -> None:
-            async with slots:
-                outcomes = await self._send(envelope, group)
-                # Only now: progress.outcomes is another list after a record meanwhile.
-                progress.outcomes.extend(outcomes)
-                if len(group) > 1 or time.monotonic() - progress.recorded_at >= RECORD_EVERY:
-                    await self._record_waiting(progress)
-
-        async with asyncio.TaskGroup() as tasks:
-            for envelope, group in envelopes:
-                tasks.create_task(send_and_record(envelope, group))
+        try:
+            outcomes = await self._send(envelope, group)
+            # Only now: progress.outcomes is another list after a record meanwhile.
+            progress.outcomes.extend(outcomes)
+            if len(group) > 1 or time.monotonic() - progress.recorded_at >= RECORD_EVERY:
+                await self._record_waiting(progress)
+        finally:
+            slot.release()
 
     async def _record_waiting(self, progress: _Progress) -> None:
         """Record every outcome waiting, in a thread, so that the other connections go on
@@ -291,35 +306,32 @@ class DeliveryWorker:
         also ARC-sealed; `remember`: see Signer.sign), then as the relay wants it."""
         return self.relay.payload(self.signer.sign(rendered, forwarded, remember))
 
-    def _subject_prefixes(self) -> dict[int, str]:
-        """Every community's subject prefix, by id, read once a round: a post's copy
-        takes the others' off its subject (gateway.outbound.render)."""
+    def _communities(self) -> dict[int, StoredCommunity]:
+        """Every community, read once a round: a post's copy names the others it went to
+        and takes their subject prefixes off its subject (gateway.outbound.render)."""
         with transaction(self.app.read_sessions) as session:
-            rows = session.execute(
-                select(Community.id, Community.subject_prefix)
-                .where(Community.subject_prefix != "")
-                .order_by(Community.id)
-            )
-            return {community_id: prefix for community_id, prefix in rows}
+            return read_communities(session)
 
-    def _content(
-        self, key: ContentKey, rewrite_from: dict[int, bool], prefixes: dict[int, str]
-    ) -> tuple[bytes | None, str]:
-        """The bytes of a content, or None and why it cannot be sent (`prefixes`: see
-        _subject_prefixes).
+    def _stored_posts(self, keys: Iterable[ContentKey]) -> dict[int, StoredPost]:
+        message_ids = [message_id for message_id, _, delivery_id in keys if not delivery_id]
+        if not message_ids:
+            return {}
+        with transaction(self.app.read_sessions) as session:
+            return read_posts(session, message_ids)
+
+    def _content(self, key: ContentKey, round_: _Round) -> tuple[bytes | None, str]:
+        """The bytes of a content, or None and why it cannot be sent.
 
         A content that cannot be rendered fails its own deliveries only, with the
         error in their last_error; the rest of the round goes on.
         """
         message_id, community_id, delivery_id = key
         try:
-            with transaction(self.app.read_sessions) as session:
-                if delivery_id:
+            if delivery_id:
+                with transaction(self.app.read_sessions) as session:
                     rendered = generated_content(session, delivery_id)
-                else:
-                    rendered = self._render_post(
-                        session, message_id, community_id, rewrite_from, prefixes
-                    )
+            else:
+                rendered = self._render_post(message_id, community_id, round_)
         except BlobNotFound:
             return None, "5.3.0 the post's stored copy is missing"
         except Exception as error:
@@ -346,8 +358,7 @@ class DeliveryWorker:
         key: ContentKey,
         group: list[Claimed],
         asker: tuple[int, int] | None,
-        rewrite_from: dict[int, bool],
-        prefixes: dict[int, str],
+        round_: _Round,
     ) -> tuple[list[Claimed], tuple[bytes, list[Claimed]] | None]:
         """The group without the thread's first author, and their own copy of this reply
         (with the link that accepts it as the answer: gateway.engagement.answer_links) and
@@ -359,17 +370,14 @@ class DeliveryWorker:
             return group, None
         thread_id, person_id = asker
         try:
-            with transaction(self.app.read_sessions) as session:
-                if self._answer_links is None:
-                    self._answer_links = AnswerLinks.for_data_dir(self.settings.gateway.data_dir)
-                link = self._answer_links.link(
-                    AnswerRequest(thread_id, message_id, person_id),
-                    self.clock().date(),
-                    self.settings.gateway.domain,
-                )
-                rendered = self._render_post(
-                    session, message_id, community_id, rewrite_from, prefixes, answer=link
-                )
+            if self._answer_links is None:
+                self._answer_links = AnswerLinks.for_data_dir(self.settings.gateway.data_dir)
+            link = self._answer_links.link(
+                AnswerRequest(thread_id, message_id, person_id),
+                self.clock().date(),
+                self.settings.gateway.domain,
+            )
+            rendered = self._render_post(message_id, community_id, round_, answer=link)
         except Exception:
             log.exception(
                 "message %d: its thread author's copy failed; the shared one goes", message_id
@@ -381,52 +389,56 @@ class DeliveryWorker:
         return [c for c in group if c.person_id != person_id], (rendered, mine)
 
     def _render_post(
-        self,
-        session: Session,
-        message_id: int,
-        community_id: int,
-        rewrite_from: dict[int, bool],
-        prefixes: dict[int, str],
-        answer: str = "",
+        self, message_id: int, community_id: int, round_: _Round, answer: str = ""
     ) -> bytes | None:
-        """A post's copy for one community; `rewrite_from`: the round's DMARC decisions;
-        `prefixes`: every community's subject prefix; `answer`: see Renderer.render."""
-        message = session.get(Message, message_id)
-        community = session.get(Community, community_id)
-        if message is None or community is None:
+        """A post's copy for one community, None when either is no longer stored;
+        `answer`: see Renderer.render."""
+        stored = round_.posts.get(message_id)
+        community = round_.communities.get(community_id)
+        if stored is None or community is None:
             return None
-        names = session.execute(
-            select(Attachment.sha256, Attachment.filename).where(
-                Attachment.message_id == message.id
-            )
-        )
         post = Post(
-            raw=self.app.blobs.get(message.raw_sha256),
-            message_id=message.message_id,
-            subject=message.subject,
-            sender_name=message.sender_name,
-            sender_address=message.sender_address,
-            thread_id=message.thread_id,
-            received_at=message.received_at,
-            attachment_names={sha256: filename for sha256, filename in names},
-            rewrite_from=rewrite_from.get(message.id, False),
+            raw=self.app.blobs.get(stored.raw_sha256),
+            message_id=stored.message_id,
+            subject=stored.subject,
+            sender_name=stored.sender_name,
+            sender_address=stored.sender_address,
+            thread_id=stored.thread_id,
+            received_at=stored.received_at,
+            attachment_names=stored.attachment_names,
+            rewrite_from=round_.rewrite_from.get(message_id, False),
         )
+        others = [round_.communities[c] for c in stored.community_ids if c in round_.communities]
         destination = Destination(
             slug=community.slug,
             name=community.name,
             subject_prefix=community.subject_prefix,
             reply_to=community.reply_to,
-            public=community.visibility is Visibility.PUBLIC,
+            public=community.public,
             # Only public communities are named: a copy goes to every member of its
             # community, who need not be members of the others (nor know their address).
             also=tuple(
                 (c.slug, c.name)
-                for c in message.communities
-                if c.id != community.id and c.visibility is Visibility.PUBLIC
+                for c in sorted(others, key=lambda c: c.slug)
+                if c.id != community.id and c.public
             ),
-            other_prefixes=tuple(p for c, p in prefixes.items() if c != community.id),
+            other_prefixes=tuple(
+                c.subject_prefix
+                for c in round_.communities.values()
+                if c.subject_prefix and c.id != community.id
+            ),
         )
         return self.renderer.render(post, destination, answer)
+
+
+@dataclass
+class _Round:
+    """What a round's renderings share: the DMARC decisions (gateway.outbound.
+    from_rewriting), every community, and the posts of the chunk being rendered."""
+
+    rewrite_from: dict[int, bool]
+    communities: dict[int, StoredCommunity]
+    posts: dict[int, StoredPost] = field(default_factory=dict)
 
 
 @dataclass

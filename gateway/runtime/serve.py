@@ -57,7 +57,10 @@ log = logging.getLogger("gateway.runtime.serve")
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
 SHUTDOWN_GRACE = 30.0
-CHILD_NICENESS = 19
+# Under contention the SMTP sessions come first, then ingest and delivery, then the
+# companions (the archive's rebuilds of growing threads): see child_setup.
+CHILD_NICENESS = 10
+COMPANION_NICENESS = 19
 SPAWN = multiprocessing.get_context("spawn")
 # CPython's default thresholds of the cycle collector (gc.get_threshold() at start-up).
 SERVER_COLLECTOR = (700, 10, 10)
@@ -101,8 +104,9 @@ def server_collector() -> None:
     gc.set_threshold(*SERVER_COLLECTOR)
 
 
-def child_setup(name: str, log_level: int) -> None:
-    """What each child process of `gateway serve` (companions too) does first."""
+def child_setup(name: str, log_level: int, niceness: int = CHILD_NICENESS) -> None:
+    """What each child process of `gateway serve` (companions too, at
+    COMPANION_NICENESS) does first."""
     server_collector()
     configure_logging(log_level)
     try:  # the name `ps` and `top` show (Linux): gateway-ingest, gateway-deliver
@@ -115,8 +119,9 @@ def child_setup(name: str, log_level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # Background work: when both compete for a core, answering SMTP sessions comes
-    # first; the spool absorbs bursts and the children catch up after them.
-    os.nice(CHILD_NICENESS)
+    # first; the spool absorbs bursts and the children catch up after them. A
+    # companion's work comes last: a post's copies before its page.
+    os.nice(niceness)
 
 
 def parent_alive() -> Callable[[], bool]:

@@ -209,6 +209,26 @@ def test_a_crashed_pipeline_process_is_started_again(tmp_path: Path) -> None:
     assert "starting it again" in log.read_text()
 
 
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_smtp_comes_first_then_ingest_and_delivery_then_the_archive(tmp_path: Path) -> None:
+    """On a busy machine the scheduler gives the cores to the SMTP sessions first, then
+    to the pipeline and the delivery worker, and last to the archive's rebuilds."""
+    config, _, log = site(tmp_path)
+    server = start_server(config, log)
+    try:
+        ingest, deliver, archive = (
+            niceness(child_process(server.pid, name))
+            for name in ("gateway-ingest", "gateway-deliver", "gateway-archive")
+        )
+        assert niceness(server.pid) < ingest == deliver < archive
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) == 0, log.read_text()
+
+
 def told_goodbye(smtp: smtplib.SMTP, timeout: float = 10) -> int | str:
     """Poll an idle session until the server says 421 or closes it."""
     deadline = time.monotonic() + timeout
