@@ -66,85 +66,7 @@ from nodes import start_nodes  # noqa: E402
 DOMAIN = "lists.example.com"
 POSTER = "poster@example.com"
 
-# The sink: counts recipients per accepted DATA, and writes "delivered first last"
-# (epoch seconds) to its status file whenever the count changed, every 20 ms.
-SINK = r"""
-import asyncio, signal, sys, time
-
-STATUS = sys.argv[2]
-state = {"delivered": 0, "first": 0.0, "last": 0.0, "written": -1, "signed": 0}
-
-class Sink(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport, self.buffer, self.in_data, self.recipients = transport, b"", False, 0
-        transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, chunk):
-        self.buffer += chunk
-        out = []
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    break
-                state["signed"] += self.buffer.startswith(b"\r\nDKIM-Signature:")
-                self.buffer = self.buffer[end + 5:]
-                self.in_data = False
-                now = time.time()
-                if not state["delivered"]:
-                    state["first"] = now
-                state["delivered"] += self.recipients
-                state["last"] = now
-                self.recipients = 0
-                out.append(b"250 2.0.0 Ok: queued\r\n")
-                continue
-            end = self.buffer.find(b"\r\n")
-            if end < 0:
-                break
-            line, self.buffer = self.buffer[:end], self.buffer[end + 2:]
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                out.append(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 104857600\r\n")
-            elif verb == b"MAIL":
-                self.recipients = 0
-                out.append(b"250 2.1.0 Ok\r\n")
-            elif verb == b"RCPT":
-                self.recipients += 1
-                out.append(b"250 2.1.5 Ok\r\n")
-            elif verb == b"DATA":
-                self.buffer = b"\r\n" + self.buffer  # so a body ending at once is found
-                self.in_data = True
-                out.append(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"".join(out) + b"221 2.0.0 Bye\r\n")
-                self.transport.close()
-                return
-            else:
-                out.append(b"250 2.0.0 Ok\r\n")
-        if out:
-            self.transport.write(b"".join(out))
-
-async def report():
-    while True:
-        await asyncio.sleep(0.02)
-        if state["delivered"] != state["written"]:
-            state["written"] = state["delivered"]
-            with open(STATUS + ".tmp", "w") as f:
-                f.write(f'{state["delivered"]} {state["first"]} {state["last"]} {state["signed"]}')
-            import os; os.replace(STATUS + ".tmp", STATUS)
-
-async def main():
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(Sink, "127.0.0.1", int(sys.argv[1]))
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    task = asyncio.create_task(report())
-    await stop.wait()
-    task.cancel()
-    server.close()
-
-asyncio.run(main())
-"""
+SINK = Path(__file__).with_name("sink.py")  # its status file: sink_status
 
 
 def configure(
@@ -229,7 +151,7 @@ def run(
             for node in cluster[1:]:
                 node.config.write_text(node.config.read_text() + "[dkim]" + key)
         status = root / "sink.status"
-        sink_command = [sys.executable, "-c", SINK, str(sink_port), str(status)]
+        sink_command = [sys.executable, str(SINK), str(sink_port), str(status)]
         expected = members * count
         with (
             server(sink_command, sink_port, root / "sink.log"),

@@ -565,9 +565,13 @@ def run_gateway(
     spool = create_engine(url or f"sqlite:///{folder / 'data' / 'spool.sqlite3'}")
     store = create_engine(url or f"sqlite:///{folder / 'data' / 'gateway.sqlite3'}")
     result = Figures(math.nan, math.nan, math.nan)
-    controller, sink = latency.start_sink(sink_port)
+    sink = latency.Sink(folder / "sink.arrivals")
+    sink_command = sink.command(sink_port, folder / "sink.status")
     try:
-        with start_nodes(cluster, server, gateway_executable()) as pids:
+        with (
+            server(sink_command, sink_port, folder / "sink.log"),
+            start_nodes(cluster, server, gateway_executable()) as pids,
+        ):
             gateway = pids[0]
             measured = pids + ([postgres.postmaster_pid()] if postgres and url else [])
             blast(ports, warmup, min(options.clients, WARMUP_MESSAGES))
@@ -638,7 +642,6 @@ def run_gateway(
         expected = WARMUP_MESSAGES + sum(len(m) for _, m in workloads) + len(large)
         print(f"gateway stored {stored} messages (sent {expected}, warm-up included)")
     finally:
-        controller.stop()
         spool.dispose()
         store.dispose()
     for number in range(1, nodes + 1):
