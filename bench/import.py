@@ -6,6 +6,13 @@ replies with In-Reply-To and References, 5 % with a 20 KB attachment, ~3 KB
 messages); the command then runs as a subprocess, and the figures are its wall
 time, messages/s and peak resident memory (its max RSS, from the kernel).
 
+The reference is public-inbox (Debian's `public-inbox`), the archiver of the Linux
+kernel's lists: the same mbox imported into a new v2 inbox with its full Xapian
+index (`public-inbox-init -V2 -L full`, then its InboxWritable->import_mbox, which
+stores and indexes each message as it goes: what scripts/import_vger_from_mbox
+does), timed as a whole command in the same run. Without public-inbox the
+reference is skipped with a note.
+
     python bench/import.py [--messages 50000]
 """
 
@@ -14,8 +21,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import email.utils
+import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,8 +35,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest import gateway_executable  # noqa: E402
+from ingest import timed_process  # noqa: E402
 
 START = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+LIST_ADDRESS = "list@lists.example.org"
+# public-inbox's own mbox import (scripts/import_vger_from_mbox, without its vger filter).
+PUBLIC_INBOX_IMPORT = r"""
+use v5.12;
+use PublicInbox::InboxWritable;
+my ($dir, $address, $mbox) = @ARGV;
+my $inbox = PublicInbox::Inbox->new({inboxdir => $dir, name => 'bench', version => 2,
+                                     address => [$address], indexlevel => 'full'});
+$inbox = PublicInbox::InboxWritable->new($inbox);
+open(my $file, '<', $mbox) or die "$mbox: $!";
+$inbox->import_mbox($file, 'mboxrd');
+"""
 
 
 def write_mbox(path: Path, count: int) -> int:
@@ -40,7 +62,7 @@ def write_mbox(path: Path, count: int) -> int:
             date = START + dt.timedelta(minutes=10 * n)
             message = EmailMessage()
             message["From"] = f"User {sender.split('@')[0]} <{sender}>"
-            message["To"] = "list@lists.example.org"
+            message["To"] = LIST_ADDRESS
             message["Date"] = email.utils.format_datetime(date)
             message["Message-ID"] = f"<msg{n}@example.com>"
             if recent and rng.random() < 0.66:
@@ -93,6 +115,26 @@ def main() -> None:
         again = time.perf_counter() - began
         print(f"the same import again (all duplicates): {again:.1f} s,"
               f" {options.messages / again:,.0f} messages/s")  # fmt: skip
+        if not shutil.which("public-inbox-init"):
+            print("public-inbox reference skipped: it is not installed (apt install public-inbox)")
+            return
+        reference = public_inbox_import(root, archive)
+        print(
+            f"public-inbox import and index (v2, full): {reference:.1f} s, "
+            f"{options.messages / reference:,.0f} messages/s "
+            f"(gateway import / public-inbox: {reference / elapsed:.2f}x the rate)"
+        )
+
+
+def public_inbox_import(root: Path, archive: Path) -> float:
+    """Seconds public-inbox takes to import and index `archive` into a new inbox."""
+    environment = {**os.environ, "PI_CONFIG": str(root / "public-inbox.config")}
+    inbox = root / "public-inbox"
+    subprocess.run(["public-inbox-init", "-V2", "-L", "full", "bench", str(inbox),
+                    "https://lists.example.org/bench/", LIST_ADDRESS], check=True,
+                   capture_output=True, env=environment, timeout=600)  # fmt: skip
+    command = ["perl", "-e", PUBLIC_INBOX_IMPORT, str(inbox), LIST_ADDRESS, str(archive)]
+    return timed_process(command, root, environment).seconds
 
 
 if __name__ == "__main__":
