@@ -294,3 +294,24 @@ def test_contact_lines_with_a_label(phone: str) -> None:
 def test_a_sentence_giving_a_phone_number_is_the_senders_text() -> None:
     text = "Hi,\n\nCall me tomorrow on +44 20 7946 0958 if that is easier.\nHugo\n"
     assert not trim_text(text).folded
+
+
+@pytest.mark.parametrize(
+    "disclaimer",
+    [
+        "CONFIDENTIALITY NOTICE: this e-mail may contain privileged information.",
+        "This message is intended solely for the use of the addressee.",
+        "Ce message et ses pièces jointes sont destinés aux destinataires désignés.",
+        "Toute diffusion non autorisée est strictement interdite.",
+        "Diese E-Mail ist VERTRAULICH und nur für den Empfänger bestimmt.",
+        "Please think before printing this e-mail, for the planet.",
+        "Pensez à l'environnement avant d'imprimer ce message.",
+    ],
+)
+def test_a_disclaimer_after_the_new_text_is_its_signature(disclaimer: str) -> None:
+    """Every phrase of the disclaimer pattern, in any case, is found: the quick look for
+    its words before the line-by-line search (trim._DISCLAIMER_WORDS) misses none."""
+    text = f"The figures are in the shared folder.\n\nMarie\n\n{disclaimer}\n"
+    trimmed = trim_text(text)
+    assert trimmed.new_text == "The figures are in the shared folder.\n\nMarie"
+    assert kinds(trimmed) == [Kind.NEW, Kind.SIGNATURE]

@@ -129,6 +129,12 @@ _DISCLAIMER = re.compile(
     r"|before printing this)",
     re.IGNORECASE,
 )
+# A word of each of _DISCLAIMER's phrases: a text with none of them (most) is not
+# searched line by line, which was half of classifying a reply's lines.
+_DISCLAIMER_WORDS = (
+    "confiden", "privileg", "intended", "destinataire", "strictement", "vertraulich",
+    "printing", "imprimer",
+)  # fmt: skip
 # A phone number: international, French, North American.
 _PHONE_NUMBER = (
     r"\+\d[\d .()/-]{7,}\d|\b0\d(?:[ .]?\d\d){4}\b|\(\d{3}\) ?\d{3}-\d{4}"
@@ -297,6 +303,7 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
                 kinds[index:] = [Kind.QUOTED] * (count - index)
                 break
     # Signatures: from the separator, the client's line or a disclaimer to the next quote.
+    disclaimers = _may_have_disclaimer(pieces)
     index = 0
     while index < count:
         piece = pieces[index]
@@ -306,7 +313,8 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
             and (
                 _SIGNATURE_START.match(piece.text)
                 or (
-                    len(piece.text) >= _DISCLAIMER_MIN_CHARS
+                    disclaimers
+                    and len(piece.text) >= _DISCLAIMER_MIN_CHARS
                     and _DISCLAIMER.search(piece.text)
                     and _has_new_before(pieces, kinds, index)
                 )
@@ -352,6 +360,11 @@ def _heading_underline(pieces: list[_Piece], index: int) -> bool:
         return False
     title = pieces[index - 1].text.strip()
     return abs(len(title) - len(pieces[index].text.strip())) <= 3
+
+
+def _may_have_disclaimer(pieces: list[_Piece]) -> bool:
+    text = "\n".join(p.text for p in pieces).lower()
+    return any(word in text for word in _DISCLAIMER_WORDS)
 
 
 def _opens_history(pieces: list[_Piece], index: int) -> bool:
