@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gateway.app import App
@@ -14,6 +15,7 @@ from gateway.community.communities import create_community
 from gateway.community.members import add_members
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
+from gateway.outbound import worker as worker_module
 from gateway.outbound.worker import DeliveryWorker
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Reply
@@ -127,10 +129,11 @@ def test_a_copy_names_only_the_public_communities_a_post_was_also_sent_to(
 
 
 def test_the_first_copies_leave_before_the_whole_round_is_rendered(
-    app: App, tmp_path: Path
+    app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A round sends each content's envelopes as soon as they are made: under a steady
-    load the first posts of a long round do not wait for the last to be rendered."""
+    """A round renders its posts a chunk at a time and sends a chunk's envelopes while
+    the next is rendered: the first posts of a long round do not wait for the last."""
+    monkeypatch.setattr(worker_module, "POSTS_READ_AT_ONCE", 2)
     domain = app.settings.gateway.domain
     with transaction(app.sessions) as session:
         design = create_community(session, "design", "Design", policy=Policy.OPEN)

@@ -65,8 +65,11 @@ BATCH = 5000  # deliveries claimed per round
 RECORD_EVERY = 0.25
 # Renewals of a round's claims per lease: one missed renewal does not lose them.
 LEASE_RENEWALS = 3
-# Posts read from the store in one transaction (gateway.outbound.stored_posts).
+# Posts read from the store in one transaction (gateway.outbound.stored_posts), and
+# rendered before their envelopes are sent.
 POSTS_READ_AT_ONCE = 100
+# Bytes of distinct contents rendered before they are sent (digests are each their own).
+SLICE_BYTES = 32 * 1024 * 1024
 
 ContentKey = tuple[int, int, int]
 
@@ -111,9 +114,9 @@ class DeliveryWorker:
     async def deliver_round(self) -> int:
         """Send one batch of due deliveries; return how many were taken.
 
-        Contents are rendered or loaded one at a time and sent as they come (_deliver),
-        so a round of large digests, each its own content, never holds them all in
-        memory.
+        Contents are rendered or loaded a chunk at a time and sent as they come
+        (_deliver), so a round of large digests, each its own content, never holds
+        them all in memory.
         """
         with transaction(self.app.sessions) as session:
             claimed = claim_due(session, self.clock(), self.batch, self.lease)
@@ -162,33 +165,54 @@ class DeliveryWorker:
     async def _deliver(self, claimed: Sequence[Claimed], progress: _Progress) -> int:
         """Render, pack and send the claimed deliveries; return how many transactions.
 
-        Each envelope is sent as soon as it is packed, while the next content is
-        rendered: the first copies of a long round leave at once, not after the whole
-        round is rendered. A connection must be free before the next envelope is made,
-        so the round holds one content and an envelope per connection at most. Posts
-        are read from the store a chunk at a time (gateway.outbound.stored_posts).
+        Contents are rendered a chunk at a time (POSTS_READ_AT_ONCE posts, or up to
+        SLICE_BYTES), then their envelopes are sent while the next chunk is rendered:
+        the first copies of a long round leave at once, not after the whole round is
+        rendered. Rendering blocks the loop, so it runs between chunks rather than
+        between envelopes, which would stall the transactions in flight each time.
+        Envelopes are made as connections free up, so a round holds a chunk of
+        contents and one envelope per connection.
         """
         # DMARC-aware From: the authors' policies, looked up at once before rendering.
         rewrite_from = await self.from_rewriting.for_posts(self.app.read_sessions, claimed)
         posts = any(c.message_id is not None for c in claimed)
         round_ = _Round(rewrite_from, self._communities() if posts else {})
         askers = self._askers(claimed) if posts else {}
-        slots = asyncio.Semaphore(self.connections)
-        transactions = 0
-        async with asyncio.TaskGroup() as tasks:
+        sending = _Sending(asyncio.TaskGroup(), asyncio.Semaphore(self.connections), progress)
+        async with sending.tasks:
             for chunk in chunks(list(_groups(claimed)), POSTS_READ_AT_ONCE):
                 round_.posts = self._stored_posts(key for key, _ in chunk)
+                contents: list[tuple[ContentKey, bytes, list[Claimed]]] = []
+                size = 0
                 for key, group in chunk:
                     rendered, failure = self._content(key, round_)
                     if rendered is None:
                         progress.outcomes.extend(Outcome(c, 554, failure) for c in group)
                         continue
-                    for envelope, members in self._envelopes(key, rendered, group, askers, round_):
-                        await slots.acquire()
-                        tasks.create_task(self._send_and_record(envelope, members, progress, slots))
-                        transactions += 1
-                    await asyncio.sleep(0)  # the connections read their replies meanwhile
-        return transactions
+                    contents.append((key, rendered, group))
+                    size += len(rendered)
+                    if size >= SLICE_BYTES:
+                        await self._send_contents(contents, askers, round_, sending)
+                        contents, size = [], 0
+                await self._send_contents(contents, askers, round_, sending)
+        return sending.transactions
+
+    async def _send_contents(
+        self,
+        contents: list[tuple[ContentKey, bytes, list[Claimed]]],
+        askers: dict[int, tuple[int, int]],
+        round_: _Round,
+        sending: _Sending,
+    ) -> None:
+        """Start sending the contents' envelopes, each once a connection is free."""
+        for key, rendered, group in contents:
+            for envelope, members in self._envelopes(key, rendered, group, askers, round_):
+                await sending.slots.acquire()
+                sending.tasks.create_task(
+                    self._send_and_record(envelope, members, sending.progress, sending.slots)
+                )
+                sending.transactions += 1
+        await asyncio.sleep(0)  # the new transactions start before the next chunk renders
 
     def _envelopes(
         self,
@@ -429,6 +453,16 @@ class DeliveryWorker:
             ),
         )
         return self.renderer.render(post, destination, answer)
+
+
+@dataclass
+class _Sending:
+    """A round's transactions in flight: a free connection (`slots`) to start one."""
+
+    tasks: asyncio.TaskGroup
+    slots: asyncio.Semaphore
+    progress: _Progress
+    transactions: int = 0
 
 
 @dataclass
