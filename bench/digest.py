@@ -26,11 +26,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fanout import SINK  # noqa: E402
 from ingest import free_port  # noqa: E402
 from ingest import memory_mb  # noqa: E402
 from ingest import reset_peak_memory  # noqa: E402
 from ingest import wait_for_port  # noqa: E402
+from latency import SINK  # noqa: E402
 from sqlalchemy import func  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy import select  # noqa: E402
@@ -201,7 +201,7 @@ def main() -> None:
         status = root / "sink.status"
         with (root / "sink.log").open("wb") as log:
             sink = subprocess.Popen(
-                [sys.executable, "-c", SINK, str(sink_port), str(status)],
+                [sys.executable, str(SINK), str(sink_port), str(status)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -52,6 +52,7 @@ from ingest import gateway_command  # noqa: E402
 from ingest import gateway_executable  # noqa: E402
 from ingest import memory_mb  # noqa: E402
 from ingest import server  # noqa: E402
+from latency import SINK  # noqa: E402
 from nodes import DurablePostgres  # noqa: E402
 from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
@@ -65,8 +66,6 @@ from nodes import start_nodes  # noqa: E402
 
 DOMAIN = "lists.example.com"
 POSTER = "poster@example.com"
-
-SINK = Path(__file__).with_name("sink.py")  # its status file: sink_status
 
 
 def configure(

@@ -32,7 +32,7 @@ def message_id(payload: bytes) -> str:
     return found.group(1).decode()
 
 
-SINK = Path(__file__).with_name("sink.py")
+SINK = Path(__file__).with_name("sink.py")  # the benches' sink (its status file: see fanout)
 
 
 class Sink:
