@@ -17,6 +17,7 @@ from dataclasses import field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.outbound.render import Post
 from gateway.store.models import Attachment
 from gateway.store.models import Community
 from gateway.store.models import Message
@@ -48,6 +49,13 @@ class StoredPost:
     community_ids: tuple[int, ...]  # every community it was posted to
     # sha256 -> the stored (sanitized) filename
     attachment_names: dict[str, str] = field(default_factory=dict)
+
+    def post(self, raw: bytes, rewrite_from: bool) -> Post:
+        """What the renderer takes: this post with its stored bytes."""
+        return Post(
+            raw, self.message_id, self.subject, self.sender_name, self.sender_address,
+            self.thread_id, self.received_at, self.attachment_names, rewrite_from,
+        )  # fmt: skip
 
 
 def read_communities(session: Session) -> dict[int, StoredCommunity]:

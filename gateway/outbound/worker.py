@@ -40,7 +40,6 @@ from gateway.outbound.deliveries import resume_in_flight
 from gateway.outbound.from_rewriting import FromRewriting
 from gateway.outbound.one_click import OneClick
 from gateway.outbound.render import Destination
-from gateway.outbound.render import Post
 from gateway.outbound.render import Renderer
 from gateway.outbound.signing import make_signer
 from gateway.outbound.stored_posts import StoredCommunity
@@ -421,16 +420,8 @@ class DeliveryWorker:
         community = round_.communities.get(community_id)
         if stored is None or community is None:
             return None
-        post = Post(
-            raw=self.app.blobs.get(stored.raw_sha256),
-            message_id=stored.message_id,
-            subject=stored.subject,
-            sender_name=stored.sender_name,
-            sender_address=stored.sender_address,
-            thread_id=stored.thread_id,
-            received_at=stored.received_at,
-            attachment_names=stored.attachment_names,
-            rewrite_from=round_.rewrite_from.get(message_id, False),
+        post = stored.post(
+            self.app.blobs.get(stored.raw_sha256), round_.rewrite_from.get(message_id, False)
         )
         others = [round_.communities[c] for c in stored.community_ids if c in round_.communities]
         destination = Destination(
