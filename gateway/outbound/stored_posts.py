@@ -78,7 +78,7 @@ def read_communities(session: Session) -> dict[int, StoredCommunity]:
             row.subject_prefix,
             row.reply_to,
             row.visibility is Visibility.PUBLIC,
-        )  # fmt: skip
+        )
         for row in rows
     }
 
@@ -113,17 +113,9 @@ def read_posts(session: Session, message_ids: Iterable[int]) -> dict[int, Stored
         for message_id, sha256, filename in session.execute(files):
             names[message_id][sha256] = filename
     return {
+        # The selected columns are named as StoredPost's fields.
         row.id: StoredPost(
-            row.id,
-            row.message_id,
-            row.subject,
-            row.sender_name,
-            row.sender_address,
-            row.thread_id,
-            row.received_at,
-            row.raw_sha256,
-            tuple(posted[row.id]),
-            names[row.id],
-        )  # fmt: skip
+            **row._mapping, community_ids=tuple(posted[row.id]), attachment_names=names[row.id]
+        )
         for row in messages
     }
