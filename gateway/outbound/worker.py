@@ -258,20 +258,38 @@ class DeliveryWorker:
 
     async def _record_waiting(self, progress: _Progress) -> None:
         """Record every outcome waiting, in a thread, so that the other connections go on
-        sending meanwhile. Whoever holds the lock records those of everyone waiting
-        behind it too (a group commit: one transaction for many replies)."""
-        async with progress.recording:
-            outcomes, progress.outcomes = progress.outcomes, []
-            if not outcomes:
-                return  # recorded by the transaction of the one before us
-            try:
-                counts = await asyncio.to_thread(self._record_outcomes, outcomes)
-            except Exception:
-                progress.outcomes[:0] = outcomes  # rolled back: still to be recorded
-                raise
-            progress.recorded.update(o.delivery.id for o in outcomes)
-            progress.counts.update(counts)
-            progress.recorded_at = time.monotonic()
+        sending meanwhile; return once the caller's outcomes are recorded.
+
+        A group commit: while one caller records, the outcomes that come in meanwhile
+        wait for its next transaction, which takes them all, and their callers wait for
+        that (progress.batch) rather than each for a turn of its own. Turns taken one
+        by one would each find its outcomes already recorded by the one before, yet
+        hold its connection until then: one transaction in flight at a time whenever
+        recording is slower than sending (PostgreSQL).
+        """
+        if progress.recording:
+            # The caller at work records ours with its next batch; shielded: one waiter
+            # cancelled does not cancel the batch for the others.
+            await asyncio.shield(progress.batch)
+            return
+        progress.recording = True
+        try:
+            while progress.outcomes:
+                outcomes, progress.outcomes = progress.outcomes, []
+                batch, progress.batch = progress.batch, asyncio.get_running_loop().create_future()
+                try:
+                    counts = await asyncio.to_thread(self._record_outcomes, outcomes)
+                except BaseException:
+                    progress.outcomes[:0] = outcomes  # rolled back: still to be recorded
+                    batch.cancel()  # its waiters stop with the round, which fails
+                    raise
+                progress.recorded.update(o.delivery.id for o in outcomes)
+                progress.counts.update(counts)
+                progress.recorded_at = time.monotonic()
+                if not batch.done():
+                    batch.set_result(None)
+        finally:
+            progress.recording = False
 
     async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
         try:
@@ -474,8 +492,12 @@ class _Progress:
     recorded: set[int] = field(default_factory=set)  # ids of the deliveries recorded
     counts: Counter[DeliveryResult] = field(default_factory=Counter)
     recorded_at: float = field(default_factory=time.monotonic)
-    # Held while outcomes are being recorded (see DeliveryWorker._record_waiting).
-    recording: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # True while a caller of DeliveryWorker._record_waiting records; `batch` is done
+    # once the outcomes waiting now are recorded.
+    recording: bool = False
+    batch: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 def _groups(claimed: Sequence[Claimed]) -> Iterator[tuple[ContentKey, list[Claimed]]]:
