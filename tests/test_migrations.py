@@ -363,3 +363,31 @@ def test_0016_folds_thanks_by_default_keeps_what_references_communities_and_goes
         assert not inspect(connection).has_table("reactions")
         actions = connection.execute(text("SELECT action FROM action_mail")).scalars()
         assert list(actions) == ["join"]
+
+
+def test_0017_drops_the_deliveries_keys_keeps_the_digests_links_and_goes_back(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0016")
+    with empty_engine.begin() as connection:
+        _insert(connection, "people", id=1, address="ann@example.com")
+        _insert(connection, "deliveries", id=1, person_id=1, recipient="ann@example.com",
+                kind="digest", status="pending")  # fmt: skip
+        _insert(connection, "digest_runs", id=1, person_id=1, cadence="daily",
+                period="2026-12-05", delivery_id=1)  # fmt: skip
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as connection:
+        assert inspect(connection).get_foreign_keys("deliveries") == []
+        indexes = {i["name"] for i in inspect(connection).get_indexes("deliveries")}
+        assert "ix_deliveries_person_id" not in indexes
+        # The table copy (SQLite) did not cut the digest from its delivery.
+        assert connection.execute(text("SELECT delivery_id FROM digest_runs")).scalar() == 1
+        # A copy for someone no longer stored can now be queued.
+        _insert(connection, "deliveries", id=2, person_id=99, message_id=99, community_id=99,
+                recipient="gone@example.com", kind="post", status="pending")  # fmt: skip
+    migrate.downgrade(empty_engine, "0016")
+    with empty_engine.begin() as connection:
+        assert len(inspect(connection).get_foreign_keys("deliveries")) == 3
+        ids = connection.execute(text("SELECT id FROM deliveries")).scalars()
+        assert list(ids) == [1]  # the orphan is gone, the digest's delivery kept
+        assert connection.execute(text("SELECT delivery_id FROM digest_runs")).scalar() == 1
