@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,9 @@ from gateway.community.members import add_members
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.outbound import worker as worker_module
+from gateway.outbound.deliveries import Claimed
+from gateway.outbound.deliveries import DeliveryResult
+from gateway.outbound.deliveries import Outcome
 from gateway.outbound.worker import DeliveryWorker
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Reply
@@ -168,3 +173,61 @@ def test_the_first_copies_leave_before_the_whole_round_is_rendered(
     assert events.count("render") == events.count("send") == len(posts)
     last_render = len(events) - 1 - events[::-1].index("render")
     assert events.index("send") < last_render
+
+
+def test_a_sender_whose_outcome_another_recorded_goes_on_without_waiting_for_later_ones(
+    app: App, tmp_path: Path
+) -> None:
+    """The group commit: outcomes that come in while one record runs go together in the
+    next, and each sender waits only for the record that holds its own. Before, a sender
+    whose outcome an earlier turn had recorded still waited for its own turn of the lock
+    and recorded what had come in since, so its connection idled through a record more:
+    one transaction in flight at a time when recording was slower than sending."""
+    worker = DeliveryWorker(app, CountingMaildir(tmp_path / "outbox", DOMAIN))
+    calls: list[list[int]] = []
+    gates = [threading.Event() for _ in range(3)]
+
+    def record(outcomes: list[Outcome]) -> dict[DeliveryResult, int]:
+        calls.append([o.delivery.id for o in outcomes])
+        gates[len(calls) - 1].wait(5)
+        return {DeliveryResult.SENT: len(outcomes)}
+
+    worker._record_outcomes = record  # type: ignore[method-assign]
+
+    def outcome(delivery_id: int) -> Outcome:
+        at = dt.datetime.now(dt.UTC)
+        return Outcome(Claimed(delivery_id, 1, 1, "ann@example.com", 0, at), 250, "ok")
+
+    async def scenario() -> None:
+        progress = worker_module._Progress()
+
+        async def sent(delivery_id: int) -> asyncio.Task[None]:
+            progress.outcomes.append(outcome(delivery_id))
+            task = asyncio.create_task(worker._record_waiting(progress))
+            await until(lambda: len(calls) >= 1)
+            return task
+
+        first = await sent(1)  # records [1], held at its gate
+        second, third = await sent(2), await sent(3)  # wait for the next record
+        gates[0].set()
+        await until(lambda: len(calls) == 2)  # [2, 3], held
+        fourth = await sent(4)
+        gates[1].set()
+        await until(lambda: len(calls) == 3)  # [4], held
+        await asyncio.wait_for(asyncio.gather(first, second, third), 5)
+        assert not fourth.done()
+        gates[2].set()
+        await asyncio.wait_for(fourth, 5)
+        assert progress.recorded == {1, 2, 3, 4}
+        assert progress.counts[DeliveryResult.SENT] == 4
+
+    asyncio.run(scenario())
+    assert calls == [[1], [2, 3], [4]]
+
+
+async def until(check: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")

@@ -126,6 +126,10 @@ class DeliveryWorker:
         renewing = asyncio.create_task(self._keep_leases(claimed, progress))
         try:
             transactions = await self._deliver(claimed, progress)
+        except asyncio.CancelledError:  # the process stops dead: nothing more is recorded
+            if progress.recorder is not None:
+                progress.recorder.cancel()
+            raise
         except Exception as error:
             # Whatever broke, no claimed row stays "sending": those without an
             # outcome yet are tried again after the usual wait.
@@ -257,39 +261,49 @@ class DeliveryWorker:
             slot.release()
 
     async def _record_waiting(self, progress: _Progress) -> None:
-        """Record every outcome waiting, in a thread, so that the other connections go on
-        sending meanwhile; return once the caller's outcomes are recorded.
+        """Return once the outcomes waiting now are recorded, and those a record under way
+        took. A group commit: one task records in a thread (_record_batches), so the
+        other connections go on sending meanwhile, and the outcomes that come in while
+        it records go together in its next transaction.
 
-        A group commit: while one caller records, the outcomes that come in meanwhile
-        wait for its next transaction, which takes them all, and their callers wait for
-        that (progress.batch) rather than each for a turn of its own. Turns taken one
-        by one would each find its outcomes already recorded by the one before, yet
-        hold its connection until then: one transaction in flight at a time whenever
-        recording is slower than sending (PostgreSQL).
+        Each sender waits only for the record that holds its own outcomes. Before, a
+        sender took a turn of a lock: one whose outcomes an earlier turn had recorded
+        still waited for its turn, and recorded what had come in since, so that its
+        connection idled through one record more: one transaction in flight at a time
+        whenever recording was slower than sending (PostgreSQL).
         """
-        if progress.recording:
-            # The caller at work records ours with its next batch; shielded: one waiter
-            # cancelled does not cancel the batch for the others.
-            await asyncio.shield(progress.batch)
+        if progress.outcomes:
+            batch = progress.batch
+            if progress.recorder is None or progress.recorder.done():
+                progress.recorder = asyncio.create_task(self._record_batches(progress))
+        elif progress.in_flight is not None:
+            batch = progress.in_flight
+        else:
             return
-        progress.recording = True
-        try:
-            while progress.outcomes:
-                outcomes, progress.outcomes = progress.outcomes, []
-                batch, progress.batch = progress.batch, asyncio.get_running_loop().create_future()
-                try:
-                    counts = await asyncio.to_thread(self._record_outcomes, outcomes)
-                except BaseException:
-                    progress.outcomes[:0] = outcomes  # rolled back: still to be recorded
-                    batch.cancel()  # its waiters stop with the round, which fails
-                    raise
-                progress.recorded.update(o.delivery.id for o in outcomes)
-                progress.counts.update(counts)
-                progress.recorded_at = time.monotonic()
-                if not batch.done():
-                    batch.set_result(None)
-        finally:
-            progress.recording = False
+        await asyncio.shield(batch)  # one sender cancelled does not cancel the others' wait
+
+    async def _record_batches(self, progress: _Progress) -> None:
+        """Record the waiting outcomes, a transaction at a time, until none is left; each
+        batch's future is done once it is recorded, or holds the error."""
+        while progress.outcomes:
+            outcomes, progress.outcomes = progress.outcomes, []
+            batch = progress.in_flight = progress.batch
+            progress.batch = _new_batch()
+            try:
+                counts = await asyncio.to_thread(self._record_outcomes, outcomes)
+            except BaseException as error:
+                progress.outcomes[:0] = outcomes  # rolled back: still to be recorded
+                if isinstance(error, Exception):
+                    batch.set_exception(error)  # raised in each sender: the round fails
+                    return
+                batch.cancel()
+                raise
+            finally:
+                progress.in_flight = None
+            progress.recorded.update(o.delivery.id for o in outcomes)
+            progress.counts.update(counts)
+            progress.recorded_at = time.monotonic()
+            batch.set_result(None)
 
     async def _send(self, envelope: Envelope, group: Sequence[Claimed]) -> list[Outcome]:
         try:
@@ -492,12 +506,19 @@ class _Progress:
     recorded: set[int] = field(default_factory=set)  # ids of the deliveries recorded
     counts: Counter[DeliveryResult] = field(default_factory=Counter)
     recorded_at: float = field(default_factory=time.monotonic)
-    # True while a caller of DeliveryWorker._record_waiting records; `batch` is done
-    # once the outcomes waiting now are recorded.
-    recording: bool = False
-    batch: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    # The group commit (DeliveryWorker._record_waiting): the task recording, the future
+    # of the outcomes waiting now, and that of the outcomes being recorded.
+    recorder: asyncio.Task[None] | None = None
+    batch: asyncio.Future[None] = field(default_factory=lambda: _new_batch())
+    in_flight: asyncio.Future[None] | None = None
+
+
+def _new_batch() -> asyncio.Future[None]:
+    """A batch's future; its error counts as seen even when no sender waited for it (the
+    copies sent one per transaction do not wait), so asyncio does not log it again."""
+    batch: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    batch.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return batch
 
 
 def _groups(claimed: Sequence[Claimed]) -> Iterator[tuple[ContentKey, list[Claimed]]]:
