@@ -1,6 +1,7 @@
 """Delivery leases with two nodes on one database: a node that starts leaves another
 node's rows alone, a dead node's rows are taken over once its lease ran out, a node
-restarted under its own id resumes its rows at once, and a slow round keeps its rows.
+restarted under its own id resumes its rows at once, a slow round keeps its rows, and
+the rows a full round claims ahead for the next one are kept and sent like its own.
 
 Each node is a DeliveryWorker of its own App (its own engine and [gateway] node_id);
 a node dies as a process would: its round is cancelled mid-sending, nothing recorded.
@@ -227,6 +228,42 @@ def test_a_node_restarted_under_its_id_resumes_its_rows_at_once(
     assert copies(relay_a, relay_again) == Counter(MEMBERS)
 
 
+def test_a_full_round_claims_the_next_ones_for_its_node_while_it_sends(
+    nodes: tuple[App, App], tmp_path: Path
+) -> None:
+    """A full round claims the next round's rows as it starts; another node leaves them
+    alone; the next round sends them, and a node stopping claims nothing ahead."""
+    node_a, node_b = nodes
+    post_to_members(node_a)
+    domain = node_a.settings.gateway.domain
+    relay_a = GatedRelay(tmp_path / "outbox", domain, accept=len(MEMBERS))
+    relay_b = GatedRelay(tmp_path / "outbox", domain, accept=len(MEMBERS))
+    sent, sending = (DeliveryStatus.SENT, None), (DeliveryStatus.SENDING, "node-a")
+
+    def states() -> Counter[tuple[DeliveryStatus, str | None]]:
+        return Counter(claims(node_a).values())
+
+    async def scenario() -> None:
+        worker_a = DeliveryWorker(node_a, relay_a, batch=2)
+        await worker_a.start()
+        assert await worker_a.deliver_round() == 2
+        await until(lambda: states()[sending] == 2, "the rows claimed ahead")
+        assert states() == {sent: 2, sending: 2, (DeliveryStatus.PENDING, None): 1}
+
+        worker_b = DeliveryWorker(node_b, relay_b)
+        await worker_b.start()
+        assert await worker_b.deliver_round() == 1
+        assert await worker_a.deliver_round(ahead=False) == 2
+        assert states() == {sent: len(MEMBERS)}
+        await worker_a.close()
+        await worker_b.close()
+
+    asyncio.run(scenario())
+
+    assert copies(relay_a, relay_b) == Counter(MEMBERS)
+    assert len(relay_b.sent) == 1
+
+
 def test_a_slow_round_renews_its_lease_and_is_not_taken_over(
     nodes: tuple[App, App], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +301,41 @@ def test_a_slow_round_renews_its_lease_and_is_not_taken_over(
     asyncio.run(scenario())
 
     assert copies(relay_a, relay_b) == Counter(MEMBERS)
+
+
+def test_the_rows_claimed_ahead_are_renewed_with_the_slow_round(
+    nodes: tuple[App, App], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "LEASE_RENEWALS", LEASE_SECONDS * 20)  # every 50 ms
+    node_a, _ = nodes
+    post_to_members(node_a)
+    relay_a = GatedRelay(tmp_path / "outbox", node_a.settings.gateway.domain)
+    clock = Clock()
+
+    def held() -> list[dt.datetime]:
+        with transaction(node_a.read_sessions) as session:
+            return list(
+                session.scalars(
+                    select(Delivery.lease_until).where(Delivery.status == DeliveryStatus.SENDING)
+                )
+            )
+
+    async def scenario() -> None:
+        worker = DeliveryWorker(node_a, relay_a, batch=2, clock=clock)
+        await worker.start()
+        round_ = asyncio.create_task(worker.deliver_round())
+        await until(lambda: len(held()) == 4, "the round's rows and those claimed ahead")
+        renewed = max(held()) + dt.timedelta(seconds=LEASE_SECONDS)
+        clock.offset = dt.timedelta(seconds=LEASE_SECONDS)
+        await until(lambda: min(held()) >= renewed, "the renewal of all four")
+        relay_a.gate.set()
+        assert await round_ == 2
+        assert [await worker.deliver_round(), await worker.deliver_round()] == [2, 1]
+        await worker.close()
+
+    asyncio.run(scenario())
+
+    assert copies(relay_a) == Counter(MEMBERS)
 
 
 class RecordWatchingRelay(GatedRelay):

@@ -97,6 +97,8 @@ class DeliveryWorker:
         # Transactions in flight at once: one per relay connection.
         self.connections = max(1, app.settings.relay.connections)
         self.lease = Lease(app.settings.node_id, app.settings.delivery.lease_seconds)
+        # The next round's claim, taken while a full round sends (see deliver_round).
+        self._ahead: asyncio.Task[list[Claimed]] | None = None
 
     async def start(self) -> None:
         """Open the relay, and queue again what this node's previous run left in flight
@@ -108,21 +110,31 @@ class DeliveryWorker:
             log.info("resuming %d deliveries that were in flight", resumed)
 
     async def close(self) -> None:
+        """Close the relay. Rows claimed ahead stay this node's: `gateway serve` gives
+        them back as it stops (gateway.runtime.nodes), or its next start resumes them."""
+        if self._ahead is not None:
+            await asyncio.wait([self._ahead])
+            self._claimed_ahead()  # its error, if any, was logged by nobody: seen here
+            self._ahead = None
         await self.relay.close()
 
-    async def deliver_round(self) -> int:
+    async def deliver_round(self, ahead: bool = True) -> int:
         """Send one batch of due deliveries; return how many were taken.
 
         Contents are rendered or loaded a chunk at a time and sent as they come
         (_deliver), so a round of large digests, each its own content, never holds
-        them all in memory.
+        them all in memory. A full round likely leaves more due: unless `ahead` is
+        False (a node stopping), it claims the next round's rows in a thread while
+        it sends, so that the store's work overlaps the relay's rather than waiting
+        for it (with PostgreSQL, a claim took a quarter of a fan-out's time).
         """
-        with transaction(self.app.sessions) as session:
-            claimed = claim_due(session, self.clock(), self.batch, self.lease)
+        claimed = await self._claimed()
         if not claimed:
             return 0
         started = time.perf_counter()
         progress = _Progress()
+        if ahead and len(claimed) == self.batch:
+            self._ahead = asyncio.create_task(asyncio.to_thread(self._claim))
         renewing = asyncio.create_task(self._keep_leases(claimed, progress))
         try:
             transactions = await self._deliver(claimed, progress)
@@ -151,12 +163,35 @@ class DeliveryWorker:
         )
         return len(claimed)
 
+    def _claim(self) -> list[Claimed]:
+        with transaction(self.app.sessions) as session:
+            return claim_due(session, self.clock(), self.batch, self.lease)
+
+    async def _claimed(self) -> list[Claimed]:
+        """The round's deliveries: those the round before claimed ahead, or claimed now."""
+        if self._ahead is None:
+            return self._claim()
+        ahead, self._ahead = self._ahead, None
+        try:
+            return await ahead
+        except Exception:  # nothing was claimed: the next round tries again
+            log.exception("claiming the next round's deliveries failed")
+            return []
+
+    def _claimed_ahead(self) -> list[int]:
+        ahead = self._ahead
+        if ahead is None or not ahead.done() or ahead.cancelled() or ahead.exception():
+            return []
+        return [c.id for c in ahead.result()]
+
     async def _keep_leases(self, claimed: Sequence[Claimed], progress: _Progress) -> None:
-        """Renew the round's claims not recorded yet, a few times per lease, while it
-        goes on: a slow round (a slow relay, large digests) is not taken over."""
+        """Renew the round's claims not recorded yet, and those claimed ahead for the next
+        round, a few times per lease while it goes on: a slow round (a slow relay, large
+        digests) is not taken over."""
         while True:
             await asyncio.sleep(self.lease.seconds / LEASE_RENEWALS)
             unrecorded = [c.id for c in claimed if c.id not in progress.recorded]
+            unrecorded += self._claimed_ahead()
             if not unrecorded:
                 return
             try:

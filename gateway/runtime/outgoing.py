@@ -48,7 +48,7 @@ class OutgoingLoop(BackgroundLoop):
                 self._wake.clear()
                 try:
                     busy = (
-                        await self.deliveries.deliver_round()
+                        await self.deliveries.deliver_round(ahead=not self._stopping.is_set())
                         + self.bounce_round()
                         + self.action_round()
                     )
