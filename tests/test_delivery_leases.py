@@ -245,6 +245,7 @@ def test_a_full_round_claims_the_next_ones_for_its_node_while_it_sends(
 
     async def scenario() -> None:
         worker_a = DeliveryWorker(node_a, relay_a, batch=2)
+        worker_a.claims_ahead = True  # as on PostgreSQL, the default there
         await worker_a.start()
         assert await worker_a.deliver_round() == 2
         await until(lambda: states()[sending] == 2, "the rows claimed ahead")
@@ -262,6 +263,14 @@ def test_a_full_round_claims_the_next_ones_for_its_node_while_it_sends(
 
     assert copies(relay_a, relay_b) == Counter(MEMBERS)
     assert len(relay_b.sent) == 1
+
+
+def test_only_postgresql_claims_ahead(nodes: tuple[App, App], tmp_path: Path) -> None:
+    """SQLite's writers take turns on the whole database: a claim beside the records
+    would only delay them."""
+    node_a, _ = nodes
+    worker = DeliveryWorker(node_a, GatedRelay(tmp_path / "outbox", "example.com"))
+    assert worker.claims_ahead == (node_a.engine.dialect.name == "postgresql")
 
 
 def test_a_slow_round_renews_its_lease_and_is_not_taken_over(
@@ -322,6 +331,7 @@ def test_the_rows_claimed_ahead_are_renewed_with_the_slow_round(
 
     async def scenario() -> None:
         worker = DeliveryWorker(node_a, relay_a, batch=2, clock=clock)
+        worker.claims_ahead = True  # as on PostgreSQL, the default there
         await worker.start()
         round_ = asyncio.create_task(worker.deliver_round())
         await until(lambda: len(held()) == 4, "the round's rows and those claimed ahead")
