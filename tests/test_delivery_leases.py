@@ -315,6 +315,8 @@ def test_a_slow_round_renews_its_lease_and_is_not_taken_over(
 def test_the_rows_claimed_ahead_are_renewed_with_the_slow_round(
     nodes: tuple[App, App], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """node-a's relay hangs past the lease; the rows it claimed ahead for its next round
+    are renewed with the round's own, then sent by the rounds after."""
     monkeypatch.setattr(worker_module, "LEASE_RENEWALS", LEASE_SECONDS * 20)  # every 50 ms
     node_a, _ = nodes
     post_to_members(node_a)
