@@ -160,6 +160,10 @@ class RecordingController(Controller):
         super().stop(no_assert)
 
     def _close_sessions(self, closed: threading.Event) -> None:
+        # First no new connection: one accepted after the sessions were closed (an MTA
+        # reconnecting) would be left open the same way.
+        if self.server is not None:
+            self.server.close()
         for session in list(self._sessions):
             if session.transport is not None:
                 session.transport.close()
