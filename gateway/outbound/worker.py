@@ -311,6 +311,7 @@ class DeliveryWorker:
         """
         if progress.outcomes:
             batch = progress.batch
+            progress.wanted = True
             if progress.recorder is None or progress.recorder.done():
                 progress.recorder = asyncio.create_task(self._record_batches(progress))
         elif progress.in_flight is not None:
@@ -320,10 +321,14 @@ class DeliveryWorker:
         await asyncio.shield(batch)  # one sender cancelled does not cancel the others' wait
 
     async def _record_batches(self, progress: _Progress) -> None:
-        """Record the waiting outcomes, a transaction at a time, until none is left; each
-        batch's future is done once it is recorded, or holds the error."""
-        while progress.outcomes:
+        """Record the waiting outcomes, a transaction at a time, while a sender waits for
+        them; each batch's future is done once it is recorded, or holds the error.
+        Outcomes nobody waits for (copies sent one per transaction, in RECORD_EVERY)
+        wait for the next sender that does: a commit as soon as the last one ended
+        would be one commit per copy again."""
+        while progress.outcomes and progress.wanted:
             outcomes, progress.outcomes = progress.outcomes, []
+            progress.wanted = False
             batch = progress.in_flight = progress.batch
             progress.batch = _new_batch()
             try:
@@ -547,6 +552,7 @@ class _Progress:
     # of the outcomes waiting now, and that of the outcomes being recorded.
     recorder: asyncio.Task[None] | None = None
     batch: asyncio.Future[None] = field(default_factory=lambda: _new_batch())
+    wanted: bool = False  # a sender waits for `batch`
     in_flight: asyncio.Future[None] | None = None
 
 
