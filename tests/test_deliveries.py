@@ -7,7 +7,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -279,6 +282,40 @@ def test_claim_takes_at_most_the_limit_most_overdue_first(session: Session) -> N
     assert rows["late1@example.com"]["status"] is DeliveryStatus.PENDING
     assert rows["late2@example.com"]["status"] is DeliveryStatus.PENDING
     assert len(deliveries.claim_due(session, NOW, limit=5, lease=LEASE)) == 2
+
+
+def test_a_claim_reads_its_rows_by_key_not_the_whole_table(session: Session) -> None:
+    """The queue keeps every sent row: a claim that read them all would slow down as the
+    table grows (on PostgreSQL `id IN (subquery)` was a hash join over the whole table)."""
+    sent = [
+        {"recipient": f"sent{n}@example.com", "status": DeliveryStatus.SENT, "next_attempt_at": NOW}
+        for n in range(5000)
+    ]
+    session.execute(insert(Delivery), sent)
+    for n in range(600):
+        mail_row(session, f"due{n}@example.com")
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    session.execute(text("ANALYZE deliveries" if postgresql else "ANALYZE"))
+    statements: list[tuple[str, Any]] = []
+
+    def keep_the_claim(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.startswith("UPDATE deliveries"):
+            statements.append((statement, parameters))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", keep_the_claim)
+    try:
+        assert len(deliveries.claim_due(session, NOW, limit=500, lease=LEASE)) == 500
+    finally:
+        event.remove(connection, "before_cursor_execute", keep_the_claim)
+
+    explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
+    for statement, parameters in statements:
+        plan = "\n".join(
+            str(row[-1]) for row in connection.exec_driver_sql(explain + statement, parameters)
+        )
+        assert "Seq Scan on deliveries" not in plan
+        assert "SCAN deliveries" not in plan.replace("SCAN deliveries USING", "")
 
 
 def test_claimed_rows_come_grouped_by_content(session: Session) -> None:

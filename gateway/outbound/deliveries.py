@@ -50,6 +50,7 @@ from gateway.store.models import Person
 from gateway.store.models import ThreadMute
 from gateway.store.models import UTCDateTime
 from gateway.store.sql import among
+from gateway.store.sql import among_selected
 from gateway.store.sql import skip_locked
 
 POST = "post"
@@ -321,14 +322,16 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
         "lease_until": lease.until(now),
     }
     # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
-    # in order, and the rows sending are few.
-    stranded = select(Delivery.id).where(_lease_over(now)).order_by(Delivery.id).limit(limit)
+    # in order, and the rows sending are few. Both in the index's order: ordered by id
+    # alone, SQLite read the whole table in rowid order to find the few sending rows.
+    in_order = (Delivery.next_attempt_at, Delivery.id)
+    stranded = select(Delivery.id).where(_lease_over(now)).order_by(*in_order).limit(limit)
     claimed = _claim(session, stranded, claim)
     if len(claimed) < limit:
         due = (
             select(Delivery.id)
             .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .order_by(*in_order)
             .limit(limit - len(claimed))
         )
         claimed += _claim(session, due, claim)
@@ -341,7 +344,7 @@ def _claim(session: Session, ids: Select[Any], claim: dict[str, Any]) -> list[Cl
     before the update)."""
     taken = session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(skip_locked(session, ids).scalar_subquery()))
+        .where(among_selected(session, Delivery.id, skip_locked(session, ids)))
         .values(**claim)
         .returning(*CLAIMED_COLUMNS),
         execution_options={"synchronize_session": False},

@@ -63,6 +63,17 @@ def among(session: Session, column: Any, ids: Sequence[int]) -> Iterator[ColumnE
         yield column.in_(chunk)
 
 
+def among_selected(session: Session, column: Any, query: Select[Any]) -> ColumnElement[bool]:
+    """The condition that `column` is one of the values `query` selects. On PostgreSQL
+    `column = ANY(ARRAY(query))`: the query runs once and the rows are found through
+    `column`'s index, where `column IN (query)` is planned as a hash join over a scan of
+    the whole table (a delivery claim read every sent row: 40% of its cost at 200,000
+    rows, and growing with the table)."""
+    if _is_postgresql(session):
+        return column == any_(func.array(query.scalar_subquery()))
+    return column.in_(query.scalar_subquery())
+
+
 def dialect_insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT into `model`'s table in the session's dialect, whose ON CONFLICT clauses
     (do nothing, do update) both SQLite and PostgreSQL have."""
