@@ -5,10 +5,12 @@ It polls a cheap fingerprint of the store (a few aggregates) every rebuild_delay
 seconds and runs an ordinary incremental build when it changed, so a restart, a
 post approved later, or a profile edited by the CLI are all picked up the same way.
 
-While mail waits in the spool, a build waits for the pipeline to take it in, for at
-most MAX_DEFER seconds since the last build: during a burst, rendering the threads
-that grow with each batch again and again would take the cores ingest needs, and one
-build after the burst writes the same pages.
+While mail waits in the spool, or copies wait to be sent, a build waits for the
+pipeline to take it in and send them, for at most MAX_DEFER seconds since the last
+build: during a burst, rendering the threads that grow with each batch again and
+again would take the cores ingest and delivery need, and one build after the burst
+writes the same pages. A post's copies go before its page: the publisher's niceness
+does not reach the PostgreSQL server that runs its queries.
 
 With several nodes, [archive] out_dir is one folder they all see, and only the node
 holding the "archive" singleton builds (renewed each turn and during a long build);
@@ -30,6 +32,7 @@ from archive.build import SiteBuilder
 from gateway.app import App
 from gateway.app import build_app
 from gateway.ingest.spool_claims import mail_waiting
+from gateway.outbound.deliveries import copies_waiting
 from gateway.runtime.background import BackgroundLoop
 from gateway.runtime.background import Signal
 from gateway.runtime.serve import COMPANION_NICENESS
@@ -49,6 +52,7 @@ from gateway.store.models import PersonTag
 from gateway.store.models import Reaction
 from gateway.store.models import ThreadAnswer
 from gateway.store.models import Visibility
+from gateway.store.models import utcnow
 from gateway.store.singletons import ARCHIVE
 
 log = logging.getLogger("gateway.archive")
@@ -134,7 +138,7 @@ class ArchivePublisher(BackgroundLoop):
                     and time.monotonic() - indexed_at >= self.settings.search_interval
                 )
                 due = current != seen or (unindexed and search_due)
-                if due and not self._ingest_first(built_at):
+                if due and not self._pipeline_first(built_at):
                     report = self.build(search_due)
                     seen, built_at = current, time.monotonic()
                     if report.searched:
@@ -144,11 +148,15 @@ class ArchivePublisher(BackgroundLoop):
                 log.exception("the archive build failed; trying again shortly")
             self._stopping.wait(self.settings.rebuild_delay)
 
-    def _ingest_first(self, built_at: float) -> bool:
-        """Whether the build waits a turn: mail waits in the spool, and the last build
-        was less than MAX_DEFER seconds ago."""
-        recent = time.monotonic() - built_at < MAX_DEFER
-        return recent and mail_waiting(self.app.spool_engine)
+    def _pipeline_first(self, built_at: float) -> bool:
+        """Whether the build waits a turn: mail waits in the spool or copies wait to be
+        sent, and the last build was less than MAX_DEFER seconds ago."""
+        if time.monotonic() - built_at >= MAX_DEFER:
+            return False
+        if mail_waiting(self.app.spool_engine):
+            return True
+        with transaction(self.app.read_sessions) as session:
+            return copies_waiting(session, utcnow())
 
     def build(self, search: bool) -> BuildReport:
         with self.singleton.kept():

@@ -306,6 +306,16 @@ def release_claims(session: Session, node: str, now: dt.datetime) -> int:
     )
 
 
+def copies_waiting(session: Session, now: dt.datetime) -> bool:
+    """Whether copies are due or being sent: the pages of the posts they carry can wait
+    for them (archive.publisher). Retries due later are not counted."""
+    due = or_(
+        Delivery.status == DeliveryStatus.SENDING,
+        and_(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now),
+    )
+    return session.scalar(select(Delivery.id).where(due).limit(1)) is not None
+
+
 def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> list[Claimed]:
     """Take up to `limit` due deliveries for `lease.node`, grouped by content so each is
     rendered once.

@@ -69,9 +69,12 @@ def among_selected(session: Session, column: Any, query: Select[Any]) -> ColumnE
     `column`'s index, where `column IN (query)` is planned as a hash join over a scan of
     the whole table (a delivery claim read every sent row: 40% of its cost at 200,000
     rows, and growing with the table)."""
+    condition: ColumnElement[bool]
     if _is_postgresql(session):
-        return column == any_(func.array(query.scalar_subquery()))
-    return column.in_(query.scalar_subquery())
+        condition = column == any_(func.array(query.scalar_subquery()))
+    else:
+        condition = column.in_(query.scalar_subquery())
+    return condition
 
 
 def dialect_insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
