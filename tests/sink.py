@@ -20,6 +20,8 @@ from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import LoginPassword
 from aiosmtpd.smtp import Session
 
+from gateway.runtime.serve import stop_accepting
+
 
 @dataclass
 class Sink:
@@ -154,20 +156,20 @@ class RecordingController(Controller):
         transport left open (a gateway's cached relay connection) warns when it is
         collected, during a later test (ResourceWarning, an error there)."""
         if self._thread is not None:
-            closed = threading.Event()
-            self.loop.call_soon_threadsafe(self._close_sessions, closed)
-            closed.wait(5)
+            asyncio.run_coroutine_threadsafe(self._close_sessions(), self.loop).result(5)
         super().stop(no_assert)
 
-    def _close_sessions(self, closed: threading.Event) -> None:
+    async def _close_sessions(self) -> None:
         # First no new connection: one accepted after the sessions were closed (an MTA
-        # reconnecting) would be left open the same way.
+        # reconnecting) would be left open the same way. And one accepted just before
+        # must become a session before the server closes (stop_accepting).
         if self.server is not None:
+            await stop_accepting(self.server)
             self.server.close()
         for session in list(self._sessions):
             if session.transport is not None:
                 session.transport.close()
-        closed.set()
+        await asyncio.sleep(0)  # their connection_lost(), which closes the sockets
 
 
 def authenticate(
