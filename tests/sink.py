@@ -165,7 +165,6 @@ class RecordingController(Controller):
         # must become a session before the server closes (stop_accepting).
         if self.server is not None:
             await stop_accepting(self.server)
-            self.server.close()
         for session in list(self._sessions):
             if session.transport is not None:
                 session.transport.close()

@@ -347,7 +347,6 @@ async def serve(
         log.info("stopping: finishing %d message(s) in flight", handler.in_flight)
     finally:
         await stop_accepting(server)
-        server.close()
         await registry.drain()
         if web_server is not None:
             await web_server.close()
@@ -363,7 +362,7 @@ async def serve(
 
 
 async def stop_accepting(server: asyncio.AbstractServer) -> None:
-    """Stop accepting, and let the connections accepted already get their transport.
+    """Close the server once the connections it accepted already have their transport.
 
     asyncio (3.11) makes a connection's transport one loop iteration after accepting it,
     and asserts then that the server is still open: after Server.close(), the assertion
@@ -374,6 +373,7 @@ async def stop_accepting(server: asyncio.AbstractServer) -> None:
         loop.remove_reader(sock.fileno())
     for _ in range(2):  # their transport, then their protocol's connection_made()
         await asyncio.sleep(0)
+    server.close()
 
 
 async def _start_web(app: App) -> WebServer | None:
