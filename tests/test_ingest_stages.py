@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,6 +21,7 @@ from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
+from gateway.ingest.context import IngestResult
 from gateway.ingest.discards import list_discarded
 from gateway.ingest.errors import Discard
 from gateway.ingest.errors import DiscardReason
@@ -28,6 +30,8 @@ from gateway.ingest.stages import authorize
 from gateway.ingest.stages import parse
 from gateway.ingest.stages import route
 from gateway.ingest.stages import screen
+from gateway.mail.parse import ParsedMessage
+from gateway.mail.parse import parse_message
 from gateway.store.db import transaction
 from gateway.store.models import ActionKind
 from gateway.store.models import Community
@@ -393,6 +397,41 @@ def test_a_failing_mail_fails_alone_and_its_batch_is_committed(
     with transaction(app.read_sessions) as session:
         stored = sorted(session.scalars(select(Message.message_id)))
     assert stored == ["one@x", "three@x", "two@x"]
+
+
+def test_a_batch_is_parsed_before_its_transaction_begins(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the transaction holds the store's write lock, which the delivery worker
+    needs to claim and record copies: no parsing while it is held."""
+    with transaction(app.sessions) as session:
+        create_community(session, "design", "Design", policy=Policy.OPEN)
+    parsed: list[bytes] = []
+
+    def counted(raw: bytes) -> ParsedMessage:
+        parsed.append(raw)
+        return parse_message(raw)
+
+    monkeypatch.setattr(parse, "parse_message", counted)
+    parsed_at_begin: list[int] = []
+
+    def note_begin(connection: object) -> None:
+        parsed_at_begin.append(len(parsed))
+
+    mails = [
+        InboundMail(f"Subject: {n}\r\nMessage-ID: <p{n}@x>\r\n\r\nx\r\n".encode(),
+                    "a@example.com", (f"design@{DOMAIN}",), NOW)
+        for n in range(3)
+    ]  # fmt: skip
+    event.listen(app.engine, "begin", note_begin)
+    try:
+        outcomes = ingest_now(app, mails)
+    finally:
+        event.remove(app.engine, "begin", note_begin)
+    assert [o.disposition for o in outcomes if isinstance(o, IngestResult)] == [
+        Disposition.PUBLISHED
+    ] * 3
+    assert parsed_at_begin[:1] == [3]
 
 
 def test_each_disposition_says_what_became_of_a_mail(app: App) -> None:

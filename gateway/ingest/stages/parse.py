@@ -1,16 +1,39 @@
-"""Stage parse: decode the mail and give it a Message-ID (generated when it has none)."""
+"""Stage parse: decode the mail and give it a Message-ID (generated when it has none).
+
+The parse itself needs no database: gateway.ingest.batch.ingest_now makes it before its
+transaction (parse_ahead), so a batch holds SQLite's write lock only for the stages
+that need the store, and this stage then only names the Message-ID.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 from gateway.blobs import content_hash
+from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
+from gateway.mail.parse import ParsedMessage
 from gateway.mail.parse import parse_message
 from gateway.store.models import MAX_MESSAGE_ID
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A mail's content hash and parse, made before its batch's transaction."""
+
+    raw_sha256: str
+    message: ParsedMessage
+
+
+def parse_ahead(mails: Sequence[InboundMail]) -> list[Parsed]:
+    return [Parsed(content_hash(mail.raw), parse_message(mail.raw)) for mail in mails]
+
+
 def run(ctx: IngestContext) -> None:
-    ctx.raw_sha256 = content_hash(ctx.mail.raw)
-    ctx.parsed = parse_message(ctx.mail.raw)
+    if ctx.parsed is None:
+        ctx.raw_sha256 = content_hash(ctx.mail.raw)
+        ctx.parsed = parse_message(ctx.mail.raw)
     # Generated from the content when missing (or absurdly long), so that the same
     # bytes delivered twice still dedupe.
     message_id = ctx.parsed.message_id
