@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway import blobs
 from gateway.blobs import BlobNotFound
 from gateway.blobs import BlobStore
 from gateway.blobs import content_hash
@@ -201,6 +202,47 @@ def test_a_discarded_batch_leaves_neither_blobs_nor_temporary_files(store: BlobS
     assert temporary_files(store) == []
     batch.sync()  # nothing left to sync
     assert not any(store.exists(digest) for digest in digests)
+
+
+def test_a_blob_that_cannot_be_written_fails_its_batch_at_sync(store: BlobStore) -> None:
+    """put() does not raise in the middle of a pipeline: the batch fails as a whole, at
+    its sync (before the commit), and leaves nothing behind."""
+    good, bad = b"fine", b"cannot be written"
+    blocked = store.path(content_hash(bad)).parent.parent
+    blocked.parent.mkdir(parents=True, exist_ok=True)
+    blocked.write_bytes(b"a file where a folder should be")
+    batch = store.batch()
+    digests = [batch.put(good), batch.put(bad), batch.put(b"after it")]
+    with pytest.raises(OSError):
+        batch.sync()
+    assert not any(store.exists(digest) for digest in digests)
+    assert temporary_files(store) == []
+    batch.put(good)  # the batch is usable again, as after discard()
+    batch.sync()
+    assert store.get(digests[0]) == good
+
+
+def test_a_batch_names_nothing_before_its_contents_are_durable(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first sync of the filesystem comes before the first name: a crash between
+    the two leaves temporary files only, never a truncated blob under its hash."""
+    seen: list[list[Path]] = []
+    real = blobs._sync_filesystem if blobs._SYNCFS is not None else None
+    if real is None:
+        pytest.skip("no syncfs here (not Linux): each file is fsynced as it is written")
+
+    def noted(folder: Path) -> None:
+        seen.append(sorted(p for p in store.root.rglob("*") if p.is_file()))
+        real(folder)
+
+    monkeypatch.setattr(blobs, "_sync_filesystem", noted)
+    batch = store.batch()
+    digests = [batch.put(b"blob %d" % n) for n in range(5)]
+    batch.sync()
+    first, second = seen
+    assert first and all(path.name.startswith(".tmp-") for path in first)
+    assert sorted(path.name for path in second) == sorted(digests)
 
 
 @pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 5000, 300_000])

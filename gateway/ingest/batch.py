@@ -3,7 +3,7 @@
 The batch runs in a savepoint; if a bug shows on one of its mails, the savepoint
 is rolled back and the mails are taken again one by one, each in a savepoint of
 its own, so that the failing mail fails alone and its neighbours are still stored.
-The batch's blobs are fsynced together before the commit (gateway.blobs.BlobBatch):
+The batch's blobs are made durable together before the commit (gateway.blobs.BlobBatch):
 a committed row never points at a lost blob.
 
 A mail may lose a race: the same mail taken in by another node at the same moment
