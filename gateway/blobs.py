@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -161,6 +162,11 @@ class BlobStore:
     def batch(self) -> BlobBatch:
         return BlobBatch(self)
 
+    def write_ahead(self, data: bytes, sha256: str | None = None) -> WrittenBlob | None:
+        """The blob in a temporary file, for a batch (of another process, say) to take
+        (BlobBatch.offer); None if it is stored already."""
+        return write_temporary(self, sha256 or content_hash(data), data, fsync=_SYNCFS is None)
+
 
 class BlobBatch:
     """Blobs written together and made durable together, for the ingest's group commit.
@@ -181,16 +187,28 @@ class BlobBatch:
 
     def __init__(self, store: BlobStore) -> None:
         self.store = store
-        self._written: dict[str, _Written | None] = {}
+        self._written: dict[str, WrittenBlob | None] = {}
         self._error: OSError | None = None
+        # Written ahead by another process (gateway.ingest.parse_workers), named only if
+        # put() asks for them; the others are removed at sync().
+        self._offered: dict[str, WrittenBlob] = {}
+        self._spare: list[WrittenBlob] = []
+
+    def offer(self, written: Iterable[WrittenBlob]) -> None:
+        """Blobs already in temporary files of this store, for put() to take."""
+        for blob in written:
+            if blob.sha256 in self._offered or blob.sha256 in self._written:
+                self._spare.append(blob)
+            else:
+                self._offered[blob.sha256] = blob
 
     def put(self, data: bytes, sha256: str | None = None) -> str:
         sha256 = sha256 or content_hash(data)
+        if sha256 in self._offered and sha256 not in self._written:
+            self._written[sha256] = self._offered.pop(sha256)
         if sha256 not in self._written and self._error is None:
             try:
-                self._written[sha256] = _write_temporary(
-                    self.store, sha256, data, fsync=_SYNCFS is None
-                )
+                self._written[sha256] = self.store.write_ahead(data, sha256)
             except OSError as error:  # a full disk, say: the batch fails at its sync
                 self._error = error
         return sha256
@@ -200,6 +218,7 @@ class BlobBatch:
             error = self._error
             self.discard()
             raise error
+        self._remove_unwanted()
         written = [w for w in self._written.values() if w is not None]
         self._written = {}
         if not written:
@@ -222,21 +241,29 @@ class BlobBatch:
             if written is not None:
                 written.tmp.unlink(missing_ok=True)
         self._written.clear()
+        self._remove_unwanted()
         self._error = None
+
+    def _remove_unwanted(self) -> None:
+        """The temporary files offered that no put() took."""
+        for blob in (*self._offered.values(), *self._spare):
+            blob.tmp.unlink(missing_ok=True)
+        self._offered.clear()
+        self._spare.clear()
 
 
 @dataclass(frozen=True)
-class _Written:
-    """A blob of a batch in its temporary file; the folders made for it (to sync)."""
+class WrittenBlob:
+    """A blob in its temporary file, not named yet; the folders made for it (to sync)."""
 
     sha256: str
     tmp: Path
     folders: list[Path]
 
 
-def _write_temporary(store: BlobStore, sha256: str, data: bytes, fsync: bool) -> _Written | None:
-    """The blob in a temporary file beside its place, its folder made; None if it is
-    stored already."""
+def write_temporary(store: BlobStore, sha256: str, data: bytes, fsync: bool) -> WrittenBlob | None:
+    """The blob in a temporary file beside its place, its folder made (fsynced if
+    `fsync`); None if it is stored already."""
     if store.exists(sha256):
         return None
     folders = store._make_folders(sha256)
@@ -259,7 +286,7 @@ def _write_temporary(store: BlobStore, sha256: str, data: bytes, fsync: bool) ->
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return _Written(sha256, tmp, folders)
+    return WrittenBlob(sha256, tmp, folders)
 
 
 def _find_syncfs() -> Callable[[int], int] | None:

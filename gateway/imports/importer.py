@@ -26,6 +26,8 @@ from gateway.ingest.context import Disposition
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestResult
 from gateway.ingest.errors import DiscardReason
+from gateway.ingest.parse_workers import ParseWorkers
+from gateway.ingest.parse_workers import Pending
 from gateway.store.db import transaction
 from gateway.store.models import Origin
 from gateway.store.models import utcnow
@@ -77,27 +79,39 @@ def import_mail(
         recipient = f"{community.slug}@{app.settings.gateway.domain}"
     reports = []
     done = FileReport("done")  # what the progress bar shows
+    # The batch read last, parsing in the workers while the one before is stored.
+    waiting: tuple[FileReport, list[InboundMail], Pending] | None = None
 
-    def ingest(report: FileReport, batch: list[InboundMail]) -> None:
-        _tally(report, ingest_now(app, batch))
+    def ingest(report: FileReport, batch: list[InboundMail], parsed: Pending) -> None:
+        _tally(report, ingest_now(app, batch, parsed()))
         done.messages += len(batch)
         done.bytes += sum(len(mail.raw) for mail in batch)
         if progress is not None:
             progress(done.messages, done.bytes)
 
-    for name, messages in sources:
-        report = FileReport(name)
-        reports.append(report)
-        batch: list[InboundMail] = []
-        for mail in messages:
-            report.messages += 1
-            report.bytes += len(mail.raw)
-            batch.append(_inbound(mail, recipient))
-            if len(batch) == BATCH:
-                ingest(report, batch)
-                batch = []
-        if batch:
-            ingest(report, batch)
+    def read(report: FileReport, batch: list[InboundMail]) -> None:
+        nonlocal waiting
+        parsing = workers.submit(batch, app.blobs)
+        if waiting is not None:
+            ingest(*waiting)
+        waiting = (report, batch, parsing)
+
+    with ParseWorkers() as workers:
+        for name, messages in sources:
+            report = FileReport(name)
+            reports.append(report)
+            batch: list[InboundMail] = []
+            for mail in messages:
+                report.messages += 1
+                report.bytes += len(mail.raw)
+                batch.append(_inbound(mail, recipient))
+                if len(batch) == BATCH:
+                    read(report, batch)
+                    batch = []
+            if batch:
+                read(report, batch)
+        if waiting is not None:
+            ingest(*waiting)
     return reports
 
 

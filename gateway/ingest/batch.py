@@ -110,14 +110,19 @@ def lost_a_race(error: Exception) -> bool:
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", "") == DEADLOCK
 
 
-def ingest_now(app: App, mails: Sequence[InboundMail]) -> list[Outcome]:
+def ingest_now(
+    app: App, mails: Sequence[InboundMail], parsed: Sequence[Parsed] | None = None
+) -> list[Outcome]:
     """Ingest mails in a transaction of their own (imports, tests): committed on return.
 
     They are parsed first: on SQLite the transaction holds the store's only write lock,
     which the delivery worker waits for to claim and record copies, and parsing is
-    about a third of a batch's time (bench/ingest.py's latency)."""
-    parsed = parse_ahead(mails)
+    about a third of a batch's time (bench/ingest.py's latency). `parsed` is their parse
+    when it was made beforehand (gateway.ingest.parse_workers)."""
+    if parsed is None:
+        parsed = parse_ahead(mails)
     blobs = app.blobs.batch()
+    blobs.offer(blob for done in parsed for blob in done.blobs)
     try:
         with transaction(app.sessions) as session:
             outcomes = ingest_mails(session, blobs, app.settings.gateway, mails, parsed=parsed)

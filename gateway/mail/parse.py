@@ -144,6 +144,20 @@ class ParsedMessage:
     # The parts that may carry a reaction (RFC 9078, Gmail), in document order.
     reaction_parts: tuple[ReactionPart, ...] = ()
 
+    def __reduce__(self) -> tuple[Callable[..., ParsedMessage], tuple[object, ...]]:
+        """Pickled as its fields, the read-only mappings as dicts (a mappingproxy does
+        not pickle): worker processes parse for the ingest (gateway.ingest.parse_workers)."""
+        values = (getattr(self, field.name) for field in dataclasses.fields(self))
+        return _parsed_message, tuple(
+            dict(value) if isinstance(value, MappingProxyType) else value for value in values
+        )
+
+
+def _parsed_message(*values: object) -> ParsedMessage:
+    return ParsedMessage(
+        *(MappingProxyType(value) if isinstance(value, dict) else value for value in values)  # type: ignore[arg-type]
+    )
+
 
 def parse_message(raw: bytes) -> ParsedMessage:
     """Parse `raw` leniently. Never raises; trouble adds FLAG_MALFORMED to flags."""

@@ -1,8 +1,9 @@
 """Stage parse: decode the mail and give it a Message-ID (generated when it has none).
 
 The parse itself needs no database: gateway.ingest.batch.ingest_now makes it before its
-transaction (parse_ahead), so a batch holds SQLite's write lock only for the stages
-that need the store, and this stage then only names the Message-ID.
+transaction (parse_ahead, or worker processes: gateway.ingest.parse_workers), so a
+batch holds SQLite's write lock only for the stages that need the store, and this
+stage then only names the Message-ID.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from gateway.blobs import BlobStore
+from gateway.blobs import WrittenBlob
 from gateway.blobs import content_hash
 from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
@@ -20,14 +23,28 @@ from gateway.store.models import MAX_MESSAGE_ID
 
 @dataclass(frozen=True)
 class Parsed:
-    """A mail's content hash and parse, made before its batch's transaction."""
+    """A mail's content hash and parse, made before its batch's transaction; and its
+    blobs (the raw mail, its attachments) when they were written ahead too."""
 
     raw_sha256: str
     message: ParsedMessage
+    blobs: tuple[WrittenBlob, ...] = ()
+
+
+def parse_raw(raw: bytes, write_to: BlobStore | None = None) -> Parsed:
+    """The parse of `raw`; with `write_to`, its blobs in temporary files of that store,
+    for the batch's BlobBatch to take (gateway.ingest.parse_workers)."""
+    sha256 = content_hash(raw)
+    message = parse_message(raw)
+    if write_to is None:
+        return Parsed(sha256, message)
+    contents = [(sha256, raw), *((None, part.payload) for part in message.attachments)]
+    written = (write_to.write_ahead(data, known) for known, data in contents)
+    return Parsed(sha256, message, tuple(blob for blob in written if blob is not None))
 
 
 def parse_ahead(mails: Sequence[InboundMail]) -> list[Parsed]:
-    return [Parsed(content_hash(mail.raw), parse_message(mail.raw)) for mail in mails]
+    return [parse_raw(mail.raw) for mail in mails]
 
 
 def run(ctx: IngestContext) -> None:
