@@ -49,8 +49,8 @@ def parse_ahead(mails: Sequence[InboundMail]) -> list[Parsed]:
 
 def run(ctx: IngestContext) -> None:
     if ctx.parsed is None:
-        ctx.raw_sha256 = content_hash(ctx.mail.raw)
-        ctx.parsed = parse_message(ctx.mail.raw)
+        done = parse_raw(ctx.mail.raw)
+        ctx.raw_sha256, ctx.parsed = done.raw_sha256, done.message
     # Generated from the content when missing (or absurdly long), so that the same
     # bytes delivered twice still dedupe.
     message_id = ctx.parsed.message_id
