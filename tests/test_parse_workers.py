@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from gateway.app import App
@@ -13,8 +14,8 @@ from gateway.blobs import BlobStore
 from gateway.community.communities import create_community
 from gateway.imports.importer import import_mail
 from gateway.imports.sources import SourceMail
+from gateway.ingest import parse_workers
 from gateway.ingest.context import InboundMail
-from gateway.ingest.parse_workers import FEWEST
 from gateway.ingest.parse_workers import ParseWorkers
 from gateway.ingest.stages.parse import parse_raw
 from gateway.store.db import transaction
@@ -23,7 +24,13 @@ from gateway.store.models import Message
 from gateway.store.models import Policy
 
 NOW = dt.datetime(2026, 12, 6, 9, 0, tzinfo=dt.UTC)
-COUNT = FEWEST + 8  # enough for the workers
+COUNT = 40  # enough for the workers once FEWEST is lowered (see `fewer`)
+
+
+@pytest.fixture(autouse=True)
+def fewer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of COUNT mails go to the workers (by default, only large imports do)."""
+    monkeypatch.setattr(parse_workers, "FEWEST", COUNT // 2)
 
 
 def raw_mail(number: int) -> bytes:
