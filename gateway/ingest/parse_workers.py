@@ -41,7 +41,9 @@ def default_workers() -> int:
     """One process per core: this process's own share is waiting on the store as much as
     computing (an import of 10,000 mails on two cores: 700-820 mails/s parsed here,
     1,100-1,400 with two workers)."""
-    return len(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (Linux)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class ParseWorkers:
