@@ -37,9 +37,9 @@ def content_hash(data: bytes) -> str:
     """The sha256 of `data`, in hex: a blob's name.
 
     hashlib gives the interpreter lock back while it hashes more than 2 KiB, and
-    getting it back can take longer than the hash when other threads want it too
-    (the SMTP server's spool, a delivery worker's recorder): a mail-sized blob is
-    hashed in smaller slices, keeping the lock.
+    getting it back can take longer than the hash when another thread wants it too
+    (an import's worker pool manager, say): a mail-sized blob is hashed in smaller
+    slices, keeping the lock.
     """
     if len(data) > _HASH_IN_SLICES:
         return hashlib.sha256(data).hexdigest()
