@@ -227,7 +227,7 @@ class BlobBatch:
             _sync_filesystem(self.store.root)  # the contents, before any of them is named
         folders = {folder for w in written for folder in w.folders}
         for w in written:
-            os.replace(w.tmp, self.store.path(w.sha256))  # the same bytes if it exists
+            os.replace(w.tmp, w.tmp.with_name(w.sha256))  # the same bytes if it exists
             folders.add(w.tmp.parent)
         if _SYNCFS is not None:
             _sync_filesystem(self.store.root)

@@ -13,6 +13,7 @@ large mail would be copied twice more.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from pathlib import Path
 from gateway.blobs import BlobStore
 from gateway.ingest.context import InboundMail
 from gateway.ingest.stages.parse import Parsed
+from gateway.ingest.stages.parse import parse_ahead
 from gateway.ingest.stages.parse import parse_raw
 
 # Mails per task: a large import batch is shared among the workers, a few at a time.
@@ -58,7 +60,7 @@ class ParseWorkers:
         waits for their Parsed, in order."""
         raws = [mail.raw for mail in mails]
         if len(raws) < FEWEST or any(len(raw) > IN_PROCESS_ABOVE for raw in raws):
-            return lambda: [parse_raw(raw) for raw in raws]
+            return lambda: parse_ahead(mails)
         if self._pool is None:
             spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
             self._pool = ProcessPoolExecutor(self.workers, mp_context=spawn)
@@ -82,4 +84,13 @@ class ParseWorkers:
 
 def _parse_chunk(raws: list[bytes], blob_root: Path) -> list[Parsed]:
     store = BlobStore(blob_root)
-    return [parse_raw(raw, store) for raw in raws]
+    return [_with_blobs(parse_raw(raw), raw, store) for raw in raws]
+
+
+def _with_blobs(parsed: Parsed, raw: bytes, store: BlobStore) -> Parsed:
+    """`parsed` with its blobs (the raw mail, its attachments) in temporary files of
+    the store, for the batch's BlobBatch to take."""
+    contents = [(parsed.raw_sha256, raw)]
+    contents += [(None, part.payload) for part in parsed.message.attachments]
+    written = (store.write_ahead(data, sha256) for sha256, data in contents)
+    return dataclasses.replace(parsed, blobs=tuple(blob for blob in written if blob))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gateway.blobs import BlobStore
 from gateway.blobs import WrittenBlob
 from gateway.blobs import content_hash
 from gateway.ingest.context import InboundMail
@@ -24,23 +23,16 @@ from gateway.store.models import MAX_MESSAGE_ID
 @dataclass(frozen=True)
 class Parsed:
     """A mail's content hash and parse, made before its batch's transaction; and its
-    blobs (the raw mail, its attachments) when they were written ahead too."""
+    blobs (the raw mail, its attachments) when a worker wrote them ahead
+    (gateway.ingest.parse_workers)."""
 
     raw_sha256: str
     message: ParsedMessage
     blobs: tuple[WrittenBlob, ...] = ()
 
 
-def parse_raw(raw: bytes, write_to: BlobStore | None = None) -> Parsed:
-    """The parse of `raw`; with `write_to`, its blobs in temporary files of that store,
-    for the batch's BlobBatch to take (gateway.ingest.parse_workers)."""
-    sha256 = content_hash(raw)
-    message = parse_message(raw)
-    if write_to is None:
-        return Parsed(sha256, message)
-    contents = [(sha256, raw), *((None, part.payload) for part in message.attachments)]
-    written = (write_to.write_ahead(data, known) for known, data in contents)
-    return Parsed(sha256, message, tuple(blob for blob in written if blob is not None))
+def parse_raw(raw: bytes) -> Parsed:
+    return Parsed(content_hash(raw), parse_message(raw))
 
 
 def parse_ahead(mails: Sequence[InboundMail]) -> list[Parsed]:
