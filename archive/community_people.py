@@ -14,6 +14,7 @@ per build from the site's index: only public messages and public people reach it
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections import defaultdict
 from dataclasses import dataclass
@@ -42,10 +43,12 @@ def community_people(index: SiteIndex) -> dict[int, CommunityPeople]:
     for person in index.people.values():
         for community_id in person.communities:
             members[community_id].append(person.id)
+    # People state the same few tags: each is folded once per build.
+    words = functools.cache(topics.words)
     tag_words = {
         person.id: (
-            [(topics.words(tag), label) for tag, label in person.expertise],
-            [(topics.words(tag), label) for tag, label in person.interests],
+            [(words(tag), label) for tag, label in person.expertise],
+            [(words(tag), label) for tag, label in person.interests],
         )
         for person in index.people.values()
     }

@@ -49,10 +49,8 @@ def utcnow() -> dt.datetime:
 
 
 def as_utc(value: Any) -> dt.datetime:
-    """An aggregate's timestamp (min, max) as an aware datetime.
-
-    Aggregates bypass UTCDateTime, so SQLite hands back naive values or strings.
-    """
+    """A timestamp UTCDateTime did not convert (an aggregate's min or max, or a column
+    read untyped) as an aware datetime: SQLite hands back naive values or strings."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     assert isinstance(value, dt.datetime)
