@@ -18,7 +18,8 @@ from the installed binaries, and --nodes 1,2,3 runs one, two and three `gateway 
 nodes on it (one shared data folder, the clients spread over the nodes); SQLite runs
 one node. Each run also prints the sustained rate (from the first mail sent until
 every mail is stored) and the CPU seconds per 1,000 mails of the gateway's processes
-and PostgreSQL's; a last table compares the configurations. Then, under a steady load
+(node 1's also by process: the SMTP edge, the pipeline, the delivery worker, the
+archive companion) and PostgreSQL's; a last table compares the configurations. Then, under a steady load
 of half the sustained rate for ten seconds, to a community that now has a member on
 instant delivery, it prints the latency from each post's 250 to its row in the store
 and to its first delivery at a loopback sink (bench/latency.py), p50 and p99.
@@ -62,6 +63,7 @@ from latency import percentile  # noqa: E402
 from nodes import DurablePostgres  # noqa: E402
 from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
+from nodes import cpu_by_process  # noqa: E402
 from nodes import cpu_seconds  # noqa: E402
 from nodes import gateway_section  # noqa: E402
 from nodes import parse_databases  # noqa: E402
@@ -583,14 +585,17 @@ def run_gateway(
             pipeline: list[tuple[str, int, float, float]] = []
             acks: dict[str, float] = {}
             database_cpu: dict[str, float] = {}
+            by_process: dict[str, dict[str, float]] = {}  # node 1's processes, by name
             exact = True
             print_header()
             for workload, mails in workloads:
                 exact = reset_peak_memory(gateway) and reset_peak_memory(child)
                 cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
+                by_process_before = cpu_by_process(gateway)
                 gateway_run = blast(ports, mails, options.clients)
                 drained = wait_ingested(spool)
                 cpu = cpu_seconds(measured) - cpu_before
+                by_process[workload] = subtract(cpu_by_process(gateway), by_process_before)
                 database_cpu[workload] = cpu - (cpu_seconds(pids) - gateway_before)
                 pipeline.append((workload, len(mails), gateway_run.seconds + drained, cpu))
                 peaks[workload] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
@@ -629,6 +634,8 @@ def run_gateway(
                 if url and workload in database_cpu:
                     print(f"    PostgreSQL's share: {database_cpu[workload] * 1000 / count:.1f} "
                           "CPU s per 1,000 mails")  # fmt: skip
+                if workload in by_process:
+                    print_by_process(by_process[workload], count, nodes)
             print()
             print_latency(steady)
             print()
@@ -680,6 +687,22 @@ def print_latency(figures: latency.Latency | None) -> None:
           f"p99 {figures.delivered_p99 * 1000:.0f} ms")  # fmt: skip
     if figures.missing:
         print(f"  {figures.missing} mail(s) not stored or not delivered within a minute")
+
+
+def subtract(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+
+
+def print_by_process(cpu: dict[str, float], count: int, nodes: int) -> None:
+    """Node 1's share, by process: the SMTP edge (`gateway`), the pipeline
+    (gateway-ingest), the delivery worker and the archive companion."""
+    shares = ", ".join(
+        f"{name} {seconds * 1000 / count:.2f}"
+        for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])
+        if seconds > 0
+    )
+    node = f"node 1 (of {nodes}) " if nodes > 1 else ""
+    print(f"    {node}by process: {shares}")
 
 
 def print_problems(log: Path, name: str) -> None:

@@ -196,5 +196,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return sum(tree_cpu(pid) for pid in pids)
 
 
+def cpu_by_process(pid: int) -> dict[str, float]:
+    """CPU seconds of a process and each of its descendants, by the name `ps` shows
+    (`gateway serve`'s children name themselves: gateway-ingest, gateway-deliver...)."""
+    found: dict[str, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            name = Path(f"/proc/{current}/comm").read_text().strip()
+        except OSError:
+            continue
+        found[name] = found.get(name, 0.0) + _process_cpu(current)
+        pending += _children(current)
+    return found
+
+
 def ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}" if base else "-"
