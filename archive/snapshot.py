@@ -276,6 +276,8 @@ def _public_threads(
     for row in rows:
         where = posted_in.get(row[0])
         thread_id = row[1]
+        if thread_id is None:
+            continue
         if not where or row[9] != MessageStatus.PUBLISHED:
             mixed.add(thread_id)
             continue

@@ -19,10 +19,11 @@ nodes on it (one shared data folder, the clients spread over the nodes); SQLite 
 one node. Each run also prints the sustained rate (from the first mail sent until
 every mail is stored) and the CPU seconds per 1,000 mails of the gateway's processes
 (node 1's also by process: the SMTP edge, the pipeline, the delivery worker, the
-archive companion) and PostgreSQL's; a last table compares the configurations. Then, under a steady load
-of half the sustained rate for ten seconds, to a community that now has a member on
-instant delivery, it prints the latency from each post's 250 to its row in the store
-and to its first delivery at a loopback sink (bench/latency.py), p50 and p99.
+archive companion) and PostgreSQL's; a last table compares the configurations. Then,
+under a steady load of half the sustained rate for ten seconds, to a community that
+now has a member on instant delivery, it prints the latency from each post's 250 to
+its row in the store and to its first delivery at a loopback sink (bench/latency.py),
+p50 and p99.
 
     python bench/ingest.py [--messages 2000] [--clients 10] [--attachment-messages 100]
                            [--large-messages 6] [--large-clients 2]
