@@ -6,7 +6,9 @@ messages/s, p50 and p99 of the time from MAIL FROM to the final reply after DATA
 and the gateway/bare ratio of messages/s. Workloads: (a) 5 KB plain-text mails
 (unique Message-IDs, some replies in a few threads), (b) mails with a 1 MB
 attachment, (c) a few 25 MB mails to the gateway alone. It also prints the peak
-memory (VmHWM) of the `gateway serve` process during the 5 KB and 25 MB runs.
+memory (VmHWM) of the `gateway serve` process during the 5 KB and 25 MB runs, and
+the CPU seconds per 1,000 mails of the bare server and of the bench's own clients
+(they share the cores with the servers).
 
 The gateway runs as shipped: SQLite under a temporary folder, synchronous=FULL,
 fsynced blobs, so every 250 means the mail is on disk. Message bytes are built
@@ -72,6 +74,7 @@ from nodes import parse_nodes  # noqa: E402
 from nodes import postgres_if  # noqa: E402
 from nodes import ratio  # noqa: E402
 from nodes import start_nodes  # noqa: E402
+from nodes import tree_cpu  # noqa: E402
 
 DOMAIN = "lists.example.com"
 RECIPIENT = f"design@{DOMAIN}"
@@ -266,6 +269,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     failures: list[str]
+    client_cpu: float = 0.0  # CPU seconds of the bench's client threads
 
 
 def blast(ports: list[int], mails: list[Mail], clients: int) -> Run:
@@ -286,10 +290,10 @@ def blast(ports: list[int], mails: list[Mail], clients: int) -> Run:
         thread.start()
     try:
         start.wait()  # every client is connected and has said EHLO
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for thread in threads:
             thread.join()
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
         stop.set()  # on Ctrl-C: each client ends its current mail, then quits
     latencies = sorted(outcome.latencies)
@@ -300,6 +304,7 @@ def blast(ports: list[int], mails: list[Mail], clients: int) -> Run:
         p50_ms=percentile(latencies, 0.50) * 1000,
         p99_ms=percentile(latencies, 0.99) * 1000,
         failures=outcome.failures,
+        client_cpu=cpu,
     )
 
 
@@ -517,9 +522,19 @@ def main() -> None:
         print_header()
         with server(bare_cmd, bare_port, root / "bare.log") as bare:
             blast([bare_port], warmup, min(options.clients, WARMUP_MESSAGES))
-            bare_runs = {w: blast([bare_port], mails, options.clients) for w, mails in workloads}
+            bare_runs: dict[str, Run] = {}
+            bare_cpu: dict[str, float] = {}
+            for workload, mails in workloads:
+                before = tree_cpu(bare.pid)
+                bare_runs[workload] = blast([bare_port], mails, options.clients)
+                bare_cpu[workload] = tree_cpu(bare.pid) - before
             for workload, bare_run in bare_runs.items():
                 print_run(workload, "bare", bare_run)
+            for workload, bare_run in bare_runs.items():
+                per_mail = 1000 / bare_run.messages
+                print(f"bare server CPU s per 1,000 mails, {workload}: "
+                      f"{bare_cpu[workload] * per_mail:.2f} "
+                      f"(the bench's clients {bare_run.client_cpu * per_mail:.2f})")  # fmt: skip
             print(f"bare server peak memory (VmHWM) since start: "
                   f"{memory_mb(bare.pid, 'VmHWM'):.0f} MB")  # fmt: skip
         figures: dict[tuple[str, int], Figures] = {}
@@ -587,6 +602,7 @@ def run_gateway(
             acks: dict[str, float] = {}
             database_cpu: dict[str, float] = {}
             by_process: dict[str, dict[str, float]] = {}  # node 1's processes, by name
+            clients_cpu: dict[str, float] = {}
             exact = True
             print_header()
             for workload, mails in workloads:
@@ -602,6 +618,7 @@ def run_gateway(
                 peaks[workload] = (memory_mb(gateway, "VmHWM"), memory_mb(child, "VmHWM"))
                 print_run(workload, "gateway", gateway_run)
                 acks[workload] = gateway_run.rate
+                clients_cpu[workload] = gateway_run.client_cpu
                 if workload == workloads[0][0]:
                     result = Figures(
                         gateway_run.rate,
@@ -637,6 +654,7 @@ def run_gateway(
                           "CPU s per 1,000 mails")  # fmt: skip
                 if workload in by_process:
                     print_by_process(by_process[workload], count, nodes)
+                    print(f"    the bench's clients: {clients_cpu[workload] * 1000 / count:.2f}")
             print()
             print_latency(steady)
             print()
