@@ -354,6 +354,8 @@ def _questions(
     ).all()
     questions: dict[int, list[Question]] = defaultdict(list)
     for thread_id, subject, name, address, sender_id, received_at, body, community_id in rows:
+        if "?" not in subject and "?" not in (body or ""):
+            continue  # no question in it, whatever its excerpt keeps (trimming is costly)
         text = excerpt(body or "")
         if "?" not in subject and "?" not in text:
             continue
