@@ -254,8 +254,8 @@ def _public_threads(
     }
     threads: dict[int, SiteThread] = {}
     # The time and the status as the driver gives them, converted here: the column
-    # types' own conversions would take half of the read (what `archive build` pays
-    # for every update, one reply or none).
+    # types' own conversions took up to half of this query's time (which `archive
+    # build` pays on every update, one reply or none).
     rows = connection.execute(
         select(
             Message.id,
