@@ -653,8 +653,7 @@ def run_gateway(
                     print(f"    PostgreSQL's share: {database_cpu[workload] * 1000 / count:.1f} "
                           "CPU s per 1,000 mails")  # fmt: skip
                 if workload in by_process:
-                    print_by_process(by_process[workload], count, nodes)
-                    print(f"    the bench's clients: {clients_cpu[workload] * 1000 / count:.2f}")
+                    print_by_process(by_process[workload], count, nodes, clients_cpu[workload])
             print()
             print_latency(steady)
             print()
@@ -712,16 +711,18 @@ def subtract(after: dict[str, float], before: dict[str, float]) -> dict[str, flo
     return {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
 
 
-def print_by_process(cpu: dict[str, float], count: int, nodes: int) -> None:
+def print_by_process(cpu: dict[str, float], count: int, nodes: int, clients: float) -> None:
     """Node 1's share, by process: the SMTP edge (`gateway`), the pipeline
-    (gateway-ingest), the delivery worker and the archive companion."""
+    (gateway-ingest), the delivery worker and the archive companion; then the
+    bench's clients, which share the cores."""
     shares = ", ".join(
         f"{name} {seconds * 1000 / count:.2f}"
         for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])
         if seconds > 0
     )
-    node = f"node 1 (of {nodes}) " if nodes > 1 else ""
-    print(f"    {node}by process: {shares}")
+    node = f"node 1 (of {nodes})" if nodes > 1 else "by process"
+    print(f"    CPU s per 1,000 mails, {node}: {shares}; "
+          f"the bench's clients {clients * 1000 / count:.2f}")  # fmt: skip
 
 
 def print_problems(log: Path, name: str) -> None:
