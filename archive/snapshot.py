@@ -271,7 +271,7 @@ def _public_threads(
         )
         .where(Message.thread_id.is_not(None))
         .order_by(Message.received_at, Message.id)
-    ).all()
+    )
     mixed: set[int] = set()  # threads holding a message the site does not show
     for row in rows:
         where = posted_in.get(row[0])

@@ -189,7 +189,7 @@ def _children(pid: int) -> list[int]:
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a process and all its descendants, living and reaped."""
-    return _process_cpu(pid) + sum(tree_cpu(child) for child in _children(pid))
+    return sum(cpu_by_process(pid).values())
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -354,10 +354,11 @@ def _questions(
     ).all()
     questions: dict[int, list[Question]] = defaultdict(list)
     for thread_id, subject, name, address, sender_id, received_at, body, community_id in rows:
-        if "?" not in subject and "?" not in (body or ""):
+        asked_in_subject = "?" in subject
+        if not asked_in_subject and "?" not in (body or ""):
             continue  # no question in it, whatever its excerpt keeps (trimming is costly)
         text = excerpt(body or "")
-        if "?" not in subject and "?" not in text:
+        if not asked_in_subject and "?" not in text:
             continue
         url = links.thread_url(base_url, thread_id) if communities[community_id].public else ""
         folded = f" {fold_tag(f'{subject} {text}'.translate(_SPACES))} "

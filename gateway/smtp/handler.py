@@ -62,7 +62,6 @@ Submit = Callable[[InboundMail], "Future[None]"]
 ADDRESS_CACHED = 320
 
 
-@functools.lru_cache(maxsize=1024)
 def _address(arg: str) -> tuple[str, str] | None:
     """An SMTP command's address and the parameters after it, as aiosmtpd parses them."""
     try:
@@ -73,6 +72,9 @@ def _address(arg: str) -> tuple[str, str] | None:
         return spec.addr_spec, rest
     except HeaderParseError:
         return None
+
+
+_remembered_address = functools.lru_cache(maxsize=1024)(_address)
 
 
 class GatewaySMTP(SMTP):
@@ -98,7 +100,7 @@ class GatewaySMTP(SMTP):
         (bench/ingest.py prints it)."""
         if not arg:
             return "", ""
-        parsed = _address(arg) if len(arg) <= ADDRESS_CACHED else _address.__wrapped__(arg)
+        parsed = _remembered_address(arg) if len(arg) <= ADDRESS_CACHED else _address(arg)
         if parsed is None:
             return None, None
         address, rest = parsed
