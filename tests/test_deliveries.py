@@ -312,6 +312,14 @@ def uses_the_index(session: Session, call: Callable[[], bool], statements: int) 
     statements on deliveries, none of which reads the whole table."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     session.execute(text("ANALYZE deliveries" if postgresql else "ANALYZE"))
+    plans = plans_of(session, call)
+    assert len(plans) == statements
+    return not any("Seq Scan on deliveries" in plan or "SCAN deliveries" in plan for plan in plans)
+
+
+def plans_of(session: Session, call: Callable[[], bool]) -> list[str]:
+    """The plans of the statements on deliveries by which `call` returns True, as the
+    database explains them after it, in the same transaction."""
     seen: list[tuple[str, Any]] = []
 
     def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -324,13 +332,41 @@ def uses_the_index(session: Session, call: Callable[[], bool], statements: int) 
         assert call()
     finally:
         event.remove(connection, "before_cursor_execute", keep)
-    assert len(seen) == statements
-    explain = "EXPLAIN " if postgresql else "EXPLAIN QUERY PLAN "
-    plans = [
+    explain = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    return [
         "\n".join(str(row[-1]) for row in connection.exec_driver_sql(explain + statement, values))
         for statement, values in seen
     ]
-    return not any("Seq Scan on deliveries" in plan or "SCAN deliveries" in plan for plan in plans)
+
+
+def test_a_claim_walks_the_due_rows_in_order_when_the_statistics_say_none_are_due(
+    session: Session,
+) -> None:
+    """Between two bursts the statistics say no row is due. PostgreSQL's planner then
+    chose a bitmap scan, whose rows come out of order, and sorted every due row on each
+    claim (a post's copies share their time): at 200,000 due copies a claim took 70 ms
+    instead of 6. (With statistics that say many are due, it read the whole table and
+    sorted it: test_a_claim_and_a_look_at_the_queue_read_rows_by_key_not_the_whole_table.)"""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    sent = [
+        {"recipient": f"sent{n}@example.com", "status": DeliveryStatus.SENT, "next_attempt_at": NOW}
+        for n in range(5000)
+    ]
+    session.execute(insert(Delivery), sent)
+    session.execute(text("ANALYZE deliveries" if postgresql else "ANALYZE"))
+    due = [{"recipient": f"due{n}@example.com", "next_attempt_at": NOW} for n in range(3000)]
+    session.execute(insert(Delivery), due)
+
+    def claim() -> bool:
+        return len(deliveries.claim_due(session, NOW, limit=500, lease=LEASE)) == 500
+
+    plans = plans_of(session, claim)
+    assert len(plans) == 2
+    walk, sort = ("Index Scan using ix_deliveries_due", "Sort")
+    if not postgresql:
+        walk, sort = ("INDEX ix_deliveries_due", "TEMP B-TREE")
+    for plan in plans:
+        assert walk in plan and sort not in plan and "Bitmap" not in plan, plan
 
 
 def test_claimed_rows_come_grouped_by_content(session: Session) -> None:

@@ -52,6 +52,7 @@ from gateway.store.models import UTCDateTime
 from gateway.store.sql import among
 from gateway.store.sql import among_selected
 from gateway.store.sql import skip_locked
+from gateway.store.sql import walk_indexes
 
 POST = "post"
 # What claim_due reads of a claimed row: Claimed's fields, in order. The claim's
@@ -335,6 +336,7 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
     # in order, and the rows sending are few. Both in the index's order: ordered by id
     # alone, SQLite read the whole table in rowid order to find the few sending rows.
     in_order = (Delivery.next_attempt_at, Delivery.id)
+    walk_indexes(session)
     stranded = select(Delivery.id).where(_lease_over(now)).order_by(*in_order).limit(limit)
     claimed = _claim(session, stranded, claim)
     if len(claimed) < limit:

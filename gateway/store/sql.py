@@ -1,6 +1,6 @@
 """SQL helpers for every store user: long lists in chunks (or one array on PostgreSQL),
-INSERT ... ON CONFLICT, insert-if-new and SKIP LOCKED in the store's dialect (SQLite or
-PostgreSQL)."""
+INSERT ... ON CONFLICT, insert-if-new, SKIP LOCKED and index walks in the store's
+dialect (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
@@ -105,6 +106,17 @@ def skip_locked(session: Session, query: Query) -> Query:
     if _is_postgresql(session):
         return query.with_for_update(skip_locked=True)
     return query
+
+
+def walk_indexes(session: Session) -> None:
+    """Plan the rest of this transaction's queries on PostgreSQL without a sort: a
+    queue's "first rows in order, LIMIT n" then walks its index in that order and stops
+    after n rows. Its planner sorted every due row instead (after a bitmap scan when the
+    statistics said few were due, as they do of a queue between two bursts; after a
+    whole-table scan when they said many were): at 200,000 due copies a claim took 70
+    ms instead of 6. SQLite's planner walks the index already."""
+    if _is_postgresql(session):
+        session.execute(text("SET LOCAL enable_sort = off"))
 
 
 def _is_postgresql(session: Session) -> bool:
