@@ -6,7 +6,9 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -116,6 +118,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app: App) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_statements_go_out_with_their_own_placeholders(app: App) -> None:
+    """psycopg's raw cursors send SQLAlchemy's $1 placeholders as they are, a percent
+    sign included, whatever the number of parameters (its default cursors parsed every
+    statement of more than 50 again)."""
+    sent: list[str] = []
+    with app.engine.connect() as connection:
+        event.listen(connection, "before_cursor_execute", lambda *args: sent.append(args[2]))
+        connection.execute(insert(Person), [{"address": "ann@example.com"}])
+        found = connection.execute(
+            select(Person.address).where(
+                Person.id.not_in(list(range(-200, 0))), Person.address.like("%@example.com")
+            )
+        ).scalars()
+        assert list(found) == ["ann@example.com"]
+        statement = sent[-1]
+        assert "$1" in statement and "%(" not in statement
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        assert type(cursor).__name__ == "RawCursor"
 
 
 def test_a_unit_of_work_commits_or_rolls_back_whole(app: App) -> None:
