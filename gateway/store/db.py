@@ -41,12 +41,13 @@ def make_engine(url: str, **options: Any) -> Engine:
     psycopg its raw cursors."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        if parsed.get_driver_name() == "psycopg":
+        raw = parsed.get_driver_name() == "psycopg"
+        if raw:
             options = {"paramstyle": "numeric_dollar", **options}
-            engine = create_engine(url, pool_pre_ping=True, **options)
+        engine = create_engine(url, pool_pre_ping=True, **options)
+        if raw:
             event.listen(engine, "connect", _configure_psycopg)
-            return engine
-        return create_engine(url, pool_pre_ping=True, **options)
+        return engine
     database = sqlite_file(url)
     if database is not None:
         database.parent.mkdir(parents=True, exist_ok=True)
@@ -61,7 +62,7 @@ def _configure_psycopg(dbapi_connection: Any, _record: Any) -> None:
     # psycopg's raw cursors send them as they are. Its default cursors rewrite each
     # statement's %(name)s placeholders, and cache the rewrite only for statements of
     # at most 50 parameters: a batch's multi-row INSERT was parsed again each time, a
-    # tenth of the ingest process's CPU on PostgreSQL (bench/ingest.py).
+    # tenth of the ingest process's samples in py-spy on PostgreSQL (bench/ingest.py).
     import psycopg
 
     dbapi_connection.cursor_factory = psycopg.RawCursor

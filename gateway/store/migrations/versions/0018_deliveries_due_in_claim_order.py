@@ -8,7 +8,8 @@ Upgrade: ix_deliveries_due is (status, next_attempt_at, id), the order a claim t
 due rows in. On (status, next_attempt_at) alone PostgreSQL sorted every due row on
 each claim (a post's copies share one next_attempt_at): a fan-out of 200,000 copies
 sorted 100,000 rows a claim on average (bench/fanout.py --database postgresql).
-SQLite's index ended with the rowid already; it only names it now.
+SQLite's index ended with the rowid already and walked in this order; it now holds
+the id twice, a few bytes a row.
 Downgrade: the index is (status, next_attempt_at) again.
 """
 
