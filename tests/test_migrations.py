@@ -391,21 +391,3 @@ def test_0017_drops_the_deliveries_keys_keeps_the_digests_links_and_goes_back(
         ids = connection.execute(text("SELECT id FROM deliveries")).scalars()
         assert list(ids) == [1]  # the orphan is gone, the digest's delivery kept
         assert connection.execute(text("SELECT delivery_id FROM digest_runs")).scalar() == 1
-
-
-def test_0018_orders_the_due_index_as_a_claim_takes_rows_and_goes_back(
-    empty_engine: Engine,
-) -> None:
-    def due_index() -> list[str | None]:
-        with empty_engine.connect() as connection:
-            [index] = [
-                i
-                for i in inspect(connection).get_indexes("deliveries")
-                if i["name"] == "ix_deliveries_due"
-            ]
-            return list(index["column_names"])
-
-    migrate.upgrade(empty_engine, "0018")
-    assert due_index() == ["status", "next_attempt_at", "id"]
-    migrate.downgrade(empty_engine, "0017")
-    assert due_index() == ["status", "next_attempt_at"]

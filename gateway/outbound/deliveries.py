@@ -333,9 +333,12 @@ def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> l
         "lease_until": lease.until(now),
     }
     # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
-    # in order, and the rows sending are few. Both in the index's order: ordered by id
-    # alone, SQLite read the whole table in rowid order to find the few sending rows.
-    in_order = (Delivery.next_attempt_at, Delivery.id)
+    # in order, and the rows sending are few. Both in the index's order, and no sort
+    # (walk_indexes): rows of one time (a post's copies) come as the index keeps them,
+    # by rowid on SQLite, by place in the table on PostgreSQL. Ordered by id alone,
+    # SQLite read the whole table in rowid order to find the few sending rows; by time
+    # and id, PostgreSQL sorted every due row on each claim.
+    in_order = (Delivery.next_attempt_at,)
     walk_indexes(session)
     stranded = select(Delivery.id).where(_lease_over(now)).order_by(*in_order).limit(limit)
     claimed = _claim(session, stranded, claim)

@@ -526,8 +526,7 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("message_id", "person_id"),
-        # In the order a claim takes due rows (migration 0018).
-        Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
