@@ -138,8 +138,10 @@ def test_postgresql_statements_go_out_with_their_own_placeholders(app: App) -> N
         assert list(found) == ["ann@example.com"]
         statement = sent[-1]
         assert "$1" in statement and "%(" not in statement
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        assert type(cursor).__name__ == "RawCursor"
+        import psycopg
+
+        with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            assert isinstance(cursor, psycopg.RawCursor)
 
 
 def test_a_unit_of_work_commits_or_rolls_back_whole(app: App) -> None:
