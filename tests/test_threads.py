@@ -275,6 +275,21 @@ def test_a_batch_finds_parents_and_early_replies_stored_by_earlier_batches(
     assert a.thread is not None and a.thread.message_count == 2
 
 
+def test_a_late_parent_is_refused_where_it_would_close_a_circle_through_stored_replies(
+    batch: Batch,
+) -> None:
+    """`a` waits for <late@x>, and `late` answers the end of a's own thread: adopting
+    `a` under `late` would make a circle through rows an earlier batch stored, met on
+    the walk up from `late` by id."""
+    parents = ["a", "m1", "m2", "m3", "m4"]
+    chain = [raw_mail(f"m{n}@x", In_Reply_To=f"<{parents[n - 1]}@x>") for n in range(1, 6)]
+    batch(raw_mail("a@x", In_Reply_To="<late@x>"), *chain)
+    stored = batch(raw_mail("late@x", In_Reply_To="<m5@x>"))
+    a, late = stored["a@x"], stored["late@x"]
+    assert late.parent_id == stored["m5@x"].id and a.parent_id is None
+    assert {m.thread_id for m in stored.values()} == {a.thread_id}
+
+
 def test_replies_to_one_absent_message_in_one_batch_share_a_thread(batch: Batch) -> None:
     stored = batch(raw_mail("b@x", In_Reply_To="<ghost@x>"),
                    raw_mail("c@x", In_Reply_To="<ghost@x>"))  # fmt: skip

@@ -28,6 +28,7 @@ import base64
 import binascii
 import datetime as dt
 import functools
+import itertools
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -248,15 +249,14 @@ def _prefers(batch: ThreadBatch, child: Node, candidate: Node) -> bool:
 
 
 def _is_ancestor(batch: ThreadBatch, message: Node, of: Node) -> bool:
-    """Whether `message` is `of` or one of its ancestors (iterative, bounded)."""
-    current: Node | None = of
-    for _ in range(MAX_DEPTH):
-        if current is None:
-            return False
+    """Whether `message` is `of` or one of its ancestors (iterative, bounded). The batch
+    gives a node it holds as that node, so `message` is met as itself."""
+    for depth, current in enumerate(itertools.chain([of], batch.ancestors(of))):
         if current is message:
             return True
-        current = batch.parent_of(current)
-    return True  # deeper than we are willing to walk: treat as a cycle, link nothing
+        if depth + 1 >= MAX_DEPTH:
+            return True  # deeper than we are willing to walk: treat as a cycle, link nothing
+    return False
 
 
 def refresh_thread(session: Session, thread_id: int | None) -> None:
