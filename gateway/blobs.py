@@ -67,7 +67,7 @@ class BlobStore:
     def path(self, sha256: str) -> Path:
         if not _SHA256.fullmatch(sha256):
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(self.root, sha256[:2], sha256[2:4], sha256)
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
@@ -130,7 +130,7 @@ class BlobStore:
             try:
                 os.link(tmp, final)
             except FileNotFoundError:  # its folder is new
-                changed = self._make_folders(sha256)
+                changed = self._make_folders(final.parent)
                 os.link(tmp, final)
         except FileExistsError:
             # link() fails if the name exists: a concurrent writer of the same
@@ -140,12 +140,13 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
         return [final.parent, *changed]
 
-    def _make_folders(self, sha256: str) -> list[Path]:
-        """Create the blob's folders where missing; return the folders that got a new entry.
+    @staticmethod
+    def _make_folders(leaf: Path) -> list[Path]:
+        """Create a blob's folder `leaf` and its parent where missing; return the folders
+        that got a new entry.
 
         One mkdir when the folder exists or only it is missing (the common cases).
         """
-        leaf = self.path(sha256).parent
         try:
             os.mkdir(leaf)
             return [leaf.parent]
@@ -264,11 +265,12 @@ class WrittenBlob:
 def write_temporary(store: BlobStore, sha256: str, data: bytes, fsync: bool) -> WrittenBlob | None:
     """The blob in a temporary file beside its place, its folder made (fsynced if
     `fsync`); None if it is stored already."""
-    if store.exists(sha256):
+    final = store.path(sha256)
+    if final.is_file():
         return None
-    folders = store._make_folders(sha256)
+    folders = store._make_folders(final.parent)
     while True:
-        tmp = store.path(sha256).parent / f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}"
+        tmp = final.with_name(f".tmp-{os.getpid()}-{next(_TEMPORARY_NAMES)}")
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             break

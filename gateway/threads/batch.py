@@ -15,6 +15,7 @@ early replies were adopted) flush first, then query the store.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy import Select
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
@@ -222,7 +224,7 @@ class ThreadBatch:
 
     def _stored_parent(self, row_id: int) -> int | None:
         if row_id not in self._stored_parents:
-            for ancestor, parent in self.session.execute(_ancestry(row_id)):
+            for ancestor, parent in self.session.execute(_ancestry(), {"row_id": row_id}):
                 self._stored_parents.setdefault(ancestor, parent)
         return self._stored_parents.get(row_id)
 
@@ -591,12 +593,14 @@ def expire(
             session.expire(loaded)
 
 
-def _ancestry(row_id: int) -> Select[tuple[int, int | None]]:
-    """The ids and parent ids of a message and of its stored ancestors, at most
-    ANCESTRY in all (the depth bound also ends a walk round a cycle of parent links)."""
+@functools.cache
+def _ancestry() -> Select[tuple[int, int | None]]:
+    """The ids and parent ids of the message `row_id` (a parameter) and of its stored
+    ancestors, at most ANCESTRY in all (the depth bound also ends a walk round a cycle
+    of parent links). Built once: building the recursive query took as long as running it."""
     chain = (
         select(Message.id, Message.parent_id, literal(1).label("depth"))
-        .where(Message.id == row_id)
+        .where(Message.id == bindparam("row_id"))
         .cte("ancestry", recursive=True)
     )
     parent = aliased(Message)
