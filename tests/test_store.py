@@ -144,6 +144,21 @@ def test_postgresql_statements_go_out_with_their_own_placeholders(app: App) -> N
             assert isinstance(cursor, psycopg.RawCursor)
 
 
+@pytest.mark.postgresql
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_takes_many_rows_in_one_insert(app: App) -> None:
+    """Rows inserted together go out as one INSERT of many VALUES, not one statement
+    per row (PostgreSQL spent 41 us on each of a batch's community links alone)."""
+    sent: list[str] = []
+    with app.engine.begin() as connection:
+        event.listen(connection, "before_cursor_execute", lambda *args: sent.append(args[2]))
+        rows = [{"address": f"p{n}@example.com"} for n in range(300)]
+        connection.execute(insert(Person), rows)
+        [inserted] = sent
+        assert inserted.count("), (") == 299
+        assert connection.scalar(select(func.count()).select_from(Person)) == 300
+
+
 def test_a_unit_of_work_commits_or_rolls_back_whole(app: App) -> None:
     with transaction(app.sessions) as session:
         session.add(Person(address="kept@example.com"))
