@@ -382,11 +382,15 @@ class ThreadBatch:
                 self._threads[thread_id] = thread
         nodes, self._new_nodes = self._new_nodes, []
         if nodes:
-            statement = insert(Message).returning(Message.id, sort_by_parameter_order=True)
-            ids = session.scalars(statement, [self._message_row(n) for n in nodes]).all()
-            for node, row_id in zip(nodes, ids, strict=True):
-                node.id, node.row = row_id, None
-                self._by_id[row_id] = node
+            # Matched by Message-ID (one node each in a batch), not by the order of the
+            # rows: SQLite cannot promise that order, and SQLAlchemy sent each row alone
+            # when asked for it (126 statements for a batch of 128 mails).
+            statement = insert(Message).returning(Message.id, Message.message_id)
+            rows = session.execute(statement, [self._message_row(n) for n in nodes])
+            ids = {message_id: row_id for row_id, message_id in rows}
+            for node in nodes:
+                node.id, node.row = ids[node.message_id], None
+                self._by_id[node.id] = node
         relinked, self._relinked = self._relinked, []
         if relinked:
             session.execute(update(Message), [_parent_row(node) for node in relinked])
