@@ -96,6 +96,9 @@ _ORIGINAL_MESSAGE = re.compile(
     re.IGNORECASE,
 )
 # Outlook's reply header block: "From:" (De :, Von:) then Sent/To/Subject lines.
+# What the first line of a history opener (_ORIGINAL_MESSAGE, _HEADER_FROM) starts with:
+# most lines are not worth a closer look.
+_HISTORY_HINT = re.compile(r"[\s*_]*(?:--|from|de|von|van)", re.IGNORECASE)
 _HEADER_FROM = re.compile(r"^[\s*_]*(?:From|De|Von|Van)[\s*_]*:[\s*_]*\S", re.IGNORECASE)
 _HEADER_FIELD = re.compile(
     r"^[\s*_]*(?:Sent|Date|Envoyé|Gesendet|Datum|To|À|A|An|Cc|Subject|Objet|Betreff)"
@@ -276,14 +279,17 @@ def _classify(pieces: list[_Piece]) -> list[Kind]:
     for index, piece in enumerate(pieces):
         if kinds[index] is not None and not piece.history:
             continue
-        if piece.history or _opens_history(pieces, index):
+        if piece.history or (_HISTORY_HINT.match(piece.text) and _opens_history(pieces, index)):
             start = index
             while start > 0 and kinds[start - 1] is None and _separator(pieces[start - 1]):
                 start -= 1
             kinds[start:] = [Kind.QUOTED] * (count - start)
             break
-    # Attributions: a line (or a few wrapped lines) just before a quote.
-    for index in range(count):
+    # Attributions: a line (or a few wrapped lines) just before a quote. Only a line
+    # ending with ":" ends one: the lines within reach of one are looked at.
+    colons = [i for i, piece in enumerate(pieces) if piece.text.rstrip().endswith(":")]
+    reach = {i for c in colons for i in range(max(0, c - _ATTRIBUTION_WRAP + 1), c + 1)}
+    for index in sorted(reach):
         if kinds[index] is not None or pieces[index].blank:
             continue
         for width in range(1, _ATTRIBUTION_WRAP + 1):
