@@ -16,6 +16,8 @@ from gateway.mail.parse import ParsedAttachment
 from gateway.mail.parse import ParsedMessage
 from gateway.mail.parse import extract_message_ids
 from gateway.mail.parse import parse_message
+from gateway.mail.structure import MAX_ENCLOSED
+from gateway.mail.structure import too_complex
 from tests.corpus import CORPUS
 from tests.corpus import corpus_locations
 from tests.corpus import load
@@ -560,6 +562,21 @@ def test_moderate_nesting_is_read_whole() -> None:
     parsed = parse_message(nested(300))
     assert parsed.body_text == "bottom"
     assert FLAG_MALFORMED not in parsed.flags
+
+
+def enclosing(count: int) -> bytes:
+    """A mail enclosing a mail enclosing a mail ... `count` deep: no delimiter lines,
+    and a colon for each."""
+    return b"Content-Type: message/rfc822\r\n\r\n" * count + b"x\r\n"
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [(MAX_ENCLOSED - 1, False), (MAX_ENCLOSED, False), (MAX_ENCLOSED + 1, True)],
+    ids=["below the bound", "at the bound", "past it"],
+)
+def test_a_mail_may_enclose_up_to_max_enclosed_messages(count: int, expected: bool) -> None:
+    assert too_complex(enclosing(count)) is expected
 
 
 GARBAGE = {
