@@ -95,10 +95,10 @@ _ORIGINAL_MESSAGE = re.compile(
     r"|Mensaje original)\s*-{2,}[\s*_]*$",
     re.IGNORECASE,
 )
-# Outlook's reply header block: "From:" (De :, Von:) then Sent/To/Subject lines.
 # What the first line of a history opener (_ORIGINAL_MESSAGE, _HEADER_FROM) starts with:
 # most lines are not worth a closer look.
 _HISTORY_HINT = re.compile(r"[\s*_]*(?:--|from|de|von|van)", re.IGNORECASE)
+# Outlook's reply header block: "From:" (De :, Von:) then Sent/To/Subject lines.
 _HEADER_FROM = re.compile(r"^[\s*_]*(?:From|De|Von|Van)[\s*_]*:[\s*_]*\S", re.IGNORECASE)
 _HEADER_FIELD = re.compile(
     r"^[\s*_]*(?:Sent|Date|Envoyé|Gesendet|Datum|To|À|A|An|Cc|Subject|Objet|Betreff)"
