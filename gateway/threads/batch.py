@@ -208,8 +208,9 @@ class ThreadBatch:
         """`node`'s ancestors, nearest first, up to the root or round a cycle for ever
         (the caller bounds the walk): the node where the batch holds one (its link may
         have changed), else the stored row's id. Stored links are read as ids alone,
-        ANCESTRY at a time: a deep thread's rows carry References of hundreds of ids,
-        which made nodes of a 500-message thread's ancestors cost 15% of ingest."""
+        ANCESTRY at a time: making a whole node of each ancestor of a reply deep in a
+        long thread, in every batch, was 15% of the inbox processor's time
+        (bench/ingest.py, whose replies arrive slightly out of order)."""
         current: Node | int | None = node
         while True:
             if isinstance(current, Node):
