@@ -47,6 +47,13 @@ def find_bindir() -> Path:
     )
 
 
+# Ports free_port gave this process: a port is free until its server binds it, so two
+# calls before that (a test's SMTP and web ports, its sink's) could get the same one,
+# a chance of 1 in 12,000 a pair that made an "Address already in use" now and then
+# over a CI run's thousands of ports.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(udp: bool = False) -> int:
     """A loopback port free now (for TCP, and for UDP too when `udp`), below the
     kernel's ephemeral range.
@@ -59,7 +66,10 @@ def free_port(udp: bool = False) -> int:
     low = _ephemeral_low()
     for _ in range(100):
         port = random.randrange(max(1024, low - 12000), low)
+        if port in _HANDED_OUT:
+            continue
         if _bindable(port, socket.SOCK_STREAM) and (not udp or _bindable(port, socket.SOCK_DGRAM)):
+            _HANDED_OUT.add(port)
             return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
