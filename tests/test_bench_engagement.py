@@ -5,27 +5,19 @@ its own would ("Acked-by:" trailers and "Looks good" are posts)."""
 
 from __future__ import annotations
 
-import importlib.util
 import mailbox
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "engagement.py"
+from tests.bench_scripts import loaded
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("bench_engagement", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from loaded("engagement")
 
 
 def mail(message_id: str, sender: str, body: str, parent: str = "") -> str:

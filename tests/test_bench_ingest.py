@@ -3,32 +3,27 @@ the summary compares the best runs and lists each round's ratio to SQLite."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "ingest.py"
+from tests.bench_scripts import BENCH
+from tests.bench_scripts import loaded
+
+SCRIPT = BENCH / "ingest.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("bench_ingest", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from loaded("ingest")
 
 
 def test_a_repeat_below_one_is_refused_before_anything_starts() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--repeat", "0"], capture_output=True, text=True, timeout=60
+        [sys.executable, str(SCRIPT), "--repeat", "0"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
     assert "--repeat must be at least 1, not 0" in done.stderr
