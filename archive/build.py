@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -197,8 +198,7 @@ class SiteBuilder:
         report.threads = len(plan.threads)
         report.communities = len(plan.communities)
         report.people = len(plan.people)
-        latest = sorted(index.messages(), key=lambda m: (m.received_at, m.id), reverse=True)
-        latest = latest[:FEED_ENTRIES]
+        latest = heapq.nlargest(FEED_ENTRIES, index.messages(), key=lambda m: (m.received_at, m.id))
         out.write(
             urls.SITE_FEED,
             pages.feed(
