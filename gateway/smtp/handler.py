@@ -27,6 +27,7 @@ from email._header_value_parser import get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
 
+from aiosmtpd.smtp import MISSING
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session as SmtpSession
@@ -35,6 +36,8 @@ from gateway.ingest.context import InboundMail
 from gateway.mail.recipients import Kind
 from gateway.mail.recipients import parse_recipient
 from gateway.smtp import replies
+from gateway.smtp.data import DataState
+from gateway.smtp.data import read_data
 from gateway.smtp.limits import MemoryBudget
 from gateway.store.models import utcnow
 
@@ -76,6 +79,12 @@ def _address(arg: str) -> tuple[str, str] | None:
 
 _remembered_address = functools.lru_cache(maxsize=1024)(_address)
 
+# aiosmtpd's replies to data it read to the end and refused (push() words the 552).
+_REFUSED_DATA = {
+    DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
+    DataState.TOO_MUCH: "552 Error: Too much mail data",
+}
+
 
 class GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with our size reply and a more tolerant line length.
@@ -88,6 +97,8 @@ class GatewaySMTP(SMTP):
 
     def __init__(self, handler: GatewayHandler, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
+        if self._decode_data:
+            raise ValueError("the gateway's DATA stays bytes: decode_data must be False")
         self.gateway_handler = handler
         # data_size_limit is lowered to each DATA's reservation (smtp_DATA): the
         # configured limit, for MAIL FROM's SIZE check and the 552's text.
@@ -155,7 +166,7 @@ class GatewaySMTP(SMTP):
             return
         self.data_size_limit = size
         try:
-            await super().smtp_DATA(arg)
+            await self._receive_data()
         except asyncio.CancelledError as cancelled:
             # The session ended during DATA. aiosmtpd's frame, kept by this exception's
             # traceback, still holds what arrived, in a reference cycle (task, protocol,
@@ -165,6 +176,28 @@ class GatewaySMTP(SMTP):
         finally:
             self.data_size_limit = self.max_message_size
             budget.release(size)
+
+    async def _receive_data(self) -> None:
+        """aiosmtpd's DATA once its checks are passed, with the data read in pieces
+        (gateway.smtp.data), not a line at a time."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:
+            log.info("SMTP connection from %s lost during DATA", _peer(self.transport))
+            self._writer.close()
+            raise
+        if data.state is DataState.NOMINAL:
+            assert self.envelope is not None
+            self.envelope.content = self.envelope.original_content = data.content
+            status = await self._call_handler_hook("DATA")
+            reply = "250 OK" if status is MISSING else status
+        else:
+            reply = _REFUSED_DATA[data.state]
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
+        await self.push(reply)
 
     async def push(self, status: Any) -> None:
         # aiosmtpd words its size refusals itself; ours carry the enhanced code 5.3.4.

@@ -278,6 +278,20 @@ def test_a_post_is_stored_with_its_raw_bytes(server: RunningGateway, seeded: App
     assert message.thread_id is not None
 
 
+def test_lines_with_dots_and_a_mail_past_the_readers_limit_arrive_as_written(
+    server: RunningGateway, seeded: App
+) -> None:
+    """smtplib dot-stuffs the lines that start with one; the stored bytes have them back."""
+    body = ".hidden\n..\n.\nEnds with a dot.\n" + "".join(
+        f".{n:05} {'x' * 80}\n" for n in range(900)
+    )
+    raw = post(body=body).as_bytes()
+    assert len(raw) > 64 * 1024  # more than the server's reader holds at once
+    assert server.send(raw, [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    [message] = stored(seeded)
+    assert seeded.blobs.get(message.raw_sha256) == crlf(raw)
+
+
 def test_a_cross_post_is_one_message_in_each_community(server: RunningGateway, seeded: App) -> None:
     raw = post(to=f"design@{DOMAIN}, ux@{DOMAIN}").as_bytes()
     assert server.send(raw, [f"design@{DOMAIN}", f"ux@{DOMAIN}"]) == replies.ACCEPTED
