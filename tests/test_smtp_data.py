@@ -48,16 +48,36 @@ def test_a_leading_dot_is_taken_off_every_line_the_first_too() -> None:
     assert data.content == b".first\r\nplain\r\n.\r\n..two\r\nx.\r\n"
 
 
+def line_by_line(stream: bytes) -> tuple[bytes, bytes]:
+    """aiosmtpd's reading, for reference: a CRLF line at a time up to a lone dot."""
+    lines, position = [], 0
+    while True:
+        end = stream.index(b"\r\n", position) + 2
+        line, position = stream[position:end], end
+        if line == b".\r\n":
+            return b"".join(lines), stream[position:]
+        lines.append(line[1:] if line.startswith(b".") else line)
+
+
 @pytest.mark.parametrize(
-    ("sent", "content"),
+    "data",
     [
-        (b".\r\n", b""),  # no data at all
-        (b"\r\n.\r\n", b"\r\n"),  # one empty line
-        (b"one\r\n.\r\n", b"one\r\n"),  # the end right after the first line
+        b".\r\n",  # no data at all
+        b"\r\n.\r\n",  # one empty line
+        b"one\r\n.\r\n",  # the end right after the first line
+        b"\r\r\n.\r\n",
+        b".\r\r\n.\r\n",
+        b"..\r\n.\r\n",
+        b"\r\n\r\n.\r\n",
+        b"a\r\n.\r\r\n.\r\n",  # a line of a dot and a CR
+        b"a\r\n.\r\n.\r\n",  # the first lone dot ends it: the second is the next command's
     ],
 )
-def test_short_data(sent: bytes, content: bytes) -> None:
-    assert read(sent) == (Data(DataState.NOMINAL, content), b"")
+def test_the_end_is_where_a_line_at_a_time_finds_it_however_the_bytes_come(data: bytes) -> None:
+    sent = data + b"QUIT\r\n"
+    content, rest = line_by_line(sent)
+    for cut in range(len(sent) + 1):
+        assert read(sent[:cut], sent[cut:]) == (Data(DataState.NOMINAL, content), rest), cut
 
 
 def test_the_end_line_is_found_however_the_bytes_are_cut() -> None:

@@ -2,11 +2,11 @@
 
 aiosmtpd reads DATA with one `readuntil(b"\\r\\n")` per line: a 5 KB mail is about a
 hundred awaits, and that loop was a quarter of the SMTP process's CPU under load
-(bench/ingest.py). Here each await takes everything up to the next ".\\r\\n", the
-only place the end of the data can be; the rules are aiosmtpd's own (RFC 5321
-4.5.2 and 4.5.3.1): the data ends at a line holding a lone dot, a line's leading
-dot is taken off, lines are CRLF-terminated, and a message past the size limit or
-with a line past the line limit is read to its end, then refused.
+(bench/ingest.py). Here one await takes everything up to the end of the data, CRLF
+dot CRLF. The rules are aiosmtpd's own (RFC 5321 4.5.2 and 4.5.3.1): the data ends at
+a line holding a lone dot, a line's leading dot is taken off, lines end with CRLF,
+and a message past the size limit or with a line past the line limit is read to its
+end, then refused.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import enum
 from dataclasses import dataclass
 
 END = b".\r\n"  # the line that ends the data
-END_AFTER_LINE = b"\r\n" + END
+END_AFTER_LINE = b"\r\n" + END  # what readuntil() looks for
+# The DATA command's own CRLF comes just before the data: its first line may be the end.
+AT_START = 2
 
 
 class DataState(enum.Enum):
@@ -37,28 +39,41 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None, line_l
     pieces: list[bytes] = []
     total = 0  # bytes read, the end line's included
     state = DataState.NOMINAL
-    last = b""  # the last bytes read: the end line may come right after a line read before
-    while True:
-        try:
-            piece = await reader.readuntil(END)
-        except asyncio.LimitOverrunError as error:
-            # No end line within the stream's limit: take the bytes that cannot hold one.
-            piece = await reader.read(error.consumed)
+    # How much of END_AFTER_LINE the bytes read so far end with. While some, the end
+    # may be completing: bytes are read one at a time (the stream no longer holds the
+    # start of it, so readuntil() would miss it and wait for more).
+    matched = AT_START
+    while matched < len(END_AFTER_LINE):
+        if matched:
+            piece = await reader.readexactly(1)
+            matched = _matched_after(END_AFTER_LINE[:matched] + piece)
+        else:
+            try:
+                piece = await reader.readuntil(END_AFTER_LINE)
+                matched = len(END_AFTER_LINE)
+            except asyncio.LimitOverrunError as error:
+                # No end within the stream's limit: take the bytes that cannot hold one.
+                piece = await reader.read(error.consumed)
         total += len(piece)
-        last = (last + piece[-len(END_AFTER_LINE) :])[-len(END_AFTER_LINE) :]
-        ended = last.endswith(END_AFTER_LINE) or total == len(END) and last == END
         if state is DataState.NOMINAL:
             pieces.append(piece)
+            ended = matched == len(END_AFTER_LINE)
             if size_limit and total - (len(END) if ended else 0) > size_limit:
                 state, pieces = DataState.TOO_MUCH, []  # read on to the end, keeping nothing
-        if ended:
-            break
     if state is not DataState.NOMINAL:
         return Data(state)
     raw = b"".join(pieces)[: -len(END)]
     if len(raw) > line_limit and _longest_line(raw) > line_limit:
         return Data(DataState.TOO_LONG)
     return Data(state, _unstuffed(raw))
+
+
+def _matched_after(text: bytes) -> int:
+    """The longest end of `text` that starts END_AFTER_LINE."""
+    for length in range(min(len(text), len(END_AFTER_LINE)), 0, -1):
+        if text.endswith(END_AFTER_LINE[:length]):
+            return length
+    return 0
 
 
 def _longest_line(raw: bytes) -> int:
