@@ -87,7 +87,8 @@ _REFUSED_DATA = {
 
 
 class GatewaySMTP(SMTP):
-    """aiosmtpd's SMTP with our size reply and a more tolerant line length.
+    """aiosmtpd's SMTP with our size reply, a more tolerant line length, and DATA
+    read in pieces (gateway.smtp.data).
 
     RFC 5321 caps lines at 1000 octets, but real mail has longer header lines (the
     corpus' long-header.eml): refusing it would lose mail that every MTA forwards.
@@ -298,7 +299,8 @@ def _describe(error: Exception) -> str:
 
 
 def _peer(transport: Any) -> str:
-    peer = transport.get_extra_info("peername")
+    # None once the connection is lost (aiosmtpd's connection_lost)
+    peer = transport.get_extra_info("peername") if transport is not None else None
     return str(peer[0]) if peer else "?"
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import smtplib
+import socket
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -249,6 +252,28 @@ def test_a_session_lost_during_data_gives_its_memory_back(seeded: App, settings:
         lost.close()  # gone without a word, in the middle of its DATA
 
         wait_for(lambda: _data_taken(server), what="the lost session's memory to come back")
+
+
+def test_a_session_reset_during_data_is_logged_as_lost_not_as_an_error(
+    seeded: App, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.smtp.handler")
+    with server_with(settings) as server:
+        lost = server.client()
+        lost.ehlo()
+        lost.mail("alice@example.com")
+        lost.rcpt(f"design@{DOMAIN}")
+        assert lost.docmd("DATA")[0] == 354
+        lost.send(b"Subject: half\r\n\r\nhalf a mess")
+        assert lost.sock is not None
+        # Closed with a reset (SO_LINGER 0), not a FIN: the server sees the connection lost.
+        lost.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        lost.close()
+
+        wait_for(lambda: "lost during DATA" in caplog.text, what="the lost session's log line")
+        assert _data_taken(server)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "half" not in [m.subject for m in stored(seeded)]
 
 
 def _data_taken(server: RunningGateway) -> bool:
