@@ -162,6 +162,17 @@ def test_size_is_advertised_and_oversized_mail_gets_552(seeded: App, settings: S
         assert code_of(server.send(post().as_bytes(), [f"design@{DOMAIN}"])) == "250 2.0.0"
 
 
+def test_a_line_past_the_line_limit_gets_500_and_the_session_goes_on(
+    server: RunningGateway, seeded: App
+) -> None:
+    """Read to its end, then refused: nothing stored, the next mail taken."""
+    raw = b"From: alice@example.com\nSubject: long\n\n" + b"x" * (64 * 1024 + 10) + b"\n"
+    assert code_of(server.send(raw, [f"design@{DOMAIN}"])) == "500 Line"
+    assert stored(seeded) == []
+    assert server.send(post().as_bytes(), [f"design@{DOMAIN}"]) == replies.ACCEPTED
+    assert [m.message_id for m in stored(seeded)] == ["m1@example.com"]
+
+
 def test_past_max_sessions_a_connection_gets_421_and_the_next_one_is_served(
     seeded: App, settings: Settings
 ) -> None:
