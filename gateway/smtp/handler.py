@@ -79,12 +79,6 @@ def _address(arg: str) -> tuple[str, str] | None:
 
 _remembered_address = functools.lru_cache(maxsize=1024)(_address)
 
-# aiosmtpd's replies to data it read to the end and refused (push() words the 552).
-_REFUSED_DATA = {
-    DataState.TOO_LONG: "500 Line too long (see RFC5321 4.5.3.1.6)",
-    DataState.TOO_MUCH: "552 Error: Too much mail data",
-}
-
 
 class GatewaySMTP(SMTP):
     """aiosmtpd's SMTP with our size reply, a more tolerant line length, and DATA
@@ -195,8 +189,10 @@ class GatewaySMTP(SMTP):
             self.envelope.content = self.envelope.original_content = data.content
             status = await self._call_handler_hook("DATA")
             reply = "250 OK" if status is MISSING else status
+        elif data.state is DataState.TOO_MUCH:
+            reply = replies.MESSAGE_TOO_BIG.format(limit=self.max_message_size)
         else:
-            reply = _REFUSED_DATA[data.state]
+            reply = replies.LINE_TOO_LONG
         self._set_post_data_state()  # type: ignore[no-untyped-call]
         await self.push(reply)
 

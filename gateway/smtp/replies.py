@@ -15,6 +15,8 @@ RELAY_DENIED = "550 5.7.1 <{address}>: relaying denied, this server only takes m
 COMMUNITY_CLOSED = "550 5.7.1 <{address}>: the community {slug} is closed to new posts"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients (at most {limit} per message)"
 MESSAGE_TOO_BIG = "552 5.3.4 Message too big (at most {limit} bytes)"
+# A line past GatewaySMTP.line_length_limit (aiosmtpd's wording).
+LINE_TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"
 # Our own failure at any command (logged with its traceback): the sender's MTA retries.
 TEMPORARY_FAILURE = "451 4.3.0 Temporary failure in the gateway, please try again later"
 # The same at connection time, where a reply other than 220 must close the session.
