@@ -1,0 +1,46 @@
+"""bench/fanout.py sends its posts once the archive's first build after the start has
+written its pages (its manifest), and says so when that build never ends."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from archive.build import MANIFEST
+from tests.bench_scripts import loaded
+
+
+@pytest.fixture(scope="module")
+def bench() -> Iterator[ModuleType]:
+    yield from loaded("fanout")
+
+
+def test_the_bench_waits_for_the_manifest_the_archive_writes_last(bench: ModuleType) -> None:
+    assert bench.MANIFEST == MANIFEST
+
+
+def test_the_posts_wait_until_the_first_build_has_written_its_manifest(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    written = threading.Timer(0.5, lambda: (site.mkdir(), (site / MANIFEST).write_text("{}")))
+    began = time.monotonic()
+    written.start()
+    try:
+        bench.wait_for_first_build(site, timeout=30)
+    finally:
+        written.cancel()
+    assert (site / MANIFEST).exists()
+    assert time.monotonic() - began >= 0.5
+
+
+def test_a_first_build_that_never_ends_stops_the_bench_with_a_reason(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemExit, match="first build did not end within 1 s"):
+        bench.wait_for_first_build(tmp_path / "site", timeout=1)
