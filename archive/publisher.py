@@ -7,7 +7,8 @@ post approved later, or a profile edited by the CLI are all picked up the same w
 
 While mail waits in the spool, or copies wait to be sent, a build waits for the
 pipeline to take it in and send them, for at most MAX_DEFER seconds since the last
-build: during a burst, rendering the threads that grow with each batch again and
+build (the site's, by whichever node or run: a node restarted during a burst waits
+too): during a burst, rendering the threads that grow with each batch again and
 again would take the cores ingest and delivery need, and one build after the burst
 writes the same pages. A post's copies go before its page: the publisher's niceness
 does not reach the PostgreSQL server that runs its queries.
@@ -27,6 +28,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.build import MANIFEST
 from archive.build import BuildReport
 from archive.build import SiteBuilder
 from gateway.app import App
@@ -123,11 +125,13 @@ class ArchivePublisher(BackgroundLoop):
 
     def _run(self, alive: Callable[[], bool]) -> None:
         seen: tuple[object, ...] | None = None
-        indexed_at = built_at = float("-inf")
+        indexed_at = float("-inf")
+        built_at = self._last_build()
         unindexed = True
         while not self._stopping.is_set() and alive():
             if not self.singleton.take():  # another node builds: ask again next turn
                 seen = None  # and build what changed meanwhile when this node takes over
+                built_at = self._last_build()  # (the other node's last build, then)
                 self._stopping.wait(self.settings.rebuild_delay)
                 continue
             try:
@@ -147,6 +151,18 @@ class ArchivePublisher(BackgroundLoop):
             except Exception:
                 log.exception("the archive build failed; trying again shortly")
             self._stopping.wait(self.settings.rebuild_delay)
+
+    def _last_build(self) -> float:
+        """When the site was last built, by any node or run (its manifest is written
+        last), on this process's monotonic clock; -inf if never. A node started amid a
+        burst (restarted while its queue is full) or taking over from another lets the
+        copies go first as it would later on, but never beyond MAX_DEFER since that
+        build: nodes restarted again and again cannot keep the pages from being built."""
+        try:
+            age = time.time() - (self.settings.out_dir / MANIFEST).stat().st_mtime
+        except OSError:
+            return float("-inf")
+        return time.monotonic() - max(age, 0.0)
 
     def _pipeline_first(self, built_at: float) -> bool:
         """Whether the build waits a turn: mail waits in the spool or copies wait to be

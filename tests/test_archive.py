@@ -472,19 +472,26 @@ def test_a_site_folder_path_cannot_leave_it(tmp_path: Path) -> None:
 
 
 @contextmanager
-def quick_publisher(app: App, settings: Settings, site: Path) -> Iterator[None]:
-    """A publisher looking every second, running until the block ends, after its
-    first build."""
+def publisher_started(app: App, settings: Settings, site: Path) -> Iterator[None]:
+    """A publisher looking every second, from its start (not after its first build)."""
     quick = dataclasses.replace(
         settings, archive=dataclasses.replace(settings.archive, out_dir=site, rebuild_delay=1)
     )
     publisher = ArchivePublisher(dataclasses.replace(app, settings=quick))
     publisher.start()
     try:
-        wait_for(lambda: (site / "index.html").exists(), what="the first build")
         yield
     finally:
         publisher.stop(timeout=30)
+
+
+@contextmanager
+def quick_publisher(app: App, settings: Settings, site: Path) -> Iterator[None]:
+    """A publisher looking every second, running until the block ends, after its
+    first build."""
+    with publisher_started(app, settings, site):
+        wait_for(lambda: (site / "index.html").exists(), what="the first build")
+        yield
 
 
 def shows(site: Path, subject: str) -> bool:
@@ -546,6 +553,33 @@ def test_the_publisher_waits_for_the_pipeline_but_no_longer_than_max_defer(
         idle(app)
         ingest_post(app, "design", subject="After the burst")
         wait_for(lambda: shows(site, "After the burst"), what="the next page, the pipeline idle")
+
+
+def test_a_restarted_publisher_lets_waiting_copies_go_first_until_max_defer_since_the_last_build(
+    app: App, settings: Settings, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    community(app, "design")
+    build(app, site)  # the last build of the node's previous run
+    built = time.monotonic()
+    ingest_post(app, "design", subject="Before the restart")
+    queue_a_copy(app)  # restarted while its queue is full
+    monkeypatch.setattr(publisher_module, "MAX_DEFER", 6.0)
+    with publisher_started(app, settings, site):
+        time.sleep(3)  # three turns of the publisher, the copy still waiting
+        assert not shows(site, "Before the restart")
+        wait_for(lambda: shows(site, "Before the restart"), what="the page, once the wait is over")
+        assert time.monotonic() - built < 6.0 + 5  # MAX_DEFER after the last build, a turn
+
+
+def test_a_site_never_built_is_built_at_once_whatever_waits(
+    app: App, settings: Settings, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    community(app, "design")
+    ingest_post(app, "design", subject="First of all")
+    queue_a_copy(app)
+    monkeypatch.setattr(publisher_module, "MAX_DEFER", 60.0)
+    with publisher_started(app, settings, site):
+        wait_for(lambda: shows(site, "First of all"), what="the first build")
 
 
 def test_forked_renderers_write_the_same_site(app: App, tmp_path: Path) -> None:
