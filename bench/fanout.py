@@ -65,6 +65,7 @@ from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
 from nodes import cpu_by_process  # noqa: E402
 from nodes import cpu_seconds  # noqa: E402
+from nodes import cpu_shares  # noqa: E402
 from nodes import gateway_section  # noqa: E402
 from nodes import parse_databases  # noqa: E402
 from nodes import parse_nodes  # noqa: E402
@@ -212,11 +213,7 @@ def run(
             + "]",
             flush=True,
         )
-        shares = ", ".join(
-            f"{name} {seconds * 100_000 / expected:.1f}"
-            for name, seconds in sorted(by_process.items(), key=lambda item: -item[1])
-            if seconds > 0
-        )
+        shares = cpu_shares(by_process, 100_000 / expected, 1)
         print(f"  CPU s per 100,000 deliveries, by process (node 1): {shares}", flush=True)
         if delivered != expected:
             print(f"  !! the sink counted {delivered} deliveries, {expected} expected")

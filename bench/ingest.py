@@ -71,6 +71,7 @@ from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
 from nodes import cpu_by_process  # noqa: E402
 from nodes import cpu_seconds  # noqa: E402
+from nodes import cpu_shares  # noqa: E402
 from nodes import gateway_section  # noqa: E402
 from nodes import parse_databases  # noqa: E402
 from nodes import parse_nodes  # noqa: E402
@@ -723,11 +724,7 @@ def print_by_process(cpu: dict[str, float], count: int, nodes: int, clients: flo
     """Node 1's share, by process: the SMTP edge (`gateway`), the pipeline
     (gateway-ingest), the delivery worker and the archive companion; then the
     bench's clients, which share the cores."""
-    shares = ", ".join(
-        f"{name} {seconds * 1000 / count:.2f}"
-        for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])
-        if seconds > 0
-    )
+    shares = cpu_shares(cpu, 1000 / count, 2)
     node = f"node 1 (of {nodes})" if nodes > 1 else "by process"
     print(f"    CPU s per 1,000 mails, {node}: {shares}; "
           f"the bench's clients {clients * 1000 / count:.2f}")  # fmt: skip

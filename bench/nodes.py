@@ -212,5 +212,15 @@ def cpu_by_process(pid: int) -> dict[str, float]:
     return found
 
 
+def cpu_shares(cpu: dict[str, float], scale: float, digits: int) -> str:
+    """ "name seconds, ..." for the processes that took CPU, the largest first, each
+    scaled (per 1,000 mails, per 100,000 deliveries)."""
+    return ", ".join(
+        f"{name} {seconds * scale:.{digits}f}"
+        for name, seconds in sorted(cpu.items(), key=lambda item: -item[1])
+        if seconds > 0
+    )
+
+
 def ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}" if base else "-"
