@@ -64,6 +64,8 @@ RECIPIENTS = (
     (f"nobody@{DOMAIN}", 4),
 )
 STALL_TIMEOUT = 120.0  # seconds without progress after which the gateway is stalled
+# A delivery a node claimed and has not recorded yet: shown as "sending".
+IN_FLIGHT = "status = 'pending' AND claimed_by IS NOT NULL"
 _DISPOSITION = re.compile(r" from=(\S+) .*?disposition=(\w+)")
 
 
@@ -445,11 +447,11 @@ def wait_idle(data: Path) -> None:
         waiting = _count(data / "spool.sqlite3", "SELECT count(*) FROM inbox WHERE attempts = 0")
         busy = _count(
             data / "gateway.sqlite3",
-            "SELECT count(*) FROM deliveries WHERE status = 'sending' OR "
-            "(status = 'pending' AND next_attempt_at <= datetime('now'))",
+            "SELECT count(*) FROM deliveries WHERE status = 'pending' AND "
+            "(claimed_by IS NOT NULL OR next_attempt_at <= datetime('now'))",
         )
         done = _count(data / "gateway.sqlite3", "SELECT count(*) FROM deliveries WHERE "
-                      "status != 'sending'")  # fmt: skip
+                      "claimed_by IS NULL")  # fmt: skip
         if (waiting, done) != last:
             last, moved_at = (waiting, done), time.monotonic()
         if waiting or busy:
@@ -488,7 +490,7 @@ def run(count: int, seed: int, folder: Path, only: int | None = None) -> Report:
             report.unanswered += 1
         data = folder / "data"
         report.stalled_deliveries = _count(
-            data / "gateway.sqlite3", "SELECT count(*) FROM deliveries WHERE status = 'sending'"
+            data / "gateway.sqlite3", f"SELECT count(*) FROM deliveries WHERE {IN_FLIGHT}"
         )
         report.ingest_failures = _count(data / "spool.sqlite3", "SELECT count(*) FROM inbox")
         report.seconds_to_idle = time.monotonic() - sent_at

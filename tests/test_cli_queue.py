@@ -8,7 +8,6 @@ import datetime as dt
 from gateway.app import App
 from gateway.outbound.deliveries import enqueue_mail
 from gateway.store.db import transaction
-from gateway.store.models import DeliveryStatus
 from gateway.store.models import utcnow
 from tests.conftest import GatewayCli
 
@@ -16,8 +15,7 @@ from tests.conftest import GatewayCli
 def sending(app: App, recipient: str, node: str, lease_until: dt.datetime) -> int:
     with transaction(app.sessions) as session:
         delivery = enqueue_mail(session, recipient, b"Subject: x\r\n\r\nx\r\n", "notice", utcnow())
-        delivery.status = DeliveryStatus.SENDING
-        delivery.claimed_by = node
+        delivery.claimed_by = node  # pending, claimed: shown as "sending"
         delivery.lease_until = lease_until
         session.flush()
         return delivery.id

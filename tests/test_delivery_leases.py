@@ -28,6 +28,8 @@ from gateway.community.members import add_members
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
 from gateway.outbound import worker as worker_module
+from gateway.outbound.deliveries import in_flight
+from gateway.outbound.deliveries import shown_status
 from gateway.outbound.worker import DeliveryWorker
 from gateway.relay.envelope import Envelope
 from gateway.relay.envelope import Reply
@@ -109,9 +111,10 @@ def post_to_members(app: App) -> None:
 
 
 def claims(app: App) -> dict[str, tuple[DeliveryStatus, str | None]]:
+    """Each row's status as shown ("sending" while claimed) and its node."""
     with transaction(app.read_sessions) as session:
         rows = session.execute(select(Delivery.recipient, Delivery.status, Delivery.claimed_by))
-        return {recipient: (status, node) for recipient, status, node in rows}
+        return {recipient: (shown_status(status, node), node) for recipient, status, node in rows}
 
 
 async def until(check: Callable[[], bool], what: str) -> None:
@@ -325,11 +328,7 @@ def test_the_rows_claimed_ahead_are_renewed_with_the_slow_round(
 
     def held() -> list[dt.datetime]:
         with transaction(node_a.read_sessions) as session:
-            return list(
-                session.scalars(
-                    select(Delivery.lease_until).where(Delivery.status == DeliveryStatus.SENDING)
-                )
-            )
+            return list(session.scalars(select(Delivery.lease_until).where(in_flight())))
 
     async def scenario() -> None:
         worker = DeliveryWorker(node_a, relay_a, batch=2, clock=clock)

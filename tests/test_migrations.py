@@ -184,7 +184,7 @@ def test_0011_gives_deliveries_a_claim_and_keeps_their_rows_both_ways(
     migrate.upgrade(empty_engine, "0010")
     with empty_engine.begin() as connection:
         _insert(connection, "deliveries", id=1, status="sending", recipient="a@example.com")
-    migrate.upgrade(empty_engine)
+    migrate.upgrade(empty_engine, "0011")
     with empty_engine.begin() as connection:
         row = connection.execute(text("SELECT status, claimed_by, lease_until FROM deliveries"))
         assert tuple(row.one()) == ("sending", None, None)
@@ -391,3 +391,44 @@ def test_0017_drops_the_deliveries_keys_keeps_the_digests_links_and_goes_back(
         ids = connection.execute(text("SELECT id FROM deliveries")).scalars()
         assert list(ids) == [1]  # the orphan is gone, the digest's delivery kept
         assert connection.execute(text("SELECT delivery_id FROM digest_runs")).scalar() == 1
+
+
+def test_0018_keeps_claimed_rows_pending_indexes_pending_rows_only_and_goes_back(
+    empty_engine: Engine,
+) -> None:
+    migrate.upgrade(empty_engine, "0017")
+    lease = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
+    with empty_engine.begin() as connection:
+        for row_id, status, node in [
+            (1, "sending", "node-a"),
+            (2, "sending", None),  # left by a gateway older than leases
+            (3, "pending", None),
+            (4, "sent", None),
+        ]:
+            _insert(connection, "deliveries", id=row_id, status=status, claimed_by=node,
+                    lease_until=lease if node else None, recipient="a@example.com")  # fmt: skip
+    migrate.upgrade(empty_engine)
+
+    def rows() -> list[tuple[Any, ...]]:
+        query = text("SELECT id, status, claimed_by FROM deliveries ORDER BY id")
+        return [tuple(row) for row in connection.execute(query)]
+
+    def due_index() -> list[str | None]:
+        indexes = inspect(connection).get_indexes("deliveries")
+        return next(i["column_names"] for i in indexes if i["name"] == "ix_deliveries_due")
+
+    with empty_engine.begin() as connection:
+        assert rows() == [
+            (1, "pending", "node-a"),  # still node-a's, until its lease runs out
+            (2, "pending", None),
+            (3, "pending", None),
+            (4, "sent", None),
+        ]
+        assert due_index() == ["next_attempt_at"]
+        if connection.dialect.name == "postgresql":
+            options = "SELECT reloptions FROM pg_class WHERE relname = 'deliveries'"
+            assert connection.execute(text(options)).scalar() == ["fillfactor=50"]
+    migrate.downgrade(empty_engine, "0017")
+    with empty_engine.begin() as connection:
+        assert [status for _, status, _ in rows()] == ["sending", "pending", "pending", "sent"]
+        assert due_index() == ["status", "next_attempt_at"]

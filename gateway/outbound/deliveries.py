@@ -1,12 +1,14 @@
 """The delivery queue: one row per (message, person), claimed, sent, retried, resumed.
 
 A post is queued in the transaction that publishes it, so it is delivered if and
-only if it is stored. A worker claims due rows (status sending) under a lease: its
-node id and a time until which the claim holds unless renewed. It hands them to the
-relay and records each recipient's outcome. Rows whose lease ran out belong to a
-node that died: another node takes them over as due work. A starting node releases
-only its own rows (its previous run's) and expired ones, never a live node's
-(DESIGN.md, principle 1: nothing recorded as sent is sent twice).
+only if it is stored. A worker claims due rows under a lease: its node id and a time
+until which the claim holds unless renewed. A claimed row stays "pending" in the
+store, and is shown as "sending" (in_flight): a claim writes no column an index reads,
+so PostgreSQL rewrites the row in place (models.Delivery). The worker hands the rows
+to the relay and records each recipient's outcome. Rows whose lease ran out belong to
+a node that died: another node takes them over as due work. A starting node releases
+only its own rows (its previous run's), never a live node's (DESIGN.md, principle 1:
+nothing recorded as sent is sent twice).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import join
 from sqlalchemy import literal
+from sqlalchemy import literal_column
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -266,10 +269,22 @@ def enqueue_mail(
     return delivery
 
 
-def _lease_over(now: dt.datetime) -> Any:
-    """A sending row nobody holds any more: its lease ran out, or it has none (left
-    by a gateway older than leases)."""
-    return and_(Delivery.status == DeliveryStatus.SENDING, lease_over(Delivery.lease_until, now))
+def _pending() -> ColumnElement[bool]:
+    """Pending rows, in the words of ix_deliveries_due's predicate: a partial index serves
+    a query whose WHERE says what the index's does, which `status = $1` does not in a
+    plan PostgreSQL keeps for any value of $1 (a prepared statement's generic plan)."""
+    return Delivery.status == literal_column(f"'{DeliveryStatus.PENDING.value}'")
+
+
+def in_flight() -> ColumnElement[bool]:
+    """Rows "sending": pending rows a node claimed, under a lease that holds or (a node
+    that died) ran out. Every outcome and every release clears the claim."""
+    return and_(_pending(), Delivery.claimed_by.is_not(None))
+
+
+def _unclaimed(now: dt.datetime) -> ColumnElement[bool]:
+    """Pending rows no node holds: never claimed, released, or their lease ran out."""
+    return and_(_pending(), lease_over(Delivery.lease_until, now))
 
 
 # A row no node holds: what every outcome and every release writes.
@@ -281,75 +296,63 @@ def _released() -> dict[str, object]:
 
 
 def resume_in_flight(session: Session, lease: Lease, now: dt.datetime) -> int:
-    """At start-up: this node's rows left "sending" by its previous run, and rows
-    whose lease ran out, are due again. Rows a live node holds are left to it."""
-    return _rowcount(
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.status == DeliveryStatus.SENDING,
-                or_(Delivery.claimed_by == lease.node, _lease_over(now)),
-            )
-            .values(**_released())
-        )
-    )
+    """At start-up: this node's rows left "sending" by its previous run are due again
+    (rows whose lease ran out are due already). Rows a live node holds are left to it."""
+    return _release(session, lease.node)
 
 
 def release_claims(session: Session, node: str, now: dt.datetime) -> int:
     """A node stopping cleanly: the rows it still has "sending" (a delivery process that
     did not finish its round) are due again for any node at once, not after the lease."""
+    return _release(session, node, next_attempt_at=now)
+
+
+def _release(session: Session, node: str, **values: object) -> int:
     return _rowcount(
         session.execute(
             update(Delivery)
-            .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == node)
-            .values(**_released(), next_attempt_at=now)
+            .where(in_flight(), Delivery.claimed_by == node)
+            .values(**_released(), **values)
         )
     )
 
 
 def copies_waiting(session: Session, now: dt.datetime) -> bool:
     """Whether copies are due or being sent: the pages of the posts they carry can wait
-    for them (archive.publisher). Retries due later are not counted."""
-    # Two EXISTS, each a look into ix_deliveries_due: with OR in one WHERE and LIMIT 1,
-    # a planner may read the table from the start, sent rows and all, hoping to stop soon.
-    sending = exists().where(Delivery.status == DeliveryStatus.SENDING)
-    due = exists().where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-    return bool(session.scalar(select(or_(sending, due))))
+    for them (archive.publisher). Retries due later are not counted. A row being sent
+    was due when it was claimed: one look into ix_deliveries_due finds both."""
+    due = exists().where(_pending(), Delivery.next_attempt_at <= now)
+    return bool(session.scalar(select(due)))
 
 
 def claim_due(session: Session, now: dt.datetime, limit: int, lease: Lease) -> list[Claimed]:
     """Take up to `limit` due deliveries for `lease.node`, grouped by content so each is
     rendered once.
 
-    Due are pending rows whose time has come and sending rows whose lease ran out (their
-    node died): those are taken over like any due row, first. On PostgreSQL rows
-    another worker holds are skipped (FOR UPDATE SKIP LOCKED), so several `gateway
-    serve` processes share the queue.
+    Due are pending rows whose time has come that no node holds: rows whose lease ran
+    out (their node died) are taken over like any due row, and were due before any
+    other. On PostgreSQL rows another worker is claiming are skipped (FOR UPDATE SKIP
+    LOCKED), so several `gateway serve` processes share the queue.
     """
+    # The claim writes no column an index reads: the row stays pending (in_flight).
     claim = {
-        "status": DeliveryStatus.SENDING,
         "attempts": Delivery.attempts + 1,
         "claimed_by": lease.node,
         "lease_until": lease.until(now),
     }
-    # Two queries, not one with OR: the pending one keeps its walk of ix_deliveries_due
-    # in order, and the rows sending are few. Both in the index's order, and no sort
-    # (walk_indexes): rows of one time (a post's copies) come as the index keeps them,
-    # by rowid on SQLite, by place in the table on PostgreSQL. Ordered by id alone,
-    # SQLite read the whole table in rowid order to find the few sending rows; by time
-    # and id, PostgreSQL sorted every due row on each claim.
-    in_order = (Delivery.next_attempt_at,)
+    # In the index's order, and no sort (walk_indexes): rows of one time (a post's
+    # copies) come as the index keeps them, by rowid on SQLite, by place in the table on
+    # PostgreSQL. Ordered by id, SQLite read the whole table in rowid order; by time and
+    # id, PostgreSQL sorted every due row on each claim. The walk passes over the rows
+    # in flight (claimed, due, and pending): a round or two per node.
     walk_indexes(session)
-    stranded = select(Delivery.id).where(_lease_over(now)).order_by(*in_order).limit(limit)
-    claimed = _claim(session, stranded, claim)
-    if len(claimed) < limit:
-        due = (
-            select(Delivery.id)
-            .where(Delivery.status == DeliveryStatus.PENDING, Delivery.next_attempt_at <= now)
-            .order_by(*in_order)
-            .limit(limit - len(claimed))
-        )
-        claimed += _claim(session, due, claim)
+    due = (
+        select(Delivery.id)
+        .where(_unclaimed(now), Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
+    claimed = _claim(session, due, claim)
     return sorted(claimed, key=lambda c: (c.content_key, c.id))
 
 
@@ -375,11 +378,7 @@ def renew_leases(session: Session, ids: Sequence[int], lease: Lease, now: dt.dat
         renewed += _rowcount(
             session.execute(
                 update(Delivery)
-                .where(
-                    chosen,
-                    Delivery.status == DeliveryStatus.SENDING,
-                    Delivery.claimed_by == lease.node,
-                )
+                .where(chosen, in_flight(), Delivery.claimed_by == lease.node)
                 .values(lease_until=lease.until(now))
             )
         )
@@ -442,10 +441,7 @@ def push(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
     """Make deliveries due now: pending and failed ones, and sending ones whose lease ran
     out (stranded by a node that died); all of them when no id is given."""
     query = update(Delivery).where(
-        or_(
-            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.FAILED)),
-            _lease_over(now),
-        )
+        or_(Delivery.status == DeliveryStatus.FAILED, _unclaimed(now)),
     )
     if ids:
         query = query.where(Delivery.id.in_(ids))
@@ -463,7 +459,7 @@ def list_deliveries(
     rows = session.execute(
         select(Delivery, Message.message_id)
         .outerjoin(Message, Message.id == Delivery.message_id)
-        .where(Delivery.status.in_(statuses))
+        .where(or_(*(shown_as(status) for status in statuses)))
         .order_by(Delivery.id)
         .limit(limit)
     )
@@ -473,7 +469,7 @@ def list_deliveries(
             "kind": delivery.kind,
             "recipient": delivery.recipient,
             "message_id": message_id,
-            "status": delivery.status.value,
+            "status": shown_status(delivery.status, delivery.claimed_by).value,
             "attempts": delivery.attempts,
             "next_attempt_at": delivery.next_attempt_at.isoformat(),
             "last_error": delivery.last_error,
@@ -486,10 +482,26 @@ def list_deliveries(
     ]
 
 
+def shown_status(stored: DeliveryStatus, claimed_by: str | None) -> DeliveryStatus:
+    """A row's status as the queue shows it: "sending" while claimed (in_flight)."""
+    if stored is DeliveryStatus.PENDING and claimed_by is not None:
+        return DeliveryStatus.SENDING
+    return stored
+
+
+def shown_as(status: DeliveryStatus) -> ColumnElement[bool]:
+    """The rows shown as `status` (shown_status)."""
+    if status is DeliveryStatus.SENDING:
+        return in_flight()
+    if status is DeliveryStatus.PENDING:
+        return and_(_pending(), Delivery.claimed_by.is_(None))
+    return Delivery.status == status
+
+
 def count_by_status(session: Session) -> dict[str, int]:
+    """How many rows each status shows (shown_status)."""
     counts = dict.fromkeys((s.value for s in DeliveryStatus), 0)
-    for status, count in session.execute(
-        select(Delivery.status, func.count()).group_by(Delivery.status)
-    ):
-        counts[DeliveryStatus(status).value] = count
+    kept = (Delivery.status, Delivery.claimed_by)  # a few nodes: a few groups more
+    for status, claimed_by, count in session.execute(select(*kept, func.count()).group_by(*kept)):
+        counts[shown_status(DeliveryStatus(status), claimed_by).value] += count
     return counts

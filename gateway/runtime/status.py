@@ -10,6 +10,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.outbound.deliveries import in_flight
+from gateway.outbound.deliveries import shown_as
 from gateway.runtime.nodes import alive
 from gateway.store.leases import lease_over
 from gateway.store.leases import lease_ran_out
@@ -76,7 +78,7 @@ def inbox(session: Session, now: dt.datetime) -> dict[str, int]:
 
 def deliveries(session: Session, now: dt.datetime) -> dict[str, Any]:
     """Pending (due now), deferred (waiting for a retry), sending per node, failed."""
-    pending = Delivery.status == DeliveryStatus.PENDING
+    pending = shown_as(DeliveryStatus.PENDING)
     due = Delivery.next_attempt_at <= now
 
     def count(*where: Any) -> int:
@@ -86,7 +88,7 @@ def deliveries(session: Session, now: dt.datetime) -> dict[str, Any]:
         node or "-": number
         for node, number in session.execute(
             select(Delivery.claimed_by, func.count())
-            .where(Delivery.status == DeliveryStatus.SENDING)
+            .where(in_flight())
             .group_by(Delivery.claimed_by)
             .order_by(Delivery.claimed_by)
         )

@@ -25,6 +25,7 @@ from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import TypeDecorator
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -134,6 +135,8 @@ class Origin(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
+    # Shown, not stored: a pending row a node has claimed (gateway.outbound.deliveries).
+    # Rows were stored "sending" until migration 0018.
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
@@ -521,12 +524,24 @@ class Delivery(Base):
     (migration 0017). The gateway never deletes a message, a community or a person; a
     row keeps its recipient's address, and a copy whose message or community is gone
     fails with that reason.
+
+    A claim writes only columns no index reads (the lease, the attempts): the row stays
+    "pending", and PostgreSQL rewrites it within its page without touching an index (a
+    HOT update), for which each page is filled half by inserts (fillfactor 50), leaving
+    room for a new version of each row. The due index holds pending rows only: sent
+    ones leave it (migration 0018).
     """
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("message_id", "person_id"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -547,8 +562,8 @@ class Delivery(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # While "sending": the node that claimed it and until when its claim holds unless
-    # renewed (gateway.outbound.deliveries); None otherwise. No index of their own: the
-    # rows sending are few, found through ix_deliveries_due's status.
+    # renewed (gateway.outbound.deliveries); None otherwise. No index reads them: a
+    # claim is then a HOT update.
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

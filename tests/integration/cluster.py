@@ -28,7 +28,9 @@ from sqlalchemy import Engine
 from sqlalchemy import bindparam
 from sqlalchemy import text
 
+from gateway.outbound.deliveries import shown_status
 from gateway.outbound.worker import RECORD_EVERY
+from gateway.store.models import DeliveryStatus
 from tests.integration.test_delivery_durability import kill_all
 from tests.integration.test_durability import start_server
 from tests.integration.test_gateway_command import gateway
@@ -233,17 +235,22 @@ class Cluster:
         return int(value)
 
     def deliveries_of(self, message_ids: Iterable[str]) -> list[Any]:
-        """(recipient, status, claimed_by, Message-ID) of the posts' deliveries."""
-        return self.rows(
+        """(recipient, status, claimed_by, Message-ID) of the posts' deliveries; the
+        status as shown ("sending" while claimed)."""
+        rows = self.rows(
             "SELECT d.recipient, d.status, d.claimed_by, m.message_id FROM deliveries d"
             " JOIN messages m ON m.id = d.message_id WHERE m.message_id IN :ids",
             ids=tuple(message_ids),
         )
+        return [
+            (recipient, shown_status(DeliveryStatus(status), node).value, node, message_id)
+            for recipient, status, node, message_id in rows
+        ]
 
     def quiet(self) -> bool:
         """Nothing waits: the inbox, the action mail and the queue are empty."""
         return not self.count(
             "SELECT (SELECT count(*) FROM inbox)"
             " + (SELECT count(*) FROM action_mail WHERE handled_at IS NULL)"
-            " + (SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending'))"
+            " + (SELECT count(*) FROM deliveries WHERE status = 'pending')"
         )

@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
+from gateway.outbound.deliveries import shown_status
+from gateway.store.models import DeliveryStatus
 from tests.conftest import wait_for
 from tests.factories import post
 from tests.integration.cluster import DOMAIN
@@ -61,7 +63,10 @@ def test_a_killed_node_s_fanout_is_finished_by_the_other_node(
     def rows() -> dict[str, tuple[str, str | None]]:
         with engine.connect() as connection:
             query = text("SELECT recipient, status, claimed_by FROM deliveries")
-            return {rcpt: (status, node) for rcpt, status, node in connection.execute(query)}
+            return {
+                rcpt: (shown_status(DeliveryStatus(status), node).value, node)
+                for rcpt, status, node in connection.execute(query)
+            }
 
     def copies() -> Counter[str]:
         return Counter(rcpt for _, rcpt, _ in handler.copies())
