@@ -8,9 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gateway.app import App
+from gateway.store import db
+from gateway.store.db import make_engine
 from gateway.store.db import transaction
 from gateway.store.ledger import ALREADY
 from gateway.store.ledger import EMPTY
@@ -25,6 +28,7 @@ from gateway.store.sql import IN_LIST
 from gateway.store.sql import chunks
 from gateway.store.sql import insert_if_new
 from gateway.store.sql import skip_locked
+from tests.postgres import PostgresServer
 
 NOW = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -177,3 +181,33 @@ def test_the_ledger_links_each_recorded_row_to_its_mail(app: App) -> None:
             select(MonthlyRun.delivery_id).where(MonthlyRun.id == recorded.run_id)
         )
     assert linked == delivery.id
+
+
+# pinging PostgreSQL connections that sat idle
+
+
+@pytest.mark.postgresql
+def test_a_connection_idle_a_while_is_pinged_and_replaced_if_the_server_dropped_it(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a connection idle PING_AFTER_IDLE_SECONDS is pinged: one the server ended
+    meanwhile (a restart, a firewall) is replaced before use, and one used a moment ago
+    costs no round trip more."""
+    engine = make_engine(postgres_server.url())
+    pings: list[object] = []
+    do_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda c: pings.append(c) or do_ping(c))
+
+    def backend() -> int:
+        with engine.connect() as connection:
+            return int(connection.scalar(text("SELECT pg_backend_pid()")))
+
+    try:
+        first = backend()
+        assert backend() == first and pings == []  # in use a moment ago: no ping
+        postgres_server.execute(f"SELECT pg_terminate_backend({first})")
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+        assert backend() != first  # pinged, found dropped, replaced
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
