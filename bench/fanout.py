@@ -71,6 +71,7 @@ from nodes import parse_databases  # noqa: E402
 from nodes import parse_nodes  # noqa: E402
 from nodes import postgres_if  # noqa: E402
 from nodes import ratio as ratio_text  # noqa: E402
+from nodes import running  # noqa: E402
 from nodes import start_nodes  # noqa: E402
 
 DOMAIN = "lists.example.com"
@@ -169,7 +170,7 @@ def run(
             start_nodes(cluster, server, gateway_executable()) as pids,
         ):
             gateway = pids[0]
-            wait_for_first_build(root / "site")
+            wait_for_first_build(root / "site", gateway, root / "serve1.log")
             measured = pids + ([postgres.postmaster_pid()] if postgres and url else [])
             mails = posts(count)
             connections = [smtplib.SMTP("127.0.0.1", n.smtp_port, timeout=120) for n in cluster]
@@ -220,11 +221,15 @@ def run(
         return Figures(expected / elapsed, cpu * 100_000 / expected)
 
 
-def wait_for_first_build(site: Path, timeout: float = 900) -> None:
+def wait_for_first_build(site: Path, gateway: int, log: Path, timeout: float = 900) -> None:
     """Until the archive's build at the start has written its pages (its manifest goes
-    last) and the site is idle, as it is between two posts of a running gateway."""
+    last) and the site is idle, as it is between two posts of a running gateway. A
+    gateway that stopped meanwhile stops the bench, with the last line of its log."""
     deadline = time.monotonic() + timeout
     while not (site / MANIFEST).exists():
+        if not running(gateway):
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines() or [""]
+            raise SystemExit(f"the gateway stopped before its first build: {lines[-1]}")
         if time.monotonic() > deadline:
             raise SystemExit(f"the archive's first build did not end within {timeout:.0f} s")
         time.sleep(0.2)

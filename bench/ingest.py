@@ -329,11 +329,21 @@ def wait_for_port(process: subprocess.Popen[bytes], port: int, log: Path) -> Non
     raise SystemExit(f"the server did not listen on port {port} in 60 s:\n{log.read_text()}")
 
 
+# The ports free_port handed out in this run.
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port free now and not handed out before in this run: a probe's port, once
+    closed, may come back from the next probe before its server binds it (a fan-out's
+    gateway once got the sink's port for its web server, and stopped)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 def gateway_executable() -> str:

@@ -3,6 +3,9 @@ written its pages (its manifest), and says so when that build never ends."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +35,7 @@ def test_the_posts_wait_until_the_first_build_has_written_its_manifest(
     began = time.monotonic()
     written.start()
     try:
-        bench.wait_for_first_build(site, timeout=30)
+        bench.wait_for_first_build(site, os.getpid(), tmp_path / "serve1.log", timeout=30)
     finally:
         written.cancel()
     assert (site / MANIFEST).exists()
@@ -43,4 +46,21 @@ def test_a_first_build_that_never_ends_stops_the_bench_with_a_reason(
     bench: ModuleType, tmp_path: Path
 ) -> None:
     with pytest.raises(SystemExit, match="first build did not end within 1 s"):
-        bench.wait_for_first_build(tmp_path / "site", timeout=1)
+        bench.wait_for_first_build(
+            tmp_path / "site", os.getpid(), tmp_path / "serve1.log", timeout=1
+        )
+
+
+def test_a_gateway_that_stopped_before_its_first_build_stops_the_bench_with_its_log(
+    bench: ModuleType, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve1.log"
+    log.write_text("starting\nError: cannot listen on 127.0.0.1:4000 ([web])\n")
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        while not (Path(f"/proc/{ended.pid}/stat").read_text().split(") ")[1].startswith("Z")):
+            time.sleep(0.05)  # ended, not reaped yet: as `gateway serve` is until the end
+        with pytest.raises(SystemExit, match=r"stopped before its first build: Error: cannot"):
+            bench.wait_for_first_build(tmp_path / "site", ended.pid, log, timeout=30)
+    finally:
+        ended.wait()

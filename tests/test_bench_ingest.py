@@ -46,3 +46,9 @@ def test_the_summary_compares_the_best_runs_and_lists_each_round(
     [postgresql] = [row for row in rows if "round" not in row]
     assert postgresql[3] == "360.0" and postgresql[5] == "0.72"  # the best: 360 / 500
     assert "round by round: 0.60, 0.90 (median 0.75)" in out
+
+
+def test_free_ports_are_never_handed_out_twice_in_one_run(bench: ModuleType) -> None:
+    """A closed probe's port comes back often: 2,000 probes repeat some for sure."""
+    ports = [bench.free_port() for _ in range(2000)]
+    assert len(set(ports)) == 2000
