@@ -163,23 +163,25 @@ def start_nodes(
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _process_cpu(pid: int) -> float:
-    """utime + stime + cutime + cstime of one process, in seconds (0 once it is gone)."""
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name (state first); none once gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+        return []
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _process_cpu(pid: int) -> float:
+    """utime + stime + cutime + cstime of one process, in seconds (0 once it is gone)."""
+    fields = _stat_fields(pid)
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS if fields else 0.0
 
 
 def running(pid: int) -> bool:
     """Whether the process is there and not ended (a zombie waiting to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    fields = _stat_fields(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def _children(pid: int) -> list[int]:

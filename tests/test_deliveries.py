@@ -562,7 +562,7 @@ def test_rows_left_sending_are_due_again_after_a_restart(session: Session) -> No
     mail_row(session, "done@example.com", status=DeliveryStatus.SENT)
     assert len(deliveries.claim_due(session, NOW, limit=10, lease=LEASE)) == 2
 
-    assert deliveries.resume_in_flight(session, LEASE, NOW) == 2
+    assert deliveries.resume_in_flight(session, LEASE) == 2
 
     rows = queued(session)
     for recipient in ("a@example.com", "b@example.com"):
@@ -604,7 +604,7 @@ def test_a_live_lease_of_another_node_is_neither_claimed_nor_resumed(session: Se
     mail_row(session, "b@example.com", **HELD_BY_B)
     mail_row(session, "due@example.com")
 
-    assert deliveries.resume_in_flight(session, LEASE, LATER) == 0
+    assert deliveries.resume_in_flight(session, LEASE) == 0
     assert [c.recipient for c in deliveries.claim_due(session, LATER, 10, LEASE)] == [
         "due@example.com"
     ]
@@ -647,7 +647,7 @@ def test_a_restarted_node_resumes_its_own_rows_and_leaves_expired_ones_due(
     mail_row(session, "b@example.com", **HELD_BY_B)
     dead = mail_row(session, "dead@example.com", claimed_by="node-c", lease_until=LATER)
 
-    assert deliveries.resume_in_flight(session, LEASE, LATER) == 1
+    assert deliveries.resume_in_flight(session, LEASE) == 1
 
     rows = queued(session)
     assert (rows["mine@example.com"]["status"], rows["mine@example.com"]["claimed_by"]) == (

@@ -295,7 +295,7 @@ def _released() -> dict[str, object]:
     return {"status": DeliveryStatus.PENDING, **UNCLAIMED}
 
 
-def resume_in_flight(session: Session, lease: Lease, now: dt.datetime) -> int:
+def resume_in_flight(session: Session, lease: Lease) -> int:
     """At start-up: this node's rows left "sending" by its previous run are due again
     (rows whose lease ran out are due already). Rows a live node holds are left to it."""
     return _release(session, lease.node)

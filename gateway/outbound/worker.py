@@ -108,7 +108,7 @@ class DeliveryWorker:
         (and what a dead node's expired lease left)."""
         await self.relay.start()
         with transaction(self.app.sessions) as session:
-            resumed = resume_in_flight(session, self.lease, self.clock())
+            resumed = resume_in_flight(session, self.lease)
         if resumed:
             log.info("resuming %d deliveries that were in flight", resumed)
 
