@@ -432,3 +432,26 @@ def test_0018_keeps_claimed_rows_pending_indexes_pending_rows_only_and_goes_back
     with empty_engine.begin() as connection:
         assert [status for _, status, _ in rows()] == ["sending", "pending", "pending", "sent"]
         assert due_index() == ["status", "next_attempt_at"]
+
+
+def test_0019_compresses_large_values_with_lz4_on_postgresql_and_goes_back(
+    empty_engine: Engine,
+) -> None:
+    if empty_engine.dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL compresses values (SQLite stores them as given)")
+    migrate.upgrade(empty_engine)
+    mail = b"".join(b"line %d of a mail long enough to be compressed\r\n" % n for n in range(200))
+    with empty_engine.begin() as connection:
+        _insert(connection, "inbox", id=1, raw=mail)
+        _insert(connection, "messages", id=1, message_id="a@x", status="published",
+                origin="smtp", body_text=mail.decode())  # fmt: skip
+        methods = (
+            "SELECT pg_column_compression(raw) FROM inbox UNION ALL "
+            "SELECT pg_column_compression(body_text) FROM messages"
+        )
+        assert [m for (m,) in connection.execute(text(methods))] == ["lz4", "lz4"]
+    migrate.downgrade(empty_engine, "0018")
+    with empty_engine.begin() as connection:
+        _insert(connection, "inbox", id=2, raw=mail)
+        written = "SELECT pg_column_compression(raw) FROM inbox ORDER BY id"
+        assert [m for (m,) in connection.execute(text(written))] == ["lz4", "pglz"]
