@@ -213,8 +213,10 @@ def run(
             cpu = cpu_seconds(measured) - cpu_before
             by_process = subtract(_by_process(gateway, sink.pid), by_process_before)
             database_cpu = cpu - (cpu_seconds(pids) - gateway_before)
-        if postgres and url and postgres.statements:
-            postgres.print_statements(url)
+        if postgres and url:
+            if postgres.statements:
+                postgres.print_statements(url)
+            postgres.forget(url)
         elapsed = last - first_accepted
         where = f"{database}, {nodes} node{'s' if nodes > 1 else ''}"
         print(

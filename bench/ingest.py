@@ -566,8 +566,10 @@ def main() -> None:
                     root / f"{database}-{nodes}-{repetition}", url, nodes, options, warmup,
                     workloads, large, bare_runs, postgres,
                 ))  # fmt: skip
-                if postgres and url and options.pg_statements:
-                    postgres.print_statements(url)
+                if postgres and url:
+                    if options.pg_statements:
+                        postgres.print_statements(url)
+                    postgres.forget(url)
     print_summary(figures)
 
 

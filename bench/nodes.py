@@ -89,6 +89,13 @@ class DurablePostgres(PostgresServer):
             self.execute_in(name, "CREATE EXTENSION pg_stat_statements")
         return self.url(name)
 
+    def forget(self, url: str) -> None:
+        """Drop a run's database and write out the pages it left in memory, so that the
+        next run pays nothing for this one: a VACUUM ANALYZE of a fan-out's 200,000
+        copies came 30 s after its run, and the next checkpoint writes its pages."""
+        self.execute(f"DROP DATABASE {url.rsplit('/', 1)[1]} WITH (FORCE)")
+        self.execute("CHECKPOINT")
+
     def execute_in(self, database: str, sql: str) -> list[tuple[object, ...]]:
         import psycopg
 
