@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -376,6 +378,30 @@ def statements_of(session: Session, call: Callable[[], bool]) -> list[tuple[str,
     return seen
 
 
+@contextmanager
+def plan_kept(session: Session, statement: str, values: Any) -> Iterator[Callable[[], str]]:
+    """EXPLAIN of `statement` with `values`, through the plan for any value PostgreSQL
+    makes at the first EXPLAIN and keeps (as it may for a statement psycopg prepared)."""
+    connection = session.connection()
+    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    connection.exec_driver_sql(f"PREPARE kept AS {statement}")
+    arguments = ", ".join(f"'{value}'" for value in values)  # numbers, a node, times
+
+    def plan() -> str:
+        explained = connection.exec_driver_sql(f"EXPLAIN EXECUTE kept({arguments})")
+        return "\n".join(row[0] for row in explained)
+
+    try:
+        yield plan
+    finally:
+        connection.exec_driver_sql("DEALLOCATE kept")
+
+
+def add_due(session: Session, count: int) -> None:
+    rows = [{"recipient": f"due{n}@x", "next_attempt_at": NOW} for n in range(count)]
+    session.execute(insert(Delivery), rows)
+
+
 def test_a_claim_walks_the_due_index_in_a_plan_kept_for_any_value(session: Session) -> None:
     """psycopg prepares a statement run five times, and PostgreSQL may then keep one plan
     for any value of its parameters (a generic plan). The partial index of pending rows
@@ -383,21 +409,14 @@ def test_a_claim_walks_the_due_index_in_a_plan_kept_for_any_value(session: Sessi
     `status = $1`: without it the plan read the whole table and sorted it."""
     if session.get_bind().dialect.name != "postgresql":
         pytest.skip("a plan kept for any value is PostgreSQL's (SQLite plans each run)")
-    session.execute(insert(Delivery), [{"recipient": f"due{n}@x", "next_attempt_at": NOW}
-                                       for n in range(600)])  # fmt: skip
+    add_due(session, 600)
     session.execute(text("ANALYZE deliveries"))
     [(statement, values)] = statements_of(
         session, lambda: len(deliveries.claim_due(session, NOW, limit=500, lease=LEASE)) == 500
     )
-    connection = session.connection()
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    connection.exec_driver_sql(f"PREPARE claim AS {statement}")
-    arguments = ", ".join(f"'{value}'" for value in values)  # numbers, a node, times
-    plan = "\n".join(
-        row[0] for row in connection.exec_driver_sql(f"EXPLAIN EXECUTE claim({arguments})")
-    )
-    connection.exec_driver_sql("DEALLOCATE claim")
-    assert "Index Scan using ix_deliveries_due" in plan and "Sort" not in plan, plan
+    with plan_kept(session, statement, values) as plan:
+        kept = plan()
+    assert "Index Scan using ix_deliveries_due" in kept and "Sort" not in kept, kept
 
 
 def test_a_claim_finds_its_rows_by_key_in_a_plan_made_while_the_queue_was_empty(
@@ -413,20 +432,10 @@ def test_a_claim_finds_its_rows_by_key_in_a_plan_made_while_the_queue_was_empty(
     [(statement, values)] = statements_of(
         session, lambda: deliveries.claim_due(session, NOW, limit=500, lease=LEASE) == []
     )
-    connection = session.connection()
-    connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-    connection.exec_driver_sql(f"PREPARE claim AS {statement}")
-    arguments = ", ".join(f"'{value}'" for value in values)
-
-    def plan() -> str:
-        explained = connection.exec_driver_sql(f"EXPLAIN EXECUTE claim({arguments})")
-        return "\n".join(row[0] for row in explained)
-
-    plan()  # made now, on the empty queue, and kept
-    due = [{"recipient": f"due{n}@x", "next_attempt_at": NOW} for n in range(20_000)]
-    session.execute(insert(Delivery), due)
-    kept = plan()
-    connection.exec_driver_sql("DEALLOCATE claim")
+    with plan_kept(session, statement, values) as plan:
+        plan()  # made now, on the empty queue, and kept
+        add_due(session, 20_000)
+        kept = plan()
     assert "Seq Scan" not in kept and "Index Cond: (id = ANY" in kept, kept
 
 
