@@ -207,7 +207,8 @@ def test_a_post_after_an_idle_spell_leaves_at_once_with_one_attempt(
     recipients = sorted(["bob@example.com", "carol@example.com", *members])
     test_settings = relayed(settings, port)
     test_settings = dataclasses.replace(
-        test_settings, relay=dataclasses.replace(test_settings.relay, idle_seconds=idle_seconds)
+        test_settings,
+        relay=dataclasses.replace(test_settings.relay, idle_seconds=idle_seconds, connections=4),
     )
     with running(test_settings) as server:
         server.send(post(message_id="before@example.com").as_bytes(), [f"design@{DOMAIN}"])
