@@ -1,11 +1,13 @@
 """The store's SQL helpers on SQLite and PostgreSQL: IN lists in chunks, insert-if-new,
-SKIP LOCKED; and the ledger of once-per-period mail built on them."""
+updates by key, SKIP LOCKED; and the ledger of once-per-period mail built on them."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
@@ -27,6 +29,7 @@ from gateway.store.models import Person
 from gateway.store.sql import IN_LIST
 from gateway.store.sql import chunks
 from gateway.store.sql import insert_if_new
+from gateway.store.sql import set_by_id
 from gateway.store.sql import skip_locked
 from tests.postgres import PostgresServer
 
@@ -91,6 +94,40 @@ def test_insert_if_new_keeps_the_stored_row_and_returns_only_new_ones(app: App) 
     with transaction(app.read_sessions) as session:
         names = dict(session.execute(select(Person.address, Person.name)).all())
     assert names == {"ann@example.com": "Ann", "bob@example.com": "Bob"}
+
+
+# set_by_id
+
+
+def test_set_by_id_gives_each_row_its_value_in_one_update(app: App) -> None:
+    with transaction(app.sessions) as session:
+        ids = add_people(session, 4)
+    updates: list[bool] = []  # each UPDATE sent: whether as an executemany
+
+    @event.listens_for(app.engine, "before_cursor_execute")
+    def record(_c: Any, _k: Any, statement: str, _p: Any, _x: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(many)
+
+    with transaction(app.sessions) as session:
+        set_by_id(session, Person.name, {ids[0]: "Ann", ids[2]: "Cleo"})
+        set_by_id(session, Person.show_write_to, {ids[1]: False, ids[2]: None})
+        set_by_id(session, Person.name, {})
+    with transaction(app.read_sessions) as session:
+        rows = session.execute(
+            select(Person.id, Person.name, Person.show_write_to).order_by(Person.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (ids[0], "Ann", None),
+        (ids[1], "", False),
+        (ids[2], "Cleo", None),
+        (ids[3], "", None),
+    ]
+    # One UPDATE for each call with values; on PostgreSQL a single execution, not one
+    # per row (SQLite runs in our process: an executemany costs it no round trip).
+    assert len(updates) == 2
+    if app.engine.dialect.name == "postgresql":
+        assert updates == [False, False]
 
 
 # skip_locked

@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -251,6 +252,24 @@ def test_a_reply_before_its_parent_in_the_same_batch_is_adopted(
     assert session.scalar(select(func.count()).select_from(Thread)) == 1
     assert a.thread is not None and a.thread.message_count == 3
     assert a.thread.created_at == a.received_at  # the root's arrival, not the early reply's
+
+
+def test_a_batch_s_messages_are_stored_in_one_insert_whichever_columns_are_empty(
+    batch: Batch, session: Session
+) -> None:
+    """A reply to a stored post (its parent known), a new post (no parent) and a reply
+    to that one (linked once both are stored) go out together, parents set after."""
+    batch(raw_mail("a@x"))
+    sent: list[str] = []
+    event.listen(session.connection(), "before_cursor_execute", lambda *a: sent.append(a[2]))
+    stored = batch(
+        raw_mail("b@x", In_Reply_To="<a@x>"),
+        raw_mail("c@x", "Sizes"),
+        raw_mail("d@x", "Sizes", In_Reply_To="<c@x>"),
+    )
+    assert sum(s.lstrip().startswith("INSERT INTO messages ") for s in sent) == 1
+    a, b, c, d = (stored[f"{name}@x"] for name in "abcd")
+    assert (b.parent_id, c.parent_id, d.parent_id) == (a.id, None, c.id)
 
 
 def test_a_batch_with_an_in_reply_to_loop_makes_no_cycle(batch: Batch) -> None:

@@ -45,6 +45,7 @@ from gateway.store.models import Thread
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
+from gateway.store.sql import set_by_id
 from gateway.threads.audience import audience
 from gateway.threads.tree import roots
 
@@ -386,7 +387,13 @@ class ThreadBatch:
             # Matched by Message-ID (one node each in a batch), not by the order of the
             # rows: SQLite cannot promise that order, and SQLAlchemy sent each row alone
             # when asked for it (126 statements for a batch of 128 mails).
-            statement = insert(Message).returning(Message.id, Message.message_id)
+            # Every row with every column, NULLs too: rows with other columns than their
+            # neighbours' were a statement of their own.
+            statement = (
+                insert(Message)
+                .returning(Message.id, Message.message_id)
+                .execution_options(render_nulls=True)
+            )
             rows = session.execute(statement, [self._message_row(n) for n in nodes])
             ids = {message_id: row_id for row_id, message_id in rows}
             for node in nodes:
@@ -394,7 +401,7 @@ class ThreadBatch:
                 self._by_id[node.id] = node
         relinked, self._relinked = self._relinked, []
         if relinked:
-            session.execute(update(Message), [_parent_row(node) for node in relinked])
+            set_by_id(session, Message.parent_id, dict(map(_parent_link, relinked)))
             for node in relinked:
                 node.relinked = False
             expire(session, Message, [node.id for node in relinked])
@@ -579,9 +586,9 @@ def _thread_row(thread: ThreadState) -> dict[str, Any]:
     }
 
 
-def _parent_row(node: Node) -> dict[str, Any]:
-    assert node.parent is not None and node.parent.id is not None
-    return {"id": node.id, "parent_id": node.parent.id}
+def _parent_link(node: Node) -> tuple[int, int]:
+    assert node.id is not None and node.parent is not None and node.parent.id is not None
+    return node.id, node.parent.id
 
 
 def _order(node: Node) -> int:
