@@ -205,6 +205,25 @@ def test_a_failed_mail_is_released_with_its_attempt_for_another_node(
     assert spooled(node_a) == []
 
 
+def test_a_processor_that_stops_gives_back_the_batch_it_claimed_ahead(
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node_a, node_b = nodes
+    monkeypatch.setattr(processor_module, "BATCH", 2)
+    spool(node_a, *posts("one", "two", "three", "four", "five", "six"))
+    processor = InboxProcessor(node_a)
+    assert processor.process_batch() == 2
+    # The next batch was claimed, and its blobs written, while the first was stored.
+    assert spooled(node_a) == [("node-a", 0)] * 2 + [(None, 0)] * 2
+    assert len(list(node_a.blobs.root.rglob(".tmp-*"))) == 2
+    # One more batch, then a stop: the batch claimed ahead meanwhile is given back.
+    processor.run(alive=iter([True, False]).__next__)
+    assert stored(node_a) == ["four@x", "one@x", "three@x", "two@x"]
+    assert spooled(node_a) == [(None, 0)] * 2
+    assert list(node_a.blobs.root.rglob(".tmp-*")) == []
+    assert InboxProcessor(node_b).process_batch() == 2  # another node takes it at once
+
+
 class Rendezvous:
     """An ingest stage that holds each mail until the other node's mail got there too
     (each thread waits once per Message-ID): the two transactions then write the same

@@ -118,7 +118,8 @@ def ingest_now(
     They are parsed first: on SQLite the transaction holds the store's only write lock,
     which the delivery worker waits for to claim and record copies, and parsing is
     about a third of a batch's time (bench/ingest.py's latency). `parsed` is their parse
-    when it was made beforehand (gateway.ingest.parse_workers)."""
+    when it was made beforehand (gateway.ingest.parse_workers; the inbox processor's
+    thread, gateway.ingest.processor)."""
     if parsed is None:
         parsed = parse_ahead(mails)
     blobs = app.blobs.batch()

@@ -6,7 +6,8 @@ threads would take turns on one core. Worker processes do both for the next batc
 of an import while this process stores the current one; the batch takes the blobs
 it keeps (BlobBatch.offer). Not the inbox processor's: `gateway serve` gives the
 cores to the SMTP sessions first, and there workers only added their round trips
-(sustained ingest 450-512 mails/s with them, 489-585 without, bench/ingest.py).
+(sustained ingest 450-512 mails/s with them, 489-585 without, bench/ingest.py); it
+parses its next batch in a thread instead (gateway.ingest.processor).
 A small batch, or one with a large mail, is parsed here: sent to a worker and back, a
 large mail would be copied twice more.
 """
@@ -84,12 +85,13 @@ class ParseWorkers:
 
 def _parse_chunk(raws: list[bytes], blob_root: Path) -> list[Parsed]:
     store = BlobStore(blob_root)
-    return [_with_blobs(parse_raw(raw), raw, store) for raw in raws]
+    return [parse_with_blobs(raw, store) for raw in raws]
 
 
-def _with_blobs(parsed: Parsed, raw: bytes, store: BlobStore) -> Parsed:
-    """`parsed` with its blobs (the raw mail, its attachments) in temporary files of
-    the store, for the batch's BlobBatch to take."""
+def parse_with_blobs(raw: bytes, store: BlobStore) -> Parsed:
+    """The mail parsed, with its blobs (the raw mail, its attachments) in temporary
+    files of the store, for the batch's BlobBatch to take."""
+    parsed = parse_raw(raw)
     contents = [(parsed.raw_sha256, raw)]
     contents += [(None, part.payload) for part in parsed.message.attachments]
     written = (store.write_ahead(data, sha256) for sha256, data in contents)
