@@ -123,7 +123,6 @@ class InboxProcessor(BackgroundLoop):
         finally:
             with contextlib.suppress(Exception):
                 self.let_go()
-            self._ahead.shutdown()
 
     def process_batch(self) -> int:
         """Ingest up to BATCH spooled mails; return how many were taken.
