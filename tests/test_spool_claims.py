@@ -48,6 +48,7 @@ from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import utcnow
 from tests.conftest import GatewayCli
+from tests.conftest import wait_for
 from tests.faults import FailsOnBadSubject
 
 DOMAIN = "lists.example.com"
@@ -213,14 +214,16 @@ def test_a_processor_that_stops_gives_back_the_batch_it_claimed_ahead(
     spool(node_a, *posts("one", "two", "three", "four", "five", "six"))
     processor = InboxProcessor(node_a)
     assert processor.process_batch() == 2
-    # The next batch was claimed, and its blobs written, while the first was stored.
-    assert spooled(node_a) == [("node-a", 0)] * 2 + [(None, 0)] * 2
-    assert len(list(node_a.blobs.root.rglob(".tmp-*"))) == 2
+    # The next batch is claimed, and its blobs written, while the first is stored.
+    ahead = [("node-a", 0)] * 2 + [(None, 0)] * 2
+    wait_for(lambda: spooled(node_a) == ahead, 30, "the next batch claimed")
+    written = node_a.blobs.root.rglob
+    wait_for(lambda: len(list(written(".tmp-*"))) == 2, 30, "its blobs written ahead")
     # One more batch, then a stop: the batch claimed ahead meanwhile is given back.
     processor.run(alive=iter([True, False]).__next__)
     assert stored(node_a) == ["four@x", "one@x", "three@x", "two@x"]
     assert spooled(node_a) == [(None, 0)] * 2
-    assert list(node_a.blobs.root.rglob(".tmp-*")) == []
+    assert list(written(".tmp-*")) == []
     assert InboxProcessor(node_b).process_batch() == 2  # another node takes it at once
 
 
