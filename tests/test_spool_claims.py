@@ -227,6 +227,26 @@ def test_a_processor_that_stops_gives_back_the_batch_it_claimed_ahead(
     assert InboxProcessor(node_b).process_batch() == 2  # another node takes it at once
 
 
+def test_only_a_full_batch_has_the_next_claimed_ahead(
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a light load the mail that comes during a batch goes into the next one,
+    not into one claimed at the batch's start and then one more."""
+    node_a, _ = nodes
+    monkeypatch.setattr(processor_module, "BATCH", 3)
+    spool(node_a, *posts("one", "two", "three", "four"))
+    processor = InboxProcessor(node_a)
+    assert processor.process_batch() == 3  # full: "four" is claimed ahead
+    wait_for(lambda: spooled(node_a) == [("node-a", 0)], 30, "the next batch claimed")
+    spool(node_a, *posts("five"))
+    assert processor.process_batch() == 1  # "four" alone: nothing claimed ahead
+    assert processor._next is None
+    assert spooled(node_a) == [(None, 0)]
+    assert processor.process_batch() == 1
+    assert stored(node_a) == ["five@x", "four@x", "one@x", "three@x", "two@x"]
+    assert spooled(node_a) == []
+
+
 class Rendezvous:
     """An ingest stage that holds each mail until the other node's mail got there too
     (each thread waits once per Message-ID): the two transactions then write the same
