@@ -20,8 +20,11 @@ from gateway.ingest.context import IngestContext
 from gateway.ingest.pipeline import run_batch
 from gateway.store.db import transaction
 from gateway.store.models import Message
+from gateway.store.models import Person
 from gateway.store.models import Policy
 from gateway.store.models import Thread
+from gateway.store.models import ThreadAnswer
+from gateway.store.models import ThreadMute
 from gateway.threads.rules import decode_thread_index
 from gateway.threads.rules import normalize_subject
 from tests.conftest import GatewayCli
@@ -158,6 +161,49 @@ def test_a_late_parent_merges_the_threads_of_its_replies(post: Post, session: Se
     assert grandchild.parent_id == child.id
     assert {root.thread_id, child.thread_id, grandchild.thread_id} == {root.thread_id}
     assert session.scalar(select(func.count()).select_from(Thread)) == 1
+
+
+def test_a_merge_keeps_the_mutes_and_the_answer_of_the_thread_it_absorbs(
+    post: Post, session: Session
+) -> None:
+    root = post("a@x")
+    early = post("c@x", "Re: Colours", In_Reply_To="<b@x>")  # before its parent
+    erin, finn = Person(address="erin@example.com"), Person(address="finn@example.com")
+    session.add_all([erin, finn])
+    session.flush()
+    session.add_all(
+        [
+            ThreadMute(person_id=erin.id, thread_id=root.thread_id),
+            ThreadMute(person_id=erin.id, thread_id=early.thread_id),
+            ThreadMute(person_id=finn.id, thread_id=early.thread_id),
+            ThreadAnswer(thread_id=early.thread_id, message_id=early.id),
+        ]
+    )
+    session.flush()
+    post("b@x", "Re: Colours", In_Reply_To="<a@x>", References="<a@x>")  # merges the two
+    session.expire_all()
+    assert early.thread_id == root.thread_id
+    mutes = session.execute(select(ThreadMute.person_id, ThreadMute.thread_id)).all()
+    assert sorted(mutes) == [(erin.id, root.thread_id), (finn.id, root.thread_id)]
+    answers = session.execute(select(ThreadAnswer.thread_id, ThreadAnswer.message_id)).all()
+    assert answers == [(root.thread_id, early.id)]
+
+
+def test_a_merge_leaves_the_answer_of_the_thread_it_joins(post: Post, session: Session) -> None:
+    root = post("a@x")
+    answer = post("d@x", "Re: Colours", In_Reply_To="<a@x>")
+    early = post("c@x", "Re: Colours", In_Reply_To="<b@x>")
+    session.add_all(
+        [
+            ThreadAnswer(thread_id=root.thread_id, message_id=answer.id),
+            ThreadAnswer(thread_id=early.thread_id, message_id=early.id),
+        ]
+    )
+    session.flush()
+    post("b@x", "Re: Colours", In_Reply_To="<a@x>")
+    session.expire_all()
+    answers = session.execute(select(ThreadAnswer.thread_id, ThreadAnswer.message_id)).all()
+    assert answers == [(root.thread_id, answer.id)]
 
 
 def test_an_in_reply_to_loop_does_not_make_a_cycle(post: Post) -> None:

@@ -42,6 +42,8 @@ from gateway.store.models import MessageCommunity
 from gateway.store.models import MessageReference
 from gateway.store.models import MessageStatus
 from gateway.store.models import Thread
+from gateway.store.models import ThreadAnswer
+from gateway.store.models import ThreadMute
 from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
@@ -449,9 +451,11 @@ class ThreadBatch:
             if absorbed.id is None or absorbed.removed:
                 continue  # never written: its messages are written in their new thread
             into = absorbed.resolved()
+            assert into.id is not None  # written above, with the batch's new threads
             self.session.execute(
                 update(Message).where(Message.thread_id == absorbed.id).values(thread_id=into.id)
             )
+            _keep_marks(self.session, absorbed.id, into.id)
             self.session.execute(delete(Thread).where(Thread.id == absorbed.id))
             absorbed.removed = True
 
@@ -567,6 +571,25 @@ def thread_figures(
     else:
         created = as_utc(first) if first is not None else None
     return count, created, as_utc(last) if last is not None else None
+
+
+def _keep_marks(session: Session, absorbed: int, into: int) -> None:
+    """What people set on a thread that a merge absorbs goes to the thread it joins, not
+    away with it (the rows would go by ON DELETE CASCADE): their mutes, and its accepted
+    answer unless the thread it joins has one. A reply that came before its parent had a
+    thread of its own, muted or answered before the parent merged it into the parent's."""
+    muted_already = select(ThreadMute.person_id).where(ThreadMute.thread_id == into)
+    session.execute(
+        update(ThreadMute)
+        .where(ThreadMute.thread_id == absorbed, ThreadMute.person_id.not_in(muted_already))
+        .values(thread_id=into)
+    )
+    answered = select(ThreadAnswer.thread_id).where(ThreadAnswer.thread_id == into).exists()
+    session.execute(
+        update(ThreadAnswer)
+        .where(ThreadAnswer.thread_id == absorbed, ~answered)
+        .values(thread_id=into)
+    )
 
 
 def _root(session: Session, thread_id: int | None) -> Row[int, dt.datetime] | None:
