@@ -116,6 +116,11 @@ def child_setup(name: str, log_level: int, niceness: int = CHILD_NICENESS) -> No
     COMPANION_NICENESS) does first."""
     server_collector()
     configure_logging(log_level)
+    # Background work: when both compete for a core, answering SMTP sessions comes
+    # first; the spool absorbs bursts and the children catch up after them. A
+    # companion's work comes last: a post's copies before its page. Before the name:
+    # a child that shows its name has its niceness (a test read 0 in between).
+    os.nice(niceness)
     try:  # the name `ps` and `top` show (Linux): gateway-ingest, gateway-deliver
         Path("/proc/self/comm").write_text(name[:15])
     except OSError:
@@ -125,10 +130,6 @@ def child_setup(name: str, log_level: int, niceness: int = CHILD_NICENESS) -> No
     # control-group); the parent drains us, each finishing the batch in hand.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Background work: when both compete for a core, answering SMTP sessions comes
-    # first; the spool absorbs bursts and the children catch up after them. A
-    # companion's work comes last: a post's copies before its page.
-    os.nice(niceness)
 
 
 def parent_alive() -> Callable[[], bool]:
