@@ -8,11 +8,13 @@ a committed row never points at a lost blob.
 
 A mail may lose a race: the same mail taken in by another node at the same moment
 (an MTA that retried on another node after a timeout spools the same bytes twice).
-Its message row then collides with the other's on the Message-ID's unique key;
-PostgreSQL reports it once the other transaction has committed, so the mail is taken
-again, in a savepoint of its own, and the pipeline finds it stored: a duplicate, not a
-failure. Two nodes' batches may also deadlock (PostgreSQL refuses one of them): the
-refused mail is taken again the same way, up to RACE_RETRIES times.
+Batches that store the same Message-ID take turns (gateway.ingest.stages.write_messages),
+so the later one finds it stored: a duplicate, not a failure. A row may still collide
+with another transaction's on a unique key (PostgreSQL reports it once the other has
+committed), a mail may be threaded into a thread that another node's batch merged away
+meanwhile (gateway.threads.batch.ThreadGone), or two nodes' batches may deadlock
+(PostgreSQL refuses one of them): the mail is then taken again, in a savepoint of its
+own, up to RACE_RETRIES times, and sees what the other batch committed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from gateway.ingest.stages.parse import Parsed
 from gateway.ingest.stages.parse import parse_ahead
 from gateway.settings import GatewaySettings
 from gateway.store.db import transaction
+from gateway.threads.batch import ThreadGone
 
 log = logging.getLogger("gateway.ingest")
 
@@ -103,9 +106,10 @@ def ingest_mails(
 
 def lost_a_race(error: Exception) -> bool:
     """The database refused a statement because of another transaction: a row it
-    committed took a unique key (23505), or the two waited for each other (a deadlock,
-    40P01). Taken again, the mail sees what the other one committed."""
-    if isinstance(error, IntegrityError):
+    committed took a unique key (23505) or removed a thread (23503, or ThreadGone when it
+    is seen first), or the two waited for each other (a deadlock, 40P01). Taken again,
+    the mail sees what the other one committed."""
+    if isinstance(error, IntegrityError | ThreadGone):
         return True
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", "") == DEADLOCK
 

@@ -1,9 +1,11 @@
 """SQL helpers for every store user: long lists in chunks (or one array on PostgreSQL),
-INSERT ... ON CONFLICT, insert-if-new, updates by key, SKIP LOCKED and index walks in
-the store's dialect (SQLite or PostgreSQL)."""
+INSERT ... ON CONFLICT, insert-if-new, updates by key, SKIP LOCKED, advisory locks and
+index walks in the store's dialect (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -19,7 +21,6 @@ from sqlalchemy import Select
 from sqlalchemy import any_
 from sqlalchemy import bindparam
 from sqlalchemy import func
-from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.dialects import sqlite
@@ -163,9 +164,30 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def one_at_a_time(session: Session, key: int) -> None:
-    """Wait until no other transaction holds `key`, then hold it until this one ends
-    (pg_advisory_xact_lock): several nodes' transactions doing that work take turns.
+def take_turns(session: Session, exclusive: Collection[str], shared: Collection[str] = ()) -> None:
+    """Wait until no other transaction holds one of the `exclusive` keys, nor one of the
+    `shared` ones exclusively, then hold them until this one ends (PostgreSQL's
+    transaction-level advisory locks): transactions whose work meets on a key take turns,
+    the others run side by side. The keys are taken in one statement, in one order for
+    every transaction, so that two of them never wait for each other in a circle.
     On SQLite, whose writers already take turns on the whole database, nothing to do."""
-    if _is_postgresql(session):
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+    if not _is_postgresql(session):
+        return
+    modes = {_advisory_key(key): False for key in shared}
+    modes.update((_advisory_key(key), True) for key in exclusive)
+    keys = sorted(modes)
+    session.execute(
+        text(
+            "SELECT CASE WHEN alone THEN pg_advisory_xact_lock(key)"
+            " ELSE pg_advisory_xact_lock_shared(key) END"
+            " FROM unnest(CAST(:keys AS bigint[]), CAST(:alone AS boolean[])) AS k(key, alone)"
+        ),
+        {"keys": keys, "alone": [modes[key] for key in keys]},
+    )
+
+
+def _advisory_key(name: str) -> int:
+    """A name as an advisory lock's bigint key: two names that share a key merely take
+    turns when they need not."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)

@@ -10,6 +10,10 @@ gateway.threads.rules; this module only remembers, and answers as the store woul
 What is not fetched ahead is loaded on demand, so the answers are never partial.
 The two rules that need the store's own view (a subject match, a recount after
 early replies were adopted) flush first, then query the store.
+
+On PostgreSQL, several nodes' batches are threaded at once: each locks the threads it
+reads (FOR UPDATE), and gateway.ingest.stages.write_messages makes batches that meet on
+a Message-ID, a conversation or a subject take turns before they read anything.
 """
 
 from __future__ import annotations
@@ -79,6 +83,11 @@ _THREAD_COLUMNS = (
     Thread.last_activity_at,
     Thread.message_count,
 )
+
+
+class ThreadGone(Exception):
+    """A thread the batch's messages were in was merged into another by a transaction
+    that committed meanwhile: what the batch read of them is out of date."""
 
 
 @dataclass(eq=False)
@@ -232,11 +241,10 @@ class ThreadBatch:
                 self._stored_parents.setdefault(ancestor, parent)
         return self._stored_parents.get(row_id)
 
-    def thread(self, thread_id: int) -> ThreadState | None:
+    def thread(self, thread_id: int) -> ThreadState:
         if thread_id not in self._threads:
-            rows = self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id == thread_id))
-            self._add_threads(rows)
-        return self._threads.get(thread_id)
+            self._lock_threads([thread_id])
+        return self._threads[thread_id]
 
     def thread_by_subject(
         self, subject: str, community_ids: Sequence[int], now: dt.datetime
@@ -535,13 +543,22 @@ class ThreadBatch:
     def _load_threads(self) -> None:
         """The threads of the nodes loaded since the last call, in one query."""
         pending, self._unthreaded = self._unthreaded, []
-        wanted = {thread_id for _, thread_id in pending} - self._threads.keys()
-        for chunk in chunks(sorted(wanted)):
-            self._add_threads(
-                self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)))
-            )
+        self._lock_threads({thread_id for _, thread_id in pending} - self._threads.keys())
         for node, thread_id in pending:
-            node.thread = self._threads.get(thread_id)
+            node.thread = self._threads[thread_id]
+
+    def _lock_threads(self, wanted: Collection[int]) -> None:
+        """Read these threads and lock them until the transaction ends (FOR UPDATE, on
+        PostgreSQL): another node's batch that adds to one of them, or merges it away,
+        waits for this one, and this one for it. A thread gone meanwhile was merged into
+        another by a batch that committed after this one read its messages: ThreadGone,
+        and the batch is taken again (gateway.ingest.batch.lost_a_race)."""
+        for chunk in chunks(sorted(wanted)):
+            query = select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)).with_for_update()
+            self._add_threads(self.session.execute(query))
+        gone = set(wanted) - self._threads.keys()
+        if gone:
+            raise ThreadGone(f"threads {sorted(gone)} were merged away by another transaction")
 
     def _add_threads(self, rows: Iterable[Any]) -> None:
         for row in rows:

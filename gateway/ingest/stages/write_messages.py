@@ -26,7 +26,7 @@ from gateway.ingest.errors import Duplicate
 from gateway.store.models import MAX_MESSAGE_ID
 from gateway.store.models import Person
 from gateway.store.sql import chunks
-from gateway.store.sql import one_at_a_time
+from gateway.store.sql import take_turns
 from gateway.threads.audience import audience
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
@@ -34,10 +34,8 @@ from gateway.threads.rules import candidates
 from gateway.threads.rules import canonical_thread_index
 from gateway.threads.rules import conversation_key
 from gateway.threads.rules import decode_thread_index
+from gateway.threads.rules import normalize_subject
 from gateway.threads.rules import thread_message
-
-# The advisory lock key of threading (gateway.store.sql.one_at_a_time): "thread".
-THREADING = 0x746872656164
 
 
 def _usable(reference: str) -> bool:
@@ -56,14 +54,12 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     if not posts:
         return [None] * len(ctxs)
     session = posts[0].session
-    # Threading reads and rewrites rows that other nodes' batches may be threading at
-    # the same moment (a conversation's threads, merged when a parent arrives late):
-    # done one node at a time, it never deadlocks nor links to a thread merged away.
-    one_at_a_time(session, THREADING)
     headers = {id(ctx): _headers(ctx) for ctx in posts}
+    # Before anything is read: what a batch that held one of these keys wrote is seen.
+    take_turns(session, *_turns(posts, headers))
     batch = ThreadBatch(session)
     message_ids = {ctx.message_id for ctx in posts}
-    named = {c for refs, replies in headers.values() for c in candidates(refs, replies)}
+    named = _named(headers)
     batch.prefetch(message_ids=message_ids | named)
     stored = {m for m in named if batch.find(m) is not None}
     # Who names one of the batch (an early reply) or an id not stored (a ghost parent).
@@ -100,6 +96,40 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
         assert node.id is not None
         ctx.message = StoredMessage(node.id, ctx.cache.people[ctx.sender[:254]])
     return [stopped.get(id(ctx)) for ctx in ctxs]
+
+
+def _turns(
+    posts: Sequence[IngestContext], headers: dict[int, tuple[list[str], list[str]]]
+) -> tuple[set[str], set[str]]:
+    """What threading the posts may read that another node's batch may be writing at the
+    same moment, as advisory lock keys (gateway.store.sql.take_turns): (exclusive, shared).
+
+    Two batches meet on a Message-ID (a post and its reply, early or late; the same post
+    twice; replies to one ghost parent), on an Outlook conversation, or on a subject in a
+    community: a reply without References looks for a thread that a post with its subject
+    may be starting (exclusive), while posts that may start one need not wait for each
+    other (shared). The threads the batch reads are locked as rows when it reads them
+    (gateway.threads.batch): a batch that adds to a thread meets one that merges it away.
+    Batches that meet on none of these run side by side on several nodes."""
+    message_ids = _named(headers) | {ctx.message_id for ctx in posts}
+    exclusive = {f"message {message_id}" for message_id in message_ids}
+    exclusive |= {f"conversation {key}" for key in _conversations(posts)}
+    shared: set[str] = set()
+    for ctx in posts:
+        assert ctx.parsed is not None
+        prefixes = [community.subject_prefix for community in ctx.communities]
+        normalized, had_prefix = normalize_subject(ctx.parsed.subject, prefixes)
+        if not normalized:
+            continue
+        looks_up = had_prefix and not any(headers[id(ctx)])
+        keys = {f"subject {community.id} {normalized.lower()}" for community in ctx.communities}
+        (exclusive if looks_up else shared).update(keys)
+    return exclusive, shared - exclusive
+
+
+def _named(headers: dict[int, tuple[list[str], list[str]]]) -> set[str]:
+    """The ids the posts name as parents."""
+    return {c for refs, replies in headers.values() for c in candidates(refs, replies)}
 
 
 def _conversations(posts: Sequence[IngestContext]) -> set[str]:
