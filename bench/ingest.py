@@ -4,7 +4,7 @@ Both servers run as subprocesses; C client threads each hold one smtplib connect
 and send their share of N messages over it. For each workload and server it prints
 messages/s, p50 and p99 of the time from MAIL FROM to the final reply after DATA,
 and the gateway/bare ratio of messages/s. Workloads: (a) 5 KB plain-text mails
-(unique Message-IDs, some replies in a few threads), (b) mails with a 1 MB
+(unique Message-IDs, a quarter of them replies in 8 conversations), (b) mails with a 1 MB
 attachment, (c) a few 25 MB mails to the gateway alone. It also prints the peak
 memory (VmHWM) of the `gateway serve` process during the 5 KB and 25 MB runs, and
 the CPU seconds per 1,000 mails of the bare server and of the bench's own clients
@@ -32,7 +32,7 @@ p50 and p99.
     python bench/ingest.py [--messages 2000] [--clients 10] [--attachment-messages 100]
                            [--large-messages 6] [--large-clients 2]
                            [--database sqlite|postgresql|both] [--nodes 1,2,3]
-                           [--repeat 1] [--pg-statements]
+                           [--repeat 1] [--conversations 8] [--pg-statements]
 """
 
 from __future__ import annotations
@@ -86,7 +86,10 @@ DOMAIN = "lists.example.com"
 RECIPIENT = f"design@{DOMAIN}"
 MAX_MESSAGE_SIZE = 30 * 1024 * 1024  # [smtp] max_message_size, for both servers
 STEADY_SECONDS = 10  # of the steady load that measures latency
-THREADS = 8  # conversations in the 5 KB workload; a quarter of its mails are replies
+# Conversations in the 5 KB workload (--conversations); a quarter of its mails are
+# replies. With 8, a reply's parent was sent 8 mails before it: on several nodes, their
+# batches take turns on it (gateway.ingest.stages.write_messages).
+THREADS = 8
 PLAIN_SIZE = 5 * 1024
 ATTACHMENT_SIZE = 1024 * 1024
 LARGE_SIZE = 25 * 1000 * 1000  # the whole message, attachment base64-encoded
@@ -160,15 +163,15 @@ def text_body(number: int, size: int) -> bytes:
     return (line * (size // len(line) + 1)).encode("ascii")[:size].rsplit(b"\r\n", 1)[0] + b"\r\n"
 
 
-def plain_mails(count: int, run: str) -> list[Mail]:
-    """About 5 KB each; every fourth one after the first THREADS replies in a conversation."""
+def plain_mails(count: int, run: str, conversations: int = THREADS) -> list[Mail]:
+    """About 5 KB each; every fourth one after the first `conversations` replies in one."""
     mails, latest = [], {}
     for number in range(count):
         sender = f"person{number % 50}@example.com"
         message_id = f"{run}-plain-{number}@example.com"
-        conversation = number % THREADS
+        conversation = number % conversations
         parent = latest.get(conversation) if number % 4 == 0 else None
-        if number < THREADS or parent:
+        if number < conversations or parent:
             latest[conversation] = message_id
         head = headers(sender, f"Topic {conversation}", message_id, parent)
         head += b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
@@ -505,11 +508,15 @@ def main() -> None:
                         help="node counts to run on PostgreSQL, e.g. 1,2,3")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the configurations this many times, in turn")  # fmt: skip
+    parser.add_argument("--conversations", type=int, default=THREADS,
+                        help="conversations the 5 KB mails reply in")  # fmt: skip
     parser.add_argument("--pg-statements", action="store_true",
                         help="list PostgreSQL's costliest statements after each run")  # fmt: skip
     options = parser.parse_args()
     if options.repeat < 1:
         parser.error(f"--repeat must be at least 1, not {options.repeat}")
+    if options.conversations < 1:
+        parser.error(f"--conversations must be at least 1, not {options.conversations}")
     runs = configurations(parse_databases(options.database), parse_nodes(options.nodes))
     # A plain `kill` of the bench also stops the servers and removes the folder.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -517,8 +524,8 @@ def main() -> None:
     run = f"bench{os.getpid()}-{int(time.time())}"
     print(f"building messages: {options.messages} x 5 KB, {options.attachment_messages} x 1 MB, "
           f"{options.large_messages} x 25 MB ...", flush=True)  # fmt: skip
-    warmup = plain_mails(WARMUP_MESSAGES, run + "-warmup")
-    plain = plain_mails(options.messages, run)
+    warmup = plain_mails(WARMUP_MESSAGES, run + "-warmup", options.conversations)
+    plain = plain_mails(options.messages, run, options.conversations)
     attached = attachment_mails(
         options.attachment_messages, run, "attached", ATTACHMENT_SIZE * 78 // 57
     )

@@ -12,9 +12,11 @@ commit, so two nodes' batches never overlap.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Sequence
 
 import pytest
 from sqlalchemy import func
@@ -25,12 +27,16 @@ from gateway.app import App
 from gateway.app import build_app
 from gateway.community.communities import create_community
 from gateway.ingest import pipeline
+from gateway.ingest.batch import ingest_now
+from gateway.ingest.context import InboundMail
 from gateway.ingest.context import IngestContext
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Message
 from gateway.store.models import Policy
 from gateway.store.models import Thread
+from tests.factories import AT
+from tests.factories import community_address
 from tests.factories import ingest
 from tests.factories import raw_post
 
@@ -79,16 +85,17 @@ def mail(message_id: str, subject: str = "Colours", **headers: str) -> bytes:
 
 
 def meanwhile(
-    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch, held: bytes, other: bytes
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch, held: bytes, *others: bytes
 ) -> bool:
-    """Node A takes in `held` and holds it uncommitted while node B takes in `other`;
-    then A commits. Whether B had to wait for A (a lock wait seen in pg_stat_activity)."""
+    """Node A takes in `held` and holds it uncommitted while node B takes in `others`,
+    in one batch; then A commits. Whether B had to wait for A (a lock wait seen in
+    pg_stat_activity)."""
     node_a, node_b = nodes
     hold = Hold(message_id_of(held))
     monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, hold))
     first = in_thread(lambda: ingest(node_a, held))
     assert hold.reached.wait(WAIT_SECONDS)
-    second = in_thread(lambda: ingest(node_b, other))
+    second = in_thread(lambda: ingest_batch(node_b, others))
     waited = wait_for_a_lock_wait(node_a, second)
     hold.released.set()
     for thread in (first, second):
@@ -96,6 +103,15 @@ def meanwhile(
         assert not thread.is_alive()
     assert first.error is None and second.error is None
     return waited
+
+
+def ingest_batch(app: App, mails: Sequence[bytes]) -> None:
+    """The mails in one batch, as the inbox processor takes them; each stored."""
+    recipients = (community_address("design"),)
+    outcomes = ingest_now(
+        app, [InboundMail(raw, "alice@example.com", recipients, AT) for raw in mails]
+    )
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
 
 
 class Worker(threading.Thread):
@@ -235,3 +251,21 @@ def test_a_reply_into_a_thread_that_a_late_parent_merges_away_is_kept(
     assert parent_of(nodes[0], "later@x") == "early@x"
     with transaction(nodes[0].read_sessions) as session:
         assert session.scalar(select(func.count()).select_from(Thread)) == 1
+
+
+def test_a_batch_that_lost_a_race_is_taken_again_whole(
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not mail by mail, where each mail would take its locks while holding the others'."""
+    ingest(nodes[0], mail("early@x", "Re: Colours", In_Reply_To="<parent@x>"))
+    reply = mail("later@x", "Re: Colours", In_Reply_To="<early@x>")
+    with caplog.at_level(logging.INFO, logger="gateway.ingest"):
+        assert meanwhile(nodes, monkeypatch, mail("parent@x"), reply, mail("other@x", "Other"))
+    raced = [r.getMessage() for r in caplog.records if "raced" in r.getMessage()]
+    assert raced == ["a batch of 2 mails raced another transaction (threads [1] were merged"
+                     " away by another transaction); once more"]  # fmt: skip
+    assert not [r for r in caplog.records if "one by one" in r.getMessage()]
+    assert [sorted(ids) for ids, _ in threads(nodes[0])] == [
+        ["early@x", "later@x", "parent@x"],
+        ["other@x"],
+    ]

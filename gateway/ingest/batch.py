@@ -13,8 +13,10 @@ so the later one finds it stored: a duplicate, not a failure. A row may still co
 with another transaction's on a unique key (PostgreSQL reports it once the other has
 committed), a mail may be threaded into a thread that another node's batch merged away
 meanwhile (gateway.threads.batch.ThreadGone), or two nodes' batches may deadlock
-(PostgreSQL refuses one of them): the mail is then taken again, in a savepoint of its
-own, up to RACE_RETRIES times, and sees what the other batch committed.
+(PostgreSQL refuses one of them): the batch is then taken again whole, in a new
+savepoint, up to RACE_RETRIES times, and sees what the other batch committed. (Taken
+again mail by mail, as after a bug, each of its mails would take its locks while
+holding its neighbours': more waits in a circle.)
 """
 
 from __future__ import annotations
@@ -79,15 +81,17 @@ def ingest_mails(
         with session.begin_nested():
             return list(run_batch(contexts))
     except Exception as error:
+        if lost_a_race(error) and races_left:
+            log.info(
+                "%s raced another transaction (%s); once more",
+                f"message-id=<{contexts[0].message_id or '?'}>"
+                if len(mails) == 1
+                else f"a batch of {len(mails)} mails",
+                type(error.orig).__name__ if isinstance(error, DBAPIError) else error,
+            )
+            return ingest_mails(session, blobs, settings, mails, races_left - 1, ahead)
         if len(mails) == 1:
             if lost_a_race(error):
-                if races_left:
-                    log.info(
-                        "message-id=<%s> raced another transaction (%s); once more",
-                        contexts[0].message_id or "?",
-                        type(error.orig).__name__ if isinstance(error, DBAPIError) else error,
-                    )
-                    return ingest_mails(session, blobs, settings, mails, races_left - 1, ahead)
                 log.warning(
                     "message-id=<%s> lost %d races to other transactions; tried again later",
                     contexts[0].message_id or "?",

@@ -12,8 +12,9 @@ The two rules that need the store's own view (a subject match, a recount after
 early replies were adopted) flush first, then query the store.
 
 On PostgreSQL, several nodes' batches are threaded at once: each locks the threads it
-reads (FOR UPDATE), and gateway.ingest.stages.write_messages makes batches that meet on
-a Message-ID, a conversation or a subject take turns before they read anything.
+writes to when it writes them (FOR UPDATE, _lock_for_writing), and
+gateway.ingest.stages.write_messages makes batches that meet on a Message-ID, a
+conversation or a subject take turns before they read anything.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ class ThreadState:
     message_count: int
     merged_into: ThreadState | None = None
     removed: bool = False  # merged into another and deleted from the store
+    # message_count as the store has it (read or written by this batch): what the
+    # batch added is the difference, kept when another node's count is taken (rebase).
+    stored_count: int = 0
 
     def resolved(self) -> ThreadState:
         """The thread this one now is: itself, or the one it was merged into."""
@@ -109,6 +113,14 @@ class ThreadState:
         while thread.merged_into is not None:
             thread = thread.merged_into
         return thread
+
+    def rebase(self, row: Any) -> None:
+        """Take the figures the store holds now (another node's batch may have added
+        messages since this one read them), with this batch's own messages on top."""
+        self.message_count = row.message_count + self.message_count - self.stored_count
+        self.stored_count = row.message_count
+        self.subject, self.created_at = row.subject, row.created_at
+        self.last_activity_at = max(row.last_activity_at, self.last_activity_at)
 
 
 @dataclass(eq=False)
@@ -166,6 +178,7 @@ class ThreadBatch:
         self._stale: dict[ThreadState, None] = {}  # threads to recount (refresh)
         self._audiences: dict[ThreadState, set[str]] = {}  # of each thread's messages
         self._stored_parents: dict[int, int | None] = {}  # row id -> parent id, as stored
+        self._locked: set[int] = set()  # threads locked for writing (_lock_for_writing)
 
     # -- what the store holds
 
@@ -243,7 +256,7 @@ class ThreadBatch:
 
     def thread(self, thread_id: int) -> ThreadState:
         if thread_id not in self._threads:
-            self._lock_threads([thread_id])
+            self._read_threads([thread_id])
         return self._threads[thread_id]
 
     def thread_by_subject(
@@ -384,14 +397,16 @@ class ThreadBatch:
         """Write the batch's changes to the store: new threads and messages (with their
         references and communities), moved messages, merged threads, new thread figures."""
         session = self.session
+        self._lock_for_writing()
         threads = [t for t in self._new_threads if t.merged_into is None]
         self._new_threads = []
         if threads:
             statement = insert(Thread).returning(Thread.id, sort_by_parameter_order=True)
             ids = session.scalars(statement, [_thread_row(t) for t in threads]).all()
             for thread, thread_id in zip(threads, ids, strict=True):
-                thread.id = thread_id
+                thread.id, thread.stored_count = thread_id, thread.message_count
                 self._threads[thread_id] = thread
+            self._locked.update(ids)  # new: no other transaction sees them yet
         nodes, self._new_nodes = self._new_nodes, []
         if nodes:
             # Matched by Message-ID (one node each in a batch), not by the order of the
@@ -449,6 +464,8 @@ class ThreadBatch:
         self._changed = {}
         if changed:
             session.execute(update(Thread), [_thread_row(t) | {"id": t.id} for t in changed])
+            for thread in changed:
+                thread.stored_count = thread.message_count
             expire(session, Thread, [t.id for t in changed])
 
     # -- loading
@@ -543,30 +560,59 @@ class ThreadBatch:
     def _load_threads(self) -> None:
         """The threads of the nodes loaded since the last call, in one query."""
         pending, self._unthreaded = self._unthreaded, []
-        self._lock_threads({thread_id for _, thread_id in pending} - self._threads.keys())
+        self._read_threads({thread_id for _, thread_id in pending} - self._threads.keys())
         for node, thread_id in pending:
             node.thread = self._threads[thread_id]
 
-    def _lock_threads(self, wanted: Collection[int]) -> None:
-        """Read these threads and lock them until the transaction ends (FOR UPDATE, on
-        PostgreSQL): another node's batch that adds to one of them, or merges it away,
-        waits for this one, and this one for it. A thread gone meanwhile was merged into
-        another by a batch that committed after this one read its messages: ThreadGone,
-        and the batch is taken again (gateway.ingest.batch.lost_a_race)."""
+    def _read_threads(self, wanted: Collection[int]) -> None:
         for chunk in chunks(sorted(wanted)):
-            query = select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)).with_for_update()
-            self._add_threads(self.session.execute(query))
-        gone = set(wanted) - self._threads.keys()
-        if gone:
-            raise ThreadGone(f"threads {sorted(gone)} were merged away by another transaction")
+            self._add_threads(
+                self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)))
+            )
+        _none_gone(wanted, self._threads.keys())
+
+    def _lock_for_writing(self) -> None:
+        """Lock the stored threads this flush writes to until the transaction ends (FOR
+        UPDATE on PostgreSQL), all at once and in the order of their ids, and take the
+        figures another node's batch committed since they were read (rebase). Another
+        batch that adds to one of them, or merges it away, waits for this one, or this one
+        for it; a thread gone meanwhile (merged away by a batch that committed after this
+        one read its messages) is a ThreadGone, and the batch is taken again
+        (gateway.ingest.batch.lost_a_race). Locked when written, not when read: the reads
+        come in several rounds, and two batches locking in the order of their reads would
+        wait for each other in a circle."""
+        touched = {*self._changed, *self._stale, *self._merged}
+        touched |= {thread.resolved() for thread in self._merged}
+        wanted = sorted(
+            {t.id for t in touched if t.id is not None and not t.removed} - self._locked
+        )
+        seen = set()
+        for chunk in chunks(wanted):
+            query = (
+                select(*_THREAD_COLUMNS)
+                .where(Thread.id.in_(chunk))
+                .order_by(Thread.id)
+                .with_for_update()
+            )
+            for row in self.session.execute(query):
+                self._threads[row.id].rebase(row)
+                seen.add(row.id)
+        _none_gone(wanted, seen)
+        self._locked.update(wanted)
 
     def _add_threads(self, rows: Iterable[Any]) -> None:
         for row in rows:
             if row.id not in self._threads:
                 self._threads[row.id] = ThreadState(
                     row.id, row.id, row.subject, row.created_at, row.last_activity_at,
-                    row.message_count,
+                    row.message_count, stored_count=row.message_count,
                 )  # fmt: skip
+
+
+def _none_gone(wanted: Collection[int], found: Collection[int]) -> None:
+    gone = set(wanted).difference(found)
+    if gone:
+        raise ThreadGone(f"threads {sorted(gone)} were merged away by another transaction")
 
 
 def thread_figures(

@@ -108,9 +108,9 @@ def _turns(
     twice; replies to one ghost parent), on an Outlook conversation, or on a subject in a
     community: a reply without References looks for a thread that a post with its subject
     may be starting (exclusive), while posts that may start one need not wait for each
-    other (shared). The threads the batch reads are locked as rows when it reads them
-    (gateway.threads.batch): a batch that adds to a thread meets one that merges it away.
-    Batches that meet on none of these run side by side on several nodes."""
+    other (shared). The threads the batch writes to are locked as rows when it writes
+    them (gateway.threads.batch): a batch that adds to a thread meets one that adds to it
+    too or merges it away. Batches that meet on none of these run side by side."""
     message_ids = _named(headers) | {ctx.message_id for ctx in posts}
     exclusive = {f"message {message_id}" for message_id in message_ids}
     exclusive |= {f"conversation {key}" for key in _conversations(posts)}
