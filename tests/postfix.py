@@ -89,7 +89,10 @@ class PostfixServer:
     domain to the gateway and everything else to `sink_port`.
 
     `refused` maps recipient addresses to the reply Postfix gives them at RCPT
-    (an access map, as a company MTA refuses its unknown users).
+    (an access map, as a company MTA refuses its unknown users). Without
+    `reuse_connections`, every delivery opens its own connection, so the port its log
+    line names is the one the mail went to: a connection taken from Postfix's cache is
+    logged with the port of the next hop being tried (the cache keeps no port).
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class PostfixServer:
         sink_port: int,
         refused: Mapping[str, str] | None = None,
         smtpd_timeout: int = SMTPD_TIMEOUT,
+        reuse_connections: bool = True,
     ) -> None:
         self.command = find_postfix()
         if os.geteuid() != 0:
@@ -106,6 +110,7 @@ class PostfixServer:
         self.sink_port = sink_port
         self.refused = dict(refused or {})
         self.smtpd_timeout = smtpd_timeout
+        self.reuse_connections = reuse_connections
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="gateway-postfix-"))
         self.root.chmod(0o755)
@@ -199,6 +204,7 @@ class PostfixServer:
             "queue_run_delay": "1s",
             "minimal_backoff_time": "1s",
             "maximal_backoff_time": "2s",
+            "smtp_connection_cache_on_demand": "yes" if self.reuse_connections else "no",
         }
         main_cf = "".join(f"{name} = {value}\n" for name, value in settings.items())
         (self.config / "main.cf").write_text(main_cf)

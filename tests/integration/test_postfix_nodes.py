@@ -45,7 +45,8 @@ def mta_and_nodes(
         sink_on_loopback(0) as (sink, sink_port),
     ):
         try:
-            mta = PostfixServer(sink_port)
+            # Which node took each post is read from Postfix's log lines.
+            mta = PostfixServer(sink_port, reuse_connections=False)
         except PostfixUnavailable as reason:
             pytest.skip(f"Postfix tests skipped: {reason}")
         configs = [
