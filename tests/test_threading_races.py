@@ -26,6 +26,8 @@ from sqlalchemy import text
 from gateway.app import App
 from gateway.app import build_app
 from gateway.community.communities import create_community
+from gateway.community.publishing import publish_held
+from gateway.community.publishing import set_status
 from gateway.ingest import pipeline
 from gateway.ingest.batch import ingest_now
 from gateway.ingest.context import InboundMail
@@ -33,6 +35,8 @@ from gateway.ingest.context import IngestContext
 from gateway.settings import Settings
 from gateway.store.db import transaction
 from gateway.store.models import Message
+from gateway.store.models import MessageCommunity
+from gateway.store.models import MessageStatus
 from gateway.store.models import Policy
 from gateway.store.models import Thread
 from tests.factories import AT
@@ -91,12 +95,20 @@ def meanwhile(
     in one batch; then A commits. Whether B had to wait for A (a lock wait seen in
     pg_stat_activity)."""
     node_a, node_b = nodes
+    return while_held(node_a, monkeypatch, held, lambda: ingest_batch(node_b, others))
+
+
+def while_held(
+    node: App, monkeypatch: pytest.MonkeyPatch, held: bytes, work: Callable[[], object]
+) -> bool:
+    """`node` takes in `held` and holds it uncommitted while `work` runs; then commits.
+    Whether `work` had to wait for it."""
     hold = Hold(message_id_of(held))
     monkeypatch.setattr(pipeline, "STAGES", (*pipeline.STAGES, hold))
-    first = in_thread(lambda: ingest(node_a, held))
+    first = in_thread(lambda: ingest(node, held))
     assert hold.reached.wait(WAIT_SECONDS)
-    second = in_thread(lambda: ingest_batch(node_b, others))
-    waited = wait_for_a_lock_wait(node_a, second)
+    second = in_thread(work)
+    waited = wait_for_a_lock_wait(node, second)
     hold.released.set()
     for thread in (first, second):
         thread.join(WAIT_SECONDS)
@@ -269,3 +281,27 @@ def test_a_batch_that_lost_a_race_is_taken_again_whole(
         ["early@x", "later@x", "parent@x"],
         ["other@x"],
     ]
+
+
+def test_a_post_a_moderator_publishes_meanwhile_is_counted_with_the_other_nodes_reply(
+    nodes: tuple[App, App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node_a, node_b = nodes
+    ingest(node_b, mail("root@x"))
+    ingest(node_b, mail("held@x", "Re: Colours", In_Reply_To="<root@x>"))
+    with transaction(node_b.sessions) as session:
+        held = session.scalars(select(Message).where(Message.message_id == "held@x")).one()
+        where = session.scalars(
+            select(MessageCommunity.community_id).where(MessageCommunity.message_id == held.id)
+        )
+        set_status(session, held, where.all(), MessageStatus.HELD)
+    assert threads(node_a) == [(["root@x", "held@x"], 1)]
+
+    def publish() -> None:
+        with transaction(node_b.sessions) as session:
+            message = session.scalars(select(Message).where(Message.message_id == "held@x"))
+            publish_held(session, message.one(), AT)
+
+    reply = mail("reply@x", "Re: Colours", In_Reply_To="<root@x>")
+    assert while_held(node_a, monkeypatch, reply, publish)
+    assert threads(node_a) == [(["root@x", "held@x", "reply@x"], 3)]

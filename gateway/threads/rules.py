@@ -260,10 +260,15 @@ def _is_ancestor(batch: ThreadBatch, message: Node, of: Node) -> bool:
 
 
 def refresh_thread(session: Session, thread_id: int | None) -> None:
-    """Recompute a thread's counts and dates from its messages."""
+    """Recompute a thread's counts and dates from its messages.
+
+    The thread's row is locked before its messages are counted, as a node's ingest
+    batch locks it before it writes (gateway.threads.batch): a reply another node is
+    adding is then counted once it is committed, not written over by a count made
+    without it."""
     if thread_id is None:
         return
-    thread = session.get(Thread, thread_id)
+    thread = session.get(Thread, thread_id, with_for_update=True)
     if thread is None:
         return
     count, created, last = thread_figures(session, thread_id)
