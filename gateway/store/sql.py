@@ -164,6 +164,13 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def writes_side_by_side(session: Session) -> bool:
+    """Whether other transactions may write while this one does (PostgreSQL). A SQLite
+    writer holds the whole database from its BEGIN IMMEDIATE (gateway.store.db) to its
+    end: what it read stays as it read it, and it has no turns to take."""
+    return _is_postgresql(session)
+
+
 def take_turns(session: Session, exclusive: Collection[str], shared: Collection[str] = ()) -> None:
     """Wait until no other transaction holds one of the `exclusive` keys, nor one of the
     `shared` ones exclusively, then hold them until this one ends (PostgreSQL's
@@ -171,7 +178,7 @@ def take_turns(session: Session, exclusive: Collection[str], shared: Collection[
     the others run side by side. The keys are taken in one statement, in one order for
     every transaction, so that two of them never wait for each other in a circle.
     On SQLite, whose writers already take turns on the whole database, nothing to do."""
-    if not _is_postgresql(session):
+    if not writes_side_by_side(session):
         return
     modes = {_advisory_key(key): False for key in shared}
     modes.update((_advisory_key(key), True) for key in exclusive)

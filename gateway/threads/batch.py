@@ -53,6 +53,7 @@ from gateway.store.models import Visibility
 from gateway.store.models import as_utc
 from gateway.store.sql import chunks
 from gateway.store.sql import set_by_id
+from gateway.store.sql import writes_side_by_side
 from gateway.threads.audience import audience
 from gateway.threads.tree import roots
 
@@ -580,7 +581,10 @@ class ThreadBatch:
         one read its messages) is a ThreadGone, and the batch is taken again
         (gateway.ingest.batch.lost_a_race). Locked when written, not when read: the reads
         come in several rounds, and two batches locking in the order of their reads would
-        wait for each other in a circle."""
+        wait for each other in a circle. A SQLite writer has nobody to wait for: what it
+        read is as it is."""
+        if not writes_side_by_side(self.session):
+            return
         touched = {*self._changed, *self._stale, *self._merged}
         touched |= {thread.resolved() for thread in self._merged}
         wanted = sorted(

@@ -27,6 +27,7 @@ from gateway.store.models import MAX_MESSAGE_ID
 from gateway.store.models import Person
 from gateway.store.sql import chunks
 from gateway.store.sql import take_turns
+from gateway.store.sql import writes_side_by_side
 from gateway.threads.audience import audience
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
@@ -56,7 +57,8 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     session = posts[0].session
     headers = {id(ctx): _headers(ctx) for ctx in posts}
     # Before anything is read: what a batch that held one of these keys wrote is seen.
-    take_turns(session, *_turns(posts, headers))
+    if writes_side_by_side(session):
+        take_turns(session, *_turns(posts, headers))
     batch = ThreadBatch(session)
     message_ids = {ctx.message_id for ctx in posts}
     named = _named(headers)
