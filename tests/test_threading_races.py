@@ -11,7 +11,6 @@ commit, so two nodes' batches never overlap.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable
@@ -21,10 +20,8 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import text
 
 from gateway.app import App
-from gateway.app import build_app
 from gateway.community.communities import create_community
 from gateway.community.publishing import publish_held
 from gateway.community.publishing import set_status
@@ -43,30 +40,24 @@ from tests.factories import AT
 from tests.factories import community_address
 from tests.factories import ingest
 from tests.factories import raw_post
+from tests.races import WAIT_SECONDS
+from tests.races import in_thread
+from tests.races import joined
+from tests.races import two_nodes
+from tests.races import wait_for_a_lock_wait
 
 pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True
 )
 
-WAIT_SECONDS = 30
-
 
 @pytest.fixture
 def nodes(settings: Settings) -> Iterator[tuple[App, App]]:
     """Two nodes on the test's database, with the community design."""
-    apps = tuple(
-        build_app(
-            dataclasses.replace(
-                settings, gateway=dataclasses.replace(settings.gateway, node_id=node_id)
-            )
-        )
-        for node_id in ("node-a", "node-b")
-    )
-    with transaction(apps[0].sessions) as session:
-        create_community(session, "design", "Design", policy=Policy.OPEN)
-    yield apps[0], apps[1]
-    for app in apps:
-        app.close()
+    with two_nodes(settings) as apps:
+        with transaction(apps[0].sessions) as session:
+            create_community(session, "design", "Design", policy=Policy.OPEN)
+        yield apps
 
 
 class Hold:
@@ -110,9 +101,7 @@ def while_held(
     second = in_thread(work)
     waited = wait_for_a_lock_wait(node, second)
     hold.released.set()
-    for thread in (first, second):
-        thread.join(WAIT_SECONDS)
-        assert not thread.is_alive()
+    joined(first, second)
     assert first.error is None and second.error is None
     return waited
 
@@ -124,41 +113,6 @@ def ingest_batch(app: App, mails: Sequence[bytes]) -> None:
         app, [InboundMail(raw, "alice@example.com", recipients, AT) for raw in mails]
     )
     assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
-
-
-class Worker(threading.Thread):
-    def __init__(self, work: Callable[[], object]) -> None:
-        super().__init__()
-        self.work = work
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.work()
-        except BaseException as error:  # reported by the test, not lost in the thread
-            self.error = error
-
-
-def in_thread(work: Callable[[], object]) -> Worker:
-    worker = Worker(work)
-    worker.start()
-    return worker
-
-
-def wait_for_a_lock_wait(app: App, other: threading.Thread) -> bool:
-    """True once another session waits for a lock; False if `other` ends without one."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    with app.engine.connect() as connection:
-        for _ in range(WAIT_SECONDS * 20):
-            if connection.execute(query).scalar_one():
-                return True
-            if not other.is_alive():
-                return False
-            other.join(0.05)
-    raise AssertionError("the other node neither waited nor finished")
 
 
 def message_id_of(raw: bytes) -> str:

@@ -39,6 +39,7 @@ from gateway.store.db import transaction
 from gateway.store.models import ActionKind
 from gateway.store.models import ActionMail
 from gateway.store.models import Community
+from gateway.store.sql import lost_to_another_transaction
 from gateway.store.sql import skip_locked
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ ACTIONS: dict[ActionKind, Action] = {
 # Mail that comes from the pipeline, not from a person writing to an action address.
 INTERNAL = frozenset({ActionKind.HELD})
 BATCH = 50
+# Times an action mail that another node's commit refused is taken again.
+RACE_RETRIES = 1
 
 
 def pending_actions(session: Session, limit: int = BATCH) -> list[int]:
@@ -96,8 +99,7 @@ def run_actions(
         ids = pending_actions(session, limit)
     for row_id in ids:
         try:
-            with transaction(sessions) as session:
-                handle_action(session, blobs, templates, settings, now(), row_id)
+            _handle_once_more_if_raced(sessions, blobs, templates, settings, now, row_id)
         except Exception:
             log.exception("action mail %d failed; it is set aside", row_id)
             with transaction(sessions) as session:
@@ -107,6 +109,28 @@ def run_actions(
                     .values(handled_at=now(), outcome="failed")
                 )
     return len(ids)
+
+
+def _handle_once_more_if_raced(
+    sessions: sessionmaker[Session],
+    blobs: BlobStore,
+    templates: jinja2.Environment,
+    settings: Settings,
+    now: Callable[[], dt.datetime],
+    row_id: int,
+) -> None:
+    """Act on one action mail in a transaction of its own, once more if another node's
+    commit refused it (two people choosing a thread's answer, one person's two profile
+    mails at once): done again, it sees what the other one did, and is answered."""
+    for races_left in range(RACE_RETRIES, -1, -1):
+        try:
+            with transaction(sessions) as session:
+                handle_action(session, blobs, templates, settings, now(), row_id)
+            return
+        except Exception as error:
+            if not (races_left and lost_to_another_transaction(error)):
+                raise
+            log.info("action mail %d raced another transaction; once more", row_id)
 
 
 def handle_action(

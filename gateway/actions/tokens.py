@@ -65,9 +65,13 @@ def issue(
 def check(
     session: Session, token: str, address: str, now: dt.datetime
 ) -> Confirmation | TokenProblem:
-    """The confirmation `address` may use now, or why it cannot; changes nothing."""
+    """The confirmation `address` may use now, or why it cannot; changes nothing. Its row
+    is locked until the transaction ends: the same token in two mails at once (a reply
+    sent twice) is used by one of them, and the other finds it used."""
     confirmation = (
-        session.scalar(select(Confirmation).where(Confirmation.token == token)) if token else None
+        session.scalar(select(Confirmation).where(Confirmation.token == token).with_for_update())
+        if token
+        else None
     )
     if confirmation is None:
         return TokenProblem.UNKNOWN

@@ -60,7 +60,12 @@ def chosen_held(
     session: Session, message: Message, community_ids: Collection[int] | None
 ) -> list[int]:
     """The communities among these (None: any) where the post waits; raises when it
-    waits in none of them (decided already)."""
+    waits in none of them (decided already).
+
+    The post's row is locked and read again first: two moderators deciding at once (an
+    approval by mail, a rejection from the CLI) take turns, and the second sees what the
+    first decided, not the post as it was held."""
+    session.refresh(message, with_for_update=True)
     waiting = held_communities(session, message)
     chosen = waiting if community_ids is None else [i for i in waiting if i in community_ids]
     if not chosen:

@@ -25,7 +25,6 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.app import App
@@ -39,13 +38,12 @@ from gateway.ingest.stages.parse import Parsed
 from gateway.ingest.stages.parse import parse_ahead
 from gateway.settings import GatewaySettings
 from gateway.store.db import transaction
+from gateway.store.sql import lost_to_another_transaction
 from gateway.threads.batch import ThreadGone
 
 log = logging.getLogger("gateway.ingest")
 
 Outcome = IngestResult | Exception
-# PostgreSQL's SQLSTATE for a deadlock detected (one of the two transactions is refused).
-DEADLOCK = "40P01"
 # Times a mail that lost a race is taken again in the same transaction; after that it
 # counts as a failed attempt and is released for a later batch (the processor's).
 RACE_RETRIES = 3
@@ -109,13 +107,10 @@ def ingest_mails(
 
 
 def lost_a_race(error: Exception) -> bool:
-    """The database refused a statement because of another transaction: a row it
-    committed took a unique key (23505) or removed a thread (23503, or ThreadGone when it
-    is seen first), or the two waited for each other (a deadlock, 40P01). Taken again,
-    the mail sees what the other one committed."""
-    if isinstance(error, IntegrityError | ThreadGone):
-        return True
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", "") == DEADLOCK
+    """Another transaction's commit refused a statement of the batch
+    (gateway.store.sql.lost_to_another_transaction), or removed a thread it read
+    (ThreadGone). Taken again, the mail sees what the other one committed."""
+    return isinstance(error, ThreadGone) or lost_to_another_transaction(error)
 
 
 def ingest_now(

@@ -25,6 +25,8 @@ from sqlalchemy import text
 from sqlalchemy import update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.store.models import Base
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 
 # Values per IN (...) list: below SQLite's old limit of 999 parameters per statement.
 IN_LIST = 500
+# PostgreSQL's SQLSTATE for two transactions that waited for each other.
+DEADLOCK = "40P01"
 
 T = TypeVar("T")
 Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
@@ -162,6 +166,16 @@ def walk_indexes(session: Session) -> None:
 
 def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def lost_to_another_transaction(error: Exception) -> bool:
+    """The database refused a statement because of another transaction: a row it
+    committed took a unique key (23505) or removed a row this one names (23503), or the
+    two waited for each other (a deadlock, 40P01). Done again, the work sees what the
+    other one committed."""
+    if isinstance(error, IntegrityError):
+        return True
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", "") == DEADLOCK
 
 
 def writes_side_by_side(session: Session) -> bool:
