@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
+from email.message import EmailMessage
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +21,9 @@ from gateway.app import App
 from gateway.community.communities import create_community
 from gateway.community.held import reject
 from gateway.community.members import add_members
+from gateway.community.people import ProfileChanges
+from gateway.community.people import apply_profile_changes
+from gateway.community.people import find_person
 from gateway.community.publishing import publish_held
 from gateway.engagement.answers import accept_answer
 from gateway.errors import InvalidInput
@@ -35,6 +39,7 @@ from gateway.store.models import MessageStatus
 from gateway.store.models import Policy
 from gateway.store.models import Role
 from tests.factories import AT
+from tests.factories import DOMAIN
 from tests.factories import as_bytes
 from tests.factories import ingest_post
 from tests.factories import new_message_id
@@ -50,10 +55,14 @@ from tests.test_engagement_answers import chosen
 from tests.test_engagement_answers import last_answer_to
 from tests.test_engagement_answers import make_question
 from tests.test_engagement_answers import token_for
+from tests.test_engagement_answers import trusted
 
 pytestmark = pytest.mark.parametrize(
     "database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True
 )
+
+
+PEER = "192.0.2.1"  # a relay the actions trust: its mail needs no confirmation
 
 
 @pytest.fixture
@@ -128,7 +137,7 @@ def test_an_answer_chosen_by_mail_while_another_node_chooses_one_is_chosen_and_a
     # refused by it (the thread has an answer now), and is made again.
     link = token_for(node_b, asked, asked.carl)
     rows: list[ActionMail] = []
-    second = in_thread(lambda: rows.append(act(node_b, "ann@example.com", link, "192.0.2.1")))
+    second = in_thread(lambda: rows.append(act(node_b, "ann@example.com", link, PEER)))
     assert wait_for_a_lock_wait(node_a, second)
     first.released.set()
     joined(first.worker, second)
@@ -154,7 +163,9 @@ def test_a_confirmation_sent_twice_to_two_nodes_at_once_is_used_once(
         used.used_at = LATER
 
     first = Held(node_a, use)
-    second = in_thread(lambda: confirm_by_mail(node_b, confirm))
+    mail = post("Re: confirm", "\n", message_id=new_message_id(), sender="ann@example.com",
+                to=confirm)  # fmt: skip
+    second = in_thread(lambda: act_on(node_b, mail, confirm))
     assert wait_for_a_lock_wait(node_a, second)
     first.released.set()
     joined(first.worker, second)
@@ -163,8 +174,35 @@ def test_a_confirmation_sent_twice_to_two_nodes_at_once_is_used_once(
     assert "used" in str(last_answer_to(node_a, "ann@example.com")["Subject"])
 
 
-def confirm_by_mail(app: App, address: str) -> None:
-    mail = post("Re: confirm", "\n", message_id=new_message_id(), sender="ann@example.com",
-                to=address)  # fmt: skip
-    ingest_now(app, [InboundMail(as_bytes(mail), "ann@example.com", (address,), LATER)])
-    run_actions(app.sessions, app.blobs, app.templates, app.settings, lambda: LATER)
+def test_two_profile_mails_at_once_on_two_nodes_leave_the_later_ones_tags(
+    nodes: tuple[App, App],
+) -> None:
+    node_a, node_b = nodes
+    make_question(node_a)  # ann is a member, with no expertise yet
+
+    def first_mail(session: Session) -> None:  # as node A's action round applies it
+        ann = find_person(session, "ann@example.com")
+        assert ann is not None
+        apply_profile_changes(ann, ProfileChanges(expertise=["colour", "grids"]))
+        session.flush()
+
+    first = Held(node_a, first_mail)
+    mail = post("profile", "Expertise: typography\n", message_id=new_message_id(),
+                sender="ann@example.com", to=f"profile@{DOMAIN}")  # fmt: skip
+    second = in_thread(lambda: act_on(node_b, mail, f"profile@{DOMAIN}", PEER))
+    assert wait_for_a_lock_wait(node_a, second)
+    first.released.set()
+    joined(first.worker, second)
+    assert first.worker.error is None and second.error is None
+    with transaction(node_a.read_sessions) as session:
+        ann = find_person(session, "ann@example.com")
+        assert ann is not None
+        assert [tag.label for tag in ann.tags] == ["typography"]
+
+
+def act_on(app: App, mail: EmailMessage, address: str, peer: str = "") -> None:
+    """`mail` from ann to `address` (through `peer`, a relay the actions trust), acted on."""
+    raw = as_bytes(mail)
+    ingest_now(app, [InboundMail(raw, "ann@example.com", (address,), LATER, peer=peer)])
+    settings = trusted(app.settings, peer) if peer else app.settings
+    run_actions(app.sessions, app.blobs, app.templates, settings, lambda: LATER)

@@ -95,6 +95,10 @@ def _apply(
     person = find_person(ctx.session, ctx.sender)
     changed = False
     if asked:
+        if person is not None:
+            # Locked and read again: two profile mails at once (on two nodes) take
+            # turns, and the second replaces the tags the first wrote, not the old ones.
+            ctx.session.refresh(person, with_for_update=True)
         person = ensure_person(ctx.session, ctx.sender)
         changed = apply_profile_changes(person, changes)
         if monthly is not None and person.monthly_mail != monthly:
