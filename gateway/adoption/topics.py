@@ -9,6 +9,7 @@ in full. `gateway experts` and the archive (search filter, community experts) sh
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from collections.abc import Sequence
 
@@ -18,8 +19,9 @@ from sqlalchemy import and_
 from sqlalchemy import func
 
 from gateway.community.people import fold_tag
-from gateway.digests.news import PUNCTUATION
 
+# Read as spaces, so "accessibility?" matches the tag "accessibility".
+PUNCTUATION = string.punctuation + "«»¿¡…“”‘’"
 _SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 # Words too common to say what a thread is about (English and French).
 STOP_WORDS = frozenset(
@@ -28,9 +30,14 @@ STOP_WORDS = frozenset(
 )
 
 
+def unpunctuated(text: str) -> str:
+    """The text with spaces for its punctuation."""
+    return text.translate(_SPACES)
+
+
 def words(text: str) -> tuple[str, ...]:
     """The folded words of a text, without punctuation and stop words."""
-    return tuple(w for w in fold_tag(text.translate(_SPACES)).split() if w not in STOP_WORDS)
+    return tuple(w for w in fold_tag(unpunctuated(text)).split() if w not in STOP_WORDS)
 
 
 def folded(text: str) -> str:

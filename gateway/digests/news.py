@@ -8,7 +8,6 @@ set-based queries; each person's digest then picks its communities from it, so
 from __future__ import annotations
 
 import datetime as dt
-import string
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import links
+from gateway.adoption.topics import unpunctuated
 from gateway.community.people import fold_tag
 from gateway.community.publishing import published_here
 from gateway.digests.excerpts import excerpt
@@ -47,9 +47,6 @@ from gateway.store.models import as_utc
 UNANSWERED_AFTER = dt.timedelta(days=2)
 QUESTION_HORIZON = dt.timedelta(days=14)
 EXCERPT_SOURCE = 4000  # characters of a body read to make its excerpt
-# Read as spaces in a question, so "accessibility?" matches the tag "accessibility".
-PUNCTUATION = string.punctuation + "«»¿¡…“”‘’"
-_SPACES = str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))
 
 
 @dataclass(frozen=True)
@@ -361,7 +358,7 @@ def _questions(
         if not asked_in_subject and "?" not in text:
             continue
         url = links.thread_url(base_url, thread_id) if communities[community_id].public else ""
-        folded = f" {fold_tag(f'{subject} {text}'.translate(_SPACES))} "
+        folded = f" {fold_tag(unpunctuated(f'{subject} {text}'))} "
         questions[community_id].append(
             Question(
                 thread_id,
