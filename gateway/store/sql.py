@@ -5,6 +5,7 @@ index walks in the store's dialect (SQLite or PostgreSQL)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -185,15 +186,21 @@ def writes_side_by_side(session: Session) -> bool:
     return _is_postgresql(session)
 
 
-def take_turns(session: Session, exclusive: Collection[str], shared: Collection[str] = ()) -> None:
-    """Wait until no other transaction holds one of the `exclusive` keys, nor one of the
-    `shared` ones exclusively, then hold them until this one ends (PostgreSQL's
-    transaction-level advisory locks): transactions whose work meets on a key take turns,
-    the others run side by side. The keys are taken in one statement, in one order for
-    every transaction, so that two of them never wait for each other in a circle.
-    On SQLite, whose writers already take turns on the whole database, nothing to do."""
+# Advisory lock keys by name: (exclusive, shared).
+Turns = tuple[Collection[str], Collection[str]]
+
+
+def take_turns(session: Session, turns: Callable[[], Turns]) -> None:
+    """Wait until no other transaction holds one of the exclusive keys `turns()` names,
+    nor one of its shared ones exclusively, then hold them until this one ends
+    (PostgreSQL's transaction-level advisory locks): transactions whose work meets on a
+    key take turns, the others run side by side. The keys are taken in one statement, in
+    one order for every transaction, so that two of them never wait for each other in a
+    circle. On SQLite, whose writers already take turns on the whole database, nothing
+    to do: the keys are not even made."""
     if not writes_side_by_side(session):
         return
+    exclusive, shared = turns()
     modes = {_advisory_key(key): False for key in shared}
     modes.update((_advisory_key(key), True) for key in exclusive)
     keys = sorted(modes)

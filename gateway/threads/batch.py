@@ -566,11 +566,15 @@ class ThreadBatch:
             node.thread = self._threads[thread_id]
 
     def _read_threads(self, wanted: Collection[int]) -> None:
-        for chunk in chunks(sorted(wanted)):
-            self._add_threads(
-                self.session.execute(select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)))
-            )
+        self._add_threads(self._thread_rows(wanted))
         _none_gone(wanted, self._threads.keys())
+
+    def _thread_rows(self, wanted: Collection[int], for_update: bool = False) -> Iterator[Any]:
+        """The stored threads among these, in the order of their ids; locked until the
+        transaction ends if `for_update`."""
+        for chunk in chunks(sorted(wanted)):
+            query = select(*_THREAD_COLUMNS).where(Thread.id.in_(chunk)).order_by(Thread.id)
+            yield from self.session.execute(query.with_for_update() if for_update else query)
 
     def _lock_for_writing(self) -> None:
         """Lock the stored threads this flush writes to until the transaction ends (FOR
@@ -591,16 +595,9 @@ class ThreadBatch:
             {t.id for t in touched if t.id is not None and not t.removed} - self._locked
         )
         seen = set()
-        for chunk in chunks(wanted):
-            query = (
-                select(*_THREAD_COLUMNS)
-                .where(Thread.id.in_(chunk))
-                .order_by(Thread.id)
-                .with_for_update()
-            )
-            for row in self.session.execute(query):
-                self._threads[row.id].rebase(row)
-                seen.add(row.id)
+        for row in self._thread_rows(wanted, for_update=True):
+            self._threads[row.id].rebase(row)
+            seen.add(row.id)
         _none_gone(wanted, seen)
         self._locked.update(wanted)
 

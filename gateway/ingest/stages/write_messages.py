@@ -25,9 +25,9 @@ from gateway.ingest.copies import stored_copies
 from gateway.ingest.errors import Duplicate
 from gateway.store.models import MAX_MESSAGE_ID
 from gateway.store.models import Person
+from gateway.store.sql import Turns
 from gateway.store.sql import chunks
 from gateway.store.sql import take_turns
-from gateway.store.sql import writes_side_by_side
 from gateway.threads.audience import audience
 from gateway.threads.batch import Node
 from gateway.threads.batch import ThreadBatch
@@ -57,8 +57,7 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
     session = posts[0].session
     headers = {id(ctx): _headers(ctx) for ctx in posts}
     # Before anything is read: what a batch that held one of these keys wrote is seen.
-    if writes_side_by_side(session):
-        take_turns(session, *_turns(posts, headers))
+    take_turns(session, lambda: _turns(posts, headers))
     batch = ThreadBatch(session)
     message_ids = {ctx.message_id for ctx in posts}
     named = _named(headers)
@@ -102,7 +101,7 @@ def run_batch(ctxs: Sequence[IngestContext]) -> list[Duplicate | None]:
 
 def _turns(
     posts: Sequence[IngestContext], headers: dict[int, tuple[list[str], list[str]]]
-) -> tuple[set[str], set[str]]:
+) -> Turns:
     """What threading the posts may read that another node's batch may be writing at the
     same moment, as advisory lock keys (gateway.store.sql.take_turns): (exclusive, shared).
 
