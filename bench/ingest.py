@@ -75,6 +75,7 @@ from nodes import cpu_seconds  # noqa: E402
 from nodes import cpu_shares  # noqa: E402
 from nodes import gateway_section  # noqa: E402
 from nodes import machine_cpu  # noqa: E402
+from nodes import making_files  # noqa: E402
 from nodes import parse_databases  # noqa: E402
 from nodes import parse_nodes  # noqa: E402
 from nodes import postgres_if  # noqa: E402
@@ -164,7 +165,12 @@ def text_body(number: int, size: int) -> bytes:
 
 
 def plain_mails(count: int, run: str, conversations: int = THREADS) -> list[Mail]:
-    """About 5 KB each; every fourth one after the first `conversations` replies in one."""
+    return [prepare(sender, raw) for sender, raw in plain_raw(count, run, conversations)]
+
+
+def plain_raw(count: int, run: str, conversations: int = THREADS) -> list[tuple[str, bytes]]:
+    """(sender, message) of about 5 KB each; every fourth one after the first
+    `conversations` replies in one."""
     mails, latest = [], {}
     for number in range(count):
         sender = f"person{number % 50}@example.com"
@@ -175,7 +181,7 @@ def plain_mails(count: int, run: str, conversations: int = THREADS) -> list[Mail
             latest[conversation] = message_id
         head = headers(sender, f"Topic {conversation}", message_id, parent)
         head += b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-        mails.append(prepare(sender, head + text_body(number, PLAIN_SIZE - len(head))))
+        mails.append((sender, head + text_body(number, PLAIN_SIZE - len(head))))
     return mails
 
 
@@ -543,6 +549,7 @@ def main() -> None:
               f"{filesystem_of(root)} (SQLite synchronous=FULL, fsynced blobs; PostgreSQL "
               f"with fsync and synchronous_commit on); latency: MAIL FROM to the final reply "
               f"after DATA")  # fmt: skip
+        print(f"the data folder now: {making_files(root)}")
         bare_port = free_port()
         bare_cmd = [sys.executable, "-c", BARE_SERVER, str(bare_port), str(MAX_MESSAGE_SIZE)]
         print()

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -259,3 +261,21 @@ def cpu_shares(cpu: dict[str, float], scale: float, digits: int) -> str:
 
 def ratio(value: float, base: float | None) -> str:
     return f"{value / base:.2f}" if base else "-"
+
+
+def making_files(folder: Path, count: int = 500) -> str:
+    """What making a folder and a 5 KB file costs in `folder`, which the gateway does for
+    each mail's blob. Here it moved from 25 us to 400-800 us on the same disk: ext4 with
+    online discard, near where a previous run had just removed thousands of files."""
+    where = folder / "making-files"
+    where.mkdir()
+    began = time.perf_counter()
+    for number in range(count):
+        (where / str(number)).mkdir()
+    made = time.perf_counter()
+    for number in range(count):
+        (where / str(number) / "blob").write_bytes(b"x" * 5120)
+    ended = time.perf_counter()
+    shutil.rmtree(where)
+    return (f"{(made - began) * 1e6 / count:.0f} us to make a folder, "
+            f"{(ended - made) * 1e6 / count:.0f} us to make a 5 KB file")  # fmt: skip
