@@ -264,9 +264,9 @@ def ratio(value: float, base: float | None) -> str:
 
 
 def making_files(folder: Path, count: int = 500) -> str:
-    """What making a folder and a 5 KB file costs in `folder`, which the gateway does for
-    each mail's blob. Here it moved from 25 us to 400-800 us on the same disk: ext4 with
-    online discard, near where a previous run had just removed thousands of files."""
+    """What making a folder and a 5 KB file costs in `folder`, as the gateway does for
+    each mail's blob. On the machines here it moved between 25 us and 800 us from one
+    minute to the next, the machine otherwise idle: a figure for the disk's state."""
     where = folder / "making-files"
     where.mkdir()
     began = time.perf_counter()

@@ -19,9 +19,8 @@ rounds of the drain alternate between this tree and that one, each in its own pr
 and it prints the median ratio: the machine's drift weighs on both alike.
 
 It also prints what making a folder and a 5 KB file costs in the data folder (the
-pipeline makes a file per mail, and a folder for most while the store is new): on one
-machine here, 25 us in a fresh folder and 400-800 us where runs had just removed
-theirs. Each round has a folder of its own, all removed at the end.
+pipeline makes a file per mail, and a folder for most while the store is new): on the
+machines here, anything from 25 us to 800 us from one minute to the next.
 
     python bench/pipeline.py [--messages 4000] [--rounds 3] [--reference DIR]
 """
@@ -89,9 +88,8 @@ def main() -> None:
           f"{tempfile.gettempdir()}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
         for number in range(1, options.rounds + 1):
-            # Each tree goes first in every other round, and every round has a folder of
-            # its own, removed at the end: making files where many were just removed took
-            # ten times longer here (ext4 with online discard).
+            # Each tree goes first in every other round; every round has a folder of its
+            # own, so that no round pays for removing the files of the one before.
             for name, tree in sorted(trees.items(), reverse=number % 2 == 0):
                 round_folder = Path(folder, f"round-{number}-{name.split()[0]}")
                 stages = number == 1 and name == "this tree"
