@@ -6,7 +6,8 @@ a production server runs, so that its figures compare with SQLite's synchronous=
 a fresh database per run, N `gateway serve` nodes on it with their own node_id and
 ports and one shared data folder, and the CPU seconds that the gateway's processes
 and PostgreSQL's spent during a run (from /proc: a process's own time plus that of
-its children it has reaped, so exited PostgreSQL backends count too).
+its children it has reaped, so exited PostgreSQL backends count too), and what making
+a file costs in the data folder, which every mail's blob pays.
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ingest import DOMAIN  # noqa: E402
 from ingest import RECIPIENT  # noqa: E402
 from ingest import THREADS  # noqa: E402
 from ingest import gateway_command  # noqa: E402
@@ -92,8 +93,8 @@ def main() -> None:
           f"{tempfile.gettempdir()}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
         for number in range(1, options.rounds + 1):
-            # Each tree goes first in every other round; every round has a folder of its
-            # own, so that no round pays for removing the files of the one before.
+            # Each tree goes first in every other round; each round has a folder of its
+            # own, all removed at the end.
             for name, tree in sorted(trees.items(), reverse=number % 2 == 0):
                 round_folder = Path(folder, f"round-{number}-{name.split()[0]}")
                 stages = number == 1 and name == "this tree"
@@ -135,7 +136,7 @@ def print_stages(figures: dict[str, Any]) -> None:
 def one_round(folder: Path, messages: int, stages: bool) -> dict[str, Any]:
     folder.mkdir()
     config = folder / "gateway.toml"
-    config.write_text(gateway_section("lists.example.com", "", 1) + "[web]\nenabled = false\n")
+    config.write_text(gateway_section(DOMAIN, "", 1) + "[web]\nenabled = false\n")
     gateway_command(config, "init")
     gateway_command(config, "community", "create", "design", "--name", "Design",
                     "--policy", "open")  # fmt: skip

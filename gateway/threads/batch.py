@@ -591,9 +591,7 @@ class ThreadBatch:
             return
         touched = {*self._changed, *self._stale, *self._merged}
         touched |= {thread.resolved() for thread in self._merged}
-        wanted = sorted(
-            {t.id for t in touched if t.id is not None and not t.removed} - self._locked
-        )
+        wanted = {t.id for t in touched if t.id is not None and not t.removed} - self._locked
         seen = set()
         for row in self._thread_rows(wanted, for_update=True):
             self._threads[row.id].rebase(row)
