@@ -348,6 +348,8 @@ def test_queue_commands_show_and_push_deliveries(
         del handler.rcpt_replies["carol@example.com"]
         assert "1 deliveries will be tried now" in cli("queue", "retry", str(failed["id"])).stdout
         wait_for(lambda: len(copies_to(handler, "carol@example.com")) == 1)
+        # The sink has the copy before the worker records it as sent: wait for the record.
+        wait_for(lambda: settled(seeded), what="carol's copy recorded")
         assert cli.json("queue", "list") == []
         assert "are not pending, failed or stranded" in cli.error(
             "queue", "retry", str(sent[0]["id"])
